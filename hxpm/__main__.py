@@ -1,0 +1,3 @@
+from hxpm.cli.app import main
+
+main()

@@ -1,0 +1,1 @@
+"""Pure values and parsers: names, versions, requirements, digests, manifests. No I/O state."""

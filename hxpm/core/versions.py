@@ -1,0 +1,264 @@
+"""SemVer versions, version ranges and requirement strings (DESIGN §1).
+
+Accepted requirement forms: ``name``, ``name@*``, ``name@1.2.3``, ``name@>=1.0.0``,
+``name@>=1.0.0,<2.0.0``, ``name@^1.2``, ``name@~1.2``, the legacy ``name<=0.9.0`` without
+``@``, and a Git source instead of a bare name (``github.com/user/expert-json@>=0.4``).
+Pre-releases satisfy a range only when asked for (``allow_prerelease``) or when the range
+itself names a pre-release of the same ``major.minor.patch`` (npm's rule).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from functools import total_ordering
+
+import semver
+
+from hxpm.core.names import NAME_EXPECTATION, is_valid_name
+from hxpm.errors import InvalidRequirementError
+
+SPEC_EXPECTATION = (
+    "a version range such as *, 1.2.3, >=1.0.0, >=1.0.0,<2.0.0, ^1.2 or ~1.2"
+)
+_PARTIAL_RE = re.compile(
+    r"^(0|[1-9]\d*)(?:\.(0|[1-9]\d*|\*|x))?(?:\.(0|[1-9]\d*|\*|x))?"
+    r"(?:-([0-9A-Za-z.-]+))?(?:\+[0-9A-Za-z.-]+)?$"
+)
+_COMPARATOR_RE = re.compile(r"^(\^|~|>=|<=|==|!=|>|<|=)?\s*(.+)$")
+_LEGACY_RE = re.compile(r"^([a-z][a-z0-9-]{0,63})\s*((?:\^|~|>=|<=|==|!=|>|<|=).+)$")
+
+
+@total_ordering
+@dataclass(frozen=True, slots=True)
+class Version:
+    """A SemVer 2.0 version, ordered by SemVer precedence."""
+
+    value: semver.Version
+
+    @classmethod
+    def parse(cls, text: object, *, field: str = "version") -> Version:
+        if not isinstance(text, str):
+            raise InvalidRequirementError(
+                f"{field}: expected a SemVer string such as 1.2.3, got {text!r}"
+            )
+        try:
+            return cls(semver.Version.parse(text.strip()))
+        except (ValueError, TypeError):
+            raise InvalidRequirementError(
+                f"{field}: expected a SemVer version such as 1.2.3 or 1.0.0-rc.1, got {text!r}"
+            ) from None
+
+    @property
+    def is_prerelease(self) -> bool:
+        return self.value.prerelease is not None
+
+    @property
+    def release(self) -> tuple[int, int, int]:
+        return (self.value.major, self.value.minor, self.value.patch)
+
+    def __lt__(self, other: object) -> bool:
+        if not isinstance(other, Version):
+            return NotImplemented
+        return self.value.compare(other.value) < 0
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Version):
+            return NotImplemented
+        return self.value.compare(other.value) == 0
+
+    def __hash__(self) -> int:
+        # Build metadata does not take part in SemVer precedence, so not in equality either.
+        return hash((self.release, self.value.prerelease))
+
+    def __str__(self) -> str:
+        return str(self.value)
+
+
+@dataclass(frozen=True, slots=True)
+class Comparator:
+    op: str  # one of >=, <=, >, <, ==, !=
+    version: Version
+
+    def matches(self, v: Version) -> bool:
+        c = v.value.compare(self.version.value)
+        return {
+            ">=": c >= 0,
+            "<=": c <= 0,
+            ">": c > 0,
+            "<": c < 0,
+            "==": c == 0,
+            "!=": c != 0,
+        }[self.op]
+
+    def __str__(self) -> str:
+        return f"{self.op}{self.version}"
+
+
+@dataclass(frozen=True, slots=True)
+class VersionSpec:
+    """A conjunction of comparators; empty means any version."""
+
+    comparators: tuple[Comparator, ...] = ()
+    text: str = "*"
+
+    @classmethod
+    def parse(cls, text: str, *, field: str = "requirement") -> VersionSpec:
+        return parse_spec(text, field=field)
+
+    @property
+    def is_any(self) -> bool:
+        return not self.comparators
+
+    def allows(self, version: Version, *, allow_prerelease: bool = False) -> bool:
+        if not all(c.matches(version) for c in self.comparators):
+            return False
+        if not version.is_prerelease or allow_prerelease:
+            return True
+        # A pre-release counts only when the range names one on the same release triple.
+        return any(
+            c.version.is_prerelease and c.version.release == version.release
+            for c in self.comparators
+        )
+
+    def __str__(self) -> str:
+        return self.text
+
+
+ANY = VersionSpec()
+
+
+def parse_spec(text: str, *, field: str = "requirement") -> VersionSpec:
+    """Parse a version range; raise InvalidRequirementError naming ``field`` when bad."""
+    raw = text.strip()
+    if raw in ("", "*", "x"):
+        return ANY
+    comparators: list[Comparator] = []
+    for part in raw.split(","):
+        comparators.extend(_parse_one(part.strip(), raw, field))
+    return VersionSpec(tuple(comparators), raw)
+
+
+def _bad_spec(raw: str, field: str) -> InvalidRequirementError:
+    return InvalidRequirementError(f"{field}: expected {SPEC_EXPECTATION}, got {raw!r}")
+
+
+def _parse_one(part: str, raw: str, field: str) -> list[Comparator]:
+    m = _COMPARATOR_RE.match(part)
+    if not part or not m:
+        raise _bad_spec(raw, field)
+    op, body = m.group(1) or "", m.group(2).strip()
+    if body in ("*", "x") and op in ("", "=", "=="):
+        return []
+    pm = _PARTIAL_RE.match(body)
+    if not pm:
+        raise _bad_spec(raw, field)
+    major = int(pm.group(1))
+    minor = None if pm.group(2) in (None, "*", "x") else int(pm.group(2))
+    patch = None if pm.group(3) in (None, "*", "x") or minor is None else int(pm.group(3))
+    pre = pm.group(4)
+    if pre is not None and patch is None:
+        raise _bad_spec(raw, field)
+    low = Version(semver.Version(major, minor or 0, patch or 0, pre))
+    if op == "^":
+        return [Comparator(">=", low), Comparator("<", _caret_upper(major, minor, patch))]
+    if op == "~":
+        return [Comparator(">=", low), Comparator("<", _tilde_upper(major, minor))]
+    if patch is None:  # a partial version is a wildcard range: 1.2 means 1.2.*
+        upper = _tilde_upper(major, minor)
+        return _partial_range(op, low, upper, raw, field)
+    return [Comparator({"": "==", "=": "=="}.get(op, op), low)]
+
+
+def _partial_range(
+    op: str, low: Version, upper: Version, raw: str, field: str
+) -> list[Comparator]:
+    if op in ("", "=", "=="):
+        return [Comparator(">=", low), Comparator("<", upper)]
+    if op in (">=", "<"):
+        return [Comparator(op, low)]
+    if op == ">":
+        return [Comparator(">=", upper)]
+    if op == "<=":
+        return [Comparator("<", upper)]
+    raise _bad_spec(raw, field)
+
+
+def _caret_upper(major: int, minor: int | None, patch: int | None) -> Version:
+    if major > 0 or minor is None:
+        return Version(semver.Version(major + 1, 0, 0))
+    if minor > 0 or patch is None:
+        return Version(semver.Version(0, minor + 1, 0))
+    return Version(semver.Version(0, 0, patch + 1))
+
+
+def _tilde_upper(major: int, minor: int | None) -> Version:
+    if minor is None:
+        return Version(semver.Version(major + 1, 0, 0))
+    return Version(semver.Version(major, minor + 1, 0))
+
+
+@dataclass(frozen=True, slots=True)
+class Requirement:
+    """``name`` (or a Git ``source``) plus a version range."""
+
+    name: str
+    spec: VersionSpec = ANY
+    source: str | None = None
+    raw: str = ""
+
+    def allows(self, version: Version, *, allow_prerelease: bool = False) -> bool:
+        return self.spec.allows(version, allow_prerelease=allow_prerelease)
+
+    def __str__(self) -> str:
+        who = self.source or self.name
+        return who if self.spec.is_any else f"{who}@{self.spec}"
+
+
+_SPEC_START = re.compile(r"^\s*(\*|x$|\^|~|>|<|=|!|\d)")
+
+
+def parse_requirement(text: object, *, field: str = "requirement") -> Requirement:
+    """Parse a requirement string (module docstring); errors name ``field`` and the value."""
+    if not isinstance(text, str) or not text.strip():
+        raise InvalidRequirementError(
+            f"{field}: expected a requirement such as expert-sql@^1.2, got {text!r}"
+        )
+    raw = text.strip()
+    who, spec_text = _split_at_spec(raw)
+    if spec_text is None:
+        legacy = _LEGACY_RE.match(raw)
+        if legacy:
+            who, spec_text = legacy.group(1), legacy.group(2)
+    spec = parse_spec(spec_text, field=field) if spec_text is not None else ANY
+    if is_valid_name(who):
+        return Requirement(who, spec, None, raw)
+    if "/" in who or ":" in who:
+        return Requirement(_name_from_source(who, raw, field), spec, who, raw)
+    raise InvalidRequirementError(
+        f"{field}: expected {NAME_EXPECTATION} or a Git URL before '@', got {who!r} in {raw!r}"
+    )
+
+
+def _split_at_spec(raw: str) -> tuple[str, str | None]:
+    at = raw.rfind("@")
+    if at > 0 and _SPEC_START.match(raw[at + 1 :]):
+        return raw[:at], raw[at + 1 :]
+    if at == len(raw) - 1:
+        return raw[:at], "*"
+    return raw, None
+
+
+def _name_from_source(source: str, raw: str, field: str) -> str:
+    if source.startswith("-") or "::" in source:
+        raise InvalidRequirementError(
+            f"{field}: a Git source may not start with '-' or use a '::' transport, got {raw!r}"
+        )
+    last = re.split(r"[/:]", source.rstrip("/"))[-1]
+    last = last.removesuffix(".git")
+    if not is_valid_name(last):
+        raise InvalidRequirementError(
+            f"{field}: the repository name in {source!r} is not an expert name; "
+            f"expected {NAME_EXPECTATION}"
+        )
+    return last
