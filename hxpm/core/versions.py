@@ -21,9 +21,13 @@ from hxpm.errors import InvalidRequirementError
 SPEC_EXPECTATION = (
     "a version range such as *, 1.2.3, >=1.0.0, >=1.0.0,<2.0.0, ^1.2 or ~1.2"
 )
+# ASCII only: without it \d also matches other scripts' digits and int() reads "1\u0661" as 11.
+# The pre-release group follows SemVer's identifier grammar (no empty parts, no leading zeros).
+_PRE_ID = r"(?:0|[1-9]\d*|\d*[A-Za-z-][0-9A-Za-z-]*)"
 _PARTIAL_RE = re.compile(
     r"^(0|[1-9]\d*)(?:\.(0|[1-9]\d*|\*|x))?(?:\.(0|[1-9]\d*|\*|x))?"
-    r"(?:-([0-9A-Za-z.-]+))?(?:\+[0-9A-Za-z.-]+)?$"
+    rf"(?:-({_PRE_ID}(?:\.{_PRE_ID})*))?(?:\+[0-9A-Za-z-]+(?:\.[0-9A-Za-z-]+)*)?$",
+    re.ASCII,
 )
 _COMPARATOR_RE = re.compile(r"^(\^|~|>=|<=|==|!=|>|<|=)?\s*(.+)$")
 _LEGACY_RE = re.compile(r"^([a-z][a-z0-9-]{0,63})\s*((?:\^|~|>=|<=|==|!=|>|<|=).+)$")

@@ -1,0 +1,332 @@
+"""Field checkers behind manifest validation (DESIGN §2).
+
+Each checker records what is wrong in a :class:`Problems` collector and returns a usable
+default instead of raising, so that one pass over a manifest reports *every* problem.
+``hxpm.core.manifest`` assembles the checked values into dataclasses; this module knows
+nothing about them. Paths use JSON-path-like dotted notation: ``constraints.requires[1]``.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from hxpm.core.versions import Requirement, parse_requirement
+from hxpm.errors import InvalidRequirementError, ManifestError
+
+MAX_MANIFEST_BYTES = 1 << 20  # real manifests are a few KiB; the cap bounds parser work
+# What a bare expectation names when the value is absent (kept apart from an explicit null).
+MISSING: Any = type("Missing", (), {"__repr__": lambda self: "<missing>"})()
+# Manifests are a few KiB; a deeper document is hostile or broken, and deep nesting would
+# otherwise hit Python's recursion limit in json/deepcopy instead of giving a clear error.
+MAX_DEPTH = 64
+
+CAPABILITY_RE = re.compile(r"[a-z][a-z0-9_-]*:\S+")
+CAPABILITY_EXPECTATION = "a 'namespace:value' string such as tech:sql or format:json"
+# The last path part of a base name must hold a letter or digit, or it has no slug (§3).
+BASE_NAME_RE = re.compile(r"[A-Za-z0-9][^/\\]*[/\\]*$")
+BASE_NAME_EXPECTATION = (
+    "a base model name such as Qwen/Qwen3-0.6B (its last path part needs a letter or digit)"
+)
+REQUIREMENT_EXPECTATION = (
+    "a requirement such as expert-sql, expert-sql@^1.2 or expert-sql@>=1.0,<2.0"
+)
+NON_EMPTY = "a non-empty string"
+
+
+@dataclass(frozen=True, slots=True)
+class Problem:
+    path: str
+    value: Any
+    expected: str
+
+    def describe(self) -> str:
+        if self.value is MISSING:
+            return f"{self.path}: missing; expected {self.expected}"
+        return f"{self.path}: expected {self.expected}, got {_short_repr(self.value)}"
+
+
+class Problems:
+    """Collects problems in document order."""
+
+    def __init__(self) -> None:
+        self.items: list[Problem] = []
+
+    def add(self, path: str, value: Any, expected: str) -> None:
+        self.items.append(Problem(path, value, expected))
+
+    def __bool__(self) -> bool:
+        return bool(self.items)
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+    def as_tuples(self) -> list[tuple[str, Any, str]]:
+        """The ``ManifestError.problems`` shape; an absent value is reported as None."""
+        return [(p.path, None if p.value is MISSING else p.value, p.expected) for p in self.items]
+
+
+def _short_repr(value: Any, limit: int = 80) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def key_path(parent: str, key: str) -> str:
+    return f"{parent}.{key}" if parent else key
+
+
+def item_path(parent: str, index: int) -> str:
+    return f"{parent}[{index}]"
+
+
+# --- scalar predicates ---------------------------------------------------------------------
+
+
+def is_integer(value: Any) -> bool:
+    """JSON Schema's integer: bools are not integers, 3.0 is (JSON does not tell them apart)."""
+    if isinstance(value, bool):
+        return False
+    if isinstance(value, int):
+        return True
+    return isinstance(value, float) and math.isfinite(value) and value.is_integer()
+
+
+def is_number(value: Any) -> bool:
+    if isinstance(value, bool):
+        return False
+    if isinstance(value, int):
+        return True
+    return isinstance(value, float) and math.isfinite(value)
+
+
+def is_nonblank(value: Any) -> bool:
+    return isinstance(value, str) and bool(value.strip())
+
+
+# --- typed getters: record a problem and return a default when the value is unusable ---------
+
+
+def get_object(
+    obj: dict[str, Any], key: str, parent: str, probs: Problems, *, required: bool = False
+) -> dict[str, Any] | None:
+    value = obj.get(key, MISSING)
+    if value is MISSING:
+        if required:
+            probs.add(key_path(parent, key), MISSING, "an object")
+        return None
+    if not isinstance(value, dict):
+        probs.add(key_path(parent, key), value, "an object")
+        return None
+    return value
+
+
+def get_string(
+    obj: dict[str, Any],
+    key: str,
+    parent: str,
+    probs: Problems,
+    *,
+    required: bool = False,
+    check: Callable[[str], bool] | None = None,
+    expected: str = "a string",
+) -> str | None:
+    value = obj.get(key, MISSING)
+    if value is MISSING:
+        if required:
+            probs.add(key_path(parent, key), MISSING, expected)
+        return None
+    if not isinstance(value, str) or (check is not None and not check(value)):
+        probs.add(key_path(parent, key), value, expected)
+        return None
+    return value
+
+
+def get_int(
+    obj: dict[str, Any], key: str, parent: str, probs: Problems, *, lo: int, hi: int | None,
+    default: int | None,
+) -> int | None:
+    """An integer in [lo, hi] (hi None: unbounded); ``default`` when absent."""
+    value = obj.get(key, MISSING)
+    if value is MISSING:
+        return default
+    if not is_integer(value) or value < lo or (hi is not None and value > hi):
+        bound = f"an integer from {lo} to {hi}" if hi is not None else f"an integer >= {lo}"
+        probs.add(key_path(parent, key), value, bound)
+        return default
+    return int(value)
+
+
+def get_number(
+    obj: dict[str, Any], key: str, parent: str, probs: Problems, *, expected: str,
+    check: Callable[[float], bool], default: float | None,
+) -> float | None:
+    value = obj.get(key, MISSING)
+    if value is MISSING:
+        return default
+    if not is_number(value) or not check(value):
+        probs.add(key_path(parent, key), value, expected)
+        return default
+    return float(value)
+
+
+def get_string_list(
+    obj: dict[str, Any], key: str, parent: str, probs: Problems, *, required: bool = False,
+    min_items: int = 0, check: Callable[[str], bool] = is_nonblank, item_expected: str = NON_EMPTY,
+) -> tuple[str, ...]:
+    """A list of strings each passing ``check``; every bad item is its own problem."""
+    path = key_path(parent, key)
+    value = obj.get(key, MISSING)
+    expected = f"{'a non-empty list' if min_items else 'a list'} of strings, each {item_expected}"
+    if value is MISSING:
+        if required:
+            probs.add(path, MISSING, expected)
+        return ()
+    if not isinstance(value, list) or len(value) < min_items:
+        probs.add(path, value, expected)
+        return ()
+    good: list[str] = []
+    for i, item in enumerate(value):
+        if isinstance(item, str) and check(item):
+            good.append(item)
+        else:
+            probs.add(item_path(path, i), item, item_expected)
+    return tuple(good)
+
+
+def get_requirements(
+    obj: dict[str, Any], key: str, parent: str, probs: Problems
+) -> tuple[Requirement, ...]:
+    """A list of requirement strings, each parsed with the one grammar hxpm uses (§1)."""
+    path = key_path(parent, key)
+    value = obj.get(key, MISSING)
+    if value is MISSING:
+        return ()
+    if not isinstance(value, list):
+        probs.add(path, value, f"a list of requirement strings ({REQUIREMENT_EXPECTATION})")
+        return ()
+    out: list[Requirement] = []
+    for i, item in enumerate(value):
+        at = item_path(path, i)
+        if not isinstance(item, str):
+            probs.add(at, item, REQUIREMENT_EXPECTATION)
+            continue
+        try:
+            out.append(parse_requirement(item, field=at))
+        except InvalidRequirementError as exc:
+            # The parser's message says precisely what is wrong; keep it, minus the path.
+            detail = exc.message.removeprefix(f"{at}: ")
+            probs.add(at, item, f"{REQUIREMENT_EXPECTATION} ({detail})")
+    return tuple(out)
+
+
+# --- whole-document checks -----------------------------------------------------------------
+
+
+def check_json_values(value: Any, path: str, probs: Problems, depth: int = 0) -> None:
+    """Only JSON values (finite numbers, string keys), nested at most MAX_DEPTH deep.
+
+    ``from_dict`` takes any Python object; what it keeps must serialise back to JSON.
+    """
+    if isinstance(value, str):
+        if not _is_utf8(value):
+            probs.add(path or "$", value, "text without lone surrogates (it must encode as UTF-8)")
+        return
+    if depth > MAX_DEPTH:
+        probs.add(path or "$", "...", f"at most {MAX_DEPTH} levels of nesting")
+        return
+    if isinstance(value, dict):
+        for k, v in value.items():
+            if not isinstance(k, str) or not _is_utf8(k):
+                probs.add(path or "$", k, "object keys that are UTF-8 strings")
+                continue
+            check_json_values(v, key_path(path, k), probs, depth + 1)
+    elif isinstance(value, list):
+        for i, v in enumerate(value):
+            check_json_values(v, item_path(path, i), probs, depth + 1)
+    elif isinstance(value, float) and not math.isfinite(value):
+        probs.add(path or "$", value, "a finite number (JSON has no NaN or Infinity)")
+    elif value is not None and not isinstance(value, (str, int, float, bool)):
+        probs.add(path or "$", value, "a JSON value (object, array, string, number, bool, null)")
+
+
+def _is_utf8(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def check_training(data: dict[str, Any], probs: Problems) -> None:
+    """``training`` is optional (installing needs no recipe); what is there must be sane."""
+    training = get_object(data, "training", "", probs)
+    if training is None:
+        return
+    config = get_object(training, "config", "training", probs)
+    if config is None:
+        return
+    for key in ("epochs", "learning_rate"):
+        get_number(config, key, "training.config", probs, expected="a number > 0",
+                   check=lambda v: v > 0, default=None)
+
+
+def check_capability(value: str) -> bool:
+    return CAPABILITY_RE.fullmatch(value) is not None
+
+
+def check_base_name(value: str) -> bool:
+    return BASE_NAME_RE.search(value) is not None
+
+
+# --- bytes to JSON --------------------------------------------------------------------------
+
+
+class _DuplicateKey(Exception):
+    pass
+
+
+def _reject_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    # Two parsers picking different copies of a duplicated key is a classic confusion trick.
+    out: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in out:
+            raise _DuplicateKey(key)
+        out[key] = value
+    return out
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not valid JSON")
+
+
+def decode_json(data: bytes, source: str, max_bytes: int = MAX_MANIFEST_BYTES) -> Any:
+    """Bytes -> JSON value, or one ManifestError saying why the bytes are not a JSON document."""
+    if len(data) > max_bytes:
+        raise ManifestError(
+            f"{source}: larger than the {max_bytes} byte limit for a manifest",
+            problems=[("$", f"{len(data)} bytes", f"at most {max_bytes} bytes")],
+        )
+    try:
+        text = data.decode("utf-8-sig")  # editors on Windows may add a BOM; accept it
+    except UnicodeDecodeError as exc:
+        raise ManifestError(
+            f"{source}: not UTF-8 text (invalid byte at offset {exc.start})",
+            problems=[("$", f"byte offset {exc.start}", "UTF-8 encoded JSON")],
+        ) from None
+    try:
+        return json.loads(text, object_pairs_hook=_reject_duplicates,
+                          parse_constant=_reject_constant)
+    except _DuplicateKey as exc:
+        raise ManifestError(
+            f"{source}: duplicate key {exc.args[0]!r} in a JSON object",
+            problems=[("$", str(exc.args[0]), "each key at most once per JSON object")],
+        ) from None
+    except (ValueError, RecursionError) as exc:
+        raise ManifestError(
+            f"{source}: not valid JSON: {exc}",
+            problems=[("$", None, f"a JSON document ({exc})")],
+        ) from None
