@@ -1,0 +1,9 @@
+"""The ``.expert`` package: member rules, building, safe reading and signing (DESIGN §3, §4).
+
+- :mod:`hxpm.package.layout`: which members a package may hold and the read limits.
+- :mod:`hxpm.package.safetensors_check`: header-only safetensors validation (no torch).
+- :mod:`hxpm.package.compression`: the only module that imports ``zstandard``.
+- :mod:`hxpm.package.build`: reproducible zstd tar packages from an expert directory.
+- :mod:`hxpm.package.reader`: hostile-input-safe streaming reader and extractor.
+- :mod:`hxpm.package.signing`: Ed25519 keys and detached ``.sig`` files.
+"""

@@ -1,0 +1,475 @@
+"""Read ``.expert`` packages safely: hash, stream, check and (optionally) extract (DESIGN §3).
+
+Every archive is hostile until proven otherwise. The pipeline is::
+
+    file --(hash, count)--> zstd|gzip --(ratio/size caps)--> tarfile "r|" --> per member:
+        name rules -> type rules -> layout rules -> size caps -> hash (+ write) -> content checks
+
+- ``expected_sha256`` is checked over the file bytes before any decompression.
+- zstd archives are first scanned frame by frame (:func:`compression.scan_zstd_frames`), so
+  truncation and trailing bytes are caught even where the decompressor would not notice.
+- Decompression is streamed in 1 MiB chunks; the whole stream is capped by size and by
+  compression ratio, so a bomb (KBs expanding to GBs) fails after ~16 MiB of output.
+- tar headers are parsed by :mod:`tarfile` in stream mode through a ``TarInfo`` subclass that
+  caps PAX/GNU long-name header sizes and refuses sparse files before tarfile buffers them.
+- After the end-of-archive block only NUL padding may follow.
+- Legacy (gzip) archives may hold ``signature.sig`` and ``tests/...``: checked, then skipped;
+  they are not extracted, not in ``members`` and not in ``tree_sha256`` (see ``ignored``).
+
+With ``extract_to`` each member is written as it streams (``O_EXCL|O_NOFOLLOW``, mode 0644),
+hashed on the way (a worker thread hashes and writes one 1 MiB chunk behind the decompressor);
+on any error everything written is removed before the error propagates. Durability (fsync)
+is the caller's business: the store syncs its staging tree before renaming it into place.
+No tarfile, zstandard, gzip or json exception escapes: they become ``PackageFormatError``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import tarfile
+from concurrent.futures import Executor, Future, ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Any, BinaryIO, ClassVar, Self
+
+from hxpm.core.digest import digests_equal, is_sha256_hex, tree_digest
+from hxpm.core.manifest import Manifest
+from hxpm.errors import IntegrityError, NotFoundError, PackageFormatError, StoreError
+from hxpm.package import compression
+from hxpm.package.compression import (
+    DECOMPRESSION_ERRORS,
+    Compression,
+    CountingSource,
+    LimitedStream,
+    archive_corrupt,
+)
+from hxpm.package.layout import (
+    DEFAULT_LIMITS,
+    MANIFEST,
+    REQUIRED_MEMBERS,
+    MemberKind,
+    ReadLimits,
+    check_member_type,
+    classify_member,
+    is_allowed_directory,
+    normalise_member_name,
+)
+from hxpm.package.safetensors_check import check_safetensors_header
+
+CHUNK = 1 << 20
+_OPEN_FLAGS = (
+    os.O_WRONLY | os.O_CREAT | os.O_EXCL
+    | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_BINARY", 0)
+)
+_METADATA_TYPES = (
+    tarfile.XHDTYPE, tarfile.XGLTYPE, tarfile.SOLARIS_XHDTYPE,
+    tarfile.GNUTYPE_LONGNAME, tarfile.GNUTYPE_LONGLINK,
+)
+# Not in typeshed's tarfile stubs, but part of tarfile since Python 3.2.
+_EOF_HEADER_ERROR: type[Exception] = tarfile.EOFHeaderError  # type: ignore[attr-defined]
+_TAR_ERRORS: tuple[type[BaseException], ...] = (
+    tarfile.TarError, ValueError, RecursionError, *DECOMPRESSION_ERRORS,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class MemberInfo:
+    """One extracted (or extractable) member: its path, size and SHA-256."""
+
+    path: str
+    size: int
+    sha256: str
+
+
+@dataclass(frozen=True, slots=True)
+class PackageContents:
+    """What a package holds, as verified by :func:`read_package`."""
+
+    manifest: Manifest
+    manifest_bytes: bytes
+    members: tuple[MemberInfo, ...]  # archive order, manifest.json included
+    tree_sha256: str
+    sha256: str  # of the archive file
+    size: int  # of the archive file
+    compression: Compression
+    legacy: bool
+    ignored: tuple[str, ...] = ()  # legacy-only members checked but not extracted
+
+
+def archive_sha256(path: Path) -> str:
+    """SHA-256 hex of the archive file bytes.
+
+    Raises:
+        NotFoundError: ``path`` does not exist.
+    """
+    with _open_archive(Path(path)) as raw:
+        return _hash_file(raw)
+
+
+class _GuardedTarInfo(tarfile.TarInfo):
+    """TarInfo that refuses oversized metadata headers and sparse files before tarfile
+    reads them into memory, and reports bad or cut-off headers instead of stopping quietly
+    (stock tarfile treats an invalid header after the first as the end of the archive)."""
+
+    max_metadata_size: ClassVar[int] = DEFAULT_LIMITS.max_metadata_size
+
+    @classmethod
+    def fromtarfile(cls, tarfile_: tarfile.TarFile) -> Self:
+        try:
+            return super().fromtarfile(tarfile_)
+        except tarfile.HeaderError as exc:
+            if isinstance(exc, _EOF_HEADER_ERROR):
+                raise  # the end-of-archive block: tarfile ends the walk
+            raise PackageFormatError(
+                f"archive is truncated or corrupt (tar header: {exc})"
+            ) from None
+
+    def _proc_member(self, tarfile_: tarfile.TarFile) -> tarfile.TarInfo:
+        if self.type in _METADATA_TYPES and self.size > self.max_metadata_size:
+            raise PackageFormatError(f"tar metadata header of {self.size} bytes exceeds the "
+                                     f"{self.max_metadata_size}-byte limit")
+        if self.type == tarfile.GNUTYPE_SPARSE:
+            raise PackageFormatError(f"member {self.name!r}: sparse files are not allowed")
+        member: tarfile.TarInfo = super()._proc_member(tarfile_)  # type: ignore[misc]
+        return member
+
+    def _refuse_pax_sparse(self, *_: Any) -> None:
+        raise PackageFormatError("sparse files (GNU.sparse PAX headers) are not allowed")
+
+    # Older PAX sparse formats make tarfile read an unbounded map from the member data.
+    _proc_gnusparse_00 = _proc_gnusparse_01 = _proc_gnusparse_10 = _refuse_pax_sparse
+
+
+def _tarinfo_class(limits: ReadLimits) -> type[tarfile.TarInfo]:
+    if limits.max_metadata_size == _GuardedTarInfo.max_metadata_size:
+        return _GuardedTarInfo
+    cap = {"max_metadata_size": limits.max_metadata_size}
+    return type("_GuardedTarInfo", (_GuardedTarInfo,), cap)
+
+
+class _Extractor:
+    """Per-call state: the rules seen so far, the digests, and what was written where."""
+
+    def __init__(self, source: str, limits: ReadLimits, *, legacy: bool,
+                 dest: Path | None) -> None:
+        self.source, self.limits, self.legacy, self.dest = source, limits, legacy, dest
+        self.entries = 0
+        self.total = 0
+        self.seen: set[str] = set()
+        self.members: list[MemberInfo] = []
+        self.ignored: list[str] = []
+        self.manifest: Manifest | None = None
+        self.manifest_bytes = b""
+        self.created: list[tuple[Path, bool]] = []  # (path, is_dir), in creation order
+        self.pool: Executor | None = None  # hashes and writes behind the reader (see _Sink)
+
+    def fail(self, name: str, what: str) -> PackageFormatError:
+        return PackageFormatError(f"{self.source}: member {name!r}: {what}")
+
+    # --- walking --------------------------------------------------------------------------
+
+    def run(self, raw: BinaryIO, kind: Compression, *, hashing: bool) -> str | None:
+        """Decompress and walk ``raw``; on any error remove what was written, then re-raise.
+
+        Returns the SHA-256 of the compressed bytes when ``hashing``, else None.
+        """
+        counted = CountingSource(raw, hashing=hashing)
+        try:
+            window = self.limits.max_zstd_window
+            with ThreadPoolExecutor(1, thread_name_prefix="hxpm-extract") as pool:
+                self.pool = pool
+                with compression.open_reader(counted, kind, max_window=window) as stream:
+                    self.walk(LimitedStream(stream, counted, self.limits, self.source))
+            counted.drain()  # the digest must cover every byte of the file
+        except BaseException:
+            self.cleanup()
+            raise
+        finally:
+            self.pool = None
+        return counted.sha.hexdigest() if counted.sha is not None else None
+
+    def walk(self, stream: LimitedStream) -> None:
+        try:
+            with tarfile.open(fileobj=stream, mode="r|", bufsize=CHUNK,  # type: ignore[call-overload]
+                              tarinfo=_tarinfo_class(self.limits), encoding="utf-8",
+                              errors="surrogateescape") as tar:
+                while (member := tar.next()) is not None:
+                    self.member(tar, member)
+                self.check_trailing(tar)
+        except _TAR_ERRORS as exc:
+            raise archive_corrupt(self.source, exc) from None
+        except PackageFormatError as exc:
+            if exc.message.startswith(f"{self.source}: "):
+                raise
+            # Rule checks deep in the walk know the member, not the file: name the file too.
+            raise PackageFormatError(f"{self.source}: {exc.message}", hint=exc.hint) from None
+        self.check_complete()
+
+    def member(self, tar: tarfile.TarFile, member: tarfile.TarInfo) -> None:
+        self.entries += 1
+        if self.entries > self.limits.max_members:
+            raise PackageFormatError(f"{self.source}: more than {self.limits.max_members} "
+                                     "entries in the archive")
+        name = normalise_member_name(member.name)
+        if self.entries == 1 and not self.legacy and name != MANIFEST:
+            raise self.fail(name, "manifest.json must be the first member")
+        if member.isdir():
+            if not is_allowed_directory(name, legacy=self.legacy):
+                raise self.fail(name, "directories other than soft_prompts/ are not allowed")
+            return
+        check_member_type(member, name)
+        kind = classify_member(name, legacy=self.legacy)
+        key = name.casefold()  # a.txt and A.TXT collide on case-insensitive file systems
+        if key in self.seen:
+            raise self.fail(name, "duplicate member")
+        self.seen.add(key)
+        self.check_size(name, member.size, kind)
+        if kind is MemberKind.LEGACY_IGNORED:
+            self.ignored.append(name)  # tarfile skips its data on the next header read
+            return
+        src = tar.extractfile(member)
+        assert src is not None  # a regular file always has a data stream
+        digest = self.copy(src, name, member.size, kind)
+        self.members.append(MemberInfo(name, member.size, digest))
+
+    def check_size(self, name: str, size: int, kind: MemberKind) -> None:
+        limits = self.limits
+        cap = {MemberKind.MANIFEST: limits.max_manifest_size,
+               MemberKind.ADAPTER_CONFIG: limits.max_json_size}.get(kind, limits.max_member_size)
+        if size > cap:
+            raise self.fail(name, f"{size} bytes exceeds the {cap}-byte limit")
+        self.total += size
+        if self.total > limits.max_total_size:
+            raise PackageFormatError(f"{self.source}: members exceed the "
+                                     f"{limits.max_total_size}-byte total limit")
+
+    def check_trailing(self, tar: tarfile.TarFile) -> None:
+        # After the first end-of-archive block only NUL padding may follow; anything else is
+        # appended data that other tools might read as more members.
+        stream = tar.fileobj
+        assert stream is not None
+        while chunk := stream.read(CHUNK):
+            if chunk.strip(b"\0"):
+                raise PackageFormatError(f"{self.source}: trailing data after the end of "
+                                         "the tar archive")
+
+    def check_complete(self) -> None:
+        present = {m.path for m in self.members}
+        missing = [name for name in REQUIRED_MEMBERS if name not in present]
+        if missing:
+            raise PackageFormatError(f"{self.source}: missing required member(s): "
+                                     f"{', '.join(missing)}")
+        assert self.manifest is not None
+        if not self.legacy and len(self.manifest.variants) != 1:
+            raise self.fail(MANIFEST, f"a package is built for one base model, the manifest "
+                                      f"lists {len(self.manifest.variants)}")
+
+    # --- content --------------------------------------------------------------------------
+
+    def copy(self, src: IO[bytes], name: str, size: int, kind: MemberKind) -> str:
+        assert self.pool is not None
+        sink = _Sink(src, self.open_dest(name) if self.dest is not None else None, self.pool)
+        with sink:
+            if kind is MemberKind.SAFETENSORS:
+                check_safetensors_header(sink.read, size, member=f"{self.source}: {name}")
+            elif kind in (MemberKind.MANIFEST, MemberKind.ADAPTER_CONFIG):
+                self.parse_json(name, sink.read(size), kind)
+            sink.pump()
+        if sink.count != size:
+            raise archive_corrupt(self.source, f"member {name!r}: {sink.count} of {size} bytes")
+        return sink.sha.hexdigest()
+
+    def parse_json(self, name: str, data: bytes, kind: MemberKind) -> None:
+        if kind is MemberKind.MANIFEST:
+            self.manifest = Manifest.from_bytes(data, source=f"{self.source}: {name}")
+            self.manifest_bytes = data
+            return
+        try:
+            value = json.loads(data)
+        except (ValueError, RecursionError) as exc:
+            raise self.fail(name, f"not valid JSON ({exc})") from None
+        if not isinstance(value, dict):
+            raise self.fail(name, f"expected a JSON object, got {type(value).__name__}")
+
+    # --- extraction -----------------------------------------------------------------------
+
+    def open_dest(self, name: str) -> BinaryIO:
+        assert self.dest is not None
+        try:
+            if "/" in name:
+                parent = self.dest / name.split("/", 1)[0]
+                if (parent, True) not in self.created:
+                    os.mkdir(parent, 0o755)
+                    self.created.append((parent, True))
+            target = self.dest / name
+            fd = os.open(target, _OPEN_FLAGS, 0o644)
+            self.created.append((target, False))
+            if hasattr(os, "fchmod"):
+                os.fchmod(fd, 0o644)  # the umask must not change what we record
+            return os.fdopen(fd, "wb")
+        except OSError as exc:
+            raise StoreError(f"{self.dest}: cannot create {name}: {exc}") from None
+
+    def cleanup(self) -> None:
+        for path, is_dir in reversed(self.created):
+            # Best effort: the caller discards the staging directory anyway.
+            with contextlib.suppress(OSError):
+                os.rmdir(path) if is_dir else os.unlink(path)
+        self.created.clear()
+
+
+class _Sink:
+    """Reads a member stream; hashes and (optionally) writes every byte exactly once.
+
+    Hashing and writing run on a worker thread one chunk behind the reader, so that
+    decompression overlaps SHA-256 and the write (all three release the GIL). At most two
+    chunks are alive at a time, and chunks are consumed in order.
+    """
+
+    def __init__(self, src: IO[bytes], out: BinaryIO | None, pool: Executor) -> None:
+        self._src, self._out, self._pool = src, out, pool
+        self._pending: Future[None] | None = None
+        self.sha = hashlib.sha256()
+        self.count = 0
+
+    def __enter__(self) -> _Sink:
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, *_: object) -> None:
+        try:
+            if exc_type is None:
+                self._wait()
+            else:  # already failing: finish the worker's chunk, keep the original error
+                with contextlib.suppress(Exception):
+                    self._wait()
+        finally:
+            if self._out is not None:
+                try:
+                    self._out.close()
+                except OSError as error:  # a deferred write error (ENOSPC, EIO) shows here
+                    if exc_type is None:
+                        raise StoreError(f"cannot write extracted file: {error}") from None
+
+    def _consume(self, data: bytes) -> None:
+        self.sha.update(data)
+        if self._out is not None:
+            self._out.write(data)
+
+    def _wait(self) -> None:
+        pending, self._pending = self._pending, None
+        if pending is not None:
+            try:
+                pending.result()
+            except OSError as exc:
+                raise StoreError(f"cannot write extracted file: {exc}") from None
+
+    def read(self, n: int) -> bytes:
+        data = self._src.read(n)
+        self.count += len(data)
+        self._wait()
+        if data:
+            self._pending = self._pool.submit(self._consume, data)
+        return data
+
+    def pump(self) -> None:
+        while self.read(CHUNK):
+            pass
+
+
+def _check_staging(extract_to: Path) -> None:
+    try:
+        if extract_to.is_symlink() or not extract_to.is_dir():
+            raise StoreError(f"{extract_to}: extraction target must be an existing directory")
+        if any(extract_to.iterdir()):
+            raise StoreError(f"{extract_to}: extraction target must be empty")
+    except OSError as exc:
+        raise StoreError(f"{extract_to}: cannot use as extraction target: {exc}") from None
+
+
+def _open_archive(path: Path) -> BinaryIO:
+    try:
+        return open(path, "rb")
+    except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
+        raise NotFoundError(f"{path}: no such package file") from None
+
+
+def _hash_file(raw: BinaryIO) -> str:
+    sha = hashlib.sha256()
+    while chunk := raw.read(CHUNK):
+        sha.update(chunk)
+    raw.seek(0)
+    return sha.hexdigest()
+
+
+def _check_digest(raw: BinaryIO, source: str, expected: str) -> str:
+    wanted = expected.lower()
+    if not is_sha256_hex(wanted):
+        raise IntegrityError(f"{source}: expected sha256 {expected!r} is not 64 hex digits")
+    got = _hash_file(raw)
+    if not digests_equal(got, wanted):
+        raise IntegrityError(
+            f"{source}: archive sha256 mismatch: expected {wanted}, got {got}",
+            details={"expected": wanted, "got": got},
+        )
+    return got
+
+
+def read_package(
+    path: Path,
+    *,
+    extract_to: Path | None = None,
+    expected_sha256: str | None = None,
+    limits: ReadLimits = DEFAULT_LIMITS,
+) -> PackageContents:
+    """Verify a package and return what it holds; extract it when ``extract_to`` is given.
+
+    Args:
+        path: the ``.expert`` file (zstd, or legacy gzip).
+        extract_to: an existing, empty staging directory to write members into.
+        expected_sha256: the archive digest to require before anything is decompressed.
+        limits: caps on hostile input.
+
+    Returns:
+        The parsed manifest and its exact bytes, the members with their digests, the tree
+        and archive digests, and how the archive was compressed.
+
+    Raises:
+        NotFoundError: ``path`` does not exist.
+        IntegrityError: ``expected_sha256`` does not match the file.
+        PackageFormatError: the archive is malformed, hostile or over a limit.
+        ManifestError: ``manifest.json`` is not a valid manifest.
+        StoreError: ``extract_to`` is unusable or a member cannot be written.
+    """
+    path = Path(path)
+    dest = Path(extract_to) if extract_to is not None else None
+    if dest is not None:
+        _check_staging(dest)
+    source = path.name
+    with _open_archive(path) as raw:
+        # Hash through the same open file we then decompress: swapping the path between the
+        # check and the read cannot smuggle in other bytes.
+        known = None
+        if expected_sha256 is not None:
+            known = _check_digest(raw, source, expected_sha256)
+        size = os.fstat(raw.fileno()).st_size
+        kind = compression.sniff(raw.read(4), source=source)
+        raw.seek(0)
+        if kind == "zstd":
+            compression.scan_zstd_frames(raw, max_window=limits.max_zstd_window, source=source)
+        state = _Extractor(source, limits, legacy=kind == "gzip", dest=dest)
+        streamed = state.run(raw, kind, hashing=known is None)
+    assert state.manifest is not None
+    return PackageContents(
+        manifest=state.manifest,
+        manifest_bytes=state.manifest_bytes,
+        members=tuple(state.members),
+        tree_sha256=tree_digest((m.path, m.sha256) for m in state.members),
+        sha256=known or streamed or "",
+        size=size,
+        compression=kind,
+        legacy=state.legacy,
+        ignored=tuple(state.ignored),
+    )

@@ -1,0 +1,205 @@
+"""Reading packages: round trips with the builder, inspection, and legacy gzip archives."""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import io
+import json
+import os
+import resource
+import signal
+import stat
+import tarfile
+from pathlib import Path
+
+import pytest
+import zstandard
+
+from hxpm.core.digest import sha256_file, tree_digest
+from hxpm.errors import IntegrityError, NotFoundError, PackageFormatError, StoreError
+from hxpm.package.build import build_packages
+from hxpm.package.reader import MemberInfo, archive_sha256, read_package
+from tests.factories import adapter_config, make_expert_dir, manifest_dict, write_safetensors
+
+
+@pytest.fixture
+def built(tmp_path: Path):
+    expert = make_expert_dir(tmp_path / "src", "expert-sql", "0.3.0")
+    (expert / "soft_prompts").mkdir()
+    write_safetensors(expert / "soft_prompts" / "sql.safetensors", {"p": ("F32", [8, 16])})
+    (expert / "LICENSE").write_text("MIT\n")
+    return build_packages(expert, tmp_path / "out")[0]
+
+
+def staging(tmp_path: Path, name: str = "staging") -> Path:
+    path = tmp_path / name
+    path.mkdir()
+    return path
+
+
+def test_round_trip_extracts_exact_files(built, tmp_path: Path) -> None:
+    target = staging(tmp_path)
+    contents = read_package(built.path, extract_to=target, expected_sha256=built.sha256)
+    assert contents.sha256 == built.sha256 and contents.tree_sha256 == built.tree_sha256
+    assert contents.size == built.size
+    assert (contents.compression, contents.legacy, contents.ignored) == ("zstd", False, ())
+    assert [(m.path, m.size, m.sha256) for m in contents.members] == list(built.members)
+    extracted = sorted(p.relative_to(target).as_posix() for p in target.rglob("*") if p.is_file())
+    assert extracted == sorted(m.path for m in contents.members)
+    for member in contents.members:
+        path = target / member.path
+        assert sha256_file(path) == member.sha256
+        assert stat.S_IMODE(path.stat().st_mode) == 0o644
+    assert (target / "manifest.json").read_bytes() == contents.manifest_bytes
+    assert contents.manifest.name == "expert-sql" and str(contents.manifest.version) == "0.3.0"
+    assert tree_digest((m.path, m.sha256) for m in contents.members) == contents.tree_sha256
+
+
+def test_inspect_without_extracting(built, tmp_path: Path) -> None:
+    contents = read_package(built.path)
+    assert contents.sha256 == built.sha256 == archive_sha256(built.path)
+    assert contents.tree_sha256 == built.tree_sha256
+    assert isinstance(contents.members[0], MemberInfo)
+    assert contents.members[0].path == "manifest.json"
+    assert list(built.path.parent.iterdir()) == [built.path]
+
+
+def test_expected_digest_is_case_insensitive_and_checked(built) -> None:
+    assert read_package(built.path, expected_sha256=built.sha256.upper()).sha256 == built.sha256
+    with pytest.raises(IntegrityError, match="not 64 hex digits"):
+        read_package(built.path, expected_sha256="abc")
+    with pytest.raises(IntegrityError) as info:
+        read_package(built.path, expected_sha256="0" * 64)
+    assert info.value.details == {"expected": "0" * 64, "got": built.sha256}
+
+
+def test_missing_file(tmp_path: Path) -> None:
+    with pytest.raises(NotFoundError):
+        read_package(tmp_path / "nope.expert")
+    with pytest.raises(NotFoundError):
+        archive_sha256(tmp_path / "nope.expert")
+    with pytest.raises(NotFoundError):
+        read_package(tmp_path / "nope.expert", expected_sha256="0" * 64)
+
+
+def test_staging_must_be_an_empty_directory(built, tmp_path: Path) -> None:
+    full = staging(tmp_path, "full")
+    (full / "leftover").write_text("x")
+    with pytest.raises(StoreError, match="must be empty"):
+        read_package(built.path, extract_to=full)
+    assert os.listdir(full) == ["leftover"]
+    with pytest.raises(StoreError, match="existing directory"):
+        read_package(built.path, extract_to=tmp_path / "absent")
+    link = tmp_path / "link"
+    link.symlink_to(staging(tmp_path, "real"))
+    with pytest.raises(StoreError):
+        read_package(built.path, extract_to=link)
+
+
+def test_write_failure_is_a_store_error_and_cleans_up(tmp_path: Path) -> None:
+    big = build_packages(make_expert_dir(tmp_path / "src", weight_bytes=1_000_000),
+                         tmp_path / "out")[0]
+    target = staging(tmp_path)
+    limits = resource.getrlimit(resource.RLIMIT_FSIZE)
+    previous = signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+    resource.setrlimit(resource.RLIMIT_FSIZE, (64 * 1024, limits[1]))  # EFBIG, like a full disk
+    try:
+        with pytest.raises(StoreError, match="cannot write extracted file"):
+            read_package(big.path, extract_to=target)
+    finally:
+        resource.setrlimit(resource.RLIMIT_FSIZE, limits)
+        signal.signal(signal.SIGXFSZ, previous)
+    assert os.listdir(target) == []
+
+
+def test_zero_padding_and_multiple_frames_are_fine(tmp_path: Path, built) -> None:
+    tar = zstandard.ZstdDecompressor().stream_reader(io.BytesIO(built.path.read_bytes())).read()
+    cut = len(tar) // 2
+    compressor = zstandard.ZstdCompressor(level=1)
+    blob = compressor.compress(tar[:cut]) + compressor.compress(tar[cut:] + bytes(10240))
+    path = tmp_path / "frames.expert"
+    path.write_bytes(blob)
+    assert read_package(path).tree_sha256 == built.tree_sha256
+
+
+# --- legacy gzip packages (expert-cli 0.3) --------------------------------------------------
+
+
+def legacy_package(tmp_path: Path, *, extra: dict[str, bytes] | None = None,
+                   manifest_last: bool = False) -> Path:
+    """A package shaped like the original tool's: gzip, GNU headers, real metadata."""
+    src = tmp_path / "legacy-src"
+    src.mkdir()
+    manifest = manifest_dict("expert-sql", "0.3.0",
+                             bases=(("F:/Node/hivellm/expert/models/Qwen3-0.6B", ""),))
+    files = {
+        "manifest.json": json.dumps(manifest, indent=2).encode(),
+        "adapter_model.safetensors": b"",
+        "adapter_config.json": json.dumps(adapter_config()).encode(),
+        "README.md": b"# expert-sql\n",
+        "sql-postgres.gbnf": b'root ::= "SELECT"\n',
+        "signature.sig": b"ab" * 64,
+        "tests/test_expert.py": b"def test(): pass\n",
+        "tests/" + "long_" * 30 + ".json": b"{}",  # > 100 bytes: a GNU long-name header
+        **(extra or {}),
+    }
+    write_safetensors(src / "adapter_model.safetensors", {"w": ("BF16", [4, 8])})
+    for name, data in files.items():
+        (src / name).parent.mkdir(parents=True, exist_ok=True)
+        if data or name != "adapter_model.safetensors":
+            (src / name).write_bytes(data)
+    order = sorted(files, key=lambda n: (n == "manifest.json") == manifest_last)
+    path = tmp_path / "expert-sql-qwen3-0-6b.v0.3.0.expert"
+    with tarfile.open(path, "w:gz", format=tarfile.GNU_FORMAT) as tar:
+        for name in order:
+            if name == "tests/test_expert.py":
+                tar.add(src / "tests", arcname="tests", recursive=False)
+            tar.add(src / name, arcname=name)
+    return path
+
+
+def test_legacy_gzip_package_reads(tmp_path: Path) -> None:
+    path = legacy_package(tmp_path)
+    with tarfile.open(path) as tar:  # sanity: the fixture really is what the old tool wrote
+        infos = tar.getmembers()
+    assert infos[0].name == "manifest.json" and any(i.mtime > 0 for i in infos)
+    assert path.read_bytes()[:2] == b"\x1f\x8b"
+    target = staging(tmp_path)
+    contents = read_package(path, extract_to=target, expected_sha256=sha256_file(path))
+    assert (contents.compression, contents.legacy) == ("gzip", True)
+    assert sorted(contents.ignored) == sorted(
+        ["signature.sig", "tests/test_expert.py", "tests/" + "long_" * 30 + ".json"])
+    names = sorted(m.path for m in contents.members)
+    assert names == sorted(["manifest.json", "adapter_model.safetensors", "adapter_config.json",
+                            "README.md", "sql-postgres.gbnf"])
+    assert sorted(os.listdir(target)) == names  # signature.sig and tests/ are not extracted
+    assert contents.tree_sha256 == tree_digest((m.path, m.sha256) for m in contents.members)
+    assert contents.manifest.variants[0].sha256 == ""
+    assert read_package(path).tree_sha256 == contents.tree_sha256
+
+
+def test_legacy_manifest_may_come_later(tmp_path: Path) -> None:
+    contents = read_package(legacy_package(tmp_path, manifest_last=True))
+    assert contents.members[-1].path == "manifest.json"
+    assert contents.manifest.name == "expert-sql"
+
+
+def test_legacy_pickles_are_still_refused(tmp_path: Path) -> None:
+    path = legacy_package(tmp_path, extra={"training_args.bin": b"\x80\x04K\x01."})
+    target = staging(tmp_path)
+    with pytest.raises(PackageFormatError, match="pickle files run code"):
+        read_package(path, extract_to=target)
+    assert os.listdir(target) == []
+
+
+def test_legacy_only_members_are_refused_in_zstd_packages(tmp_path: Path) -> None:
+    raw = gzip.decompress(legacy_package(tmp_path).read_bytes())
+    path = tmp_path / "mixed.expert"
+    path.write_bytes(zstandard.ZstdCompressor().compress(raw))
+    with pytest.raises(PackageFormatError, match="not allowed in a package"):
+        read_package(path)
+
+
+def test_digest_is_of_the_file_bytes(built) -> None:
+    assert archive_sha256(built.path) == hashlib.sha256(built.path.read_bytes()).hexdigest()
