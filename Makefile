@@ -1,0 +1,28 @@
+# The README's two set-up commands: `make demo` and `make test`. Both work from a fresh clone.
+PYTHON ?= python3
+VENV   ?= .venv
+PIP    := $(VENV)/bin/python -m pip
+# The runtime extra (issue: embedded runtime) needs torch; this pins the CPU build so that no
+# multi-GB CUDA wheel is ever pulled. Override with e.g. `make TORCH_SPEC='torch==2.5.1' ...`.
+TORCH_SPEC ?= torch==2.13.0
+
+.PHONY: demo test venv bench clean
+
+venv: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PIP) install --quiet --disable-pip-version-check -e '.[dev]'
+	touch $@
+
+demo: venv
+	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" bash scripts/demo.sh
+
+test: venv
+	$(VENV)/bin/python -m pytest -q -p no:cacheprovider
+
+bench: venv
+	$(VENV)/bin/python tests/benchmarks/run_all.py
+
+clean:
+	rm -rf $(VENV) .demo build *.egg-info

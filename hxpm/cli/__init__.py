@@ -1,0 +1,1 @@
+"""The typer command line. Thin: parse, call one service, render text or JSON."""

@@ -1,0 +1,78 @@
+"""The root command: assembles the command families and maps errors to exit codes."""
+
+from __future__ import annotations
+
+import os
+import sys
+from typing import Annotated
+
+import typer
+
+from hxpm import __version__
+from hxpm.cli import cmd_base, cmd_keys, cmd_package, cmd_store
+from hxpm.errors import HxpmError
+
+app = typer.Typer(
+    name="hxpm",
+    help="hxpm: install, verify and run LLM adapter experts from Git.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+
+def _version(value: bool) -> None:
+    if value:
+        sys.stdout.write(f"hxpm {__version__}\n")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: Annotated[
+        bool,
+        typer.Option("--version", callback=_version, is_eager=True, help="Show the version."),
+    ] = False,
+) -> None:
+    """hxpm: a pip-like, Git-based package manager for LLM adapter experts.
+
+    Set HXPM_HOME to use another store; HXPM_DEBUG=1 shows tracebacks.
+    """
+
+
+cmd_store.register(app)
+cmd_package.register(app)
+cmd_keys.register(app)
+cmd_base.register(app)
+
+
+def _render_error(err: HxpmError, as_json: bool) -> None:
+    if as_json:
+        import json
+
+        sys.stdout.write(json.dumps({"schema": "hxpm.error/1", **err.to_dict()}, indent=2) + "\n")
+        return
+    from hxpm.cli.output import console, escape
+
+    out = console(stderr=True)
+    out.print(f"[bold red]error:[/] {escape(err.message)}")
+    problems = err.details.get("problems") or []
+    for p in problems[:20]:
+        out.print(f"  - {escape(p['path'])}: expected {escape(p['expected'])}, "
+                  f"got {escape(repr(p['value']))}")
+    if err.hint:
+        out.print(f"[bold cyan]hint:[/] {escape(err.hint)}")
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = sys.argv[1:] if argv is None else argv
+    try:
+        app(args=args, prog_name="hxpm")
+    except HxpmError as err:
+        if os.environ.get("HXPM_DEBUG"):
+            raise
+        _render_error(err, "--json" in args)
+        sys.exit(err.exit_code)
+    except KeyboardInterrupt:
+        sys.exit(130)

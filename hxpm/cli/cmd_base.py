@@ -1,0 +1,76 @@
+"""base add/list/default/remove (metadata only: no torch)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from hxpm.cli.options import JsonOpt
+from hxpm.cli.output import emit_json, say, table
+from hxpm.cli.serialize import base_dict
+from hxpm.store.store import Store
+
+base_app = typer.Typer(help="Base models your experts run on.", no_args_is_help=True)
+NameArg = Annotated[str, typer.Argument(metavar="NAME", help="Model id, e.g. Qwen/Qwen3-0.6B.")]
+
+
+@base_app.command("add")
+def base_add(
+    name: NameArg,
+    path: Annotated[Path, typer.Option("--path", metavar="DIR",
+                                       help="A local Hugging Face-format model directory.")],
+    as_json: JsonOpt = False,
+) -> None:
+    """Register a base model by its digest (config.json + *.safetensors)."""
+    from hxpm.services.bases import add_base
+
+    b = add_base(Store.from_env(), name, path)
+    if as_json:
+        emit_json("base-add", {"base": base_dict(b)})
+        return
+    default = " (default)" if b.is_default else ""
+    say(f"[green]registered[/] {b.name}{default}: sha256 {b.sha256[:16]}… at {b.path}")
+
+
+@base_app.command("list")
+def base_list(as_json: JsonOpt = False) -> None:
+    """List registered base models."""
+    from hxpm.services.bases import list_bases
+
+    bases = list_bases(Store.from_env())
+    if as_json:
+        emit_json("base-list", {"bases": [base_dict(b) for b in bases]})
+        return
+    table(["name", "default", "sha256", "path"],
+          [(b.name, "*" if b.is_default else "", b.sha256[:16] + "…", str(b.path))
+           for b in bases], empty="no base models (add one with `hxpm base add`)")
+
+
+@base_app.command("default")
+def base_default(name: NameArg, as_json: JsonOpt = False) -> None:
+    """Choose the base model used when --base is not given."""
+    from hxpm.services.bases import set_default_base
+
+    b = set_default_base(Store.from_env(), name)
+    if as_json:
+        emit_json("base-default", {"base": base_dict(b)})
+        return
+    say(f"default base is now {b.name}")
+
+
+@base_app.command("remove")
+def base_remove(name: NameArg, as_json: JsonOpt = False) -> None:
+    """Forget a base model (its files are left untouched)."""
+    from hxpm.services.bases import remove_base
+
+    b = remove_base(Store.from_env(), name)
+    if as_json:
+        emit_json("base-remove", {"base": base_dict(b)})
+        return
+    say(f"[green]removed[/] base {b.name}")
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(base_app, name="base")

@@ -1,0 +1,93 @@
+"""validate, package, inspect, sign."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from hxpm.cli.options import JsonOpt
+from hxpm.cli.output import emit_json, say, table
+from hxpm.cli.serialize import built_dict, contents_dict, human_size
+
+
+def validate(
+    target: Annotated[Path, typer.Argument(metavar="DIR|manifest.json")],
+    as_json: JsonOpt = False,
+) -> None:
+    """Check a manifest against the schema; every problem is listed with its field path."""
+    from hxpm.services.packaging import validate_manifest
+
+    m = validate_manifest(target)
+    if as_json:
+        emit_json("validate", {"ok": True, "name": m.name, "version": str(m.version),
+                               "schema_version": m.schema_version,
+                               "base_models": [v.name for v in m.variants]})
+        return
+    say(f"[green]valid[/]: {m.name} {m.version} (schema {m.schema_version}, "
+        f"{len(m.variants)} base-model variant(s))")
+
+
+def package(
+    expert_dir: Annotated[Path, typer.Argument(metavar="DIR")],
+    base: Annotated[str | None, typer.Option(
+        "--base", metavar="NAME", help="Build only this base-model variant.")] = None,
+    out_dir: Annotated[Path | None, typer.Option(
+        "-o", "--output", metavar="OUTDIR", help="Where to write (default: DIR/dist).")] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Build one reproducible .expert per base-model variant (tar + zstd, safetensors only)."""
+    from hxpm.services.packaging import package_directory
+
+    built = package_directory(expert_dir, base=base, out_dir=out_dir)
+    if as_json:
+        emit_json("package", {"packages": [built_dict(b) for b in built]})
+        return
+    for b in built:
+        say(f"[green]built[/] {b.path} ({human_size(b.size)}, sha256 {b.sha256[:16]}…)")
+
+
+def inspect(
+    pkg: Annotated[Path, typer.Argument(metavar="PKG")],
+    as_json: JsonOpt = False,
+) -> None:
+    """List a package's members, digests and manifest without unpacking it."""
+    from hxpm.services.packaging import inspect_package
+
+    c = inspect_package(pkg)
+    if as_json:
+        emit_json("inspect", contents_dict(c))
+        return
+    m = c.manifest
+    say(f"[bold]{m.name} {m.version}[/] for {', '.join(v.name for v in m.variants)}"
+        f"{' (legacy gzip package)' if c.legacy else ''}")
+    say(f"archive sha256 {c.sha256}\ntree sha256    {c.tree_sha256}")
+    table(["member", "size", "sha256"], [(x.path, human_size(x.size), x.sha256) for x in c.members])
+
+
+def sign(
+    pkg: Annotated[Path, typer.Argument(metavar="PKG")],
+    key: Annotated[Path | None, typer.Option(
+        "--key", metavar="FILE", help="Secret key file (default: your 'default' key).")] = None,
+    key_name: Annotated[str, typer.Option("--key-name", metavar="NAME")] = "default",
+    output: Annotated[Path | None, typer.Option("-o", "--output", metavar="FILE")] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Sign a package: writes PKG.sig binding its name, version, base and digests."""
+    from hxpm.services.keys import sign_package
+
+    r = sign_package(pkg, key_name=key_name, key_path=key, output=output)
+    if as_json:
+        emit_json("sign", {"package": str(r.package), "signature": str(r.signature_path),
+                           "key_id": r.key_id, "sha256": r.facts.sha256,
+                           "tree_sha256": r.facts.tree_sha256})
+        return
+    say(f"[green]signed[/] {r.package.name} with key {r.key_id} -> {r.signature_path}")
+
+
+def register(app: typer.Typer) -> None:
+    app.command()(validate)
+    app.command()(package)
+    app.command()(inspect)
+    app.command()(sign)

@@ -1,0 +1,164 @@
+"""install, uninstall, list, info, verify."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from hxpm.cli.options import BaseOpt, JsonOpt
+from hxpm.cli.output import emit_json, say, table, warn
+from hxpm.cli.serialize import expert_dict, human_size
+from hxpm.errors import UsageError
+from hxpm.store.store import Store
+
+
+def install(
+    sources: Annotated[list[str], typer.Argument(
+        metavar="SOURCE...", help="A .expert file or a local expert directory.")],
+    base: BaseOpt = None,
+    signature: Annotated[Path | None, typer.Option(
+        "--signature", metavar="FILE", help="Signature file (default: PKG.sig beside it).")] = None,
+    unsafe_allow_unsigned: Annotated[bool, typer.Option(
+        "--unsafe-allow-unsigned", help="Install even without a trusted signature (recorded).")
+    ] = False,
+    force_reinstall: Annotated[bool, typer.Option(
+        "--force-reinstall", help="Replace an installed copy whose contents differ.")] = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Verify and install experts from .expert files or expert directories."""
+    from hxpm.services.install import InstallOptions, install_directory, install_package_file
+
+    if signature is not None and len(sources) != 1:
+        raise UsageError("--signature applies to exactly one package file")
+    store = Store.from_env()
+    options = InstallOptions(unsafe_allow_unsigned, force_reinstall)
+    results = []
+    for src in sources:
+        path = Path(src).expanduser()
+        if path.is_dir():
+            results.append(install_directory(store, path, base=base, options=options))
+        elif path.is_file():
+            results.append(install_package_file(store, path, signature=signature,
+                                                options=options))
+        else:
+            raise UsageError(f"expected a .expert file or an expert directory, got {src!r}",
+                             hint="Installing by name or from Git comes with Git indexes.")
+    if as_json:
+        emit_json("install", {"results": [
+            {"action": r.action, "warnings": list(r.warnings), **expert_dict(r.expert)}
+            for r in results]})
+        return
+    for r in results:
+        for w in r.warnings:
+            warn(w)
+        e = r.expert
+        signer = f"signed by {e.publisher} ({e.key_id})" if e.signed else "[red]UNSIGNED[/]"
+        say(f"[green]{r.action}[/] {e.name} {e.version} for {e.base_model} — {signer}")
+
+
+def uninstall(
+    spec: Annotated[str, typer.Argument(metavar="NAME[@VERSION]")],
+    base: BaseOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Remove an expert (every version, or the one named)."""
+    from hxpm.services.uninstall import uninstall as run
+
+    result = run(Store.from_env(), spec, base=base)
+    if as_json:
+        emit_json("uninstall", {"removed": [expert_dict(e) for e in result.removed]})
+        return
+    for e in result.removed:
+        say(f"[green]removed[/] {e.name} {e.version} ({e.base_model})")
+
+
+def list_cmd(as_json: JsonOpt = False) -> None:
+    """List installed experts; the newest version of each name is its default."""
+    from hxpm.services.query import list_installed
+
+    rows = list_installed(Store.from_env())
+    if as_json:
+        emit_json("list", {"experts": [expert_dict(r.expert, is_default=r.is_default)
+                                       for r in rows]})
+        return
+    table(
+        ["name", "version", "base model", "signed by", "size"],
+        [(r.expert.name, r.expert.version + (" *" if r.is_default else ""), r.expert.base_model,
+          r.expert.publisher or "UNSIGNED", human_size(r.expert.size)) for r in rows],
+        empty="no experts installed",
+    )
+
+
+def info(
+    spec: Annotated[str, typer.Argument(metavar="NAME[@VERSION]")],
+    base: BaseOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Show an installed expert: identity, constraints, routing, files."""
+    from hxpm.services.query import expert_info
+
+    result = expert_info(Store.from_env(), spec, base=base)
+    e, m = result.expert, result.expert.manifest
+    if as_json:
+        emit_json("info", {"expert": expert_dict(e), "other_versions": list(result.other_versions),
+                           "manifest": m,
+                           "files": [{"path": p, "size": s, "sha256": d} for p, s, d in e.members]})
+        return
+    from hxpm.cli.render_info import render_info
+
+    render_info(e, result.other_versions)
+
+
+def verify(
+    package: Annotated[Path | None, typer.Argument(metavar="[PKG]",
+                                                   help="A .expert file to verify.")] = None,
+    store_flag: Annotated[bool, typer.Option(
+        "--store", help="Re-hash every installed expert against its recorded digests.")] = False,
+    signature: Annotated[Path | None, typer.Option("--signature", metavar="FILE")] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Verify a package's signature under your trust store, or the whole store (exit 5 if not)."""
+    if store_flag == (package is not None):
+        raise UsageError("give either a package file or --store")
+    if store_flag:
+        _verify_store(as_json)
+        return
+    from hxpm.services.verify import verify_package_file
+
+    assert package is not None
+    v = verify_package_file(Store.from_env(), package, signature)
+    m = v.contents.manifest
+    if as_json:
+        emit_json("verify", {"ok": True, "package": str(v.package), "name": m.name,
+                             "version": str(m.version), "key_id": v.signature.key_id,
+                             "publisher": v.signature.publisher, "sha256": v.contents.sha256,
+                             "tree_sha256": v.contents.tree_sha256})
+        return
+    say(f"[green]verified[/] {m.name} {m.version}: signed by {v.signature.publisher} "
+        f"({v.signature.key_id}), archive sha256 {v.contents.sha256}")
+
+
+def _verify_store(as_json: bool) -> None:
+    from hxpm.services.verify import verify_store
+
+    report = verify_store(Store.from_env())
+    if as_json:
+        emit_json("verify-store", {"ok": report.ok, "checked": report.checked, "problems": [
+            {"expert": p.expert, "problem": p.problem} for p in report.problems]})
+    elif report.ok:
+        say(f"[green]ok[/]: {report.checked} installed expert(s) match their recorded digests")
+    else:
+        for p in report.problems:
+            say(f"[red]{p.expert}[/]: {p.problem}")
+    if not report.ok:
+        raise typer.Exit(5)
+
+
+def register(app: typer.Typer) -> None:
+    app.command()(install)
+    app.command()(uninstall)
+    app.command("list")(list_cmd)
+    app.command()(info)
+    app.command()(verify)

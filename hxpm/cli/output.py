@@ -1,0 +1,61 @@
+"""Rendering: versioned JSON on stdout, or human text through rich (imported lazily)."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+_consoles: dict[str, Console] = {}
+
+
+def console(stderr: bool = False) -> Console:
+    key = "err" if stderr else "out"
+    if key not in _consoles:
+        from rich.console import Console
+
+        _consoles[key] = Console(stderr=stderr, highlight=False, soft_wrap=True)
+    return _consoles[key]
+
+
+def emit_json(kind: str, payload: dict[str, Any]) -> None:
+    """Print one JSON document: ``{"schema": "hxpm.<kind>/1", ...payload}``."""
+    doc = {"schema": f"hxpm.{kind}/1", **payload}
+    sys.stdout.write(json.dumps(doc, indent=2, ensure_ascii=False) + "\n")
+
+
+def say(text: str) -> None:
+    console().print(text)
+
+
+def warn(text: str) -> None:
+    console(stderr=True).print(f"[bold yellow]warning:[/] {_escape(text)}")
+
+
+def table(columns: Sequence[str], rows: Sequence[Sequence[Any]], *, title: str | None = None,
+          empty: str = "nothing to show") -> None:
+    if not rows:
+        say(f"[dim]{empty}[/]")
+        return
+    from rich.table import Table
+
+    t = Table(title=title, box=None, header_style="bold", pad_edge=False)
+    for c in columns:
+        t.add_column(c)
+    for r in rows:
+        t.add_row(*(_escape("" if v is None else str(v)) for v in r))
+    console().print(t)
+
+
+def _escape(text: str) -> str:
+    from rich.markup import escape
+
+    return escape(text)
+
+
+def escape(text: str) -> str:
+    return _escape(text)

@@ -1,0 +1,1 @@
+"""Use cases. Each takes a Store (and arguments), returns frozen result values, never prints."""

@@ -1,0 +1,232 @@
+"""Install and uninstall: verify first, stage, rename into place, then record in one transaction.
+
+Order of checks for a package file (nothing is unpacked before the first two pass):
+1. the archive's SHA-256, computed over the file on disk;
+2. the detached signature: a key trusted for that expert signed a statement naming this
+   archive digest (or, without a signature, an explicit ``--unsafe-allow-unsigned``);
+3. unpack into private staging, hashing every member; the statement must match what the
+   archive really holds (name, version, base, tree digest);
+4. the variant's base digest must match the registered base of that name.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+from hxpm.core.manifest import BaseVariant, Manifest
+from hxpm.core.names import base_slug
+from hxpm.errors import (
+    BaseMismatchError,
+    IntegrityError,
+    NotFoundError,
+    PackageFormatError,
+    SignatureError,
+    StoreError,
+    UnsignedPackageError,
+    UsageError,
+)
+from hxpm.package.build import build_packages
+from hxpm.package.reader import PackageContents, archive_sha256, read_package
+from hxpm.package.signing import SignatureEnvelope, parse_signature_file
+from hxpm.services.trust import trusted_keys
+from hxpm.store.fsutil import fsync_dir, make_tree_read_only, new_staging_dir, remove_tree
+from hxpm.store.records import BaseModel, InstalledExpert
+from hxpm.store.state import utc_now
+from hxpm.store.store import Store
+from hxpm.trust import PackageFacts, VerifiedSignature, verify_signature
+
+MAX_SIG_BYTES = 16 * 1024
+Action = Literal["installed", "reinstalled", "already-installed"]
+
+
+@dataclass(frozen=True, slots=True)
+class InstallOptions:
+    unsafe_allow_unsigned: bool = False
+    force_reinstall: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class InstallResult:
+    expert: InstalledExpert
+    action: Action
+    warnings: tuple[str, ...] = field(default=())
+
+
+def install_package_file(
+    store: Store,
+    package: Path,
+    *,
+    signature: Path | None = None,
+    options: InstallOptions = InstallOptions(),
+    source: str | None = None,
+) -> InstallResult:
+    """Verify and install one ``.expert`` file (signature from ``PKG.sig`` by default)."""
+    package = package.expanduser().resolve()
+    if not package.is_file():
+        raise NotFoundError(f"no package file at {package}")
+    sig_path = signature or package.with_name(package.name + ".sig")
+    envelope = _load_signature(sig_path, required=signature is not None)
+    with store.writing():
+        return _install_locked(store, package, envelope, options, source or f"file:{package}")
+
+
+def install_directory(
+    store: Store, expert_dir: Path, *, base: str | None = None,
+    options: InstallOptions = InstallOptions(),
+) -> InstallResult:
+    """Package a local expert directory for one base variant, then install that package."""
+    expert_dir = expert_dir.expanduser().resolve()
+    manifest = Manifest.load(expert_dir / "manifest.json")
+    chosen = choose_variant(store, manifest, base)
+    with tempfile.TemporaryDirectory(prefix="hxpm-build-") as tmp:
+        built = build_packages(expert_dir, Path(tmp), base=chosen.name)[0]
+        return install_package_file(
+            store, built.path, options=options, source=f"dir:{expert_dir}"
+        )
+
+
+def choose_variant(store: Store, manifest: Manifest, base: str | None) -> BaseVariant:
+    """``--base`` if given, else the default base when the expert has it, else the only one."""
+    if base is not None:
+        return manifest.variant_for(base)
+    default = store.db.get_meta("default_base")
+    names = [v.name for v in manifest.variants]
+    if default in names:
+        return manifest.variant_for(default)
+    if len(manifest.variants) == 1:
+        return manifest.variants[0]
+    raise UsageError(
+        f"{manifest.name} has {len(names)} base-model variants ({', '.join(names)}) and none "
+        "is your default base",
+        hint="Pick one with --base NAME, or set a default with `hxpm base default NAME`.",
+    )
+
+
+def _load_signature(path: Path, *, required: bool) -> SignatureEnvelope | None:
+    if not path.is_file():
+        if required:
+            raise NotFoundError(f"no signature file at {path}")
+        return None
+    if path.stat().st_size > MAX_SIG_BYTES:
+        raise SignatureError(f"{path.name}: expected a signature file under 16 KiB")
+    return parse_signature_file(path.read_bytes())
+
+
+def _install_locked(
+    store: Store, package: Path, envelope: SignatureEnvelope | None,
+    options: InstallOptions, source: str,
+) -> InstallResult:
+    warnings: list[str] = []
+    trusted = trusted_keys(store)
+    digest = archive_sha256(package)
+    if envelope is None:
+        if not options.unsafe_allow_unsigned:
+            raise UnsignedPackageError(
+                f"{package.name} is not signed (no {package.name}.sig beside it); "
+                "hxpm installs only packages signed by a key you trust"
+            )
+        warnings.append(f"{package.name} is UNSIGNED: installed only because you passed "
+                        "--unsafe-allow-unsigned; nothing vouches for its contents")
+    else:
+        # Trust, signature and archive digest are checked before anything is unpacked.
+        st = envelope.statement
+        pre = PackageFacts(st.name, st.version, st.base_model, st.base_sha256,
+                           st.tree_sha256, digest)
+        verify_signature(envelope, pre, trusted)
+    stage = new_staging_dir(store.paths.tmp, "install")
+    try:
+        contents = read_package(package, extract_to=stage)
+        if contents.sha256 != digest:
+            raise IntegrityError(f"{package.name} changed while it was being installed")
+        variant = _single_variant(contents)
+        verified = None
+        if envelope is not None:
+            verified = verify_signature(envelope, _facts(contents, variant), trusted)
+        _check_base(store, variant, warnings)
+        return _commit(store, contents, variant, stage, verified, options, source, warnings)
+    except OSError as e:
+        raise StoreError(f"could not write {package.name} into the store: {e}") from e
+    finally:
+        remove_tree(stage)
+
+
+def _facts(contents: PackageContents, variant: BaseVariant) -> PackageFacts:
+    m = contents.manifest
+    return PackageFacts(m.name, str(m.version), variant.name, variant.sha256,
+                        contents.tree_sha256, contents.sha256)
+
+
+def _single_variant(contents: PackageContents) -> BaseVariant:
+    variants = contents.manifest.variants
+    if len(variants) != 1:
+        raise PackageFormatError(
+            f"a package must hold exactly one base-model variant, got {len(variants)}"
+        )
+    return variants[0]
+
+
+def _check_base(store: Store, variant: BaseVariant, warnings: list[str]) -> None:
+    registered = store.db.find_base(variant.name) or _base_by_slug(store, variant.slug)
+    if registered is None:
+        warnings.append(f"base model {variant.name!r} is not registered; register it with "
+                        f"`hxpm base add {variant.name} --path DIR` before running this expert")
+        return
+    if not variant.sha256:
+        warnings.append(f"the package does not state the digest of {variant.name!r}; "
+                        "it cannot be checked against your registered base")
+        return
+    if variant.sha256 != registered.sha256:
+        raise BaseMismatchError(
+            f"the package was built for {variant.name} with digest {variant.sha256[:16]}…, "
+            f"but your registered {variant.name} has digest {registered.sha256[:16]}…",
+            hint="Install a variant built for your base, or register the matching base files.",
+        )
+
+
+def _base_by_slug(store: Store, slug: str) -> BaseModel | None:
+    # Legacy manifests name the base by a local path (F:/models/Qwen3-0.6B): match on the
+    # slug, as package file names do, when exactly one registered base has it.
+    hits = [b for b in store.db.bases() if base_slug(b.name) == slug]
+    return hits[0] if len(hits) == 1 else None
+
+
+def _commit(
+    store: Store, contents: PackageContents, variant: BaseVariant, stage: Path,
+    verified: VerifiedSignature | None, options: InstallOptions, source: str,
+    warnings: list[str],
+) -> InstallResult:
+    m = contents.manifest
+    version = str(m.version)
+    existing = store.db.find_installed(m.name, version, variant.name)
+    if existing and existing.tree_sha256 == contents.tree_sha256 and existing.path.is_dir():
+        return InstallResult(existing, "already-installed", tuple(warnings))
+    if existing and not options.force_reinstall:
+        raise UsageError(
+            f"{m.name} {version} for {variant.name} is already installed with other contents "
+            f"(tree {existing.tree_sha256[:16]}…, new {contents.tree_sha256[:16]}…)",
+            hint="Published versions should never change; pass --force-reinstall to replace it.",
+        )
+    final = store.paths.expert_dir(m.name, version, variant.slug, contents.tree_sha256)
+    remove_tree(final)
+    final.parent.mkdir(parents=True, exist_ok=True)
+    make_tree_read_only(stage)
+    os.replace(stage, final)
+    fsync_dir(final.parent)
+    record = InstalledExpert(
+        name=m.name, version=version, base_model=variant.name, base_slug=variant.slug,
+        base_sha256=variant.sha256, sha256=contents.sha256, tree_sha256=contents.tree_sha256,
+        size=contents.size, path=final,
+        key_id=verified.key_id if verified else None,
+        publisher=verified.publisher if verified else None,
+        unsafe_unsigned=verified is None, source=source, installed_at=utc_now(),
+        manifest=m.to_dict(), members=tuple((x.path, x.size, x.sha256) for x in contents.members),
+    )
+    with store.db.transaction() as conn:
+        store.db.put_installed(conn, record)
+    if existing and existing.path != final:
+        remove_tree(existing.path)
+    return InstallResult(record, "reinstalled" if existing else "installed", tuple(warnings))

@@ -1,0 +1,1 @@
+"""The local store: paths, atomic file operations, the lock and the SQLite state."""

@@ -1,0 +1,85 @@
+"""File-system primitives: atomic writes, read-only trees, safe removal, staging dirs."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import stat
+import uuid
+from pathlib import Path
+
+
+def fsync_dir(path: Path) -> None:
+    with contextlib.suppress(OSError):
+        fd = os.open(path, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+
+def atomic_write_bytes(path: Path, data: bytes, *, mode: int = 0o644) -> None:
+    """Write ``data`` to ``path`` via a same-directory temp file, fsync and ``os.replace``."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.incomplete")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+        raise
+    fsync_dir(path.parent)
+
+
+def new_staging_dir(tmp_root: Path, prefix: str) -> Path:
+    tmp_root.mkdir(parents=True, exist_ok=True)
+    path = tmp_root / f"{prefix}-{uuid.uuid4().hex[:12]}"
+    path.mkdir(mode=0o755)
+    return path
+
+
+def make_tree_read_only(root: Path) -> None:
+    """Installed trees are read-only: files 0444, directories 0555."""
+    for dirpath, dirnames, filenames in os.walk(root):
+        for f in filenames:
+            os.chmod(os.path.join(dirpath, f), 0o444)
+        os.chmod(dirpath, 0o555)
+
+
+def remove_tree(path: Path) -> None:
+    """Remove a (possibly read-only) tree; missing is fine."""
+    if not os.path.lexists(path):
+        return
+    if path.is_symlink() or not path.is_dir():
+        path.unlink()
+        return
+
+    def _make_writable_and_retry(func, p, _exc):  # type: ignore[no-untyped-def]
+        with contextlib.suppress(OSError):
+            os.chmod(os.path.dirname(p), 0o755)
+            mode = os.lstat(p).st_mode
+            if not stat.S_ISLNK(mode):
+                os.chmod(p, 0o755 if stat.S_ISDIR(mode) else 0o644)
+        func(p)
+
+    for dirpath, _dirnames, _filenames in os.walk(path):
+        with contextlib.suppress(OSError):
+            os.chmod(dirpath, 0o755)
+    shutil.rmtree(path, onerror=_make_writable_and_retry)
+
+
+def prune_empty_parents(path: Path, stop: Path) -> None:
+    """Remove empty directories from ``path`` up to (not including) ``stop``."""
+    current = path
+    while current != stop and stop in current.parents:
+        try:
+            current.rmdir()
+        except OSError:
+            return
+        current = current.parent

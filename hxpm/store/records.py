@@ -1,0 +1,41 @@
+"""Values the store persists: installed experts, registered base models."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+
+@dataclass(frozen=True, slots=True)
+class InstalledExpert:
+    name: str
+    version: str
+    base_model: str
+    base_slug: str
+    base_sha256: str
+    sha256: str
+    tree_sha256: str
+    size: int
+    path: Path
+    key_id: str | None
+    publisher: str | None
+    unsafe_unsigned: bool
+    source: str
+    installed_at: str
+    manifest: dict[str, Any]
+    members: tuple[tuple[str, int, str], ...]
+
+    @property
+    def signed(self) -> bool:
+        return self.key_id is not None
+
+
+@dataclass(frozen=True, slots=True)
+class BaseModel:
+    name: str
+    path: Path
+    sha256: str
+    added_at: str
+    source: str
+    is_default: bool = False

@@ -1,0 +1,209 @@
+"""The store's SQLite state: installed experts, base models, trusted keys, settings.
+
+One database file, WAL mode. Every change is one transaction, so a crash leaves the old
+rows or the new ones. Files on disk are made visible *before* their row is committed; a
+directory with no row is an orphan that the next writer sweeps away.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from hxpm.errors import StoreError
+from hxpm.store.paths import StorePaths
+from hxpm.store.records import BaseModel, InstalledExpert
+
+SCHEMA_VERSION = 1
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS experts (
+    name TEXT NOT NULL, version TEXT NOT NULL, base_model TEXT NOT NULL,
+    base_slug TEXT NOT NULL, base_sha256 TEXT NOT NULL, sha256 TEXT NOT NULL,
+    tree_sha256 TEXT NOT NULL, size INTEGER NOT NULL, path TEXT NOT NULL,
+    key_id TEXT, publisher TEXT, unsafe_unsigned INTEGER NOT NULL, source TEXT NOT NULL,
+    installed_at TEXT NOT NULL, manifest TEXT NOT NULL, members TEXT NOT NULL,
+    PRIMARY KEY (name, version, base_model)
+);
+CREATE TABLE IF NOT EXISTS bases (
+    name TEXT PRIMARY KEY, path TEXT NOT NULL, sha256 TEXT NOT NULL,
+    added_at TEXT NOT NULL, source TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS trusted_keys (
+    key_id TEXT NOT NULL, public_key TEXT NOT NULL, publisher TEXT NOT NULL,
+    scopes TEXT NOT NULL, added_at TEXT NOT NULL, source TEXT NOT NULL,
+    PRIMARY KEY (key_id, source)
+);
+"""
+
+_EXPERT_COLUMNS = (
+    "name, version, base_model, base_slug, base_sha256, sha256, tree_sha256, size, path, "
+    "key_id, publisher, unsafe_unsigned, source, installed_at, manifest, members"
+)
+
+
+def utc_now() -> str:
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+class StateDB:
+    """Thin typed access to ``state.sqlite``. Open one per command."""
+
+    def __init__(self, paths: StorePaths) -> None:
+        self.paths = paths
+        self._conn: sqlite3.Connection | None = None
+
+    @property
+    def conn(self) -> sqlite3.Connection:
+        if self._conn is None:
+            self._conn = self._open()
+        return self._conn
+
+    def _open(self) -> sqlite3.Connection:
+        try:
+            self.paths.root.mkdir(parents=True, exist_ok=True)
+            conn = sqlite3.connect(self.paths.state_db, timeout=60, isolation_level=None)
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA synchronous=FULL")
+            version = conn.execute("PRAGMA user_version").fetchone()[0]
+            if version > SCHEMA_VERSION:
+                raise StoreError(
+                    f"the store at {self.paths.root} has schema {version}; this hxpm knows "
+                    f"schema {SCHEMA_VERSION} at most",
+                    hint="Upgrade hxpm, or point HXPM_HOME at another store.",
+                )
+            if version < SCHEMA_VERSION:
+                conn.executescript(_SCHEMA + f"PRAGMA user_version={SCHEMA_VERSION};")
+            return conn
+        except sqlite3.Error as e:
+            raise StoreError(f"cannot open the store database {self.paths.state_db}: {e}") from e
+
+    def close(self) -> None:
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        conn = self.conn
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+            yield conn
+            conn.execute("COMMIT")
+        except BaseException:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            raise
+
+    # --- installed experts -----------------------------------------------------------------
+
+    def installed(self, name: str | None = None) -> list[InstalledExpert]:
+        sql = f"SELECT {_EXPERT_COLUMNS} FROM experts"
+        args: tuple[Any, ...] = ()
+        if name is not None:
+            sql += " WHERE name = ?"
+            args = (name,)
+        rows = self.conn.execute(sql + " ORDER BY name, installed_at", args).fetchall()
+        return [self._expert_from_row(r) for r in rows]
+
+    def find_installed(self, name: str, version: str, base_model: str) -> InstalledExpert | None:
+        row = self.conn.execute(
+            f"SELECT {_EXPERT_COLUMNS} FROM experts WHERE name=? AND version=? AND base_model=?",
+            (name, version, base_model),
+        ).fetchone()
+        return self._expert_from_row(row) if row else None
+
+    def put_installed(self, conn: sqlite3.Connection, e: InstalledExpert) -> None:
+        conn.execute(
+            f"INSERT OR REPLACE INTO experts ({_EXPERT_COLUMNS}) "
+            "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            (
+                e.name, e.version, e.base_model, e.base_slug, e.base_sha256, e.sha256,
+                e.tree_sha256, e.size, self._rel(e.path), e.key_id, e.publisher,
+                int(e.unsafe_unsigned), e.source, e.installed_at,
+                json.dumps(e.manifest, ensure_ascii=False), json.dumps(list(e.members)),
+            ),
+        )
+
+    def delete_installed(self, conn: sqlite3.Connection, e: InstalledExpert) -> None:
+        conn.execute(
+            "DELETE FROM experts WHERE name=? AND version=? AND base_model=?",
+            (e.name, e.version, e.base_model),
+        )
+
+    def _rel(self, path: Path) -> str:
+        return path.relative_to(self.paths.root).as_posix()
+
+    def _expert_from_row(self, r: tuple[Any, ...]) -> InstalledExpert:
+        return InstalledExpert(
+            name=r[0], version=r[1], base_model=r[2], base_slug=r[3], base_sha256=r[4],
+            sha256=r[5], tree_sha256=r[6], size=r[7], path=self.paths.root / r[8],
+            key_id=r[9], publisher=r[10], unsafe_unsigned=bool(r[11]), source=r[12],
+            installed_at=r[13], manifest=json.loads(r[14]),
+            members=tuple((m[0], m[1], m[2]) for m in json.loads(r[15])),
+        )
+
+    # --- base models -----------------------------------------------------------------------
+
+    def bases(self) -> list[BaseModel]:
+        default = self.get_meta("default_base")
+        rows = self.conn.execute(
+            "SELECT name, path, sha256, added_at, source FROM bases ORDER BY name"
+        ).fetchall()
+        return [
+            BaseModel(r[0], Path(r[1]), r[2], r[3], r[4], is_default=(r[0] == default))
+            for r in rows
+        ]
+
+    def find_base(self, name: str) -> BaseModel | None:
+        return next((b for b in self.bases() if b.name == name), None)
+
+    def put_base(self, conn: sqlite3.Connection, b: BaseModel) -> None:
+        conn.execute(
+            "INSERT OR REPLACE INTO bases (name, path, sha256, added_at, source) "
+            "VALUES (?,?,?,?,?)",
+            (b.name, str(b.path), b.sha256, b.added_at, b.source),
+        )
+
+    def delete_base(self, conn: sqlite3.Connection, name: str) -> None:
+        conn.execute("DELETE FROM bases WHERE name=?", (name,))
+
+    # --- trusted keys ----------------------------------------------------------------------
+
+    def trusted_key_rows(self) -> list[tuple[str, str, str, list[str], str, str]]:
+        rows = self.conn.execute(
+            "SELECT key_id, public_key, publisher, scopes, added_at, source FROM trusted_keys "
+            "ORDER BY publisher, key_id"
+        ).fetchall()
+        return [(r[0], r[1], r[2], json.loads(r[3]), r[4], r[5]) for r in rows]
+
+    def put_trusted_key(
+        self, conn: sqlite3.Connection, key_id: str, public_key: str, publisher: str,
+        scopes: list[str], added_at: str, source: str,
+    ) -> None:
+        conn.execute(
+            "INSERT OR REPLACE INTO trusted_keys "
+            "(key_id, public_key, publisher, scopes, added_at, source) VALUES (?,?,?,?,?,?)",
+            (key_id, public_key, publisher, json.dumps(scopes), added_at, source),
+        )
+
+    def delete_trusted_keys(self, conn: sqlite3.Connection, key_ids: list[str]) -> None:
+        conn.executemany("DELETE FROM trusted_keys WHERE key_id=?", [(k,) for k in key_ids])
+
+    # --- settings --------------------------------------------------------------------------
+
+    def get_meta(self, key: str) -> str | None:
+        row = self.conn.execute("SELECT value FROM meta WHERE key=?", (key,)).fetchone()
+        return row[0] if row else None
+
+    def set_meta(self, conn: sqlite3.Connection, key: str, value: str | None) -> None:
+        if value is None:
+            conn.execute("DELETE FROM meta WHERE key=?", (key,))
+        else:
+            conn.execute("INSERT OR REPLACE INTO meta (key, value) VALUES (?,?)", (key, value))

@@ -1,0 +1,15 @@
+"""Run every benchmark and print its table. Timings are reported, never asserted."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import bench_install  # noqa: E402
+import bench_startup  # noqa: E402
+
+if __name__ == "__main__":
+    bench_startup.main()
+    bench_install.main()
