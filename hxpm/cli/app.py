@@ -10,7 +10,7 @@ import typer
 
 from hxpm import __version__
 from hxpm.cli import cmd_base, cmd_keys, cmd_package, cmd_store
-from hxpm.errors import HxpmError
+from hxpm.errors import HxpmError, StoreError
 
 app = typer.Typer(
     name="hxpm",
@@ -76,3 +76,10 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(err.exit_code)
     except KeyboardInterrupt:
         sys.exit(130)
+    except OSError as err:
+        # An I/O failure no service turned into an HxpmError (disk full, permissions).
+        if os.environ.get("HXPM_DEBUG"):
+            raise
+        _render_error(StoreError(f"I/O error: {err}", hint="Check free space and permissions; "
+                                 "HXPM_DEBUG=1 shows where it happened."), "--json" in args)
+        sys.exit(StoreError.exit_code)

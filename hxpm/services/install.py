@@ -1,9 +1,9 @@
-"""Install and uninstall: verify first, stage, rename into place, then record in one transaction.
+"""Install: verify first, stage, rename into place, then record in one transaction.
 
-Order of checks for a package file (nothing is unpacked before the first two pass):
-1. the archive's SHA-256, computed over the file on disk;
-2. the detached signature: a key trusted for that expert signed a statement naming this
-   archive digest (or, without a signature, an explicit ``--unsafe-allow-unsigned``);
+Order of checks for a package file (nothing is decompressed before the first two pass):
+1. the detached signature: a key trusted for that expert signed a valid statement (or,
+   without a signature, an explicit ``--unsafe-allow-unsigned``);
+2. the archive's SHA-256, over the open file, equals the signed one;
 3. unpack into private staging, hashing every member; the statement must match what the
    archive really holds (name, version, base, tree digest);
 4. the variant's base digest must match the registered base of that name.
@@ -21,7 +21,6 @@ from hxpm.core.manifest import BaseVariant, Manifest
 from hxpm.core.names import base_slug
 from hxpm.errors import (
     BaseMismatchError,
-    IntegrityError,
     NotFoundError,
     PackageFormatError,
     SignatureError,
@@ -30,7 +29,7 @@ from hxpm.errors import (
     UsageError,
 )
 from hxpm.package.build import build_packages
-from hxpm.package.reader import PackageContents, archive_sha256, read_package
+from hxpm.package.reader import PackageContents, read_package
 from hxpm.package.signing import SignatureEnvelope, parse_signature_file
 from hxpm.services.trust import trusted_keys
 from hxpm.store.fsutil import fsync_dir, make_tree_read_only, new_staging_dir, remove_tree
@@ -122,7 +121,7 @@ def _install_locked(
 ) -> InstallResult:
     warnings: list[str] = []
     trusted = trusted_keys(store)
-    digest = archive_sha256(package)
+    expected = None
     if envelope is None:
         if not options.unsafe_allow_unsigned:
             raise UnsignedPackageError(
@@ -132,16 +131,16 @@ def _install_locked(
         warnings.append(f"{package.name} is UNSIGNED: installed only because you passed "
                         "--unsafe-allow-unsigned; nothing vouches for its contents")
     else:
-        # Trust, signature and archive digest are checked before anything is unpacked.
+        # Key trust and the signature itself are checked first; read_package then holds the
+        # file to the signed archive digest before it decompresses a single byte.
         st = envelope.statement
-        pre = PackageFacts(st.name, st.version, st.base_model, st.base_sha256,
-                           st.tree_sha256, digest)
-        verify_signature(envelope, pre, trusted)
+        verify_signature(envelope, PackageFacts(st.name, st.version, st.base_model,
+                                                st.base_sha256, st.tree_sha256, st.sha256),
+                         trusted)
+        expected = st.sha256
     stage = new_staging_dir(store.paths.tmp, "install")
     try:
-        contents = read_package(package, extract_to=stage)
-        if contents.sha256 != digest:
-            raise IntegrityError(f"{package.name} changed while it was being installed")
+        contents = read_package(package, extract_to=stage, expected_sha256=expected)
         variant = _single_variant(contents)
         verified = None
         if envelope is not None:

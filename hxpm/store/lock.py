@@ -11,8 +11,6 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-import filelock
-
 from hxpm.errors import StoreLockedError
 
 DEFAULT_TIMEOUT_S = 600.0
@@ -28,6 +26,8 @@ def lock_timeout() -> float:
 
 @contextmanager
 def store_lock(lock_file: Path) -> Iterator[None]:
+    import filelock  # only writers pay for it
+
     lock_file.parent.mkdir(parents=True, exist_ok=True)
     lock = filelock.FileLock(str(lock_file))
     timeout = lock_timeout()

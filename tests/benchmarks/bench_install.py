@@ -16,7 +16,7 @@ from common import BIN, env_with_home, median_seconds, print_table, run_ok  # no
 SIZE = 200 * 1000 * 1000
 
 
-def main(repeat: int = 3) -> None:
+def main(repeat: int = 5) -> None:
     from tests.factories import make_expert_dir
 
     with tempfile.TemporaryDirectory() as tmp:
