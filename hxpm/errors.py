@@ -90,8 +90,22 @@ class PackageBuildError(HxpmError):
 
 
 class ResolutionError(HxpmError):
+    """The requirements cannot be satisfied together; ``details["report"]`` explains why."""
+
     code = "resolution-conflict"
     exit_code = 3
+
+
+class DependencyCycleError(ResolutionError):
+    """Experts require each other in a cycle."""
+
+    code = "dependency-cycle"
+
+
+class MaxChainError(ResolutionError):
+    """The resolved set is larger than an expert's ``max_chain`` allows."""
+
+    code = "max-chain"
 
 
 # --- 4: not found --------------------------------------------------------------------------
@@ -151,6 +165,19 @@ class BaseMismatchError(VerificationError):
     code = "base-mismatch"
 
 
+class IndexDataError(VerificationError):
+    """Index data (config.json, a version line) is malformed, unknown or inconsistent."""
+
+    code = "bad-index"
+
+
+class RollbackError(VerificationError):
+    """An index's new head does not descend from the last commit hxpm accepted."""
+
+    code = "index-rollback"
+    default_hint = "If the index owner really rewrote history, pass --allow-rewind."
+
+
 # --- 6: network / offline ------------------------------------------------------------------
 
 
@@ -185,6 +212,8 @@ ERROR_FAMILIES: tuple[type[HxpmError], ...] = (
     ManifestError,
     PackageBuildError,
     ResolutionError,
+    DependencyCycleError,
+    MaxChainError,
     NotFoundError,
     VerificationError,
     IntegrityError,
@@ -194,6 +223,8 @@ ERROR_FAMILIES: tuple[type[HxpmError], ...] = (
     UntrustedKeyError,
     StatementMismatchError,
     BaseMismatchError,
+    IndexDataError,
+    RollbackError,
     NetworkError,
     OfflineError,
     StoreError,
