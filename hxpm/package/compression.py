@@ -9,9 +9,10 @@ stream as a normal end of data, and only checks the content checksum when it rea
 cheap pass over the frame and block headers (a few bytes per 128 KiB block) proves the file
 holds complete frames and nothing else, and refuses oversized windows before any decoding.
 
-The stream wrappers used by the reader live here too: :class:`CountingSource` (counts and
-optionally hashes compressed bytes) and :class:`LimitedStream` (caps uncompressed size and
-ratio, and turns decompressor exceptions into ``PackageFormatError``).
+The stream wrappers used by the reader live here too: :class:`CountingSource` (counts,
+optionally hashes, and reports progress over compressed bytes) and :class:`LimitedStream`
+(caps uncompressed size and ratio, and turns decompressor exceptions into
+``PackageFormatError``).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ import gzip
 import hashlib
 import struct
 import zlib
+from collections.abc import Callable
 from typing import IO, BinaryIO, Literal, Protocol, cast
 
 import zstandard
@@ -28,6 +30,8 @@ from hxpm.errors import PackageFormatError
 from hxpm.package.layout import ReadLimits
 
 Compression = Literal["zstd", "gzip"]
+# progress(phase, done_bytes, total_bytes); see CountingSource and reader.read_package.
+Progress = Callable[[str, int, int], None]
 
 ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
 GZIP_MAGIC = b"\x1f\x8b"
@@ -192,13 +196,35 @@ def archive_corrupt(source: str, detail: object) -> PackageFormatError:
     return PackageFormatError(f"{source}: archive is truncated or corrupt ({detail})")
 
 
-class CountingSource:
-    """The compressed file as the decompressor sees it: counted and, when asked, hashed."""
+class ProgressCallbackError(Exception):
+    """Carries an exception raised by a caller's progress callback out of the reader.
 
-    def __init__(self, raw: BinaryIO, *, hashing: bool) -> None:
+    The callback runs under decompression and tar parsing, whose handlers turn ValueError,
+    EOFError and the like into ``PackageFormatError``; wrapped, the caller's own exception
+    passes them untouched and ``read_package`` re-raises it as it was.
+    """
+
+    def __init__(self, error: Exception) -> None:
+        super().__init__(error)
+        self.error = error
+
+
+class CountingSource:
+    """The compressed file as the decompressor sees it: counted and, when asked, hashed.
+
+    With ``progress``, reports ``(phase, count, total)`` at most once per ``READ_SIZE`` bytes
+    and once more from :meth:`drain` with done == total. It is called from whichever thread
+    calls :meth:`read`; in the reader that is the reading thread, never the worker.
+    """
+
+    def __init__(self, raw: BinaryIO, *, hashing: bool, progress: Progress | None = None,
+                 phase: str = "", total: int = 0) -> None:
         self._raw = raw
         self.sha = hashlib.sha256() if hashing else None
         self.count = 0
+        self._progress, self._phase, self._total = progress, phase, total
+        self._next_report = READ_SIZE
+        self._last_report = (-1, -1)
 
     def readable(self) -> bool:
         return True
@@ -208,12 +234,30 @@ class CountingSource:
         self.count += len(data)
         if self.sha is not None:
             self.sha.update(data)
+        # One comparison per read when nobody listens; gzip reads in small pieces, so
+        # reports are throttled to one per READ_SIZE boundary crossed.
+        if self._progress is not None and self.count >= self._next_report:
+            self._next_report = (self.count // READ_SIZE + 1) * READ_SIZE
+            self._report(self.count, self._total)
         return data
 
     def drain(self) -> None:
-        """Read to the end so the digest covers the whole file."""
+        """Read to the end so the digest covers the whole file; then report the end."""
         while self.read(READ_SIZE):
             pass
+        # The total is the size when we started; if the file changed since, what was read
+        # is the truth, and a progress bar must still end full.
+        self._report(self.count, self.count)
+
+    def _report(self, done: int, total: int) -> None:
+        progress = self._progress
+        if progress is None or (done, total) == self._last_report:
+            return
+        self._last_report = (done, total)
+        try:
+            progress(self._phase, done, total)
+        except Exception as exc:  # noqa: BLE001 (carried to the caller, not handled)
+            raise ProgressCallbackError(exc) from None
 
 
 class LimitedStream:

@@ -10,8 +10,9 @@ Every archive is hostile until proven otherwise. The pipeline is::
   truncation and trailing bytes are caught even where the decompressor would not notice.
 - Decompression is streamed in 1 MiB chunks; the whole stream is capped by size and by
   compression ratio, so a bomb (KBs expanding to GBs) fails after ~16 MiB of output.
-- tar headers are parsed by :mod:`tarfile` in stream mode through a ``TarInfo`` subclass that
-  caps PAX/GNU long-name header sizes and refuses sparse files before tarfile buffers them.
+- tar headers are parsed by :mod:`tarfile` in stream mode through
+  :class:`~hxpm.package.tarsafe.GuardedTarInfo`, which caps PAX/GNU long-name header sizes
+  and refuses sparse files before tarfile buffers them.
 - After the end-of-archive block only NUL padding may follow.
 - Legacy (gzip) archives may hold ``signature.sig`` and ``tests/...``: checked, then skipped;
   they are not extracted, not in ``members`` and not in ``tree_sha256`` (see ``ignored``).
@@ -21,6 +22,8 @@ hashed on the way (a worker thread hashes and writes one 1 MiB chunk behind the 
 on any error everything written is removed before the error propagates. Durability (fsync)
 is the caller's business: the store syncs its staging tree before renaming it into place.
 No tarfile, zstandard, gzip or json exception escapes: they become ``PackageFormatError``.
+An optional ``progress`` callback sees the compressed bytes go by (phases ``"verify"`` and
+``"unpack"``) from the reading thread; whatever it raises reaches the caller unchanged.
 """
 
 from __future__ import annotations
@@ -33,7 +36,7 @@ import tarfile
 from concurrent.futures import Executor, Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any, BinaryIO, ClassVar, Self
+from typing import IO, BinaryIO
 
 from hxpm.core.digest import digests_equal, is_sha256_hex, tree_digest
 from hxpm.core.manifest import Manifest
@@ -44,6 +47,8 @@ from hxpm.package.compression import (
     Compression,
     CountingSource,
     LimitedStream,
+    Progress,
+    ProgressCallbackError,
     archive_corrupt,
 )
 from hxpm.package.layout import (
@@ -58,18 +63,13 @@ from hxpm.package.layout import (
     normalise_member_name,
 )
 from hxpm.package.safetensors_check import check_safetensors_header
+from hxpm.package.tarsafe import check_trailing, open_stream
 
 CHUNK = 1 << 20
 _OPEN_FLAGS = (
     os.O_WRONLY | os.O_CREAT | os.O_EXCL
     | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_BINARY", 0)
 )
-_METADATA_TYPES = (
-    tarfile.XHDTYPE, tarfile.XGLTYPE, tarfile.SOLARIS_XHDTYPE,
-    tarfile.GNUTYPE_LONGNAME, tarfile.GNUTYPE_LONGLINK,
-)
-# Not in typeshed's tarfile stubs, but part of tarfile since Python 3.2.
-_EOF_HEADER_ERROR: type[Exception] = tarfile.EOFHeaderError  # type: ignore[attr-defined]
 _TAR_ERRORS: tuple[type[BaseException], ...] = (
     tarfile.TarError, ValueError, RecursionError, *DECOMPRESSION_ERRORS,
 )
@@ -109,47 +109,6 @@ def archive_sha256(path: Path) -> str:
         return _hash_file(raw)
 
 
-class _GuardedTarInfo(tarfile.TarInfo):
-    """TarInfo that refuses oversized metadata headers and sparse files before tarfile
-    reads them into memory, and reports bad or cut-off headers instead of stopping quietly
-    (stock tarfile treats an invalid header after the first as the end of the archive)."""
-
-    max_metadata_size: ClassVar[int] = DEFAULT_LIMITS.max_metadata_size
-
-    @classmethod
-    def fromtarfile(cls, tarfile_: tarfile.TarFile) -> Self:
-        try:
-            return super().fromtarfile(tarfile_)
-        except tarfile.HeaderError as exc:
-            if isinstance(exc, _EOF_HEADER_ERROR):
-                raise  # the end-of-archive block: tarfile ends the walk
-            raise PackageFormatError(
-                f"archive is truncated or corrupt (tar header: {exc})"
-            ) from None
-
-    def _proc_member(self, tarfile_: tarfile.TarFile) -> tarfile.TarInfo:
-        if self.type in _METADATA_TYPES and self.size > self.max_metadata_size:
-            raise PackageFormatError(f"tar metadata header of {self.size} bytes exceeds the "
-                                     f"{self.max_metadata_size}-byte limit")
-        if self.type == tarfile.GNUTYPE_SPARSE:
-            raise PackageFormatError(f"member {self.name!r}: sparse files are not allowed")
-        member: tarfile.TarInfo = super()._proc_member(tarfile_)  # type: ignore[misc]
-        return member
-
-    def _refuse_pax_sparse(self, *_: Any) -> None:
-        raise PackageFormatError("sparse files (GNU.sparse PAX headers) are not allowed")
-
-    # Older PAX sparse formats make tarfile read an unbounded map from the member data.
-    _proc_gnusparse_00 = _proc_gnusparse_01 = _proc_gnusparse_10 = _refuse_pax_sparse
-
-
-def _tarinfo_class(limits: ReadLimits) -> type[tarfile.TarInfo]:
-    if limits.max_metadata_size == _GuardedTarInfo.max_metadata_size:
-        return _GuardedTarInfo
-    cap = {"max_metadata_size": limits.max_metadata_size}
-    return type("_GuardedTarInfo", (_GuardedTarInfo,), cap)
-
-
 class _Extractor:
     """Per-call state: the rules seen so far, the digests, and what was written where."""
 
@@ -171,12 +130,11 @@ class _Extractor:
 
     # --- walking --------------------------------------------------------------------------
 
-    def run(self, raw: BinaryIO, kind: Compression, *, hashing: bool) -> str | None:
-        """Decompress and walk ``raw``; on any error remove what was written, then re-raise.
+    def run(self, counted: CountingSource, kind: Compression) -> str | None:
+        """Decompress and walk ``counted``; on any error remove what was written, re-raise.
 
-        Returns the SHA-256 of the compressed bytes when ``hashing``, else None.
+        Returns the SHA-256 of the compressed bytes when ``counted`` hashes them, else None.
         """
-        counted = CountingSource(raw, hashing=hashing)
         try:
             window = self.limits.max_zstd_window
             with ThreadPoolExecutor(1, thread_name_prefix="hxpm-extract") as pool:
@@ -193,12 +151,10 @@ class _Extractor:
 
     def walk(self, stream: LimitedStream) -> None:
         try:
-            with tarfile.open(fileobj=stream, mode="r|", bufsize=CHUNK,  # type: ignore[call-overload]
-                              tarinfo=_tarinfo_class(self.limits), encoding="utf-8",
-                              errors="surrogateescape") as tar:
+            with open_stream(stream, self.limits) as tar:
                 while (member := tar.next()) is not None:
                     self.member(tar, member)
-                self.check_trailing(tar)
+                check_trailing(tar, self.source)
         except _TAR_ERRORS as exc:
             raise archive_corrupt(self.source, exc) from None
         except PackageFormatError as exc:
@@ -245,16 +201,6 @@ class _Extractor:
         if self.total > limits.max_total_size:
             raise PackageFormatError(f"{self.source}: members exceed the "
                                      f"{limits.max_total_size}-byte total limit")
-
-    def check_trailing(self, tar: tarfile.TarFile) -> None:
-        # After the first end-of-archive block only NUL padding may follow; anything else is
-        # appended data that other tools might read as more members.
-        stream = tar.fileobj
-        assert stream is not None
-        while chunk := stream.read(CHUNK):
-            if chunk.strip(b"\0"):
-                raise PackageFormatError(f"{self.source}: trailing data after the end of "
-                                         "the tar archive")
 
     def check_complete(self) -> None:
         present = {m.path for m in self.members}
@@ -396,19 +342,21 @@ def _open_archive(path: Path) -> BinaryIO:
         raise NotFoundError(f"{path}: no such package file") from None
 
 
-def _hash_file(raw: BinaryIO) -> str:
-    sha = hashlib.sha256()
-    while chunk := raw.read(CHUNK):
-        sha.update(chunk)
+def _hash_file(raw: BinaryIO, progress: Progress | None = None) -> str:
+    total = os.fstat(raw.fileno()).st_size if progress is not None else 0
+    counted = CountingSource(raw, hashing=True, progress=progress, phase="verify", total=total)
+    counted.drain()
     raw.seek(0)
-    return sha.hexdigest()
+    assert counted.sha is not None  # hashing=True
+    return counted.sha.hexdigest()
 
 
-def _check_digest(raw: BinaryIO, source: str, expected: str) -> str:
+def _check_digest(raw: BinaryIO, source: str, expected: str,
+                  progress: Progress | None) -> str:
     wanted = expected.lower()
     if not is_sha256_hex(wanted):
         raise IntegrityError(f"{source}: expected sha256 {expected!r} is not 64 hex digits")
-    got = _hash_file(raw)
+    got = _hash_file(raw, progress)
     if not digests_equal(got, wanted):
         raise IntegrityError(
             f"{source}: archive sha256 mismatch: expected {wanted}, got {got}",
@@ -423,6 +371,7 @@ def read_package(
     extract_to: Path | None = None,
     expected_sha256: str | None = None,
     limits: ReadLimits = DEFAULT_LIMITS,
+    progress: Progress | None = None,
 ) -> PackageContents:
     """Verify a package and return what it holds; extract it when ``extract_to`` is given.
 
@@ -431,6 +380,12 @@ def read_package(
         extract_to: an existing, empty staging directory to write members into.
         expected_sha256: the archive digest to require before anything is decompressed.
         limits: caps on hostile input.
+        progress: called as ``progress(phase, done_bytes, total_bytes)`` from the calling
+            thread: phase ``"verify"`` while the file is hashed for ``expected_sha256``
+            (only when given), then ``"unpack"`` while the decompressor consumes it (done
+            is compressed bytes consumed, total the file size). At most once per MiB, plus
+            a last call per phase with done == total. What it raises propagates unchanged,
+            after anything extracted is removed: raise to cancel.
 
     Returns:
         The parsed manifest and its exact bytes, the members with their digests, the tree
@@ -447,20 +402,31 @@ def read_package(
     dest = Path(extract_to) if extract_to is not None else None
     if dest is not None:
         _check_staging(dest)
+    try:
+        return _read(path, dest, expected_sha256, limits, progress)
+    except ProgressCallbackError as wrapped:
+        error = wrapped.error
+    raise error  # outside the handler, so our wrapper does not become the error's context
+
+
+def _read(path: Path, dest: Path | None, expected_sha256: str | None, limits: ReadLimits,
+          progress: Progress | None) -> PackageContents:
     source = path.name
     with _open_archive(path) as raw:
         # Hash through the same open file we then decompress: swapping the path between the
         # check and the read cannot smuggle in other bytes.
         known = None
         if expected_sha256 is not None:
-            known = _check_digest(raw, source, expected_sha256)
+            known = _check_digest(raw, source, expected_sha256, progress)
         size = os.fstat(raw.fileno()).st_size
         kind = compression.sniff(raw.read(4), source=source)
         raw.seek(0)
         if kind == "zstd":
             compression.scan_zstd_frames(raw, max_window=limits.max_zstd_window, source=source)
         state = _Extractor(source, limits, legacy=kind == "gzip", dest=dest)
-        streamed = state.run(raw, kind, hashing=known is None)
+        counted = CountingSource(raw, hashing=known is None, progress=progress, phase="unpack",
+                                 total=size)
+        streamed = state.run(counted, kind)
     assert state.manifest is not None
     return PackageContents(
         manifest=state.manifest,

@@ -7,14 +7,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from hxpm.errors import NotFoundError, UsageError
+from hxpm.package.keyfiles import read_secret_key, write_secret_key
 from hxpm.package.reader import read_package
 from hxpm.package.signing import (
     PublicKey,
     SecretKey,
     generate_secret_key,
-    read_secret_key,
     sign_statement,
-    write_secret_key,
 )
 from hxpm.store.fsutil import atomic_write_bytes
 from hxpm.store.paths import user_key_dir

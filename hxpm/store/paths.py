@@ -58,6 +58,21 @@ class StorePaths:
         return self.root / "blobs" / "sha256"
 
     @property
+    def indexes(self) -> Path:
+        return self.root / "indexes"
+
+    @property
+    def repos(self) -> Path:
+        return self.root / "repos"
+
+    @property
+    def index_cache(self) -> Path:
+        return self.root / "index-cache.sqlite"
+
+    def blob(self, sha256: str) -> Path:
+        return self.blobs / sha256
+
+    @property
     def tmp(self) -> Path:
         return self.root / "tmp"
 

@@ -25,6 +25,9 @@ class InstalledExpert:
     installed_at: str
     manifest: dict[str, Any]
     members: tuple[tuple[str, int, str], ...]
+    requested: bool = True  # asked for by the user, not only pulled in as a dependency
+    index_name: str | None = None
+    source_commit: str | None = None
 
     @property
     def signed(self) -> bool:
@@ -39,3 +42,16 @@ class BaseModel:
     added_at: str
     source: str
     is_default: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class IndexRecord:
+    """A configured Git index and the last commit hxpm accepted from it."""
+
+    name: str
+    url: str
+    priority: int  # lower is consulted first
+    trust_keys: bool  # the user accepted the keys the index vouches for
+    accepted_commit: str | None
+    added_at: str
+    updated_at: str | None

@@ -17,9 +17,9 @@ from typing import Any
 
 from hxpm.errors import StoreError
 from hxpm.store.paths import StorePaths
-from hxpm.store.records import BaseModel, InstalledExpert
+from hxpm.store.records import BaseModel, IndexRecord, InstalledExpert
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -29,11 +29,17 @@ CREATE TABLE IF NOT EXISTS experts (
     tree_sha256 TEXT NOT NULL, size INTEGER NOT NULL, path TEXT NOT NULL,
     key_id TEXT, publisher TEXT, unsafe_unsigned INTEGER NOT NULL, source TEXT NOT NULL,
     installed_at TEXT NOT NULL, manifest TEXT NOT NULL, members TEXT NOT NULL,
+    requested INTEGER NOT NULL DEFAULT 1, index_name TEXT, source_commit TEXT,
     PRIMARY KEY (name, version, base_model)
 );
 CREATE TABLE IF NOT EXISTS bases (
     name TEXT PRIMARY KEY, path TEXT NOT NULL, sha256 TEXT NOT NULL,
     added_at TEXT NOT NULL, source TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS indexes (
+    name TEXT PRIMARY KEY, url TEXT NOT NULL, priority INTEGER NOT NULL,
+    trust_keys INTEGER NOT NULL, accepted_commit TEXT, added_at TEXT NOT NULL,
+    updated_at TEXT
 );
 CREATE TABLE IF NOT EXISTS trusted_keys (
     key_id TEXT NOT NULL, public_key TEXT NOT NULL, publisher TEXT NOT NULL,
@@ -42,10 +48,27 @@ CREATE TABLE IF NOT EXISTS trusted_keys (
 );
 """
 
+# Version 1 stores lacked what Git installs record; new columns get defaults.
+_MIGRATIONS = {
+    2: """
+ALTER TABLE experts ADD COLUMN requested INTEGER NOT NULL DEFAULT 1;
+ALTER TABLE experts ADD COLUMN index_name TEXT;
+ALTER TABLE experts ADD COLUMN source_commit TEXT;
+""",
+}
+
 _EXPERT_COLUMNS = (
     "name, version, base_model, base_slug, base_sha256, sha256, tree_sha256, size, path, "
-    "key_id, publisher, unsafe_unsigned, source, installed_at, manifest, members"
+    "key_id, publisher, unsafe_unsigned, source, installed_at, manifest, members, "
+    "requested, index_name, source_commit"
 )
+
+
+def _run_script(conn: sqlite3.Connection, script: str) -> None:
+    # executescript() would COMMIT the surrounding transaction; run statement by statement.
+    for statement in script.split(";"):
+        if statement.strip():
+            conn.execute(statement)
 
 
 def utc_now() -> str:
@@ -79,10 +102,28 @@ class StateDB:
                     hint="Upgrade hxpm, or point HXPM_HOME at another store.",
                 )
             if version < SCHEMA_VERSION:
-                conn.executescript(_SCHEMA + f"PRAGMA user_version={SCHEMA_VERSION};")
+                self._migrate(conn, version)
             return conn
         except sqlite3.Error as e:
             raise StoreError(f"cannot open the store database {self.paths.state_db}: {e}") from e
+
+    @staticmethod
+    def _migrate(conn: sqlite3.Connection, seen: int) -> None:
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            # Another process may have migrated while we waited for the write lock.
+            version = conn.execute("PRAGMA user_version").fetchone()[0]
+            if version == 0:
+                _run_script(conn, _SCHEMA)
+            else:
+                for step in range(version + 1, SCHEMA_VERSION + 1):
+                    _run_script(conn, _MIGRATIONS[step])
+                _run_script(conn, _SCHEMA)  # new tables; IF NOT EXISTS keeps the old ones
+            conn.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
 
     def close(self) -> None:
         if self._conn is not None:
@@ -122,12 +163,13 @@ class StateDB:
     def put_installed(self, conn: sqlite3.Connection, e: InstalledExpert) -> None:
         conn.execute(
             f"INSERT OR REPLACE INTO experts ({_EXPERT_COLUMNS}) "
-            "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
             (
                 e.name, e.version, e.base_model, e.base_slug, e.base_sha256, e.sha256,
                 e.tree_sha256, e.size, self._rel(e.path), e.key_id, e.publisher,
                 int(e.unsafe_unsigned), e.source, e.installed_at,
                 json.dumps(e.manifest, ensure_ascii=False), json.dumps(list(e.members)),
+                int(e.requested), e.index_name, e.source_commit,
             ),
         )
 
@@ -147,6 +189,7 @@ class StateDB:
             key_id=r[9], publisher=r[10], unsafe_unsigned=bool(r[11]), source=r[12],
             installed_at=r[13], manifest=json.loads(r[14]),
             members=tuple((m[0], m[1], m[2]) for m in json.loads(r[15])),
+            requested=bool(r[16]), index_name=r[17], source_commit=r[18],
         )
 
     # --- base models -----------------------------------------------------------------------
@@ -174,6 +217,35 @@ class StateDB:
     def delete_base(self, conn: sqlite3.Connection, name: str) -> None:
         conn.execute("DELETE FROM bases WHERE name=?", (name,))
 
+    def set_requested(self, conn: sqlite3.Connection, e: InstalledExpert) -> None:
+        conn.execute(
+            "UPDATE experts SET requested=1 WHERE name=? AND version=? AND base_model=?",
+            (e.name, e.version, e.base_model),
+        )
+
+    # --- indexes ---------------------------------------------------------------------------
+
+    def indexes(self) -> list[IndexRecord]:
+        rows = self.conn.execute(
+            "SELECT name, url, priority, trust_keys, accepted_commit, added_at, updated_at "
+            "FROM indexes ORDER BY priority, name"
+        ).fetchall()
+        return [IndexRecord(r[0], r[1], r[2], bool(r[3]), r[4], r[5], r[6]) for r in rows]
+
+    def find_index(self, name: str) -> IndexRecord | None:
+        return next((i for i in self.indexes() if i.name == name), None)
+
+    def put_index(self, conn: sqlite3.Connection, i: IndexRecord) -> None:
+        conn.execute(
+            "INSERT OR REPLACE INTO indexes (name, url, priority, trust_keys, accepted_commit, "
+            "added_at, updated_at) VALUES (?,?,?,?,?,?,?)",
+            (i.name, i.url, i.priority, int(i.trust_keys), i.accepted_commit, i.added_at,
+             i.updated_at),
+        )
+
+    def delete_index(self, conn: sqlite3.Connection, name: str) -> None:
+        conn.execute("DELETE FROM indexes WHERE name=?", (name,))
+
     # --- trusted keys ----------------------------------------------------------------------
 
     def trusted_key_rows(self) -> list[tuple[str, str, str, list[str], str, str]]:
@@ -195,6 +267,9 @@ class StateDB:
 
     def delete_trusted_keys(self, conn: sqlite3.Connection, key_ids: list[str]) -> None:
         conn.executemany("DELETE FROM trusted_keys WHERE key_id=?", [(k,) for k in key_ids])
+
+    def delete_trusted_keys_from(self, conn: sqlite3.Connection, source: str) -> None:
+        conn.execute("DELETE FROM trusted_keys WHERE source=?", (source,))
 
     # --- settings --------------------------------------------------------------------------
 

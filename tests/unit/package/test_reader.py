@@ -7,10 +7,12 @@ import hashlib
 import io
 import json
 import os
+import random
 import resource
 import signal
 import stat
 import tarfile
+import threading
 from pathlib import Path
 
 import pytest
@@ -18,7 +20,7 @@ import zstandard
 
 from hxpm.core.digest import sha256_file, tree_digest
 from hxpm.errors import IntegrityError, NotFoundError, PackageFormatError, StoreError
-from hxpm.package.build import build_packages
+from hxpm.package.build import BuiltPackage, build_packages
 from hxpm.package.reader import MemberInfo, archive_sha256, read_package
 from tests.factories import adapter_config, make_expert_dir, manifest_dict, write_safetensors
 
@@ -203,3 +205,92 @@ def test_legacy_only_members_are_refused_in_zstd_packages(tmp_path: Path) -> Non
 
 def test_digest_is_of_the_file_bytes(built) -> None:
     assert archive_sha256(built.path) == hashlib.sha256(built.path.read_bytes()).hexdigest()
+
+
+# --- progress ---------------------------------------------------------------------------------
+
+MIB = 1 << 20
+
+
+class Cancelled(Exception):
+    """What a caller's progress callback raises to stop a read."""
+
+
+class Recorder:
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, int, int]] = []
+        self.threads: set[int] = set()
+
+    def __call__(self, phase: str, done: int, total: int) -> None:
+        self.calls.append((phase, done, total))
+        self.threads.add(threading.get_ident())
+
+    def phase(self, name: str) -> list[tuple[int, int]]:
+        return [(done, total) for phase, done, total in self.calls if phase == name]
+
+
+@pytest.fixture
+def big(tmp_path: Path) -> BuiltPackage:
+    # Random weights do not compress: a package of several MiB, so several reports per phase.
+    expert = make_expert_dir(tmp_path / "src", weight_bytes=3 * MIB)
+    return build_packages(expert, tmp_path / "out")[0]
+
+
+def check_phase(reports: list[tuple[int, int]], size: int) -> None:
+    dones = [done for done, _ in reports]
+    assert dones == sorted(set(dones))  # strictly increasing
+    assert all(total == size for _, total in reports)
+    assert reports[-1] == (size, size)
+    assert len(reports) <= size // MIB + 1  # one per MiB crossed, the last one at the end
+
+
+def test_progress_reports_verify_then_unpack(big: BuiltPackage, tmp_path: Path) -> None:
+    recorder = Recorder()
+    read_package(big.path, extract_to=staging(tmp_path), expected_sha256=big.sha256,
+                 progress=recorder)
+    phases = [phase for phase, _, _ in recorder.calls]
+    assert set(phases) == {"verify", "unpack"}
+    assert phases == sorted(phases, key=("verify", "unpack").index)  # verify comes first
+    for name in ("verify", "unpack"):
+        assert len(recorder.phase(name)) >= 3
+        check_phase(recorder.phase(name), big.size)
+    assert recorder.threads == {threading.get_ident()}  # never from the worker thread
+
+
+def test_progress_without_expected_digest_has_no_verify_phase(big: BuiltPackage) -> None:
+    recorder = Recorder()
+    assert read_package(big.path, progress=recorder).sha256 == big.sha256
+    assert {phase for phase, _, _ in recorder.calls} == {"unpack"}
+    check_phase(recorder.phase("unpack"), big.size)
+
+
+def test_progress_is_throttled_for_gzip(tmp_path: Path) -> None:
+    # gzip reads the file in small pieces; reports must still come at most once per MiB.
+    path = legacy_package(tmp_path, extra={"big.gbnf": random.Random(0).randbytes(3 * MIB)})
+    recorder = Recorder()
+    read_package(path, progress=recorder)
+    size = path.stat().st_size
+    assert len(recorder.phase("unpack")) >= 3
+    check_phase(recorder.phase("unpack"), size)
+
+
+@pytest.mark.parametrize("phase", ["verify", "unpack"])
+@pytest.mark.parametrize("error", [Cancelled, ValueError, EOFError, KeyboardInterrupt])
+def test_progress_callback_exception_aborts_and_cleans_up(
+    big: BuiltPackage, tmp_path: Path, phase: str, error: type[BaseException]
+) -> None:
+    # ValueError and EOFError would become PackageFormatError if the reader translated them.
+    target = staging(tmp_path)
+    seen: list[int] = []
+
+    def progress(current: str, done: int, total: int) -> None:
+        if current == phase:
+            seen.append(done)
+            if len(seen) == 2:  # mid-phase, with members already written when unpacking
+                raise error("stop")
+
+    with pytest.raises(error, match="^stop$") as info:
+        read_package(big.path, extract_to=target, expected_sha256=big.sha256, progress=progress)
+    assert type(info.value) is error
+    assert seen == [MIB, 2 * MIB]
+    assert os.listdir(target) == []

@@ -23,6 +23,7 @@ from hxpm.errors import (
     UsageError,
     VerificationError,
 )
+from hxpm.package.keyfiles import public_key_file_text, read_secret_key, write_secret_key
 from hxpm.package.signing import (
     MAX_SIGNATURE_FILE_BYTES,
     PublicKey,
@@ -32,11 +33,8 @@ from hxpm.package.signing import (
     generate_secret_key,
     parse_public_key,
     parse_signature_file,
-    public_key_file_text,
-    read_secret_key,
     sign_statement,
     verify_envelope,
-    write_secret_key,
 )
 
 # RFC 8032 section 7.1, TEST 1: an independent vector for seed -> public key -> signature.
