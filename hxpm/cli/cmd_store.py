@@ -9,6 +9,7 @@ import typer
 
 from hxpm.cli.options import BaseOpt, JsonOpt
 from hxpm.cli.output import emit_json, say, table, warn
+from hxpm.cli.progress import byte_progress
 from hxpm.cli.serialize import expert_dict, human_size
 from hxpm.errors import UsageError
 from hxpm.store.store import Store
@@ -37,14 +38,16 @@ def install(
     results = []
     for src in sources:
         path = Path(src).expanduser()
-        if path.is_dir():
-            results.append(install_directory(store, path, base=base, options=options))
-        elif path.is_file():
-            results.append(install_package_file(store, path, signature=signature,
-                                                options=options))
-        else:
-            raise UsageError(f"expected a .expert file or an expert directory, got {src!r}",
-                             hint="Installing by name or from Git comes with Git indexes.")
+        with byte_progress(path.name, enabled=not as_json) as progress:
+            if path.is_dir():
+                results.append(install_directory(store, path, base=base, options=options,
+                                                 progress=progress))
+            elif path.is_file():
+                results.append(install_package_file(store, path, signature=signature,
+                                                    options=options, progress=progress))
+            else:
+                raise UsageError(f"expected a .expert file or an expert directory, got {src!r}",
+                                 hint="Installing by name or from Git comes with Git indexes.")
     if as_json:
         emit_json("install", {"results": [
             {"action": r.action, "warnings": list(r.warnings), **expert_dict(r.expert)}

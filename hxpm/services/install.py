@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import os
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
@@ -39,6 +40,7 @@ from hxpm.store.store import Store
 from hxpm.trust import PackageFacts, VerifiedSignature, verify_signature
 
 MAX_SIG_BYTES = 16 * 1024
+ProgressFn = Callable[[str, int, int], None]
 Action = Literal["installed", "reinstalled", "already-installed"]
 
 
@@ -46,6 +48,17 @@ Action = Literal["installed", "reinstalled", "already-installed"]
 class InstallOptions:
     unsafe_allow_unsigned: bool = False
     force_reinstall: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class InstallMeta:
+    """Where an archive came from, recorded with the install."""
+
+    source: str
+    requested: bool = True  # False when only pulled in as a dependency
+    index_name: str | None = None
+    source_commit: str | None = None
+    expected_sha256: str | None = None  # the digest an index line promises, if any
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,6 +75,7 @@ def install_package_file(
     signature: Path | None = None,
     options: InstallOptions = InstallOptions(),
     source: str | None = None,
+    progress: ProgressFn | None = None,
 ) -> InstallResult:
     """Verify and install one ``.expert`` file (signature from ``PKG.sig`` by default)."""
     package = package.expanduser().resolve()
@@ -69,13 +83,14 @@ def install_package_file(
         raise NotFoundError(f"no package file at {package}")
     sig_path = signature or package.with_name(package.name + ".sig")
     envelope = _load_signature(sig_path, required=signature is not None)
+    meta = InstallMeta(source or f"file:{package}")
     with store.writing():
-        return _install_locked(store, package, envelope, options, source or f"file:{package}")
+        return install_archive_locked(store, package, envelope, options, meta, progress)
 
 
 def install_directory(
     store: Store, expert_dir: Path, *, base: str | None = None,
-    options: InstallOptions = InstallOptions(),
+    options: InstallOptions = InstallOptions(), progress: ProgressFn | None = None,
 ) -> InstallResult:
     """Package a local expert directory for one base variant, then install that package."""
     expert_dir = expert_dir.expanduser().resolve()
@@ -83,9 +98,8 @@ def install_directory(
     chosen = choose_variant(store, manifest, base)
     with tempfile.TemporaryDirectory(prefix="hxpm-build-") as tmp:
         built = build_packages(expert_dir, Path(tmp), base=chosen.name)[0]
-        return install_package_file(
-            store, built.path, options=options, source=f"dir:{expert_dir}"
-        )
+        return install_package_file(store, built.path, options=options,
+                                    source=f"dir:{expert_dir}", progress=progress)
 
 
 def choose_variant(store: Store, manifest: Manifest, base: str | None) -> BaseVariant:
@@ -115,13 +129,14 @@ def _load_signature(path: Path, *, required: bool) -> SignatureEnvelope | None:
     return parse_signature_file(path.read_bytes())
 
 
-def _install_locked(
+def install_archive_locked(
     store: Store, package: Path, envelope: SignatureEnvelope | None,
-    options: InstallOptions, source: str,
+    options: InstallOptions, meta: InstallMeta, progress: ProgressFn | None = None,
 ) -> InstallResult:
+    """Verify and install one archive. The caller holds ``store.writing()``."""
     warnings: list[str] = []
     trusted = trusted_keys(store)
-    expected = None
+    expected = meta.expected_sha256
     if envelope is None:
         if not options.unsafe_allow_unsigned:
             raise UnsignedPackageError(
@@ -131,22 +146,24 @@ def _install_locked(
         warnings.append(f"{package.name} is UNSIGNED: installed only because you passed "
                         "--unsafe-allow-unsigned; nothing vouches for its contents")
     else:
-        # Key trust and the signature itself are checked first; read_package then holds the
-        # file to the signed archive digest before it decompresses a single byte.
+        # Key trust and the signature itself are checked first (and the signed digest
+        # against the one an index promised); read_package then holds the file to that
+        # digest before it decompresses a single byte.
         st = envelope.statement
+        expected = expected or st.sha256
         verify_signature(envelope, PackageFacts(st.name, st.version, st.base_model,
-                                                st.base_sha256, st.tree_sha256, st.sha256),
+                                                st.base_sha256, st.tree_sha256, expected),
                          trusted)
-        expected = st.sha256
     stage = new_staging_dir(store.paths.tmp, "install")
     try:
-        contents = read_package(package, extract_to=stage, expected_sha256=expected)
+        contents = read_package(package, extract_to=stage, expected_sha256=expected,
+                                progress=progress)
         variant = _single_variant(contents)
         verified = None
         if envelope is not None:
             verified = verify_signature(envelope, _facts(contents, variant), trusted)
         _check_base(store, variant, warnings)
-        return _commit(store, contents, variant, stage, verified, options, source, warnings)
+        return _commit(store, contents, variant, stage, verified, options, meta, warnings)
     except OSError as e:
         raise StoreError(f"could not write {package.name} into the store: {e}") from e
     finally:
@@ -195,7 +212,7 @@ def _base_by_slug(store: Store, slug: str) -> BaseModel | None:
 
 def _commit(
     store: Store, contents: PackageContents, variant: BaseVariant, stage: Path,
-    verified: VerifiedSignature | None, options: InstallOptions, source: str,
+    verified: VerifiedSignature | None, options: InstallOptions, meta: InstallMeta,
     warnings: list[str],
 ) -> InstallResult:
     m = contents.manifest
@@ -221,8 +238,10 @@ def _commit(
         size=contents.size, path=final,
         key_id=verified.key_id if verified else None,
         publisher=verified.publisher if verified else None,
-        unsafe_unsigned=verified is None, source=source, installed_at=utc_now(),
+        unsafe_unsigned=verified is None, source=meta.source, installed_at=utc_now(),
         manifest=m.to_dict(), members=tuple((x.path, x.size, x.sha256) for x in contents.members),
+        requested=meta.requested or bool(existing and existing.requested),
+        index_name=meta.index_name, source_commit=meta.source_commit,
     )
     with store.db.transaction() as conn:
         store.db.put_installed(conn, record)
