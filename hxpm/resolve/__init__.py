@@ -1,0 +1,36 @@
+"""Dependency resolution for experts (DESIGN §7); the only package that imports resolvelib.
+
+Public names are loaded lazily, so that importing ``hxpm.resolve.model`` (plain values, used
+by services that only describe candidates) does not pay for resolvelib.
+"""
+
+from __future__ import annotations
+
+from importlib import import_module
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from hxpm.resolve.explain import ConflictReport as ConflictReport
+    from hxpm.resolve.explain import render_text as render_text
+    from hxpm.resolve.model import USER as USER
+    from hxpm.resolve.model import Candidate as Candidate
+    from hxpm.resolve.model import CandidateSource as CandidateSource
+    from hxpm.resolve.model import InMemorySource as InMemorySource
+    from hxpm.resolve.model import Reason as Reason
+    from hxpm.resolve.model import Resolution as Resolution
+    from hxpm.resolve.resolver import resolve as resolve
+
+_WHERE = {
+    "USER": "model", "Candidate": "model", "CandidateSource": "model",
+    "InMemorySource": "model", "Reason": "model", "Resolution": "model",
+    "ConflictReport": "explain", "render_text": "explain", "resolve": "resolver",
+}
+
+__all__ = sorted(_WHERE)
+
+
+def __getattr__(name: str) -> Any:
+    module = _WHERE.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(import_module(f"{__name__}.{module}"), name)
