@@ -5,7 +5,8 @@
 - :mod:`hxpm.package.compression`: the only module that imports ``zstandard``.
 - :mod:`hxpm.package.build`: reproducible zstd tar packages from an expert directory.
 - :mod:`hxpm.package.tarsafe`: tar header hardening used by the reader.
-- :mod:`hxpm.package.reader`: hostile-input-safe streaming reader and extractor.
+- :mod:`hxpm.package.reader`: hostile-input-safe streaming reader.
+- :mod:`hxpm.package.extract`: writing members into a staging folder, hashing as it goes.
 - :mod:`hxpm.package.signing`: Ed25519 keys and detached ``.sig`` files (the only PyNaCl user).
 - :mod:`hxpm.package.keyfiles`: secret and public key files on disk.
 """

@@ -18,8 +18,9 @@ Every archive is hostile until proven otherwise. The pipeline is::
   they are not extracted, not in ``members`` and not in ``tree_sha256`` (see ``ignored``).
 
 With ``extract_to`` each member is written as it streams (``O_EXCL|O_NOFOLLOW``, mode 0644),
-hashed on the way (a worker thread hashes and writes one 1 MiB chunk behind the decompressor);
-on any error everything written is removed before the error propagates. Durability (fsync)
+hashed on the way (a worker thread hashes and writes one 1 MiB chunk behind the decompressor;
+see :mod:`hxpm.package.extract`); on any error everything written is removed before the error
+propagates. Durability (fsync)
 is the caller's business: the store syncs its staging tree before renaming it into place.
 No tarfile, zstandard, gzip or json exception escapes: they become ``PackageFormatError``.
 An optional ``progress`` callback sees the compressed bytes go by (phases ``"verify"`` and
@@ -28,19 +29,17 @@ An optional ``progress`` callback sees the compressed bytes go by (phases ``"ver
 
 from __future__ import annotations
 
-import contextlib
-import hashlib
 import json
 import os
 import tarfile
-from concurrent.futures import Executor, Future, ThreadPoolExecutor
+from concurrent.futures import Executor, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, BinaryIO
 
 from hxpm.core.digest import digests_equal, is_sha256_hex, tree_digest
 from hxpm.core.manifest import Manifest
-from hxpm.errors import IntegrityError, NotFoundError, PackageFormatError, StoreError
+from hxpm.errors import IntegrityError, NotFoundError, PackageFormatError
 from hxpm.package import compression
 from hxpm.package.compression import (
     DECOMPRESSION_ERRORS,
@@ -51,6 +50,7 @@ from hxpm.package.compression import (
     ProgressCallbackError,
     archive_corrupt,
 )
+from hxpm.package.extract import Sink, StagingWriter, check_staging
 from hxpm.package.layout import (
     DEFAULT_LIMITS,
     MANIFEST,
@@ -65,11 +65,6 @@ from hxpm.package.layout import (
 from hxpm.package.safetensors_check import check_safetensors_header
 from hxpm.package.tarsafe import check_trailing, open_stream
 
-CHUNK = 1 << 20
-_OPEN_FLAGS = (
-    os.O_WRONLY | os.O_CREAT | os.O_EXCL
-    | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_BINARY", 0)
-)
 _TAR_ERRORS: tuple[type[BaseException], ...] = (
     tarfile.TarError, ValueError, RecursionError, *DECOMPRESSION_ERRORS,
 )
@@ -114,7 +109,8 @@ class _Extractor:
 
     def __init__(self, source: str, limits: ReadLimits, *, legacy: bool,
                  dest: Path | None) -> None:
-        self.source, self.limits, self.legacy, self.dest = source, limits, legacy, dest
+        self.source, self.limits, self.legacy = source, limits, legacy
+        self.staging = StagingWriter(dest) if dest is not None else None
         self.entries = 0
         self.total = 0
         self.seen: set[str] = set()
@@ -122,8 +118,7 @@ class _Extractor:
         self.ignored: list[str] = []
         self.manifest: Manifest | None = None
         self.manifest_bytes = b""
-        self.created: list[tuple[Path, bool]] = []  # (path, is_dir), in creation order
-        self.pool: Executor | None = None  # hashes and writes behind the reader (see _Sink)
+        self.pool: Executor | None = None  # hashes and writes behind the reader (see Sink)
 
     def fail(self, name: str, what: str) -> PackageFormatError:
         return PackageFormatError(f"{self.source}: member {name!r}: {what}")
@@ -143,7 +138,8 @@ class _Extractor:
                     self.walk(LimitedStream(stream, counted, self.limits, self.source))
             counted.drain()  # the digest must cover every byte of the file
         except BaseException:
-            self.cleanup()
+            if self.staging is not None:
+                self.staging.cleanup()
             raise
         finally:
             self.pool = None
@@ -217,7 +213,8 @@ class _Extractor:
 
     def copy(self, src: IO[bytes], name: str, size: int, kind: MemberKind) -> str:
         assert self.pool is not None
-        sink = _Sink(src, self.open_dest(name) if self.dest is not None else None, self.pool)
+        out = self.staging.open(name) if self.staging is not None else None
+        sink = Sink(src, out, self.pool)
         with sink:
             if kind is MemberKind.SAFETENSORS:
                 check_safetensors_header(sink.read, size, member=f"{self.source}: {name}")
@@ -239,100 +236,6 @@ class _Extractor:
             raise self.fail(name, f"not valid JSON ({exc})") from None
         if not isinstance(value, dict):
             raise self.fail(name, f"expected a JSON object, got {type(value).__name__}")
-
-    # --- extraction -----------------------------------------------------------------------
-
-    def open_dest(self, name: str) -> BinaryIO:
-        assert self.dest is not None
-        try:
-            if "/" in name:
-                parent = self.dest / name.split("/", 1)[0]
-                if (parent, True) not in self.created:
-                    os.mkdir(parent, 0o755)
-                    self.created.append((parent, True))
-            target = self.dest / name
-            fd = os.open(target, _OPEN_FLAGS, 0o644)
-            self.created.append((target, False))
-            if hasattr(os, "fchmod"):
-                os.fchmod(fd, 0o644)  # the umask must not change what we record
-            return os.fdopen(fd, "wb")
-        except OSError as exc:
-            raise StoreError(f"{self.dest}: cannot create {name}: {exc}") from None
-
-    def cleanup(self) -> None:
-        for path, is_dir in reversed(self.created):
-            # Best effort: the caller discards the staging directory anyway.
-            with contextlib.suppress(OSError):
-                os.rmdir(path) if is_dir else os.unlink(path)
-        self.created.clear()
-
-
-class _Sink:
-    """Reads a member stream; hashes and (optionally) writes every byte exactly once.
-
-    Hashing and writing run on a worker thread one chunk behind the reader, so that
-    decompression overlaps SHA-256 and the write (all three release the GIL). At most two
-    chunks are alive at a time, and chunks are consumed in order.
-    """
-
-    def __init__(self, src: IO[bytes], out: BinaryIO | None, pool: Executor) -> None:
-        self._src, self._out, self._pool = src, out, pool
-        self._pending: Future[None] | None = None
-        self.sha = hashlib.sha256()
-        self.count = 0
-
-    def __enter__(self) -> _Sink:
-        return self
-
-    def __exit__(self, exc_type: type[BaseException] | None, *_: object) -> None:
-        try:
-            if exc_type is None:
-                self._wait()
-            else:  # already failing: finish the worker's chunk, keep the original error
-                with contextlib.suppress(Exception):
-                    self._wait()
-        finally:
-            if self._out is not None:
-                try:
-                    self._out.close()
-                except OSError as error:  # a deferred write error (ENOSPC, EIO) shows here
-                    if exc_type is None:
-                        raise StoreError(f"cannot write extracted file: {error}") from None
-
-    def _consume(self, data: bytes) -> None:
-        self.sha.update(data)
-        if self._out is not None:
-            self._out.write(data)
-
-    def _wait(self) -> None:
-        pending, self._pending = self._pending, None
-        if pending is not None:
-            try:
-                pending.result()
-            except OSError as exc:
-                raise StoreError(f"cannot write extracted file: {exc}") from None
-
-    def read(self, n: int) -> bytes:
-        data = self._src.read(n)
-        self.count += len(data)
-        self._wait()
-        if data:
-            self._pending = self._pool.submit(self._consume, data)
-        return data
-
-    def pump(self) -> None:
-        while self.read(CHUNK):
-            pass
-
-
-def _check_staging(extract_to: Path) -> None:
-    try:
-        if extract_to.is_symlink() or not extract_to.is_dir():
-            raise StoreError(f"{extract_to}: extraction target must be an existing directory")
-        if any(extract_to.iterdir()):
-            raise StoreError(f"{extract_to}: extraction target must be empty")
-    except OSError as exc:
-        raise StoreError(f"{extract_to}: cannot use as extraction target: {exc}") from None
 
 
 def _open_archive(path: Path) -> BinaryIO:
@@ -401,7 +304,7 @@ def read_package(
     path = Path(path)
     dest = Path(extract_to) if extract_to is not None else None
     if dest is not None:
-        _check_staging(dest)
+        check_staging(dest)
     try:
         return _read(path, dest, expected_sha256, limits, progress)
     except ProgressCallbackError as wrapped:
