@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -12,6 +13,12 @@ from typing import Any
 import pytest
 
 from tests.factories import make_base_dir, make_expert_dir
+
+pytest_plugins = ["tests.git_fixtures"]
+
+# Loopback Git and HTTP servers must never be reached through a proxy from the environment.
+os.environ["NO_PROXY"] = ",".join(filter(None, ["127.0.0.1,localhost", os.environ.get("NO_PROXY")]))
+os.environ["no_proxy"] = os.environ["NO_PROXY"]
 
 
 @dataclass
@@ -30,6 +37,7 @@ def hxpm_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("HXPM_HOME", str(home))
     monkeypatch.setenv("HXPM_KEY_DIR", str(tmp_path / "keys"))
     monkeypatch.delenv("HXPM_DEBUG", raising=False)
+    monkeypatch.setenv("HXPM_OFFLINE", "")  # `--offline` sets it for the process; undo after
     return home
 
 

@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 
 from hxpm import __version__
-from hxpm.cli import cmd_base, cmd_keys, cmd_package, cmd_store
+from hxpm.cli import cmd_base, cmd_index, cmd_keys, cmd_package, cmd_resolve, cmd_store
 from hxpm.errors import HxpmError, StoreError
 
 app = typer.Typer(
@@ -34,14 +34,22 @@ def _root(
         bool,
         typer.Option("--version", callback=_version, is_eager=True, help="Show the version."),
     ] = False,
+    offline: Annotated[
+        bool, typer.Option("--offline", help="No network: work from caches (HXPM_OFFLINE=1).")
+    ] = False,
 ) -> None:
     """hxpm: a pip-like, Git-based package manager for LLM adapter experts.
 
     Set HXPM_HOME to use another store; HXPM_DEBUG=1 shows tracebacks.
     """
+    if offline:
+        # Services read HXPM_OFFLINE when they are about to use the network.
+        os.environ["HXPM_OFFLINE"] = "1"
 
 
 cmd_store.register(app)
+cmd_resolve.register(app)
+cmd_index.register(app)
 cmd_package.register(app)
 cmd_keys.register(app)
 cmd_base.register(app)
@@ -67,6 +75,7 @@ def _render_error(err: HxpmError, as_json: bool) -> None:
 
 def main(argv: list[str] | None = None) -> None:
     args = sys.argv[1:] if argv is None else argv
+    offline_before = os.environ.get("HXPM_OFFLINE")
     try:
         app(args=args, prog_name="hxpm")
     except HxpmError as err:
@@ -83,3 +92,9 @@ def main(argv: list[str] | None = None) -> None:
         _render_error(StoreError(f"I/O error: {err}", hint="Check free space and permissions; "
                                  "HXPM_DEBUG=1 shows where it happened."), "--json" in args)
         sys.exit(StoreError.exit_code)
+    finally:
+        # `--offline` is per invocation, also when main() runs in-process (tests, embedding).
+        if offline_before is None:
+            os.environ.pop("HXPM_OFFLINE", None)
+        else:
+            os.environ["HXPM_OFFLINE"] = offline_before

@@ -9,16 +9,24 @@ import typer
 
 from hxpm.cli.options import BaseOpt, JsonOpt
 from hxpm.cli.output import emit_json, say, table, warn
-from hxpm.cli.progress import byte_progress
+from hxpm.cli.progress import progress_display
+from hxpm.cli.render_plan import render_applied, render_install
 from hxpm.cli.serialize import expert_dict, human_size
 from hxpm.errors import UsageError
 from hxpm.store.store import Store
 
 
 def install(
-    sources: Annotated[list[str], typer.Argument(
-        metavar="SOURCE...", help="A .expert file or a local expert directory.")],
+    sources: Annotated[list[str] | None, typer.Argument(
+        metavar="[SOURCE...]", help="NAME[@SPEC], INDEX/NAME, a Git URL (@SPEC or #TAG), "
+        "a .expert file or an expert directory.")] = None,
     base: BaseOpt = None,
+    locked: Annotated[Path | None, typer.Option(
+        "--locked", metavar="LOCKFILE", help="Install exactly what a lock file records.")
+    ] = None,
+    dry_run: Annotated[bool, typer.Option(
+        "--dry-run", help="Show the plan; change nothing.")] = False,
+    pre: Annotated[bool, typer.Option("--pre", help="Allow pre-release versions.")] = False,
     signature: Annotated[Path | None, typer.Option(
         "--signature", metavar="FILE", help="Signature file (default: PKG.sig beside it).")] = None,
     unsafe_allow_unsigned: Annotated[bool, typer.Option(
@@ -28,51 +36,45 @@ def install(
         "--force-reinstall", help="Replace an installed copy whose contents differ.")] = False,
     as_json: JsonOpt = False,
 ) -> None:
-    """Verify and install experts from .expert files or expert directories."""
-    from hxpm.services.install import InstallOptions, install_directory, install_package_file
+    """Install experts and what they require, verifying every signature first."""
+    from hxpm.services.install import InstallOptions
+    from hxpm.services.installer import InstallRequest, install_from_lock
+    from hxpm.services.installer import install as run
 
-    if signature is not None and len(sources) != 1:
+    args = tuple(sources or ())
+    if signature is not None and len(args) != 1:
         raise UsageError("--signature applies to exactly one package file")
+    if bool(args) == (locked is not None):
+        raise UsageError("give what to install, or --locked LOCKFILE (not both)")
     store = Store.from_env()
     options = InstallOptions(unsafe_allow_unsigned, force_reinstall)
-    results = []
-    for src in sources:
-        path = Path(src).expanduser()
-        with byte_progress(path.name, enabled=not as_json) as progress:
-            if path.is_dir():
-                results.append(install_directory(store, path, base=base, options=options,
-                                                 progress=progress))
-            elif path.is_file():
-                results.append(install_package_file(store, path, signature=signature,
-                                                    options=options, progress=progress))
-            else:
-                raise UsageError(f"expected a .expert file or an expert directory, got {src!r}",
-                                 hint="Installing by name or from Git comes with Git indexes.")
-    if as_json:
-        emit_json("install", {"results": [
-            {"action": r.action, "warnings": list(r.warnings), **expert_dict(r.expert)}
-            for r in results]})
-        return
-    for r in results:
-        for w in r.warnings:
-            warn(w)
-        e = r.expert
-        signer = f"signed by {e.publisher} ({e.key_id})" if e.signed else "[red]UNSIGNED[/]"
-        say(f"[green]{r.action}[/] {e.name} {e.version} for {e.base_model} — {signer}")
+    with progress_display(enabled=not as_json) as display:
+        if locked is not None:
+            applied = install_from_lock(store, locked, options, on_step=display.step)
+            render_applied(None, applied, as_json)
+            return
+        outcome = run(store, InstallRequest(args, base, options, dry_run, pre, signature),
+                      on_step=display.step, progress=display.bytes_for)
+    render_install(outcome, as_json)
 
 
 def uninstall(
     spec: Annotated[str, typer.Argument(metavar="NAME[@VERSION]")],
     base: BaseOpt = None,
+    force: Annotated[bool, typer.Option(
+        "--force", help="Remove even if installed experts require it.")] = False,
     as_json: JsonOpt = False,
 ) -> None:
-    """Remove an expert (every version, or the one named)."""
+    """Remove an expert (every version, or the one named); refuses to break dependents."""
     from hxpm.services.uninstall import uninstall as run
 
-    result = run(Store.from_env(), spec, base=base)
+    result = run(Store.from_env(), spec, base=base, force=force)
     if as_json:
-        emit_json("uninstall", {"removed": [expert_dict(e) for e in result.removed]})
+        emit_json("uninstall", {"removed": [expert_dict(e) for e in result.removed],
+                                "broken": list(result.broken)})
         return
+    for b in result.broken:
+        warn(f"left broken: {b}")
     for e in result.removed:
         say(f"[green]removed[/] {e.name} {e.version} ({e.base_model})")
 

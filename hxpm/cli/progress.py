@@ -1,43 +1,49 @@
-"""Progress bars for long work, drawn on stderr and only when it is a terminal."""
+"""Progress display for long work, drawn on stderr and only when it is a terminal."""
 
 from __future__ import annotations
 
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from typing import Any
 
 ProgressFn = Callable[[str, int, int], None]
-_PHASES = {"verify": "verifying", "unpack": "unpacking", "download": "downloading"}
+_PHASES = {"verify": "verifying", "unpack": "unpacking"}
 
 
-@contextmanager
-def byte_progress(label: str, *, enabled: bool = True) -> Iterator[ProgressFn | None]:
-    """Yield a ``progress(phase, done, total)`` callback, or None off a TTY or in --json."""
-    if not enabled or not sys.stderr.isatty():
-        yield None
-        return
-    from rich.progress import (
-        BarColumn,
-        DownloadColumn,
-        Progress,
-        TextColumn,
-        TransferSpeedColumn,
-    )
+class Display:
+    """Byte bars for archives and a line per fetched/installed expert. Inert off a TTY."""
 
-    with Progress(TextColumn("{task.description}"), BarColumn(), DownloadColumn(),
-                  TransferSpeedColumn(), transient=True,
-                  console=_stderr_console()) as bar:
-        tasks: dict[str, int] = {}
+    def __init__(self, bar: Any | None) -> None:
+        self._bar = bar
+
+    def bytes_for(self, label: str) -> ProgressFn | None:
+        if self._bar is None:
+            return None
+        bar, tasks = self._bar, {}
 
         def update(phase: str, done: int, total: int) -> None:
             if phase not in tasks:
                 tasks[phase] = bar.add_task(f"{_PHASES.get(phase, phase)} {label}", total=total)
             bar.update(tasks[phase], completed=done, total=total)
 
-        yield update
+        return update
+
+    def step(self, step: Any, state: str) -> None:
+        if self._bar is not None:
+            c = step.candidate
+            self._bar.console.print(f"[dim]{state}[/] {c.name} {c.version}")
 
 
-def _stderr_console():  # type: ignore[no-untyped-def]
+@contextmanager
+def progress_display(*, enabled: bool = True) -> Iterator[Display]:
+    if not enabled or not sys.stderr.isatty():
+        yield Display(None)
+        return
+    from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn
+
     from hxpm.cli.output import console
 
-    return console(stderr=True)
+    with Progress(TextColumn("{task.description}"), BarColumn(), DownloadColumn(),
+                  transient=True, console=console(stderr=True)) as bar:
+        yield Display(bar)

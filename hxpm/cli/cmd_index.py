@@ -1,0 +1,188 @@
+"""index init/add/list/update/remove/yank, publish, search."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from hxpm.cli.options import JsonOpt
+from hxpm.cli.output import emit_json, say, table, warn
+from hxpm.store.records import IndexRecord
+from hxpm.store.store import Store
+
+index_app = typer.Typer(help="Git indexes that list experts.", no_args_is_help=True)
+IndexDirOpt = Annotated[Path, typer.Option("--index-dir", metavar="DIR",
+                                           help="The index checkout (default: here).")]
+
+
+def _index_dict(i: IndexRecord) -> dict[str, object]:
+    return {"name": i.name, "url": i.url, "priority": i.priority, "trust_keys": i.trust_keys,
+            "commit": i.accepted_commit, "added_at": i.added_at, "updated_at": i.updated_at}
+
+
+@index_app.command("init")
+def index_init(
+    directory: Annotated[Path, typer.Argument(metavar="DIR")],
+    name: Annotated[str | None, typer.Option("--name", help="Index name (default: DIR).")] = None,
+    description: Annotated[str, typer.Option("--description")] = "",
+    as_json: JsonOpt = False,
+) -> None:
+    """Create an index repository: config.json, experts/, README, first commit."""
+    from hxpm.services.indexes import init_index
+
+    commit = init_index(directory, name=name or directory.resolve().name,
+                        description=description)
+    if as_json:
+        emit_json("index-init", {"path": str(directory.resolve()), "commit": commit})
+        return
+    say(f"[green]created[/] index at {directory} (commit {commit[:12]})")
+
+
+@index_app.command("add")
+def index_add(
+    name: Annotated[str, typer.Argument(metavar="NAME")],
+    url: Annotated[str, typer.Argument(metavar="GIT_URL")],
+    priority: Annotated[int | None, typer.Option(
+        "--priority", help="Lower is consulted first (default: after the others).")] = None,
+    trust_keys: Annotated[bool, typer.Option(
+        "--trust-keys", help="Trust the keys config.json lists, for the experts it lists.")
+    ] = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Add a Git index and fetch it."""
+    from hxpm.services.indexes import add_index
+
+    u = add_index(Store.from_env(), name, url, priority=priority, trust_keys=trust_keys)
+    if as_json:
+        emit_json("index-add", {"index": _index_dict(u.index), "files": u.changed})
+        return
+    say(f"[green]added[/] index {name} at {u.index.accepted_commit[:12]}"  # type: ignore[index]
+        f" ({u.changed} expert file(s))")
+
+
+@index_app.command("list")
+def index_list(as_json: JsonOpt = False) -> None:
+    """List configured indexes in priority order."""
+    from hxpm.services.indexes import list_indexes
+
+    rows = list_indexes(Store.from_env())
+    if as_json:
+        emit_json("index-list", {"indexes": [_index_dict(i) for i in rows]})
+        return
+    table(["name", "priority", "url", "commit", "updated", "keys"],
+          [(i.name, i.priority, i.url, (i.accepted_commit or "")[:12], i.updated_at,
+            "trusted" if i.trust_keys else "-") for i in rows],
+          empty="no indexes (add one with `hxpm index add NAME URL`)")
+
+
+@index_app.command("update")
+def index_update(
+    name: Annotated[str | None, typer.Argument(metavar="[NAME]")] = None,
+    allow_rewind: Annotated[bool, typer.Option(
+        "--allow-rewind", help="Accept a head that does not descend from the last one.")
+    ] = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Fetch indexes; refuse one whose history was rewound."""
+    from hxpm.services.indexes import update_indexes
+
+    updates = update_indexes(Store.from_env(), name, allow_rewind=allow_rewind)
+    if as_json:
+        emit_json("index-update", {"updates": [
+            {"index": _index_dict(u.index), "previous": u.previous_commit, "files": u.changed,
+             "rewound": u.rewound} for u in updates]})
+        return
+    for u in updates:
+        if u.rewound:
+            warn(f"index {u.index.name} was rewound (accepted because of --allow-rewind)")
+        new = (u.index.accepted_commit or "")[:12]
+        state = "up to date" if u.previous_commit == u.index.accepted_commit else "updated"
+        say(f"[green]{state}[/] {u.index.name} at {new} ({u.changed} expert file(s) read)")
+
+
+@index_app.command("remove")
+def index_remove(name: Annotated[str, typer.Argument(metavar="NAME")],
+                 as_json: JsonOpt = False) -> None:
+    """Forget an index (its cache and any keys it vouched for)."""
+    from hxpm.services.indexes import remove_index
+
+    r = remove_index(Store.from_env(), name)
+    if as_json:
+        emit_json("index-remove", {"index": _index_dict(r)})
+        return
+    say(f"[green]removed[/] index {r.name}")
+
+
+@index_app.command("yank")
+def index_yank(
+    spec: Annotated[str, typer.Argument(metavar="NAME@VERSION")],
+    index_dir: IndexDirOpt = Path("."),
+    undo: Annotated[bool, typer.Option("--undo", help="Un-yank instead.")] = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Mark a published version yanked (a new commit in the index checkout)."""
+    from hxpm.services.publish import yank
+
+    r = yank(index_dir, spec, undo=undo)
+    if as_json:
+        emit_json("index-yank", {"name": r.line.name, "version": str(r.line.version),
+                                 "yanked": r.line.yanked, "commit": r.index_commit})
+        return
+    verb = "yanked" if r.line.yanked else "un-yanked"
+    say(f"[green]{verb}[/] {r.line.name} {r.line.version} (commit {r.index_commit[:12]})")
+
+
+def publish(
+    directory: Annotated[Path, typer.Argument(metavar="[DIR]")] = Path("."),
+    index: Annotated[Path, typer.Option("--index", metavar="INDEX_CHECKOUT",
+                                        help="Local checkout of the index to publish into.")
+                     ] = Path("."),
+    url: Annotated[str | None, typer.Option(
+        "--url", metavar="PUBLIC_GIT_URL", help="Where users fetch the repo (default: origin).")
+    ] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Append this tagged, signed release to an index checkout as a new commit."""
+    from hxpm.services.publish import publish as run
+
+    r = run(directory, index, url=url)
+    if as_json:
+        emit_json("publish", {"name": r.line.name, "version": str(r.line.version),
+                              "index_file": str(r.index_file), "commit": r.index_commit,
+                              "line": r.line.to_json_line()})
+        return
+    say(f"[green]published[/] {r.line.name} {r.line.version} -> {r.index_file} "
+        f"(commit {r.index_commit[:12]}); push the index or open a pull request")
+
+
+def search(
+    term: Annotated[str, typer.Argument(metavar="TERM")] = "",
+    capability: Annotated[str | None, typer.Option(
+        "--capability", metavar="C", help="Only experts with this capability (tech:sql, sql).")
+    ] = None,
+    limit: Annotated[int, typer.Option("--limit", min=1, max=1000)] = 50,
+    as_json: JsonOpt = False,
+) -> None:
+    """Search every configured index by name, keywords, capabilities and description."""
+    from hxpm.services.search import search as run
+
+    results = run(Store.from_env(), term, capability=capability, limit=limit)
+    if as_json:
+        emit_json("search", {"results": [
+            {"name": r.hit.name, "version": r.hit.version, "description": r.hit.description,
+             "index": r.hit.index, "capabilities": list(r.hit.capabilities),
+             "keywords": list(r.hit.keywords), "score": r.hit.score,
+             "installed": r.installed_version} for r in results]})
+        return
+    table(["name", "version", "index", "installed", "description"],
+          [(r.hit.name, r.hit.version, r.hit.index, r.installed_version or "",
+            r.hit.description[:60]) for r in results],
+          empty=f"no experts match {term!r}")
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(index_app, name="index")
+    app.command()(publish)
+    app.command()(search)

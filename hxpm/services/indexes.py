@@ -1,0 +1,204 @@
+"""Git indexes: add, update (with the rollback guard), list, remove; and `index init`.
+
+An update fetches the index's HEAD into ``indexes/<name>/`` (a bare Git cache), refuses a
+head that does not descend from the last accepted commit, validates every changed expert
+file, and only then records the new commit. Reads (resolve, search) use the SQLite index
+cache filled here and never touch Git.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from hxpm.errors import IndexDataError, NotFoundError, RollbackError, UsageError
+from hxpm.index import git
+from hxpm.index.cache import IndexCache
+from hxpm.index.config import IndexConfig
+from hxpm.index.model import VersionLine, parse_expert_file, shard_path
+from hxpm.index.urls import normalise_git_url
+from hxpm.store.fsutil import remove_tree
+from hxpm.store.records import IndexRecord
+from hxpm.store.state import utc_now
+from hxpm.store.store import Store
+from hxpm.transport import require_online
+
+INDEX_NAME_RE = re.compile(r"^[a-z][a-z0-9-]{0,63}$")
+MAX_CONFIG_BYTES = 1 << 20
+MAX_EXPERT_FILE_BYTES = 16 << 20
+EXPERTS_DIR = "experts/"
+
+
+@dataclass(frozen=True, slots=True)
+class IndexUpdate:
+    index: IndexRecord
+    previous_commit: str | None
+    changed: int  # expert files read in this update
+    rewound: bool = False
+
+
+def open_cache(store: Store) -> IndexCache:
+    return IndexCache(store.paths.index_cache)
+
+
+def validate_index_name(name: str) -> str:
+    if not INDEX_NAME_RE.fullmatch(name):
+        raise UsageError(f"index name: expected a lower-case name such as 'main' "
+                         f"(^[a-z][a-z0-9-]{{0,63}}$), got {name!r}")
+    return name
+
+
+def add_index(store: Store, name: str, url: str, *, priority: int | None = None,
+              trust_keys: bool = False) -> IndexUpdate:
+    """Register an index and fetch it; nothing is kept if the first update fails."""
+    validate_index_name(name)
+    git_url = normalise_git_url(url)
+    with store.writing():
+        if store.db.find_index(name):
+            raise UsageError(f"an index named {name!r} already exists",
+                             hint=f"Remove it first with `hxpm index remove {name}`.")
+        existing = store.db.indexes()
+        prio = priority if priority is not None else 10 * (len(existing) + 1)
+        record = IndexRecord(name, git_url.url, prio, trust_keys, None, utc_now(), None)
+        try:
+            return _update_locked(store, record, allow_rewind=False)
+        except BaseException:
+            _forget(store, name)
+            raise
+
+
+def update_indexes(store: Store, name: str | None = None, *, allow_rewind: bool = False
+                   ) -> list[IndexUpdate]:
+    with store.writing():
+        records = [_require(store, name)] if name else store.db.indexes()
+        return [_update_locked(store, r, allow_rewind=allow_rewind) for r in records]
+
+
+def list_indexes(store: Store) -> list[IndexRecord]:
+    return store.db.indexes()
+
+
+def remove_index(store: Store, name: str) -> IndexRecord:
+    with store.writing():
+        record = _require(store, name)
+        _forget(store, name)
+    return record
+
+
+def _require(store: Store, name: str) -> IndexRecord:
+    record = store.db.find_index(name)
+    if record is None:
+        known = ", ".join(i.name for i in store.db.indexes()) or "none"
+        raise NotFoundError(f"no index named {name!r} (configured: {known})",
+                            hint="Add one with `hxpm index add NAME URL`.")
+    return record
+
+
+def _forget(store: Store, name: str) -> None:
+    with store.db.transaction() as conn:
+        store.db.delete_index(conn, name)
+        store.db.delete_trusted_keys_from(conn, f"index:{name}")
+    cache = open_cache(store)
+    try:
+        cache.drop_index(name)
+    finally:
+        cache.close()
+    remove_tree(store.paths.indexes / name)
+
+
+def _update_locked(store: Store, record: IndexRecord, *, allow_rewind: bool) -> IndexUpdate:
+    require_online(f"updating index {record.name}")
+    cache_dir = store.paths.indexes / record.name
+    url = normalise_git_url(record.url)
+    # Full history (indexes are small): the rollback guard must see the chain from the
+    # last accepted commit to the new head.
+    new = git.fetch(url, cache_dir, ref=None, depth=None)
+    old = record.accepted_commit
+    rewound = bool(old and old != new and not git.is_descendant(cache_dir, old, new))
+    if rewound and not allow_rewind:
+        raise RollbackError(
+            f"index {record.name}: the new head {new[:12]} does not descend from "
+            f"{old[:12] if old else ''}, the last commit hxpm accepted (history was rewritten, "
+            "or someone serves you an older copy)"
+        )
+    config = IndexConfig.from_bytes(
+        git.read_file(cache_dir, new, "config.json", max_bytes=MAX_CONFIG_BYTES),
+        source=f"index {record.name}: config.json",
+    )
+    changed = _refresh_cache(store, record.name, cache_dir, old if not rewound else None, new)
+    updated = replace(record, accepted_commit=new, updated_at=utc_now())
+    with store.db.transaction() as conn:
+        store.db.put_index(conn, updated)
+        _refresh_index_keys(store, conn, updated, config)
+    return IndexUpdate(updated, old, changed, rewound)
+
+
+def _refresh_cache(store: Store, index: str, cache_dir: Path, old: str | None, new: str) -> int:
+    cache = open_cache(store)
+    try:
+        if old and old != new and cache.commit_of(index) == old:
+            paths = git.changed_paths(cache_dir, old, new, EXPERTS_DIR)
+            cache.update_index(index, new, _read_expert_files(index, cache_dir, new, paths))
+            return len(paths)
+        if old == new and cache.commit_of(index) == new:
+            return 0
+        paths = git.list_tree(cache_dir, new, EXPERTS_DIR)
+        by_name = _read_expert_files(index, cache_dir, new, paths)
+        cache.replace_index(index, new, [ln for lines in by_name.values() for ln in lines])
+        return len(paths)
+    finally:
+        cache.close()
+
+
+def _read_expert_files(index: str, cache_dir: Path, commit: str, paths: Sequence[str]
+                       ) -> Mapping[str, Sequence[VersionLine]]:
+    """Parse every expert file; any bad line refuses the whole update (nothing changes)."""
+    tree = set(git.list_tree(cache_dir, commit, EXPERTS_DIR)) if paths else set()
+    out: dict[str, Sequence[VersionLine]] = {}
+    for path in paths:
+        name = path.rsplit("/", 1)[-1]
+        if name.startswith("."):  # .keep and similar placeholders
+            continue
+        if shard_path(name) != path:
+            raise IndexDataError(f"index {index}: {path} is not where an expert named "
+                                 f"{name!r} belongs (expected {shard_path(name)})")
+        if path not in tree:
+            out[name] = ()  # deleted in this update
+            continue
+        data = git.read_file(cache_dir, commit, path, max_bytes=MAX_EXPERT_FILE_BYTES)
+        out[name] = parse_expert_file(data, name=name, where=f"index {index}: {path}")
+    return out
+
+
+def _refresh_index_keys(store: Store, conn, record: IndexRecord,  # type: ignore[no-untyped-def]
+                        config: IndexConfig) -> None:
+    """Keys an index vouches for are trusted only when the user said so at `index add`."""
+    source = f"index:{record.name}"
+    store.db.delete_trusted_keys_from(conn, source)
+    if not record.trust_keys:
+        return
+    for key in config.keys:
+        store.db.put_trusted_key(conn, key.key_id, key.public_key, key.owner,
+                                 list(key.experts) or ["*"], utc_now(), source)
+
+
+def init_index(directory: Path, *, name: str, description: str = "") -> str:
+    """Create an index repository (config.json, experts/, README) with a first commit."""
+    validate_index_name(name)
+    directory = directory.expanduser().resolve()
+    if (directory / "config.json").exists():
+        raise UsageError(f"{directory} already holds an index (config.json exists)")
+    directory.mkdir(parents=True, exist_ok=True)
+    if not (directory / ".git").exists():
+        git.init_repo(directory)
+    (directory / "config.json").write_bytes(IndexConfig.new(name, description).to_bytes())
+    (directory / "experts").mkdir(exist_ok=True)
+    (directory / "experts" / ".keep").write_text("")
+    (directory / "README.md").write_text(
+        f"# {name}\n\nAn hxpm index. Add it with `hxpm index add {name} <git-url>`; "
+        "publish into it with `hxpm publish --index <this checkout>`.\n"
+    )
+    return git.commit_files(directory, ["config.json", "experts/.keep", "README.md"],
+                            f"Create index {name}")

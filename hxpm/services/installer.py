@@ -1,0 +1,73 @@
+"""`hxpm install`: one entry point over local packages, indexes, Git repos and lock files."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from hxpm.services.apply import ApplyResult, StepCallback, apply_plan
+from hxpm.services.install import (
+    InstallOptions,
+    InstallResult,
+    ProgressFn,
+    install_directory,
+    install_package_file,
+)
+from hxpm.services.lockfile import install_locked
+from hxpm.services.plan import Plan, PlanOptions, plan_install
+from hxpm.store.store import Store
+
+# Given a label (the file name), a callback for byte progress, or None.
+ProgressFactory = Callable[[str], ProgressFn | None]
+
+
+@dataclass(frozen=True, slots=True)
+class InstallRequest:
+    args: tuple[str, ...]
+    base: str | None = None
+    options: InstallOptions = InstallOptions()
+    dry_run: bool = False
+    allow_prerelease: bool = False
+    signature: Path | None = None  # only with one local package file
+
+
+@dataclass(frozen=True)
+class InstallOutcome:
+    local: tuple[InstallResult, ...] = ()
+    plan: Plan | None = None
+    applied: ApplyResult | None = None
+    dry_run: bool = False
+    warnings: tuple[str, ...] = field(default=())
+
+
+def install(store: Store, request: InstallRequest, *, on_step: StepCallback | None = None,
+            progress: ProgressFactory | None = None) -> InstallOutcome:
+    """Local paths are installed as they are; everything else is resolved together."""
+    local = [a for a in request.args if Path(a).expanduser().exists()]
+    remote = [a for a in request.args if a not in local]
+    results = [_install_local(store, Path(a).expanduser(), request, progress) for a in local]
+    if not remote:
+        return InstallOutcome(local=tuple(results))
+    plan = plan_install(store, remote, PlanOptions(base=request.base,
+                                                   allow_prerelease=request.allow_prerelease))
+    if request.dry_run:
+        return InstallOutcome(local=tuple(results), plan=plan, dry_run=True)
+    applied = apply_plan(store, plan, request.options, on_step=on_step)
+    return InstallOutcome(local=tuple(results), plan=plan, applied=applied)
+
+
+def _install_local(store: Store, path: Path, request: InstallRequest,
+                   progress: ProgressFactory | None) -> InstallResult:
+    cb = progress(path.name) if progress else None
+    if path.is_dir():
+        return install_directory(store, path, base=request.base, options=request.options,
+                                 progress=cb)
+    return install_package_file(store, path, signature=request.signature,
+                                options=request.options, progress=cb)
+
+
+def install_from_lock(store: Store, lock_path: Path, options: InstallOptions, *,
+                      on_step: StepCallback | None = None) -> ApplyResult:
+    return install_locked(store, lock_path, options, on_step=on_step)
+

@@ -1,0 +1,167 @@
+"""Lock files: record a resolution exactly, and reproduce it byte for byte.
+
+``hxpm.lock`` is JSON: the base model and its digest, the roots asked for, and per expert the
+index line it came from reduced to the one variant used (source commit, archive and tree
+digests, the signature). ``install --locked`` fetches exactly those bytes, checks them against
+the recorded digests and signatures, and fails naming what differs.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from hxpm import __version__
+from hxpm.core.versions import parse_requirement
+from hxpm.errors import BaseMismatchError, IndexDataError, NotFoundError
+from hxpm.index.model import VersionLine
+from hxpm.resolve.model import Resolution
+from hxpm.services.apply import ApplyResult, apply_plan
+from hxpm.services.candidates import IndexPayload, candidate_from_line
+from hxpm.services.indexes import open_cache
+from hxpm.services.install import InstallOptions
+from hxpm.services.plan import Plan, PlanOptions, PlanStep, plan_install
+from hxpm.store.fsutil import atomic_write_bytes
+from hxpm.store.store import Store
+
+LOCK_FORMAT = "hxpm-lock/1"
+MAX_LOCK_BYTES = 64 << 20
+
+
+@dataclass(frozen=True, slots=True)
+class LockEntry:
+    index: str | None
+    line: VersionLine  # exactly one variant: the one for the lock's base model
+    requested: bool
+
+
+@dataclass(frozen=True)
+class LockFile:
+    base_model: str
+    base_sha256: str | None
+    roots: tuple[str, ...]
+    entries: tuple[LockEntry, ...]
+
+
+def write_lock(store: Store, args: list[str], output: Path, *, base: str | None = None,
+               allow_prerelease: bool = False) -> tuple[LockFile, Plan]:
+    plan = plan_install(store, args, PlanOptions(base=base, allow_prerelease=allow_prerelease,
+                                                 include_installed=False))
+    entries = []
+    for step in plan.steps:
+        payload = step.candidate.payload
+        assert isinstance(payload, IndexPayload)
+        entries.append(LockEntry(payload.index, _reduced(payload.line, plan.base_model),
+                                 step.requested))
+    lock = LockFile(plan.base_model, plan.base_sha256, tuple(r.raw or str(r) for r in plan.roots),
+                    tuple(entries))
+    atomic_write_bytes(output, (json.dumps(_to_dict(lock), indent=2) + "\n").encode())
+    return lock, plan
+
+
+def _reduced(line: VersionLine, base: str) -> VersionLine:
+    raw = json.loads(line.to_json_line())
+    raw["variants"] = [v for v in raw["variants"] if v["base_model"] == base]
+    return VersionLine.parse(json.dumps(raw, separators=(",", ":")), where="lock")
+
+
+def _to_dict(lock: LockFile) -> dict[str, Any]:
+    return {
+        "format": LOCK_FORMAT,
+        "generated_by": f"hxpm {__version__}",
+        "base_model": lock.base_model,
+        "base_sha256": lock.base_sha256,
+        "roots": list(lock.roots),
+        "experts": [{"index": e.index, "requested": e.requested,
+                     "line": json.loads(e.line.to_json_line())} for e in lock.entries],
+    }
+
+
+def read_lock(path: Path) -> LockFile:
+    if not path.is_file():
+        raise NotFoundError(f"no lock file at {path}", hint="Create one with `hxpm lock NAME...`.")
+    if path.stat().st_size > MAX_LOCK_BYTES:
+        raise IndexDataError(f"{path}: expected a lock file under 64 MiB")
+    try:
+        data = json.loads(path.read_bytes())
+    except (ValueError, UnicodeDecodeError) as e:
+        raise IndexDataError(f"{path}: not a JSON lock file ({e})") from None
+    if not isinstance(data, dict) or data.get("format") != LOCK_FORMAT:
+        raise IndexDataError(f"{path}: expected format {LOCK_FORMAT!r}, got "
+                             f"{data.get('format') if isinstance(data, dict) else data!r}")
+    entries = tuple(_entry(path, i, e) for i, e in enumerate(data.get("experts") or []))
+    for r in data.get("roots") or []:
+        parse_requirement(r, field=f"{path}: roots")
+    return LockFile(str(data.get("base_model")), data.get("base_sha256"),
+                    tuple(data.get("roots") or []), entries)
+
+
+def _entry(path: Path, i: int, e: Any) -> LockEntry:
+    where = f"{path}: experts[{i}]"
+    if not isinstance(e, dict) or not isinstance(e.get("line"), dict):
+        raise IndexDataError(f"{where}: expected an object with a 'line'")
+    line = VersionLine.parse(json.dumps(e["line"]), where=where)
+    if len(line.variants) != 1:
+        raise IndexDataError(f"{where}: expected exactly one variant, got {len(line.variants)}")
+    index = e.get("index")
+    return LockEntry(index if isinstance(index, str) else None, line, bool(e.get("requested")))
+
+
+def install_locked(store: Store, path: Path, options: InstallOptions = InstallOptions(),
+                   **kw: Any) -> ApplyResult:
+    lock = read_lock(path)
+    _check_base(store, lock)
+    _check_against_indexes(store, lock)
+    steps = []
+    for e in lock.entries:
+        cand = candidate_from_line(e.index, e.line)
+        present = store.db.find_installed(e.line.name, str(e.line.version), lock.base_model)
+        same = present is not None and present.tree_sha256 == e.line.variants[0].tree_sha256
+        steps.append(PlanStep("keep" if same else "install", cand, None, e.requested))
+    plan = Plan(lock.base_model, lock.base_sha256, (), tuple(steps),
+                Resolution(tuple(s.candidate for s in steps), {}))
+    return apply_plan(store, plan, options, **kw)
+
+
+def _check_base(store: Store, lock: LockFile) -> None:
+    base = store.db.find_base(lock.base_model)
+    if base is None:
+        raise NotFoundError(f"the lock is for base model {lock.base_model!r}, which is not "
+                            "registered", hint=f"hxpm base add {lock.base_model} --path DIR")
+    if lock.base_sha256 and base.sha256 != lock.base_sha256:
+        raise BaseMismatchError(f"the lock was made for {lock.base_model} with digest "
+                                f"{lock.base_sha256[:16]}…, yours is {base.sha256[:16]}…")
+
+
+def _check_against_indexes(store: Store, lock: LockFile) -> None:
+    """A locked version an index now describes differently is a republish: refuse it."""
+    cache = open_cache(store)
+    try:
+        for e in lock.entries:
+            if e.index is None:
+                continue
+            for cached in cache.lines_for(e.line.name, index=e.index):
+                if cached.line.version != e.line.version:
+                    continue
+                _compare(e, cached.line)
+    finally:
+        cache.close()
+
+
+def _compare(e: LockEntry, now: VersionLine) -> None:
+    locked = e.line.variants[0]
+    current = now.variant_for(locked.base_model)
+    diffs = []
+    if now.source.commit != e.line.source.commit:
+        diffs.append(f"source commit {e.line.source.commit[:12]} -> {now.source.commit[:12]}")
+    if current is None:
+        diffs.append(f"no variant for {locked.base_model} any more")
+    elif current.sha256 != locked.sha256:
+        diffs.append(f"archive sha256 {locked.sha256[:16]}… -> {current.sha256[:16]}…")
+    if diffs:
+        raise IndexDataError(f"{e.line.name} {e.line.version} differs from the lock in index "
+                             f"{e.index}: " + "; ".join(diffs),
+                             hint="Published versions must not change; re-lock only if you "
+                             "trust the new bytes.")
