@@ -130,6 +130,8 @@ class IntegrityError(VerificationError):
     """A digest, size or structural check failed (tampering or corruption)."""
 
     code = "integrity"
+    default_hint = ("The bytes differ from what was published or signed: do not use them; "
+                    "fetch again from a source you trust.")
 
 
 class PackageFormatError(VerificationError):

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from hxpm.cli.output import emit_json, say, table, warn
 from hxpm.cli.serialize import expert_dict
-from hxpm.services.apply import ApplyResult
-from hxpm.services.install import InstallResult
-from hxpm.services.installer import InstallOutcome
-from hxpm.services.plan import Plan, PlanStep
+
+if TYPE_CHECKING:  # types only: importing the services would load dulwich at start-up
+    from hxpm.services.apply import ApplyResult
+    from hxpm.services.install import InstallResult
+    from hxpm.services.installer import InstallOutcome
+    from hxpm.services.plan import Plan, PlanStep
 
 
 def step_dict(s: PlanStep) -> dict[str, Any]:

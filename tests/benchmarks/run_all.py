@@ -1,4 +1,7 @@
-"""Run every benchmark and print its table. Timings are reported, never asserted."""
+"""Run every benchmark and print its table. Timings are reported, never asserted.
+
+Run: make bench   (or .venv/bin/python tests/benchmarks/run_all.py)
+"""
 
 from __future__ import annotations
 
@@ -7,9 +10,15 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+import bench_git_install  # noqa: E402
 import bench_install  # noqa: E402
+import bench_resolve  # noqa: E402
+import bench_search  # noqa: E402
 import bench_startup  # noqa: E402
 
 if __name__ == "__main__":
     bench_startup.main()
     bench_install.main()
+    bench_search.main()
+    bench_git_install.main()
+    bench_resolve.main()

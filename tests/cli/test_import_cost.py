@@ -9,7 +9,10 @@ import sys
 
 import pytest
 
-HEAVY = ("torch", "transformers", "peft")
+RUNTIME = ("torch", "transformers", "peft")
+# Git, resolver and crypto libraries cost start-up time that `--version`, `--help` and
+# `list` should not pay.
+LIBRARIES = ("dulwich", "resolvelib", "nacl", "zstandard")
 PROBE = """
 import sys
 from hxpm.cli.app import main
@@ -22,14 +25,23 @@ sys.stderr.write("HEAVY=" + ",".join(heavy) + "\\n")
 """
 
 
-@pytest.mark.parametrize("args", [["--help"], ["--version"], ["list", "--json"],
-                                  ["base", "list", "--json"], ["trust", "list", "--json"]])
-def test_commands_do_not_import_the_runtime(args, tmp_path):
+def _heavy_imports(args: list[str], heavy: tuple[str, ...], tmp_path) -> list[str]:
     env = {**os.environ, "HXPM_HOME": str(tmp_path / "home")}
-    r = subprocess.run([sys.executable, "-c", PROBE.format(heavy=HEAVY), *args], env=env,
+    r = subprocess.run([sys.executable, "-c", PROBE.format(heavy=heavy), *args], env=env,
                        capture_output=True, text=True, timeout=60)
-    line = [x for x in r.stderr.splitlines() if x.startswith("HEAVY=")]
-    assert line == ["HEAVY="], r.stderr
+    return [x for x in r.stderr.splitlines() if x.startswith("HEAVY=")]
+
+
+@pytest.mark.parametrize("args", [["--help"], ["--version"], ["list", "--json"],
+                                  ["base", "list", "--json"], ["trust", "list", "--json"],
+                                  ["index", "list", "--json"], ["search", "x", "--json"]])
+def test_commands_do_not_import_the_runtime(args, tmp_path):
+    assert _heavy_imports(args, RUNTIME, tmp_path) == ["HEAVY="]
+
+
+@pytest.mark.parametrize("args", [["--help"], ["--version"], ["list", "--json"]])
+def test_fast_commands_do_not_import_git_resolver_or_crypto(args, tmp_path):
+    assert _heavy_imports(args, LIBRARIES, tmp_path) == ["HEAVY="]
 
 
 def test_console_script_help_and_version(tmp_path):
