@@ -10,6 +10,7 @@ import typer
 
 from hxpm import __version__
 from hxpm.cli import cmd_base, cmd_index, cmd_keys, cmd_package, cmd_resolve, cmd_store
+from hxpm.cli.allocator import keep_heap_pages_for_streaming
 from hxpm.errors import HxpmError, StoreError
 
 app = typer.Typer(
@@ -45,6 +46,7 @@ def _root(
     if offline:
         # Services read HXPM_OFFLINE when they are about to use the network.
         os.environ["HXPM_OFFLINE"] = "1"
+    keep_heap_pages_for_streaming()
 
 
 cmd_store.register(app)

@@ -46,6 +46,7 @@ def install(
         raise UsageError("--signature applies to exactly one package file")
     if bool(args) == (locked is not None):
         raise UsageError("give what to install, or --locked LOCKFILE (not both)")
+
     store = Store.from_env()
     options = InstallOptions(unsafe_allow_unsigned, force_reinstall)
     with progress_display(enabled=not as_json) as display:

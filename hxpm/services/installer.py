@@ -6,7 +6,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from hxpm.services.apply import ApplyResult, StepCallback, apply_plan
+from typing import TYPE_CHECKING
+
 from hxpm.services.install import (
     InstallOptions,
     InstallResult,
@@ -14,9 +15,11 @@ from hxpm.services.install import (
     install_directory,
     install_package_file,
 )
-from hxpm.services.lockfile import install_locked
-from hxpm.services.plan import Plan, PlanOptions, plan_install
 from hxpm.store.store import Store
+
+if TYPE_CHECKING:
+    from hxpm.services.apply import ApplyResult, StepCallback
+    from hxpm.services.plan import Plan
 
 # Given a label (the file name), a callback for byte progress, or None.
 ProgressFactory = Callable[[str], ProgressFn | None]
@@ -49,6 +52,10 @@ def install(store: Store, request: InstallRequest, *, on_step: StepCallback | No
     results = [_install_local(store, Path(a).expanduser(), request, progress) for a in local]
     if not remote:
         return InstallOutcome(local=tuple(results))
+    # Resolution and Git load dulwich and resolvelib: only pay for them when needed.
+    from hxpm.services.apply import apply_plan
+    from hxpm.services.plan import PlanOptions, plan_install
+
     plan = plan_install(store, remote, PlanOptions(base=request.base,
                                                    allow_prerelease=request.allow_prerelease))
     if request.dry_run:
@@ -69,5 +76,7 @@ def _install_local(store: Store, path: Path, request: InstallRequest,
 
 def install_from_lock(store: Store, lock_path: Path, options: InstallOptions, *,
                       on_step: StepCallback | None = None) -> ApplyResult:
+    from hxpm.services.lockfile import install_locked
+
     return install_locked(store, lock_path, options, on_step=on_step)
 
