@@ -134,6 +134,29 @@ def index_yank(
     say(f"[green]{verb}[/] {r.line.name} {r.line.version} (commit {r.index_commit[:12]})")
 
 
+@index_app.command("key-add")
+def index_key_add(
+    key: Annotated[str, typer.Argument(metavar="PUBKEY|FILE")],
+    owner: Annotated[str, typer.Option("--owner", help="Who holds the key.")],
+    experts: Annotated[list[str] | None, typer.Option(
+        "--experts", metavar="GLOB", help="Expert names it may sign (repeatable; default all).")
+    ] = None,
+    index_dir: IndexDirOpt = Path("."),
+    as_json: JsonOpt = False,
+) -> None:
+    """List a publisher key in the index's config.json (index owners)."""
+    from hxpm.services.publish import vouch_for_key
+    from hxpm.services.trust import read_key_argument
+
+    r = vouch_for_key(index_dir, read_key_argument(key), owner=owner, experts=experts or [])
+    if as_json:
+        emit_json("index-key-add", {"key_id": r.key_id, "owner": r.owner,
+                                    "experts": list(r.experts), "commit": r.index_commit})
+        return
+    say(f"[green]listed[/] key {r.key_id} of {r.owner} for {', '.join(r.experts)} "
+        f"(commit {r.index_commit[:12]})")
+
+
 def publish(
     directory: Annotated[Path, typer.Argument(metavar="[DIR]")] = Path("."),
     index: Annotated[Path, typer.Option("--index", metavar="INDEX_CHECKOUT",

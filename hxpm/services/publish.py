@@ -15,6 +15,7 @@ from hxpm.core.names import package_filename
 from hxpm.core.versions import Version, parse_requirement
 from hxpm.errors import NotFoundError, StatementMismatchError, UsageError
 from hxpm.index import git
+from hxpm.index.config import IndexConfig, IndexKey
 from hxpm.index.model import (
     SourceRef,
     VariantEntry,
@@ -26,7 +27,7 @@ from hxpm.index.model import (
 )
 from hxpm.index.urls import normalise_git_url
 from hxpm.package.reader import PackageContents, read_package
-from hxpm.package.signing import parse_signature_file
+from hxpm.package.signing import parse_public_key, parse_signature_file
 
 MAX_SIG_BYTES = 16 * 1024
 
@@ -152,3 +153,29 @@ def yank(index_dir: Path, spec: str, *, undo: bool = False) -> YankResult:
     commit = git.commit_files(index_dir, [rel], f"{verb} {req.name} {version}")
     line = next(x for x in lines if x.version == version)
     return YankResult(line, commit)
+
+
+@dataclass(frozen=True, slots=True)
+class IndexKeyResult:
+    key_id: str
+    owner: str
+    experts: tuple[str, ...]
+    index_commit: str
+
+
+def vouch_for_key(index_dir: Path, public_key: str, *, owner: str, experts: list[str]
+                  ) -> IndexKeyResult:
+    """List a publisher key in the index's config.json, for the expert names given.
+
+    Users who add the index with ``--trust-keys`` then trust it for those names.
+    """
+    index_dir = index_dir.expanduser().resolve()
+    path = index_dir / "config.json"
+    if not path.is_file():
+        raise NotFoundError(f"{index_dir} is not an index checkout (no config.json)")
+    key = parse_public_key(public_key)
+    config = IndexConfig.from_bytes(path.read_bytes(), source=str(path))
+    entry = IndexKey(key.key_id, key.text, owner, tuple(experts or ["*"]))
+    path.write_bytes(config.with_key(entry).to_bytes())
+    commit = git.commit_files(index_dir, ["config.json"], f"Vouch for key {key.key_id} ({owner})")
+    return IndexKeyResult(key.key_id, owner, entry.experts, commit)

@@ -135,3 +135,40 @@ def test_rewound_index_is_refused(world, tmp_path):
     assert versions == ["0.6.0"]  # the cache still holds what was accepted
     r = world.run(home, "index", "update", "--allow-rewind")
     assert r.code == 0, r.err
+
+
+def test_index_keys_are_trusted_only_with_trust_keys(world, tmp_path):
+    r = world.run(world.publisher_home, "index", "key-add", world.public_key, "--owner", "pub",
+                  "--experts", "expert-json", "--index-dir", world.index_work)
+    assert r.code == 0, r.err
+    world.sync_index()
+
+    plain = world.user(tmp_path / "plain", trust=False)
+    r = world.run(plain, "install", "expert-json")
+    assert r.code == 5 and "hxpm trust add" in r.err
+
+    home = world.user(tmp_path / "trusting", trust=False, add_index=False)
+    assert world.run(home, "index", "add", "main", world.url_for("main.git"),
+                     "--trust-keys").code == 0
+    keys = world.run(home, "trust", "list", "--json").json()["keys"]
+    assert [(k["source"], k["experts"]) for k in keys] == [("index:main", ["expert-json"])]
+    assert world.run(home, "install", "expert-json").code == 0
+    r = world.run(home, "install", "expert-sql")  # the index vouches for json only
+    assert r.code == 5
+    assert world.run(home, "index", "remove", "main").code == 0
+    assert world.run(home, "trust", "list", "--json").json()["keys"] == []
+
+
+def test_update_moves_to_the_newest_allowed_version(world, tmp_path):
+    home = world.user(tmp_path / "user")
+    assert world.run(home, "install", "expert-json@0.3.0").code == 0
+    world.release("expert-json", "0.5.0")
+    assert world.run(home, "index", "update").code == 0
+    plan = world.run(home, "update", "--dry-run", "--json").json()["steps"]
+    assert [(s["name"], s["version"], s["action"], s["from_version"]) for s in plan] == [
+        ("expert-json", "0.5.0", "upgrade", "0.3.0")]
+    r = world.run(home, "upgrade", "--json")
+    assert r.code == 0, r.err
+    assert r.json()["replaced"] == ["expert-json 0.3.0"]
+    rows = world.run(home, "list", "--json").json()["experts"]
+    assert [(e["name"], e["version"]) for e in rows] == [("expert-json", "0.5.0")]
