@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from hxpm.index.cache import SearchHit
-from hxpm.services.indexes import open_cache
+from hxpm.index.cache import IndexCache, SearchHit
 from hxpm.services.query import newest_first
 from hxpm.store.store import Store
 
@@ -18,7 +17,8 @@ class SearchResult:
 
 def search(store: Store, term: str, *, capability: str | None = None, limit: int = 50
            ) -> list[SearchResult]:
-    cache = open_cache(store)
+    # Straight to the cache: search must not load the Git stack (it runs at --version speed).
+    cache = IndexCache(store.paths.index_cache)
     try:
         hits = cache.search(term, capability=capability, limit=limit)
     finally:

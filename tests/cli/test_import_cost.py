@@ -39,7 +39,8 @@ def test_commands_do_not_import_the_runtime(args, tmp_path):
     assert _heavy_imports(args, RUNTIME, tmp_path) == ["HEAVY="]
 
 
-@pytest.mark.parametrize("args", [["--help"], ["--version"], ["list", "--json"]])
+@pytest.mark.parametrize("args", [["--help"], ["--version"], ["list", "--json"],
+                                  ["search", "sql", "--json"]])
 def test_fast_commands_do_not_import_git_resolver_or_crypto(args, tmp_path):
     assert _heavy_imports(args, LIBRARIES, tmp_path) == ["HEAVY="]
 
