@@ -8,13 +8,13 @@ nothing about them. Paths use JSON-path-like dotted notation: ``constraints.requ
 
 from __future__ import annotations
 
-import json
 import math
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from hxpm.core.strictjson import DuplicateKeyError, loads_strict
 from hxpm.core.versions import Requirement, parse_requirement
 from hxpm.errors import InvalidRequirementError, ManifestError
 
@@ -285,24 +285,6 @@ def check_base_name(value: str) -> bool:
 # --- bytes to JSON --------------------------------------------------------------------------
 
 
-class _DuplicateKey(Exception):
-    pass
-
-
-def _reject_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    # Two parsers picking different copies of a duplicated key is a classic confusion trick.
-    out: dict[str, Any] = {}
-    for key, value in pairs:
-        if key in out:
-            raise _DuplicateKey(key)
-        out[key] = value
-    return out
-
-
-def _reject_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not valid JSON")
-
-
 def decode_json(data: bytes, source: str, max_bytes: int = MAX_MANIFEST_BYTES) -> Any:
     """Bytes -> JSON value, or one ManifestError saying why the bytes are not a JSON document."""
     if len(data) > max_bytes:
@@ -318,12 +300,11 @@ def decode_json(data: bytes, source: str, max_bytes: int = MAX_MANIFEST_BYTES) -
             problems=[("$", f"byte offset {exc.start}", "UTF-8 encoded JSON")],
         ) from None
     try:
-        return json.loads(text, object_pairs_hook=_reject_duplicates,
-                          parse_constant=_reject_constant)
-    except _DuplicateKey as exc:
+        return loads_strict(text)
+    except DuplicateKeyError as exc:
         raise ManifestError(
-            f"{source}: duplicate key {exc.args[0]!r} in a JSON object",
-            problems=[("$", str(exc.args[0]), "each key at most once per JSON object")],
+            f"{source}: duplicate key {exc.key!r} in a JSON object",
+            problems=[("$", exc.key, "each key at most once per JSON object")],
         ) from None
     except (ValueError, RecursionError) as exc:
         raise ManifestError(

@@ -9,7 +9,6 @@ names where it was found (``experts/ex/pe/expert-sql line 3``), the field
 
 from __future__ import annotations
 
-import json
 import math
 import re
 from collections.abc import Callable
@@ -18,6 +17,7 @@ from urllib.parse import urlsplit
 
 from hxpm.core.digest import is_sha256_hex
 from hxpm.core.manifest_checks import REQUIREMENT_EXPECTATION, check_base_name
+from hxpm.core.strictjson import DuplicateKeyError, loads_strict
 from hxpm.core.versions import Requirement, Version, parse_requirement
 from hxpm.errors import HxpmError, IndexDataError
 from hxpm.package.signing import MAX_BASE_MODEL_CHARS, Statement, parse_signature_file
@@ -79,31 +79,6 @@ def relocate(exc: IndexDataError, where: str, prefix: str) -> IndexDataError:
 # --- bytes to JSON -------------------------------------------------------------------------
 
 
-class _DuplicateKey(Exception):
-    pass
-
-
-def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    # Two readers taking different copies of a duplicated key is a classic confusion trick.
-    out: dict[str, Any] = {}
-    for key, value in pairs:
-        if key in out:
-            raise _DuplicateKey(key)
-        out[key] = value
-    return out
-
-
-def _no_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not valid JSON")
-
-
-def _finite_float(text: str) -> float:
-    value = float(text)
-    if not math.isfinite(value):  # 1e999 parses as inf, which JSON cannot write back
-        raise ValueError(f"the number {text[:20]} is out of range")
-    return value
-
-
 def decode_object(data: str | bytes, where: str, what: str) -> dict[str, Any]:
     """UTF-8 JSON text -> a JSON object of plain JSON values, or IndexDataError."""
     if isinstance(data, (bytes, bytearray)):
@@ -113,10 +88,9 @@ def decode_object(data: str | bytes, where: str, what: str) -> dict[str, Any]:
             raise bad("", f"invalid byte at offset {exc.start}", f"UTF-8 text ({what})",
                       where=where) from None
     try:
-        doc = json.loads(data, object_pairs_hook=_no_duplicates, parse_constant=_no_constant,
-                         parse_float=_finite_float)
-    except _DuplicateKey as exc:
-        raise bad("", f"key {exc.args[0]!r} twice", f"each key at most once ({what})",
+        doc = loads_strict(data)
+    except DuplicateKeyError as exc:
+        raise bad("", f"key {exc.key!r} twice", f"each key at most once ({what})",
                   where=where) from None
     except (ValueError, RecursionError) as exc:
         raise bad("", data[:60], f"{what} (not valid JSON: {exc})", where=where) from None
