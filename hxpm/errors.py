@@ -86,6 +86,22 @@ class PackageBuildError(HxpmError):
     exit_code = 1
 
 
+class InferenceError(HxpmError):
+    """The runtime cannot load or run a model or an adapter (not a verification problem)."""
+
+    code = "inference"
+    exit_code = 1
+
+
+class RuntimeMissingError(HxpmError):
+    """A command needs the runtime extra (torch, transformers, peft), which is not installed."""
+
+    code = "runtime-missing"
+    exit_code = 1
+    default_hint = ("Install the runtime: pip install 'hxpm[runtime]' (for a CPU-only torch, "
+                    "first: pip install torch --index-url https://download.pytorch.org/whl/cpu)")
+
+
 # --- 3: resolution -------------------------------------------------------------------------
 
 
@@ -213,6 +229,8 @@ ERROR_FAMILIES: tuple[type[HxpmError], ...] = (
     InvalidRequirementError,
     ManifestError,
     PackageBuildError,
+    InferenceError,
+    RuntimeMissingError,
     ResolutionError,
     DependencyCycleError,
     MaxChainError,
