@@ -2,8 +2,8 @@
 PYTHON ?= python3
 VENV   ?= .venv
 PIP    := $(VENV)/bin/python -m pip
-# The runtime extra (issue: embedded runtime) needs torch; this pins the CPU build so that no
-# multi-GB CUDA wheel is ever pulled. Override with e.g. `make TORCH_SPEC='torch==2.5.1' ...`.
+# The runtime extra needs torch; this pins the CPU build so that no multi-GB CUDA wheel is
+# ever pulled. Override with e.g. `make TORCH_SPEC='torch==2.5.1' test`.
 TORCH_SPEC ?= torch==2.13.0
 
 .PHONY: demo test venv bench clean
@@ -15,10 +15,16 @@ $(VENV)/.installed: pyproject.toml
 	$(PIP) install --quiet --disable-pip-version-check -e '.[dev]'
 	touch $@
 
+# The runtime extra, with torch pinned first so that pip never resolves a CUDA build.
+$(VENV)/.runtime: $(VENV)/.installed
+	$(PIP) install --quiet --disable-pip-version-check '$(TORCH_SPEC)'
+	$(PIP) install --quiet --disable-pip-version-check -e '.[dev,runtime]'
+	touch $@
+
 demo: venv
 	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" bash scripts/demo.sh
 
-test: venv
+test: $(VENV)/.runtime
 	$(VENV)/bin/python -m pytest -q -p no:cacheprovider
 
 bench: venv

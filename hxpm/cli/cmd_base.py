@@ -19,14 +19,23 @@ NameArg = Annotated[str, typer.Argument(metavar="NAME", help="Model id, e.g. Qwe
 @base_app.command("add")
 def base_add(
     name: NameArg,
-    path: Annotated[Path, typer.Option("--path", metavar="DIR",
-                                       help="A local Hugging Face-format model directory.")],
+    path: Annotated[Path | None, typer.Option(
+        "--path", metavar="DIR", help="A local Hugging Face-format model directory.")] = None,
+    from_hub: Annotated[str | None, typer.Option(
+        "--from-hub", metavar="REPO_ID", help="Download from the Hugging Face Hub (network; "
+        "needs the runtime extra).")] = None,
+    revision: Annotated[str | None, typer.Option("--revision", help="Hub revision.")] = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Register a base model by its digest (config.json + *.safetensors)."""
-    from hxpm.services.bases import add_base
+    from hxpm.errors import UsageError
+    from hxpm.services.bases import add_base, add_base_from_hub
 
-    b = add_base(Store.from_env(), name, path)
+    if (path is None) == (from_hub is None):
+        raise UsageError("give exactly one of --path DIR or --from-hub REPO_ID")
+    store = Store.from_env()
+    b = (add_base(store, name, path) if path is not None
+         else add_base_from_hub(store, name, from_hub or "", revision=revision))
     if as_json:
         emit_json("base-add", {"base": base_dict(b)})
         return

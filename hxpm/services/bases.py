@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import re
-
 from pathlib import Path
 
 from hxpm.core.digest import base_model_digest, base_model_files
-from hxpm.errors import NotFoundError, UsageError
+from hxpm.core.names import base_slug
+from hxpm.errors import NetworkError, NotFoundError, RuntimeMissingError, UsageError
+from hxpm.transport import require_online
 from hxpm.store.records import BaseModel
 from hxpm.store.state import utc_now
 from hxpm.store.store import Store
@@ -24,7 +25,35 @@ def validate_base_name(name: str) -> str:
     return name
 
 
-def add_base(store: Store, name: str, path: Path) -> BaseModel:
+# Weights only as safetensors: a hub repo's pickles (*.bin, *.pt) are never downloaded.
+HUB_PATTERNS = ["*.json", "*.safetensors", "*.txt", "*.model", "*.jinja", "LICENSE*", "*.md"]
+
+
+def add_base_from_hub(store: Store, name: str, repo_id: str, *, revision: str | None = None
+                      ) -> BaseModel:
+    """Download a model from the Hugging Face Hub into the store, then register it."""
+    validate_base_name(name)
+    require_online(f"downloading {repo_id} from the Hugging Face Hub")
+    try:
+        import huggingface_hub
+        from huggingface_hub import errors as hf_errors
+    except ImportError:
+        raise RuntimeMissingError("--from-hub needs huggingface_hub (part of the runtime "
+                                  "extra)") from None
+    target = store.paths.root / "models" / base_slug(repo_id)
+    try:
+        huggingface_hub.snapshot_download(repo_id, revision=revision, local_dir=target,
+                                          allow_patterns=HUB_PATTERNS)
+    except hf_errors.RepositoryNotFoundError:
+        raise NotFoundError(f"the Hugging Face Hub has no model {repo_id!r}") from None
+    except (hf_errors.HfHubHTTPError, hf_errors.LocalEntryNotFoundError, OSError) as e:
+        raise NetworkError(f"downloading {repo_id} failed: {str(e).splitlines()[0][:200]}",
+                           hint="Check your network, or download the model yourself and "
+                           f"use `hxpm base add {name} --path DIR`.") from None
+    return add_base(store, name, target, source=f"hub:{repo_id}")
+
+
+def add_base(store: Store, name: str, path: Path, *, source: str = "local") -> BaseModel:
     """Register a Hugging Face-format directory; the first base becomes the default."""
     validate_base_name(name)
     path = path.expanduser().resolve()
@@ -35,7 +64,7 @@ def add_base(store: Store, name: str, path: Path) -> BaseModel:
         )
     if not any(p.suffix == ".safetensors" for p in base_model_files(path)):
         raise NotFoundError(f"{path} holds no *.safetensors weights")
-    base = BaseModel(name, path, base_model_digest(path), utc_now(), "local")
+    base = BaseModel(name, path, base_model_digest(path), utc_now(), source)
     with store.writing(), store.db.transaction() as conn:
         store.db.put_base(conn, base)
         if store.db.get_meta("default_base") is None:

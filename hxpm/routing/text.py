@@ -1,0 +1,197 @@
+"""Text handling for the router: normalisation, tokens, keyword forms, question shapes.
+
+Matching works on *tokens*, not substrings: a token is a run of word characters (``\\w+``,
+Unicode-aware) or one punctuation character. Each token remembers whether whitespace came
+before it ("glued" when none did). A keyword is tokenised the same way and matches a run of
+prompt tokens that are equal and glued the same way, so
+
+- ``sql`` never matches inside ``nosqlite`` (that is one token),
+- ``group by`` matches ``GROUP \\n BY`` (whitespace of any kind and length is one gap),
+- ``node.js`` / ``c++`` / ``json-schema`` match exactly those spellings, and ``c`` does not
+  match the ``c`` of ``c++`` or ``c#`` (see :func:`suffix_blocks`).
+
+Everything here is plain Python with no third-party imports: ``hxpm route`` must start fast.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass
+
+# A word (letters, digits, underscore, any script) or a single non-space character, with the
+# whitespace before it captured so that "glued" (no whitespace before) can be recorded.
+_TOKEN_RE = re.compile(r"(\s*)(\w+|[^\w\s])")
+
+# Apostrophe look-alikes that NFKC leaves alone; "what’s" must read like "what's".
+_APOSTROPHES = str.maketrans({"\u2018": "'", "\u2019": "'", "\u02bc": "'", "\u2032": "'"})
+
+# A word keyword must not match the "c" of "c++" / "c#" / "f#": those suffixes make another word.
+_BLOCKING_SUFFIXES = frozenset({"+", "#"})
+
+# Single-word keywords that would match nearly every prompt; a publisher listing one gets
+# nothing for it (and `--explain` says so) instead of capturing all traffic.
+STOPWORDS = frozenset(
+    "a an the of to in on at by for from with and or not no is are was were be been it its "
+    "this that these those i you we he she they me my your our how what why who when where "
+    "which do does did can could would should will please".split()
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Tokens:
+    """A tokenised text: ``words[i]`` is a token, ``glued[i]`` is True when no whitespace
+    separated it from the previous token (False for the first token)."""
+
+    words: tuple[str, ...]
+    glued: tuple[bool, ...]
+
+
+def normalize(text: str) -> str:
+    """NFKC, drop invisible format characters, casefold (NFKC again after casefold, which can
+    denormalise). ASCII, the common case, takes a fast path with the same result."""
+    if text.isascii():
+        return text.lower()
+    text = unicodedata.normalize("NFKC", text)
+    # Zero-width spaces/joiners, bidi controls, soft hyphens (category Cf) are invisible: a
+    # reader sees "sql" in "s\u200bql", so the router should too.
+    text = "".join(ch for ch in text if unicodedata.category(ch) != "Cf")
+    return unicodedata.normalize("NFKC", text.casefold()).translate(_APOSTROPHES)
+
+
+def tokenize(text: str) -> Tokens:
+    """Tokens of ``normalize(text)``."""
+    pairs = _TOKEN_RE.findall(normalize(text))
+    words = tuple(tok for _, tok in pairs)
+    glued = tuple(i > 0 and not space for i, (space, _) in enumerate(pairs))
+    return Tokens(words, glued)
+
+
+def is_word(token: str) -> bool:
+    # Tokens are either \w+ runs or one non-word character, so the first character decides.
+    return bool(token) and (token[0].isalnum() or token[0] == "_")
+
+
+def word_count(tokens: Tokens) -> int:
+    """Words as a reader counts them: whitespace-separated chunks ("json-schema" is one)."""
+    return sum(1 for g in tokens.glued if not g) if tokens.words else 0
+
+
+def plural_forms(word: str) -> tuple[str, ...]:
+    """English plural (and third-person -s) spellings of ``word``, for keyword tolerance.
+
+    Only plurals: verb forms ("selected", "joined", "documented", "matched") are common in
+    ordinary prose and would make "select", "join", "document" and "match" fire on it. Only
+    ASCII letters of 3+ characters, and not words that already end in a lone "s"
+    ("pandas", "postgres"), which are most likely plural already.
+    """
+    if len(word) < 3 or not (word.isascii() and word.isalpha()):
+        return ()
+    if word.endswith("s") and not word.endswith(("ss", "us", "is")):
+        return ()
+    if word.endswith(("s", "x", "z", "ch", "sh")):
+        return (word + "es",)
+    if word.endswith("y") and word[-2] not in "aeiou":
+        return (word[:-1] + "ies",)
+    if word.endswith("o"):
+        return (word + "s", word + "es")
+    return (word + "s",)
+
+
+def keyword_forms(tokens: Tokens) -> tuple[tuple[str, ...], ...]:
+    """Every token sequence a keyword accepts: itself, then its last word pluralised
+    ("borrow checker" -> "borrow checkers")."""
+    forms = [tokens.words]
+    last = tokens.words[-1]
+    for plural in plural_forms(last):
+        forms.append(tokens.words[:-1] + (plural,))
+    return tuple(forms)
+
+
+def matches_at(prompt: Tokens, start: int, form: tuple[str, ...], glued: tuple[bool, ...]
+               ) -> bool:
+    """Whether ``form`` (first token already known equal) occurs at ``start``, glued alike."""
+    end = start + len(form)
+    if end > len(prompt.words):
+        return False
+    for k in range(1, len(form)):
+        if prompt.words[start + k] != form[k] or prompt.glued[start + k] != glued[k]:
+            return False
+    return not suffix_blocks(prompt, end, form[-1])
+
+
+def suffix_blocks(prompt: Tokens, end: int, last: str) -> bool:
+    """A match ending in a word is void when "+"/"#" is glued on ("c" in "c++")."""
+    return (end < len(prompt.words) and prompt.glued[end]
+            and prompt.words[end] in _BLOCKING_SUFFIXES and is_word(last))
+
+
+# --- question shapes -------------------------------------------------------------------------
+
+# Openers of a generic question, as token sequences. "how do/to" is left out on purpose: "how
+# do I join two tables" asks for a task an expert does, unlike "how does a join work".
+_GENERIC_OPENERS: tuple[tuple[str, tuple[str, ...]], ...] = tuple(
+    (phrase, tokenize(phrase).words)
+    for phrase in (
+        "what is", "what are", "what was", "what were", "what's", "whats", "what does",
+        "who is", "who are", "who was", "who were", "who's",
+        "where is", "where are", "where was", "where's",
+        "when is", "when are", "when was", "when were", "when did",
+        "why", "how does", "how is", "how are",
+        "explain", "define", "describe", "tell me about", "tell me what",
+        "meaning of", "definition of", "the meaning of", "the definition of",
+    )
+)
+
+# Leading words that do not change what is asked ("please explain", "can you describe").
+_FILLER_WORDS = frozenset(
+    "please pls plz hey hi hello ok okay so um hmm quick question briefly quickly just now "
+    "kindly".split()
+)
+_FILLER_PAIRS = frozenset({("can", "you"), ("could", "you"), ("would", "you"), ("will", "you"),
+                           ("can", "u"), ("could", "u")})
+
+# Signs that a question is about a concrete artifact the user supplies ("explain THIS query:
+# ..."), not about a concept ("what is SQL?"). Deictic words, code punctuation, or a colon
+# with something after it.
+_DEICTIC = frozenset("this these following below above attached given my our mine".split())
+_CODE_SYMBOLS = frozenset("` { } [ ] ; = < > \" |".split())
+
+
+def generic_opener(prompt: Tokens) -> str | None:
+    """The generic-question opener the prompt starts with ("what is"), or None."""
+    words = prompt.words
+    i = _skip_fillers(words)
+    for phrase, opener in _GENERIC_OPENERS:
+        if words[i:i + len(opener)] == opener:
+            return phrase
+    return None
+
+
+def _skip_fillers(words: tuple[str, ...]) -> int:
+    i = 0
+    while i < len(words):
+        if words[i] in _FILLER_WORDS or not is_word(words[i]):
+            i += 1
+        elif tuple(words[i:i + 2]) in _FILLER_PAIRS:
+            i += 2
+        else:
+            break
+    return i
+
+
+def artifact_marker(prompt: Tokens, raw: str) -> str | None:
+    """What shows the prompt carries its own material (a word, a symbol, "a newline"), or None."""
+    words = prompt.words
+    for i, tok in enumerate(words):
+        if tok in _DEICTIC:
+            return tok
+        if tok in _CODE_SYMBOLS:
+            return tok
+        # "query: MATCH (n) RETURN n" -- a colon followed by at least two more tokens.
+        if tok == ":" and len(words) - i > 2:
+            return ":"
+    if "\n" in raw.strip():
+        return "a line break"
+    return None
+
