@@ -9,7 +9,15 @@ from typing import Annotated
 import typer
 
 from hxpm import __version__
-from hxpm.cli import cmd_base, cmd_index, cmd_keys, cmd_package, cmd_resolve, cmd_store
+from hxpm.cli import (
+    cmd_base,
+    cmd_index,
+    cmd_keys,
+    cmd_package,
+    cmd_resolve,
+    cmd_run,
+    cmd_store,
+)
 from hxpm.cli.allocator import keep_heap_pages_for_streaming
 from hxpm.errors import HxpmError, StoreError
 
@@ -51,6 +59,7 @@ def _root(
 
 cmd_store.register(app)
 cmd_resolve.register(app)
+cmd_run.register(app)
 cmd_index.register(app)
 cmd_package.register(app)
 cmd_keys.register(app)

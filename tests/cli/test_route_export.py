@@ -73,3 +73,15 @@ def test_export_vllm_refuses_sets_over_the_limits(cli, installed):
 def test_run_without_runtime_or_base_is_clear(cli):
     r = cli("run", "--prompt", "hello")
     assert r.code == 4 and "hxpm base add" in r.err
+
+
+def test_base_from_hub_offline_is_exit_6(cli, monkeypatch):
+    r = cli("--offline", "base", "add", "Qwen/Qwen3-0.6B", "--from-hub", "Qwen/Qwen3-0.6B")
+    assert r.code == 6 and "offline" in r.err
+    # The hub client's own offline switch (no network here either): still exit 6, no traceback.
+    pytest.importorskip("huggingface_hub")
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    r = cli("base", "add", "Qwen/Qwen3-0.6B", "--from-hub", "Qwen/Qwen3-0.6B")
+    assert r.code == 6, (r.code, r.err)
+    assert cli("base", "list", "--json").json()["bases"] == []
+    assert cli("base", "add", "x", "--path", ".", "--from-hub", "y").code == 2

@@ -1,0 +1,134 @@
+"""route, run, chat, export. Only run and chat load the runtime, inside their bodies."""
+
+from __future__ import annotations
+
+import sys
+from typing import Annotated, Any
+
+import typer
+
+from hxpm.cli.options import BaseOpt, JsonOpt
+from hxpm.cli.output import emit_json, escape, say, table
+from hxpm.store.store import Store
+
+export_app = typer.Typer(help="Hand installed experts to serving engines.", no_args_is_help=True)
+ExpertsOpt = Annotated[str | None, typer.Option(
+    "--expert", "--experts", metavar="A,B", help="Use these experts (and what they require) "
+    "instead of routing; '' for the bare base.")]
+DeviceOpt = Annotated[str, typer.Option("--device", help="auto, cpu, cuda or cuda:N.")]
+
+
+def route(
+    prompt: Annotated[str, typer.Argument(metavar="PROMPT")],
+    explain: Annotated[bool, typer.Option("--explain", help="Show every score and why.")
+                       ] = False,
+    base: BaseOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Show which installed experts would answer PROMPT (no model is loaded)."""
+    from hxpm.services.routing import route_prompt
+
+    routed = route_prompt(Store.from_env(), prompt, base=base)
+    d = routed.decision
+    names = list(routed.expert_set.names) if routed.expert_set else []
+    if as_json:
+        emit_json("route", {"decision": d.to_dict(), "experts": names})
+        return
+    target = " + ".join(names) if names else "the bare base model"
+    say(f"[bold]{escape(target)}[/] — {escape(d.reason)}")
+    if explain:
+        table(["expert", "score", "evidence"],
+              [(s.name, f"{s.score:.3f}", "; ".join(s.reasons)) for s in d.scores],
+              empty="no experts installed for this base")
+
+
+def run(
+    prompt: Annotated[str, typer.Option("--prompt", "-p", metavar="TEXT")],
+    experts: ExpertsOpt = None,
+    base: BaseOpt = None,
+    max_new_tokens: Annotated[int | None, typer.Option("--max-new-tokens", min=1)] = None,
+    temperature: Annotated[float | None, typer.Option("--temperature", min=0.0)] = None,
+    top_p: Annotated[float | None, typer.Option("--top-p", min=0.0, max=1.0)] = None,
+    top_k: Annotated[int | None, typer.Option("--top-k", min=0)] = None,
+    seed: Annotated[int | None, typer.Option("--seed")] = None,
+    device: DeviceOpt = "auto",
+    as_json: JsonOpt = False,
+) -> None:
+    """Answer one prompt with the routed (or named) experts stacked on the base model."""
+    from hxpm.services.run import DecodingOverrides, run_once
+
+    overrides = DecodingOverrides(max_new_tokens, temperature, top_p, top_k, seed)
+    stream = not as_json and sys.stdout.isatty()
+    record = run_once(Store.from_env(), prompt, experts=_split(experts), base=base,
+                      overrides=overrides, device=device, on_text=_write if stream else None)
+    if as_json:
+        emit_json("run", {k: v for k, v in record.to_dict().items() if k != "schema"})
+        return
+    _render_run(record.to_dict(), streamed=stream)
+
+
+def _split(experts: str | None) -> list[str] | None:
+    if experts is None:
+        return None
+    return [e.strip() for e in experts.split(",") if e.strip()]
+
+
+def _write(text: str) -> None:
+    sys.stdout.write(text)
+    sys.stdout.flush()
+
+
+def _render_run(d: dict[str, Any], *, streamed: bool) -> None:
+    if streamed:
+        sys.stdout.write("\n")
+    else:
+        sys.stdout.write(d["output"] + "\n")
+    used = ", ".join(f"{e['name']} {e['version']}" for e in d["experts"]) or "none (bare base)"
+    from hxpm.cli.output import console
+
+    console(stderr=True).print(
+        f"[dim]experts: {escape(used)} — {escape(d['why'])}; {d['tokens']['generated']} "
+        f"tokens, {d['tokens_per_s']} tok/s, stopped by {d['stopped_by']}[/]")
+
+
+def chat(
+    experts: ExpertsOpt = None,
+    base: BaseOpt = None,
+    max_new_tokens: Annotated[int | None, typer.Option("--max-new-tokens", min=1)] = None,
+    temperature: Annotated[float | None, typer.Option("--temperature", min=0.0)] = None,
+    seed: Annotated[int | None, typer.Option("--seed")] = None,
+    device: DeviceOpt = "auto",
+    max_loaded: Annotated[int, typer.Option("--max-loaded", min=1,
+                                            help="Adapters kept attached (LRU).")] = 8,
+) -> None:
+    """Chat with the base model kept loaded: /experts a,b  /auto  /exit."""
+    from hxpm.cli.chat_loop import chat_loop
+    from hxpm.services.run import DecodingOverrides
+
+    chat_loop(Store.from_env(), experts=_split(experts), base=base,
+              overrides=DecodingOverrides(max_new_tokens, temperature, None, None, seed),
+              device=device, max_loaded=max_loaded)
+
+
+@export_app.command("vllm")
+def export_vllm(
+    names: Annotated[list[str] | None, typer.Argument(metavar="[NAME...]")] = None,
+    base: BaseOpt = None,
+    max_lora_rank: Annotated[int | None, typer.Option("--max-lora-rank", min=1)] = None,
+    max_loras: Annotated[int | None, typer.Option("--max-loras", min=1)] = None,
+) -> None:
+    """Print vLLM --lora-modules JSON for the resolved set (checks rank and count limits)."""
+    import json
+
+    from hxpm.services.export import export_vllm as run_export
+
+    result = run_export(Store.from_env(), names or [], base=base, max_lora_rank=max_lora_rank,
+                        max_loras=max_loras)
+    sys.stdout.write(json.dumps([m.to_dict() for m in result.modules], indent=2) + "\n")
+
+
+def register(app: typer.Typer) -> None:
+    app.command()(route)
+    app.command()(run)
+    app.command()(chat)
+    app.add_typer(export_app, name="export")
