@@ -40,6 +40,9 @@ step "User: install it (signatures checked before anything is fetched)" hxpm ins
 step "User: list installed experts" hxpm list
 step "User: details of one expert" hxpm info sql
 step "User: re-hash the whole store" hxpm verify --store
+step "User: which experts would answer a prompt? (routing, no model loaded)" hxpm route "count the orders per customer with GROUP BY" --explain
+step "User: a generic question goes to the bare base" hxpm route "what is the capital of France?"
+step "User: hand the set to vLLM" hxpm export vllm expert-sql
 step "User: lock what is installed" hxpm lock expert-sql -o .demo/hxpm.lock
 hxpm uninstall expert-sql >/dev/null && hxpm uninstall expert-json >/dev/null
 step "User: reinstall exactly from the lock, offline (from the cache)" hxpm --offline install --locked .demo/hxpm.lock
