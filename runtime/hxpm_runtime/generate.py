@@ -1,0 +1,156 @@
+"""The decoding loop: prefill, then one token at a time with a KV cache.
+
+Our own loop rather than ``model.generate``: it streams text pieces, enforces stop strings
+on the decoded text (cutting the text there), and costs less per token than the generic
+generation machinery, which matters on a tiny CPU model where Python overhead dominates.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+
+from .refs import GenerationConfig
+
+_REPLACEMENT = "\ufffd"  # what a half-decoded multi-byte character looks like
+
+
+@dataclass(frozen=True, slots=True)
+class Decoded:
+    token_ids: tuple[int, ...]
+    text: str
+    stopped_by: str  # "eos" | "stop" | "length"
+
+
+def eos_token_ids(model: Any, tokenizer: Any) -> frozenset[int]:
+    """Every id that ends a turn: the generation config's, the model config's, the tokenizer's."""
+    ids: set[int] = set()
+    sources = (getattr(getattr(model, "generation_config", None), "eos_token_id", None),
+               getattr(model.config, "eos_token_id", None),
+               getattr(tokenizer, "eos_token_id", None))
+    for value in sources:
+        if isinstance(value, int):
+            ids.add(value)
+        elif isinstance(value, Iterable) and not isinstance(value, str):
+            ids.update(v for v in value if isinstance(v, int))
+    return frozenset(ids)
+
+
+class Sampler:
+    """Greedy when temperature is 0, else temperature / top-k / top-p sampling (seeded)."""
+
+    def __init__(self, config: GenerationConfig, device: torch.device) -> None:
+        self._config = config
+        self._generator: torch.Generator | None = None
+        if config.temperature > 0:
+            seed = config.seed if config.seed is not None else random.SystemRandom().getrandbits(63)
+            self._generator = torch.Generator(device=device)
+            self._generator.manual_seed(seed)
+
+    def __call__(self, logits: torch.Tensor) -> int:
+        """Pick the next token from the last position's logits (shape [vocab])."""
+        if self._generator is None:
+            return int(torch.argmax(logits))
+        cfg = self._config
+        logits = logits.float() / cfg.temperature
+        if 0 < cfg.top_k < logits.numel():
+            kth = torch.topk(logits, cfg.top_k).values[-1]
+            logits = logits.masked_fill(logits < kth, float("-inf"))
+        if cfg.top_p < 1.0:
+            ordered, order = torch.sort(logits, descending=True)
+            probs = torch.softmax(ordered, dim=-1)
+            # Drop a token when the tokens before it already reach top_p (keeps at least one).
+            drop = (probs.cumsum(dim=-1) - probs) >= cfg.top_p
+            logits = logits.scatter(0, order[drop], float("-inf"))
+        probs = torch.softmax(logits, dim=-1)
+        return int(torch.multinomial(probs, 1, generator=self._generator))
+
+
+class TextStream:
+    """Decodes the growing token list, finds stop strings, and hands out safe text pieces.
+
+    Text is held back while it could still be the start of a stop string or ends in half a
+    multi-byte character, so that ``on_text`` never receives text the result later cuts.
+    """
+
+    def __init__(self, tokenizer: Any, stop: tuple[str, ...],
+                 on_text: Callable[[str], None] | None) -> None:
+        self._tokenizer = tokenizer
+        self._stop = stop
+        self._hold = max((len(s) for s in stop), default=1) - 1
+        self._on_text = on_text
+        self._ids: list[int] = []
+        self._sent = 0
+        self.text = ""
+
+    @property
+    def active(self) -> bool:
+        """Whether text must be decoded per token (streaming or stop strings)."""
+        return bool(self._stop) or self._on_text is not None
+
+    def push(self, token_id: int) -> bool:
+        """Add a token; True when a stop string has appeared (the text is cut before it)."""
+        self._ids.append(token_id)
+        if not self.active:
+            return False
+        self.text = self._decode()
+        start = max(0, self._sent - self._hold)
+        hits = [i for i in (self.text.find(s, start) for s in self._stop) if i >= 0]
+        if hits:
+            self.text = self.text[:min(hits)]
+            self._send(len(self.text))
+            return True
+        safe = len(self.text) - self._hold
+        if self.text.endswith(_REPLACEMENT):
+            safe = min(safe, len(self.text.rstrip(_REPLACEMENT)))
+        self._send(safe)
+        return False
+
+    def finish(self) -> str:
+        """The final text; sends whatever was still held back."""
+        if not self.active:
+            self.text = self._decode()
+        self._send(len(self.text))
+        return self.text
+
+    def _decode(self) -> str:
+        return self._tokenizer.decode(self._ids, skip_special_tokens=True)
+
+    def _send(self, upto: int) -> None:
+        if upto > self._sent:
+            if self._on_text is not None:
+                self._on_text(self.text[self._sent:upto])
+            self._sent = upto
+
+
+def decode(model: Any, tokenizer: Any, prompt_ids: list[int], config: GenerationConfig, *,
+           device: torch.device, on_text: Callable[[str], None] | None = None) -> Decoded:
+    """Generate up to ``config.max_new_tokens`` tokens after ``prompt_ids``."""
+    eos = eos_token_ids(model, tokenizer)
+    sample = Sampler(config, device)
+    stream = TextStream(tokenizer, config.stop, on_text)
+    new_ids: list[int] = []
+    stopped_by = "length"
+    with torch.inference_mode():
+        ids = torch.tensor([prompt_ids], dtype=torch.long, device=device)
+        # logits_to_keep=1: only the last position's logits are needed (vocab can be 150k).
+        out = model(input_ids=ids, use_cache=True, logits_to_keep=1)
+        for _ in range(config.max_new_tokens):
+            token = sample(out.logits[0, -1])
+            if token in eos:
+                stopped_by = "eos"
+                break
+            new_ids.append(token)
+            if stream.push(token):
+                stopped_by = "stop"
+                break
+            if len(new_ids) == config.max_new_tokens:
+                break
+            step = torch.tensor([[token]], dtype=torch.long, device=device)
+            out = model(input_ids=step, past_key_values=out.past_key_values, use_cache=True)
+    text = stream.finish()
+    return Decoded(tuple(new_ids), text, stopped_by)

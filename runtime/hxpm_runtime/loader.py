@@ -1,0 +1,123 @@
+"""Load a registered base model (after checking its digest) and its tokenizer, offline."""
+
+from __future__ import annotations
+
+import contextlib
+import warnings
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from hxpm.core.digest import base_model_digest, base_model_files, digests_equal
+from hxpm.errors import InferenceError, IntegrityError, NotFoundError
+
+from .refs import BaseRef
+
+
+def verify_base(base: BaseRef) -> str:
+    """Recompute the base digest of ``base.path`` and compare it with the registered one.
+
+    Returns the digest. An empty ``base.sha256`` (nothing registered) is not compared.
+
+    Raises:
+        NotFoundError: the folder, its config.json or its safetensors files are missing.
+        IntegrityError: the files differ from the registered digest.
+    """
+    path = Path(base.path)
+    if not path.is_dir():
+        raise NotFoundError(f"base model {base.name}: folder {path} does not exist",
+                            hint="Register it again with `hxpm base add NAME --path DIR`.")
+    files = base_model_files(path)
+    if not (path / "config.json").is_file():
+        raise NotFoundError(f"base model {base.name}: {path} has no config.json")
+    if not any(f.suffix == ".safetensors" for f in files):
+        raise NotFoundError(f"base model {base.name}: {path} has no *.safetensors weights")
+    try:
+        digest = base_model_digest(path)
+    except OSError as e:
+        raise NotFoundError(f"base model {base.name}: cannot read {e.filename}: "
+                            f"{e.strerror}") from None
+    if base.sha256 and not digests_equal(digest, base.sha256.lower()):
+        raise IntegrityError(
+            f"base model {base.name}: base files differ from the registered digest "
+            f"(expected {base.sha256}, got {digest})",
+            hint="The model folder changed since `hxpm base add`; restore it, or register it "
+                 "again if the change is intended (experts built for the old digest will "
+                 "then be refused).",
+            details={"expected": base.sha256, "actual": digest, "path": str(path)})
+    return digest
+
+
+@contextlib.contextmanager
+def quiet_transformers() -> Iterator[None]:
+    """Silence transformers' progress bars, logs and warnings while loading.
+
+    Library code never prints (DESIGN §10); the caller reports what happened.
+    """
+    from transformers.utils import logging as hf_logging
+
+    bars_were_on = hf_logging.is_progress_bar_enabled()
+    level = hf_logging.get_verbosity()
+    hf_logging.disable_progress_bar()
+    hf_logging.set_verbosity_error()
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            yield
+    finally:
+        hf_logging.set_verbosity(level)
+        if bars_were_on:
+            hf_logging.enable_progress_bar()
+
+
+def load_tokenizer(base: BaseRef) -> Any:
+    """The base folder's tokenizer (``local_files_only``: never touches a model hub)."""
+    from transformers import AutoTokenizer
+
+    try:
+        with quiet_transformers():
+            return AutoTokenizer.from_pretrained(str(base.path), local_files_only=True)
+    except Exception as e:  # transformers raises OSError, ValueError, KeyError, ...
+        raise InferenceError(f"base model {base.name}: cannot load its tokenizer from "
+                             f"{base.path}: {_first_line(e)}",
+                             hint="The folder needs tokenizer.json (or the files of a "
+                                  "slow tokenizer) and tokenizer_config.json.") from None
+
+
+def load_model(base: BaseRef, device: torch.device, dtype: torch.dtype) -> torch.nn.Module:
+    """The causal LM in ``base.path`` on ``device`` in ``dtype``, in eval mode, frozen."""
+    from transformers import AutoModelForCausalLM
+
+    # transformers 4.56 renamed torch_dtype to dtype; older ones take an unknown keyword for a
+    # config attribute and would silently load float32.
+    dtype_kw = "dtype" if _transformers_at_least(4, 56) else "torch_dtype"
+    try:
+        with quiet_transformers():
+            model = AutoModelForCausalLM.from_pretrained(
+                str(base.path), local_files_only=True, **{dtype_kw: dtype})
+        model.to(device)
+    except torch.cuda.OutOfMemoryError:
+        raise InferenceError(f"base model {base.name} does not fit in {device} memory",
+                             hint="Use --device cpu, or free GPU memory.") from None
+    except Exception as e:
+        raise InferenceError(f"base model {base.name}: cannot load it from {base.path}: "
+                             f"{_first_line(e)}") from None
+    model.eval()
+    # Inference only: no autograd bookkeeping on the base (adapters are frozen when attached).
+    model.requires_grad_(False)
+    return model
+
+
+def _transformers_at_least(major: int, minor: int) -> bool:
+    import transformers
+
+    parts = transformers.__version__.split(".")
+    return (int(parts[0]), int("".join(c for c in parts[1] if c.isdigit()) or 0)) >= (major, minor)
+
+
+def _first_line(e: BaseException) -> str:
+    text = str(e).strip() or type(e).__name__
+    return text.splitlines()[0]
+

@@ -1,0 +1,309 @@
+"""A session: one base model kept loaded, experts attached, stacked, swapped and run.
+
+* ``use(adapters)`` makes exactly that set active, stacked in ``load_order`` (requires before
+  dependents). Adapters not yet loaded are read, checked and attached (peft functional API);
+  beyond ``max_loaded`` the least recently used ones are detached. The base is never
+  reloaded: switching sets only touches adapter state and, when merged, the adapted weights.
+* ``merge``: "never" runs the set through peft's adapter layers; "always" writes it into the
+  base weights (see ``merge.py``, exact restore from pristine copies); "auto" (default)
+  merges whenever the set can be merged (Linear layers, LoRA/DoRA/IA³), since a merged
+  forward costs the same as the bare base while peft's unmerged layers cost 2-3x for a LoRA
+  stack and 5-15x for DoRA on CPU. The merge happens inside ``use`` (a few ms on the tiny
+  base), so ``generate`` does no hidden work.
+"""
+
+from __future__ import annotations
+
+import time
+import warnings
+from collections import OrderedDict
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from types import TracebackType
+from typing import Any
+
+import torch
+
+from hxpm.core.digest import digests_equal
+from hxpm.errors import BaseMismatchError, InferenceError, UsageError
+
+from . import adapters as adapter_io
+from .device import choose_device, dtype_name
+from .generate import decode
+from .loader import load_model, load_tokenizer, verify_base
+from .merge import Merger, why_not_mergeable
+from .refs import MERGE_MODES, AdapterRef, BaseRef, GenerationConfig, GenerationResult
+from .templates import build_prompt
+
+__all__ = ["AdapterRef", "BaseRef", "GenerationConfig", "GenerationResult", "Session"]
+
+
+_Key = tuple[str, str, str]  # AdapterRef.key: name, version, resolved path
+
+
+@dataclass(frozen=True, slots=True)
+class _Loaded:
+    ref: AdapterRef
+    peft_name: str  # a ModuleDict key: peft names may not hold dots, versions do
+    family: str
+    kind: str
+    modules: frozenset[str]
+    why_not_mergeable: str | None  # None: it can be merged into the base weights
+
+
+class Session:
+    """One loaded base model plus the experts attached to it (see the module docstring)."""
+
+    def __init__(self, base: BaseRef, *, device: str = "auto", max_loaded: int = 8,
+                 merge: str = "auto") -> None:
+        if merge not in MERGE_MODES:
+            raise UsageError(f"merge must be one of {', '.join(MERGE_MODES)}, got {merge!r}")
+        if max_loaded < 1:
+            raise UsageError(f"max_loaded must be at least 1, got {max_loaded}")
+        self._device, self._dtype = choose_device(device)
+        self.base = base
+        self.base_digest = verify_base(base)
+        self.max_loaded = max_loaded
+        self.merge = merge
+        self._tokenizer = load_tokenizer(base)
+        self._model: Any = load_model(base, self._device, self._dtype)
+        # Module paths of the base before any peft wrapper: what adapters may target.
+        self._modules = dict(self._model.named_modules())
+        self._merger = Merger(self._model)
+        self._loaded: OrderedDict[_Key, _Loaded] = OrderedDict()  # least recent first
+        self._active: tuple[_Loaded, ...] = ()
+        self._peft_active: tuple[str, ...] | None = ()  # None: unknown, re-apply
+        self._counter = 0
+        self._pending_switch_s = 0.0
+        self._closed = False
+
+    # --- properties -----------------------------------------------------------------------
+
+    @property
+    def device(self) -> str:
+        return str(self._device)
+
+    @property
+    def dtype(self) -> str:
+        return dtype_name(self._dtype)
+
+    @property
+    def loaded(self) -> tuple[str, ...]:
+        """Names of the attached experts, least recently used first."""
+        return tuple(entry.ref.name for entry in self._loaded.values())
+
+    @property
+    def active(self) -> tuple[str, ...]:
+        """Names of the active experts, in load order."""
+        return tuple(entry.ref.name for entry in self._active)
+
+    @property
+    def merged(self) -> bool:
+        """Whether the active set is currently merged into the base weights."""
+        return bool(self._active) and bool(self._merger.applied)
+
+    @property
+    def model(self) -> Any:
+        """The transformers model (with peft layers once experts are attached)."""
+        self._check_open()
+        return self._model
+
+    @property
+    def tokenizer(self) -> Any:
+        self._check_open()
+        return self._tokenizer
+
+    # --- switching ------------------------------------------------------------------------
+
+    def use(self, adapters: Sequence[AdapterRef]) -> float:
+        """Make exactly ``adapters`` active, stacked in load order; return the seconds spent.
+
+        Raises:
+            BaseMismatchError: an adapter was built for another base digest.
+            InferenceError: an adapter is unreadable, targets modules the base lacks, or the
+                set mixes IA³ with LoRA/DoRA.
+            UsageError: the set is larger than ``max_loaded``.
+        """
+        self._check_open()
+        started = time.perf_counter()
+        wanted = self._ordered(adapters)
+        for ref in wanted.values():
+            self._check_base(ref)
+        if len(wanted) > self.max_loaded:
+            raise UsageError(f"{len(wanted)} experts requested but max_loaded is "
+                             f"{self.max_loaded}", hint="Raise --max-loaded.")
+        fresh = {key: adapter_io.read_adapter(ref, self._modules, self.base.name)
+                 for key, ref in wanted.items() if key not in self._loaded}
+        self._check_families(wanted, fresh)
+        self._evict_for(wanted, len(fresh))
+        previous = self._active
+        try:
+            for key, ref in wanted.items():
+                if key in fresh:
+                    self._attach(key, ref, fresh[key])
+                self._loaded.move_to_end(key)
+            self._active = tuple(self._loaded[key] for key in wanted)
+            self._sync()
+        except Exception:
+            # Keep the session usable: fall back to what is left of the previous set.
+            self._active = tuple(e for e in previous if e.ref.key in self._loaded)
+            self._sync()
+            raise
+        elapsed = time.perf_counter() - started
+        self._pending_switch_s += elapsed
+        return elapsed
+
+    def _ordered(self, adapters: Sequence[AdapterRef]) -> dict[_Key, AdapterRef]:
+        """By identity, in load order (requires before dependents); ties keep the caller's."""
+        unique: dict[_Key, AdapterRef] = {}
+        for ref in adapters:
+            unique.setdefault(ref.key, ref)
+        return dict(sorted(unique.items(), key=lambda item: item[1].load_order))
+
+    def _check_base(self, ref: AdapterRef) -> None:
+        if ref.base_sha256 and not digests_equal(ref.base_sha256.lower(), self.base_digest):
+            raise BaseMismatchError(
+                f"expert {ref.name}@{ref.version} was built for base {ref.base_sha256[:12]}…, "
+                f"not for {self.base.name} ({self.base_digest[:12]}…)",
+                hint="Install the expert's variant for this base model, or run with the base "
+                     "it was built for (--base).",
+                details={"expert": ref.name, "expected": ref.base_sha256,
+                         "base": self.base_digest})
+
+    def _check_families(self, wanted: dict[_Key, AdapterRef],
+                        fresh: dict[_Key, adapter_io.AdapterFiles]) -> None:
+        families: dict[str, list[str]] = {}
+        for key, ref in wanted.items():
+            family = fresh[key].family if key in fresh else self._loaded[key].family
+            families.setdefault(family, []).append(ref.name)
+        if len(families) > 1:
+            raise InferenceError(
+                f"cannot stack IA3 experts ({', '.join(families['ia3'])}) with LoRA/DoRA "
+                f"experts ({', '.join(families['lora'])}) in one set",
+                hint="peft applies the two kinds of layers in injection order, so the result "
+                     "would depend on history; use them in separate runs.")
+
+    def _evict_for(self, wanted: dict[_Key, AdapterRef], incoming: int) -> None:
+        while len(self._loaded) + incoming > self.max_loaded:
+            victim = next(key for key in self._loaded if key not in wanted)
+            entry = self._loaded.pop(victim)
+            adapter_io.detach(self._model, entry.peft_name, entry.family)
+            self._peft_active = None
+            self._merger.forget_layers()
+
+    def _attach(self, key: _Key, ref: AdapterRef, files: adapter_io.AdapterFiles) -> None:
+        self._counter += 1
+        name = f"hx{self._counter}"
+        self._peft_active = None  # new wrappers start with their own adapter active
+        self._merger.forget_layers()
+        adapter_io.attach(self._model, name, files)
+        # Whether it can be merged depends only on its own layers: decide once.
+        why_not = why_not_mergeable(self._model, [name], {name: files.modules})
+        self._loaded[key] = _Loaded(ref, name, files.family, files.kind, files.modules, why_not)
+
+    def _sync(self) -> None:
+        """Make the model compute exactly ``self._active`` (merged or through peft)."""
+        names = tuple(entry.peft_name for entry in self._active)
+        if self._merge_now():
+            self._set_peft_active(())
+            self._merger.apply(names, {e.peft_name: e.modules for e in self._active})
+        else:
+            self._merger.restore()
+            self._set_peft_active(names)
+
+    def _merge_now(self) -> bool:
+        if self.merge == "never" or not self._active:
+            return False
+        reason = next((f"{e.ref.name}: {e.why_not_mergeable}" for e in self._active
+                       if e.why_not_mergeable is not None), None)
+        if reason is not None and self.merge == "always":
+            raise InferenceError(f"cannot merge the active experts: {reason}",
+                                 hint="Run with merge='auto' or 'never'.")
+        return reason is None
+
+    def _set_peft_active(self, names: tuple[str, ...]) -> None:
+        if names == self._peft_active or (not self._loaded and self._peft_active is not None):
+            return
+        from peft.functional import set_adapter
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            set_adapter(self._model, list(names), inference_mode=True)
+        self._peft_active = names
+
+    # --- running --------------------------------------------------------------------------
+
+    def generate(self, prompt: str, config: GenerationConfig = GenerationConfig(), *,
+                 on_text: Callable[[str], None] | None = None,
+                 system: str | None = None) -> GenerationResult:
+        """Generate an answer to ``prompt`` with the active experts, streaming to ``on_text``.
+
+        Raises:
+            UsageError: invalid decoding settings, or a prompt too long for the context.
+            InferenceError: the model failed (for example out of memory).
+        """
+        self._check_open()
+        config.check()
+        rendered = build_prompt(self._tokenizer, prompt, system=system,
+                                templates=[e.ref.prompt_template for e in self._active])
+        ids = self._tokenizer(rendered.text, add_special_tokens=rendered.add_special_tokens
+                              )["input_ids"]
+        self._check_context(len(ids), config.max_new_tokens)
+        started = time.perf_counter()
+        try:
+            decoded = decode(self._model, self._tokenizer, list(ids), config,
+                             device=self._device, on_text=on_text)
+        except torch.cuda.OutOfMemoryError:
+            raise InferenceError("out of GPU memory while generating",
+                                 hint="Lower --max-new-tokens or use a shorter prompt.") from None
+        except RuntimeError as e:
+            raise InferenceError(f"generation failed: {str(e).splitlines()[0]}") from None
+        elapsed = time.perf_counter() - started
+        switch_s, self._pending_switch_s = self._pending_switch_s, 0.0
+        count = len(decoded.token_ids)
+        return GenerationResult(decoded.text, len(ids), count, decoded.stopped_by,
+                                self.active, switch_s, elapsed,
+                                count / elapsed if elapsed > 0 else 0.0)
+
+    def _check_context(self, prompt_tokens: int, max_new_tokens: int) -> None:
+        context = int(getattr(self._model.config, "max_position_embeddings", 0) or 0)
+        if context and prompt_tokens + max_new_tokens > context:
+            room = max(context - max_new_tokens, 0)
+            raise UsageError(
+                f"the prompt is {prompt_tokens} tokens but at most {room} fit: the model's "
+                f"context is {context} tokens and max_new_tokens is {max_new_tokens}",
+                hint="Shorten the prompt or lower --max-new-tokens.")
+
+    def logits(self, token_ids: Sequence[int]) -> torch.Tensor:
+        """The model's logits for ``token_ids`` with the active set (float32, on the CPU).
+
+        A direct window on the model for tests and checks: shape [len(token_ids), vocab].
+        """
+        self._check_open()
+        with torch.inference_mode():
+            ids = torch.tensor([list(token_ids)], dtype=torch.long, device=self._device)
+            return self._model(input_ids=ids, use_cache=False).logits[0].float().cpu()
+
+    # --- lifetime -------------------------------------------------------------------------
+
+    def close(self) -> None:
+        """Drop the model and adapters (frees GPU memory); the session cannot be used after."""
+        if self._closed:
+            return
+        self._closed = True
+        self._active, self._loaded = (), OrderedDict()
+        self._model = self._tokenizer = self._merger = None  # type: ignore[assignment]
+        self._modules = {}
+        if self._device.type == "cuda":
+            torch.cuda.empty_cache()
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise InferenceError("this runtime session is closed")
+
+    def __enter__(self) -> Session:
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self.close()
