@@ -22,3 +22,9 @@ if __name__ == "__main__":
     bench_search.main()
     bench_git_install.main()
     bench_resolve.main()
+    try:  # needs the [runtime] extra (make test installs it)
+        import bench_runtime
+    except ImportError as e:
+        print(f"\nruntime benchmarks skipped: {e}")
+    else:
+        bench_runtime.main()
