@@ -13,6 +13,7 @@ from hxpm.cli import (
     cmd_base,
     cmd_index,
     cmd_keys,
+    cmd_new,
     cmd_package,
     cmd_resolve,
     cmd_run,
@@ -60,6 +61,7 @@ def _root(
 cmd_store.register(app)
 cmd_resolve.register(app)
 cmd_run.register(app)
+cmd_new.register(app)
 cmd_index.register(app)
 cmd_package.register(app)
 cmd_keys.register(app)
