@@ -29,6 +29,14 @@ class Display:
 
         return update
 
+    def loss_step(self, done: int, total: int, loss: float) -> None:
+        if self._bar is None:
+            return
+        if not hasattr(self, "_train_task"):
+            self._train_task = self._bar.add_task("training", total=total)
+        self._bar.update(self._train_task, completed=done, total=total,
+                         description=f"training (loss {loss:.3f})")
+
     def step(self, step: Any, state: str) -> None:
         if self._bar is not None:
             c = step.candidate

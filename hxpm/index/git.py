@@ -70,7 +70,7 @@ from hxpm.index._gitwire import (
     transport_errors,
     want_all_missing,
 )
-from hxpm.index.urls import GitURL, validate_ref_name
+from hxpm.index.urls import GitURL, apply_mirrors, validate_ref_name
 
 __all__ = [
     "FetchLimits",
@@ -129,6 +129,7 @@ def ls_remote(url: GitURL, *, limits: FetchLimits = FetchLimits()) -> dict[str, 
         NotFoundError: No repository at ``url``.
         NetworkError: Connection failure, timeout or a malformed reply.
     """
+    url = apply_mirrors(url)
     client, path = client_for(url, limits.timeout_s)
     with transport_errors(url, "listing refs of", limits.timeout_s):
         try:
@@ -195,7 +196,7 @@ def fetch(
         with open_repo(cache_dir, create=True) as repo:
             if commit is not None and is_commit(repo, commit):
                 return commit
-            return _fetch_into(repo, url, ref, commit, depth, limits)
+            return _fetch_into(repo, apply_mirrors(url), ref, commit, depth, limits)
     except BaseException:
         if fresh:  # leave no half-made cache behind, and the folder as it was
             shutil.rmtree(cache_dir, ignore_errors=True)

@@ -18,6 +18,7 @@ optional ``@SPEC`` version range. No dulwich here: this module is pure string ha
 from __future__ import annotations
 
 import hashlib
+import os
 import re
 from dataclasses import dataclass
 from urllib.parse import SplitResult, unquote, urlsplit
@@ -331,3 +332,30 @@ def _redact(url: str, kind: str) -> str:
     # An HTTP "user" is often an access token: hide it too; an ssh user is just a login.
     shown = "***" if kind in ("https", "http") else user
     return f"{scheme}://{shown}@{hostport}{slash}{path}"
+
+
+def apply_mirrors(url: GitURL) -> GitURL:
+    """Where to actually connect for ``url``: ``HXPM_GIT_MIRRORS`` rewrites URL prefixes.
+
+    The variable holds ``PREFIX=REPLACEMENT`` pairs separated by ``;`` (like Git's
+    ``url.<base>.insteadOf``); the longest matching prefix wins. Only the connection moves:
+    index lines, lock files and caches keep the canonical URL, and everything fetched is
+    still held to the digests and signatures those name. Read at call time.
+
+    Raises:
+        UsageError: a malformed pair, or a rewritten URL that is not acceptable.
+    """
+    raw = os.environ.get("HXPM_GIT_MIRRORS", "").strip()
+    if not raw:
+        return url
+    best: tuple[str, str] | None = None
+    for pair in filter(None, (p.strip() for p in raw.split(";"))):
+        prefix, sep, replacement = pair.partition("=")
+        if not sep or not prefix or not replacement:
+            raise UsageError(f"HXPM_GIT_MIRRORS: expected PREFIX=REPLACEMENT pairs separated "
+                             f"by ';', got {pair!r}")
+        if url.url.startswith(prefix) and (best is None or len(prefix) > len(best[0])):
+            best = (prefix, replacement)
+    if best is None:
+        return url
+    return normalise_git_url(best[1] + url.url[len(best[0]):])

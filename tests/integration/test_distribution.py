@@ -172,3 +172,18 @@ def test_update_moves_to_the_newest_allowed_version(world, tmp_path):
     assert r.json()["replaced"] == ["expert-json 0.3.0"]
     rows = world.run(home, "list", "--json").json()["experts"]
     assert [(e["name"], e["version"]) for e in rows] == [("expert-json", "0.5.0")]
+
+
+def test_git_mirrors_move_the_connection_not_the_identity(world, tmp_path, monkeypatch):
+    """HXPM_GIT_MIRRORS (like git's insteadOf): lines keep the canonical URL."""
+    home = world.user(tmp_path / "user", add_index=False)
+    canonical = "https://git.example.invalid/acme/"
+    monkeypatch.setenv("HXPM_GIT_MIRRORS", f"{canonical}={world.url_for('')}")
+    r = world.run(home, "index", "add", "main", canonical + "main.git")
+    assert r.code == 0, r.err
+    assert world.run(home, "index", "list", "--json").json()["indexes"][0]["url"] == (
+        canonical + "main.git")
+    assert world.run(home, "install", "expert-sql").code == 0
+    monkeypatch.setenv("HXPM_GIT_MIRRORS", "no-equals-sign")
+    r = world.run(home, "index", "update")
+    assert r.code == 2 and "PREFIX=REPLACEMENT" in r.err
