@@ -18,6 +18,7 @@ from hxpm.cli import (
     cmd_resolve,
     cmd_run,
     cmd_store,
+    cmd_train,
 )
 from hxpm.cli.allocator import keep_heap_pages_for_streaming
 from hxpm.errors import HxpmError, StoreError
@@ -62,6 +63,7 @@ cmd_store.register(app)
 cmd_resolve.register(app)
 cmd_run.register(app)
 cmd_new.register(app)
+cmd_train.register(app)
 cmd_index.register(app)
 cmd_package.register(app)
 cmd_keys.register(app)
