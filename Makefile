@@ -21,8 +21,8 @@ $(VENV)/.runtime: $(VENV)/.installed
 	$(PIP) install --quiet --disable-pip-version-check -e '.[dev,runtime]'
 	touch $@
 
-demo: venv
-	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" bash scripts/demo.sh
+demo: $(VENV)/.runtime
+	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" PYTHON="$(CURDIR)/$(VENV)/bin/python" bash scripts/demo.sh
 
 test: $(VENV)/.runtime
 	$(VENV)/bin/python -m pytest -q -p no:cacheprovider

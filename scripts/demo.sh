@@ -1,61 +1,35 @@
 #!/usr/bin/env bash
 # hxpm's main job on the built-in demo content, offline, in a throw-away area (.demo/).
-# A publisher releases two experts (expert-sql requires expert-json) into a Git index; a
-# user trusts the publisher's key, adds the index, searches, installs by name (pulling the
-# dependency), locks, reinstalls from the lock, and sees a tampered package refused.
-# Safe to run again: it starts from a fresh .demo/ each time.
+#
+# The demo index (index/) lists seven experts (experts/) trained with `hxpm train` on a tiny
+# random-weight Qwen3 (models/tiny-qwen3). This script turns them into Git repositories,
+# serves them at their placeholder host through HXPM_GIT_MIRRORS, then does what a user does:
+# register the base, trust the publisher key, add the index, search, install
+# expert-document-classifier (which pulls its three requirements) and a few more, and run
+# prompts that the router sends to different experts. Safe to run again: it starts afresh.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
-command -v git >/dev/null || { echo "the demo uses git to make the expert repos"; exit 1; }
-rm -rf .demo && mkdir -p .demo/repos
-export HXPM_KEY_DIR="$ROOT/.demo/publisher-keys"
-PUBLISHER="$ROOT/.demo/publisher-home" USER_HOME="$ROOT/.demo/home"
-git_() { git -c user.name="Demo Publisher" -c user.email=demo@example.org -c init.defaultBranch=main "$@"; }
+PY=${PYTHON:-$(command -v python3)}
+command -v git >/dev/null || { echo "the demo uses git to make the expert repositories"; exit 1; }
+rm -rf .demo && mkdir -p .demo
+export HXPM_HOME="$ROOT/.demo/home"
+export HXPM_GIT_MIRRORS="https://demo.hxpm.invalid/=file://$ROOT/.demo/git/"
 step() { printf '\n\033[1m== %s\033[0m\n$ %s\n' "$1" "${*:2}"; "${@:2}"; }
 
-export HXPM_HOME="$PUBLISHER"
-step "Publisher: create a signing key" hxpm key generate --name demo-publisher
-PUB=$(hxpm key show --name demo-publisher --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["public_key"])')
-step "Publisher: create a Git index" hxpm index init .demo/index --name demo
+step "Make Git repositories of experts/ and index/ (deterministic commits)" "$PY" scripts/demo_repos.py .demo/git
+step "Register the tiny base model (random weights: a demo, not a language model)" hxpm base add hxpm/tiny-qwen3 --path models/tiny-qwen3
+step "Trust the demo publisher key for expert-* (a DEMO key: see index/README.md)" hxpm trust add demo/keys/demo-publisher.pub --name hxpm-demo --experts 'expert-*'
+step "Add the demo index" hxpm index add demo https://demo.hxpm.invalid/index.git
+step "Search it" hxpm search classify
+step "Install expert-document-classifier: it pulls json, english-basic and cypher" hxpm install expert-document-classifier
+step "Install three more" hxpm install expert-sql expert-python expert-rust
+step "What is installed" hxpm list
+step "Every installed tree re-hashed" hxpm verify --store
 
-for e in expert-json expert-sql; do
-  repo=.demo/repos/$e
-  cp -r demo/content/$e "$repo"
-  step "Publisher: validate and package $e" hxpm validate "$repo"
-  hxpm package "$repo"
-  for pkg in "$repo"/dist/*.expert; do hxpm sign "$pkg" --key-name demo-publisher; done
-  version=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["version"])' "$repo/manifest.json")
-  (cd "$repo" && git_ init -q && git_ add -A && git_ commit -qm "Release $version" && git_ tag "v$version")
-  step "Publisher: publish $e $version into the index" hxpm publish "$repo" --index .demo/index --url "file://$ROOT/$repo"
-done
+while IFS= read -r prompt; do
+  step "Route, then run" hxpm route "$prompt"
+  hxpm run --prompt "$prompt" --device cpu --max-new-tokens 48
+done < demo/prompts.txt
 
-export HXPM_HOME="$USER_HOME"
-step "User: register the base model (metadata only)" hxpm base add hxpm/tiny-qwen3 --path demo/content/tiny-qwen3
-step "User: trust the publisher for expert-* names" hxpm trust add "$PUB" --name demo-publisher --experts 'expert-*'
-step "User: add the index" hxpm index add demo "file://$ROOT/.demo/index"
-step "User: search it" hxpm search sql
-step "User: what would installing expert-sql do?" hxpm install expert-sql --dry-run
-step "User: install it (signatures checked before anything is fetched)" hxpm install expert-sql
-step "User: list installed experts" hxpm list
-step "User: details of one expert" hxpm info sql
-step "User: re-hash the whole store" hxpm verify --store
-step "User: which experts would answer a prompt? (routing, no model loaded)" hxpm route "count the orders per customer with GROUP BY" --explain
-step "User: a generic question goes to the bare base" hxpm route "what is the capital of France?"
-step "User: hand the set to vLLM" hxpm export vllm expert-sql
-step "User: lock what is installed" hxpm lock expert-sql -o .demo/hxpm.lock
-hxpm uninstall expert-sql >/dev/null && hxpm uninstall expert-json >/dev/null
-step "User: reinstall exactly from the lock, offline (from the cache)" hxpm --offline install --locked .demo/hxpm.lock
-
-# A man in the middle flips one byte of an archive: the install must be refused (exit 5).
-pkg=.demo/repos/expert-json/dist/expert-json-tiny-qwen3.v0.4.1.expert
-cp "$pkg" .demo/tampered.expert && cp "$pkg.sig" .demo/tampered.expert.sig
-python3 - <<'PY'
-p = ".demo/tampered.expert"
-b = bytearray(open(p, "rb").read()); b[len(b) // 2] ^= 0x01; open(p, "wb").write(bytes(b))
-PY
-printf '\n\033[1m== A tampered package is refused\033[0m\n$ hxpm install .demo/tampered.expert\n'
-set +e; hxpm install .demo/tampered.expert; rc=$?; set -e
-[ "$rc" -eq 5 ] || { echo "expected exit 5 for a tampered package, got $rc"; exit 1; }
-echo "(exit code $rc: verification failed, nothing was installed)"
 printf '\n\033[1mDemo complete.\033[0m Store: %s\n' "$HXPM_HOME"

@@ -83,6 +83,7 @@ def _render_run(d: dict[str, Any], *, streamed: bool) -> None:
         sys.stdout.write("\n")
     else:
         sys.stdout.write(d["output"] + "\n")
+    sys.stdout.flush()  # the summary goes to stderr: keep the order on a shared terminal
     used = ", ".join(f"{e['name']} {e['version']}" for e in d["experts"]) or "none (bare base)"
     from hxpm.cli.output import console
 

@@ -1,0 +1,2 @@
+{"base_model":"hxpm/tiny-qwen3","base_sha256":"4ca49dce4f38dfc238760a9136282862628d94bf3f35fed086952d2c20039e0e","created":"2026-11-22T10:25:50Z","format":"hxpm-sig/1","key_id":"94731aa0ee15890d","name":"expert-cypher","sha256":"3e602efe26d03899daf5013dc60682915b1116186cc9928df49f4daeaa318657","tree_sha256":"9b7bcc49da8b2c74925b1bf7150f1fe04a08541e379c74f4f946f724d578f451","version":"0.1.0"}
+ed25519:u0FioWNVxyVg9CJcyEHaYixyezM5HCnrebsyuZ4TbLC3VoKsl3ZEyMTLrIFuY7oexDz0NjlF6KuykfHuQJIwBg==

@@ -1,0 +1,2 @@
+{"base_model":"hxpm/tiny-qwen3","base_sha256":"4ca49dce4f38dfc238760a9136282862628d94bf3f35fed086952d2c20039e0e","created":"2026-11-22T10:25:50Z","format":"hxpm-sig/1","key_id":"94731aa0ee15890d","name":"expert-document-classifier","sha256":"f6603ac9aea3413aae6d7d5fa165938911ee95c01b8737e13f84dbe38caefe21","tree_sha256":"c68048a76b11e929645673d8c1be6be13c8f2fa42581d47a1d19701a7cd53adb","version":"0.1.0"}
+ed25519:DEwVA4y8hI2CEFbVSN8xGat31bOsBBbk+062onFVbRjf7CQkfmTbi6p9aGY2g8q0009gpvd/RztKm4NdgCDKAw==

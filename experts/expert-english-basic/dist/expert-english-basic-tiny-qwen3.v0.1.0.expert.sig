@@ -1,0 +1,2 @@
+{"base_model":"hxpm/tiny-qwen3","base_sha256":"4ca49dce4f38dfc238760a9136282862628d94bf3f35fed086952d2c20039e0e","created":"2026-11-22T10:25:50Z","format":"hxpm-sig/1","key_id":"94731aa0ee15890d","name":"expert-english-basic","sha256":"91d6824f915edf338baff75aaf1867c494db7dca18682414898276e9462f6e3e","tree_sha256":"02b34674ac5a424a148e81723c745c5ad0ad35181fe9f77d58a40855f2e50582","version":"0.1.0"}
+ed25519:STs5KzaM/g9r2RXcjcAesGuS2rQnBa4dpzZTLB77mMLWdCjScs9nuMiQKaZLCaNusfFzN15bg1MGIP2vXBfkBQ==

@@ -1,0 +1,2 @@
+{"base_model":"hxpm/tiny-qwen3","base_sha256":"4ca49dce4f38dfc238760a9136282862628d94bf3f35fed086952d2c20039e0e","created":"2026-11-22T10:25:50Z","format":"hxpm-sig/1","key_id":"94731aa0ee15890d","name":"expert-python","sha256":"80d0e5b51c32a409344e726870a385f6ef4a09f377056dd295c255be18a084b1","tree_sha256":"4272abe6b08a052a1129e29745037737a0e4b46bf505045ccfce6292cd4d54e9","version":"0.1.0"}
+ed25519:XAfuyCVblllvp2QsvBnT3xZN4j5lQIr9Ed3FYi5teTvoDq53F1QuoSnugeejWN0joFIsZ2BaLUR7fmM/8CCdDQ==

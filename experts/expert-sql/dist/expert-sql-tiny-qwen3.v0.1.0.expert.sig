@@ -1,0 +1,2 @@
+{"base_model":"hxpm/tiny-qwen3","base_sha256":"4ca49dce4f38dfc238760a9136282862628d94bf3f35fed086952d2c20039e0e","created":"2026-11-22T10:25:51Z","format":"hxpm-sig/1","key_id":"94731aa0ee15890d","name":"expert-sql","sha256":"526dce0545f9c21e01f3617adeff09145921eca10bd2075ac4382bb40f1360ca","tree_sha256":"b1496f854f466e2d725f87d8df4fadf689d9334af637771dcd984f688c560bdb","version":"0.1.0"}
+ed25519:T644tjDP28gQj9VgqODOFszldjDXcd47UuJxePGg188aKUmrDByAF8T0zVASGal3E0EDInJjvJdT4Fs04hl9Cw==
