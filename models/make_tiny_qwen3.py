@@ -142,6 +142,7 @@ def write_weights(out: Path, seed: int = SEED) -> None:
         else:
             tensors[name] = torch.randn(shape, generator=gen, dtype=torch.float32) * INIT_STD
     save_file(tensors, str(out / "model.safetensors"), metadata={"format": "pt"})
+    (out / "model.safetensors").chmod(0o644)
 
 
 def write_readme(out: Path, digest: str) -> None:
@@ -160,10 +161,16 @@ real base such as `Qwen/Qwen3-0.6B`.
 | name in manifests | `{BASE_NAME}` |
 | architecture | `Qwen3ForCausalLM` (transformers), fp32 safetensors |
 | size | hidden {HIDDEN}, {LAYERS} layers, {HEADS} attention heads / {KV_HEADS} KV heads (head dim {HEAD_DIM}), MLP {FFN}, context {CONTEXT}, untied LM head; {n_params:,} parameters |
-| tokenizer | byte-level, no merges: ids 0-255 are the bytes, 256 `<|endoftext|>` (pad), 257 `<|im_start|>`, 258 `<|im_end|>` (end of turn) |
-| chat template | ChatML (`<|im_start|>user\\n...<|im_end|>\\n<|im_start|>assistant\\n`) |
 | weights | every matrix ~ N(0, {INIT_STD}²) from `torch.Generator().manual_seed({SEED})`, every norm weight 1 |
 | base digest | `{digest}` |
+
+Tokenizer: byte-level BPE with no merges. Token ids 0-255 are the bytes 0-255; 256 is
+`<|endoftext|>` (padding), 257 `<|im_start|>`, 258 `<|im_end|>` (end of turn, the EOS).
+`tokenizer_config.json` holds a ChatML `chat_template`:
+
+    <|im_start|>user
+    PROMPT<|im_end|>
+    <|im_start|>assistant
 
 The base digest (DESIGN §6: SHA-256 over the sorted `"<sha256>  <path>"` lines of
 `config.json` and `model.safetensors`) is also in `DIGEST`. Every demo expert's manifest

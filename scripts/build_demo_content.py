@@ -97,6 +97,17 @@ def dependency_order(manifests: dict[str, Manifest]) -> list[str]:
     return done
 
 
+def requires_closure(manifests: dict[str, Manifest], names: Sequence[str]) -> set[str]:
+    out: set[str] = set()
+    todo = list(names)
+    while todo:
+        name = todo.pop()
+        if name not in out:
+            out.add(name)
+            todo.extend(r.name for r in manifests[name].requires if r.name in manifests)
+    return out
+
+
 def check_digests(manifests: dict[str, Manifest], update: bool) -> str:
     digest = base_model_digest(BASE_DIR)
     recorded = (BASE_DIR / "DIGEST").read_text(encoding="ascii").strip()
@@ -189,6 +200,7 @@ def build(only: Sequence[str], *, eval_only: bool, update_digests: bool,
     manifests = load_manifests(EXPERTS)
     order = dependency_order(manifests)
     selected = [n for n in order if not only or n in only]
+    needed = requires_closure(manifests, selected)  # selected + what they need installed
     digest = check_digests(manifests, update_digests)
     if update_digests:
         manifests = load_manifests(EXPERTS)
@@ -216,9 +228,7 @@ def build(only: Sequence[str], *, eval_only: bool, update_digests: bool,
         staging = home / "dist"
         for name in order:
             expert_dir = EXPERTS_DIR / name
-            needed = name in selected or any(
-                name in {r.name for r in manifests[s].requires} for s in selected)
-            if not needed:
+            if name not in needed:
                 continue
             if name in selected and not eval_only:
                 t0 = time.perf_counter()
