@@ -7,7 +7,8 @@ Everything is made the way a publisher would: `hxpm package`, `hxpm sign`, a tag
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -78,3 +79,18 @@ class World:
             r = self.run(home, "index", "add", "main", self.url_for("main.git"))
             assert r.code == 0, r.err
         return home
+
+
+@contextmanager
+def serving_world(tmp_path: Path, git_served: Path, cli: Callable[..., Any], base_dir: Path,
+                  monkeypatch: Any) -> Iterator[World]:
+    """A publisher with a key and an empty index, all served over HTTP on 127.0.0.1."""
+    from hxpm.core.digest import base_model_digest
+    from tests.gitserver import GitHTTPServer
+
+    with GitHTTPServer(git_served) as server:
+        w = World(tmp_path, git_served, server.url_for, cli, base_dir,
+                  base_model_digest(base_dir), tmp_path / "publisher")
+        monkeypatch.setenv("HXPM_KEY_DIR", str(tmp_path / "publisher-keys"))
+        w.setup_publisher()
+        yield w

@@ -11,18 +11,12 @@ import json
 
 import pytest
 
-from hxpm.core.digest import base_model_digest
-from tests.gitserver import GitHTTPServer
-from tests.integration.distribution import World
+from tests.integration.distribution import serving_world
 
 
 @pytest.fixture
 def world(tmp_path, git_served, cli, base_dir, monkeypatch):
-    with GitHTTPServer(git_served) as server:
-        w = World(tmp_path, git_served, server.url_for, cli, base_dir,
-                  base_model_digest(base_dir), tmp_path / "publisher")
-        monkeypatch.setenv("HXPM_KEY_DIR", str(tmp_path / "publisher-keys"))
-        w.setup_publisher()
+    with serving_world(tmp_path, git_served, cli, base_dir, monkeypatch) as w:
         w.release("expert-json", "0.3.0", keywords=["json"])
         w.release("expert-json", "0.4.1", keywords=["json", "json schema"])
         w.release("expert-sql", "0.3.0", requires=["expert-json@>=0.4"],

@@ -6,19 +6,14 @@ import json
 
 import pytest
 
-from hxpm.core.digest import base_model_digest
 from hxpm.index.model import shard_path
-from tests.gitserver import GitHTTPServer, make_repo
-from tests.integration.distribution import World
+from tests.gitserver import make_repo
+from tests.integration.distribution import World, serving_world
 
 
 @pytest.fixture
 def world(tmp_path, git_served, cli, base_dir, monkeypatch):
-    with GitHTTPServer(git_served) as server:
-        w = World(tmp_path, git_served, server.url_for, cli, base_dir,
-                  base_model_digest(base_dir), tmp_path / "publisher")
-        monkeypatch.setenv("HXPM_KEY_DIR", str(tmp_path / "publisher-keys"))
-        w.setup_publisher()
+    with serving_world(tmp_path, git_served, cli, base_dir, monkeypatch) as w:
         w.release("expert-json", "0.4.1")
         w.release("expert-json", "0.5.0")
         w.release("expert-sql", "0.3.0", requires=["expert-json@>=0.4"])
