@@ -5,12 +5,16 @@ the whole parsed document, and ``to_dict``/``to_json_bytes`` write it back uncha
 original tool dropped unknown fields when it re-serialised). The typed fields are the ones
 hxpm acts on; they are validated strictly, and validation reports every problem at once.
 ``docs/manifest.schema.json`` states the same rules as a JSON Schema.
+
+What the older tool's manifests hold that hxpm accepts with a warning (``Manifest.warnings``)
+and keeps verbatim: ``null`` for an optional field (read as absent), capabilities without a
+namespace, a repeated comment key (``_comment`` twice in one object: ``to_json_bytes``
+writes both back), and a soft prompt saved as a PyTorch pickle (never packaged or loaded).
 """
 
 from __future__ import annotations
 
 import copy
-import json
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -19,6 +23,7 @@ from hxpm.core import manifest_checks as mc
 from hxpm.core.digest import is_sha256_hex
 from hxpm.core.manifest_checks import MISSING, Problems, item_path, key_path
 from hxpm.core.names import NAME_EXPECTATION, base_slug, is_valid_name
+from hxpm.core.strictjson import DuplicateKey, dumps_document
 from hxpm.core.versions import Requirement, Version
 from hxpm.errors import HxpmError, ManifestError, NotFoundError
 
@@ -79,11 +84,18 @@ class Manifest:
     max_chain: int
     capabilities: tuple[str, ...]
     routing: Routing | None
+    # What was accepted from the older tool's dialect, one line each; not part of equality.
+    warnings: tuple[str, ...] = field(default=(), compare=False, hash=False)
 
     @classmethod
     def from_dict(cls, data: object, *, source: str = "manifest.json") -> Manifest:
         """Validate a parsed document; raise one ManifestError listing every problem."""
-        probs = Problems()
+        return cls._validated(data, source, ())
+
+    @classmethod
+    def _validated(cls, data: object, source: str,
+                   duplicates: tuple[DuplicateKey, ...]) -> Manifest:
+        probs = Problems(null_is_absent=True)
         if not isinstance(data, dict):
             probs.add("$", data, "a JSON object")
             raise _manifest_error(source, probs)
@@ -95,13 +107,17 @@ class Manifest:
         fields = _parse_fields(raw, probs)
         if probs:
             raise _manifest_error(source, probs)
-        return cls(raw=raw, **fields)
+        return cls(raw=raw, **fields, warnings=_warnings(probs, duplicates))
 
     @classmethod
     def from_bytes(cls, data: bytes, *, source: str = "manifest.json") -> Manifest:
-        """Parse UTF-8 JSON text (a BOM is tolerated) and validate it."""
-        return cls.from_dict(mc.decode_json(bytes(data), source, MAX_MANIFEST_BYTES),
-                             source=source)
+        """Parse UTF-8 JSON text (a BOM is tolerated) and validate it.
+
+        Unlike ``from_dict`` this sees the text, so a repeated comment key is accepted
+        (and kept for ``to_json_bytes``) with a warning naming its path.
+        """
+        value, duplicates = mc.decode_json(bytes(data), source, MAX_MANIFEST_BYTES)
+        return cls._validated(value, source, duplicates)
 
     @classmethod
     def load(cls, path: Path) -> Manifest:
@@ -125,8 +141,11 @@ class Manifest:
         return copy.deepcopy(self.raw)
 
     def to_json_bytes(self) -> bytes:
-        """Deterministic text: 2-space indent, UTF-8, key order kept, trailing newline."""
-        return (json.dumps(self.raw, indent=2, ensure_ascii=False) + "\n").encode("utf-8")
+        """Deterministic text: 2-space indent, UTF-8, key order kept, trailing newline.
+
+        Repeated comment keys read by ``from_bytes`` are written back, every copy in place.
+        """
+        return (dumps_document(self.raw) + "\n").encode("utf-8")
 
     def variant_for(self, base_name: str) -> BaseVariant:
         """The variant built for ``base_name``.
@@ -180,12 +199,10 @@ def _parse_fields(raw: dict[str, Any], probs: Problems) -> dict[str, Any]:
         "variants": _parse_variants(raw, schema_version, probs),
     }
     fields.update(_parse_constraints(raw, probs))
-    fields["capabilities"] = mc.get_string_list(
-        raw, "capabilities", "", probs, check=mc.check_capability,
-        item_expected=mc.CAPABILITY_EXPECTATION,
-    )
+    fields["capabilities"] = mc.get_capabilities(raw, probs)
     fields["routing"] = _parse_routing(raw, probs)
     mc.check_training(raw, probs)
+    mc.check_soft_prompts(raw, probs)
     return fields
 
 
@@ -219,9 +236,9 @@ def _parse_version(raw: dict[str, Any], probs: Problems) -> Version:
 
 def _parse_schema_version(raw: dict[str, Any], probs: Problems) -> str:
     """Declared, or inferred like the original: ``base_models`` means 2.0, else 1.0."""
-    inferred = "2.0" if "base_models" in raw else "1.0"
+    inferred = "2.0" if raw.get("base_models") is not None else "1.0"
     declared = raw.get("schema_version", MISSING)
-    if declared is MISSING:
+    if declared is MISSING or probs.absent_null("schema_version", declared):
         return inferred
     if declared not in SCHEMA_VERSIONS:
         probs.add("schema_version", declared, 'the string "1.0" or "2.0"')
@@ -242,7 +259,7 @@ def _parse_variants(
 
 
 def _forbid(raw: dict[str, Any], key: str, expected: str, probs: Problems) -> None:
-    if key in raw:
+    if key in raw and not probs.absent_null(key, raw[key]):
         probs.add(key, raw[key], expected)
 
 
@@ -310,14 +327,16 @@ def _parse_adapter(obj: Any, path: str, probs: Problems) -> AdapterSpec | None:
     alpha: float | None = None
     if kind == "ia3":
         for key in ("r", "alpha"):  # IA3 learns scaling vectors; a rank means a mistake
-            if key in obj:
+            if key in obj and not probs.absent_null(key_path(path, key), obj[key]):
                 probs.add(key_path(path, key), obj[key], f"no {key} for an ia3 adapter")
     else:
-        r = mc.get_int(obj, "r", path, probs, lo=1, hi=MAX_RANK, default=None)
+        if obj.get("r") is not None:
+            r = mc.get_int(obj, "r", path, probs, lo=1, hi=MAX_RANK, default=None)
+        elif kind is not None:  # absent or null: a lora/dora rank is missing either way
+            probs.add(key_path(path, "r"), obj.get("r", MISSING),
+                      f"an integer from 1 to {MAX_RANK} for {kind}")
         alpha = mc.get_number(obj, "alpha", path, probs, expected="a number > 0",
                               check=lambda v: v > 0, default=None)
-        if kind is not None and "r" not in obj:
-            probs.add(key_path(path, "r"), MISSING, f"an integer from 1 to {MAX_RANK} for {kind}")
     modules = mc.get_string_list(obj, "target_modules", path, probs, required=True, min_items=1,
                                  item_expected="a module name such as q_proj")
     if kind is None:
@@ -369,6 +388,16 @@ def _parse_routing(raw: dict[str, Any], probs: Problems) -> Routing | None:
 
 
 # --- reporting -----------------------------------------------------------------------------
+
+
+def _warnings(probs: Problems, duplicates: tuple[DuplicateKey, ...]) -> tuple[str, ...]:
+    out = [f"{mc.printable(d.path)}: comment key repeated {d.count} times; accepted and every "
+           "copy kept (the older expert-cli's authors repeat comment keys)" for d in duplicates]
+    if probs.nulls:
+        out.append("null read as absent (the older expert-cli writes null for unset optional "
+                   f"fields) and kept as written: {', '.join(map(mc.printable, probs.nulls))}")
+    out.extend(probs.warnings)
+    return tuple(out)
 
 
 def _manifest_error(source: str, probs: Problems) -> ManifestError:

@@ -14,7 +14,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from hxpm.core.strictjson import DuplicateKeyError, loads_strict
+from hxpm.core.strictjson import (
+    DuplicateKey,
+    DuplicateKeyError,
+    JsonObject,
+    loads_keeping_comments,
+)
 from hxpm.core.versions import Requirement, parse_requirement
 from hxpm.errors import InvalidRequirementError, ManifestError
 
@@ -27,6 +32,15 @@ MAX_DEPTH = 64
 
 CAPABILITY_RE = re.compile(r"[a-z][a-z0-9_-]*:\S+")
 CAPABILITY_EXPECTATION = "a 'namespace:value' string such as tech:sql or format:json"
+# The older tool's schema takes any string, and real manifests hold a few without a namespace
+# (expert-typescript: "code-generation"). A manifest may keep them, with a warning.
+BARE_CAPABILITY_RE = re.compile(r"[A-Za-z0-9][^\s:]*")
+MANIFEST_CAPABILITY_EXPECTATION = (
+    f"{CAPABILITY_EXPECTATION} (a bare word without ':', such as code-generation, is kept "
+    "with a warning)"
+)
+# Suffixes of files written with torch.save / pickle: loading one runs code.
+PICKLE_SUFFIXES: frozenset[str] = frozenset({".bin", ".pt", ".pth", ".pkl", ".pickle", ".ckpt"})
 # The last path part of a base name must hold a letter or digit, or it has no slug (§3).
 BASE_NAME_RE = re.compile(r"[A-Za-z0-9][^/\\]*[/\\]*$")
 BASE_NAME_EXPECTATION = (
@@ -51,13 +65,31 @@ class Problem:
 
 
 class Problems:
-    """Collects problems in document order."""
+    """Collects problems in document order, and warnings about what was accepted anyway.
 
-    def __init__(self) -> None:
+    With ``null_is_absent`` an optional field holding ``null`` counts as absent and its path
+    is noted in ``nulls`` (the older expert-cli writes null for every unset optional field);
+    without it, ``null`` is a wrong value like any other.
+    """
+
+    def __init__(self, *, null_is_absent: bool = False) -> None:
         self.items: list[Problem] = []
+        self.null_is_absent = null_is_absent
+        self.nulls: list[str] = []
+        self.warnings: list[str] = []
 
     def add(self, path: str, value: Any, expected: str) -> None:
         self.items.append(Problem(path, value, expected))
+
+    def absent_null(self, path: str, value: Any) -> bool:
+        """True (and noted) when ``value`` is a null that counts as absent at ``path``."""
+        if value is None and self.null_is_absent:
+            self.nulls.append(path)
+            return True
+        return False
+
+    def warn(self, text: str) -> None:
+        self.warnings.append(text)
 
     def __bool__(self) -> bool:
         return bool(self.items)
@@ -73,6 +105,11 @@ class Problems:
 def _short_repr(value: Any, limit: int = 80) -> str:
     text = repr(value)
     return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def printable(path: str) -> str:
+    """A JSON path as is when it is plain text, else quoted with escapes (keys are data)."""
+    return path if path.isprintable() else repr(path)
 
 
 def key_path(parent: str, key: str) -> str:
@@ -118,6 +155,8 @@ def get_object(
         if required:
             probs.add(key_path(parent, key), MISSING, "an object")
         return None
+    if not required and probs.absent_null(key_path(parent, key), value):
+        return None
     if not isinstance(value, dict):
         probs.add(key_path(parent, key), value, "an object")
         return None
@@ -139,6 +178,8 @@ def get_string(
         if required:
             probs.add(key_path(parent, key), MISSING, expected)
         return None
+    if not required and probs.absent_null(key_path(parent, key), value):
+        return None
     if not isinstance(value, str) or (check is not None and not check(value)):
         probs.add(key_path(parent, key), value, expected)
         return None
@@ -151,7 +192,7 @@ def get_int(
 ) -> int | None:
     """An integer in [lo, hi] (hi None: unbounded); ``default`` when absent."""
     value = obj.get(key, MISSING)
-    if value is MISSING:
+    if value is MISSING or probs.absent_null(key_path(parent, key), value):
         return default
     if not is_integer(value) or value < lo or (hi is not None and value > hi):
         bound = f"an integer from {lo} to {hi}" if hi is not None else f"an integer >= {lo}"
@@ -165,7 +206,7 @@ def get_number(
     check: Callable[[float], bool], default: float | None,
 ) -> float | None:
     value = obj.get(key, MISSING)
-    if value is MISSING:
+    if value is MISSING or probs.absent_null(key_path(parent, key), value):
         return default
     if not is_number(value) or not check(value):
         probs.add(key_path(parent, key), value, expected)
@@ -185,6 +226,8 @@ def get_string_list(
         if required:
             probs.add(path, MISSING, expected)
         return ()
+    if not required and probs.absent_null(path, value):
+        return ()
     if not isinstance(value, list) or len(value) < min_items:
         probs.add(path, value, expected)
         return ()
@@ -203,7 +246,7 @@ def get_requirements(
     """A list of requirement strings, each parsed with the one grammar hxpm uses (§1)."""
     path = key_path(parent, key)
     value = obj.get(key, MISSING)
-    if value is MISSING:
+    if value is MISSING or probs.absent_null(path, value):
         return ()
     if not isinstance(value, list):
         probs.add(path, value, f"a list of requirement strings ({REQUIREMENT_EXPECTATION})")
@@ -221,6 +264,42 @@ def get_requirements(
             detail = exc.message.removeprefix(f"{at}: ")
             probs.add(at, item, f"{REQUIREMENT_EXPECTATION} ({detail})")
     return tuple(out)
+
+
+def get_capabilities(obj: dict[str, Any], probs: Problems) -> tuple[str, ...]:
+    """``capabilities``: namespace:value strings; bare words are kept with one warning."""
+    caps = get_string_list(obj, "capabilities", "", probs, check=is_manifest_capability,
+                           item_expected=MANIFEST_CAPABILITY_EXPECTATION)
+    bare = [c for c in caps if not check_capability(c)]
+    if bare:
+        probs.warn(f"capabilities {', '.join(repr(c) for c in bare)}: no namespace (expected "
+                   "namespace:value such as task:code-generation); kept as written, and the "
+                   "router matches each whole, as it does a capability's value")
+    return caps
+
+
+def is_pickle_name(name: str) -> bool:
+    """True when ``name`` has a pickle-based suffix (``.bin``, ``.pt``, ``.pth``, ...)."""
+    lowered = name.lower()
+    return any(lowered.endswith(suffix) for suffix in PICKLE_SUFFIXES)
+
+
+def soft_prompt_pickle_message(path: str) -> str:
+    """What to do about a soft prompt saved with torch.save (the older tool's .pt/.bin)."""
+    return (f"soft prompt {path!r} is a PyTorch pickle; hxpm loads soft prompts only as "
+            "safetensors — convert it (e.g. with safetensors.torch.save_file on the loaded "
+            "tensor, in a trusted environment) and point soft_prompts[].path at the "
+            ".safetensors file")
+
+
+def check_soft_prompts(obj: dict[str, Any], probs: Problems) -> None:
+    """Soft prompts are carried, not validated; a pickle path gets a warning saying what to do
+    (packaging refuses the file itself, and an install never loads it)."""
+    entries = obj.get("soft_prompts")
+    for i, entry in enumerate(entries if isinstance(entries, list) else []):
+        path = entry.get("path") if isinstance(entry, dict) else None
+        if isinstance(path, str) and is_pickle_name(path):
+            probs.warn(f"soft_prompts[{i}].path: {soft_prompt_pickle_message(path)}")
 
 
 # --- whole-document checks -----------------------------------------------------------------
@@ -244,6 +323,10 @@ def check_json_values(value: Any, path: str, probs: Problems, depth: int = 0) ->
                 probs.add(path or "$", k, "object keys that are UTF-8 strings")
                 continue
             check_json_values(v, key_path(path, k), probs, depth + 1)
+        # Earlier copies of a repeated comment key are written back too: same limits.
+        for k, copies in (value.earlier.items() if isinstance(value, JsonObject) else ()):
+            for v in copies:
+                check_json_values(v, key_path(path, k), probs, depth + 1)
     elif isinstance(value, list):
         for i, v in enumerate(value):
             check_json_values(v, item_path(path, i), probs, depth + 1)
@@ -278,6 +361,16 @@ def check_capability(value: str) -> bool:
     return CAPABILITY_RE.fullmatch(value) is not None
 
 
+def check_listed_capability(value: str) -> bool:
+    """What an index line may carry: what a manifest may (a bare word from the older tool's
+    manifests included), since `hxpm publish` copies the manifest's capabilities."""
+    return check_capability(value) or BARE_CAPABILITY_RE.fullmatch(value) is not None
+
+
+def is_manifest_capability(value: str) -> bool:
+    return check_capability(value) or BARE_CAPABILITY_RE.fullmatch(value) is not None
+
+
 def check_base_name(value: str) -> bool:
     return BASE_NAME_RE.search(value) is not None
 
@@ -285,8 +378,11 @@ def check_base_name(value: str) -> bool:
 # --- bytes to JSON --------------------------------------------------------------------------
 
 
-def decode_json(data: bytes, source: str, max_bytes: int = MAX_MANIFEST_BYTES) -> Any:
-    """Bytes -> JSON value, or one ManifestError saying why the bytes are not a JSON document."""
+def decode_json(
+    data: bytes, source: str, max_bytes: int = MAX_MANIFEST_BYTES
+) -> tuple[Any, tuple[DuplicateKey, ...]]:
+    """Bytes -> (JSON value, repeated comment keys), or one ManifestError saying why the bytes
+    are not a JSON document. Only comment keys (``_...``) may repeat in one object."""
     if len(data) > max_bytes:
         raise ManifestError(
             f"{source}: larger than the {max_bytes} byte limit for a manifest",
@@ -300,11 +396,13 @@ def decode_json(data: bytes, source: str, max_bytes: int = MAX_MANIFEST_BYTES) -
             problems=[("$", f"byte offset {exc.start}", "UTF-8 encoded JSON")],
         ) from None
     try:
-        return loads_strict(text)
+        return loads_keeping_comments(text)
     except DuplicateKeyError as exc:
+        at = exc.path or exc.key
         raise ManifestError(
-            f"{source}: duplicate key {exc.key!r} in a JSON object",
-            problems=[("$", exc.key, "each key at most once per JSON object")],
+            f"{source}: duplicate key {exc.key!r} at {printable(at)}",
+            problems=[(at, exc.key, ("each key at most once per JSON object (only comment "
+                                     "keys starting with '_' may repeat)"))],
         ) from None
     except (ValueError, RecursionError) as exc:
         raise ManifestError(

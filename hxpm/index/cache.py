@@ -351,7 +351,9 @@ def _insert_groups(conn: sqlite3.Connection, index: str,
         search_rows.append((expert_id, name, short, " ".join(keywords), " ".join(caps),
                             shown.description))
         for cap in caps:
-            ns, _, value = cap.lower().partition(":")
+            ns, colon, value = cap.lower().partition(":")
+            if not colon:  # a bare word from the older tool: no namespace, found by value
+                ns, value = "", ns
             cap_rows.append((expert_id, cap.lower(), ns, value))
     conn.executemany("INSERT INTO lines (name, idx, version, line) VALUES (?,?,?,?)", line_rows)
     conn.executemany("INSERT INTO experts (id, idx, name, short, version, description, "

@@ -29,7 +29,7 @@ from hxpm.core.manifest import (
     MAX_CHAIN_LIMIT,
     Manifest,
 )
-from hxpm.core.manifest_checks import CAPABILITY_EXPECTATION, check_capability
+from hxpm.core.manifest_checks import MANIFEST_CAPABILITY_EXPECTATION, check_listed_capability
 from hxpm.core.names import NAME_EXPECTATION, base_slug, is_valid_name
 from hxpm.core.versions import Requirement, Version
 from hxpm.errors import HxpmError, IndexDataError
@@ -201,8 +201,8 @@ class VersionLine:
             "load_order": f.integer("load_order", lo=0, hi=None, default=DEFAULT_LOAD_ORDER),
             "max_chain": f.integer("max_chain", lo=1, hi=MAX_CHAIN_LIMIT,
                                    default=DEFAULT_MAX_CHAIN),
-            "capabilities": f.strings("capabilities", check=check_capability,
-                                      expected=CAPABILITY_EXPECTATION),
+            "capabilities": f.strings("capabilities", check=check_listed_capability,
+                                      expected=MANIFEST_CAPABILITY_EXPECTATION),
             "keywords": routing.strings("keywords"),
             "exclude_keywords": routing.strings("exclude_keywords"),
             "priority": routing.number("priority", lo=0.0, hi=1.0, default=DEFAULT_PRIORITY),

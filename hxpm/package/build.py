@@ -8,7 +8,11 @@ version)``. Where the files of a variant come from:
   folder exists, else from the expert directory itself (the usual single-variant layout).
 - **Shared files** (``README.md``, ``LICENSE``, ``grammar.gbnf``) come from the variant
   folder when it has them, else from the expert directory.
-- ``manifest.json`` in the archive is the source manifest reduced to the variant.
+- ``manifest.json`` in the archive is the source manifest reduced to the variant, written
+  back with every field, null and repeated comment key it had (``Manifest.to_json_bytes``).
+- A soft prompt declared as a PyTorch pickle (``.pt``/``.bin``, as the older tool wrote them)
+  is never packaged: the file, if present, stops the build with what to do (convert it to
+  safetensors); if absent the package is built and the manifest's warning says the same.
 
 Reproducible bytes: a PAX-format tar (which writes plain USTAR headers for our short ASCII
 names), members in canonical order (manifest first, then sorted), mtime 0, uid/gid 0, empty
@@ -31,6 +35,7 @@ from typing import BinaryIO
 
 from hxpm.core.digest import tree_digest
 from hxpm.core.manifest import BaseVariant, Manifest
+from hxpm.core.manifest_checks import is_pickle_name, soft_prompt_pickle_message
 from hxpm.core.names import package_filename
 from hxpm.errors import PackageBuildError, PackageFormatError, StoreError
 from hxpm.package import compression
@@ -45,7 +50,6 @@ from hxpm.package.layout import (
     SOFT_PROMPT_SUFFIX,
     VARIANT_FILES,
     canonical_order,
-    is_pickle_name,
 )
 from hxpm.package.safetensors_check import check_safetensors_file
 
@@ -70,6 +74,7 @@ class BuiltPackage:
     tree_sha256: str
     size: int
     members: tuple[tuple[str, int, str], ...]  # (path, size, sha256) in archive order
+    warnings: tuple[str, ...] = ()  # what the manifest held that hxpm accepted with a warning
 
 
 class _HashingReader:
@@ -132,6 +137,10 @@ def _refuse_pickles(folder: Path) -> None:
             continue
         for entry in sorted(sub.iterdir()):
             if entry.is_file() and is_pickle_name(entry.name):
+                if sub.name == SOFT_PROMPT_DIR:
+                    raise PackageBuildError(
+                        f"{entry}: {soft_prompt_pickle_message(f'{SOFT_PROMPT_DIR}/{entry.name}')}",
+                        hint="Then delete the pickle or move it out of the folder.")
                 raise PackageBuildError(f"{entry}: pickle file in the weights folder",
                                         hint=_PICKLE_HINT)
 
@@ -182,7 +191,8 @@ def collect_members(expert_dir: Path, variant: BaseVariant) -> dict[str, Path]:
     return members
 
 
-def _check_declared_soft_prompts(manifest: Manifest, members: dict[str, Path]) -> None:
+def _check_declared_soft_prompts(manifest: Manifest, members: dict[str, Path],
+                                 folders: tuple[Path, ...]) -> None:
     declared = manifest.raw.get("soft_prompts")
     for index, entry in enumerate(declared if isinstance(declared, list) else []):
         path = entry.get("path") if isinstance(entry, dict) else None
@@ -190,12 +200,28 @@ def _check_declared_soft_prompts(manifest: Manifest, members: dict[str, Path]) -
             continue
         where = f"manifest.json: soft_prompts[{index}].path {path!r}"
         if is_pickle_name(path):
-            raise PackageBuildError(f"{where} is a pickle file", hint=_PICKLE_HINT)
+            # Present: refuse to go on without it converted. Absent: nothing to ship or load;
+            # the manifest's own warning already says what to do (the older packager also
+            # skipped soft prompt files it did not find).
+            if any(_is_file_inside(folder, path) for folder in folders):
+                raise PackageBuildError(f"{where}: {soft_prompt_pickle_message(path)}",
+                                        hint="Then delete the pickle or move it out of the "
+                                        "expert folder.")
+            continue
         if path.removeprefix("./") not in members:
             raise PackageBuildError(
                 f"{where}: no such soft prompt file to package",
                 hint=f"Expected it as {SOFT_PROMPT_DIR}/<name>.safetensors in the weights folder.",
             )
+
+
+def _is_file_inside(folder: Path, relative: str) -> bool:
+    """``folder/relative`` is a file within ``folder`` (a declared path is only data)."""
+    try:
+        target = (folder / relative).resolve()
+        return target.is_relative_to(folder.resolve()) and target.is_file()
+    except (OSError, ValueError):
+        return False
 
 
 def _check_member_files(members: dict[str, Path]) -> None:
@@ -271,7 +297,8 @@ def _write_archive(
 def _build_one(expert_dir: Path, out_dir: Path, manifest: Manifest,
                variant: BaseVariant) -> BuiltPackage:
     members = collect_members(expert_dir, variant)
-    _check_declared_soft_prompts(manifest, members)
+    _check_declared_soft_prompts(manifest, members,
+                                 (variant_dir(expert_dir, variant), expert_dir))
     _check_member_files(members)
     manifest_bytes = manifest.reduced_to(variant.name).to_json_bytes()
     if len(manifest_bytes) > DEFAULT_LIMITS.max_manifest_size:
@@ -301,7 +328,7 @@ def _build_one(expert_dir: Path, out_dir: Path, manifest: Manifest,
         path=target, name=manifest.name, version=version, base_model=variant.name,
         base_sha256=variant.sha256, sha256=hashing.sha.hexdigest(),
         tree_sha256=tree_digest((path, digest) for path, _, digest in rows),
-        size=hashing.count, members=tuple(rows),
+        size=hashing.count, members=tuple(rows), warnings=manifest.warnings,
     )
 
 

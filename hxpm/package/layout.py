@@ -5,11 +5,16 @@ A package is a flat tar: ``manifest.json`` first, then ``adapter_config.json``,
 ``soft_prompts/`` holding ``<name>.safetensors`` files. Pickle-based files are never allowed:
 loading a pickle runs arbitrary code.
 
-Legacy gzip packages written by the original ``expert-cli`` may also carry ``signature.sig``
-(its broken self-signature) and ``tests/...`` (``--include-tests``). A reader checks these like
-any member (names, types, sizes) but does not extract them, list them as members or count them
-in the tree digest: they are not part of the installed expert. New packages may not hold them.
-Legacy packages may also name their grammar after ``decoding.grammar_file`` (``<name>.gbnf``).
+Legacy gzip packages written by the original ``expert-cli`` may also carry members hxpm never
+installs: ``signature.sig`` (its broken self-signature), ``tests/...`` (``--include-tests``),
+``training_args.bin`` (the HF Trainer's arguments, a pickle, copied from the checkpoint
+folder) and ``<file>.sha256`` (the checksum sidecars that sit beside published packages). A
+reader checks these like any member (names, types, sizes), then streams past their bytes: they
+are never extracted, never unpickled, not listed as members and not in the tree digest (the
+installed tree is exactly what was extracted, so ``verify --store`` holds; the older tool's
+signature never covered hxpm's tree digest anyway). Any other pickle is refused, and a zstd
+package may hold none of these. Legacy packages may also name their grammar after
+``decoding.grammar_file`` (``<name>.gbnf``).
 """
 
 from __future__ import annotations
@@ -20,6 +25,7 @@ import tarfile
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from hxpm.core.manifest_checks import is_pickle_name, soft_prompt_pickle_message
 from hxpm.errors import PackageFormatError
 
 MANIFEST = "manifest.json"
@@ -47,10 +53,10 @@ SOFT_PROMPT_SUFFIX = ".safetensors"
 # USTAR name field, so built archives never need PAX extension headers.
 SOFT_PROMPT_RE = re.compile(r"^soft_prompts/[A-Za-z0-9][A-Za-z0-9._-]{0,74}\.safetensors$")
 
-PICKLE_SUFFIXES: frozenset[str] = frozenset({".bin", ".pt", ".pth", ".pkl", ".pickle", ".ckpt"})
-
 LEGACY_SIGNATURE = "signature.sig"
 LEGACY_TESTS_DIR = "tests"
+LEGACY_TRAINING_ARGS = "training_args.bin"  # a pickle: skipped unread, never loaded
+_LEGACY_CHECKSUM_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,199}\.sha256$")
 _LEGACY_GRAMMAR_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}\.gbnf$")
 _SAFE_PART_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9._-]{0,254}$")
 _CONTROL_RE = re.compile(r"[\x00-\x1f\x7f]")
@@ -105,12 +111,6 @@ class ReadLimits:
 DEFAULT_LIMITS = ReadLimits()
 
 
-def is_pickle_name(name: str) -> bool:
-    """True when ``name`` has a pickle-based suffix (``.bin``, ``.pt``, ``.pth``, ...)."""
-    lowered = name.lower()
-    return any(lowered.endswith(suffix) for suffix in PICKLE_SUFFIXES)
-
-
 def normalise_member_name(raw: str) -> str:
     """Return the canonical form of a tar member name, refusing anything unsafe.
 
@@ -145,13 +145,37 @@ def _is_legacy_test_path(name: str) -> bool:
     return parts[0] == LEGACY_TESTS_DIR and all(_SAFE_PART_RE.match(p) for p in parts[1:])
 
 
+def legacy_skip_reason(name: str) -> str:
+    """Why a legacy-only member is skipped, for the warning that lists it."""
+    if name == LEGACY_TRAINING_ARGS:
+        return "HF Trainer arguments, a pickle"
+    if name == LEGACY_SIGNATURE:
+        return "the older tool's self-signature"
+    if name.endswith(".sha256"):
+        return "a checksum sidecar"
+    return "the older tool's tests"
+
+
+def _is_legacy_skipped(name: str) -> bool:
+    return (name in (LEGACY_SIGNATURE, LEGACY_TRAINING_ARGS)
+            or _LEGACY_CHECKSUM_RE.match(name) is not None
+            or (name != LEGACY_TESTS_DIR and _is_legacy_test_path(name)
+                and not is_pickle_name(name)))
+
+
 def classify_member(name: str, *, legacy: bool) -> MemberKind:
     """The kind of an allowed file member (``name`` already normalised).
 
     Raises:
         PackageFormatError: a pickle ("pickle files run code") or a name outside the layout.
     """
+    if legacy and _is_legacy_skipped(name):
+        return MemberKind.LEGACY_IGNORED
     if is_pickle_name(name):
+        if name.startswith(f"{SOFT_PROMPT_DIR}/"):
+            raise PackageFormatError(f"member {name!r}: pickle files run code when loaded; "
+                                     f"{soft_prompt_pickle_message(name)}",
+                                     hint="Package the converted file instead.")
         raise PackageFormatError(
             f"member {name!r}: pickle files run code when loaded; packages carry safetensors only",
             hint="Convert the weights to .safetensors and package again.",
@@ -164,11 +188,8 @@ def classify_member(name: str, *, legacy: bool) -> MemberKind:
         return MemberKind.SAFETENSORS
     if name in FLAT_MEMBERS:
         return MemberKind.FILE
-    if legacy:
-        if _LEGACY_GRAMMAR_RE.match(name):
-            return MemberKind.FILE
-        if name == LEGACY_SIGNATURE or (name != LEGACY_TESTS_DIR and _is_legacy_test_path(name)):
-            return MemberKind.LEGACY_IGNORED
+    if legacy and _LEGACY_GRAMMAR_RE.match(name):
+        return MemberKind.FILE
     raise PackageFormatError(
         f"member {name!r}: not allowed in a package; expected one of "
         f"{', '.join(sorted(FLAT_MEMBERS))} or soft_prompts/<name>.safetensors"

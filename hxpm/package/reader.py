@@ -14,8 +14,10 @@ Every archive is hostile until proven otherwise. The pipeline is::
   :class:`~hxpm.package.tarsafe.GuardedTarInfo`, which caps PAX/GNU long-name header sizes
   and refuses sparse files before tarfile buffers them.
 - After the end-of-archive block only NUL padding may follow.
-- Legacy (gzip) archives may hold ``signature.sig`` and ``tests/...``: checked, then skipped;
-  they are not extracted, not in ``members`` and not in ``tree_sha256`` (see ``ignored``).
+- Legacy (gzip) archives may hold ``signature.sig``, ``tests/...``, ``training_args.bin`` and
+  ``*.sha256``: checked (name, type, size caps), then streamed past unread; they are not
+  extracted, never unpickled, not in ``members`` and not in ``tree_sha256`` (see ``ignored``
+  and the warning in ``warnings``). Any other pickle is refused (:mod:`hxpm.package.layout`).
 
 With ``extract_to`` each member is written as it streams (``O_EXCL|O_NOFOLLOW``, mode 0644),
 hashed on the way (a worker thread hashes and writes one 1 MiB chunk behind the decompressor;
@@ -53,6 +55,7 @@ from hxpm.package.compression import (
 from hxpm.package.extract import Sink, StagingWriter, check_staging
 from hxpm.package.layout import (
     DEFAULT_LIMITS,
+    LEGACY_TESTS_DIR,
     MANIFEST,
     REQUIRED_MEMBERS,
     MemberKind,
@@ -60,6 +63,7 @@ from hxpm.package.layout import (
     check_member_type,
     classify_member,
     is_allowed_directory,
+    legacy_skip_reason,
     normalise_member_name,
 )
 from hxpm.package.safetensors_check import check_safetensors_header
@@ -92,6 +96,8 @@ class PackageContents:
     compression: Compression
     legacy: bool
     ignored: tuple[str, ...] = ()  # legacy-only members checked but not extracted
+    # The manifest's warnings, then one naming the skipped members: for install and inspect.
+    warnings: tuple[str, ...] = ()
 
 
 def archive_sha256(path: Path) -> str:
@@ -331,6 +337,9 @@ def _read(path: Path, dest: Path | None, expected_sha256: str | None, limits: Re
                                  total=size)
         streamed = state.run(counted, kind)
     assert state.manifest is not None
+    warnings = state.manifest.warnings
+    if state.ignored:
+        warnings += (_skipped_warning(state.ignored),)
     return PackageContents(
         manifest=state.manifest,
         manifest_bytes=state.manifest_bytes,
@@ -341,4 +350,15 @@ def _read(path: Path, dest: Path | None, expected_sha256: str | None, limits: Re
         compression=kind,
         legacy=state.legacy,
         ignored=tuple(state.ignored),
+        warnings=warnings,
     )
+
+
+def _skipped_warning(ignored: list[str]) -> str:
+    tests = [name for name in ignored if name.startswith(f"{LEGACY_TESTS_DIR}/")]
+    shown = [f"{name} ({legacy_skip_reason(name)})" for name in ignored if name not in tests]
+    if tests:
+        shown.append(f"{LEGACY_TESTS_DIR}/ ({len(tests)} file{'s' if len(tests) > 1 else ''}, "
+                     f"{legacy_skip_reason(tests[0])})")
+    return (f"legacy package: skipped {len(ignored)} member(s) hxpm does not install (never "
+            f"extracted or loaded, not in the tree digest): {', '.join(shown)}")

@@ -406,7 +406,6 @@ INVALID_V2: list[tuple[str, Mutator, list[str]]] = [
     ("variant-name-number", _set("base_models.0.name", 3), ["base_models[0].name"]),
     ("sha-upper", _set("base_models.0.sha256", "AB" * 32), ["base_models[0].sha256"]),
     ("sha-short", _set("base_models.0.sha256", "a" * 63), ["base_models[0].sha256"]),
-    ("sha-null", _set("base_models.0.sha256", None), ["base_models[0].sha256"]),
     ("sha-prefixed", _set("base_models.0.sha256", "sha256:" + "a" * 64),
      ["base_models[0].sha256"]),
     ("template-number", _set("base_models.0.prompt_template", 1),
@@ -474,7 +473,10 @@ INVALID_V2: list[tuple[str, Mutator, list[str]]] = [
     ("max-chain-65", _set("constraints.max_chain", 65), ["constraints.max_chain"]),
     ("max-chain-bool", _set("constraints.max_chain", True), ["constraints.max_chain"]),
     ("capabilities-string", _set("capabilities", "tech:sql"), ["capabilities"]),
-    ("capability-no-namespace", _set("capabilities", ["tech:sql", "sql"]), ["capabilities[1]"]),
+    ("capability-bare-with-space", _set("capabilities", ["tech:sql", "code generation"]),
+     ["capabilities[1]"]),
+    ("capability-bare-leading-dash", _set("capabilities", ["-sql"]), ["capabilities[0]"]),
+    ("capability-number", _set("capabilities", [7]), ["capabilities[0]"]),
     ("capability-upper-namespace", _set("capabilities", ["Tech:sql"]), ["capabilities[0]"]),
     ("capability-empty-value", _set("capabilities", ["tech:"]), ["capabilities[0]"]),
     ("capability-space", _set("capabilities", ["tech: sql"]), ["capabilities[0]"]),
@@ -488,7 +490,17 @@ INVALID_V2: list[tuple[str, Mutator, list[str]]] = [
     ("priority-string", _set("routing.priority", "high"), ["routing.priority"]),
     ("priority-bool", _set("routing.priority", True), ["routing.priority"]),
     ("description-number", _set("description", 5), ["description"]),
-    ("description-null", _set("description", None), ["description"]),
+    ("name-null", _set("name", None), ["name"]),
+    ("version-null", _set("version", None), ["version"]),
+    ("variant-name-null", _set("base_models.0.name", None), ["base_models[0].name"]),
+    ("adapters-null", _set("base_models.0.adapters", None), ["base_models[0].adapters"]),
+    ("type-null", _set("base_models.0.adapters.0.type", None),
+     ["base_models[0].adapters[0].type"]),
+    ("lora-r-null", _set("base_models.0.adapters.0.r", None), ["base_models[0].adapters[0].r"]),
+    ("modules-null", _set("base_models.0.adapters.0.target_modules", None),
+     ["base_models[0].adapters[0].target_modules"]),
+    ("requires-item-null", _set("constraints.requires", [None]), ["constraints.requires[0]"]),
+    ("capability-null-item", _set("capabilities", [None]), ["capabilities[0]"]),
     ("license-number", _set("license", 2), ["license"]),
     ("training-string", _set("training", "see README"), ["training"]),
     ("training-config-list", _set("training", {"config": []}), ["training.config"]),
@@ -634,7 +646,16 @@ def test_duplicate_keys_are_refused() -> None:
     data = b'{"name": "expert-a", "name": "expert-b", "version": "1.0.0"}'
     with pytest.raises(ManifestError) as info:
         Manifest.from_bytes(data)
-    assert "duplicate key 'name'" in info.value.message
+    assert "duplicate key 'name' at name" in info.value.message
+
+
+def test_duplicate_key_error_names_its_path() -> None:
+    doc = minimal_v2()
+    text = json.dumps(doc).replace('"r": 4', '"r": 4, "r": 8')
+    with pytest.raises(ManifestError) as info:
+        Manifest.from_bytes(text.encode())
+    assert "duplicate key 'r' at base_models[0].adapters[0].r" in info.value.message
+    assert info.value.problems[0][0] == "base_models[0].adapters[0].r"
 
 
 def test_oversize_input() -> None:
@@ -739,7 +760,45 @@ def _valid_corpus() -> list[dict[str, Any]]:
     reqs["constraints"] = {"requires": VALID_REQUIREMENTS}
     return [v1_manifest(), v2_manifest(), minimal_v2(), manifest_dict(), ia3, floats,
             no_schema_v1, v2_extra_root_adapters, reqs,
-            manifest_dict("json-parser", "1.0.0-rc.1+b.7", bases=(("Qwen/Qwen3-0.6B", ""),))]
+            manifest_dict("json-parser", "1.0.0-rc.1+b.7", bases=(("Qwen/Qwen3-0.6B", ""),)),
+            *_older_tool_dialect(), *_real_manifests()]
+
+
+def _older_tool_dialect() -> list[dict[str, Any]]:
+    """What the older expert-cli writes that hxpm accepts with a warning: nulls for unset
+    optional fields (serde's Option::None), bare capabilities."""
+    nulls = manifest_dict()
+    nulls.update(license=None, routing=None, description=None, schema_version=None,
+                 base_model=None, training=None)
+    nulls["constraints"]["max_chain"] = None
+    nulls["base_models"][0].update(sha256=None, prompt_template=None)
+    nulls["base_models"][0]["adapters"][0]["alpha"] = None
+    ia3_nulls = minimal_v2()
+    ia3_nulls["base_models"][0]["adapters"] = [
+        {"type": "ia3", "r": None, "alpha": None, "target_modules": ["k_proj"]}]
+    inner = manifest_dict()
+    inner["constraints"] = {"requires": None, "incompatible_with": None, "load_order": None}
+    inner["routing"] = {"keywords": None, "exclude_keywords": None, "priority": None}
+    inner["training"] = {"config": {"epochs": None, "learning_rate": None}}
+    no_config = minimal_v2()
+    no_config.update(constraints=None, capabilities=None, training={"config": None})
+    v1_nulls = v1_manifest()
+    v1_nulls["base_models"] = None
+    v1_nulls_inferred = v1_manifest()
+    del v1_nulls_inferred["schema_version"]
+    v1_nulls_inferred["base_models"] = None  # null base_models does not make it schema 2.0
+    bare = manifest_dict()
+    bare["capabilities"] = ["language:typescript", "code-generation", "instruct-tuning",
+                            "Refactoring", "c++"]
+    return [nulls, ia3_nulls, inner, no_config, v1_nulls, v1_nulls_inferred, bare]
+
+
+REAL_MANIFESTS = sorted((REPO / "tests/fixtures/original-ecosystem/manifests").glob("*/*.json"))
+
+
+def _real_manifests() -> list[dict[str, Any]]:
+    assert len(REAL_MANIFESTS) == 6
+    return [json.loads(p.read_text(encoding="utf-8")) for p in REAL_MANIFESTS]
 
 
 VALID_REQUIREMENTS = [

@@ -138,6 +138,9 @@ def ranked(cache: IndexCache) -> IndexCache:
                  capabilities=["tech:cypher", "format:graph"], routing={"keywords": ["graph"]})
         + expert("expert-cafe", "1.0.0", description="Menus du café, 日本語 too",
                  capabilities=["lang:fr"], routing={"keywords": ["menu"]})
+        # A bare capability, as the older tool's expert-typescript manifest has.
+        + expert("expert-ts", "1.0.0", description="TypeScript",
+                 capabilities=["code-generation"], routing={"keywords": ["typescript"]})
     )
     cache.replace_index("main", COMMIT, lines)
     return cache
@@ -179,7 +182,7 @@ def test_words_are_prefixes_and_all_must_match(ranked: IndexCache) -> None:
 
 def test_empty_term_lists_everything_by_name(ranked: IndexCache) -> None:
     names = [h.name for h in ranked.search("   ")]
-    assert names == sorted(names) and len(names) == 6
+    assert names == sorted(names) and len(names) == 7
     assert [h.name for h in ranked.search("", limit=2)] == names[:2]
     assert ranked.search("", limit=0) == []
 
@@ -200,6 +203,8 @@ def test_punctuation_only_finds_nothing(ranked: IndexCache, term: str) -> None:
         ("format:", ["expert-cypher", "expert-sql"]),
         ("tech:nosuch", []),
         ("nosuch:", []),
+        ("code-generation", ["expert-ts"]),  # a bare word is found by its value
+        ("code-generation:", []),
     ],
 )
 def test_capability_filter(ranked: IndexCache, capability: str, names: list[str]) -> None:

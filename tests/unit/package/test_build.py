@@ -129,7 +129,7 @@ def test_per_variant_weights_folders(expert: Path, tmp_path: Path) -> None:
     (expert / "adapter_model.safetensors").unlink()  # the root copy is not used any more
     built = build_packages(expert, tmp_path / "out")
     for package, slug in zip(built, ("qwen3-0-6b", "tiny-qwen3"), strict=True):
-        files = dict((i.name, d) for i, d in tar_of(package.path))
+        files = {i.name: d for i, d in tar_of(package.path)}
         weights = expert / "weights" / slug / "adapter_model.safetensors"
         assert files["adapter_model.safetensors"] == weights.read_bytes()
         assert "soft_prompts/task.safetensors" in files
@@ -186,7 +186,39 @@ def test_pickle_in_weights_folder(expert: Path, tmp_path: Path, name: str) -> No
 def test_pickle_soft_prompt(expert: Path, tmp_path: Path) -> None:
     (expert / "soft_prompts").mkdir()
     (expert / "soft_prompts" / "task.pt").write_bytes(b"\x80\x04.")
-    refuse(expert, tmp_path, "task.pt", "pickle")
+    error = refuse(expert, tmp_path, "'soft_prompts/task.pt' is a PyTorch pickle",
+                   "safetensors.torch.save_file", "point soft_prompts[].path at the .safetensors")
+    assert "is a pickle file" not in error.message
+
+
+def _declare_soft_prompt(expert: Path, path: str) -> None:
+    manifest = json.loads((expert / "manifest.json").read_text())
+    manifest["soft_prompts"] = [{"name": "style", "path": path, "tokens": 48}]
+    (expert / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
+
+
+@pytest.mark.parametrize("path", ["soft_prompts/ts_style_48.bin", "prompts/style.pt"])
+def test_declared_pickle_soft_prompt_present_says_how_to_convert(
+        expert: Path, tmp_path: Path, path: str) -> None:
+    _declare_soft_prompt(expert, path)
+    (expert / path).parent.mkdir()
+    (expert / path).write_bytes(b"\x80\x04.")
+    error = refuse(expert, tmp_path, f"{path}' is a PyTorch pickle",
+                   "safetensors.torch.save_file")
+    assert "is a pickle file" not in error.message
+
+
+def test_declared_pickle_soft_prompt_absent_builds_with_the_warning(
+        expert: Path, tmp_path: Path) -> None:
+    # The older tool's expert-typescript declares soft_prompts/ts_style_48.bin, a file its
+    # repository does not hold; its packager skipped soft prompts it did not find.
+    _declare_soft_prompt(expert, "soft_prompts/ts_style_48.bin")
+    built = build_packages(expert, tmp_path / "out")
+    for b in built:
+        assert not any(name.startswith("soft_prompts/") for name, _, _ in b.members)
+        [warning] = [w for w in b.warnings if "soft_prompts[0].path" in w]
+        assert "'soft_prompts/ts_style_48.bin' is a PyTorch pickle" in warning
+        assert "convert it" in warning
 
 
 @pytest.mark.parametrize("name", ["adapter_model.safetensors", "adapter_config.json"])

@@ -7,6 +7,8 @@ import hashlib
 import io
 import json
 import os
+import pickle
+import pickletools
 import random
 import resource
 import signal
@@ -187,12 +189,113 @@ def test_legacy_manifest_may_come_later(tmp_path: Path) -> None:
     assert contents.manifest.name == "expert-sql"
 
 
-def test_legacy_pickles_are_still_refused(tmp_path: Path) -> None:
-    path = legacy_package(tmp_path, extra={"training_args.bin": b"\x80\x04K\x01."})
+class _Trap:
+    """Unpickling this creates ``path``: proof, by its absence, that nothing unpickled it."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def __reduce__(self) -> tuple[object, tuple[str, str]]:
+        return (open, (str(self.path), "w"))
+
+
+def trap_pickle(marker: Path) -> bytes:
+    """A real pickle (as torch/Trainer write them) whose loading would create ``marker``."""
+    data = pickle.dumps(_Trap(marker), protocol=4)
+    ops = [(op.name, arg) for op, arg, _ in pickletools.genops(data)]  # read, never loaded
+    assert ("SHORT_BINUNICODE", "io") in ops and ("SHORT_BINUNICODE", "open") in ops
+    assert {"STACK_GLOBAL", "REDUCE"} <= {name for name, _ in ops}  # it calls io.open(marker)
+    return data
+
+
+@pytest.fixture
+def no_unpickling(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Any unpickling attempt through the pickle module fails the test outright."""
+    def refuse(*_args: object, **_kw: object) -> None:
+        raise AssertionError("something tried to unpickle")
+
+    for name in ("load", "loads", "Unpickler"):
+        monkeypatch.setattr(pickle, name, refuse)
+
+
+def legacy_with_skipped(tmp_path: Path, marker: Path) -> Path:
+    return legacy_package(tmp_path, extra={
+        "training_args.bin": trap_pickle(marker),
+        "expert-sql-qwen3-0-6b.v0.3.0.expert.sha256":
+            b"0" * 64 + b"  expert-sql-qwen3-0-6b.v0.3.0.expert\n",
+    })
+
+
+def test_legacy_only_members_are_skipped_unread(tmp_path: Path, no_unpickling: None) -> None:
+    marker = tmp_path / "UNPICKLED"
+    path = legacy_with_skipped(tmp_path, marker)
+    target = staging(tmp_path)
+    contents = read_package(path, extract_to=target)
+    assert sorted(contents.ignored) == sorted([
+        "signature.sig", "tests/test_expert.py", "tests/" + "long_" * 30 + ".json",
+        "training_args.bin", "expert-sql-qwen3-0-6b.v0.3.0.expert.sha256"])
+    assert not marker.exists()
+    extracted = sorted(os.listdir(target))
+    assert extracted == sorted(m.path for m in contents.members)
+    assert "training_args.bin" not in extracted and not any(n.endswith(".sha256") for n in extracted)
+    # The tree digest covers exactly what was extracted (so verify --store holds).
+    assert contents.tree_sha256 == tree_digest(
+        (p.name, sha256_file(p)) for p in (target / n for n in extracted))
+    [warning] = [w for w in contents.warnings if w.startswith("legacy package")]
+    assert "skipped 5 member(s)" in warning
+    for shown in ("training_args.bin (HF Trainer arguments, a pickle)", "signature.sig",
+                  "expert-sql-qwen3-0-6b.v0.3.0.expert.sha256 (a checksum sidecar)",
+                  "tests/ (2 files"):
+        assert shown in warning
+
+
+def test_skipped_members_still_count_against_the_size_caps(tmp_path: Path) -> None:
+    from hxpm.package.layout import ReadLimits
+
+    path = legacy_package(tmp_path, extra={"training_args.bin": b"\x80\x04N." + b"x" * 5000})
+    with pytest.raises(PackageFormatError, match="training_args.bin.*exceeds the 4096-byte"):
+        read_package(path, limits=ReadLimits(max_member_size=4096))
+
+
+@pytest.mark.parametrize("name", [
+    "optimizer.pt", "pytorch_model.bin", "scheduler.pth", "rng_state.pkl", "tests/fixture.bin",
+    "Training_Args.bin",
+])
+def test_legacy_pickles_other_than_training_args_are_refused(tmp_path: Path, name: str) -> None:
+    path = legacy_package(tmp_path, extra={name: trap_pickle(tmp_path / "UNPICKLED")})
     target = staging(tmp_path)
     with pytest.raises(PackageFormatError, match="pickle files run code"):
         read_package(path, extract_to=target)
-    assert os.listdir(target) == []
+    assert os.listdir(target) == [] and not (tmp_path / "UNPICKLED").exists()
+
+
+def test_legacy_soft_prompt_pickle_says_how_to_convert(tmp_path: Path) -> None:
+    path = legacy_package(tmp_path, extra={"soft_prompts/ts_style_48.bin": b"\x80\x04N."})
+    with pytest.raises(PackageFormatError) as info:
+        read_package(path)
+    assert "is a PyTorch pickle" in info.value.message
+    assert "safetensors.torch.save_file" in info.value.message
+
+
+def test_training_args_in_a_zstd_package_is_refused(tmp_path: Path) -> None:
+    marker = tmp_path / "UNPICKLED"
+    raw = gzip.decompress(legacy_package(tmp_path, extra={
+        "training_args.bin": trap_pickle(marker)}).read_bytes())
+    # Keep everything but the legacy-only members that zstd refuses for their names alone.
+    out = io.BytesIO()
+    with tarfile.open(fileobj=io.BytesIO(raw)) as src, \
+            tarfile.open(fileobj=out, mode="w", format=tarfile.PAX_FORMAT) as tar:
+        for info in src.getmembers():
+            if info.name.startswith("tests") or info.name in ("signature.sig",
+                                                              "sql-postgres.gbnf"):
+                continue
+            tar.addfile(info, src.extractfile(info) if info.isfile() else None)
+    path = tmp_path / "modern.expert"
+    path.write_bytes(zstandard.ZstdCompressor().compress(out.getvalue()))
+    target = staging(tmp_path, "zstd-staging")
+    with pytest.raises(PackageFormatError, match="'training_args.bin': pickle files run code"):
+        read_package(path, extract_to=target)
+    assert os.listdir(target) == [] and not marker.exists()
 
 
 def test_legacy_only_members_are_refused_in_zstd_packages(tmp_path: Path) -> None:
