@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import sys
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
@@ -51,10 +52,28 @@ def table(columns: Sequence[str], rows: Sequence[Sequence[Any]], *, title: str |
     console().print(t)
 
 
+# Characters that act on a terminal instead of showing: C0/C1 controls (ESC starts cursor,
+# title and clear-screen sequences; rich strips only a few of them) and the bidi overrides
+# that make text read differently from its bytes. Newline and tab stay: they only lay out.
+_INERT_RE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+
+
+def inert(text: str) -> str:
+    """``text`` with every terminal-acting character shown as a visible escape (``\\x1b``)."""
+    return _INERT_RE.sub(_visible, text)
+
+
+def _visible(match: re.Match[str]) -> str:
+    code = ord(match.group())
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+
+
 def _escape(text: str) -> str:
+    """Strings from packages, indexes and servers: inert for the terminal, then for rich's
+    markup (so `[bold]` in a description stays text)."""
     from rich.markup import escape
 
-    return escape(text)
+    return escape(inert(text))
 
 
 def escape(text: str) -> str:
