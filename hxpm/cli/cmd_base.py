@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from hxpm.cli.options import JsonOpt
-from hxpm.cli.output import emit_json, say, table
+from hxpm.cli.output import emit_json, escape, say, table, warn
 from hxpm.cli.serialize import base_dict
 from hxpm.store.store import Store
 
@@ -34,13 +34,23 @@ def base_add(
     if (path is None) == (from_hub is None):
         raise UsageError("give exactly one of --path DIR or --from-hub REPO_ID")
     store = Store.from_env()
-    b = (add_base(store, name, path) if path is not None
-         else add_base_from_hub(store, name, from_hub or "", revision=revision))
+    added = (add_base(store, name, path) if path is not None
+             else add_base_from_hub(store, name, from_hub or "", revision=revision))
+    b = added.base
     if as_json:
-        emit_json("base-add", {"base": base_dict(b)})
+        emit_json("base-add", {"base": base_dict(b), "left_unmatched": list(added.left),
+                               "rematched": [{"name": e.name, "version": e.version,
+                                              "manifest_base_model": e.manifest_base_name}
+                                             for e in added.rematched]})
         return
     default = " (default)" if b.is_default else ""
-    say(f"[green]registered[/] {b.name}{default}: sha256 {b.sha256[:16]}… at {b.path}")
+    say(f"[green]registered[/] {escape(b.name)}{default}: sha256 {b.sha256[:16]}… at "
+        f"{escape(str(b.path))}")
+    for e in added.rematched:
+        say(f"matched installed {escape(e.name)} {escape(e.version)} (manifest base "
+            f"{escape(e.manifest_base_name)}) to {escape(b.name)}")
+    for line in added.left:
+        warn(f"not matched: {line}")
 
 
 @base_app.command("list")

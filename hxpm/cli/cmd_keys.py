@@ -1,4 +1,4 @@
-"""key generate/show and trust add/list/remove."""
+"""key generate/list/show and trust add/list/remove."""
 
 from __future__ import annotations
 
@@ -30,7 +30,9 @@ def key_generate(name: KeyNameOpt = "default", as_json: JsonOpt = False) -> None
 
 @key_app.command("show")
 def key_show(
-    name: KeyNameOpt = "default",
+    name: Annotated[str | None, typer.Option(
+        "--name", metavar="NAME", help="Key name (default: 'default', else your only key).")
+    ] = None,
     key: Annotated[Path | None, typer.Option("--key", metavar="FILE")] = None,
     as_json: JsonOpt = False,
 ) -> None:
@@ -39,6 +41,26 @@ def key_show(
 
     k = show_key(name, key)
     _render_key(k.name, str(k.secret_path), k.public_key.text, k.public_key.key_id, as_json)
+
+
+@key_app.command("list")
+def key_list(as_json: JsonOpt = False) -> None:
+    """List your secret keys; * marks the one used when no name is given."""
+    from hxpm.services.keys import list_keys
+
+    keys = list_keys()
+    if as_json:
+        emit_json("key-list", {"keys": [
+            {"name": k.name, "secret_key_path": str(k.secret_path), "default": k.is_default,
+             "key_id": k.public_key.key_id if k.public_key else None,
+             "public_key": k.public_key.text if k.public_key else None, "problem": k.problem}
+            for k in keys]})
+        return
+    table(["name", "default", "key id", "secret key"],
+          [(k.name, "*" if k.is_default else "",
+            k.public_key.key_id if k.public_key else f"unreadable: {k.problem}",
+            str(k.secret_path)) for k in keys],
+          empty="no secret keys (create one with `hxpm key generate --name NAME`)")
 
 
 def _render_key(name: str, path: str, public: str, key_id: str, as_json: bool) -> None:

@@ -108,13 +108,18 @@ def info(
     result = expert_info(Store.from_env(), spec, base=base)
     e, m = result.expert, result.expert.manifest
     if as_json:
+        b = result.base
         emit_json("info", {"expert": expert_dict(e), "other_versions": list(result.other_versions),
+                           "base": None if b is None else {
+                               "base_model": b.base_model, "manifest_base_model": b.manifest_base,
+                               "match": b.match, "registered": b.registered,
+                               "explanation": b.explanation},
                            "manifest": m,
                            "files": [{"path": p, "size": s, "sha256": d} for p, s, d in e.members]})
         return
     from hxpm.cli.render_info import render_info
 
-    render_info(e, result.other_versions)
+    render_info(e, result.other_versions, result.base.explanation if result.base else None)
 
 
 def verify(

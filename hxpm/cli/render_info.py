@@ -10,7 +10,8 @@ from hxpm.cli.serialize import human_size
 from hxpm.store.records import InstalledExpert
 
 
-def render_info(e: InstalledExpert, other_versions: tuple[str, ...]) -> None:
+def render_info(e: InstalledExpert, other_versions: tuple[str, ...],
+                base_match: str | None = None) -> None:
     m = e.manifest
     constraints = m.get("constraints") or {}
     routing = m.get("routing") or {}
@@ -18,7 +19,8 @@ def render_info(e: InstalledExpert, other_versions: tuple[str, ...]) -> None:
     fields: list[tuple[str, Any]] = [
         ("name", e.name), ("version", e.version), ("description", m.get("description")),
         ("license", m.get("license")), ("author", m.get("author")),
-        ("homepage", m.get("homepage")), ("base model", e.base_model),
+        ("homepage", m.get("homepage")), ("base model", e.manifest_base_name),
+        ("runs on", base_match),
         ("base sha256", e.base_sha256 or "(not stated)"), ("signed by", signer),
         ("archive sha256", e.sha256), ("tree sha256", e.tree_sha256),
         ("requires", ", ".join(constraints.get("requires") or []) or "-"),

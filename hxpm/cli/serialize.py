@@ -16,6 +16,7 @@ def expert_dict(e: InstalledExpert, *, is_default: bool | None = None) -> dict[s
         "name": e.name,
         "version": e.version,
         "base_model": e.base_model,
+        "manifest_base_model": e.manifest_base_name,  # legacy manifests: a local path
         "description": e.manifest.get("description", ""),
         "signed": e.signed,
         "publisher": e.publisher,

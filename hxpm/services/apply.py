@@ -79,6 +79,7 @@ def _install_all(store: Store, plan: Plan,
                 source=f"{step.candidate.origin}: {line.source.git}@{line.source.tag}",
                 requested=step.requested, index_name=step.candidate.payload.index,
                 source_commit=line.source.commit, expected_sha256=variant.sha256,
+                base=plan.base_model,
             )
             envelope = parse_signature_file(variant.signature)
             results.append(install_archive_locked(store, _blob(store, variant), envelope,

@@ -14,7 +14,8 @@ from hxpm.core.versions import Version
 from hxpm.index.cache import IndexCache
 from hxpm.index.model import VariantEntry, VersionLine
 from hxpm.resolve.model import Candidate
-from hxpm.store.records import InstalledExpert
+from hxpm.services.basematch import matching_bases
+from hxpm.store.records import BaseModel, InstalledExpert
 from hxpm.store.store import Store
 
 
@@ -27,9 +28,14 @@ class InstalledPayload:
 class IndexPayload:
     index: str | None  # None for a release read straight from a Git repo
     line: VersionLine
+    # (registered base, the variant's own base name) where they differ: legacy manifests
+    # name a local path (docs/store.md, "Base models")
+    matched: tuple[tuple[str, str], ...] = ()
 
     def variant(self, base_model: str) -> VariantEntry:
-        v = self.line.variant_for(base_model)
+        own = dict(self.matched).get(base_model)
+        v = next((x for x in self.line.variants if x.base_model == own), None) if own \
+            else self.line.variant_for(base_model)
         assert v is not None  # the resolver only picks candidates with this variant
         return v
 
@@ -44,16 +50,32 @@ def candidate_from_installed(e: InstalledExpert) -> Candidate:
     )
 
 
-def candidate_from_line(index: str | None, line: VersionLine, *, origin: str | None = None
-                        ) -> Candidate:
-    """``index`` None means the release was read straight from its Git repo."""
+def candidate_from_line(index: str | None, line: VersionLine, *, origin: str | None = None,
+                        bases: Sequence[BaseModel] = ()) -> Candidate:
+    """``index`` None means the release was read straight from its Git repo.
+
+    A variant whose base name is not registered but matches registered bases (``bases``;
+    several when ambiguous) is offered under their names, so the resolver finds it for the
+    base in use.
+    """
+    registered = {b.name for b in bases}
+    matched: list[tuple[str, str]] = []
+    base_models = []
+    for v in line.variants:
+        hits = [] if v.base_model in registered else \
+            matching_bases(v.base_model, v.base_sha256, bases)
+        for b in hits:
+            if b.name not in dict(matched):
+                matched.append((b.name, v.base_model))
+                base_models.append((b.name, v.base_sha256))
+        if not hits:
+            base_models.append((v.base_model, v.base_sha256))
     return Candidate(
         name=line.name, version=line.version, requires=line.requires,
         incompatible_with=line.incompatible_with, load_order=line.load_order,
-        max_chain=line.max_chain,
-        base_models=tuple((v.base_model, v.base_sha256) for v in line.variants),
+        max_chain=line.max_chain, base_models=tuple(base_models),
         yanked=line.yanked, origin=origin or index or line.source.git,
-        payload=IndexPayload(index, line),
+        payload=IndexPayload(index, line, tuple(matched)),
     )
 
 
@@ -77,6 +99,7 @@ class StoreSource:
         self._priority = {i.name: i.priority for i in store.db.indexes()}
         self._memo: dict[str, list[Candidate]] = {}
         self._include_installed = include_installed
+        self._bases = store.db.bases()
 
     def candidates_for(self, name: str) -> Sequence[Candidate]:
         if name not in self._memo:
@@ -97,7 +120,7 @@ class StoreSource:
             if cl.line.version in seen:
                 continue  # a lower-priority index offering the same version
             seen.add(cl.line.version)
-            c = candidate_from_line(cl.index, cl.line)
+            c = candidate_from_line(cl.index, cl.line, bases=self._bases)
             chosen.setdefault((c.version, c.origin), c)
         return list(chosen.values())
 

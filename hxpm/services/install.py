@@ -6,7 +6,9 @@ Order of checks for a package file (nothing is decompressed before the first two
 2. the archive's SHA-256, over the open file, equals the signed one;
 3. unpack into private staging, hashing every member; the statement must match what the
    archive really holds (name, version, base, tree digest);
-4. the variant's base digest must match the registered base of that name.
+4. the variant must match a registered base (docs/store.md, "Base models"): by digest when
+   the manifest states one, else by model id or last path part; the row records the
+   registered base, the manifest's own base name and how it matched.
 """
 
 from __future__ import annotations
@@ -19,9 +21,7 @@ from pathlib import Path
 from typing import Literal
 
 from hxpm.core.manifest import BaseVariant, Manifest
-from hxpm.core.names import base_slug
 from hxpm.errors import (
-    BaseMismatchError,
     NotFoundError,
     PackageFormatError,
     SignatureError,
@@ -32,9 +32,10 @@ from hxpm.errors import (
 from hxpm.package.build import build_packages
 from hxpm.package.reader import PackageContents, read_package
 from hxpm.package.signing import SignatureEnvelope, parse_signature_file
+from hxpm.services.basematch import BaseMatch, match_base
 from hxpm.services.trust import trusted_keys
 from hxpm.store.fsutil import fsync_dir, make_tree_read_only, new_staging_dir, remove_tree
-from hxpm.store.records import BaseModel, InstalledExpert
+from hxpm.store.records import InstalledExpert
 from hxpm.store.state import utc_now
 from hxpm.store.store import Store
 from hxpm.trust import PackageFacts, VerifiedSignature, verify_signature
@@ -59,6 +60,7 @@ class InstallMeta:
     index_name: str | None = None
     source_commit: str | None = None
     expected_sha256: str | None = None  # the digest an index line promises, if any
+    base: str | None = None  # the registered base the caller chose (settles a tie)
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,14 +78,18 @@ def install_package_file(
     options: InstallOptions = InstallOptions(),
     source: str | None = None,
     progress: ProgressFn | None = None,
+    base: str | None = None,
 ) -> InstallResult:
-    """Verify and install one ``.expert`` file (signature from ``PKG.sig`` by default)."""
+    """Verify and install one ``.expert`` file (signature from ``PKG.sig`` by default).
+
+    ``base`` names the registered base to use when the package's base matches several.
+    """
     package = package.expanduser().resolve()
     if not package.is_file():
         raise NotFoundError(f"no package file at {package}")
     sig_path = signature or package.with_name(package.name + ".sig")
     envelope = _load_signature(sig_path, required=signature is not None)
-    meta = InstallMeta(source or f"file:{package}")
+    meta = InstallMeta(source or f"file:{package}", base=base)
     with store.writing():
         return install_archive_locked(store, package, envelope, options, meta, progress)
 
@@ -99,7 +105,7 @@ def install_directory(
     with tempfile.TemporaryDirectory(prefix="hxpm-build-") as tmp:
         built = build_packages(expert_dir, Path(tmp), base=chosen.name)[0]
         return install_package_file(store, built.path, options=options,
-                                    source=f"dir:{expert_dir}", progress=progress)
+                                    source=f"dir:{expert_dir}", progress=progress, base=base)
 
 
 def choose_variant(store: Store, manifest: Manifest, base: str | None) -> BaseVariant:
@@ -158,12 +164,13 @@ def install_archive_locked(
     try:
         contents = read_package(package, extract_to=stage, expected_sha256=expected,
                                 progress=progress)
+        warnings.extend(contents.warnings)  # legacy members skipped, older manifest dialect
         variant = _single_variant(contents)
         verified = None
         if envelope is not None:
             verified = verify_signature(envelope, _facts(contents, variant), trusted)
-        _check_base(store, variant, warnings)
-        return _commit(store, contents, variant, stage, verified, options, meta, warnings)
+        match = _check_base(store, variant, meta.base, warnings)
+        return _commit(store, contents, match, stage, verified, options, meta, warnings)
     except OSError as e:
         raise StoreError(f"could not write {package.name} into the store: {e}") from e
     finally:
@@ -185,42 +192,39 @@ def _single_variant(contents: PackageContents) -> BaseVariant:
     return variants[0]
 
 
-def _check_base(store: Store, variant: BaseVariant, warnings: list[str]) -> None:
-    registered = store.db.find_base(variant.name) or _base_by_slug(store, variant.slug)
-    if registered is None:
+def _check_base(store: Store, variant: BaseVariant, chosen: str | None,
+                warnings: list[str]) -> BaseMatch:
+    match = match_base(variant.name, variant.sha256, store.db.bases(), prefer=chosen)
+    if match.base is None:
         warnings.append(f"base model {variant.name!r} is not registered; register it with "
-                        f"`hxpm base add {variant.name} --path DIR` before running this expert")
-        return
-    if not variant.sha256:
+                        "`hxpm base add MODEL-ID --path DIR` before running this expert "
+                        "(installed experts are matched to it then)")
+    elif not variant.sha256:
         warnings.append(f"the package does not state the digest of {variant.name!r}; "
-                        "it cannot be checked against your registered base")
-        return
-    if variant.sha256 != registered.sha256:
-        raise BaseMismatchError(
-            f"the package was built for {variant.name} with digest {variant.sha256[:16]}…, "
-            f"but your registered {variant.name} has digest {registered.sha256[:16]}…",
-            hint="Install a variant built for your base, or register the matching base files.",
-        )
-
-
-def _base_by_slug(store: Store, slug: str) -> BaseModel | None:
-    # Legacy manifests name the base by a local path (F:/models/Qwen3-0.6B): match on the
-    # slug, as package file names do, when exactly one registered base has it.
-    hits = [b for b in store.db.bases() if base_slug(b.name) == slug]
-    return hits[0] if len(hits) == 1 else None
+                        f"matched to your registered {match.base.name} by "
+                        f"{'model id' if match.kind == 'model-id' else 'last path part'}, "
+                        "so its files cannot be checked against the package")
+    return match
 
 
 def _commit(
-    store: Store, contents: PackageContents, variant: BaseVariant, stage: Path,
+    store: Store, contents: PackageContents, match: BaseMatch, stage: Path,
     verified: VerifiedSignature | None, options: InstallOptions, meta: InstallMeta,
     warnings: list[str],
 ) -> InstallResult:
     m = contents.manifest
     version = str(m.version)
-    existing = store.db.find_installed(m.name, version, variant.name)
-    if existing and existing.tree_sha256 == contents.tree_sha256 and existing.path.is_dir():
+    variant = _single_variant(contents)
+    existing = store.db.find_installed(m.name, version, match.name)
+    # A copy recorded under the manifest's name before its base was registered is the same
+    # install: replace that row rather than keep two.
+    unmatched = (store.db.find_installed(m.name, version, variant.name)
+                 if match.name != variant.name else None)
+    existing = existing or unmatched
+    if existing and existing.tree_sha256 == contents.tree_sha256 and existing.path.is_dir() \
+            and existing.base_model == match.name:
         return InstallResult(existing, "already-installed", tuple(warnings))
-    if existing and not options.force_reinstall:
+    if existing and existing.tree_sha256 != contents.tree_sha256 and not options.force_reinstall:
         raise UsageError(
             f"{m.name} {version} for {variant.name} is already installed with other contents "
             f"(tree {existing.tree_sha256[:16]}…, new {contents.tree_sha256[:16]}…)",
@@ -233,7 +237,7 @@ def _commit(
     os.replace(stage, final)
     fsync_dir(final.parent)
     record = InstalledExpert(
-        name=m.name, version=version, base_model=variant.name, base_slug=variant.slug,
+        name=m.name, version=version, base_model=match.name, base_slug=variant.slug,
         base_sha256=variant.sha256, sha256=contents.sha256, tree_sha256=contents.tree_sha256,
         size=contents.size, path=final,
         key_id=verified.key_id if verified else None,
@@ -242,9 +246,12 @@ def _commit(
         manifest=m.to_dict(), members=tuple((x.path, x.size, x.sha256) for x in contents.members),
         requested=meta.requested or bool(existing and existing.requested),
         index_name=meta.index_name, source_commit=meta.source_commit,
+        manifest_base=variant.name, base_match=match.kind,
     )
     with store.db.transaction() as conn:
+        if unmatched is not None:
+            store.db.delete_installed(conn, unmatched)
         store.db.put_installed(conn, record)
-    if existing and existing.path != final:
-        remove_tree(existing.path)
+    for old in {e.path for e in (existing, unmatched) if e is not None} - {final}:
+        remove_tree(old)
     return InstallResult(record, "reinstalled" if existing else "installed", tuple(warnings))

@@ -71,7 +71,7 @@ def _install_local(store: Store, path: Path, request: InstallRequest,
         return install_directory(store, path, base=request.base, options=request.options,
                                  progress=cb)
     return install_package_file(store, path, signature=request.signature,
-                                options=request.options, progress=cb)
+                                options=request.options, progress=cb, base=request.base)
 
 
 def install_from_lock(store: Store, lock_path: Path, options: InstallOptions, *,

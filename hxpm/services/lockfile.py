@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from hxpm import __version__
+from hxpm.core.redact import strip_url_credentials
 from hxpm.core.versions import parse_requirement
 from hxpm.errors import BaseMismatchError, IndexDataError, NotFoundError
 from hxpm.index.model import VersionLine
@@ -53,17 +54,25 @@ def write_lock(store: Store, args: list[str], output: Path, *, base: str | None 
     for step in plan.steps:
         payload = step.candidate.payload
         assert isinstance(payload, IndexPayload)
-        entries.append(LockEntry(payload.index, _reduced(payload.line, plan.base_model),
+        own_base = payload.variant(plan.base_model).base_model  # legacy: a local path
+        entries.append(LockEntry(payload.index, _reduced(payload.line, own_base),
                                  step.requested))
-    lock = LockFile(plan.base_model, plan.base_sha256, tuple(r.raw or str(r) for r in plan.roots),
+    lock = LockFile(plan.base_model, plan.base_sha256,
+                    tuple(strip_url_credentials(r.raw or str(r)) for r in plan.roots),
                     tuple(entries))
     atomic_write_bytes(output, (json.dumps(_to_dict(lock), indent=2) + "\n").encode())
     return lock, plan
 
 
 def _reduced(line: VersionLine, base: str) -> VersionLine:
+    """``line`` with only the variant whose own base name is ``base``."""
     raw = json.loads(line.to_json_line())
     raw["variants"] = [v for v in raw["variants"] if v["base_model"] == base]
+    # A lock is shared and committed: URLs go in without credentials (netrc supplies them).
+    raw["source"]["git"] = strip_url_credentials(raw["source"]["git"])
+    for variant in raw["variants"]:
+        if isinstance(variant.get("url"), str):
+            variant["url"] = strip_url_credentials(variant["url"])
     return VersionLine.parse(json.dumps(raw, separators=(",", ":")), where="lock")
 
 
@@ -115,8 +124,9 @@ def install_locked(store: Store, path: Path, options: InstallOptions = InstallOp
     _check_base(store, lock)
     _check_against_indexes(store, lock)
     steps = []
+    bases = store.db.bases()
     for e in lock.entries:
-        cand = candidate_from_line(e.index, e.line)
+        cand = candidate_from_line(e.index, e.line, bases=bases)
         present = store.db.find_installed(e.line.name, str(e.line.version), lock.base_model)
         same = present is not None and present.tree_sha256 == e.line.variants[0].tree_sha256
         steps.append(PlanStep("keep" if same else "install", cand, None, e.requested))

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from hxpm.core.names import name_candidates
 from hxpm.core.versions import Version, parse_requirement
 from hxpm.errors import NotFoundError
+from hxpm.services.basematch import describe_match
 from hxpm.store.records import InstalledExpert
 from hxpm.store.store import Store
 
@@ -56,9 +57,21 @@ def find_installed(store: Store, spec: str) -> list[InstalledExpert]:
 
 
 @dataclass(frozen=True, slots=True)
+class BaseInfo:
+    """Which registered base an installed expert runs on, and why (`hxpm info`)."""
+
+    manifest_base: str  # as the package's manifest names it
+    base_model: str  # as the store records it: the registered base it matched
+    match: str | None  # a basematch.MatchKind; None for rows older than schema 3
+    registered: bool  # a base of that name is registered now
+    explanation: str
+
+
+@dataclass(frozen=True, slots=True)
 class ExpertInfo:
     expert: InstalledExpert
     other_versions: tuple[str, ...]
+    base: BaseInfo | None = None
 
 
 def expert_info(store: Store, spec: str, *, base: str | None = None) -> ExpertInfo:
@@ -68,7 +81,13 @@ def expert_info(store: Store, spec: str, *, base: str | None = None) -> ExpertIn
     chosen = hits[0]
     others = sorted({e.version for e in store.db.installed(chosen.name)} - {chosen.version},
                     key=Version.parse, reverse=True)
-    return ExpertInfo(chosen, tuple(others))
+    return ExpertInfo(chosen, tuple(others), base_info(store, chosen))
+
+
+def base_info(store: Store, e: InstalledExpert) -> BaseInfo:
+    registered = store.db.find_base(e.base_model) is not None
+    text = describe_match(e.manifest_base_name, e.base_model, e.base_match, registered)
+    return BaseInfo(e.manifest_base_name, e.base_model, e.base_match, registered, text)
 
 
 def _no_base(spec: str, base: str) -> list[InstalledExpert]:

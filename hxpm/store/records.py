@@ -28,10 +28,19 @@ class InstalledExpert:
     requested: bool = True  # asked for by the user, not only pulled in as a dependency
     index_name: str | None = None
     source_commit: str | None = None
+    # ``base_model`` is the registered base the variant was matched to; the manifest may name
+    # it otherwise (legacy: a local path). None on rows from stores older than schema 3.
+    manifest_base: str | None = None
+    base_match: str | None = None  # how it matched: hxpm.services.basematch.MatchKind
 
     @property
     def signed(self) -> bool:
         return self.key_id is not None
+
+    @property
+    def manifest_base_name(self) -> str:
+        """The base name as the package's manifest writes it."""
+        return self.manifest_base or self.base_model
 
 
 @dataclass(frozen=True, slots=True)

@@ -15,11 +15,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from hxpm.core.redact import strip_url_credentials
 from hxpm.errors import StoreError
 from hxpm.store.paths import StorePaths
 from hxpm.store.records import BaseModel, IndexRecord, InstalledExpert
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -30,6 +31,7 @@ CREATE TABLE IF NOT EXISTS experts (
     key_id TEXT, publisher TEXT, unsafe_unsigned INTEGER NOT NULL, source TEXT NOT NULL,
     installed_at TEXT NOT NULL, manifest TEXT NOT NULL, members TEXT NOT NULL,
     requested INTEGER NOT NULL DEFAULT 1, index_name TEXT, source_commit TEXT,
+    manifest_base TEXT, base_match TEXT,
     PRIMARY KEY (name, version, base_model)
 );
 CREATE TABLE IF NOT EXISTS bases (
@@ -49,18 +51,24 @@ CREATE TABLE IF NOT EXISTS trusted_keys (
 """
 
 # Version 1 stores lacked what Git installs record; new columns get defaults.
+# Version 3 records the manifest's own base name and how it matched a registered base;
+# older rows keep NULL there (read as "the manifest named the recorded base").
 _MIGRATIONS = {
     2: """
 ALTER TABLE experts ADD COLUMN requested INTEGER NOT NULL DEFAULT 1;
 ALTER TABLE experts ADD COLUMN index_name TEXT;
 ALTER TABLE experts ADD COLUMN source_commit TEXT;
 """,
+    3: """
+ALTER TABLE experts ADD COLUMN manifest_base TEXT;
+ALTER TABLE experts ADD COLUMN base_match TEXT;
+""",
 }
 
 _EXPERT_COLUMNS = (
     "name, version, base_model, base_slug, base_sha256, sha256, tree_sha256, size, path, "
     "key_id, publisher, unsafe_unsigned, source, installed_at, manifest, members, "
-    "requested, index_name, source_commit"
+    "requested, index_name, source_commit, manifest_base, base_match"
 )
 
 
@@ -103,6 +111,7 @@ class StateDB:
                 )
             if version < SCHEMA_VERSION:
                 self._migrate(conn, version)
+            _scrub_url_credentials(conn)
             return conn
         except sqlite3.Error as e:
             raise StoreError(f"cannot open the store database {self.paths.state_db}: {e}") from e
@@ -163,14 +172,24 @@ class StateDB:
     def put_installed(self, conn: sqlite3.Connection, e: InstalledExpert) -> None:
         conn.execute(
             f"INSERT OR REPLACE INTO experts ({_EXPERT_COLUMNS}) "
-            "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
             (
                 e.name, e.version, e.base_model, e.base_slug, e.base_sha256, e.sha256,
                 e.tree_sha256, e.size, self._rel(e.path), e.key_id, e.publisher,
-                int(e.unsafe_unsigned), e.source, e.installed_at,
+                int(e.unsafe_unsigned), strip_url_credentials(e.source), e.installed_at,
                 json.dumps(e.manifest, ensure_ascii=False), json.dumps(list(e.members)),
-                int(e.requested), e.index_name, e.source_commit,
+                int(e.requested), e.index_name, e.source_commit, e.manifest_base,
+                e.base_match,
             ),
+        )
+
+    def rebase_installed(self, conn: sqlite3.Connection, e: InstalledExpert, base_model: str,
+                         base_match: str) -> None:
+        """Record ``e`` under another (registered) base; the manifest's name is kept."""
+        conn.execute(
+            "UPDATE experts SET base_model=?, base_match=?, manifest_base=? "
+            "WHERE name=? AND version=? AND base_model=?",
+            (base_model, base_match, e.manifest_base_name, e.name, e.version, e.base_model),
         )
 
     def delete_installed(self, conn: sqlite3.Connection, e: InstalledExpert) -> None:
@@ -190,6 +209,7 @@ class StateDB:
             installed_at=r[13], manifest=json.loads(r[14]),
             members=tuple((m[0], m[1], m[2]) for m in json.loads(r[15])),
             requested=bool(r[16]), index_name=r[17], source_commit=r[18],
+            manifest_base=r[19], base_match=r[20],
         )
 
     # --- base models -----------------------------------------------------------------------
@@ -239,8 +259,8 @@ class StateDB:
         conn.execute(
             "INSERT OR REPLACE INTO indexes (name, url, priority, trust_keys, accepted_commit, "
             "added_at, updated_at) VALUES (?,?,?,?,?,?,?)",
-            (i.name, i.url, i.priority, int(i.trust_keys), i.accepted_commit, i.added_at,
-             i.updated_at),
+            (i.name, strip_url_credentials(i.url), i.priority, int(i.trust_keys),
+             i.accepted_commit, i.added_at, i.updated_at),
         )
 
     def delete_index(self, conn: sqlite3.Connection, name: str) -> None:
@@ -282,3 +302,36 @@ class StateDB:
             conn.execute("DELETE FROM meta WHERE key=?", (key,))
         else:
             conn.execute("INSERT OR REPLACE INTO meta (key, value) VALUES (?,?)", (key, value))
+
+
+_SCRUBBED_META = "url_credentials_scrubbed"
+
+
+def _scrub_url_credentials(conn: sqlite3.Connection) -> None:
+    """Once per store: remove passwords that older hxpm versions stored in URLs.
+
+    Index URLs and install sources were kept as typed, ``https://user:TOKEN@host/...``
+    included. Rewrite them without credentials, with ``secure_delete`` so the old bytes
+    are zeroed rather than left in free pages, and checkpoint the WAL so no copy stays
+    there either. A flag in ``meta`` makes later opens cost one SELECT.
+    """
+    if conn.execute("SELECT 1 FROM meta WHERE key=?", (_SCRUBBED_META,)).fetchone():
+        return
+    conn.execute("PRAGMA secure_delete=ON")
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        for name, url in conn.execute("SELECT name, url FROM indexes").fetchall():
+            if strip_url_credentials(url) != url:
+                conn.execute("UPDATE indexes SET url=? WHERE name=?",
+                             (strip_url_credentials(url), name))
+        for rowid, source in conn.execute("SELECT rowid, source FROM experts").fetchall():
+            if strip_url_credentials(source) != source:
+                conn.execute("UPDATE experts SET source=? WHERE rowid=?",
+                             (strip_url_credentials(source), rowid))
+        conn.execute("INSERT OR REPLACE INTO meta (key, value) VALUES (?, '1')",
+                     (_SCRUBBED_META,))
+        conn.execute("COMMIT")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")

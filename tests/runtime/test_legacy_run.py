@@ -1,0 +1,71 @@
+"""`hxpm run` and `hxpm chat` with an expert whose real manifest names its base by a local
+path (``F:/Node/hivellm/expert/models/Qwen3-0.6B``, no digest): it runs on the registered
+base it was matched to. The adapter is a real PEFT DoRA adapter (``save_pretrained``) with
+the real manifest's rank and target modules, on models/tiny-qwen3 registered as
+``Qwen/Qwen3-0.6B``; generation is on CPU with a couple of tokens.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import pytest
+
+from tests.legacy_world import (
+    LEGACY_BASE,
+    REGISTERED_AS,
+    TINY_BASE,
+    adapter_spec,
+    legacy_archive,
+    legacy_expert_dir,
+    real_manifest,
+)
+from tests.runtime.conftest import make_adapter
+
+
+@pytest.fixture(scope="module")
+def legacy_package(tmp_path_factory):
+    root = tmp_path_factory.mktemp("legacy-run")
+    spec = adapter_spec(real_manifest("expert-json"))  # DoRA, r 14, alpha 28, 6 modules
+    adapter = make_adapter(TINY_BASE, root / "adapter", spec["type"], seed=11,
+                           targets=tuple(spec["target_modules"]), r=int(spec["r"]),
+                           alpha=int(spec["alpha"]))
+    d = legacy_expert_dir(root / "src", "expert-json", adapter=adapter)
+    return legacy_archive(d, root / "expert-json-qwen3-0-6b.v0.4.1.expert")
+
+
+@pytest.fixture
+def installed(cli, legacy_package):
+    assert cli("base", "add", REGISTERED_AS, "--path", TINY_BASE).code == 0
+    r = cli("install", legacy_package, "--unsafe-allow-unsigned")
+    assert r.code == 0, r.err
+
+
+def test_run_named_and_routed(cli, installed):
+    r = cli("run", "--prompt", "fix this json: {a: 1", "--expert", "expert-json",
+            "--max-new-tokens", "2", "--temperature", "0", "--device", "cpu", "--json")
+    assert r.code == 0, r.err
+    rec = r.json()
+    assert rec["base_model"] == REGISTERED_AS
+    assert [e["name"] for e in rec["experts"]] == ["expert-json"]
+    assert 0 < rec["tokens"]["generated"] <= 2
+
+    routed = cli("run", "--prompt", "create a json schema for this openapi config",
+                 "--max-new-tokens", "1", "--device", "cpu", "--json").json()
+    assert routed["route"]["chosen"] == "expert-json"
+    assert [e["name"] for e in routed["experts"]] == ["expert-json"]
+    # The manifest's own base name stays what the package says.
+    info = cli("info", "expert-json", "--json").json()
+    assert info["base"]["manifest_base_model"] == LEGACY_BASE
+
+
+def test_chat_uses_the_legacy_expert(installed, hxpm_home):
+    env = {**os.environ, "HXPM_HOME": str(hxpm_home)}
+    script = "/experts expert-json\nhello\n/exit\n"
+    r = subprocess.run([sys.executable, "-m", "hxpm", "chat", "--max-new-tokens", "2",
+                        "--device", "cpu"], input=script, env=env, capture_output=True,
+                       text=True, timeout=120, check=False)
+    assert r.returncode == 0, r.stderr
+    assert "(expert-json: named on the command line" in r.stderr
