@@ -11,6 +11,7 @@ import typer
 from hxpm import __version__
 from hxpm.cli import (
     cmd_base,
+    cmd_import,
     cmd_index,
     cmd_keys,
     cmd_new,
@@ -63,6 +64,7 @@ cmd_store.register(app)
 cmd_resolve.register(app)
 cmd_run.register(app)
 cmd_new.register(app)
+cmd_import.register(app)
 cmd_train.register(app)
 cmd_index.register(app)
 cmd_package.register(app)

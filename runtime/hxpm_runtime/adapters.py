@@ -23,6 +23,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from hxpm.core.adapter_config import unsupported_reasons
 from hxpm.errors import InferenceError
 
 from .refs import AdapterRef
@@ -172,6 +173,14 @@ def _read_config(folder: Path, label: str) -> tuple[Any, str]:
     if peft_type not in _PEFT_TYPES:
         raise InferenceError(f"{label}: adapter type {peft_type or 'unknown'!s} is not "
                              "supported (hxpm runs LoRA, DoRA and IA3 adapters)")
+    # Before peft builds anything: a PiSSA/OLoRA config makes peft rewrite the base weights
+    # while injecting (and fail with a torch set_data error); refuse such kinds by name.
+    reasons = unsupported_reasons(raw)
+    if reasons:
+        raise InferenceError(f"{label}: hxpm cannot run this adapter: {'; '.join(reasons)}",
+                             hint="See docs/import.md for the adapter kinds hxpm runs and "
+                                  "how to convert PiSSA/OLoRA adapters to plain LoRA.",
+                             details={"reasons": reasons})
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # unknown keys from newer peft versions
