@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 from typing import Annotated, Any
 
 import typer
@@ -115,17 +116,44 @@ def chat(
 def export_vllm(
     names: Annotated[list[str] | None, typer.Argument(metavar="[NAME...]")] = None,
     base: BaseOpt = None,
-    max_lora_rank: Annotated[int | None, typer.Option("--max-lora-rank", min=1)] = None,
-    max_loras: Annotated[int | None, typer.Option("--max-loras", min=1)] = None,
+    max_lora_rank: Annotated[int | None, typer.Option(
+        "--max-lora-rank", min=1, help="vLLM's --max-lora-rank (default: the smallest "
+        "allowed value that fits).")] = None,
+    max_loras: Annotated[int | None, typer.Option(
+        "--max-loras", min=1, help="vLLM's --max-loras (default: one per module).")] = None,
+    merge_stack: Annotated[bool, typer.Option(
+        "--merge-stack", help="Serve each expert that requires others as one LoRA equal to "
+        "its stack (written and checked against `hxpm run`; needs the runtime).")] = False,
+    out_dir: Annotated[Path | None, typer.Option(
+        "--output", "-o", metavar="DIR", help="Where --merge-stack writes (default: "
+        "HXPM_HOME/exports/vllm).")] = None,
+    as_json: JsonOpt = False,
 ) -> None:
-    """Print vLLM --lora-modules JSON for the resolved set (checks rank and count limits)."""
-    import json
-
+    """Print a `vllm serve` command serving the resolved set as LoRA modules (checked)."""
     from hxpm.services.export import export_vllm as run_export
 
     result = run_export(Store.from_env(), names or [], base=base, max_lora_rank=max_lora_rank,
-                        max_loras=max_loras)
-    sys.stdout.write(json.dumps([m.to_dict() for m in result.modules], indent=2) + "\n")
+                        max_loras=max_loras, merge_stack=merge_stack,
+                        out_dir=out_dir.resolve() if out_dir else None)
+    if as_json:
+        import json
+
+        sys.stdout.write(json.dumps(result.to_dict(), indent=2, ensure_ascii=False) + "\n")
+        return
+    sys.stdout.write(result.command + "\n")
+    from hxpm.cli.output import console
+
+    err = console(stderr=True)
+    for m in result.modules:
+        check = m.check
+        if check is not None:
+            err.print(f"[dim]{escape(m.module.name)}: {escape(' + '.join(m.stack))} merged "
+                      f"into one LoRA of rank {m.rank}; max |logit diff| vs `hxpm run` "
+                      f"{check['max_abs_diff']:.2e} (allowed {check['allowed']:.1e})[/]")
+    for s in result.skipped:
+        err.print(f"[yellow]skipped {escape(s.name)}:[/] {escape(s.reason)}")
+    for note in result.notes:
+        err.print(f"[dim]note: {escape(note)}[/]")
 
 
 def register(app: typer.Typer) -> None:
