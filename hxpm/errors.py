@@ -86,6 +86,12 @@ class PackageBuildError(HxpmError):
     exit_code = 1
 
 
+class UnsupportedAdapterError(PackageBuildError):
+    """A PEFT adapter uses a kind or feature hxpm cannot run (PiSSA, modules_to_save, ...)."""
+
+    code = "unsupported-adapter"
+
+
 class InferenceError(HxpmError):
     """The runtime cannot load or run a model or an adapter (not a verification problem)."""
 
@@ -209,6 +215,12 @@ class OfflineError(NetworkError):
     default_hint = "Unset HXPM_OFFLINE / drop --offline, or fill the cache while online."
 
 
+class AuthenticationError(NetworkError):
+    """The server wants credentials (HTTP 401): none were found, or it refused them."""
+
+    code = "authentication"
+
+
 # --- 7: store / IO -------------------------------------------------------------------------
 
 
@@ -247,6 +259,7 @@ ERROR_FAMILIES: tuple[type[HxpmError], ...] = (
     RollbackError,
     NetworkError,
     OfflineError,
+    AuthenticationError,
     StoreError,
     StoreLockedError,
 )

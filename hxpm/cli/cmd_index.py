@@ -9,6 +9,7 @@ import typer
 
 from hxpm.cli.options import JsonOpt
 from hxpm.cli.output import emit_json, say, table, warn
+from hxpm.core.redact import strip_url_credentials
 from hxpm.store.records import IndexRecord
 from hxpm.store.store import Store
 
@@ -18,7 +19,7 @@ IndexDirOpt = Annotated[Path, typer.Option("--index-dir", metavar="DIR",
 
 
 def _index_dict(i: IndexRecord) -> dict[str, object]:
-    return {"name": i.name, "url": i.url, "priority": i.priority, "trust_keys": i.trust_keys,
+    return {"name": i.name, "url": strip_url_credentials(i.url), "priority": i.priority, "trust_keys": i.trust_keys,
             "commit": i.accepted_commit, "added_at": i.added_at, "updated_at": i.updated_at}
 
 
@@ -72,7 +73,7 @@ def index_list(as_json: JsonOpt = False) -> None:
         emit_json("index-list", {"indexes": [_index_dict(i) for i in rows]})
         return
     table(["name", "priority", "url", "commit", "updated", "keys"],
-          [(i.name, i.priority, i.url, (i.accepted_commit or "")[:12], i.updated_at,
+          [(i.name, i.priority, strip_url_credentials(i.url), (i.accepted_commit or "")[:12], i.updated_at,
             "trusted" if i.trust_keys else "-") for i in rows],
           empty="no indexes (add one with `hxpm index add NAME URL`)")
 

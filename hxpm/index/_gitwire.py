@@ -1,29 +1,27 @@
 """dulwich plumbing behind :mod:`hxpm.index.git`: the network side.
 
-Transports with timeouts, the mapping of transport errors to hxpm errors, choosing what to
-ask a server for, and receiving a pack into a temporary file and adding it only once it
-verifies. Local object-graph helpers live in :mod:`hxpm.index._gitlocal`; with these two,
+Transports whose every read goes through a :class:`~hxpm.index._gitguard.WireGuard`
+(timeouts, overall deadline, caps), the mapping of transport errors to hxpm errors and
+choosing what to ask a server for. Receiving a pack is :mod:`hxpm.index._gitpack`; local
+object-graph helpers are :mod:`hxpm.index._gitlocal`; with these (all ``_git*.py``),
 :mod:`hxpm.index.git` is the only code importing dulwich.
 Nothing here is public API: call :mod:`hxpm.index.git`.
 """
 
 from __future__ import annotations
 
-import os
 import re
 import select
+import shlex
 import socket
-import tempfile
 import zlib
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager, suppress
-from pathlib import Path
-from typing import TYPE_CHECKING, Any, BinaryIO, cast
+from typing import Any
 from urllib.parse import unquote, urlsplit
 
 import urllib3
 from dulwich.client import (
-    FetchPackResult,
     GitClient,
     HTTPProxyUnauthorized,
     HTTPUnauthorized,
@@ -34,7 +32,6 @@ from dulwich.client import (
     default_urllib3_manager,
 )
 from dulwich.errors import GitProtocolError, HangupException, NotGitRepository
-from dulwich.object_store import ObjectStoreGraphWalker
 from dulwich.objects import ObjectID
 from dulwich.protocol import (
     DEFAULT_GIT_PROTOCOL_VERSION_FETCH,
@@ -46,16 +43,28 @@ from dulwich.repo import Repo
 
 from hxpm.errors import (
     HxpmError,
-    IntegrityError,
     NetworkError,
     NotFoundError,
     StoreError,
 )
-from hxpm.index._gitlocal import local_heads, local_parents, peel
+from hxpm.index._gitguard import (
+    GuardedSSHVendor,
+    GuardedStream,
+    WireGuard,
+    guard_http,
+    socket_reader,
+    ssh_argv,
+)
+from hxpm.index._githttp import HttpGitClient, pool_kwargs
+from hxpm.index._gitlocal import peel
+from hxpm.index.credentials import credentials_for
 from hxpm.index.urls import GitURL
-
-if TYPE_CHECKING:
-    from dulwich.client import DetermineWantsFunc
+from hxpm.netlimits import (
+    LimitExceeded,
+    NetLimits,
+    limit_error,
+    stalled,
+)
 
 # What hxpm passes as dulwich's determine_wants: remote refs (and depth) -> shas to fetch.
 WantsFn = Callable[[Mapping[Ref, ObjectID], int | None], list[ObjectID]]
@@ -70,42 +79,43 @@ _SCP_RE = re.compile(r"^(?:(?P<user>[^@/:]+)@)?(?P<host>\[[^\]]+\]|[^@/:\[\]]+):
 _HTTP_RETRIES = urllib3.Retry(total=5, connect=2, read=0, redirect=5, status=0, other=0)
 
 
-class PackTooLarge(Exception):
-    """Raised from inside dulwich's pack callback to abort a transfer over the cap."""
-
-
 # --- transports ----------------------------------------------------------------------------
 
 
 class _PoolManager(urllib3.PoolManager):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         kwargs.setdefault("retries", _HTTP_RETRIES)
-        super().__init__(*args, **kwargs)
+        super().__init__(*args, **pool_kwargs(kwargs))  # + CAs from GIT_SSL_CAINFO etc.
 
 
 class _ProxyManager(urllib3.ProxyManager):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         kwargs.setdefault("retries", _HTTP_RETRIES)
-        super().__init__(*args, **kwargs)
+        super().__init__(*args, **pool_kwargs(kwargs))
 
 
 class _TimeoutTCPGitClient(TCPGitClient):
-    """git:// client whose socket has a connect and read timeout (dulwich's has none)."""
+    """git:// client whose reads go through a WireGuard (dulwich's have no timeout at all)."""
 
     def __init__(self, host: str, port: int | None, timeout: float) -> None:
         super().__init__(host, port)
         self._timeout = timeout
+        self.guard: WireGuard | None = None  # set by guard_client; else the defaults
 
     def _connect(
         self, cmd: bytes, path: str | bytes, protocol_version: int | None = None
     ) -> tuple[Protocol, Callable[[], bool], None]:
         path_b = path if isinstance(path, bytes) else path.encode("utf-8")
-        sock = socket.create_connection((self._host, self._port), timeout=self._timeout)
+        guard = self.guard or WireGuard(NetLimits(timeout_s=self._timeout))
+        try:
+            sock = socket.create_connection((self._host, self._port), guard.read_timeout())
+        except TimeoutError:
+            raise guard.timed_out() from None
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        rfile, wfile = sock.makefile("rb", -1), sock.makefile("wb", 0)
+        wfile = sock.makefile("wb", 0)
+        read = GuardedStream(socket_reader(sock, guard), guard).read
 
         def close() -> None:
-            rfile.close()
             wfile.close()
             sock.close()
 
@@ -114,7 +124,7 @@ class _TimeoutTCPGitClient(TCPGitClient):
             with suppress(OSError):
                 sock.shutdown(socket.SHUT_WR)
 
-        proto = Protocol(rfile.read, wfile.write, close, shutdown_write=shutdown_write)
+        proto = Protocol(read, wfile.write, close, shutdown_write=shutdown_write)
         if cmd == b"upload-pack":
             self.protocol_version = protocol_version or DEFAULT_GIT_PROTOCOL_VERSION_FETCH
         else:
@@ -122,12 +132,19 @@ class _TimeoutTCPGitClient(TCPGitClient):
         # git daemon reads the protocol version behind two NULs (older daemons ignore it).
         extra = b"\0\0version=2\0" if cmd == b"upload-pack" and self.protocol_version == 2 else b""
         proto.send_cmd(b"git-" + cmd, path_b, b"host=" + self._host.encode("ascii") + extra)
-        can_read: Callable[[], bool] = lambda: bool(select.select([sock], [], [], 0)[0])  # noqa: E731
+        can_read: Callable[[], bool] = lambda: bool(select.select([sock], [], [], 0)[0])
         return proto, can_read, None
 
 
 def client_for(url: GitURL, timeout: float) -> tuple[GitClient, str]:
-    """The dulwich client and remote path for ``url``, with ``timeout`` (seconds) applied."""
+    """The dulwich client and remote path for ``url``, with ``timeout`` (seconds) applied.
+
+    HTTP(S) (:mod:`hxpm.index._githttp`): credentials from ``url`` (this call only) or
+    netrc, trusted CAs per :mod:`hxpm.tls`, dumb servers' HEAD read from their HEAD file.
+
+    Raises:
+        UsageError: a netrc file or CA variable that cannot be used.
+    """
     if url.kind == "file":
         return LocalGitClient(), unquote(urlsplit(url.url).path)
     scp = _SCP_RE.match(url.url) if "://" not in url.url else None
@@ -149,48 +166,62 @@ def client_for(url: GitURL, timeout: float) -> tuple[GitClient, str]:
         base_url=base,
         timeout=timeout,
     )
-    password = unquote(parts.password) if parts.password else None
-    client = Urllib3HttpGitClient(
-        base, pool_manager=pool, username=user, password=password, timeout=timeout
-    )
+    credentials = credentials_for(host, parts.port, url.credentials)
+    client = HttpGitClient(base, url.display, credentials, pool_manager=pool, timeout=timeout)
     return client, parts.path  # still percent-encoded: it is joined onto the base URL
 
 
 def _ssh_client(host: str, port: int | None, user: str | None, timeout: float) -> GitClient:
-    # The user's GIT_SSH_COMMAND wins (keys, jump hosts); otherwise bound the connect time.
-    command = os.environ.get("GIT_SSH_COMMAND") or f"ssh -o ConnectTimeout={max(1, round(timeout))}"
-    return SSHGitClient(host, port=port, username=user, ssh_command=command)
+    # The user's GIT_SSH_COMMAND / GIT_SSH wins (keys, jump hosts), with our timeouts added.
+    argv, flavour = ssh_argv(timeout)
+    vendor = GuardedSSHVendor(argv, flavour)
+    return SSHGitClient(host, port=port, username=user, vendor=vendor, ssh_command=shlex.join(argv))
+
+
+def guarded_client(url: GitURL, guard: WireGuard) -> tuple[GitClient, str]:
+    """:func:`client_for` with every read of the server's reply going through ``guard``."""
+    client, path = client_for(url, guard.limits.timeout_s)
+    if isinstance(client, _TimeoutTCPGitClient):
+        client.guard = guard
+    elif isinstance(client, SSHGitClient) and isinstance(client.ssh_vendor, GuardedSSHVendor):
+        client.ssh_vendor.guard = guard
+    elif isinstance(client, Urllib3HttpGitClient):
+        guard_http(client, guard)
+    return client, path
 
 
 @contextmanager
-def transport_errors(url: GitURL, action: str, timeout: float | None = None) -> Iterator[None]:
+def transport_errors(url: GitURL, action: str, guard: WireGuard | None = None) -> Iterator[None]:
     """Turn whatever dulwich, urllib3 or the OS raises into hxpm errors naming ``url``.
 
     NetworkError ``details["reason"]`` is one of ``too-large``, ``timeout``, ``connection``,
-    ``hangup``, ``protocol`` or ``malformed``.
+    ``hangup``, ``protocol`` or ``malformed``; a limit that was hit also names its setting
+    in ``details["limit"]``.
     """
     where = f"{action} {url.display}"
-    timed_out = f"{where}: timed out" + (f" (no answer within {timeout:g} s)" if timeout else "")
+
+    def timed_out() -> NetworkError:  # at the time of the error: the deadline's or the timeout's
+        return limit_error(where, guard.timed_out() if guard else stalled(NetLimits().timeout_s))
+
     try:
         yield
     except HxpmError:
         raise
-    except PackTooLarge as e:
-        raise _net(
-            f"{where}: expected at most {e.args[0]} bytes, got more",
-            "too-large",
-            "The repository is larger than allowed; raise the limit if you trust it.",
-        ) from None
+    except LimitExceeded as e:
+        raise limit_error(where, e) from None
     except (NotGitRepository, HTTPUnauthorized):
         raise NotFoundError(
             f"{where}: expected a Git repository there, found none", hint=_NOT_FOUND_HINT
         ) from None
     except GitProtocolError as e:
+        limit = _cause(e, LimitExceeded)
+        if isinstance(limit, LimitExceeded):
+            raise limit_error(where, limit) from None
         if isinstance(e.__cause__, urllib3.exceptions.HTTPError):  # dulwich wraps these
             raise _from_urllib3(where, e.__cause__, timed_out) from None
         text = short(str(e) or "the server hung up")
-        if _caused_by_timeout(e):
-            raise _net(timed_out, "timeout") from None
+        if _cause(e, TimeoutError):
+            raise timed_out() from None
         if any(word in text.lower() for word in _NOT_FOUND_WORDS):
             raise NotFoundError(f"{where}: {text}", hint=_NOT_FOUND_HINT) from None
         if isinstance(e, HangupException) or "length of pkt read" in text.lower():
@@ -199,7 +230,7 @@ def transport_errors(url: GitURL, action: str, timeout: float | None = None) -> 
     except urllib3.exceptions.HTTPError as e:
         raise _from_urllib3(where, e, timed_out) from None
     except TimeoutError:
-        raise _net(timed_out, "timeout") from None
+        raise timed_out() from None
     except (HTTPProxyUnauthorized, ConnectionError) as e:
         raise _net(f"{where}: {short(str(e))}", "connection") from None
     except OSError as e:
@@ -217,25 +248,28 @@ def transport_errors(url: GitURL, action: str, timeout: float | None = None) -> 
         ) from None
 
 
-def _caused_by_timeout(error: BaseException) -> bool:
+def _cause(error: BaseException, kind: type[BaseException]) -> BaseException | None:
+    """The first ``kind`` in ``error``'s chain (dulwich re-raises socket errors as its own)."""
     seen: BaseException | None = error
-    for _ in range(8):  # a short chain: dulwich re-raises socket errors as protocol errors
+    for _ in range(8):  # a short chain
         if seen is None:
-            return False
-        if isinstance(seen, TimeoutError):
-            return True
+            return None
+        if isinstance(seen, kind):
+            return seen
         seen = seen.__cause__ or seen.__context__
-    return False
+    return None
 
 
-def _from_urllib3(where: str, error: Exception, timed_out: str) -> NetworkError:
+def _from_urllib3(
+    where: str, error: Exception, timed_out: Callable[[], NetworkError]
+) -> NetworkError:
     cause = getattr(error, "reason", None) or error  # MaxRetryError wraps the last failure
     if isinstance(cause, urllib3.exceptions.NewConnectionError):  # before TimeoutError: a subclass
         return _net(
             f"{where}: could not connect ({short(str(cause).rpartition(': ')[2])})", "connection"
         )
     if isinstance(cause, urllib3.exceptions.TimeoutError):
-        return _net(timed_out, "timeout")
+        return timed_out()
     if isinstance(cause, urllib3.exceptions.ProtocolError):
         return _net(f"{where}: the connection ended early ({short(str(cause))})", "hangup")
     return _net(f"{where}: {short(str(cause))}", "connection")
@@ -313,118 +347,3 @@ def peeled_local(path: str, refs: Mapping[bytes, bytes]) -> dict[bytes, bytes]:
                 if target != sha:
                     peeled[name + PEELED] = target
     return peeled
-
-
-# --- receiving a pack ----------------------------------------------------------------------
-
-
-def receive(
-    repo: Repo,
-    url: GitURL,
-    determine_wants: WantsFn,
-    depth: int | None,
-    *,
-    timeout: float,
-    max_bytes: int,
-) -> None:
-    """Run one fetch: pack into a temp file, verify and add it, then update shallow.
-
-    The shallow list changes only after the pack is in, and refs are the caller's last step,
-    so a failure anywhere leaves the repository as it was (the temp file is always removed).
-    """
-    recorded: list[tuple[set[ObjectID] | None, set[ObjectID] | None]] = []
-    walker = ObjectStoreGraphWalker(
-        local_heads(repo),
-        lambda sha: local_parents(repo, sha),
-        shallow=repo.get_shallow(),
-        update_shallow=lambda new, gone: recorded.append((new, gone)),
-    )
-    client, path = client_for(url, timeout)
-    fd, tmp_name = tempfile.mkstemp(prefix="incoming-", suffix=".pack", dir=repo.controldir())
-    try:
-        with os.fdopen(fd, "w+b") as sink, transport_errors(url, "fetching", timeout):
-            counter = _Counter(sink, max_bytes)
-            try:
-                result = _fetch_pack(client, path, determine_wants, walker, counter, depth)
-            finally:
-                client.close()
-            if counter.pack_bytes:
-                sink.seek(0)
-                _add_pack(repo, sink, url)
-    finally:
-        with suppress(FileNotFoundError):
-            os.unlink(tmp_name)
-    recorded.append((result.new_shallow, result.new_unshallow))
-    for new, gone in recorded:
-        if new or gone:
-            repo.update_shallow(new, gone)
-
-
-def _fetch_pack(
-    client: GitClient,
-    path: str,
-    determine_wants: WantsFn,
-    walker: ObjectStoreGraphWalker,
-    counter: _Counter,
-    depth: int | None,
-) -> FetchPackResult:
-    wants = cast("DetermineWantsFunc", determine_wants)
-    try:
-        return client.fetch_pack(
-            path, wants, walker, counter.pack, progress=counter.progress, depth=depth
-        )
-    except GitProtocolError as e:
-        # A server without the shallow capability still serves a full fetch.
-        if depth is None or "shallow capability" not in str(e) or counter.total:
-            raise
-    return client.fetch_pack(path, wants, walker, counter.pack, counter.progress)
-
-
-class _Counter:
-    """Writes pack bytes to the temp file and aborts once the transfer passes the cap."""
-
-    def __init__(self, sink: BinaryIO, limit: int) -> None:
-        self.sink, self.limit = sink, limit
-        self.pack_bytes = 0
-        self.total = 0
-
-    def _count(self, n: int) -> None:
-        self.total += n
-        if self.total > self.limit:
-            raise PackTooLarge(self.limit)
-
-    def pack(self, data: bytes) -> int:
-        self._count(len(data))
-        self.pack_bytes += len(data)
-        self.sink.write(data)
-        return len(data)
-
-    def progress(self, data: bytes) -> None:
-        self._count(len(data))  # progress chatter is bounded too
-
-
-def _add_pack(repo: Repo, sink: BinaryIO, url: GitURL) -> None:
-    """Verify the received pack and move it into the object store, or leave no trace."""
-    header = sink.read(12)
-    if len(header) < 12 or not header.startswith(b"PACK"):
-        raise IntegrityError(f"fetching {url.display}: expected a Git pack, got other data")
-    if int.from_bytes(header[8:12], "big") == 0:
-        return
-    sink.seek(0)
-    objects = Path(repo.controldir()) / "objects"
-    # dulwich copies the pack to objects/tmp_pack_* and renames it in only once it verifies;
-    # on failure that copy is left behind, so remove it.
-    before = set(objects.glob("tmp_pack_*"))
-    try:
-        repo.object_store.add_thin_pack(sink.read, None)
-    except Exception as e:
-        for leftover in set(objects.glob("tmp_pack_*")) - before:
-            with suppress(OSError):
-                leftover.unlink()
-        if isinstance(e, OSError):  # the disk, not the data
-            raise StoreError(f"fetching {url.display}: writing the Git cache: {e}") from e
-        raise IntegrityError(
-            f"fetching {url.display}: the pack does not verify ({type(e).__name__}: "
-            f"{short(str(e))})",
-            hint="The server sent corrupt data; retry, and report it if it persists.",
-        ) from None

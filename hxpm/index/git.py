@@ -1,10 +1,13 @@
-"""Git access for hxpm (DESIGN §5, §11): with its private helpers :mod:`hxpm.index._gitwire`
-(the network) and :mod:`hxpm.index._gitlocal` (local repositories), the only code importing
-dulwich; hxpm never runs the ``git`` binary.
+"""Git access for hxpm (DESIGN §5, §11): with its private helpers ``hxpm/index/_git*.py``
+(the network: :mod:`~hxpm.index._gitwire`, ``_gitguard``, ``_gitpack``, ``_githttp``; local
+repositories: :mod:`~hxpm.index._gitlocal`), the only code importing dulwich; hxpm never
+runs the ``git`` binary (an ssh command named by ``GIT_SSH_COMMAND`` may run it remotely).
 
 Remote side: :func:`ls_remote` and :func:`fetch` into a bare *cache* repository.
 
-- Every network read has a timeout and every transfer a byte cap (:class:`FetchLimits`).
+- Every network read has a timeout, every operation an overall deadline, the ref
+  advertisement a byte and count cap and every transfer a byte cap (:class:`FetchLimits`,
+  read from the ``HXPM_NET_*`` / ``HXPM_MAX_*`` settings when not given).
 - A fetch that fails for any reason leaves the cache exactly as it was: the pack is received
   into a temporary file under the cache, verified and only then added to the object store;
   the shallow list and refs change last. A cache created by a failed first fetch is removed.
@@ -36,6 +39,7 @@ from dulwich.refs import Ref
 from dulwich.repo import Repo
 
 from hxpm.errors import IntegrityError, NetworkError, NotFoundError, StoreError, UsageError
+from hxpm.index._gitguard import WireGuard
 from hxpm.index._gitlocal import (
     GITLINK_MODE,
     HEAD_REF,
@@ -59,18 +63,19 @@ from hxpm.index._gitlocal import (
     tags_pointing_at,
     walk_files,
 )
+from hxpm.index._gitpack import receive
 from hxpm.index._gitwire import (
     PEELED,
     WantsFn,
-    client_for,
+    guarded_client,
     peeled_local,
     pick_want,
-    receive,
     refused,
     transport_errors,
     want_all_missing,
 )
 from hxpm.index.urls import GitURL, apply_mirrors, validate_ref_name
+from hxpm.netlimits import Deadline, NetLimits
 
 __all__ = [
     "FetchLimits",
@@ -96,30 +101,27 @@ _UNSHALLOW = 2**31 - 1  # the depth `git fetch --unshallow` asks for
 
 
 @dataclass(frozen=True, slots=True)
-class FetchLimits:
-    """Limits on one remote operation.
+class FetchLimits(NetLimits):
+    """Limits on one remote operation: :class:`~hxpm.netlimits.NetLimits` (timeouts, the
+    overall deadline, ref-advertisement and pack caps; ``FetchLimits.from_env()`` reads the
+    settings) plus:
 
     Attributes:
-        timeout_s: Seconds allowed for connecting and for each read.
-        max_pack_bytes: Largest transfer accepted (pack plus progress messages); a bigger
-            one raises NetworkError and leaves the cache untouched.
         max_file_bytes: Default cap for :func:`read_file` callers.
     """
 
-    timeout_s: float = 30.0
-    max_pack_bytes: int = 4 * 1024**3
     max_file_bytes: int = 8 * 1024**3
 
 
 # --- remote operations ---------------------------------------------------------------------
 
 
-def ls_remote(url: GitURL, *, limits: FetchLimits = FetchLimits()) -> dict[str, str]:
+def ls_remote(url: GitURL, *, limits: NetLimits | None = None) -> dict[str, str]:
     """List a remote's refs.
 
     Args:
         url: The remote.
-        limits: Timeout (and caps) for the request.
+        limits: Timeouts and caps (None: from the environment, :meth:`NetLimits.from_env`).
 
     Returns:
         Ref name (``HEAD``, ``refs/heads/main``, ``refs/tags/v1.0.0``) -> 40-hex sha, with
@@ -127,15 +129,20 @@ def ls_remote(url: GitURL, *, limits: FetchLimits = FetchLimits()) -> dict[str, 
 
     Raises:
         NotFoundError: No repository at ``url``.
-        NetworkError: Connection failure, timeout or a malformed reply.
+        NetworkError: Connection failure, timeout, a limit hit or a malformed reply.
+        UsageError: A limit setting in the environment is malformed.
     """
     url = apply_mirrors(url)
-    client, path = client_for(url, limits.timeout_s)
-    with transport_errors(url, "listing refs of", limits.timeout_s):
+    guard = WireGuard(limits or NetLimits.from_env())
+    with transport_errors(url, "listing refs of", guard):
         try:
-            result = client.get_refs(path.encode("utf-8"))
+            client, path = guarded_client(url, guard)
+            try:
+                result = client.get_refs(path.encode("utf-8"))
+            finally:
+                client.close()
         finally:
-            client.close()
+            guard.close()
         raw: dict[bytes, bytes] = {k: v for k, v in result.refs.items() if v is not None}
         if url.kind == "file":  # the local transport does not report peeled tags
             raw.update(peeled_local(path, raw))
@@ -156,7 +163,7 @@ def fetch(
     ref: str | None = None,
     commit: str | None = None,
     depth: int | None = 1,
-    limits: FetchLimits = FetchLimits(),
+    limits: NetLimits | None = None,
 ) -> str:
     """Fetch a ref (or an exact commit) from ``url`` into the bare cache at ``cache_dir``.
 
@@ -167,7 +174,8 @@ def fetch(
         commit: An exact 40-hex commit instead of ``ref``.
         depth: History depth for a first fetch into an empty cache (None: full history).
             Later fetches negotiate with what the cache has and fill in history back to it.
-        limits: Timeout and byte caps.
+        limits: Timeouts and caps (None: from the environment); the overall deadline covers
+            every request this fetch makes.
 
     Returns:
         The fetched commit (annotated tags peeled).
@@ -175,8 +183,8 @@ def fetch(
     Raises:
         UsageError: Both ``ref`` and ``commit`` given, or either malformed.
         NotFoundError: No repository at ``url``, or no such ref/commit there.
-        NetworkError: Connection failure, timeout, a server that stops mid-pack, a pack
-            over ``limits.max_pack_bytes``; the cache is left as it was.
+        NetworkError: Connection failure, timeout, a server that stops mid-pack, a limit
+            hit (deadline, ref advertisement, pack size); the cache is left as it was.
         IntegrityError: The server sent a pack that does not verify.
     """
     if ref is not None and commit is not None:
@@ -188,6 +196,7 @@ def fetch(
         commit = check_sha(commit, "commit")
     if depth is not None and depth < 1:
         raise UsageError(f"depth: expected a positive integer or None, got {depth!r}")
+    limits = limits or NetLimits.from_env()
     fresh = not (cache_dir / "HEAD").exists()
     existed = cache_dir.exists()
     if fresh and existed and any(cache_dir.iterdir()):
@@ -196,13 +205,22 @@ def fetch(
         with open_repo(cache_dir, create=True) as repo:
             if commit is not None and is_commit(repo, commit):
                 return commit
-            return _fetch_into(repo, apply_mirrors(url), ref, commit, depth, limits)
+            wire = _Wire(limits, Deadline(limits.deadline_s, limits.min_rate))
+            return _fetch_into(repo, apply_mirrors(url), ref, commit, depth, wire)
     except BaseException:
         if fresh:  # leave no half-made cache behind, and the folder as it was
             shutil.rmtree(cache_dir, ignore_errors=True)
             if existed:
                 cache_dir.mkdir(parents=True, exist_ok=True)
         raise
+
+
+@dataclass(frozen=True, slots=True)
+class _Wire:
+    """The limits of one :func:`fetch` and its deadline, shared by all its requests."""
+
+    limits: NetLimits
+    deadline: Deadline
 
 
 @dataclass(slots=True)
@@ -219,7 +237,7 @@ def _fetch_into(
     ref: str | None,
     commit: str | None,
     depth: int | None,
-    limits: FetchLimits,
+    limits: _Wire,
 ) -> str:
     chosen = _Choice()
 
@@ -253,7 +271,7 @@ def _fetch_into(
 
 
 def _receive_one(
-    repo: Repo, url: GitURL, wants: WantsFn, depth: int | None, limits: FetchLimits
+    repo: Repo, url: GitURL, wants: WantsFn, depth: int | None, limits: _Wire
 ) -> None:
     """Shallow into an empty cache; into one with commits, incrementally (haves)."""
     if not local_heads(repo):
@@ -270,10 +288,8 @@ def _receive_one(
         _receive(repo, url, wants, depth or 1, limits)
 
 
-def _receive(
-    repo: Repo, url: GitURL, wants: WantsFn, depth: int | None, limits: FetchLimits
-) -> None:
-    receive(repo, url, wants, depth, timeout=limits.timeout_s, max_bytes=limits.max_pack_bytes)
+def _receive(repo: Repo, url: GitURL, wants: WantsFn, depth: int | None, limits: _Wire) -> None:
+    receive(repo, url, wants, depth, limits=limits.limits, deadline=limits.deadline)
 
 
 # --- the cache, offline --------------------------------------------------------------------

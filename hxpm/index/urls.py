@@ -13,6 +13,12 @@ refused here, before any I/O:
 
 A Git *source* is a URL plus an optional ``#ref`` (tag, branch or 40-hex commit) and an
 optional ``@SPEC`` version range. No dulwich here: this module is pure string handling.
+
+Credentials never become part of a URL hxpm keeps (docs/network.md): the canonical
+:attr:`GitURL.url` of an ``http(s)`` URL has no ``user:password@``, and that of an ``ssh`` or
+``git`` URL keeps only the login. What the text carried is held, for this one call, in
+:attr:`GitURL.credentials`, which takes no part in comparisons, hashes, ``repr`` or the
+cache key. Error messages quote refused text with its credentials removed.
 """
 
 from __future__ import annotations
@@ -20,11 +26,13 @@ from __future__ import annotations
 import hashlib
 import os
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from urllib.parse import SplitResult, unquote, urlsplit
 
+from hxpm.core.redact import strip_url_credentials
 from hxpm.core.versions import parse_spec
 from hxpm.errors import UsageError
+from hxpm.index.credentials import FROM_URL, Credentials
 
 MAX_URL_CHARS = 2048
 MAX_REF_CHARS = 255
@@ -66,12 +74,16 @@ class GitURL:
     """A validated Git URL.
 
     Attributes:
-        url: The normalised form handed to the transport (may carry credentials).
+        url: The canonical form, without credentials: what state, lock files, index lines
+            and cache keys hold, and what messages show.
         kind: One of ``https``, ``http``, ``git``, ``file``, ``ssh``.
+        credentials: The ``user[:password]`` the text carried (``http(s)`` only), for this
+            call's connections; never stored, compared or shown.
     """
 
     url: str
     kind: str
+    credentials: Credentials | None = field(default=None, compare=False, repr=False)
 
     @property
     def cache_key(self) -> str:
@@ -80,8 +92,8 @@ class GitURL:
 
     @property
     def display(self) -> str:
-        """The URL with any password removed (and any HTTP user, which is often a token)."""
-        return _redact(self.url, self.kind)
+        """What messages show: :attr:`url`, which holds no password or HTTP user."""
+        return self.url
 
     def __str__(self) -> str:
         return self.display
@@ -153,7 +165,8 @@ def parse_git_source(text: str) -> GitSource:
     if base_spec is not None:
         if spec is not None:
             raise UsageError(
-                f"git source: expected at most one '@SPEC' version range, got {text!r}"
+                "git source: expected at most one '@SPEC' version range, "
+                f"got {strip_url_credentials(text)!r}"
             )
         spec = base_spec
     if spec is not None:
@@ -217,6 +230,7 @@ def validate_ref_name(ref: str, *, field: str = "ref") -> str:
 
 
 def _refuse(text: str, why: str) -> UsageError:
+    text = strip_url_credentials(text)  # the message must not echo a password
     shown = text if len(text) <= 200 else text[:200] + "..."
     return UsageError(f"git URL: expected {URL_EXPECTATION}, got {shown!r} ({why})", hint=URL_HINT)
 
@@ -268,12 +282,18 @@ def _from_scheme_url(url: str, original: str) -> GitURL:
     if not host:
         raise _refuse(original, "empty host")
     _check_remote_parts(parts.username, host, parts.path, original)
-    userinfo = parts.netloc.rpartition("@")[0]
-    netloc = (userinfo + "@" if userinfo else "") + _bracket(host)
+    login = parts.netloc.rpartition("@")[0].partition(":")[0]
+    credentials = None
+    if scheme in ("http", "https"):
+        if parts.username is not None:
+            password = unquote(parts.password) if parts.password is not None else None
+            credentials = Credentials(unquote(parts.username), password, FROM_URL)
+        login = ""  # an HTTP user is often a token: it travels in `credentials` only
+    netloc = (login + "@" if login else "") + _bracket(host)
     if port is not None:
         netloc += f":{port}"
     path = parts.path.rstrip("/")
-    return GitURL(f"{scheme}://{netloc}{path}", scheme)
+    return GitURL(f"{scheme}://{netloc}{path}", scheme, credentials)
 
 
 def _from_file_url(parts: SplitResult, original: str) -> GitURL:
@@ -320,27 +340,14 @@ def _bracket(host: str) -> str:
     return f"[{host}]" if ":" in host else host
 
 
-def _redact(url: str, kind: str) -> str:
-    if kind not in ("https", "http", "git", "ssh") or "://" not in url:
-        return url  # file:// and scp-like forms carry no password
-    scheme, _, rest = url.partition("://")
-    netloc, slash, path = rest.partition("/")
-    userinfo, at, hostport = netloc.rpartition("@")
-    if not at:
-        return url
-    user = userinfo.partition(":")[0]
-    # An HTTP "user" is often an access token: hide it too; an ssh user is just a login.
-    shown = "***" if kind in ("https", "http") else user
-    return f"{scheme}://{shown}@{hostport}{slash}{path}"
-
-
 def apply_mirrors(url: GitURL) -> GitURL:
     """Where to actually connect for ``url``: ``HXPM_GIT_MIRRORS`` rewrites URL prefixes.
 
     The variable holds ``PREFIX=REPLACEMENT`` pairs separated by ``;`` (like Git's
     ``url.<base>.insteadOf``); the longest matching prefix wins. Only the connection moves:
     index lines, lock files and caches keep the canonical URL, and everything fetched is
-    still held to the digests and signatures those name. Read at call time.
+    still held to the digests and signatures those name. Read at call time. Credentials
+    the original URL carried are not sent to the mirror (a replacement may carry its own).
 
     Raises:
         UsageError: a malformed pair, or a rewritten URL that is not acceptable.
@@ -353,7 +360,7 @@ def apply_mirrors(url: GitURL) -> GitURL:
         prefix, sep, replacement = pair.partition("=")
         if not sep or not prefix or not replacement:
             raise UsageError(f"HXPM_GIT_MIRRORS: expected PREFIX=REPLACEMENT pairs separated "
-                             f"by ';', got {pair!r}")
+                             f"by ';', got {strip_url_credentials(pair)!r}")
         if url.url.startswith(prefix) and (best is None or len(prefix) > len(best[0])):
             best = (prefix, replacement)
     if best is None:

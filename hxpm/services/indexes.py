@@ -18,7 +18,7 @@ from hxpm.index import git
 from hxpm.index.cache import IndexCache
 from hxpm.index.config import IndexConfig
 from hxpm.index.model import VersionLine, parse_expert_file, shard_path
-from hxpm.index.urls import normalise_git_url
+from hxpm.index.urls import GitURL, normalise_git_url
 from hxpm.store.fsutil import remove_tree
 from hxpm.store.records import IndexRecord
 from hxpm.store.state import utc_now
@@ -52,7 +52,11 @@ def validate_index_name(name: str) -> str:
 
 def add_index(store: Store, name: str, url: str, *, priority: int | None = None,
               trust_keys: bool = False) -> IndexUpdate:
-    """Register an index and fetch it; nothing is kept if the first update fails."""
+    """Register an index and fetch it; nothing is kept if the first update fails.
+
+    Credentials in ``url`` are used for this first fetch only: the record keeps the
+    canonical URL without them, and later updates read netrc (docs/network.md).
+    """
     validate_index_name(name)
     git_url = normalise_git_url(url)
     with store.writing():
@@ -63,7 +67,7 @@ def add_index(store: Store, name: str, url: str, *, priority: int | None = None,
         prio = priority if priority is not None else 10 * (len(existing) + 1)
         record = IndexRecord(name, git_url.url, prio, trust_keys, None, utc_now(), None)
         try:
-            return _update_locked(store, record, allow_rewind=False)
+            return _update_locked(store, record, allow_rewind=False, url=git_url)
         except BaseException:
             _forget(store, name)
             raise
@@ -108,10 +112,13 @@ def _forget(store: Store, name: str) -> None:
     remove_tree(store.paths.indexes / name)
 
 
-def _update_locked(store: Store, record: IndexRecord, *, allow_rewind: bool) -> IndexUpdate:
+def _update_locked(store: Store, record: IndexRecord, *, allow_rewind: bool,
+                   url: GitURL | None = None) -> IndexUpdate:
+    """Fetch and accept ``record``'s head; ``url`` (with this call's credentials) wins over
+    the stored URL, which never holds any."""
     require_online(f"updating index {record.name}")
     cache_dir = store.paths.indexes / record.name
-    url = normalise_git_url(record.url)
+    url = url or normalise_git_url(record.url)
     # Full history (indexes are small): the rollback guard must see the chain from the
     # last accepted commit to the new head.
     new = git.fetch(url, cache_dir, ref=None, depth=None)

@@ -85,7 +85,7 @@ def _roots(store: Store, cache: IndexCache, args: Sequence[str]
         if isinstance(target, GitTarget):
             cand = candidate_for_release(store.paths, release_for(store.paths, target.source))
             extra.append(cand)
-            roots.append(Requirement(cand.name, _exact(cand.version), target.text, arg))
+            roots.append(Requirement(cand.name, _exact(cand.version), target.text, target.text))
             continue
         assert isinstance(target, NameTarget)
         req = _expand_short_name(store, cache, target.requirement, target.index)

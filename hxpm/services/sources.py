@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from hxpm.core.redact import strip_url_credentials
 from hxpm.core.versions import Requirement, parse_requirement
 from hxpm.index.urls import GitSource, looks_like_git_url, parse_git_source
 
@@ -43,5 +44,6 @@ def classify(arg: str, *, index_names: Sequence[str]) -> Target:
     if sep and first in index_names and "/" not in rest:
         return NameTarget(parse_requirement(rest, field=arg), index=first)
     if looks_like_git_url(arg):
-        return GitTarget(parse_git_source(arg), arg)
+        # `text` is echoed in plans, errors and lock roots: never with a password in it.
+        return GitTarget(parse_git_source(arg), strip_url_credentials(arg))
     return NameTarget(parse_requirement(arg, field="requirement"))

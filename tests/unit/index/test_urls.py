@@ -37,7 +37,8 @@ ACCEPTED = [
     ("git+ssh://git@host.org/u/r.git", "ssh://git@host.org/u/r.git", "ssh"),
     ("git://git.example.org/r.git", "git://git.example.org/r.git", "git"),
     ("ssh://git@host.org:2222/u/r.git", "ssh://git@host.org:2222/u/r.git", "ssh"),
-    ("https://user:s3cret@host.org/u/r.git", "https://user:s3cret@host.org/u/r.git", "https"),
+    # credentials never become part of the canonical URL (they ride in .credentials)
+    ("https://user:s3cret@host.org/u/r.git", "https://host.org/u/r.git", "https"),
     ("file:///srv/git/r.git", "file:///srv/git/r.git", "file"),
     ("file://localhost/srv/my%20repos/r.git", "file:///srv/my%20repos/r.git", "file"),
     # scp-like
@@ -121,8 +122,8 @@ def test_cache_key_is_a_short_hash_of_the_url() -> None:
 @pytest.mark.parametrize(
     ("text", "shown"),
     [
-        ("https://user:s3cret@host.org/u/r.git", "https://***@host.org/u/r.git"),
-        ("https://ghp_token@host.org/u/r.git", "https://***@host.org/u/r.git"),
+        ("https://user:s3cret@host.org/u/r.git", "https://host.org/u/r.git"),
+        ("https://ghp_token@host.org/u/r.git", "https://host.org/u/r.git"),
         ("ssh://git:pw@host.org/u/r.git", "ssh://git@host.org/u/r.git"),
         ("ssh://git@host.org/u/r.git", "ssh://git@host.org/u/r.git"),
         ("git@host.org:u/r.git", "git@host.org:u/r.git"),
@@ -166,7 +167,7 @@ def test_giturl_is_a_frozen_value() -> None:
         ("git@github.com:u/r.git@>=0.4", "git@github.com:u/r.git", None, ">=0.4"),
         ("git@github.com:u/r.git#v1", "git@github.com:u/r.git", "v1", None),
         # a user part that starts with a digit is followed by a host, not a range
-        ("https://1bot@h.org/u/r.git", "https://1bot@h.org/u/r.git", None, None),
+        ("https://1bot@h.org/u/r.git", "https://h.org/u/r.git", None, None),
     ],
 )
 def test_parse_git_source(text: str, url: str, ref: str | None, spec: str | None) -> None:
@@ -268,3 +269,46 @@ def test_looks_like_git_url(text: str, expected: bool) -> None:
 def test_urls_module_does_not_import_dulwich() -> None:
     source = (Path(__file__).parents[3] / "hxpm" / "index" / "urls.py").read_text()
     assert "dulwich" not in source.replace("No dulwich here", "")
+
+
+# --- credentials in URLs (docs/network.md) -------------------------------------------------
+
+
+def test_http_credentials_are_held_apart_from_the_url() -> None:
+    url = normalise_git_url("https://bob:s3cret%40x@host.org:8443/u/r.git")
+    assert url.url == "https://host.org:8443/u/r.git"
+    assert url.credentials is not None
+    assert (url.credentials.username, url.credentials.password) == ("bob", "s3cret@x")
+    # held for this call only: no part of equality, hashing, repr or the cache folder name
+    assert url == normalise_git_url("https://host.org:8443/u/r.git")
+    assert hash(url) == hash(normalise_git_url("https://host.org:8443/u/r.git"))
+    assert url.cache_key == normalise_git_url("https://host.org:8443/u/r.git").cache_key
+    assert "s3cret" not in repr(url) and "bob" not in repr(url)
+    assert "s3cret" not in repr(parse_git_source("https://bob:s3cret@host.org/r.git#v1"))
+
+
+def test_a_login_only_http_url_keeps_the_token_out_of_the_url() -> None:
+    url = normalise_git_url("https://ghp_T0KEN@host.org/u/r.git")
+    assert url.url == "https://host.org/u/r.git"
+    assert url.credentials is not None and url.credentials.password is None
+    assert "ghp_T0KEN" not in repr(url.credentials)
+
+
+def test_ssh_keeps_the_login_and_drops_a_password() -> None:
+    url = normalise_git_url("ssh://git:pw@host.org/u/r.git")
+    assert url.url == "ssh://git@host.org/u/r.git" and url.credentials is None
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "https://u:SECRET@host.org/../r.git",  # refused for '..'
+        "https://u:SECRET@-host.org/r.git",  # refused host
+        "https://u:SECRET@host.org/r.git#v1@^1@^2",  # two ranges
+        "https://u:SECRET@host.org:99999/r.git",  # bad port
+    ],
+)
+def test_refusals_never_echo_a_password(text: str) -> None:
+    with pytest.raises(UsageError) as info:
+        parse_git_source(text)
+    assert "SECRET" not in info.value.message and "SECRET" not in (info.value.hint or "")
