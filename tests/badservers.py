@@ -188,25 +188,40 @@ class Run:
 def run_cli(args: list[str], env: dict[str, str], *, timeout: float = 30.0) -> Run:
     """Run ``hxpm ARGS`` as a user would; kill it after ``timeout`` s (the test then fails).
 
-    Peak memory comes from wait4() on this very child, so other tests' children never count.
+    Peak memory is the child's own high-water mark (``VmHWM``, polled while it runs):
+    wait4()'s ru_maxrss would not do, since Linux carries the parent's peak (a pytest that
+    loaded torch) across fork and exec into the child's figure.
     """
     full_env = {**os.environ, "HXPM_DEBUG": "", "NO_PROXY": "127.0.0.1", **env}
     start = time.monotonic()
     with open(os.devnull, "rb") as stdin, _Capture() as out, _Capture() as err:
         proc = subprocess.Popen([str(HXPM), *args], env=full_env, stdin=stdin,
                                 stdout=out.file, stderr=err.file)
+        peak_kb = 0
         while True:
-            pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
+            peak_kb = max(peak_kb, _high_water_kb(proc.pid))
+            pid, status, _usage = os.wait4(proc.pid, os.WNOHANG)
             if pid:
                 break
             if time.monotonic() - start > timeout:
                 proc.kill()
-                _pid, status, usage = os.wait4(proc.pid, 0)
+                _pid, status, _usage = os.wait4(proc.pid, 0)
                 break
-            time.sleep(0.02)
+            time.sleep(0.01)
         proc.returncode = os.waitstatus_to_exitcode(status)  # reaped here, not by Popen
         seconds = time.monotonic() - start
-        return Run(proc.returncode, out.text(), err.text(), seconds, usage.ru_maxrss / 1024)
+        return Run(proc.returncode, out.text(), err.text(), seconds, peak_kb / 1024)
+
+
+def _high_water_kb(pid: int) -> int:
+    """The peak resident size of ``pid``'s current program, in KiB (0 once it is gone)."""
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1])
+    except (OSError, ValueError, IndexError):
+        pass
+    return 0
 
 
 class _Capture:

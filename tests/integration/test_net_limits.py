@@ -55,7 +55,7 @@ def test_endless_ref_advertisement_stops_at_the_default_ref_count_cap(
     assert code == 6, err
     assert f"127.0.0.1:{server.port}" in err
     assert "expected at most 100000 refs" in err and "HXPM_MAX_REFS" in err
-    assert rss < MAX_RSS_MB, f"peak RSS {rss:.0f} MB"
+    assert 10 < rss < MAX_RSS_MB, f"peak RSS {rss:.0f} MB"  # >10: the measurement works
     assert seconds < 20
     assert "Traceback" not in err
     assert_no_index_left(tmp_path / "home")
