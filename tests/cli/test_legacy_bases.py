@@ -195,8 +195,8 @@ def test_rows_from_older_stores_read_as_matched_by_name(tmp_path):
 
 
 @pytest.mark.parametrize("name", ["expert-json", "expert-sql", "expert-neo4j",
-                                  "expert-elastic", "expert-tools"])
-def test_every_parsable_real_manifest_matches_by_last_path_part(name):
+                                  "expert-elastic", "expert-tools", "expert-typescript"])
+def test_every_real_manifest_matches_by_last_path_part(name):
     from hxpm.core.manifest import Manifest
     from hxpm.services.basematch import match_base
     from hxpm.store.records import BaseModel
