@@ -8,7 +8,7 @@ from contextlib import contextmanager
 from typing import Any
 
 ProgressFn = Callable[[str, int, int], None]
-_PHASES = {"verify": "verifying", "unpack": "unpacking"}
+_PHASES = {"verify": "verifying", "unpack": "unpacking", "download": "downloading"}
 
 
 class Display:
@@ -39,8 +39,10 @@ class Display:
 
     def step(self, step: Any, state: str) -> None:
         if self._bar is not None:
+            from hxpm.cli.output import escape
+
             c = step.candidate
-            self._bar.console.print(f"[dim]{state}[/] {c.name} {c.version}")
+            self._bar.console.print(f"[dim]{state}[/] {escape(c.name)} {escape(str(c.version))}")
 
 
 @contextmanager
