@@ -8,12 +8,13 @@ from typing import Annotated
 import typer
 
 from hxpm.cli.options import JsonOpt
-from hxpm.cli.output import emit_json, say, table, warn
+from hxpm.cli.output import emit_json, escape, say, table, warn
 from hxpm.core.redact import strip_url_credentials
 from hxpm.store.records import IndexRecord
 from hxpm.store.store import Store
 
-index_app = typer.Typer(help="Git indexes that list experts.", no_args_is_help=True)
+index_app = typer.Typer(help="Indexes (Git repositories or sparse HTTP trees) that list experts.",
+                        no_args_is_help=True)
 IndexDirOpt = Annotated[Path, typer.Option("--index-dir", metavar="DIR",
                                            help="The index checkout (default: here).")]
 
@@ -38,29 +39,39 @@ def index_init(
     if as_json:
         emit_json("index-init", {"path": str(directory.resolve()), "commit": commit})
         return
-    say(f"[green]created[/] index at {directory} (commit {commit[:12]})")
+    say(f"[green]created[/] index at {escape(str(directory))} (commit {commit[:12]})")
 
 
 @index_app.command("add")
 def index_add(
     name: Annotated[str, typer.Argument(metavar="NAME")],
-    url: Annotated[str, typer.Argument(metavar="GIT_URL")],
+    url: Annotated[str, typer.Argument(metavar="URL")],
     priority: Annotated[int | None, typer.Option(
         "--priority", help="Lower is consulted first (default: after the others).")] = None,
     trust_keys: Annotated[bool, typer.Option(
         "--trust-keys", help="Trust the keys config.json lists, for the experts it lists.")
     ] = False,
+    snapshot_key: Annotated[str | None, typer.Option(
+        "--snapshot-key", metavar="PUBKEY|FILE",
+        help="Sparse indexes: the key that must sign snapshots (default: the keys its "
+             "config.json lists, trusted on first use).")] = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Add a Git index and fetch it."""
+    """Add an index (a Git URL, or sparse+https://host/path/) and fetch it."""
     from hxpm.services.indexes import add_index
 
-    u = add_index(Store.from_env(), name, url, priority=priority, trust_keys=trust_keys)
+    pinned = None
+    if snapshot_key is not None:
+        from hxpm.services.trust import read_key_argument
+
+        pinned = read_key_argument(snapshot_key)
+    u = add_index(Store.from_env(), name, url, priority=priority, trust_keys=trust_keys,
+                  snapshot_key=pinned)
     if as_json:
         emit_json("index-add", {"index": _index_dict(u.index), "files": u.changed})
         return
-    say(f"[green]added[/] index {name} at {u.index.accepted_commit[:12]}"  # type: ignore[index]
-        f" ({u.changed} expert file(s))")
+    say(f"[green]added[/] index {escape(name)} at "
+        f"{u.index.accepted_commit[:12]} ({u.changed} expert file(s))")  # type: ignore[index]
 
 
 @index_app.command("list")
@@ -100,7 +111,39 @@ def index_update(
             warn(f"index {u.index.name} was rewound (accepted because of --allow-rewind)")
         new = (u.index.accepted_commit or "")[:12]
         state = "up to date" if u.previous_commit == u.index.accepted_commit else "updated"
-        say(f"[green]{state}[/] {u.index.name} at {new} ({u.changed} expert file(s) read)")
+        say(f"[green]{state}[/] {escape(u.index.name)} at {new} ({u.changed} expert file(s) read)")
+
+
+@index_app.command("export-sparse")
+def index_export_sparse(
+    checkout: Annotated[Path, typer.Argument(metavar="CHECKOUT")],
+    outdir: Annotated[Path, typer.Argument(metavar="OUTDIR")],
+    key: Annotated[Path | None, typer.Option(
+        "--key", metavar="FILE", help="Secret key file that signs the snapshot.")] = None,
+    key_name: Annotated[str | None, typer.Option(
+        "--key-name", metavar="NAME", help="Key name (default: your 'default' key).")] = None,
+    expires_in: Annotated[float, typer.Option(
+        "--expires-in", metavar="DAYS", help="Days until users refuse this snapshot.")
+    ] = 14.0,
+    serial: Annotated[int | None, typer.Option(
+        "--serial", help="Snapshot serial (default: the Unix time; it must only grow).")
+    ] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Write a Git index checkout as a static sparse index, with a signed snapshot."""
+    from hxpm.services.sparse_export import export_sparse
+
+    r = export_sparse(checkout, outdir, key_name=key_name, key_path=key,
+                      expires_days=expires_in, serial=serial)
+    if as_json:
+        emit_json("index-export-sparse", {
+            "outdir": str(r.outdir), "index": r.index, "serial": r.serial, "commit": r.commit,
+            "expires": r.expires, "experts": r.experts, "key_id": r.key_id,
+            "snapshot_bytes": r.snapshot_bytes})
+        return
+    say(f"[green]exported[/] {r.experts} expert file(s) of index {escape(r.index)} at "
+        f"{r.commit[:12]} to {escape(str(r.outdir))} (serial {r.serial}, signed by "
+        f"{escape(r.key_id)}, expires {escape(str(r.expires))})")
 
 
 @index_app.command("remove")
@@ -113,7 +156,7 @@ def index_remove(name: Annotated[str, typer.Argument(metavar="NAME")],
     if as_json:
         emit_json("index-remove", {"index": _index_dict(r)})
         return
-    say(f"[green]removed[/] index {r.name}")
+    say(f"[green]removed[/] index {escape(r.name)}")
 
 
 @index_app.command("yank")
@@ -132,7 +175,8 @@ def index_yank(
                                  "yanked": r.line.yanked, "commit": r.index_commit})
         return
     verb = "yanked" if r.line.yanked else "un-yanked"
-    say(f"[green]{verb}[/] {r.line.name} {r.line.version} (commit {r.index_commit[:12]})")
+    say(f"[green]{verb}[/] {escape(r.line.name)} {escape(str(r.line.version))} "
+        f"(commit {r.index_commit[:12]})")
 
 
 @index_app.command("key-add")
@@ -154,7 +198,8 @@ def index_key_add(
         emit_json("index-key-add", {"key_id": r.key_id, "owner": r.owner,
                                     "experts": list(r.experts), "commit": r.index_commit})
         return
-    say(f"[green]listed[/] key {r.key_id} of {r.owner} for {', '.join(r.experts)} "
+    say(f"[green]listed[/] key {escape(r.key_id)} of {escape(r.owner)} for "
+        f"{escape(', '.join(r.experts))} "
         f"(commit {r.index_commit[:12]})")
 
 
@@ -177,7 +222,8 @@ def publish(
                               "index_file": str(r.index_file), "commit": r.index_commit,
                               "line": r.line.to_json_line()})
         return
-    say(f"[green]published[/] {r.line.name} {r.line.version} -> {r.index_file} "
+    say(f"[green]published[/] {escape(r.line.name)} {escape(str(r.line.version))} -> "
+        f"{escape(str(r.index_file))} "
         f"(commit {r.index_commit[:12]}); push the index or open a pull request")
 
 

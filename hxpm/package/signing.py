@@ -31,6 +31,7 @@ import nacl.signing
 
 from hxpm.core.digest import is_sha256_hex
 from hxpm.core.names import NAME_EXPECTATION, is_valid_name
+from hxpm.core.strictjson import DuplicateKeyError, JsonError, read_json
 from hxpm.core.versions import Version
 from hxpm.errors import HxpmError, SignatureError, UsageError
 
@@ -238,17 +239,18 @@ class Statement:
 
 
 def _load_json_object(data: bytes) -> dict[str, Any]:
-    def no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-        keys = [k for k, _ in pairs]
-        if len(set(keys)) != len(keys):
-            raise SignatureError(f"signature statement: expected unique keys, got {keys}")
-        return dict(pairs)
-
-    try:
-        doc = json.loads(data.decode("ascii"), object_pairs_hook=no_duplicates)
-    except (UnicodeDecodeError, ValueError, RecursionError):
+    if not data.isascii():
         raise SignatureError(
             f"signature statement: expected an ASCII JSON object, got {_short(data)}"
+        )
+    try:
+        doc = read_json(data, max_bytes=MAX_SIGNATURE_FILE_BYTES, max_depth=2)
+    except DuplicateKeyError as exc:
+        raise SignatureError(f"signature statement: expected unique keys, got {exc.key!r} "
+                             "twice") from None
+    except JsonError as exc:
+        raise SignatureError(
+            f"signature statement: expected an ASCII JSON object ({exc}), got {_short(data)}"
         ) from None
     if not isinstance(doc, dict):
         raise SignatureError(f"signature statement: expected a JSON object, got {_short(data)}")
@@ -387,6 +389,28 @@ def verify_envelope(envelope: SignatureEnvelope, key: PublicKey) -> None:
             f"statement for {envelope.statement.name} {envelope.statement.version}, "
             "got one that does not verify",
             hint="The .sig file or the statement was altered; do not install this package.",
+        ) from None
+
+
+def sign_document(data: bytes, key: SecretKey) -> bytes:
+    """The raw 64-byte Ed25519 signature of ``data`` (a sparse index snapshot's signed
+    part; its own ``format`` field keeps it from being read as a package statement)."""
+    return bytes(nacl.signing.SigningKey(key.seed).sign(data).signature)
+
+
+def verify_document(data: bytes, signature: bytes, key: PublicKey, *, what: str) -> None:
+    """Check a :func:`sign_document` signature.
+
+    Raises:
+        SignatureError: it does not verify under ``key`` (``what`` names the document).
+    """
+    try:
+        nacl.signing.VerifyKey(key.raw).verify(data, signature)
+    except (nacl.exceptions.CryptoError, ValueError, TypeError):
+        raise SignatureError(
+            f"{what}: expected a valid Ed25519 signature by key {key.key_id}, got one that "
+            "does not verify",
+            hint="The document was altered after it was signed: do not use it.",
         ) from None
 
 
