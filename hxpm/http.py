@@ -299,12 +299,15 @@ def _session(url: str, limits: NetLimits | None, fetcher: Fetcher | None,
     """A session with the environment's settings for what the caller left out."""
     limits = limits or NetLimits.from_env()
     policy = retry or RetryPolicy.from_env()
-    chosen = fetcher if fetcher is not None else _default_fetcher()
+    chosen = fetcher if fetcher is not None else default_fetcher()
     return Session(url, limits=limits, fetcher=chosen, own_fetcher=fetcher is None,
                    policy=policy, verb=verb)
 
 
-def _default_fetcher() -> Fetcher:
+def default_fetcher() -> Fetcher:
+    """A new fetcher of hxpm's own (urllib3). Each call of :func:`get`/:func:`download`
+    without ``fetcher=`` makes and closes one; a caller making many requests keeps one and
+    passes it, so connections and the TLS set-up are reused (close it when done)."""
     from hxpm._httpfetch import Urllib3Fetcher  # urllib3 only when a request is made
 
     return Urllib3Fetcher()

@@ -186,7 +186,7 @@ class FetcherPool:
         try:
             fetcher = self._idle.get_nowait()
         except queue.Empty:
-            fetcher = http._default_fetcher()  # hxpm.http's own urllib3 fetcher
+            fetcher = http.default_fetcher()  # reused: connections and TLS set-up
             self._all.append(fetcher)
         try:
             return http.get(url, max_bytes=max_bytes, fetcher=fetcher)
