@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from hxpm.cli.options import BaseOpt, JsonOpt
-from hxpm.cli.output import emit_json, say
+from hxpm.cli.output import emit_json, escape, say
 from hxpm.cli.progress import progress_display
 from hxpm.cli.render_plan import plan_dict, render_applied, render_plan
 from hxpm.store.store import Store
@@ -32,8 +32,8 @@ def lock(
     if as_json:
         emit_json("lock", {"path": str(output), **plan_dict(plan)})
         return
-    say(f"[green]locked[/] {len(lock_file.entries)} expert(s) for {lock_file.base_model} "
-        f"-> {output}")
+    say(f"[green]locked[/] {len(lock_file.entries)} expert(s) for "
+        f"{escape(lock_file.base_model)} -> {escape(str(output))}")
     render_plan(plan)
 
 
@@ -67,7 +67,8 @@ def _update(names: list[str], base: str | None, dry_run: bool, pre: bool, as_jso
             render_plan(plan)
         return
     with progress_display(enabled=not as_json) as display:
-        applied = apply_plan(store, plan, replace_old=True, on_step=display.step)
+        applied = apply_plan(store, plan, replace_old=True, on_step=display.step,
+                             progress=display.bytes_for)
     render_applied(plan, applied, as_json)
 
 

@@ -210,6 +210,21 @@ def walk_files(repo: Repo, tree_id: ObjectID, prefix: bytes) -> Iterator[str]:
                 yield full.decode("utf-8", "surrogateescape")
 
 
+def walk_entries(repo: Repo, tree_id: ObjectID, prefix: bytes
+                 ) -> Iterator[tuple[bytes, int, ObjectID]]:
+    """``(path, mode, sha)`` of every non-directory entry below ``tree_id`` (gitlinks
+    excluded), in path order; each tree object is read once."""
+    tree = repo.object_store[tree_id]
+    if not isinstance(tree, Tree):
+        return
+    for entry in tree.iteritems(name_order=True):
+        full = prefix + b"/" + entry.path if prefix else entry.path
+        if stat.S_ISDIR(entry.mode):
+            yield from walk_entries(repo, entry.sha, full)
+        elif entry.mode != GITLINK_MODE:
+            yield full, entry.mode, entry.sha
+
+
 def in_tree(repo: Repo, tree: ObjectID, rel: bytes) -> bool:
     try:
         tree_lookup_path(repo.object_store.__getitem__, tree, rel)

@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import shutil
 import stat
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -61,6 +61,7 @@ from hxpm.index._gitlocal import (
     peel,
     remote_url,
     tags_pointing_at,
+    walk_entries,
     walk_files,
 )
 from hxpm.index._gitpack import receive
@@ -374,6 +375,72 @@ def read_file(cache_dir: Path, commit: str, path: str, *, max_bytes: int) -> byt
         if len(data) > max_bytes:
             raise _too_big(path, commit, max_bytes, len(data))
         return data
+
+
+def iter_files(cache_dir: Path, commit: str, prefix: str, *, max_bytes: int
+               ) -> Iterator[tuple[str, bytes]]:
+    """Every file under ``prefix`` at ``commit`` with its bytes, in path order: the tree is
+    walked once and each blob read once (not one path lookup per file).
+
+    Raises:
+        NotFoundError: No such commit, or a link where a file was expected.
+        IntegrityError: A file is larger than ``max_bytes``.
+        UsageError: ``prefix`` is malformed.
+    """
+    rel = check_rel_path(prefix, allow_empty=True)
+    with open_repo(cache_dir) as repo:
+        root = _subtree(repo, commit, rel)
+        if root is None:
+            return
+        for path, mode, sha in walk_entries(repo, root, rel):
+            yield _text_path(path), _blob_bytes(repo, commit, _text_path(path), mode, sha,
+                                                max_bytes)
+
+
+def iter_changed_files(cache_dir: Path, old: str, new: str, prefix: str, *, max_bytes: int
+                       ) -> Iterator[tuple[str, bytes | None]]:
+    """Files added, modified or deleted under ``prefix`` from ``old`` to ``new``, with
+    their bytes at ``new`` (None: deleted), in path order; only changed blobs are read.
+
+    Raises:
+        NotFoundError: Either commit is not in the cache, or a link where a file was expected.
+        IntegrityError: A changed file is larger than ``max_bytes``.
+        UsageError: Malformed sha or prefix.
+    """
+    rel = check_rel_path(prefix, allow_empty=True)
+    with open_repo(cache_dir) as repo:
+        trees = [_subtree(repo, sha, rel) for sha in (old, new)]
+        if trees[0] == trees[1]:
+            return
+        found: dict[bytes, tuple[int, ObjectID] | None] = {}
+        for change in tree_changes(repo.object_store, trees[0], trees[1]):
+            if change.old is not None and change.old.path is not None:
+                found.setdefault(change.old.path, None)
+            if change.new is not None and change.new.path is not None:
+                found[change.new.path] = (change.new.mode, change.new.sha)
+        for path in sorted(found):
+            full = _text_path(rel + b"/" + path if rel else path)
+            entry = found[path]
+            yield full, None if entry is None else _blob_bytes(repo, new, full, *entry,
+                                                                  max_bytes)
+
+
+def _text_path(path: bytes) -> str:
+    return path.decode("utf-8", "surrogateescape")
+
+
+def _blob_bytes(repo: Repo, commit: str, path: str, mode: int, sha: ObjectID,
+                max_bytes: int) -> bytes:
+    if stat.S_ISLNK(mode) or mode == GITLINK_MODE:
+        raise NotFoundError(f"expected a file at {path!r} in {commit}, got a directory or link")
+    size = object_size(repo, sha)
+    if size is not None and size > max_bytes:
+        raise _too_big(path, commit, max_bytes, size)
+    blob = repo.object_store[sha]
+    data = blob.as_raw_string() if isinstance(blob, Blob) else b""
+    if len(data) > max_bytes:
+        raise _too_big(path, commit, max_bytes, len(data))
+    return data
 
 
 def _too_big(path: str, commit: str, limit: int, size: int) -> IntegrityError:

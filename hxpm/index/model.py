@@ -35,11 +35,11 @@ from hxpm.core.versions import Requirement, Version
 from hxpm.errors import HxpmError, IndexDataError
 from hxpm.index import model_checks as ck
 from hxpm.index.model_checks import MISSING, Fields, bad, relocate, render_requirement
-from hxpm.package.signing import Statement
+from hxpm.package.signing import Statement, parse_signature_file
 
 __all__ = [
     "LINE_VERSION", "SourceRef", "VariantEntry", "VersionLine", "line_from_manifest",
-    "parse_expert_file", "render_expert_file", "shard_path",
+    "parse_expert_file", "parse_expert_records", "render_expert_file", "shard_path",
 ]
 
 LINE_VERSION = 1
@@ -114,7 +114,9 @@ class VariantEntry:
     sha256: str
     tree_sha256: str
     signature: str
-    _statement: Statement = field(init=False, repr=False, compare=False, hash=False)
+    # None only in a variant rebuilt from the index cache's verified record, where it is
+    # parsed on first use (hxpm.index.verified).
+    _statement: Statement | None = field(init=False, repr=False, compare=False, hash=False)
 
     def __post_init__(self) -> None:
         values = {name: getattr(self, name) for name in _VARIANT_FIELDS}
@@ -123,12 +125,16 @@ class VariantEntry:
     @property
     def statement(self) -> Statement:
         """The signed statement inside ``signature`` (parsed and checked on construction)."""
-        return self._statement
+        statement = self._statement
+        if statement is None:
+            statement = parse_signature_file(self.signature).statement
+            object.__setattr__(self, "_statement", statement)
+        return statement
 
     @property
     def key_id(self) -> str:
         """The id of the key that made ``signature`` (whether it is trusted is not known)."""
-        return self._statement.key_id
+        return self.statement.key_id
 
     def to_dict(self) -> dict[str, Any]:
         return {name: getattr(self, name) for name in _VARIANT_FIELDS}
@@ -321,16 +327,27 @@ def parse_expert_file(data: bytes, *, name: str, where: str) -> list[VersionLine
         IndexDataError: the file is over 16 MiB, a line is invalid, a line names another
             expert than ``name``, or a version is listed twice.
     """
+    return [line for line, _ in parse_expert_records(data, name=name, where=where)]
+
+
+def parse_expert_records(data: bytes, *, name: str, where: str) -> list[tuple[VersionLine, str]]:
+    """As :func:`parse_expert_file`, each line with its own JSON text (what the index
+    cache stores as the verified record; :mod:`hxpm.index.verified` reads it back).
+
+    Raises:
+        IndexDataError: as :func:`parse_expert_file`.
+    """
     if len(data) > MAX_EXPERT_FILE_BYTES:
         raise bad("", f"{len(data)} bytes", f"an expert file of at most {MAX_EXPERT_FILE_BYTES} "
                   "bytes", where=where)
     seen: dict[Version, int] = {}
-    lines: list[VersionLine] = []
+    records: list[tuple[VersionLine, str]] = []
     # Split on \n only: U+2028 and friends are legal inside JSON strings.
-    for number, text in enumerate(bytes(data).split(b"\n"), start=1):
-        if not text.strip():
+    for number, raw in enumerate(bytes(data).split(b"\n"), start=1):
+        if not raw.strip():
             continue
         at = f"{where} line {number}"
+        text = ck.decode_text(raw, at, "a version line")
         line = VersionLine.parse(text, where=at)
         if line.name != name:
             raise bad("name", line.name, f"{name!r}: this file lists {name} only, and a line "
@@ -339,9 +356,9 @@ def parse_expert_file(data: bytes, *, name: str, where: str) -> list[VersionLine
             raise bad("version", str(line.version), f"a version not already listed (line "
                       f"{seen[line.version]} has it; published lines are immutable)", where=at)
         seen[line.version] = number
-        lines.append(line)
-    lines.sort(key=lambda ln: ln.version)
-    return lines
+        records.append((line, text))
+    records.sort(key=lambda record: record[0].version)
+    return records
 
 
 def render_expert_file(lines: Sequence[VersionLine]) -> bytes:

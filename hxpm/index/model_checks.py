@@ -9,6 +9,8 @@ names where it was found (``experts/ex/pe/expert-sql line 3``), the field
 
 from __future__ import annotations
 
+import functools
+import json
 import math
 import re
 from collections.abc import Callable
@@ -79,14 +81,22 @@ def relocate(exc: IndexDataError, where: str, prefix: str) -> IndexDataError:
 # --- bytes to JSON -------------------------------------------------------------------------
 
 
+def decode_text(data: bytes, where: str, what: str) -> str:
+    """UTF-8 bytes -> text, or IndexDataError naming the first invalid byte."""
+    try:
+        return bytes(data).decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise bad("", f"invalid byte at offset {exc.start}", f"UTF-8 text ({what})",
+                  where=where) from None
+
+
 def decode_object(data: str | bytes, where: str, what: str) -> dict[str, Any]:
     """UTF-8 JSON text -> a JSON object of plain JSON values, or IndexDataError."""
     if isinstance(data, (bytes, bytearray)):
-        try:
-            data = bytes(data).decode("utf-8")
-        except UnicodeDecodeError as exc:
-            raise bad("", f"invalid byte at offset {exc.start}", f"UTF-8 text ({what})",
-                      where=where) from None
+        data = decode_text(data, where, what)
+    doc = _canonical_object(data)
+    if doc is not None:
+        return doc
     try:
         doc = loads_strict(data)
     except DuplicateKeyError as exc:
@@ -100,6 +110,41 @@ def decode_object(data: str | bytes, where: str, what: str) -> dict[str, Any]:
     # JSON; look at the text first, and walk the whole document only then.
     if _SURROGATE_RE.search(data) or not is_utf8(data):
         check_plain(doc, where)
+    return doc
+
+
+def _refuse_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
+def _short_int(text: str) -> int:
+    if len(text) > 19:  # may pass 64 bits: the strict reader decides and words it
+        raise ValueError("a long integer")
+    return int(text)
+
+
+def _canonical_object(text: str) -> dict[str, Any] | None:
+    """The object in ``text`` when ``text`` is exactly how hxpm writes one (compact JSON,
+    UTF-8, nothing escaped that need not be): the common case, read by the C parser alone.
+    None sends ``text`` to the strict reader, which decides (and words any error).
+
+    Why this accepts only what the strict reader accepts, with the same result: writing
+    the parsed value back gives ``text`` again, so no key was repeated (one copy would be
+    lost) and no number overflowed (it would write back as ``Infinity``); NaN/Infinity are
+    refused by the parser; nothing was escaped, so no lone surrogate; at most
+    ``MAX_DEPTH`` brackets in all bound the nesting; no integer of 20 digits or more, so
+    none beyond 64 bits.
+    """
+    if text.count("{") + text.count("[") > MAX_DEPTH:
+        return None
+    try:
+        doc = json.loads(text, parse_constant=_refuse_constant, parse_int=_short_int)
+    except (ValueError, RecursionError):
+        return None
+    if not isinstance(doc, dict):
+        return None
+    if json.dumps(doc, separators=(",", ":"), ensure_ascii=False) != text:
+        return None
     return doc
 
 
@@ -181,8 +226,9 @@ class Fields:
         value = self.doc.get(key, MISSING)
         if value is MISSING:
             return default
+        # The range first: math.isfinite() of an int too large for a float raises.
         if not isinstance(value, (int, float)) or isinstance(value, bool) or not (
-            math.isfinite(value) and lo <= value <= hi
+            lo <= value <= hi and math.isfinite(value)
         ):
             raise self.fail(key, value, f"a number from {lo:g} to {hi:g}")
         return float(value)
@@ -331,10 +377,23 @@ def _check_location(path: object, url: object) -> None:
         raise bad("url", url, "an https:// or http:// URL with a host")
 
 
+@functools.lru_cache(maxsize=4096)
+def parse_version_cached(text: str) -> Version:
+    """:meth:`Version.parse`, memoised: an index repeats the same few hundred versions
+    (values are immutable, and a failure is not cached)."""
+    return Version.parse(text)
+
+
+@functools.lru_cache(maxsize=16384)
+def parse_requirement_cached(text: str, field: str) -> Requirement:
+    """:func:`parse_requirement`, memoised like :func:`parse_version_cached`."""
+    return parse_requirement(text, field=field)
+
+
 def read_version(f: Fields, expectation: str) -> Version:
     text = f.string("version", expected=expectation)
     try:
-        version = Version.parse(text)
+        version = parse_version_cached(text)
     except HxpmError:
         raise f.fail("version", text, expectation) from None
     # One spelling per version: the text is what signatures and file names carry.
@@ -350,7 +409,7 @@ def read_requirements(f: Fields, key: str) -> tuple[Requirement, ...]:
         if not isinstance(item, str):
             raise bad(at, item, REQUIREMENT_EXPECTATION, where=f.where)
         try:
-            out.append(parse_requirement(item, field=at))
+            out.append(parse_requirement_cached(item, at))
         except HxpmError as exc:
             detail = exc.message.removeprefix(f"{at}: ")
             raise bad(at, item, f"{REQUIREMENT_EXPECTATION} ({detail})", where=f.where) from None

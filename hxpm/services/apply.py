@@ -1,8 +1,9 @@
 """Carry out a plan: fetch what is missing (in parallel), then install in load order.
 
 Downloads happen before the store lock is taken (blobs are content-addressed and renamed
-into place, so concurrent writers cannot tear them); installs happen under the lock, one
-transaction each, requirements before dependents.
+into place, so concurrent writers cannot tear them); installs happen under the lock:
+every tree is unpacked and renamed into place, then ONE transaction records them all and
+drops the versions an upgrade replaces (docs/store.md, "Guarantees").
 """
 
 from __future__ import annotations
@@ -16,17 +17,26 @@ from hxpm.index.model import VariantEntry, VersionLine
 from hxpm.index.urls import normalise_git_url
 from hxpm.package.signing import parse_signature_file
 from hxpm.services.candidates import IndexPayload
-from hxpm.services.fetch import fetch_variant, needs_network
-from hxpm.services.install import InstallMeta, InstallOptions, InstallResult, install_archive_locked
+from hxpm.services.fetch import DownloadMeter, fetch_variant, needs_network
+from hxpm.services.install import (
+    InstallMeta,
+    InstallOptions,
+    InstallResult,
+    PlacedInstall,
+    ProgressFn,
+    discard_placed,
+    place_archive_locked,
+    record_installs_locked,
+)
 from hxpm.services.plan import Plan, PlanStep
 from hxpm.services.trust import trusted_keys
-from hxpm.services.uninstall import remove_installed_locked
 from hxpm.store.store import Store
 from hxpm.trust import PackageFacts, verify_signature
 from hxpm.transport import is_offline, require_online
 
 MAX_PARALLEL = 4
 StepCallback = Callable[[PlanStep, str], None]
+ProgressFactory = Callable[[str], ProgressFn | None]  # label -> byte-progress hook (the CLI's)
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,8 +47,13 @@ class ApplyResult:
 
 
 def apply_plan(store: Store, plan: Plan, options: InstallOptions = InstallOptions(), *,
-               replace_old: bool = False, on_step: StepCallback | None = None) -> ApplyResult:
-    """Fetch and install every change of ``plan``; ``replace_old`` removes moved-from versions."""
+               replace_old: bool = False, on_step: StepCallback | None = None,
+               progress: ProgressFactory | None = None) -> ApplyResult:
+    """Fetch and install every change of ``plan``; ``replace_old`` removes moved-from versions.
+
+    ``progress`` gets one byte-progress hook for all URL downloads together (they run in
+    parallel, so one bar shows them).
+    """
     changes = plan.changes
     work = [(s, *_line_and_variant(s, plan.base_model)) for s in changes]
     if is_offline():
@@ -46,7 +61,7 @@ def apply_plan(store: Store, plan: Plan, options: InstallOptions = InstallOption
             if needs_network(store.paths, line, variant):
                 require_online(f"{line.name} {line.version}")
     _verify_all(store, work)  # before downloading: nothing untrusted is fetched
-    _fetch_all(store, work, on_step)
+    _fetch_all(store, work, on_step, progress)
     with store.writing():
         results, replaced = _install_all(store, plan, work, options, replace_old, on_step)
         _mark_requested(store, plan.base_model,
@@ -71,35 +86,32 @@ def _install_all(store: Store, plan: Plan,
                  work: Sequence[tuple[PlanStep, VersionLine, VariantEntry]],
                  options: InstallOptions, replace_old: bool, on_step: StepCallback | None
                  ) -> tuple[list[InstallResult], list[str]]:
-    results: list[InstallResult] = []
-    replaced: list[str] = []
+    """All or nothing: every tree is placed first, then one transaction records them all
+    and drops the versions an upgrade moves away from (a crash leaves old or new, never
+    both). On any failure the placed, unrecorded trees are removed before re-raising."""
+    placed: list[PlacedInstall] = []
     try:
         for step, line, variant in work:
+            old = step.installed_version
             meta = InstallMeta(
                 source=f"{step.candidate.origin}: {line.source.git}@{line.source.tag}",
                 requested=step.requested, index_name=step.candidate.payload.index,
                 source_commit=line.source.commit, expected_sha256=variant.sha256,
-                base=plan.base_model,
+                base=plan.base_model, replaces=(old,) if replace_old and old else (),
             )
             envelope = parse_signature_file(variant.signature)
-            results.append(install_archive_locked(store, _blob(store, variant), envelope,
-                                                  options, meta))
-            if on_step:
-                on_step(step, "installed")
+            placed.append(place_archive_locked(store, _blob(store, variant), envelope,
+                                               options, meta))
+        record_installs_locked(store, placed)
     except BaseException:
-        # All or nothing: take back what this run added before re-raising.
-        for r in results:
-            if r.action == "installed":
-                remove_installed_locked(store, r.expert.name, r.expert.version,
-                                        r.expert.base_model)
+        discard_placed(store, placed)
         raise
-    if replace_old:
-        for step in plan.changes:
-            if step.installed_version:
-                remove_installed_locked(store, step.candidate.name, step.installed_version,
-                                        plan.base_model)
-                replaced.append(f"{step.candidate.name} {step.installed_version}")
-    return results, replaced
+    if on_step:
+        for step, _line, _variant in work:
+            on_step(step, "installed")
+    replaced = [f"{p.result.expert.name} {e.version}" for p in placed for e in p.drop
+                if e.name == p.result.expert.name and e.version != p.result.expert.version]
+    return [p.result for p in placed], replaced
 
 
 def _blob(store: Store, variant: VariantEntry) -> Path:
@@ -113,16 +125,21 @@ def _line_and_variant(step: PlanStep, base: str) -> tuple[VersionLine, VariantEn
 
 
 def _fetch_all(store: Store, work: Sequence[tuple[PlanStep, VersionLine, VariantEntry]],
-               on_step: StepCallback | None) -> None:
+               on_step: StepCallback | None, progress: ProgressFactory | None = None) -> None:
     # One worker per source repo: two fetches into the same Git cache must not interleave.
     groups: dict[str, list[tuple[PlanStep, VersionLine, VariantEntry]]] = {}
     for item in work:
         key = item[2].url or normalise_git_url(item[1].source.git).cache_key
         groups.setdefault(key, []).append(item)
+    downloads = [v for _s, _l, v in work if v.url and not store.paths.blob(v.sha256).is_file()]
+    label = f"{len(downloads)} archive{'s' if len(downloads) > 1 else ''}"
+    report = progress(label) if progress and downloads else None
+    meter = DownloadMeter(report, downloads) if report else None
 
     def run(group: list[tuple[PlanStep, VersionLine, VariantEntry]]) -> None:
         for step, line, variant in group:
-            fetch_variant(store.paths, line, variant)
+            hook = meter.callback(variant) if meter and variant.url else None
+            fetch_variant(store.paths, line, variant, progress=hook)
             if on_step:
                 on_step(step, "fetched")
 

@@ -6,17 +6,22 @@ line (bytes in the source repo at the pinned commit, or at a URL), or a Git repo
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from hxpm.core.manifest import Manifest
-from hxpm.core.versions import Version
-from hxpm.index.cache import IndexCache
+from hxpm.core.versions import Requirement, Version
+from hxpm.index.cache import CachedRelease, IndexCache
 from hxpm.index.model import VariantEntry, VersionLine
+from hxpm.index.model_checks import parse_requirement_cached, parse_version_cached
 from hxpm.resolve.model import Candidate
 from hxpm.services.basematch import matching_bases
 from hxpm.store.records import BaseModel, InstalledExpert
 from hxpm.store.store import Store
+
+if TYPE_CHECKING:
+    from hxpm.services.sparse_fetch import SparseFetcher
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,10 +32,21 @@ class InstalledPayload:
 @dataclass(frozen=True, slots=True)
 class IndexPayload:
     index: str | None  # None for a release read straight from a Git repo
-    line: VersionLine
+    # The line, or (for a candidate read from the index cache's resolution columns) a
+    # function reading its verified record: only chosen candidates need the whole line.
+    source: VersionLine | Callable[[], VersionLine] = field(repr=False)
     # (registered base, the variant's own base name) where they differ: legacy manifests
     # name a local path (docs/store.md, "Base models")
     matched: tuple[tuple[str, str], ...] = ()
+
+    @property
+    def line(self) -> VersionLine:
+        """The whole version line (read from the cache on first use, then kept)."""
+        source = self.source
+        if not isinstance(source, VersionLine):
+            source = source()
+            object.__setattr__(self, "source", source)
+        return source
 
     def variant(self, base_model: str) -> VariantEntry:
         own = dict(self.matched).get(base_model)
@@ -58,25 +74,55 @@ def candidate_from_line(index: str | None, line: VersionLine, *, origin: str | N
     several when ambiguous) is offered under their names, so the resolver finds it for the
     base in use.
     """
-    registered = {b.name for b in bases}
-    matched: list[tuple[str, str]] = []
-    base_models = []
-    for v in line.variants:
-        hits = [] if v.base_model in registered else \
-            matching_bases(v.base_model, v.base_sha256, bases)
-        for b in hits:
-            if b.name not in dict(matched):
-                matched.append((b.name, v.base_model))
-                base_models.append((b.name, v.base_sha256))
-        if not hits:
-            base_models.append((v.base_model, v.base_sha256))
+    base_models, matched = _offered_bases([(v.base_model, v.base_sha256) for v in line.variants],
+                                          bases)
     return Candidate(
         name=line.name, version=line.version, requires=line.requires,
         incompatible_with=line.incompatible_with, load_order=line.load_order,
-        max_chain=line.max_chain, base_models=tuple(base_models),
+        max_chain=line.max_chain, base_models=base_models,
         yanked=line.yanked, origin=origin or index or line.source.git,
-        payload=IndexPayload(index, line, tuple(matched)),
+        payload=IndexPayload(index, line, matched),
     )
+
+
+def candidate_from_release(cache: IndexCache, release: CachedRelease,
+                           bases: Sequence[BaseModel] = ()) -> Candidate:
+    """A candidate from the cache's resolution columns, as :func:`candidate_from_line`
+    would make it from the whole line; the line is read from ``cache`` only if asked for
+    (so only while ``cache`` is open)."""
+    base_models, matched = _offered_bases(release.bases, bases)
+    index, name, version = release.index, release.name, release.version
+    return Candidate(
+        name=name, version=parse_version_cached(version),
+        requires=_requirements(release.requires, "requires"),
+        incompatible_with=_requirements(release.incompatible_with, "incompatible_with"),
+        load_order=release.load_order, max_chain=release.max_chain, base_models=base_models,
+        yanked=release.yanked, origin=index,
+        payload=IndexPayload(index, lambda: cache.line(index, name, version), matched),
+    )
+
+
+def _requirements(items: Sequence[str], field: str) -> tuple[Requirement, ...]:
+    return tuple(parse_requirement_cached(item, f"{field}[{i}]") for i, item in enumerate(items))
+
+
+def _offered_bases(variants: Sequence[tuple[str, str]], bases: Sequence[BaseModel]
+                   ) -> tuple[tuple[tuple[str, str], ...], tuple[tuple[str, str], ...]]:
+    """(base, digest) pairs a line is offered for, and the (registered base, variant base)
+    pairs where a registered base stands in for the variant's own name."""
+    registered = {b.name for b in bases}
+    matched: list[tuple[str, str]] = []
+    base_models = []
+    for base_model, base_sha256 in variants:
+        hits = [] if base_model in registered else \
+            matching_bases(base_model, base_sha256, bases)
+        for b in hits:
+            if b.name not in dict(matched):
+                matched.append((b.name, base_model))
+                base_models.append((b.name, base_sha256))
+        if not hits:
+            base_models.append((base_model, base_sha256))
+    return tuple(base_models), tuple(matched)
 
 
 class StoreSource:
@@ -89,9 +135,12 @@ class StoreSource:
 
     def __init__(self, store: Store, cache: IndexCache, *,
                  pinned_index: dict[str, str] | None = None,
-                 extra: Sequence[Candidate] = (), include_installed: bool = True) -> None:
+                 extra: Sequence[Candidate] = (), include_installed: bool = True,
+                 sparse: SparseFetcher | None = None) -> None:
         self._store = store
         self._cache = cache
+        # Sparse HTTP indexes load a name's file when it is first asked for.
+        self._sparse = sparse or sparse_fetcher_for(store, cache)
         self._pinned = dict(pinned_index or {})
         self._extra: dict[str, list[Candidate]] = {}
         for c in extra:
@@ -113,14 +162,24 @@ class StoreSource:
         for e in self._store.db.installed(name) if self._include_installed else ():
             c = candidate_from_installed(e)
             chosen.setdefault((c.version, "installed"), c)
-        lines = self._cache.lines_for(name, index=self._pinned.get(name))
-        lines.sort(key=lambda cl: (self._priority.get(cl.index, 1 << 30), cl.index))
+        if self._sparse is not None:
+            self._sparse.ensure([name])
+        releases = self._cache.releases_for(name, index=self._pinned.get(name))
+        releases.sort(key=lambda r: (self._priority.get(r.index, 1 << 30), r.index))
         seen: set[Version] = set()
-        for cl in lines:
-            if cl.line.version in seen:
+        for release in releases:
+            c = candidate_from_release(self._cache, release, self._bases)
+            if c.version in seen:
                 continue  # a lower-priority index offering the same version
-            seen.add(cl.line.version)
-            c = candidate_from_line(cl.index, cl.line, bases=self._bases)
+            seen.add(c.version)
             chosen.setdefault((c.version, c.origin), c)
         return list(chosen.values())
 
+
+def sparse_fetcher_for(store: Store, cache: IndexCache) -> SparseFetcher | None:
+    """What loads sparse index files on demand, or None when no sparse index is set up."""
+    if not any(i.url.startswith("sparse+") for i in store.db.indexes()):
+        return None  # the common case imports nothing more
+    from hxpm.services.sparse_fetch import SparseFetcher
+
+    return SparseFetcher(store, cache)

@@ -9,15 +9,14 @@ cache filled here and never touch Git.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from hxpm.errors import IndexDataError, NotFoundError, RollbackError, UsageError
+from hxpm.errors import NotFoundError, RollbackError, UsageError
 from hxpm.index import git
 from hxpm.index.cache import IndexCache
 from hxpm.index.config import IndexConfig
-from hxpm.index.model import VersionLine, parse_expert_file, shard_path
+from hxpm.index.sparse import is_sparse_url, normalise_sparse_url
 from hxpm.index.urls import GitURL, normalise_git_url
 from hxpm.store.fsutil import remove_tree
 from hxpm.store.records import IndexRecord
@@ -51,22 +50,32 @@ def validate_index_name(name: str) -> str:
 
 
 def add_index(store: Store, name: str, url: str, *, priority: int | None = None,
-              trust_keys: bool = False) -> IndexUpdate:
+              trust_keys: bool = False, snapshot_key: str | None = None) -> IndexUpdate:
     """Register an index and fetch it; nothing is kept if the first update fails.
 
     Credentials in ``url`` are used for this first fetch only: the record keeps the
     canonical URL without them, and later updates read netrc (docs/network.md).
+    ``sparse+https://`` URLs are sparse HTTP indexes (hxpm.services.sparse_index);
+    ``snapshot_key`` pins the key that signs their snapshots.
     """
     validate_index_name(name)
-    git_url = normalise_git_url(url)
+    sparse = is_sparse_url(url)
+    if snapshot_key is not None and not sparse:
+        raise UsageError("--snapshot-key applies to sparse+https:// indexes only")
+    git_url = None if sparse else normalise_git_url(url)
+    canonical = normalise_sparse_url(url).url if sparse else git_url.url  # type: ignore[union-attr]
     with store.writing():
         if store.db.find_index(name):
             raise UsageError(f"an index named {name!r} already exists",
                              hint=f"Remove it first with `hxpm index remove {name}`.")
         existing = store.db.indexes()
         prio = priority if priority is not None else 10 * (len(existing) + 1)
-        record = IndexRecord(name, git_url.url, prio, trust_keys, None, utc_now(), None)
+        record = IndexRecord(name, canonical, prio, trust_keys, None, utc_now(), None)
         try:
+            if sparse:
+                from hxpm.services.sparse_index import update_sparse
+
+                return update_sparse(store, record, url_text=url, snapshot_key=snapshot_key)
             return _update_locked(store, record, allow_rewind=False, url=git_url)
         except BaseException:
             _forget(store, name)
@@ -116,6 +125,10 @@ def _update_locked(store: Store, record: IndexRecord, *, allow_rewind: bool,
                    url: GitURL | None = None) -> IndexUpdate:
     """Fetch and accept ``record``'s head; ``url`` (with this call's credentials) wins over
     the stored URL, which never holds any."""
+    if is_sparse_url(record.url):
+        from hxpm.services.sparse_index import update_sparse
+
+        return update_sparse(store, record, allow_rewind=allow_rewind)
     require_online(f"updating index {record.name}")
     cache_dir = store.paths.indexes / record.name
     url = url or normalise_git_url(record.url)
@@ -143,40 +156,22 @@ def _update_locked(store: Store, record: IndexRecord, *, allow_rewind: bool,
 
 
 def _refresh_cache(store: Store, index: str, cache_dir: Path, old: str | None, new: str) -> int:
+    """Bring the cache's copy of ``index`` to ``new``: only the changed expert files when
+    the cache holds ``old``, else every file (the tree walked once). Each file read is
+    verified once, as the cache stores it (IndexCache.replace_index_files)."""
     cache = open_cache(store)
     try:
-        if old and old != new and cache.commit_of(index) == old:
-            paths = git.changed_paths(cache_dir, old, new, EXPERTS_DIR)
-            cache.update_index(index, new, _read_expert_files(index, cache_dir, new, paths))
-            return len(paths)
-        if old == new and cache.commit_of(index) == new:
+        cached = cache.commit_of(index)
+        if old == new and cached == new:
             return 0
-        paths = git.list_tree(cache_dir, new, EXPERTS_DIR)
-        by_name = _read_expert_files(index, cache_dir, new, paths)
-        cache.replace_index(index, new, [ln for lines in by_name.values() for ln in lines])
-        return len(paths)
+        if old and cached == old:
+            changed = git.iter_changed_files(cache_dir, old, new, EXPERTS_DIR,
+                                             max_bytes=MAX_EXPERT_FILE_BYTES)
+            return cache.update_index_files(index, new, changed)
+        files = git.iter_files(cache_dir, new, EXPERTS_DIR, max_bytes=MAX_EXPERT_FILE_BYTES)
+        return cache.replace_index_files(index, new, files)
     finally:
         cache.close()
-
-
-def _read_expert_files(index: str, cache_dir: Path, commit: str, paths: Sequence[str]
-                       ) -> Mapping[str, Sequence[VersionLine]]:
-    """Parse every expert file; any bad line refuses the whole update (nothing changes)."""
-    tree = set(git.list_tree(cache_dir, commit, EXPERTS_DIR)) if paths else set()
-    out: dict[str, Sequence[VersionLine]] = {}
-    for path in paths:
-        name = path.rsplit("/", 1)[-1]
-        if name.startswith("."):  # .keep and similar placeholders
-            continue
-        if shard_path(name) != path:
-            raise IndexDataError(f"index {index}: {path} is not where an expert named "
-                                 f"{name!r} belongs (expected {shard_path(name)})")
-        if path not in tree:
-            out[name] = ()  # deleted in this update
-            continue
-        data = git.read_file(cache_dir, commit, path, max_bytes=MAX_EXPERT_FILE_BYTES)
-        out[name] = parse_expert_file(data, name=name, where=f"index {index}: {path}")
-    return out
 
 
 def _refresh_index_keys(store: Store, conn, record: IndexRecord,  # type: ignore[no-untyped-def]

@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-
 from typing import TYPE_CHECKING
 
 from hxpm.services.install import (
@@ -15,6 +14,7 @@ from hxpm.services.install import (
     install_directory,
     install_package_file,
 )
+from hxpm.store.fsutil import names_existing_path
 from hxpm.store.store import Store
 
 if TYPE_CHECKING:
@@ -47,20 +47,21 @@ class InstallOutcome:
 def install(store: Store, request: InstallRequest, *, on_step: StepCallback | None = None,
             progress: ProgressFactory | None = None) -> InstallOutcome:
     """Local paths are installed as they are; everything else is resolved together."""
-    local = [a for a in request.args if Path(a).expanduser().exists()]
+    local = [a for a in request.args if names_existing_path(a)]
     remote = [a for a in request.args if a not in local]
     results = [_install_local(store, Path(a).expanduser(), request, progress) for a in local]
     if not remote:
         return InstallOutcome(local=tuple(results))
     # Resolution and Git load dulwich and resolvelib: only pay for them when needed.
-    from hxpm.services.apply import apply_plan
     from hxpm.services.plan import PlanOptions, plan_install
 
     plan = plan_install(store, remote, PlanOptions(base=request.base,
                                                    allow_prerelease=request.allow_prerelease))
     if request.dry_run:
         return InstallOutcome(local=tuple(results), plan=plan, dry_run=True)
-    applied = apply_plan(store, plan, request.options, on_step=on_step)
+    from hxpm.services.apply import apply_plan  # fetching: not for a dry run
+
+    applied = apply_plan(store, plan, request.options, on_step=on_step, progress=progress)
     return InstallOutcome(local=tuple(results), plan=plan, applied=applied)
 
 
@@ -75,8 +76,9 @@ def _install_local(store: Store, path: Path, request: InstallRequest,
 
 
 def install_from_lock(store: Store, lock_path: Path, options: InstallOptions, *,
-                      on_step: StepCallback | None = None) -> ApplyResult:
+                      on_step: StepCallback | None = None,
+                      progress: ProgressFactory | None = None) -> ApplyResult:
     from hxpm.services.lockfile import install_locked
 
-    return install_locked(store, lock_path, options, on_step=on_step)
+    return install_locked(store, lock_path, options, on_step=on_step, progress=progress)
 

@@ -12,9 +12,7 @@ from hxpm.errors import UsageError
 from hxpm.index.cache import IndexCache
 from hxpm.resolve.model import Candidate, Resolution
 from hxpm.resolve.resolver import resolve
-from hxpm.services.candidates import StoreSource
-from hxpm.services.gitsource import candidate_for_release, release_for
-from hxpm.services.indexes import open_cache
+from hxpm.services.candidates import IndexPayload, StoreSource, sparse_fetcher_for
 from hxpm.services.query import newest_first
 from hxpm.services.sources import GitTarget, LocalTarget, NameTarget, classify
 from hxpm.store.store import Store
@@ -54,20 +52,33 @@ class PlanOptions:
 
 def plan_install(store: Store, args: Sequence[str], options: PlanOptions = PlanOptions()
                  ) -> Plan:
-    cache = open_cache(store)
+    # The cache itself, not services.indexes.open_cache: that module loads Git (dulwich).
+    cache = IndexCache(store.paths.index_cache)
     try:
+        sparse = sparse_fetcher_for(store, cache)
+        if sparse is not None:  # the roots and their requires closure, fetched in parallel
+            sparse.prefetch_args(args)
         roots, pinned, extra = _roots(store, cache, args)
         base, base_sha = _choose_base(store, options.base)
         source = StoreSource(store, cache, pinned_index=pinned, extra=extra,
-                             include_installed=options.include_installed)
+                             include_installed=options.include_installed, sparse=sparse)
         resolution = resolve(roots, source, base_model=base, base_sha256=base_sha,
                              allow_prerelease=options.allow_prerelease,
                              prefer_installed=not options.upgrade, locked=options.locked)
+        _read_chosen_lines(resolution)
     finally:
         cache.close()
     root_names = {r.name for r in roots}
     steps = tuple(_step(store, c, base, c.name in root_names) for c in resolution.experts)
     return Plan(base, base_sha, tuple(roots), steps, resolution)
+
+
+def _read_chosen_lines(resolution: Resolution) -> None:
+    """Resolution read only the cache's resolution columns: read the whole verified line of
+    each chosen candidate now, while the cache is open (apply and lock files need them)."""
+    for c in resolution.experts:
+        if isinstance(c.payload, IndexPayload):
+            c.payload.line  # noqa: B018  (loads and keeps it)
 
 
 def _roots(store: Store, cache: IndexCache, args: Sequence[str]
@@ -83,6 +94,9 @@ def _roots(store: Store, cache: IndexCache, args: Sequence[str]
                              hint="Local packages are installed as they are, without "
                              "resolving from indexes.")
         if isinstance(target, GitTarget):
+            # Git (dulwich) is imported only for a Git target, not for index names.
+            from hxpm.services.gitsource import candidate_for_release, release_for
+
             cand = candidate_for_release(store.paths, release_for(store.paths, target.source))
             extra.append(cand)
             roots.append(Requirement(cand.name, _exact(cand.version), target.text, target.text))
@@ -103,7 +117,7 @@ def _expand_short_name(store: Store, cache: IndexCache, req: Requirement, index:
                        ) -> Requirement:
     """``sql`` means ``expert-sql`` when nothing is called ``sql``."""
     for name in name_candidates(req.name):
-        if store.db.installed(name) or cache.lines_for(name, index=index):
+        if store.db.installed(name) or cache.releases_for(name, index=index):
             return Requirement(name, req.spec, req.source, req.raw)
     return req
 

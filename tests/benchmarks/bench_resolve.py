@@ -110,11 +110,11 @@ def target(rnd: random.Random, i: int) -> int:
     return rnd.randrange(HUBS) if rnd.random() < 0.3 else rnd.randrange(i)
 
 
-def generate(seed: int = SEED) -> dict[str, list[Release]]:
+def generate(seed: int = SEED, names: int = NAMES) -> dict[str, list[Release]]:
     rnd = random.Random(seed)
-    lines = [version_line(rnd) for _ in range(NAMES)]
+    lines = [version_line(rnd) for _ in range(names)]
     graph: dict[str, list[Release]] = {}
-    for i in range(NAMES):
+    for i in range(names):
         targets = [] if i < LEAVES else sorted({target(rnd, i) for _ in range(
             rnd.choices([0, 1, 2, 3], [0.3, 0.35, 0.2, 0.15])[0])})
         extra = rnd.randrange(i) if i >= LEAVES and rnd.random() < 0.2 else None
@@ -143,7 +143,8 @@ def generate(seed: int = SEED) -> dict[str, list[Release]]:
 def pick_roots(graph: dict[str, list[Release]], seed: int = SEED) -> list[str]:
     rnd = random.Random(seed + 1)
     roots = []
-    for i in sorted(rnd.sample(range(NAMES // 2, NAMES), ROOTS)):
+    names = len(graph)
+    for i in sorted(rnd.sample(range(names // 2, names), ROOTS)):
         line = [tuple(int(x) for x in r.version.split(".")) for r in graph[name_of(i)]]
         roots.append(name_of(i) if rnd.random() < 0.5 else
                      f"{name_of(i)}@{clean_range(rnd, line)}")  # type: ignore[arg-type]

@@ -1,0 +1,260 @@
+"""Index lines are verified once, when stored; reads use the stored record (issue 9).
+
+Real parts: real signed lines, a real SQLite cache, real Git repositories made with git.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from hxpm.core.strictjson import loads_strict
+from hxpm.errors import IndexDataError
+from hxpm.index import git, model
+from hxpm.index.cache import IndexCache
+from hxpm.index.model import VersionLine, parse_expert_file, parse_expert_records, shard_path
+from hxpm.index.model_checks import _canonical_object, decode_object
+from hxpm.index.verified import line_from_verified
+from hxpm.services.candidates import candidate_from_line, candidate_from_release
+from tests.unit.index import COMMIT, line_doc, line_text
+
+OTHER = "b" * 40
+FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "original-ecosystem"
+
+
+def compact(doc: dict[str, Any]) -> str:
+    return json.dumps(doc, separators=(",", ":"), ensure_ascii=False)
+
+
+def expert_file(name: str, *versions: str, **kw: Any) -> bytes:
+    return b"".join(compact(line_doc(name, v, **kw)).encode() + b"\n" for v in versions)
+
+
+@pytest.fixture
+def cache(tmp_path: Path) -> Iterator[IndexCache]:
+    c = IndexCache(tmp_path / "index-cache.sqlite")
+    yield c
+    c.close()
+
+
+# --- the fast JSON path accepts exactly what the strict reader accepts ----------------------
+
+
+def _fixture_json_lines() -> list[str]:
+    lines = []
+    for path in sorted(FIXTURES.rglob("*")):
+        if path.is_file() and path.suffix in (".jsonl", ".json"):
+            text = path.read_text("utf-8", "replace")
+            lines += [ln for ln in text.split("\n") if ln.strip()][:50] if path.suffix == \
+                ".jsonl" else [text]
+    return lines
+
+
+HOSTILE = [
+    '{"a":1,"a":2}', '{"a":NaN}', '{"a":Infinity}', '{"a":1e999}',
+    '{"a":' + "9" * 30 + "}", '{"a":' + "[" * 40 + "]" * 40 + "}", '{"a":"\\ud800"}',
+    '{"a": 1}', '[1,2]', '"text"', '{"a":"\\u00e9"}', '{"a":"é"}', '{"a":-0}', '{"a":1.0}',
+]
+
+
+@pytest.mark.parametrize("text", HOSTILE)
+def test_fast_path_agrees_with_the_strict_reader_on_hostile_text(text: str) -> None:
+    fast = _canonical_object(text)
+    try:
+        strict: Any = loads_strict(text)
+    except ValueError:
+        strict = None
+    if fast is not None:  # accepted fast: the strict reader gives the same object
+        assert strict == fast and isinstance(strict, dict)
+    # and the public entry point words the same error either way
+    try:
+        expected: Any = decode_object(text, "w", "a line")
+    except IndexDataError as exc:
+        expected = exc.message
+    assert expected == strict if isinstance(expected, dict) else "w:" in expected
+
+
+def test_fast_path_on_real_json_written_by_others() -> None:
+    texts = _fixture_json_lines() + [line_text("expert-sql", "1.0.0"),
+                                     compact(line_doc("expert-sql", "1.0.0"))]
+    assert len(texts) > 5
+    fast_hits = 0
+    for text in texts:
+        fast = _canonical_object(text)
+        if fast is not None:
+            fast_hits += 1
+            assert fast == loads_strict(text)
+    assert fast_hits >= 1  # hxpm's own compact lines take the fast path
+
+
+def test_bulk_parse_equals_per_line_parse() -> None:
+    data = expert_file("expert-sql", "0.2.0", "0.10.0", "0.1.0",
+                       requires=["expert-json@^1.0"], description="naïve ünïcode")
+    records = parse_expert_records(data, name="expert-sql", where="t")
+    one_by_one = sorted((VersionLine.parse(ln, where="t") for ln in data.split(b"\n") if ln),
+                        key=lambda ln: ln.version)
+    assert [line for line, _ in records] == one_by_one
+    assert parse_expert_file(data, name="expert-sql", where="t") == one_by_one
+    assert [json.loads(text) for _, text in records] == [ln.raw for ln in one_by_one]
+
+
+# --- stored once, read without re-checking --------------------------------------------------
+
+
+def test_reads_never_re_verify(cache: IndexCache, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = shard_path("expert-sql")
+    data = expert_file("expert-sql", "0.1.0", "0.2.0")
+    expected = parse_expert_file(data, name="expert-sql", where="t")
+    assert cache.replace_index_files("main", COMMIT, [(path, data)]) == 1
+    calls = []
+    real = model.VersionLine._from_doc.__func__  # type: ignore[attr-defined]
+    monkeypatch.setattr(model.VersionLine, "_from_doc",
+                        classmethod(lambda cls, *a: calls.append(a) or real(cls, *a)))
+    got = cache.lines_for("expert-sql")
+    assert [str(c.line.version) for c in got] == ["0.1.0", "0.2.0"]
+    assert [c.line for c in got] == expected
+    assert [r.version for r in cache.releases_for("expert-sql")] == ["0.1.0", "0.2.0"]
+    assert calls == []  # not one line went through the strict parser on read
+
+
+def test_a_tampered_record_is_served_as_stored_until_the_next_update(cache: IndexCache) -> None:
+    path = shard_path("expert-sql")
+    original = expert_file("expert-sql", "0.1.0")
+    cache.replace_index_files("main", COMMIT, [(path, original)])
+    conn = sqlite3.connect(cache.path)  # someone edits the cache file behind hxpm's back
+    text = conn.execute("SELECT line FROM lines").fetchone()[0]
+    doc = json.loads(text)
+    doc["variants"][0]["signature"] = "not a signature"
+    conn.execute("UPDATE lines SET line = ?", (compact(doc),))
+    conn.commit()
+    conn.close()
+    stored = cache.line("main", "expert-sql", "0.1.0")  # read back as stored: no re-check
+    assert stored.variants[0].signature == "not a signature"
+    # a re-update of the same bytes with that tampering is refused by the checks...
+    with pytest.raises(IndexDataError, match="signature"):
+        cache.replace_index_files("main", OTHER, [(path, (compact(doc) + "\n").encode())])
+    assert cache.commit_of("main") == COMMIT  # ...and changed nothing
+    cache.replace_index_files("main", OTHER, [(path, original)])  # the real file heals it
+    assert cache.line("main", "expert-sql", "0.1.0").variants[0].statement.name == "expert-sql"
+
+
+def test_a_damaged_record_is_an_index_data_error_naming_the_rebuild(cache: IndexCache) -> None:
+    with pytest.raises(IndexDataError, match="does not read back") as info:
+        line_from_verified('{"v":1}', where="index cache main: expert-sql 0.1.0")
+    assert "index update" in (info.value.hint or "")
+
+
+# --- the (path, bytes) API -----------------------------------------------------------------
+
+
+def test_files_api_checks_shards_and_handles_deletes(cache: IndexCache) -> None:
+    sql, js = shard_path("expert-sql"), shard_path("expert-json")
+    n = cache.replace_index_files("main", COMMIT, [
+        ("experts/.keep", b""), (sql, expert_file("expert-sql", "0.1.0")),
+        (js, expert_file("expert-json", "1.0.0"))])
+    assert n == 2 and cache.names() == ["expert-json", "expert-sql"]
+    with pytest.raises(IndexDataError, match="not where an expert named"):
+        cache.update_index_files("main", OTHER, [("experts/ex/zz/expert-sql",
+                                                 expert_file("expert-sql", "9.0.0"))])
+    with pytest.raises(IndexDataError, match="lists expert-sql only"):
+        cache.update_index_files("main", OTHER, [(sql, expert_file("expert-json", "2.0.0"))])
+    assert cache.commit_of("main") == COMMIT
+    cache.update_index_files("main", OTHER, [(js, None),
+                                             (sql, expert_file("expert-sql", "0.1.0", "0.2.0"))])
+    assert cache.names() == ["expert-sql"] and cache.commit_of("main") == OTHER
+    assert [r.version for r in cache.releases_for("expert-sql")] == ["0.1.0", "0.2.0"]
+    assert cache.search("sql")[0].version == "0.2.0"
+
+
+def test_candidate_from_release_equals_candidate_from_line(cache: IndexCache) -> None:
+    data = expert_file("expert-sql", "1.2.0", requires=["expert-json@^1.0"],
+                       incompatible_with=["expert-old@<2"], max_chain=7, load_order=3)
+    cache.replace_index_files("main", COMMIT, [(shard_path("expert-sql"), data)])
+    (release,) = cache.releases_for("expert-sql")
+    (cached,) = cache.lines_for("expert-sql")
+    from_release = candidate_from_release(cache, release)
+    from_line = candidate_from_line("main", cached.line)
+    assert from_release == from_line
+    assert from_release.payload.line == from_line.payload.line
+
+
+# --- migration from schema 1 ---------------------------------------------------------------
+
+_V1 = (
+    "CREATE TABLE indexes (name TEXT PRIMARY KEY, head TEXT NOT NULL, updated_at TEXT NOT NULL)",
+    ("CREATE TABLE lines (name TEXT NOT NULL, idx TEXT NOT NULL, version TEXT NOT NULL, "
+     "line TEXT NOT NULL)"),
+    "CREATE UNIQUE INDEX lines_by_name ON lines (name, idx, version)",
+)
+
+
+def _v1_cache(path: Path, line: str) -> None:
+    conn = sqlite3.connect(path)
+    for statement in _V1:
+        conn.execute(statement)
+    conn.execute("INSERT INTO indexes VALUES ('main', ?, '2026-01-01T00:00:00Z')", (COMMIT,))
+    conn.execute("INSERT INTO lines VALUES ('expert-sql', 'main', '0.1.0', ?)", (line,))
+    conn.execute("PRAGMA user_version=1")
+    conn.commit()
+    conn.close()
+
+
+def test_a_schema_1_cache_is_migrated_in_place(tmp_path: Path) -> None:
+    path = tmp_path / "index-cache.sqlite"
+    _v1_cache(path, line_text("expert-sql", "0.1.0", requires=["expert-json@^1.0"]))
+    with IndexCache(path) as cache:
+        (release,) = cache.releases_for("expert-sql")
+        assert release.requires == ("expert-json@^1.0",) and cache.commit_of("main") == COMMIT
+    assert sqlite3.connect(path).execute("PRAGMA user_version").fetchone()[0] == 2
+
+
+def test_a_schema_1_cache_with_a_bad_line_is_rebuilt(tmp_path: Path) -> None:
+    path = tmp_path / "index-cache.sqlite"
+    _v1_cache(path, '{"v":1,"name":"expert-sql"}')
+    with IndexCache(path) as cache:
+        assert cache.indexes() == [] and cache.releases_for("expert-sql") == []
+
+
+# --- one tree walk -------------------------------------------------------------------------
+
+
+def _git(repo: Path, *args: str) -> str:
+    return subprocess.run(["git", "-C", str(repo), *args], check=True, capture_output=True,
+                          text=True, env={"GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@t",
+                                          "GIT_COMMITTER_NAME": "t",
+                                          "GIT_COMMITTER_EMAIL": "t@t", "HOME": str(repo)}
+                          ).stdout.strip()
+
+
+def test_tree_walk_reads_what_path_lookups_read(tmp_path: Path) -> None:
+    repo = tmp_path / "idx"
+    repo.mkdir()
+    _git(repo, "init", "-q", "-b", "main")
+    for name in ("expert-sql", "expert-json", "ab", "xyz"):
+        (repo / shard_path(name)).parent.mkdir(parents=True, exist_ok=True)
+        (repo / shard_path(name)).write_bytes(f"{name}\n".encode())
+    (repo / "experts" / ".keep").write_bytes(b"")
+    _git(repo, "add", "-A")
+    _git(repo, "commit", "-q", "-m", "one")
+    old = _git(repo, "rev-parse", "HEAD")
+    (repo / shard_path("expert-sql")).write_bytes(b"changed\n")
+    (repo / shard_path("ab")).unlink()
+    (repo / shard_path("new")).parent.mkdir(parents=True, exist_ok=True)
+    (repo / shard_path("new")).write_bytes(b"new\n")
+    _git(repo, "add", "-A")
+    _git(repo, "commit", "-q", "-m", "two")
+    new = _git(repo, "rev-parse", "HEAD")
+    walked = list(git.iter_files(repo, new, "experts/", max_bytes=1 << 20))
+    looked_up = [(p, git.read_file(repo, new, p, max_bytes=1 << 20))
+                 for p in git.list_tree(repo, new, "experts/")]
+    assert walked == looked_up and len(walked) == 5
+    changed = list(git.iter_changed_files(repo, old, new, "experts/", max_bytes=1 << 20))
+    assert [p for p, _ in changed] == git.changed_paths(repo, old, new, "experts/")
+    assert dict(changed) == {shard_path("ab"): None, shard_path("expert-sql"): b"changed\n",
+                             shard_path("new"): b"new\n"}
