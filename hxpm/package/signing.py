@@ -48,8 +48,8 @@ MAX_BASE_MODEL_CHARS = 256
 TIMESTAMP_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
 
 KEY_ID_RE = re.compile(r"^[0-9a-f]{16}$")
+_HEX_KEY_RE = re.compile(r"^[0-9a-fA-F]{64}$")
 _TIMESTAMP_RE = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}Z$")
-_TIMESTAMP_RE = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$")
 _STATEMENT_FIELDS = (
     "name",
     "version",
