@@ -6,7 +6,7 @@ PIP    := $(VENV)/bin/python -m pip
 # ever pulled. Override with e.g. `make TORCH_SPEC='torch==2.5.1' test`.
 TORCH_SPEC ?= torch==2.13.0
 
-.PHONY: demo test venv bench clean
+.PHONY: demo test venv bench fuzz clean
 
 venv: $(VENV)/.installed
 
@@ -26,6 +26,11 @@ demo: $(VENV)/.runtime
 
 test: $(VENV)/.runtime
 	$(VENV)/bin/python -m pytest -q -p no:cacheprovider
+
+# Every fuzz target for HXPM_FUZZ_SECONDS each (default 60; atheris when installed, else
+# hypothesis). Crashing inputs land in tests/fuzz/regressions/, which `make test` replays.
+fuzz: venv
+	$(VENV)/bin/python -m tests.fuzz.run --seconds $${HXPM_FUZZ_SECONDS:-60}
 
 bench: venv
 	$(VENV)/bin/python tests/benchmarks/run_all.py

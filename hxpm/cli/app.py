@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import errno
 import os
 import sys
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -22,7 +23,10 @@ from hxpm.cli import (
     cmd_train,
 )
 from hxpm.cli.allocator import keep_heap_pages_for_streaming
-from hxpm.errors import HxpmError, StoreError
+from hxpm.errors import HxpmError, StoreError, UsageError
+
+if TYPE_CHECKING:
+    import sqlite3
 
 app = typer.Typer(
     name="hxpm",
@@ -90,6 +94,22 @@ def _render_error(err: HxpmError, as_json: bool) -> None:
         out.print(f"[bold cyan]hint:[/] {escape(err.hint)}")
 
 
+def _os_error(err: OSError) -> HxpmError:
+    if err.errno == errno.ENAMETOOLONG:
+        # A word no file system takes as a path: a malformed argument, not a store failure.
+        name = str(err.filename or "")
+        return UsageError(f"an argument is too long to be a path ({len(name)} characters): "
+                          f"{name[:60]!r}...", hint="Check the command line.")
+    return StoreError(f"I/O error: {err}", hint="Check free space and permissions; "
+                      "HXPM_DEBUG=1 shows where it happened.")
+
+
+def sqlite3_error() -> type[sqlite3.Error]:
+    import sqlite3  # stdlib; imported only when an error is on its way out
+
+    return sqlite3.Error
+
+
 def main(argv: list[str] | None = None) -> None:
     args = sys.argv[1:] if argv is None else argv
     offline_before = os.environ.get("HXPM_OFFLINE")
@@ -106,8 +126,17 @@ def main(argv: list[str] | None = None) -> None:
         # An I/O failure no service turned into an HxpmError (disk full, permissions).
         if os.environ.get("HXPM_DEBUG"):
             raise
-        _render_error(StoreError(f"I/O error: {err}", hint="Check free space and permissions; "
-                                 "HXPM_DEBUG=1 shows where it happened."), "--json" in args)
+        mapped = _os_error(err)
+        _render_error(mapped, "--json" in args)
+        sys.exit(mapped.exit_code)
+    except sqlite3_error() as err:
+        # A database failure below a service that did not expect one (the store's own
+        # calls already raise StoreError with a hint).
+        if os.environ.get("HXPM_DEBUG"):
+            raise
+        from hxpm.store.state import database_error
+
+        _render_error(database_error("the store database failed", err), "--json" in args)
         sys.exit(StoreError.exit_code)
     finally:
         # `--offline` is per invocation, also when main() runs in-process (tests, embedding).

@@ -76,7 +76,7 @@ def base_default(name: NameArg, as_json: JsonOpt = False) -> None:
     if as_json:
         emit_json("base-default", {"base": base_dict(b)})
         return
-    say(f"default base is now {b.name}")
+    say(f"default base is now {escape(b.name)}")
 
 
 @base_app.command("remove")
@@ -88,7 +88,7 @@ def base_remove(name: NameArg, as_json: JsonOpt = False) -> None:
     if as_json:
         emit_json("base-remove", {"base": base_dict(b)})
         return
-    say(f"[green]removed[/] base {b.name}")
+    say(f"[green]removed[/] base {escape(b.name)}")
 
 
 def register(app: typer.Typer) -> None:

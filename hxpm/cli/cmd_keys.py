@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from hxpm.cli.options import JsonOpt
-from hxpm.cli.output import emit_json, say, table
+from hxpm.cli.output import emit_json, escape, say, table
 from hxpm.cli.serialize import trusted_key_dict
 from hxpm.store.store import Store
 
@@ -68,8 +68,9 @@ def _render_key(name: str, path: str, public: str, key_id: str, as_json: bool) -
         emit_json("key", {"name": name, "secret_key_path": path, "public_key": public,
                           "key_id": key_id})
         return
-    say(f"key id:     {key_id}\npublic key: {public}\nsecret key: {path}")
-    say(f"[dim]users trust it with: hxpm trust add {public} --name YOUR-NAME[/]")
+    say(f"key id:     {escape(key_id)}\npublic key: {escape(public)}\n"
+        f"secret key: {escape(str(path))}")
+    say(f"[dim]users trust it with: hxpm trust add {escape(public)} --name YOUR-NAME[/]")
 
 
 @trust_app.command("add")
@@ -88,7 +89,8 @@ def trust_add(
     if as_json:
         emit_json("trust-add", {"key": trusted_key_dict(k)})
         return
-    say(f"[green]trusted[/] key {k.key_id} of {k.publisher} for {', '.join(k.scopes)}")
+    say(f"[green]trusted[/] key {escape(k.key_id)} of {escape(k.publisher)} for "
+        f"{escape(', '.join(k.scopes))}")
 
 
 @trust_app.command("list")
@@ -118,7 +120,7 @@ def trust_remove(
         emit_json("trust-remove", {"removed": [trusted_key_dict(k) for k in r.removed]})
         return
     for k in r.removed:
-        say(f"[green]removed[/] key {k.key_id} of {k.publisher}")
+        say(f"[green]removed[/] key {escape(k.key_id)} of {escape(k.publisher)}")
 
 
 def register(app: typer.Typer) -> None:

@@ -32,7 +32,8 @@ def validate(
         return
     for w in m.warnings:
         warn(w)
-    say(f"[green]valid[/]: {m.name} {m.version} (schema {m.schema_version}, "
+    say(f"[green]valid[/]: {escape(m.name)} {escape(str(m.version))} "
+        f"(schema {escape(str(m.schema_version))}, "
         f"{len(m.variants)} base-model variant(s))")
 
 
@@ -55,7 +56,8 @@ def package(
     for w in dict.fromkeys(w for b in built for w in b.warnings):  # once, not per variant
         warn(w)
     for b in built:
-        say(f"[green]built[/] {b.path} ({human_size(b.size)}, sha256 {b.sha256[:16]}…)")
+        say(f"[green]built[/] {escape(str(b.path))} ({human_size(b.size)}, "
+            f"sha256 {b.sha256[:16]}…)")
 
 
 def inspect(
@@ -74,7 +76,7 @@ def inspect(
         warn(w)
     m = c.manifest
     bases = ", ".join(_inert(v.name) for v in m.variants)  # legacy base names are any text
-    say(f"[bold]{m.name} {m.version}[/] for {bases}"
+    say(f"[bold]{escape(m.name)} {escape(str(m.version))}[/] for {escape(bases)}"
         f"{' (legacy gzip package)' if c.legacy else ''}")
     say(f"archive sha256 {c.sha256}\ntree sha256    {c.tree_sha256}")
     table(["member", "size", "sha256"], [(x.path, human_size(x.size), x.sha256) for x in c.members])
@@ -106,7 +108,8 @@ def sign(
                            "key_id": r.key_id, "sha256": r.facts.sha256,
                            "tree_sha256": r.facts.tree_sha256})
         return
-    say(f"[green]signed[/] {r.package.name} with key {r.key_id} -> {r.signature_path}")
+    say(f"[green]signed[/] {escape(r.package.name)} with key {escape(r.key_id)} -> "
+        f"{escape(str(r.signature_path))}")
 
 
 def register(app: typer.Typer) -> None:

@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from hxpm.cli.options import BaseOpt, JsonOpt
-from hxpm.cli.output import emit_json, say, table, warn
+from hxpm.cli.output import emit_json, escape, say, table, warn
 from hxpm.cli.progress import progress_display
 from hxpm.cli.render_plan import render_applied, render_install
 from hxpm.cli.serialize import expert_dict, human_size
@@ -51,7 +51,8 @@ def install(
     options = InstallOptions(unsafe_allow_unsigned, force_reinstall)
     with progress_display(enabled=not as_json) as display:
         if locked is not None:
-            applied = install_from_lock(store, locked, options, on_step=display.step)
+            applied = install_from_lock(store, locked, options, on_step=display.step,
+                                        progress=display.bytes_for)
             render_applied(None, applied, as_json)
             return
         outcome = run(store, InstallRequest(args, base, options, dry_run, pre, signature),
@@ -77,7 +78,7 @@ def uninstall(
     for b in result.broken:
         warn(f"left broken: {b}")
     for e in result.removed:
-        say(f"[green]removed[/] {e.name} {e.version} ({e.base_model})")
+        say(f"[green]removed[/] {escape(e.name)} {escape(e.version)} ({escape(e.base_model)})")
 
 
 def list_cmd(as_json: JsonOpt = False) -> None:
@@ -147,8 +148,9 @@ def verify(
                              "publisher": v.signature.publisher, "sha256": v.contents.sha256,
                              "tree_sha256": v.contents.tree_sha256})
         return
-    say(f"[green]verified[/] {m.name} {m.version}: signed by {v.signature.publisher} "
-        f"({v.signature.key_id}), archive sha256 {v.contents.sha256}")
+    say(f"[green]verified[/] {escape(m.name)} {escape(str(m.version))}: signed by "
+        f"{escape(v.signature.publisher)} ({escape(v.signature.key_id)}), archive sha256 "
+        f"{v.contents.sha256}")
 
 
 def _verify_store(as_json: bool) -> None:
@@ -162,7 +164,7 @@ def _verify_store(as_json: bool) -> None:
         say(f"[green]ok[/]: {report.checked} installed expert(s) match their recorded digests")
     else:
         for p in report.problems:
-            say(f"[red]{p.expert}[/]: {p.problem}")
+            say(f"[red]{escape(p.expert)}[/]: {escape(p.problem)}")
     if not report.ok:
         raise typer.Exit(5)
 

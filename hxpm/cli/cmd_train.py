@@ -37,9 +37,10 @@ def train(
     for w in result.warnings:
         warn(w)
     on = f" on {', '.join(result.requires)}" if result.requires else ""
-    say(f"[green]trained[/] {result.name} {result.version}{escape(on)}: {result.steps} steps, "
+    say(f"[green]trained[/] {escape(result.name)} {escape(str(result.version))}{escape(on)}: "
+        f"{result.steps} steps, "
         f"loss {result.first_loss:.3f} -> {result.last_loss:.3f} in {result.seconds:.1f} s "
-        f"({result.device}); weights in {result.output_dir}")
+        f"({escape(str(result.device))}); weights in {escape(str(result.output_dir))}")
 
 
 def _train_dict(r: Any) -> dict[str, Any]:
@@ -73,8 +74,9 @@ def eval_cmd(
     if as_json:
         emit_json("eval", {k: v for k, v in result.to_dict().items() if k != "schema"})
         return
-    say(f"[bold]{result.name} {result.version}[/] on {result.n} held-out items "
-        f"({result.metric}): base {result.base_score:.3f}, with the expert "
+    say(f"[bold]{escape(result.name)} {escape(str(result.version))}[/] on {result.n} "
+        "held-out items "
+        f"({escape(result.metric)}): base {result.base_score:.3f}, with the expert "
         f"{result.expert_score:.3f}")
     table(["prompt", "expected", "base", "expert"],
           [(e["prompt"][:40], e["expected"][:30], e["base_output"][:30],

@@ -30,7 +30,10 @@ def emit_json(kind: str, payload: dict[str, Any]) -> None:
 
 
 def say(text: str) -> None:
-    console().print(text)
+    """Print rich markup. Values from packages, indexes and servers still go through
+    :func:`escape` (markup); ``inert`` here is the net under every line, so a forgotten
+    escape can garble the look but never act on the terminal."""
+    console().print(inert(text))
 
 
 def warn(text: str) -> None:

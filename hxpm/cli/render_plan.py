@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from hxpm.cli.output import emit_json, say, table, warn
+from hxpm.cli.output import emit_json, escape, say, table, warn
 from hxpm.cli.serialize import expert_dict
 
 if TYPE_CHECKING:  # types only: importing the services would load dulwich at start-up
@@ -64,9 +64,10 @@ def render_applied(plan: Plan | None, applied: ApplyResult, as_json: bool) -> No
         return
     _render_results(applied.installed)
     for s in applied.kept:
-        say(f"[dim]kept[/] {s.candidate.name} {s.candidate.version} (already installed)")
+        say(f"[dim]kept[/] {escape(s.candidate.name)} {escape(str(s.candidate.version))} "
+            "(already installed)")
     for r in applied.replaced:
-        say(f"[dim]removed[/] {r}")
+        say(f"[dim]removed[/] {escape(r)}")
 
 
 def _render_results(results: tuple[InstallResult, ...]) -> None:
@@ -74,5 +75,7 @@ def _render_results(results: tuple[InstallResult, ...]) -> None:
         for w in r.warnings:
             warn(w)
         e = r.expert
-        signer = f"signed by {e.publisher} ({e.key_id})" if e.signed else "[red]UNSIGNED[/]"
-        say(f"[green]{r.action}[/] {e.name} {e.version} for {e.base_model} — {signer}")
+        signer = (f"signed by {escape(str(e.publisher))} ({escape(str(e.key_id))})"
+                  if e.signed else "[red]UNSIGNED[/]")
+        say(f"[green]{r.action}[/] {escape(e.name)} {escape(e.version)} for "
+            f"{escape(e.base_model)} — {signer}")

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 import re
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -17,8 +18,10 @@ from typing import Any
 from hxpm.core.strictjson import (
     DuplicateKey,
     DuplicateKeyError,
+    JsonError,
     JsonObject,
-    loads_keeping_comments,
+    JsonTooLargeError,
+    read_json_keeping_comments,
 )
 from hxpm.core.versions import Requirement, parse_requirement
 from hxpm.errors import InvalidRequirementError, ManifestError
@@ -133,10 +136,12 @@ def is_integer(value: Any) -> bool:
 
 
 def is_number(value: Any) -> bool:
+    """A finite JSON number that also converts to a finite float (1e400 written as an
+    integer is a Python int, but ``float()`` of it raises OverflowError)."""
     if isinstance(value, bool):
         return False
     if isinstance(value, int):
-        return True
+        return -sys.float_info.max <= value <= sys.float_info.max
     return isinstance(value, float) and math.isfinite(value)
 
 
@@ -383,20 +388,9 @@ def decode_json(
 ) -> tuple[Any, tuple[DuplicateKey, ...]]:
     """Bytes -> (JSON value, repeated comment keys), or one ManifestError saying why the bytes
     are not a JSON document. Only comment keys (``_...``) may repeat in one object."""
-    if len(data) > max_bytes:
-        raise ManifestError(
-            f"{source}: larger than the {max_bytes} byte limit for a manifest",
-            problems=[("$", f"{len(data)} bytes", f"at most {max_bytes} bytes")],
-        )
     try:
-        text = data.decode("utf-8-sig")  # editors on Windows may add a BOM; accept it
-    except UnicodeDecodeError as exc:
-        raise ManifestError(
-            f"{source}: not UTF-8 text (invalid byte at offset {exc.start})",
-            problems=[("$", f"byte offset {exc.start}", "UTF-8 encoded JSON")],
-        ) from None
-    try:
-        return loads_keeping_comments(text)
+        return read_json_keeping_comments(data, max_bytes=max_bytes, max_depth=MAX_DEPTH,
+                                          bom=True)  # editors on Windows may add a BOM
     except DuplicateKeyError as exc:
         at = exc.path or exc.key
         raise ManifestError(
@@ -404,8 +398,15 @@ def decode_json(
             problems=[(at, exc.key, ("each key at most once per JSON object (only comment "
                                      "keys starting with '_' may repeat)"))],
         ) from None
-    except (ValueError, RecursionError) as exc:
+    except JsonTooLargeError:
         raise ManifestError(
-            f"{source}: not valid JSON: {exc}",
-            problems=[("$", None, f"a JSON document ({exc})")],
+            f"{source}: larger than the {max_bytes} byte limit for a manifest",
+            problems=[("$", f"{len(data)} bytes", f"at most {max_bytes} bytes")],
+        ) from None
+    except JsonError as exc:
+        where = "" if exc.path == "$" else f" at {printable(exc.path)}"
+        what = exc.reason if exc.reason.startswith("not ") else f"not valid JSON: {exc.reason}"
+        raise ManifestError(
+            f"{source}: {what}{where}",
+            problems=[(exc.path, None, f"a JSON document ({exc.reason})")],
         ) from None

@@ -1,13 +1,24 @@
-"""One strict JSON reader for everything hxpm parses from others (manifests, index lines).
+"""THE strict JSON reader: everything hxpm parses from others goes through :func:`read_json`.
 
-Stricter than ``json.loads`` where leniency lets two readers disagree: a key repeated in one
-object (two parsers may keep different copies), ``NaN``/``Infinity`` and numbers that
-overflow to infinity (not JSON, and cannot be written back).
+Manifests, index lines and configs, lock files, signature statements, safetensors headers,
+PEFT adapter configs, dataset lines: all are bytes someone else wrote. ``json.loads`` alone is
+lenient where leniency lets two readers disagree or lets input crash the reader, so this one
+also refuses, each with the JSON path where it happened (:class:`JsonError`):
 
-One exception, for manifests only (:func:`loads_keeping_comments`): the older expert-cli's
-authors repeat comment keys (``"_comment"`` twice in one object). Such a key is accepted,
-reported with its JSON path, and every occurrence is kept, so that :func:`dumps_document`
-writes the object back with all its pairs in their original order.
+- more bytes than the caller's cap (checked before parsing) and text that is not UTF-8;
+- nesting deeper than ``max_depth`` (also what would hit Python's recursion limit);
+- a key repeated in one object (two parsers may keep different copies);
+- ``NaN``/``Infinity``, floats that overflow to infinity, and integers beyond 64 bits (they
+  overflow a float, SQLite's INTEGER and every size or offset a format can mean, and Python
+  refuses to parse past 4300 digits with a bare ValueError).
+
+One exception, for manifests only (``comment_keys=True``): the older expert-cli's authors
+repeat comment keys (``"_comment"`` twice in one object). Such a key is accepted, reported
+with its JSON path, and every occurrence is kept, so that :func:`dumps_document` writes the
+object back with all its pairs in their original order.
+
+Callers turn :class:`JsonError` into their own error family (ManifestError, IndexDataError,
+SignatureError, PackageFormatError, ...): this module stays free of hxpm's error classes.
 """
 
 from __future__ import annotations
@@ -19,13 +30,31 @@ from dataclasses import dataclass
 from typing import Any
 
 COMMENT_PREFIX = "_"
+DEFAULT_MAX_DEPTH = 64
+MAX_INT_BITS = 64  # an unsigned 64-bit value at most: sizes, offsets, counts
+_MAX_INT = 1 << MAX_INT_BITS
+# Longer digit runs are refused without converting them (int() is quadratic in the length).
+_MAX_INT_DIGITS = len(str(_MAX_INT)) + 1
 
 
-class DuplicateKeyError(ValueError):
+class JsonError(ValueError):
+    """Bytes that are not a JSON document hxpm accepts: ``reason`` at JSON ``path``."""
+
+    def __init__(self, reason: str, path: str = "$") -> None:
+        super().__init__(f"{reason} at {path}" if path != "$" else reason)
+        self.reason = reason
+        self.path = path
+
+
+class DuplicateKeyError(JsonError):
     def __init__(self, key: str, path: str | None = None) -> None:
-        super().__init__(f"duplicate key {key!r}" + (f" at {path}" if path else ""))
+        super().__init__(f"duplicate key {key!r}", path or "$")
         self.key = key
-        self.path = path  # JSON path of the repeated key (``training.dataset.path``) if known
+        self.path = path or key  # JSON path of the repeated key (``training.dataset.path``)
+
+
+class JsonTooLargeError(JsonError):
+    """More bytes than the caller allows (nothing was parsed)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,13 +89,14 @@ class JsonObject(dict[str, Any]):
         yield from ((k, v) for k, v in self.items() if k not in placed)
 
 
-def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for key, value in pairs:
-        if key in out:
-            raise DuplicateKeyError(key)
-        out[key] = value
-    return out
+class _Refused:
+    """Stands in for a number the parser saw but hxpm refuses; the walk after parsing
+    reports it with its JSON path (the parser's hooks do not know where they are)."""
+
+    __slots__ = ("reason",)
+
+    def __init__(self, reason: str) -> None:
+        self.reason = reason
 
 
 def _keep_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
@@ -83,66 +113,125 @@ def _keep_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     return out
 
 
-def _no_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not valid JSON")
+def _constant(name: str) -> _Refused:
+    return _Refused(f"{name} is not a JSON number")
 
 
-def _finite_float(text: str) -> float:
+def _float(text: str) -> float | _Refused:
     value = float(text)
     if not math.isfinite(value):
-        raise ValueError(f"the number {text[:20]} is out of range")
+        return _Refused(f"the number {text[:20]} is out of range")
     return value
 
 
-def loads_strict(text: str) -> Any:
-    """Parse JSON text.
+def _int(text: str) -> int | _Refused:
+    digits = len(text.lstrip("-"))
+    if digits <= _MAX_INT_DIGITS:
+        value = int(text)
+        if -_MAX_INT < value < _MAX_INT:
+            return value
+    shown = text if len(text) <= 24 else f"{text[:20]}... ({digits} digits)"
+    return _Refused(f"the integer {shown} is out of range (at most {MAX_INT_BITS} bits)")
+
+
+def read_json(data: bytes | str, *, max_bytes: int, max_depth: int = DEFAULT_MAX_DEPTH,
+              bom: bool = False) -> Any:
+    """Parse untrusted JSON: one document, no repeated key, bounded in size and depth.
+
+    ``data`` is bytes (UTF-8; with ``bom`` a leading byte-order mark is allowed) or text.
 
     Raises:
-        DuplicateKeyError: a key appears twice in one object.
-        ValueError: not JSON, ``NaN``/``Infinity``, or a number out of range.
-        RecursionError: nesting too deep for the parser.
+        JsonError: the reason and the JSON path (:class:`DuplicateKeyError`,
+            :class:`JsonTooLargeError` for the size cap). Never RecursionError.
     """
-    return json.loads(text, object_pairs_hook=_no_duplicates, parse_constant=_no_constant,
-                      parse_float=_finite_float)
+    value, _dups = _read(data, max_bytes, max_depth, bom, comment_keys=False)
+    return value
 
 
-def loads_keeping_comments(text: str) -> tuple[Any, tuple[DuplicateKey, ...]]:
-    """Parse JSON text like :func:`loads_strict`, but keep repeated comment keys.
+def read_json_keeping_comments(
+    data: bytes | str, *, max_bytes: int, max_depth: int = DEFAULT_MAX_DEPTH, bom: bool = False
+) -> tuple[Any, tuple[DuplicateKey, ...]]:
+    """:func:`read_json`, but a key starting with ``_`` may repeat (manifests only).
 
-    A key starting with ``_`` may repeat (the object becomes a :class:`JsonObject`); each is
-    returned as a :class:`DuplicateKey` so the caller can warn about it.
-
-    Raises:
-        DuplicateKeyError: any other key appears twice; its ``path`` says where.
-        ValueError: not JSON, ``NaN``/``Infinity``, or a number out of range.
-        RecursionError: nesting too deep for the parser.
+    The object holding it becomes a :class:`JsonObject`; each such key is returned as a
+    :class:`DuplicateKey` so the caller can warn about it.
     """
-    value = json.loads(text, object_pairs_hook=_keep_duplicates, parse_constant=_no_constant,
-                       parse_float=_finite_float)
+    return _read(data, max_bytes, max_depth, bom, comment_keys=True)
+
+
+def _read(data: bytes | str, max_bytes: int, max_depth: int, bom: bool,
+          *, comment_keys: bool) -> tuple[Any, tuple[DuplicateKey, ...]]:
+    size = len(data)
+    if isinstance(data, str) and max_bytes < 4 * size:  # a character is 1 to 4 UTF-8 bytes
+        size = len(data.encode("utf-8", "surrogatepass"))
+    if size > max_bytes:
+        raise JsonTooLargeError(f"{size} bytes, more than the {max_bytes}-byte limit")
+    text = _decode(data, bom) if isinstance(data, (bytes, bytearray)) else data
+    try:
+        value = json.loads(text, object_pairs_hook=_keep_duplicates, parse_constant=_constant,
+                           parse_float=_float, parse_int=_int)
+    except RecursionError:
+        raise JsonError(f"nesting deeper than the limit (at most {max_depth} levels of "
+                        "nesting)") from None
+    except json.JSONDecodeError as exc:
+        raise JsonError(f"not valid JSON: {exc.msg} (line {exc.lineno} column {exc.colno})"
+                        ) from None
     found: list[DuplicateKey] = []
-    _collect_duplicates(value, "", found)
+    _walk(value, "", 0, max_depth, found)
     for dup in found:
-        if not dup.key.startswith(COMMENT_PREFIX):
+        if not (comment_keys and dup.key.startswith(COMMENT_PREFIX)):
             raise DuplicateKeyError(dup.key, dup.path)
     return value, tuple(found)
 
 
-def _collect_duplicates(value: Any, path: str, found: list[DuplicateKey]) -> None:
+def _decode(data: bytes | bytearray, bom: bool) -> str:
+    try:
+        return bytes(data).decode("utf-8-sig" if bom else "utf-8")
+    except UnicodeDecodeError as exc:
+        raise JsonError(f"not UTF-8 text (invalid byte at offset {exc.start})") from None
+
+
+def _walk(value: Any, path: str, depth: int, max_depth: int, found: list[DuplicateKey]) -> None:
+    """Report refused numbers and too-deep nesting with their path; collect repeated keys."""
+    if isinstance(value, _Refused):
+        raise JsonError(value.reason, path or "$")
+    if not isinstance(value, (dict, list)):
+        return
+    if depth >= max_depth:
+        raise JsonError(f"at most {max_depth} levels of nesting", path or "$")
+    if isinstance(value, list):
+        for i, child in enumerate(value):
+            _walk(child, f"{path}[{i}]", depth + 1, max_depth, found)
+        return
     if isinstance(value, JsonObject):
         counts: dict[str, int] = {}
         for key, _ in value.layout:
             counts[key] = counts.get(key, 0) + 1
         found.extend(DuplicateKey(_key_path(path, k), k, n) for k, n in counts.items() if n > 1)
-    if isinstance(value, dict):
-        for key, child in value.items():
-            _collect_duplicates(child, _key_path(path, key), found)
-    elif isinstance(value, list):
-        for i, child in enumerate(value):
-            _collect_duplicates(child, f"{path}[{i}]", found)
+        for key, copies in value.earlier.items():
+            for child in copies:
+                _walk(child, _key_path(path, key), depth + 1, max_depth, found)
+    for key, child in value.items():
+        _walk(child, _key_path(path, key), depth + 1, max_depth, found)
 
 
 def _key_path(parent: str, key: str) -> str:
     return f"{parent}.{key}" if parent else key
+
+
+# --- the older entry points, kept for callers that hold text already ------------------------
+
+_TEXT_CAP = 1 << 30  # these callers cap their input themselves
+
+
+def loads_strict(text: str, *, max_depth: int = DEFAULT_MAX_DEPTH) -> Any:
+    """:func:`read_json` on text the caller has already size-checked."""
+    return read_json(text, max_bytes=_TEXT_CAP, max_depth=max_depth)
+
+
+def loads_keeping_comments(text: str) -> tuple[Any, tuple[DuplicateKey, ...]]:
+    """:func:`read_json_keeping_comments` on text the caller has already size-checked."""
+    return read_json_keeping_comments(text, max_bytes=_TEXT_CAP)
 
 
 def dumps_document(value: Any) -> str:

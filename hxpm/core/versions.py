@@ -29,6 +29,9 @@ _PARTIAL_RE = re.compile(
     rf"(?:-({_PRE_ID}(?:\.{_PRE_ID})*))?(?:\+[0-9A-Za-z-]+(?:\.[0-9A-Za-z-]+)*)?$",
     re.ASCII,
 )
+# SemVer sets no limit; the semver library refuses longer version strings, and digit runs
+# past Python's int() limit (4300 digits) would raise a bare ValueError.
+MAX_VERSION_CHARS = 255
 _COMPARATOR_RE = re.compile(r"^(\^|~|>=|<=|==|!=|>|<|=)?\s*(.+)$")
 _LEGACY_RE = re.compile(r"^([a-z][a-z0-9-]{0,63})\s*((?:\^|~|>=|<=|==|!=|>|<|=).+)$")
 
@@ -46,11 +49,14 @@ class Version:
             raise InvalidRequirementError(
                 f"{field}: expected a SemVer string such as 1.2.3, got {text!r}"
             )
+        if len(text.strip()) > MAX_VERSION_CHARS:
+            raise _too_long(text.strip(), field)
         try:
             return cls(semver.Version.parse(text.strip()))
         except (ValueError, TypeError):
             raise InvalidRequirementError(
-                f"{field}: expected a SemVer version such as 1.2.3 or 1.0.0-rc.1, got {text!r}"
+                f"{field}: expected a SemVer version such as 1.2.3 or 1.0.0-rc.1, "
+                f"got {_shown(text)}"
             ) from None
 
     @property
@@ -139,12 +145,27 @@ def parse_spec(text: str, *, field: str = "requirement") -> VersionSpec:
         return ANY
     comparators: list[Comparator] = []
     for part in raw.split(","):
-        comparators.extend(_parse_one(part.strip(), raw, field))
+        try:
+            comparators.extend(_parse_one(part.strip(), raw, field))
+        except ValueError:  # semver's cap on a version string, also for a computed bound
+            raise _too_long(raw, field) from None
     return VersionSpec(tuple(comparators), raw)
 
 
 def _bad_spec(raw: str, field: str) -> InvalidRequirementError:
-    return InvalidRequirementError(f"{field}: expected {SPEC_EXPECTATION}, got {raw!r}")
+    return InvalidRequirementError(f"{field}: expected {SPEC_EXPECTATION}, got {_shown(raw)}")
+
+
+def _too_long(raw: str, field: str) -> InvalidRequirementError:
+    return InvalidRequirementError(
+        f"{field}: expected versions of at most {MAX_VERSION_CHARS} characters, "
+        f"got {_shown(raw)} ({len(raw)} characters)"
+    )
+
+
+def _shown(text: str) -> str:
+    """``repr(text)``, shortened: an error must not echo a 100 KB argument back."""
+    return repr(text) if len(text) <= 120 else f"{text[:100]!r}..."
 
 
 def _parse_one(part: str, raw: str, field: str) -> list[Comparator]:
@@ -154,6 +175,8 @@ def _parse_one(part: str, raw: str, field: str) -> list[Comparator]:
     op, body = m.group(1) or "", m.group(2).strip()
     if body in ("*", "x") and op in ("", "=", "=="):
         return []
+    if len(body) > MAX_VERSION_CHARS:
+        raise _too_long(raw, field)
     pm = _PARTIAL_RE.match(body)
     if not pm:
         raise _bad_spec(raw, field)

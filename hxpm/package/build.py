@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import hashlib
 import io
-import json
 import os
 import tarfile
 import tempfile
@@ -37,6 +36,7 @@ from hxpm.core.digest import tree_digest
 from hxpm.core.manifest import BaseVariant, Manifest
 from hxpm.core.manifest_checks import is_pickle_name, soft_prompt_pickle_message
 from hxpm.core.names import package_filename
+from hxpm.core.strictjson import JsonError, read_json
 from hxpm.errors import PackageBuildError, PackageFormatError, StoreError
 from hxpm.package import compression
 from hxpm.package.layout import (
@@ -250,8 +250,8 @@ def _check_adapter_config(path: Path, size: int) -> None:
     if size > DEFAULT_LIMITS.max_json_size:
         raise PackageBuildError(f"{path}: {size} bytes is too large for a JSON config")
     try:
-        value = json.loads(path.read_bytes())
-    except (ValueError, RecursionError) as exc:
+        value = read_json(path.read_bytes(), max_bytes=DEFAULT_LIMITS.max_json_size)
+    except JsonError as exc:
         raise PackageBuildError(f"{path}: not valid JSON ({exc})",
                                 hint="adapter_config.json is the PEFT config saved with the "
                                 "adapter (save_pretrained).") from None

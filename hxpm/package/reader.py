@@ -31,7 +31,6 @@ An optional ``progress`` callback sees the compressed bytes go by (phases ``"ver
 
 from __future__ import annotations
 
-import json
 import os
 import tarfile
 from concurrent.futures import Executor, ThreadPoolExecutor
@@ -41,6 +40,7 @@ from typing import IO, BinaryIO
 
 from hxpm.core.digest import digests_equal, is_sha256_hex, tree_digest
 from hxpm.core.manifest import Manifest
+from hxpm.core.strictjson import JsonError, read_json
 from hxpm.errors import IntegrityError, NotFoundError, PackageFormatError
 from hxpm.package import compression
 from hxpm.package.compression import (
@@ -237,8 +237,8 @@ class _Extractor:
             self.manifest_bytes = data
             return
         try:
-            value = json.loads(data)
-        except (ValueError, RecursionError) as exc:
+            value = read_json(data, max_bytes=self.limits.max_json_size)
+        except JsonError as exc:
             raise self.fail(name, f"not valid JSON ({exc})") from None
         if not isinstance(value, dict):
             raise self.fail(name, f"expected a JSON object, got {type(value).__name__}")

@@ -12,17 +12,18 @@ loader without reading outside its tensors.
 
 from __future__ import annotations
 
-import json
 import struct
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO
 
+from hxpm.core.strictjson import JsonError, read_json
 from hxpm.errors import PackageFormatError
 
 MAX_HEADER_SIZE = 100 * (1 << 20)
 METADATA_KEY = "__metadata__"
+_MAX_ELEMENTS = 1 << 72  # more elements than any file's bytes can hold, even at 4 bits
 
 # Bits per element (sub-byte float formats included, as in safetensors >= 0.6).
 DTYPE_BITS: dict[str, int] = {
@@ -81,24 +82,13 @@ def _read_exact(read: Callable[[int], bytes], n: int, member: str, what: str) ->
     return data
 
 
-def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    # json.loads keeps the last of duplicate keys silently; two entries for one tensor name
-    # could make us check one range while a loader uses the other.
-    out: dict[str, Any] = {}
-    for key, value in pairs:
-        if key in out:
-            raise ValueError(f"duplicate key {key!r}")
-        out[key] = value
-    return out
-
-
 def _parse_header_json(raw: bytes, member: str) -> dict[str, Any]:
+    # A repeated tensor name is refused (a loader could use the copy we did not check).
     try:
-        header = json.loads(raw.decode("utf-8"), object_pairs_hook=_no_duplicates)
-    except UnicodeDecodeError:
-        raise _fail(member, "header is not UTF-8") from None
-    except (ValueError, RecursionError) as exc:
-        raise _fail(member, f"header is not valid JSON ({exc})") from None
+        header = read_json(raw, max_bytes=MAX_HEADER_SIZE, max_depth=4)
+    except JsonError as exc:
+        what = exc.reason if exc.reason.startswith("not ") else f"not valid JSON: {exc}"
+        raise _fail(member, f"header is {what}") from None
     if not isinstance(header, dict):
         raise _fail(member, f"header is a JSON {type(header).__name__}, expected an object")
     return header
@@ -123,31 +113,42 @@ def _check_tensor(name: str, entry: object, data_size: int, member: str) -> Tens
     if not isinstance(shape, list) or not all(
         isinstance(d, int) and not isinstance(d, bool) and d >= 0 for d in shape
     ):
-        raise _fail(member, f"{where}: shape {shape!r} is not a list of non-negative integers")
+        raise _fail(member, f"{where}: shape {_short_shape(shape)} is not a list of "
+                            "non-negative integers")
     offsets = entry.get("data_offsets")
     if (
         not isinstance(offsets, list)
         or len(offsets) != 2
         or not all(isinstance(o, int) and not isinstance(o, bool) for o in offsets)
     ):
-        raise _fail(member, f"{where}: data_offsets {offsets!r} is not [start, end]")
+        raise _fail(member, f"{where}: data_offsets {_short_shape(offsets)} is not "
+                            "[start, end]")
     start, end = offsets
     if not 0 <= start <= end <= data_size:
         raise _fail(
             member,
             f"{where}: header says offsets [{start}, {end}] for a {data_size}-byte data section",
         )
-    elements = 1
-    for dim in shape:
+    elements = 0 if 0 in shape else 1
+    for dim in shape if elements else ():
         elements *= dim
+        if elements > _MAX_ELEMENTS:  # already too big for the data: keep the numbers small
+            break
     bits = elements * DTYPE_BITS[dtype]
     if bits % 8 or end - start != bits // 8:
+        # Integer arithmetic only: a shape like [10**19, 10**19] overflows a float.
+        needs = f"{bits // 8}{str(bits % 8 / 8)[1:] if bits % 8 else ''} bytes"
         raise _fail(
             member,
-            f"{where}: shape {shape} of {dtype} needs {bits / 8:g} bytes, "
+            f"{where}: shape {_short_shape(shape)} of {dtype} needs {needs}, "
             f"offsets [{start}, {end}] hold {end - start}",
         )
     return TensorInfo(name, dtype, tuple(shape), start, end)
+
+
+def _short_shape(shape: object) -> str:
+    text = repr(shape)
+    return text if len(text) <= 80 else text[:77] + "..."
 
 
 def _check_tiling(tensors: list[TensorInfo], data_size: int, member: str) -> None:

@@ -13,14 +13,16 @@ Order of checks for a package file (nothing is decompressed before the first two
 
 from __future__ import annotations
 
+import contextlib
 import os
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
 from hxpm.core.manifest import BaseVariant, Manifest
+from hxpm.core.versions import Version
 from hxpm.errors import (
     NotFoundError,
     PackageFormatError,
@@ -34,7 +36,15 @@ from hxpm.package.reader import PackageContents, read_package
 from hxpm.package.signing import SignatureEnvelope, parse_signature_file
 from hxpm.services.basematch import BaseMatch, match_base
 from hxpm.services.trust import trusted_keys
-from hxpm.store.fsutil import fsync_dir, make_tree_read_only, new_staging_dir, remove_tree
+from hxpm.store.fsutil import (
+    DISK_HINT,
+    fsync_dir,
+    fsync_tree,
+    make_tree_read_only,
+    new_staging_dir,
+    prune_empty_parents,
+    remove_tree,
+)
 from hxpm.store.records import InstalledExpert
 from hxpm.store.state import utc_now
 from hxpm.store.store import Store
@@ -61,6 +71,7 @@ class InstallMeta:
     source_commit: str | None = None
     expected_sha256: str | None = None  # the digest an index line promises, if any
     base: str | None = None  # the registered base the caller chose (settles a tie)
+    replaces: tuple[str, ...] = ()  # versions of this name (same base) an upgrade removes
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,6 +79,16 @@ class InstallResult:
     expert: InstalledExpert
     action: Action
     warnings: tuple[str, ...] = field(default=())
+
+
+@dataclass(frozen=True, slots=True)
+class PlacedInstall:
+    """A verified tree renamed into ``experts/`` whose row is not committed yet."""
+
+    result: InstallResult
+    drop: tuple[InstalledExpert, ...]  # rows deleted in the same transaction (replaced)
+    placed: Path | None  # the tree this run renamed in (None: an installed tree is reused)
+    old_trees: tuple[Path, ...]  # trees of the dropped rows, removed after the commit
 
 
 def install_package_file(
@@ -140,6 +161,20 @@ def install_archive_locked(
     options: InstallOptions, meta: InstallMeta, progress: ProgressFn | None = None,
 ) -> InstallResult:
     """Verify and install one archive. The caller holds ``store.writing()``."""
+    placed = place_archive_locked(store, package, envelope, options, meta, progress)
+    record_installs_locked(store, [placed])
+    return placed.result
+
+
+def place_archive_locked(
+    store: Store, package: Path, envelope: SignatureEnvelope | None,
+    options: InstallOptions, meta: InstallMeta, progress: ProgressFn | None = None,
+) -> PlacedInstall:
+    """Verify one archive and rename its tree into ``experts/``, without recording it.
+
+    Until :func:`record_installs_locked` commits it, the tree is an orphan (the next writer
+    sweeps it after a crash). The caller holds ``store.writing()``.
+    """
     warnings: list[str] = []
     trusted = trusted_keys(store)
     expected = meta.expected_sha256
@@ -170,11 +205,48 @@ def install_archive_locked(
         if envelope is not None:
             verified = verify_signature(envelope, _facts(contents, variant), trusted)
         match = _check_base(store, variant, meta.base, warnings)
-        return _commit(store, contents, match, stage, verified, options, meta, warnings)
+        return _place(store, contents, match, stage, verified, options, meta, warnings)
     except OSError as e:
-        raise StoreError(f"could not write {package.name} into the store: {e}") from e
+        raise StoreError(f"could not write {package.name} into the store: {e}",
+                         hint=DISK_HINT) from e
+    except StoreError as e:
+        if e.hint is not None:
+            raise
+        raise StoreError(e.message, hint=DISK_HINT, details=e.details) from e
     finally:
         remove_tree(stage)
+
+
+def record_installs_locked(store: Store, placed: Sequence[PlacedInstall]) -> None:
+    """Record every placed install, and drop the rows they replace, in ONE transaction.
+
+    So an upgrade is atomic: a crash leaves the old versions or the new ones. When the
+    commit fails (a full disk), the placed trees are removed again before the error.
+    """
+    try:
+        with store.db.transaction() as conn:
+            for p in placed:
+                for old in p.drop:
+                    store.db.delete_installed(conn, old)
+                if p.result.action != "already-installed":
+                    store.db.put_installed(conn, p.result.expert)
+    except BaseException:
+        discard_placed(store, placed)
+        raise
+    # After the commit a crash leaves orphan trees, which the next writer sweeps.
+    for p in placed:
+        for tree in p.old_trees:
+            remove_tree(tree)
+            prune_empty_parents(tree.parent, store.paths.experts)
+
+
+def discard_placed(store: Store, placed: Sequence[PlacedInstall]) -> None:
+    """Remove trees renamed into place whose rows were never committed."""
+    for p in placed:
+        if p.placed is not None:
+            with contextlib.suppress(OSError):
+                remove_tree(p.placed)
+                prune_empty_parents(p.placed.parent, store.paths.experts)
 
 
 def _facts(contents: PackageContents, variant: BaseVariant) -> PackageFacts:
@@ -207,37 +279,79 @@ def _check_base(store: Store, variant: BaseVariant, chosen: str | None,
     return match
 
 
-def _commit(
+def _same_version(store: Store, name: str, version: Version, base: str
+                  ) -> InstalledExpert | None:
+    """The installed row of ``name`` equal to ``version`` by SemVer precedence: build
+    metadata (``1.0.0+build.5``) does not make another version (docs/formats/index.md)."""
+    exact = store.db.find_installed(name, str(version), base)
+    if exact is not None:
+        return exact
+    return next((e for e in store.db.installed(name)
+                 if e.base_model == base and Version.parse(e.version) == version), None)
+
+
+def _place(
     store: Store, contents: PackageContents, match: BaseMatch, stage: Path,
     verified: VerifiedSignature | None, options: InstallOptions, meta: InstallMeta,
     warnings: list[str],
-) -> InstallResult:
+) -> PlacedInstall:
     m = contents.manifest
     version = str(m.version)
     variant = _single_variant(contents)
-    existing = store.db.find_installed(m.name, version, match.name)
+    existing = _same_version(store, m.name, m.version, match.name)
     # A copy recorded under the manifest's name before its base was registered is the same
     # install: replace that row rather than keep two.
-    unmatched = (store.db.find_installed(m.name, version, variant.name)
+    unmatched = (_same_version(store, m.name, m.version, variant.name)
                  if match.name != variant.name else None)
     existing = existing or unmatched
+    replaced = [e for v in meta.replaces if v != version
+                if (e := store.db.find_installed(m.name, v, match.name)) is not None]
     if existing and existing.tree_sha256 == contents.tree_sha256 and existing.path.is_dir() \
             and existing.base_model == match.name:
-        return InstallResult(existing, "already-installed", tuple(warnings))
+        return PlacedInstall(InstallResult(existing, "already-installed", tuple(warnings)),
+                             drop=tuple(replaced), placed=None,
+                             old_trees=tuple({e.path for e in replaced} - {existing.path}))
     if existing and existing.tree_sha256 != contents.tree_sha256 and not options.force_reinstall:
         raise UsageError(
-            f"{m.name} {version} for {variant.name} is already installed with other contents "
-            f"(tree {existing.tree_sha256[:16]}…, new {contents.tree_sha256[:16]}…)",
+            f"{m.name} {existing.version} for {variant.name} is already installed with other "
+            f"contents (tree {existing.tree_sha256[:16]}…, new {contents.tree_sha256[:16]}…)",
             hint="Published versions should never change; pass --force-reinstall to replace it.",
         )
     final = store.paths.expert_dir(m.name, version, variant.slug, contents.tree_sha256)
+    reuse = existing is not None and existing.path == final and final.is_dir() \
+        and existing.tree_sha256 == contents.tree_sha256
+    if not reuse:
+        _move_into_place(stage, final)
+    record = _record(contents, match, variant, final, verified, meta, existing)
+    olds = [e for e in (existing, unmatched, *replaced) if e is not None]
+    drop = tuple(e for e in olds if _key(e) != _key(record))
+    action: Action = "reinstalled" if existing else "installed"
+    return PlacedInstall(InstallResult(record, action, tuple(warnings)), drop=drop,
+                         placed=None if reuse else final,
+                         old_trees=tuple({e.path for e in olds} - {final}))
+
+
+def _key(e: InstalledExpert) -> tuple[str, str, str]:
+    return (e.name, e.version, e.base_model)
+
+
+def _move_into_place(stage: Path, final: Path) -> None:
+    """Durable first (a power loss must not leave a renamed tree of empty files), read-only,
+    then one rename; whatever sat at ``final`` is an orphan of a crashed writer."""
     remove_tree(final)
     final.parent.mkdir(parents=True, exist_ok=True)
+    fsync_tree(stage)
     make_tree_read_only(stage)
     os.replace(stage, final)
     fsync_dir(final.parent)
-    record = InstalledExpert(
-        name=m.name, version=version, base_model=match.name, base_slug=variant.slug,
+
+
+def _record(contents: PackageContents, match: BaseMatch, variant: BaseVariant, final: Path,
+            verified: VerifiedSignature | None, meta: InstallMeta,
+            existing: InstalledExpert | None) -> InstalledExpert:
+    m = contents.manifest
+    return InstalledExpert(
+        name=m.name, version=str(m.version), base_model=match.name, base_slug=variant.slug,
         base_sha256=variant.sha256, sha256=contents.sha256, tree_sha256=contents.tree_sha256,
         size=contents.size, path=final,
         key_id=verified.key_id if verified else None,
@@ -248,10 +362,3 @@ def _commit(
         index_name=meta.index_name, source_commit=meta.source_commit,
         manifest_base=variant.name, base_match=match.kind,
     )
-    with store.db.transaction() as conn:
-        if unmatched is not None:
-            store.db.delete_installed(conn, unmatched)
-        store.db.put_installed(conn, record)
-    for old in {e.path for e in (existing, unmatched) if e is not None} - {final}:
-        remove_tree(old)
-    return InstallResult(record, "reinstalled" if existing else "installed", tuple(warnings))

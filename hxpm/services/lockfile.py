@@ -9,14 +9,17 @@ the recorded digests and signatures, and fails naming what differs.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from hxpm import __version__
+from hxpm.core.digest import is_sha256_hex
 from hxpm.core.redact import strip_url_credentials
+from hxpm.core.strictjson import JsonError, read_json
 from hxpm.core.versions import parse_requirement
-from hxpm.errors import BaseMismatchError, IndexDataError, NotFoundError
+from hxpm.errors import BaseMismatchError, IndexDataError, NotFoundError, StoreError
 from hxpm.index.model import VersionLine
 from hxpm.resolve.model import Resolution
 from hxpm.services.apply import ApplyResult, apply_plan
@@ -29,6 +32,8 @@ from hxpm.store.store import Store
 
 LOCK_FORMAT = "hxpm-lock/1"
 MAX_LOCK_BYTES = 64 << 20
+MAX_LOCK_DEPTH = 16  # experts[i].line.variants[j].field is 5 deep; more is not a lock file
+LOCK_HINT = "Write the lock file again with `hxpm lock NAME...`; hxpm.lock is not edited by hand."
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,7 +71,7 @@ def write_lock(store: Store, args: list[str], output: Path, *, base: str | None 
 
 def _reduced(line: VersionLine, base: str) -> VersionLine:
     """``line`` with only the variant whose own base name is ``base``."""
-    raw = json.loads(line.to_json_line())
+    raw = read_json(line.to_json_line(), max_bytes=MAX_LOCK_BYTES)
     raw["variants"] = [v for v in raw["variants"] if v["base_model"] == base]
     # A lock is shared and committed: URLs go in without credentials (netrc supplies them).
     raw["source"]["git"] = strip_url_credentials(raw["source"]["git"])
@@ -84,38 +89,74 @@ def _to_dict(lock: LockFile) -> dict[str, Any]:
         "base_sha256": lock.base_sha256,
         "roots": list(lock.roots),
         "experts": [{"index": e.index, "requested": e.requested,
-                     "line": json.loads(e.line.to_json_line())} for e in lock.entries],
+                     "line": read_json(e.line.to_json_line(), max_bytes=MAX_LOCK_BYTES)}
+                    for e in lock.entries],
     }
 
 
 def read_lock(path: Path) -> LockFile:
+    """Read a lock file someone may have edited: every field is checked before use.
+
+    Raises:
+        NotFoundError: no file at ``path``.
+        IndexDataError: not a lock file hxpm wrote (the message names the field).
+    """
     if not path.is_file():
         raise NotFoundError(f"no lock file at {path}", hint="Create one with `hxpm lock NAME...`.")
-    if path.stat().st_size > MAX_LOCK_BYTES:
-        raise IndexDataError(f"{path}: expected a lock file under 64 MiB")
     try:
-        data = json.loads(path.read_bytes())
-    except (ValueError, UnicodeDecodeError) as e:
-        raise IndexDataError(f"{path}: not a JSON lock file ({e})") from None
+        with path.open("rb") as f:
+            raw = f.read(MAX_LOCK_BYTES + 1)
+        data = read_json(raw, max_bytes=MAX_LOCK_BYTES, max_depth=MAX_LOCK_DEPTH)
+    except OSError as e:
+        raise StoreError(f"cannot read the lock file {path}: {e}") from None
+    except JsonError as e:
+        raise IndexDataError(f"{path}: not a JSON lock file ({e})", hint=LOCK_HINT) from None
     if not isinstance(data, dict) or data.get("format") != LOCK_FORMAT:
-        raise IndexDataError(f"{path}: expected format {LOCK_FORMAT!r}, got "
-                             f"{data.get('format') if isinstance(data, dict) else data!r}")
-    entries = tuple(_entry(path, i, e) for i, e in enumerate(data.get("experts") or []))
-    for r in data.get("roots") or []:
-        parse_requirement(r, field=f"{path}: roots")
-    return LockFile(str(data.get("base_model")), data.get("base_sha256"),
-                    tuple(data.get("roots") or []), entries)
+        got = data.get("format") if isinstance(data, dict) else type(data).__name__
+        raise IndexDataError(f"{path}: expected format {LOCK_FORMAT!r}, got {_shown(got)}",
+                             hint=LOCK_HINT)
+    base = _field(path, data, "base_model", lambda v: isinstance(v, str) and bool(v.strip()),
+                  "a base model name")
+    digest = _field(path, data, "base_sha256", lambda v: v is None or v == "" or (
+        isinstance(v, str) and is_sha256_hex(v)), "64 lower-case hex digits or null")
+    roots = _field(path, data, "roots", lambda v: isinstance(v, list) and all(
+        isinstance(r, str) for r in v), "a list of requirement strings")
+    experts = _field(path, data, "experts", lambda v: isinstance(v, list),
+                     "a list of locked experts")
+    for i, r in enumerate(roots):
+        parse_requirement(r, field=f"{path}: roots[{i}]")
+    entries = tuple(_entry(path, i, e) for i, e in enumerate(experts))
+    return LockFile(base, digest or None, tuple(roots), entries)
+
+
+def _field(path: Path, data: dict[str, Any], key: str, ok: Callable[[Any], bool],
+           expected: str) -> Any:
+    value = data.get(key)
+    if not ok(value):
+        raise IndexDataError(f"{path}: {key}: expected {expected}, got {_shown(value)}",
+                             hint=LOCK_HINT)
+    return value
+
+
+def _shown(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 80 else text[:77] + "..."
 
 
 def _entry(path: Path, i: int, e: Any) -> LockEntry:
     where = f"{path}: experts[{i}]"
     if not isinstance(e, dict) or not isinstance(e.get("line"), dict):
-        raise IndexDataError(f"{where}: expected an object with a 'line'")
+        raise IndexDataError(f"{where}: expected an object with a 'line'", hint=LOCK_HINT)
     line = VersionLine.parse(json.dumps(e["line"]), where=where)
     if len(line.variants) != 1:
-        raise IndexDataError(f"{where}: expected exactly one variant, got {len(line.variants)}")
-    index = e.get("index")
-    return LockEntry(index if isinstance(index, str) else None, line, bool(e.get("requested")))
+        raise IndexDataError(f"{where}: expected exactly one variant, got {len(line.variants)}",
+                             hint=LOCK_HINT)
+    index, requested = e.get("index"), e.get("requested", False)
+    if not (index is None or isinstance(index, str)) or not isinstance(requested, bool):
+        raise IndexDataError(f"{where}: expected index (a string or null) and requested "
+                             f"(true or false), got {_shown(index)} and {_shown(requested)}",
+                             hint=LOCK_HINT)
+    return LockEntry(index, line, requested)
 
 
 def install_locked(store: Store, path: Path, options: InstallOptions = InstallOptions(),

@@ -14,6 +14,7 @@ from pathlib import Path
 from hxpm.core.redact import strip_url_credentials
 from hxpm.core.versions import Requirement, parse_requirement
 from hxpm.index.urls import GitSource, looks_like_git_url, parse_git_source
+from hxpm.store.fsutil import names_existing_path
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,9 +38,8 @@ Target = LocalTarget | GitTarget | NameTarget
 
 
 def classify(arg: str, *, index_names: Sequence[str]) -> Target:
-    path = Path(arg).expanduser()
-    if path.exists():
-        return LocalTarget(path)
+    if names_existing_path(arg):
+        return LocalTarget(Path(arg).expanduser())
     first, sep, rest = arg.partition("/")
     if sep and first in index_names and "/" not in rest:
         return NameTarget(parse_requirement(rest, field=arg), index=first)

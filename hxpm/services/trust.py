@@ -22,8 +22,16 @@ def trusted_keys(store: Store) -> list[TrustedKey]:
 
 
 def read_key_argument(value: str) -> str:
-    """A public key given inline (``ed25519:…``) or as a path to a ``.pub`` file."""
-    if value.startswith("ed25519:"):
+    """A public key given inline (``ed25519:…``) or as a path to a ``.pub`` file.
+
+    An inline key is taken exactly as typed: whitespace or a control character around or in
+    it means it was pasted with something else, and a key is not guessed at.
+    """
+    if value.lstrip().startswith("ed25519:"):
+        if any(ch.isspace() or not ch.isprintable() for ch in value):
+            raise UsageError(
+                f"expected a public key 'ed25519:<base64>' with nothing around it, got "
+                f"{value[:80]!r}", hint="Copy the key exactly as `hxpm key show` prints it.")
         return value
     path = Path(value).expanduser()
     if not path.is_file():

@@ -36,13 +36,6 @@ def uninstall(store: Store, spec: str, *, base: str | None = None, force: bool =
     return UninstallResult(tuple(hits), tuple(broken))
 
 
-def remove_installed_locked(store: Store, name: str, version: str, base_model: str) -> None:
-    """Remove one installed (name, version, base). The caller holds ``store.writing()``."""
-    e = store.db.find_installed(name, version, base_model)
-    if e is not None:
-        _remove(store, [e])
-
-
 def _remove(store: Store, experts: list[InstalledExpert]) -> None:
     with store.db.transaction() as conn:
         for e in experts:

@@ -11,6 +11,7 @@ from hxpm.errors import NotFoundError, SignatureError, UnsignedPackageError
 from hxpm.package.reader import PackageContents, read_package
 from hxpm.package.signing import parse_signature_file
 from hxpm.services.trust import trusted_keys
+from hxpm.store.lock import store_lock
 from hxpm.store.store import Store
 from hxpm.trust import PackageFacts, VerifiedSignature, verify_signature
 
@@ -63,14 +64,31 @@ class StoreVerification:
 
 
 def verify_store(store: Store) -> StoreVerification:
-    """Re-hash every installed tree against the digests recorded at install time."""
+    """Re-hash every installed tree against the digests recorded at install time.
+
+    Readers take no lock, so a writer may rename a tree in, or remove one, while we look:
+    what the lock-free pass finds is checked once more under the write lock (no writer is
+    then in flight) and only what is still wrong is reported. A healthy store is verified
+    without ever taking the lock.
+    """
+    first = _scan(store)
+    if first.ok:
+        return first
+    try:
+        with store_lock(store.paths.lock_file):
+            return _scan(store)
+    except OSError:  # a read-only store: no lock file can be made; report what we saw
+        return first
+
+
+def _scan(store: Store) -> StoreVerification:
     problems: list[StoreProblem] = []
-    experts = store.db.installed()
+    experts = store.db.installed()  # one SELECT: one consistent snapshot
     for e in experts:
         label = f"{e.name}@{e.version} ({e.base_model})"
         problems.extend(StoreProblem(label, p) for p in _tree_problems(e.path, e.members,
                                                                      e.tree_sha256))
-    for orphan in store.orphan_dirs():
+    for orphan in store.orphan_dirs(known={e.path for e in experts}):
         problems.append(StoreProblem(str(orphan), "directory not recorded in the store "
                                      "(left by an interrupted install; the next install or "
                                      "uninstall removes it)"))
@@ -82,11 +100,18 @@ def _tree_problems(root: Path, members: tuple[tuple[str, int, str], ...], tree: 
         return [f"installed tree is missing: {root}"]
     recorded = {path: digest for path, _size, digest in members}
     on_disk: dict[str, str] = {}
+    unreadable: dict[str, str] = {}
     for dirpath, _dirs, files in os.walk(root):
         for f in files:
             full = Path(dirpath) / f
-            on_disk[full.relative_to(root).as_posix()] = sha256_file(full)
-    problems = [f"missing file {p}" for p in sorted(recorded.keys() - on_disk.keys())]
+            rel = full.relative_to(root).as_posix()
+            try:
+                on_disk[rel] = sha256_file(full)
+            except OSError as exc:  # removed under us, or the disk fails: a problem, not a crash
+                unreadable[rel] = str(exc.strerror or exc)
+    problems = [f"cannot read file {p}: {why}" for p, why in sorted(unreadable.items())]
+    problems += [f"missing file {p}"
+                 for p in sorted(recorded.keys() - on_disk.keys() - unreadable.keys())]
     problems += [f"unexpected file {p}" for p in sorted(on_disk.keys() - recorded.keys())]
     problems += [f"modified file {p}" for p in sorted(recorded.keys() & on_disk.keys())
                  if recorded[p] != on_disk[p]]

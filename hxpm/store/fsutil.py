@@ -19,6 +19,39 @@ def fsync_dir(path: Path) -> None:
             os.close(fd)
 
 
+# What to do when the disk is full or the store cannot be written (every such error says it).
+DISK_HINT = ("Check free space and permissions where the store lives (HXPM_HOME); nothing was "
+             "changed, and `hxpm verify --store` checks the store.")
+
+
+def names_existing_path(arg: str) -> bool:
+    """True when the command-line word ``arg`` names an existing file or directory.
+
+    A word no file system takes as a path (over NAME_MAX bytes, holding a NUL) names none:
+    the caller parses it as something else and refuses it as such, not as an I/O error.
+    """
+    try:
+        return Path(arg).expanduser().exists()
+    except (OSError, ValueError):
+        return False
+
+
+def fsync_tree(root: Path) -> None:
+    """Flush every file under ``root``, then each directory, to stable storage.
+
+    A rename is atomic but not durable by itself: after a power loss the renamed tree could
+    hold files whose data never reached the disk. Errors (EIO, ENOSPC) propagate.
+    """
+    for dirpath, _dirnames, filenames in os.walk(root, topdown=False):
+        for name in filenames:
+            fd = os.open(os.path.join(dirpath, name), os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
+            try:
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+        fsync_dir(Path(dirpath))
+
+
 def atomic_write_bytes(path: Path, data: bytes, *, mode: int = 0o644) -> None:
     """Write ``data`` to ``path`` via a same-directory temp file, fsync and ``os.replace``."""
     path.parent.mkdir(parents=True, exist_ok=True)

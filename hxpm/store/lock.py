@@ -6,22 +6,36 @@ from renames; the lock only keeps two installers from racing on the same rows an
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from hxpm.errors import StoreLockedError
+from hxpm.errors import StoreLockedError, UsageError
 
 DEFAULT_TIMEOUT_S = 600.0
 
 
 def lock_timeout() -> float:
-    raw = os.environ.get("HXPM_LOCK_TIMEOUT")
-    try:
-        return float(raw) if raw else DEFAULT_TIMEOUT_S
-    except ValueError:
+    """``HXPM_LOCK_TIMEOUT`` in seconds (default 600); 0 means do not wait.
+
+    Raises:
+        UsageError: not a finite number >= 0 (``nan``, ``-1`` and ``abc`` are refused, not
+            read as "wait forever" or silently replaced by the default).
+    """
+    raw = os.environ.get("HXPM_LOCK_TIMEOUT", "").strip()
+    if not raw:
         return DEFAULT_TIMEOUT_S
+    try:
+        value = float(raw)
+    except ValueError:
+        value = math.nan
+    if not math.isfinite(value) or value < 0:
+        raise UsageError(
+            f"HXPM_LOCK_TIMEOUT: expected a number of seconds >= 0, got {raw[:40]!r}",
+            hint="Unset it for the default (600 s), or set e.g. HXPM_LOCK_TIMEOUT=30.")
+    return value
 
 
 @contextmanager

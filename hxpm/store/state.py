@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import sqlite3
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -114,7 +114,8 @@ class StateDB:
             _scrub_url_credentials(conn)
             return conn
         except sqlite3.Error as e:
-            raise StoreError(f"cannot open the store database {self.paths.state_db}: {e}") from e
+            raise database_error(f"cannot open the store database {self.paths.state_db}",
+                                 e) from e
 
     @staticmethod
     def _migrate(conn: sqlite3.Connection, seen: int) -> None:
@@ -141,15 +142,33 @@ class StateDB:
 
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
+        """One atomic change; a database failure (disk full, I/O error) is a StoreError and
+        leaves the rows as they were."""
         conn = self.conn
         try:
             conn.execute("BEGIN IMMEDIATE")
             yield conn
             conn.execute("COMMIT")
-        except BaseException:
+        except BaseException as exc:
             if conn.in_transaction:
-                conn.execute("ROLLBACK")
+                with suppress(sqlite3.Error):  # SQLite may have rolled back already
+                    conn.execute("ROLLBACK")
+            if isinstance(exc, sqlite3.Error):
+                raise database_error(f"could not update the store database "
+                                     f"{self.paths.state_db}", exc) from exc
             raise
+
+    def _all(self, sql: str, args: tuple[Any, ...] = ()) -> list[Any]:
+        """A read: one statement, so one consistent snapshot (WAL), errors as StoreError."""
+        try:
+            return self.conn.execute(sql, args).fetchall()
+        except sqlite3.Error as e:
+            raise database_error(f"cannot read the store database {self.paths.state_db}",
+                                 e) from e
+
+    def _one(self, sql: str, args: tuple[Any, ...] = ()) -> Any:
+        rows = self._all(sql, args)
+        return rows[0] if rows else None
 
     # --- installed experts -----------------------------------------------------------------
 
@@ -159,14 +178,14 @@ class StateDB:
         if name is not None:
             sql += " WHERE name = ?"
             args = (name,)
-        rows = self.conn.execute(sql + " ORDER BY name, installed_at", args).fetchall()
+        rows = self._all(sql + " ORDER BY name, installed_at", args)
         return [self._expert_from_row(r) for r in rows]
 
     def find_installed(self, name: str, version: str, base_model: str) -> InstalledExpert | None:
-        row = self.conn.execute(
+        row = self._one(
             f"SELECT {_EXPERT_COLUMNS} FROM experts WHERE name=? AND version=? AND base_model=?",
             (name, version, base_model),
-        ).fetchone()
+        )
         return self._expert_from_row(row) if row else None
 
     def put_installed(self, conn: sqlite3.Connection, e: InstalledExpert) -> None:
@@ -216,9 +235,7 @@ class StateDB:
 
     def bases(self) -> list[BaseModel]:
         default = self.get_meta("default_base")
-        rows = self.conn.execute(
-            "SELECT name, path, sha256, added_at, source FROM bases ORDER BY name"
-        ).fetchall()
+        rows = self._all("SELECT name, path, sha256, added_at, source FROM bases ORDER BY name")
         return [
             BaseModel(r[0], Path(r[1]), r[2], r[3], r[4], is_default=(r[0] == default))
             for r in rows
@@ -246,10 +263,10 @@ class StateDB:
     # --- indexes ---------------------------------------------------------------------------
 
     def indexes(self) -> list[IndexRecord]:
-        rows = self.conn.execute(
+        rows = self._all(
             "SELECT name, url, priority, trust_keys, accepted_commit, added_at, updated_at "
             "FROM indexes ORDER BY priority, name"
-        ).fetchall()
+        )
         return [IndexRecord(r[0], r[1], r[2], bool(r[3]), r[4], r[5], r[6]) for r in rows]
 
     def find_index(self, name: str) -> IndexRecord | None:
@@ -269,10 +286,10 @@ class StateDB:
     # --- trusted keys ----------------------------------------------------------------------
 
     def trusted_key_rows(self) -> list[tuple[str, str, str, list[str], str, str]]:
-        rows = self.conn.execute(
+        rows = self._all(
             "SELECT key_id, public_key, publisher, scopes, added_at, source FROM trusted_keys "
             "ORDER BY publisher, key_id"
-        ).fetchall()
+        )
         return [(r[0], r[1], r[2], json.loads(r[3]), r[4], r[5]) for r in rows]
 
     def put_trusted_key(
@@ -294,7 +311,7 @@ class StateDB:
     # --- settings --------------------------------------------------------------------------
 
     def get_meta(self, key: str) -> str | None:
-        row = self.conn.execute("SELECT value FROM meta WHERE key=?", (key,)).fetchone()
+        row = self._one("SELECT value FROM meta WHERE key=?", (key,))
         return row[0] if row else None
 
     def set_meta(self, conn: sqlite3.Connection, key: str, value: str | None) -> None:
@@ -302,6 +319,17 @@ class StateDB:
             conn.execute("DELETE FROM meta WHERE key=?", (key,))
         else:
             conn.execute("INSERT OR REPLACE INTO meta (key, value) VALUES (?,?)", (key, value))
+
+
+def database_error(what: str, error: sqlite3.Error) -> StoreError:
+    """A StoreError for a failed SQLite call, with the next step for the usual causes."""
+    text = str(error)
+    full = "full" in text or "I/O" in text
+    hint = ("The disk holding the store is full or failing: free space (or check the disk), "
+            "then retry; a failed change leaves the store as it was." if full else
+            "Check that HXPM_HOME is writable and not on a network file system; "
+            "`hxpm verify --store` checks the store.")
+    return StoreError(f"{what}: {text}", hint=hint, details={"sqlite": text})
 
 
 _SCRUBBED_META = "url_credentials_scrubbed"

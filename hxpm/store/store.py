@@ -46,9 +46,11 @@ class Store:
             removed.append(orphan)
         return removed
 
-    def orphan_dirs(self) -> list[Path]:
-        """Installed-tree directories that no database row points to."""
+    def orphan_dirs(self, known: set[Path] | None = None) -> list[Path]:
+        """Installed-tree directories that no database row points to (``known``: the
+        paths of the rows the caller already read, so both come from one snapshot)."""
         if not self.paths.experts.is_dir():
             return []
-        known = {e.path for e in self.db.installed()}
+        if known is None:
+            known = {e.path for e in self.db.installed()}
         return sorted(p for p in self.paths.experts.glob("*/*/*/*") if p not in known)

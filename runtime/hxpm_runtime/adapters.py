@@ -12,7 +12,6 @@ adapter is refused with a clear ``InferenceError`` and leaves the session as it 
 from __future__ import annotations
 
 import copy
-import json
 import re
 import warnings
 from collections.abc import Mapping
@@ -24,6 +23,7 @@ import torch
 from torch import nn
 
 from hxpm.core.adapter_config import unsupported_reasons
+from hxpm.core.strictjson import JsonError, read_json
 from hxpm.errors import InferenceError
 
 from .refs import AdapterRef
@@ -34,6 +34,8 @@ _SAVED_PREFIX = "base_model.model."
 # The parameter-name prefixes peft gives each family; a key's module path ends before them.
 _FAMILY_PREFIX = {"lora": "lora_", "ia3": "ia3_"}
 _PEFT_TYPES = {"LORA": "lora", "IA3": "ia3"}
+
+MAX_CONFIG_BYTES = 16 << 20  # an adapter_config.json is a few hundred bytes
 
 
 @dataclass(frozen=True, slots=True)
@@ -166,8 +168,8 @@ def _read_config(folder: Path, label: str) -> tuple[Any, str]:
     from peft import PeftConfig
 
     try:
-        raw = json.loads((folder / CONFIG_FILE).read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
+        raw = read_json((folder / CONFIG_FILE).read_bytes(), max_bytes=MAX_CONFIG_BYTES)
+    except (OSError, JsonError) as e:
         raise InferenceError(f"{label}: cannot read {folder / CONFIG_FILE}: {e}") from None
     peft_type = str(raw.get("peft_type", "")).upper() if isinstance(raw, dict) else ""
     if peft_type not in _PEFT_TYPES:

@@ -11,7 +11,6 @@ lines are skipped). See docs/training.md for every field and its default.
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -20,6 +19,7 @@ from typing import Any
 
 from hxpm.core import manifest_checks as mc
 from hxpm.core.manifest_checks import MISSING, Problems, item_path, key_path
+from hxpm.core.strictjson import JsonError, read_json
 from hxpm.errors import ManifestError, NotFoundError, UsageError
 
 from .metrics import METRICS, check_pattern
@@ -36,6 +36,7 @@ DEFAULT_RANK = 8
 DEFAULT_LEARNING_RATE = {"lora": 2e-4, "dora": 2e-4, "ia3": 3e-3}
 DEFAULT_MAX_NEW_TOKENS = 128
 MAX_DATASET_BYTES = 1 << 30
+MAX_EXAMPLE_BYTES = 64 << 20  # one dataset line
 HINT = "See docs/training.md for the recipe fields, their types and defaults."
 
 # Recipe keys hxpm reads; anything else in training.config is reported as ignored.
@@ -393,10 +394,9 @@ def _example(path: Path, number: int, line: str) -> Example:
     where = f"{path} line {number}"
     expected = 'a JSON object {"prompt": string, "completion": string}'
     try:
-        obj = json.loads(line)
-    except json.JSONDecodeError as e:
-        raise UsageError(f"{where}: not valid JSON ({e.msg} at column {e.colno}); "
-                         f"expected {expected}") from None
+        obj = read_json(line, max_bytes=MAX_EXAMPLE_BYTES, max_depth=16)
+    except JsonError as e:
+        raise UsageError(f"{where}: not valid JSON ({e}); expected {expected}") from None
     if not isinstance(obj, dict):
         raise UsageError(f"{where}: expected {expected}, got {type(obj).__name__}")
     bad = [k for k in ("prompt", "completion") if not isinstance(obj.get(k), str)]

@@ -1,0 +1,1 @@
+"""Fuzz harness for hxpm's readers of untrusted bytes (issue 10)."""
