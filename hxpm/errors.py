@@ -2,7 +2,8 @@
 
 Every error carries a message (what went wrong: "expected X, got Y"), an optional hint (the
 next step for the user), a stable kebab-case ``code`` and a stable process exit code
-(DESIGN §10). Library code raises these; only the CLI turns them into output and an exit.
+(docs/architecture.md §10). Library code raises these; only the CLI turns them into output
+and an exit.
 
 Exit codes: 0 ok, 1 generic, 2 usage, 3 resolution conflict, 4 not found,
 5 verification failed, 6 network/offline, 7 store/IO.

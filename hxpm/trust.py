@@ -1,4 +1,5 @@
-"""Trust policy: which key may sign which expert, and the full signature check (DESIGN §4).
+"""Trust policy: which key may sign which expert, and the full signature check
+(docs/architecture.md §4).
 
 Pure policy, no I/O: the store persists :class:`TrustedKey` records and passes them in; the
 package reader computes :class:`PackageFacts` from the actual bytes. Rules:

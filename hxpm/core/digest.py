@@ -51,7 +51,7 @@ def base_model_files(model_dir: Path) -> list[Path]:
 
 
 def base_model_digest(model_dir: Path) -> str:
-    """Base digest (DESIGN §6) of a Hugging Face-format model directory."""
+    """Base digest (docs/architecture.md §6) of a Hugging Face-format model directory."""
     entries = [
         (p.relative_to(model_dir).as_posix(), sha256_file(p)) for p in base_model_files(model_dir)
     ]

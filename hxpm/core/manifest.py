@@ -1,4 +1,4 @@
-"""The expert manifest (``manifest.json``, DESIGN §2): schema 1.0 and 2.0.
+"""The expert manifest (``manifest.json``, docs/architecture.md §2): schema 1.0 and 2.0.
 
 hxpm reads both legacy layouts and keeps every field it does not model: ``Manifest.raw`` is
 the whole parsed document, and ``to_dict``/``to_json_bytes`` write it back unchanged (the

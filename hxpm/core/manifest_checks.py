@@ -1,4 +1,4 @@
-"""Field checkers behind manifest validation (DESIGN §2).
+"""Field checkers behind manifest validation (docs/architecture.md §2).
 
 Each checker records what is wrong in a :class:`Problems` collector and returns a usable
 default instead of raising, so that one pass over a manifest reports *every* problem.

@@ -1,4 +1,4 @@
-"""Expert names, base-model slugs and package file names (DESIGN §1, §3)."""
+"""Expert names, base-model slugs and package file names (docs/architecture.md §1, §3)."""
 
 from __future__ import annotations
 
@@ -45,5 +45,5 @@ def base_slug(base_model: str) -> str:
 
 
 def package_filename(name: str, base_model: str, version: str) -> str:
-    """``{name}-{base-slug}.v{version}.expert`` (DESIGN §3)."""
+    """``{name}-{base-slug}.v{version}.expert`` (docs/architecture.md §3)."""
     return f"{name}-{base_slug(base_model)}.v{version}{PACKAGE_SUFFIX}"

@@ -1,4 +1,5 @@
-"""Remove credentials from URLs inside any text (DESIGN §10: secrets are never stored or shown).
+"""Remove credentials from URLs inside any text: secrets are never stored or shown
+(docs/architecture.md §10, security rules).
 
 Pure string handling, usable from every layer: the state database's one-time clean-up, error
 messages that quote a URL the user typed, and download messages. The canonical form of a

@@ -1,4 +1,4 @@
-"""SemVer versions, version ranges and requirement strings (DESIGN §1).
+"""SemVer versions, version ranges and requirement strings (docs/architecture.md §1).
 
 Accepted requirement forms: ``name``, ``name@*``, ``name@1.2.3``, ``name@>=1.0.0``,
 ``name@>=1.0.0,<2.0.0``, ``name@^1.2``, ``name@~1.2``, the legacy ``name<=0.9.0`` without

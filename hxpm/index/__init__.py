@@ -1,4 +1,5 @@
-"""Git indexes: the index data model, the local index cache, and Git access (DESIGN §5).
+"""Git indexes: the index data model, the local index cache, and Git access
+(docs/architecture.md §5).
 
 Git access lives in :mod:`hxpm.index.git` (with its private helpers ``_gitwire``, the wire
 side, and ``_gitlocal``, local repositories: the only modules that import dulwich); URL and

@@ -1,4 +1,5 @@
-"""An index's ``config.json``: its name, description and the keys it vouches for (DESIGN §5).
+"""An index's ``config.json``: its name, description and the keys it vouches for
+(docs/architecture.md §5).
 
 Pure values and strict parsing, no I/O (the format: docs/formats/index.md §3). As with the
 version lines in :mod:`hxpm.index.model`, every object here is valid (parsing and the

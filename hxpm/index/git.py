@@ -1,4 +1,5 @@
-"""Git access for hxpm (DESIGN §5, §11): with its private helpers ``hxpm/index/_git*.py``
+"""Git access for hxpm (docs/architecture.md §5, §11): with its private helpers
+``hxpm/index/_git*.py``
 (the network: :mod:`~hxpm.index._gitwire`, ``_gitguard``, ``_gitpack``, ``_githttp``; local
 repositories: :mod:`~hxpm.index._gitlocal`), the only code importing dulwich; hxpm never
 runs the ``git`` binary (an ssh command named by ``GIT_SSH_COMMAND`` may run it remotely).

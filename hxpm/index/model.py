@@ -1,4 +1,4 @@
-"""The Git index data model: the per-expert version lines and files (DESIGN §5).
+"""The Git index data model: the per-expert version lines and files (docs/architecture.md §5).
 
 ``config.json`` is modelled in :mod:`hxpm.index.config`; field readers and value checks
 live in :mod:`hxpm.index.model_checks`.

@@ -1,5 +1,5 @@
 """Strict field readers and predicates behind :mod:`hxpm.index.model` and
-:mod:`hxpm.index.config` (DESIGN §5).
+:mod:`hxpm.index.config` (docs/architecture.md §5).
 
 Index data comes from a Git repository that anyone may have written to, so every value is
 checked before it is used, and the first problem raises one :class:`IndexDataError` that

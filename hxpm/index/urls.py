@@ -1,4 +1,5 @@
-"""Git URLs and Git sources: normalise what is safe, refuse everything else (DESIGN §1, §10).
+"""Git URLs and Git sources: normalise what is safe, refuse everything else
+(docs/architecture.md §1, §10).
 
 A Git URL reaches a transport (HTTP, the git protocol, an ``ssh`` subprocess, a local
 directory), so anything that could become a command-line option or a transport helper is

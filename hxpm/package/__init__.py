@@ -1,4 +1,5 @@
-"""The ``.expert`` package: member rules, building, safe reading and signing (DESIGN §3, §4).
+"""The ``.expert`` package: member rules, building, safe reading and signing
+(docs/architecture.md §3, §4).
 
 - :mod:`hxpm.package.layout`: which members a package may hold and the read limits.
 - :mod:`hxpm.package.safetensors_check`: header-only safetensors validation (no torch).

@@ -1,4 +1,4 @@
-"""Build reproducible ``.expert`` packages from an expert directory (DESIGN §3).
+"""Build reproducible ``.expert`` packages from an expert directory (docs/architecture.md §3).
 
 One package per base-model variant of the manifest, named ``package_filename(name, base,
 version)``. Where the files of a variant come from:

@@ -1,4 +1,5 @@
-"""What a ``.expert`` archive may contain, and how much of it a reader accepts (DESIGN §3).
+"""What a ``.expert`` archive may contain, and how much of it a reader accepts
+(docs/architecture.md §3).
 
 A package is a flat tar: ``manifest.json`` first, then ``adapter_config.json``,
 ``adapter_model.safetensors`` and a fixed set of optional files. The only sub-folder is

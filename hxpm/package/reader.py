@@ -1,4 +1,5 @@
-"""Read ``.expert`` packages safely: hash, stream, check and (optionally) extract (DESIGN §3).
+"""Read ``.expert`` packages safely: hash, stream, check and (optionally) extract
+(docs/architecture.md §3).
 
 Every archive is hostile until proven otherwise. The pipeline is::
 

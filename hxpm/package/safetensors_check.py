@@ -1,4 +1,4 @@
-"""Header-only safetensors validation, without torch (DESIGN §3).
+"""Header-only safetensors validation, without torch (docs/architecture.md §3).
 
 A safetensors file is an 8-byte little-endian header length N, N bytes of UTF-8 JSON, then the
 data section. The JSON maps tensor names to ``{"dtype", "shape", "data_offsets": [start, end]}``

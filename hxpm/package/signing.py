@@ -1,4 +1,5 @@
-"""Ed25519 keys, signed statements and ``.sig`` files (DESIGN §4; docs/formats/signatures.md).
+"""Ed25519 keys, signed statements and ``.sig`` files
+(docs/architecture.md §4; docs/formats/signatures.md).
 
 This is the only module in hxpm that imports PyNaCl. Invariants:
 

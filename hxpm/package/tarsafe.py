@@ -1,4 +1,4 @@
-"""Hardened :mod:`tarfile` stream reading for ``.expert`` archives (DESIGN §3).
+"""Hardened :mod:`tarfile` stream reading for ``.expert`` archives (docs/architecture.md §3).
 
 Stock tarfile trusts its headers more than a reader of hostile archives can. In the stream
 (``"r|"``) mode used by :mod:`hxpm.package.reader`, tar headers are parsed through

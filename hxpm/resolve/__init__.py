@@ -1,4 +1,5 @@
-"""Dependency resolution for experts (DESIGN §7); the only package that imports resolvelib.
+"""Dependency resolution for experts (docs/architecture.md §7); the only package that
+imports resolvelib.
 
 Public names are loaded lazily, so that importing ``hxpm.resolve.model`` (plain values, used
 by services that only describe candidates) does not pay for resolvelib.

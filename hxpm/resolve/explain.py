@@ -1,4 +1,4 @@
-"""Conflict reports: from resolvelib's causes to words a user can act on (DESIGN §7).
+"""Conflict reports: from resolvelib's causes to words a user can act on (docs/architecture.md §7).
 
 A :class:`ConflictReport` says who required what, which versions of each contested name were
 considered and why each was rejected, and what to try next. ``render_text`` writes it for

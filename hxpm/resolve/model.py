@@ -1,4 +1,4 @@
-"""Values the resolver consumes and produces (DESIGN §7).
+"""Values the resolver consumes and produces (docs/architecture.md §7).
 
 A :class:`Candidate` is one version of one expert from one origin (the store, an index, a Git
 source); a :class:`CandidateSource` lists them by name. The resolver never does I/O of its own:

@@ -7,8 +7,9 @@ and by versions outside its range; a positive requirement only by versions insid
 So resolvelib itself backtracks out of an incompatible pair, and a name that only negative
 requirements mention resolves to "absent" and is dropped from the result.
 
-Speed (DESIGN §12): each name's eligible candidates are numbered once, in preference order,
-and every requirement carries bit masks over those numbers, computed once per (name, range).
+Speed (docs/architecture.md §12): each name's eligible candidates are numbered once, in
+preference order, and every requirement carries bit masks over those numbers, computed once
+per (name, range).
 ``find_matches`` is then an AND of masks and ``is_satisfied_by`` a single bit test; the
 per-round selection runs in ``narrow_requirement_selection`` as one pass over the open names.
 
@@ -178,7 +179,8 @@ class ExpertProvider(AbstractProvider["Need", "Pick", str]):
         ordered = sorted(eligible, key=lambda c: (not c.installed, c.origin))
         ordered.sort(key=attrgetter("version"), reverse=True)  # stable: keeps the tie order
         if self.prefer_installed:
-            # An installed version that satisfies everything wins: no churn (DESIGN §7).
+            # An installed version that satisfies everything wins: no churn
+            # (docs/architecture.md §7).
             ordered.sort(key=lambda c: not c.installed)
         return ordered
 

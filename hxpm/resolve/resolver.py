@@ -1,4 +1,4 @@
-"""Resolve requirements to a set of experts in load order (DESIGN §7).
+"""Resolve requirements to a set of experts in load order (docs/architecture.md §7).
 
 ``resolve`` runs resolvelib over :class:`ExpertProvider`, then checks what resolvelib does not
 know about: cycles in ``requires`` (an expert cannot load after itself) and each expert's

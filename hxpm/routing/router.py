@@ -1,4 +1,4 @@
-"""Keyword router: which installed expert (if any) should answer a prompt (DESIGN §9).
+"""Keyword router: which installed expert (if any) should answer a prompt (docs/architecture.md §9).
 
 Scoring, per candidate (docs/routing.md has the full story):
 

@@ -6,8 +6,8 @@ Files are copied with ``{{placeholder}}`` substitution (values are JSON-escaped 
 files); the folder then becomes a Git repository with one commit holding every file.
 
 Names: ``sql`` becomes ``expert-sql``. A new expert is always named ``expert-<x>`` (the
-convention of DESIGN §1), and its folder defaults to ``./expert-<x>``, because an expert
-installed from Git is named after its repository.
+convention of docs/architecture.md §1), and its folder defaults to ``./expert-<x>``, because
+an expert installed from Git is named after its repository.
 
 Base model: ``--base NAME`` or the default base, with the digest the store registered for
 it. With neither, the manifest names ``Qwen/Qwen3-0.6B`` with an empty digest, and a

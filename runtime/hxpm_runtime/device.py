@@ -1,4 +1,5 @@
-"""Pick the device and dtype a session runs on (DESIGN §9: bf16 on GPU, fp32 on CPU)."""
+"""Pick the device and dtype a session runs on: bf16 on GPU, fp32 on CPU
+(docs/architecture.md §9)."""
 
 from __future__ import annotations
 

@@ -54,7 +54,7 @@ def verify_base(base: BaseRef) -> str:
 def quiet_transformers() -> Iterator[None]:
     """Silence transformers' progress bars, logs and warnings while loading.
 
-    Library code never prints (DESIGN §10); the caller reports what happened.
+    Library code never prints (docs/architecture.md §10); the caller reports what happened.
     """
     from transformers.utils import logging as hf_logging
 

@@ -13,7 +13,8 @@ StopReason = str  # "eos" | "stop" | "length"
 
 @dataclass(frozen=True, slots=True)
 class BaseRef:
-    """A registered base model: ``sha256`` is its registered base digest (DESIGN §6)."""
+    """A registered base model: ``sha256`` is its registered base digest
+    (docs/architecture.md §6)."""
 
     name: str
     path: Path

@@ -1,7 +1,7 @@
 """Train one expert adapter (SFT) on top of its frozen ``requires`` closure.
 
-The model is composed exactly as ``Session`` will run the finished set (DESIGN §9: stacked,
-all active, deltas summed), with the new adapter as the only trainable weights:
+The model is composed exactly as ``Session`` will run the finished set (stacked, all active,
+deltas summed: docs/architecture.md §9), with the new adapter as the only trainable weights:
 
 * **merged** (the fast path): the closure is written into the base weights with the same
   ``Merger`` a session uses, and the new adapter trains on top through peft. Used when the

@@ -1,5 +1,5 @@
 """hxpm's Git layer against real servers on 127.0.0.1: dulwich's smart HTTP server, the real
-``git daemon`` and file:// (hxpm/index/git.py, DESIGN §5)."""
+``git daemon`` and file:// (hxpm/index/git.py, docs/architecture.md §5)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""SemVer versions, ranges and requirement strings (hxpm/core/versions.py, DESIGN §1)."""
+"""SemVer versions, ranges and requirement strings (hxpm/core/versions.py,
+docs/architecture.md §1)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""The index data model: shard paths, config.json, version lines, expert files (DESIGN §5).
+"""The index data model: shard paths, config.json, version lines, expert files
+(docs/architecture.md §5).
 
 Every line here carries a real Ed25519 signature made with a fresh key.
 """

@@ -1,4 +1,5 @@
-"""Git URL normalisation and refusal, Git sources and refs (hxpm/index/urls.py, DESIGN §1, §10)."""
+"""Git URL normalisation and refusal, Git sources and refs (hxpm/index/urls.py,
+docs/architecture.md §1, §10)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""Which versions the resolver chooses (DESIGN §7): ranges, preferences, filters, pins."""
+"""Which versions the resolver chooses (docs/architecture.md §7): ranges, preferences,
+filters, pins."""
 
 from __future__ import annotations
 

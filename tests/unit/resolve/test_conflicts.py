@@ -1,4 +1,5 @@
-"""Conflict reports: readable text and the same content as versioned JSON (DESIGN §7)."""
+"""Conflict reports: readable text and the same content as versioned JSON
+(docs/architecture.md §7)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Load order, requirement cycles and max_chain (DESIGN §2, §7)."""
+"""Load order, requirement cycles and max_chain (docs/architecture.md §2, §7)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The keyword router (hxpm/routing, DESIGN §9, docs/routing.md)."""
+"""The keyword router (hxpm/routing, docs/architecture.md §9, docs/routing.md)."""
 
 from __future__ import annotations
 
