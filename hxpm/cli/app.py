@@ -19,6 +19,7 @@ from hxpm.cli import (
     cmd_package,
     cmd_resolve,
     cmd_run,
+    cmd_serve,
     cmd_store,
     cmd_train,
 )
@@ -74,6 +75,7 @@ cmd_index.register(app)
 cmd_package.register(app)
 cmd_keys.register(app)
 cmd_base.register(app)
+cmd_serve.register(app)
 
 
 def _render_error(err: HxpmError, as_json: bool) -> None:

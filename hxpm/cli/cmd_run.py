@@ -9,7 +9,7 @@ from typing import Annotated, Any
 import typer
 
 from hxpm.cli.options import BaseOpt, JsonOpt
-from hxpm.cli.output import emit_json, escape, say, table
+from hxpm.cli.output import emit_json, escape, inert, say, table
 from hxpm.store.store import Store
 
 export_app = typer.Typer(help="Hand installed experts to serving engines.", no_args_is_help=True)
@@ -75,7 +75,8 @@ def _split(experts: str | None) -> list[str] | None:
 
 
 def _write(text: str) -> None:
-    sys.stdout.write(text)
+    # Generated text comes from the package's adapter: inert, like any package string.
+    sys.stdout.write(inert(text))
     sys.stdout.flush()
 
 
@@ -83,7 +84,7 @@ def _render_run(d: dict[str, Any], *, streamed: bool) -> None:
     if streamed:
         sys.stdout.write("\n")
     else:
-        sys.stdout.write(d["output"] + "\n")
+        sys.stdout.write(inert(d["output"]) + "\n")
     sys.stdout.flush()  # the summary goes to stderr: keep the order on a shared terminal
     used = ", ".join(f"{e['name']} {e['version']}" for e in d["experts"]) or "none (bare base)"
     from hxpm.cli.output import console

@@ -265,6 +265,10 @@ class Session:
                                 self.active, switch_s, elapsed,
                                 count / elapsed if elapsed > 0 else 0.0)
 
+    def check_context(self, prompt_tokens: int, max_new_tokens: int) -> None:
+        """UsageError unless a prompt of ``prompt_tokens`` plus the answer fit the context."""
+        self._check_context(prompt_tokens, max_new_tokens)
+
     def _check_context(self, prompt_tokens: int, max_new_tokens: int) -> None:
         context = int(getattr(self._model.config, "max_position_embeddings", 0) or 0)
         if context and prompt_tokens + max_new_tokens > context:

@@ -1,0 +1,310 @@
+"""hxpm's Python API: a base model kept loaded, experts attached by name or by the router.
+
+::
+
+    from hxpm.api import Session
+
+    with Session.open() as s:                      # the default registered base
+        s.attach_experts(["expert-sql"])           # plus what it requires, stacked
+        for piece in s.stream("count the users"):  # text as it is generated
+            print(piece, end="")
+        answer = s.generate("count the users", max_tokens=32, seed=1)
+        print(answer.text, answer.experts)         # ('expert-sql@0.1.0',)
+        s.attach_auto()                            # the router picks per prompt
+    # leaving the block releases the model (or call s.release())
+
+``generate``/``stream`` take a prompt string or a conversation (a list of ``Message`` or of
+``{"role", "content"}`` dicts), and ``model=`` to pick experts for one call (a model name as
+``hxpm.services.catalog`` defines it: the base, ``auto``, ``a+b``). `hxpm serve` runs on this
+module. Importing it is cheap; the runtime (torch) is loaded by ``Session.open``.
+A session is not thread-safe: use it from one thread.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from hxpm.errors import UsageError
+from hxpm.services.catalog import AUTO, Catalog, experts_label
+from hxpm.services.run import (
+    DecodingOverrides,
+    Selection,
+    adapter_refs,
+    decoding_for,
+    generation_config,
+    open_session,
+)
+from hxpm.store.store import Store
+
+if TYPE_CHECKING:
+    from hxpm_runtime.batch import BatchDecoder, Slot
+    from hxpm_runtime.chat import Message
+    from hxpm_runtime.refs import GenerationConfig
+
+__all__ = ["Completion", "Prepared", "Session", "Settings", "Stream"]
+
+Conversation = str | Sequence[Any]  # a prompt, or Message / {"role", "content"} items
+FINISH_REASONS = {"eos": "stop", "stop": "stop", "length": "length", "cancelled": "cancelled"}
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    """Decoding settings of one request; None means "the main expert's, else the default"."""
+
+    max_tokens: int | None = None
+    temperature: float | None = None
+    top_p: float | None = None
+    top_k: int | None = None
+    seed: int | None = None
+    stop: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Completion:
+    text: str
+    finish_reason: str  # "stop" (end token or stop string), "length", "cancelled"
+    prompt_tokens: int
+    completion_tokens: int
+    experts: tuple[str, ...]  # NAME@VERSION in load order; () for the bare base
+    why: str  # why these experts (the router's reason when routed)
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """A request ready to decode: the selection, its token ids and decoding config."""
+
+    selection: Selection
+    prompt_ids: tuple[int, ...]
+    config: GenerationConfig
+
+
+class Session:
+    """One loaded base model and the experts attached to it (see the module docstring)."""
+
+    def __init__(self, catalog: Catalog, runtime: Any) -> None:
+        self.catalog = catalog
+        self._runtime = runtime  # hxpm_runtime.session.Session
+        self._fixed: Selection | None = None  # None: route each prompt
+        self._active_key: tuple[str, ...] | None = None
+        self.switches = 0
+
+    @classmethod
+    def open(cls, base: str | None = None, *, device: str = "auto", max_loaded: int = 8,
+             store: Store | None = None) -> Session:
+        """Load ``base`` (default: the store's default base). Takes seconds: torch loads."""
+        catalog = Catalog(store or Store.from_env(), base)
+        return cls(catalog, open_session(catalog.base, device=device, max_loaded=max_loaded))
+
+    @property
+    def base(self) -> str:
+        return self.catalog.base.name
+
+    @property
+    def device(self) -> str:
+        return str(self._runtime.device)
+
+    @property
+    def context_length(self) -> int:
+        """Tokens the base attends over (prompt + answer); 0 when its config does not say."""
+        config = self._runtime.model.config
+        return int(getattr(config, "max_position_embeddings", 0) or 0)
+
+    # --- choosing experts ------------------------------------------------------------------
+
+    def attach_experts(self, names: Sequence[str], *, why: str | None = None) -> Selection:
+        """Use ``names`` and their requires for every later call; [] for the bare base.
+
+        ``why`` replaces the default reason answers report (e.g. "named on the command line").
+        """
+        from dataclasses import replace
+
+        selection = (self.catalog.choose("+".join(names), "") if names
+                     else self.catalog.choose(self.base, ""))
+        if why is not None:
+            selection = replace(selection, why=why)
+        self.activate(selection)
+        self._fixed = selection
+        return selection
+
+    def attach_auto(self) -> None:
+        """Let the router pick the experts for each prompt (the default)."""
+        self._fixed = None
+
+    def choose(self, model: str | None, conversation: Conversation) -> Selection:
+        """The experts for ``model`` (None: what attach_* set) and this conversation."""
+        if model is None and self._fixed is not None:
+            return self._fixed
+        return self.catalog.choose(model or AUTO, last_user_text(to_messages(conversation)))
+
+    def activate(self, selection: Selection) -> float | None:
+        """Make ``selection`` the active set; the seconds spent, or None when it already was."""
+        key = experts_label(selection)
+        if key == self._active_key:
+            return None
+        seconds = float(self._runtime.use(adapter_refs(selection.experts)))
+        if self._active_key is not None:
+            self.switches += 1
+        self._active_key = key
+        return seconds
+
+    # --- generating ------------------------------------------------------------------------
+
+    def prepare(self, conversation: Conversation, selection: Selection,
+                settings: Settings = Settings(), *, raw: bool = False) -> Prepared:
+        """Render and tokenize; check the settings and that prompt + answer fit the context.
+
+        ``raw``: ``conversation`` is a plain string continued as it is (no chat template),
+        as OpenAI's legacy completions endpoint does.
+
+        Raises:
+            UsageError: bad settings or messages, or too long for the context.
+        """
+        config = _config(selection, settings)
+        config.check()
+        ids = self._prompt_ids(conversation, selection, raw=raw)
+        self._runtime.check_context(len(ids), config.max_new_tokens)
+        return Prepared(selection, ids, config)
+
+    def _prompt_ids(self, conversation: Conversation, selection: Selection, *,
+                    raw: bool = False) -> tuple[int, ...]:
+        from hxpm_runtime.chat import render_messages
+
+        if raw:
+            if not isinstance(conversation, str) or not conversation:
+                raise UsageError("prompt must be a non-empty string")
+            text, special = conversation, True
+        else:
+            rendered = render_messages(self._runtime.tokenizer, to_messages(conversation),
+                                       templates=[r.prompt_template for r in
+                                                  adapter_refs(selection.experts)])
+            text, special = rendered.text, rendered.add_special_tokens
+        ids = self._runtime.tokenizer(text, add_special_tokens=special)["input_ids"]
+        return tuple(int(i) for i in ids)
+
+    def fit(self, conversation: Conversation, selection: Selection,
+            settings: Settings = Settings()) -> tuple[list[Message], int]:
+        """Drop the oldest turns until prompt + answer fit the context; return (kept, dropped).
+
+        A leading system message and the last user message are always kept (when those alone
+        do not fit, ``prepare`` raises the usual UsageError).
+        """
+        messages = to_messages(conversation)
+        system = messages[:1] if messages and messages[0].role == "system" else []
+        turns = messages[len(system):]
+        room = self.context_length - _config(selection, settings).max_new_tokens
+        dropped = 0
+        while len(turns) > 1 and self.context_length and \
+                len(self._prompt_ids(system + turns, selection)) > room:
+            # A user turn goes together with the answer that followed it.
+            cut = 2 if len(turns) > 2 and turns[1].role == "assistant" else 1
+            turns, dropped = turns[cut:], dropped + cut
+        return system + turns, dropped
+
+    def decoder(self, max_batch: int = 16) -> BatchDecoder:
+        """A batch decoder on this session's model (batch 1 where the cache cannot join)."""
+        import torch
+        from hxpm_runtime.batch import BatchDecoder, batchable
+
+        model = self._runtime.model
+        return BatchDecoder(model, self._runtime.tokenizer, torch.device(self.device),
+                            max_batch=max_batch if batchable(model) else 1)
+
+    def stream(self, conversation: Conversation, *, model: str | None = None,
+               selection: Selection | None = None, **settings: Any) -> Stream:
+        """Text pieces as they are generated; the Stream's ``completion`` is set at the end.
+
+        ``selection`` (from ``choose``) skips choosing again; ``settings`` are ``Settings``
+        fields (max_tokens, temperature, top_p, top_k, seed, stop).
+        """
+        selection = selection or self.choose(model, conversation)
+        prepared = self.prepare(conversation, selection, Settings(**settings))
+        self.activate(selection)
+        decoder = self.decoder(max_batch=1)
+        return Stream(decoder, decoder.add(prepared.prompt_ids, prepared.config), selection)
+
+    def generate(self, conversation: Conversation, *, model: str | None = None,
+                 **settings: Any) -> Completion:
+        """The whole answer at once (same arguments as ``stream``)."""
+        stream = self.stream(conversation, model=model, **settings)
+        for _ in stream:
+            pass
+        assert stream.completion is not None
+        return stream.completion
+
+    def release(self) -> None:
+        """Free the model (and GPU memory); the session cannot be used afterwards."""
+        self._runtime.close()
+        self._active_key = None
+
+    def __enter__(self) -> Session:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.release()
+
+
+class Stream:
+    """Iterate for text pieces; ``completion`` is set once the iteration has ended.
+
+    Leaving the loop early (``break``, an exception, ``close()``) stops the generation.
+    """
+
+    def __init__(self, decoder: BatchDecoder, slot: Slot, selection: Selection) -> None:
+        self._decoder, self._slot, self._selection = decoder, slot, selection
+        self.completion: Completion | None = None
+
+    def __iter__(self) -> Iterator[str]:
+        slot = self._slot
+        try:
+            while True:
+                piece = slot.take_text()
+                if piece:
+                    yield piece
+                if slot.finished:
+                    break
+                self._decoder.step()
+        finally:
+            self._decoder.cancel(slot)
+            self.completion = completion_of(slot, self._selection)
+
+
+def completion_of(slot: Slot, selection: Selection) -> Completion:
+    return Completion(slot.text, FINISH_REASONS.get(slot.stopped_by or "", "stop"),
+                      slot.prompt_tokens, len(slot.new_ids), experts_label(selection),
+                      selection.why)
+
+
+def to_messages(conversation: Conversation) -> list[Message]:
+    """A prompt or a list of messages as runtime Messages; UsageError names a bad item."""
+    from hxpm_runtime.chat import Message
+
+    if isinstance(conversation, str):
+        return [Message("user", conversation)]
+    out = []
+    for i, item in enumerate(conversation):
+        if isinstance(item, Message):
+            out.append(item)
+        elif isinstance(item, Mapping) and isinstance(item.get("role"), str) \
+                and isinstance(item.get("content"), str):
+            out.append(Message(item["role"], item["content"]))
+        else:
+            raise UsageError(f"messages[{i}] must have a string role and a string content")
+    return out
+
+
+def last_user_text(messages: Sequence[Message]) -> str:
+    return next((m.content for m in reversed(messages) if m.role == "user"), "")
+
+
+def _config(selection: Selection, settings: Settings) -> GenerationConfig:
+    from dataclasses import replace
+
+    decoding = decoding_for(selection, DecodingOverrides(
+        settings.max_tokens, settings.temperature, settings.top_p, settings.top_k,
+        settings.seed))
+    config = generation_config(decoding)
+    # A request's stop strings add to the expert's own (its trained end-of-answer markers).
+    stops = tuple(dict.fromkeys((*config.stop, *settings.stop)))
+    return replace(config, stop=stops)

@@ -1,0 +1,264 @@
+"""The FastAPI application of `hxpm serve`: OpenAI-compatible routes over hxpm.api.
+
+The base loads in a background thread after the server starts listening: /health answers
+503 until it is ready, and so do the completion routes. Store work (listing models, choosing
+experts) runs on the event loop thread; everything that touches the model runs on the
+scheduler's worker thread.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import threading
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, Response, StreamingResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from hxpm.api import Session, last_user_text, to_messages
+from hxpm.errors import HxpmError, UsageError
+from hxpm.serve.errors import NotReadyError, body_of, openai_error
+from hxpm.serve.guard import Guard
+from hxpm.serve.metrics import ServeMetrics
+from hxpm.serve.scheduler import Job, Limits, Scheduler
+from hxpm.serve.schemas import (
+    ChatCompletionRequest,
+    CompletionRequest,
+    chat_body,
+    chat_chunk,
+    hxpm_block,
+    new_id,
+    stop_problem,
+    text_body,
+    text_chunk,
+    usage,
+)
+from hxpm.services.catalog import Catalog
+from hxpm.services.run import open_session
+
+
+@dataclass(frozen=True)
+class ServeConfig:
+    device: str = "auto"
+    api_key: str | None = None
+    max_body: int = 1_000_000  # bytes
+    max_tokens: int = 1024  # the largest max_tokens a request may ask for
+    deadline_s: float = 300.0  # per request, queueing included
+    max_loaded: int = 8
+    limits: Limits = field(default_factory=Limits)
+
+
+class _State:
+    """What the routes share: the catalog now, the session and scheduler once loaded."""
+
+    def __init__(self, catalog: Catalog, config: ServeConfig) -> None:
+        self.catalog, self.config = catalog, config
+        self.metrics = ServeMetrics()
+        self.scheduler: Scheduler | None = None
+        self.problem: str | None = None  # why loading failed
+
+    def load(self) -> None:
+        try:
+            runtime = open_session(self.catalog.base, device=self.config.device,
+                                   max_loaded=self.config.max_loaded)
+            scheduler = Scheduler(Session(self.catalog, runtime), self.metrics,
+                                  self.config.limits)
+            scheduler.start()
+            self.scheduler = scheduler
+            self.metrics.ready.set(1)
+        except HxpmError as e:
+            self.problem = e.message
+        except Exception as e:  # torch/transformers failures: report, keep /health honest
+            self.problem = f"{type(e).__name__}: {str(e)[:300]}"
+
+    def ready(self) -> Scheduler:
+        if self.scheduler is None:
+            raise NotReadyError(f"the base model failed to load: {self.problem}" if self.problem
+                                else f"the base model {self.catalog.base.name} is loading",
+                                hint="Poll GET /health until it answers 200.")
+        return self.scheduler
+
+
+def create_app(catalog: Catalog, config: ServeConfig = ServeConfig()) -> Any:
+    """The ASGI application (FastAPI behind the Guard) serving ``catalog``'s base."""
+    state = _State(catalog, config)
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        threading.Thread(target=state.load, name="hxpm-serve-load", daemon=True).start()
+        yield
+        if state.scheduler is not None:  # in-flight requests have finished by now
+            await asyncio.to_thread(state.scheduler.stop)
+
+    app = FastAPI(title="hxpm serve", version="1", lifespan=lifespan)
+    _install_error_handlers(app)
+    _routes(app, state)
+    return Guard(app, api_key=config.api_key, max_body=config.max_body, metrics=state.metrics)
+
+
+def _install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(HxpmError)
+    async def hxpm_error(_: Request, e: HxpmError) -> JSONResponse:
+        return _error_response(e)
+
+    @app.exception_handler(RequestValidationError)
+    async def bad_request(_: Request, e: RequestValidationError) -> JSONResponse:
+        first = e.errors()[0] if e.errors() else {}
+        loc = [str(x) for x in first.get("loc", ()) if x != "body"]
+        param = ".".join(loc) or None
+        message = f"{param or 'body'}: {first.get('msg', 'invalid')}"
+        return JSONResponse(openai_error(message, "invalid_request_error", param=param,
+                                         code="invalid_value"), status_code=400)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(_: Request, e: StarletteHTTPException) -> JSONResponse:
+        return JSONResponse(openai_error(str(e.detail), "invalid_request_error"),
+                            status_code=e.status_code)
+
+
+def _error_response(e: HxpmError) -> JSONResponse:
+    status, body = body_of(e)
+    headers = {"Retry-After": "1"} if status == 429 else None
+    return JSONResponse(body, status_code=status, headers=headers)
+
+
+def _routes(app: FastAPI, state: _State) -> None:
+    @app.get("/health")
+    async def health() -> JSONResponse:
+        if state.scheduler is not None:
+            return JSONResponse({"status": "ok", "base": state.catalog.base.name,
+                                 "device": state.scheduler.session.device})
+        status = "failed" if state.problem else "loading"
+        return JSONResponse({"status": status, "error": state.problem}, status_code=503)
+
+    @app.get("/metrics")
+    async def metrics() -> Response:
+        return Response(state.metrics.render(),
+                        media_type="text/plain; version=0.0.4; charset=utf-8")
+
+    @app.get("/v1/models")
+    async def models() -> dict[str, Any]:
+        created = int(time.time())
+        return {"object": "list",
+                "data": [m.to_dict(created) for m in state.catalog.models()]}
+
+    @app.post("/v1/chat/completions")
+    async def chat_completions(body: ChatCompletionRequest, request: Request) -> Response:
+        messages = [{"role": m.role, "content": m.text()} for m in body.messages]
+        return await _complete(state, request, body, messages, chat=True)
+
+    @app.post("/v1/completions")
+    async def completions(body: CompletionRequest, request: Request) -> Response:
+        prompts = [body.prompt] if isinstance(body.prompt, str) else body.prompt
+        if len(prompts) != 1:
+            raise UsageError("prompt must be one string (batches of prompts are not served)",
+                             details={"param": "prompt"})
+        return await _complete(state, request, body, prompts[0], chat=False)
+
+
+async def _complete(state: _State, request: Request,
+                    body: ChatCompletionRequest | CompletionRequest, conversation: Any, *,
+                    chat: bool) -> Response:
+    scheduler = state.ready()
+    job = _job(state, body, conversation, chat=chat)
+    scheduler.submit(job)
+    rid = new_id("chatcmpl" if chat else "cmpl")
+    first = await _next_event(job, request)
+    if first is None:
+        return Response(status_code=499)
+    if first[0] == "error":
+        return _error_response(first[1])
+    headers = {"X-Hxpm-Experts": ",".join(f"{e.name}@{e.version}"
+                                          for e in job.selection.experts)}
+    if body.stream:
+        include_usage = bool(body.stream_options and body.stream_options.include_usage)
+        return StreamingResponse(_sse(job, first, rid, body.model, chat, include_usage),
+                                 media_type="text/event-stream", headers=headers)
+    event: tuple[str, Any] | None = first
+    while event is not None and event[0] == "text":
+        event = await _next_event(job, request)
+    if event is None:
+        return Response(status_code=499)
+    if event[0] == "error":
+        return _error_response(event[1])
+    completion = event[1]
+    out = chat_body(rid, body.model, completion) if chat else text_body(
+        rid, body.model, completion,
+        conversation if isinstance(body, CompletionRequest) and body.echo else "")
+    return JSONResponse(out, headers=headers)
+
+
+def _job(state: _State, body: ChatCompletionRequest | CompletionRequest, conversation: Any,
+         *, chat: bool) -> Job:
+    cap = state.config.max_tokens
+    wanted = body.requested_tokens()
+    if wanted is not None and wanted > cap:
+        raise UsageError(f"max_tokens is {wanted} but this server allows at most {cap}",
+                         details={"param": "max_tokens"})
+    problem = stop_problem(body.stops())
+    if problem:
+        raise UsageError(problem, details={"param": "stop"})
+    route_on = last_user_text(to_messages(conversation)) if chat else str(conversation)
+    try:
+        selection = state.catalog.choose(body.model, route_on)
+    except HxpmError as e:
+        e.details.setdefault("param", "model")
+        raise
+    # Without max_tokens: the main expert's own setting, else hxpm's default (as `hxpm run`).
+    return Job(conversation, selection, body.settings(wanted), not chat,
+               asyncio.get_running_loop(), time.monotonic() + state.config.deadline_s)
+
+
+async def _next_event(job: Job, request: Request) -> tuple[str, Any] | None:
+    """The job's next event; None (and the job cancelled) when the client has gone."""
+    while True:
+        try:
+            return await asyncio.wait_for(job.events.get(), timeout=0.25)
+        except TimeoutError:
+            if await request.is_disconnected():
+                job.cancel()
+                return None
+
+
+async def _sse(job: Job, first: tuple[str, Any], rid: str, model: str, chat: bool,
+               include_usage: bool) -> AsyncIterator[str]:
+    """Server-sent events; leaving early (the client went away) cancels the generation."""
+    done = False
+    try:
+        if chat:
+            yield _data(chat_chunk(rid, model, {"role": "assistant", "content": ""}))
+        event = first
+        while True:
+            kind, value = event
+            if kind == "text":
+                yield _data(chat_chunk(rid, model, {"content": value}) if chat
+                            else text_chunk(rid, model, value))
+            elif kind == "error":
+                yield _data(body_of(value)[1])
+                break
+            else:
+                extra = {"hxpm": hxpm_block(value)}
+                yield _data(chat_chunk(rid, model, {}, value.finish_reason, extra) if chat
+                            else text_chunk(rid, model, "", value.finish_reason, extra))
+                if include_usage:
+                    yield _data({"id": rid, "object": "chat.completion.chunk" if chat
+                                 else "text_completion", "created": int(time.time()),
+                                 "model": model, "choices": [], "usage": usage(value)})
+                break
+            event = await job.events.get()
+        yield "data: [DONE]\n\n"
+        done = True
+    finally:
+        if not done:
+            job.cancel()
+
+
+def _data(obj: dict[str, Any]) -> str:
+    return f"data: {json.dumps(obj, ensure_ascii=False)}\n\n"
