@@ -14,14 +14,13 @@ ones use each request's own seeded generator, as ``generate.decode`` does.
 
 from __future__ import annotations
 
-import inspect
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import torch
 
-from .generate import Sampler, TextStream, eos_token_ids
+from .generate import Sampler, TextStream, cache_keyword, cache_of, eos_token_ids
 from .refs import GenerationConfig
 
 
@@ -63,9 +62,7 @@ class BatchDecoder:
         self._slots: list[Slot] = []  # rows of the batch cache, in order
         self._cache: Any = None
         self._width = 0  # columns of the batch cache
-        # transformers 5.x renamed past_key_values to cache (the old name warns).
-        forward = inspect.signature(model.forward).parameters
-        self._cache_kw = "cache" if "cache" in forward else "past_key_values"
+        self._cache_kw = cache_keyword(model)
 
     @property
     def slots(self) -> tuple[Slot, ...]:
@@ -90,7 +87,7 @@ class BatchDecoder:
         slot.length = len(prompt_ids)
         self._accept(slot, slot.sampler(out.logits[0, -1]))
         if not slot.finished:
-            self._join(slot, _cache_of(out))
+            self._join(slot, cache_of(out))
         return slot
 
     def step(self) -> list[Slot]:
@@ -108,7 +105,7 @@ class BatchDecoder:
             out = self._model(input_ids=tokens, attention_mask=mask,
                               position_ids=lengths.view(rows, 1), use_cache=True,
                               **{self._cache_kw: self._cache})
-        self._cache = _cache_of(out)
+        self._cache = cache_of(out)
         self._width += 1
         for i, slot in enumerate(self._slots):
             slot.length += 1
@@ -183,9 +180,6 @@ def batchable(model: Any) -> bool:
     return all(t == "full_attention" for t in layer_types)
 
 
-def _cache_of(out: Any) -> Any:
-    cache = getattr(out, "cache", None)
-    return cache if cache is not None else out.past_key_values
 
 
 def _layers(cache: Any) -> list[Any]:

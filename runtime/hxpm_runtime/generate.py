@@ -7,6 +7,8 @@ generation machinery, which matters on a tiny CPU model where Python overhead do
 
 from __future__ import annotations
 
+import inspect
+
 import random
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -127,6 +129,18 @@ class TextStream:
             self._sent = upto
 
 
+def cache_keyword(model: Any) -> str:
+    """The forward argument that takes the KV cache: transformers 5.x renamed
+    ``past_key_values`` to ``cache``, and the old name prints a FutureWarning to the user."""
+    return "cache" if "cache" in inspect.signature(model.forward).parameters else "past_key_values"
+
+
+def cache_of(out: Any) -> Any:
+    """The KV cache a forward pass returned, under either name."""
+    cache = getattr(out, "cache", None)
+    return cache if cache is not None else out.past_key_values
+
+
 def decode(model: Any, tokenizer: Any, prompt_ids: list[int], config: GenerationConfig, *,
            device: torch.device, on_text: Callable[[str], None] | None = None) -> Decoded:
     """Generate up to ``config.max_new_tokens`` tokens after ``prompt_ids``."""
@@ -135,6 +149,7 @@ def decode(model: Any, tokenizer: Any, prompt_ids: list[int], config: Generation
     stream = TextStream(tokenizer, config.stop, on_text)
     new_ids: list[int] = []
     stopped_by = "length"
+    cache_kw = cache_keyword(model)
     with torch.inference_mode():
         ids = torch.tensor([prompt_ids], dtype=torch.long, device=device)
         # logits_to_keep=1: only the last position's logits are needed (vocab can be 150k).
@@ -151,6 +166,6 @@ def decode(model: Any, tokenizer: Any, prompt_ids: list[int], config: Generation
             if len(new_ids) == config.max_new_tokens:
                 break
             step = torch.tensor([[token]], dtype=torch.long, device=device)
-            out = model(input_ids=step, past_key_values=out.past_key_values, use_cache=True)
+            out = model(input_ids=step, use_cache=True, **{cache_kw: cache_of(out)})
     text = stream.finish()
     return Decoded(tuple(new_ids), text, stopped_by)

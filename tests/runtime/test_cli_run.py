@@ -95,7 +95,7 @@ def test_missing_runtime_extra_says_how_to_install(world, hxpm_home):
     # The runtime IS installed here: a meta-path hook hides it, as on a machine without it.
     env = {**os.environ, "HXPM_HOME": str(hxpm_home)}
     r = subprocess.run([sys.executable, "-c", BLOCK_RUNTIME, "run", "--prompt", "hi"],
-                       env=env, capture_output=True, text=True, timeout=60)
+                       env=env, capture_output=True, text=True, timeout=60, check=False)
     assert r.returncode == 1, r.stderr
     assert "hxpm[runtime]" in r.stderr and "Traceback" not in r.stderr
 
@@ -105,9 +105,21 @@ def test_chat_keeps_the_base_and_switches_sets(world, hxpm_home):
     script = "/experts expert-json\nhello there\n/auto\nselect sql rows\n/experts\nhi\n/exit\n"
     r = subprocess.run([sys.executable, "-m", "hxpm", "chat", "--max-new-tokens", "3",
                         "--device", "cpu"], input=script, env=env, capture_output=True,
-                       text=True, timeout=120)
+                       text=True, timeout=120, check=False)
     assert r.returncode == 0, r.stderr
     assert "loaded on cpu" in r.stderr
     assert "(expert-json: named on the command line" in r.stderr
     assert "(expert-sql:" in r.stderr
     assert "(bare base:" in r.stderr
+
+
+def test_run_prints_no_library_warnings(world, hxpm_home):
+    # What the user sees is hxpm's own output: no torch/transformers/peft warnings.
+    env = {**os.environ, "HXPM_HOME": str(hxpm_home)}
+    env.pop("PYTHONWARNINGS", None)  # as a user runs it: Python's default filters
+    r = subprocess.run([sys.executable, "-m", "hxpm", "run", "--prompt", "select sql rows",
+                        "--max-new-tokens", "4", "--device", "cpu"],
+                       env=env, capture_output=True, text=True, timeout=120, check=False)
+    assert r.returncode == 0, r.stderr
+    lowered = r.stderr.lower()
+    assert "warning" not in lowered and "deprecat" not in lowered, r.stderr
