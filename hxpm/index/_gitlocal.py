@@ -15,6 +15,7 @@ import zlib
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
+from typing import Any, BinaryIO, Self
 
 from dulwich.errors import NotGitRepository
 from dulwich.index import IndexEntry
@@ -156,10 +157,53 @@ def object_size(repo: Repo, sha: ObjectID) -> int | None:
     return None
 
 
+class ObjectSizes:
+    """:func:`object_size` for many objects of one repository: the pack list is read once
+    and each pack file opened once (per object, that bookkeeping cost as much as reading
+    the object itself). Close it (or use it in a ``with``) to close the files."""
+
+    def __init__(self, repo: Repo) -> None:
+        self._repo = repo
+        self._packs: list[Any] | None = None
+        self._files: dict[str, BinaryIO] = {}
+
+    def __call__(self, sha: ObjectID) -> int | None:
+        try:
+            if self._packs is None:
+                self._packs = list(self._repo.object_store.packs)
+            for pack in self._packs:
+                try:
+                    offset = pack.index.object_offset(sha)
+                except KeyError:
+                    continue
+                path = str(pack.data.path)
+                if path not in self._files:
+                    self._files[path] = open(path, "rb")  # noqa: SIM115 (closed in close())
+                return _size_in(self._files[path], offset)
+        except (OSError, ValueError, IndexError, KeyError, zlib.error):
+            return None
+        return object_size(self._repo, sha)  # a loose object
+
+    def close(self) -> None:
+        for f in self._files.values():
+            f.close()
+        self._files.clear()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
 def _packed_size(pack_path: str, offset: int) -> int | None:
     with open(pack_path, "rb") as f:
-        f.seek(offset)
-        buf = f.read(1024)
+        return _size_in(f, offset)
+
+
+def _size_in(f: BinaryIO, offset: int) -> int | None:
+    f.seek(offset)
+    buf = f.read(1024)
     # Entry header: 3-bit type and a size whose low 4 bits come first, then 7 bits a byte.
     kind, size, shift, i = (buf[0] >> 4) & 7, buf[0] & 15, 4, 0
     while buf[i] & 0x80:

@@ -1,82 +1,57 @@
 """The local, queryable copy of every configured index: one SQLite file (DESIGN §5, §8).
 
 ``hxpm index update`` fills it from Git; install, resolve and search read it without
-touching Git. Layout (schema version in ``PRAGMA user_version``):
+touching Git. Layout (schema version in ``PRAGMA user_version``; tables in
+:mod:`hxpm.index.cache_schema`, rows in :mod:`hxpm.index.cache_rows`):
 
-- ``lines``: the *verified record* of every version line: its JSON text, checked once by
-  the strict parser when the line was stored (schema, name shard, signature statement
-  agreement), plus the columns resolution needs (requirements, bases, yanked...), indexed by
-  (name, index, version) so all versions of a name are one range scan. Reads never
-  re-check: resolution reads the columns (:meth:`IndexCache.releases_for`), and a whole line
-  is rebuilt from its stored text without re-running the checks
-  (:func:`hxpm.index.verified.line_from_verified`).
+- ``files``: each expert file as the index served it, stored at update time once its path
+  was checked against its name (the shard), *not yet checked line by line*.
+- ``lines``: the *verified record* of every checked version line: its JSON text, accepted
+  by the strict parser (schema, name shard, signature statement agreement), plus the
+  columns resolution needs (requirements, bases, yanked...), indexed by (name, index,
+  version) so all versions of a name are one range scan.
 - ``experts`` + ``search`` (FTS5) + ``capabilities``: one row per (index, expert) describing
-  the version a plain install would pick (newest stable non-yanked, else newest non-yanked,
-  else newest), for ``hxpm search`` (its SQL is built by :mod:`hxpm.index.search_query`).
+  the version a plain install would pick, for ``hxpm search`` (its SQL is built by
+  :mod:`hxpm.index.search_query`); for a file not yet checked, a display-only summary.
 - ``indexes``: the Git commit each index's rows came from.
 
-Writing: :meth:`IndexCache.replace_index_files` / :meth:`IndexCache.update_index_files`
-take an index's expert files as ``(path, bytes)`` pairs (from Git, or from any other
-transport), verify every line once and store the records, streaming (bounded memory).
+Verify once, on first use: the first read of a name (:meth:`IndexCache.releases_for`,
+:meth:`IndexCache.lines_for`, :meth:`IndexCache.line`) checks its pending files with the
+strict parser, stores the verified records and drops the file, in one write transaction;
+every later read uses the records and never re-checks. A bad file therefore breaks only its
+own name (every read of it raises the same :class:`IndexDataError`, naming the index, path,
+line and problem); the rest of the index is unaffected. Resolution never reads an unchecked
+file, and search output from one is display text (escaped when shown).
 
 Every write is one transaction, so a reader sees an index entirely before or entirely after
-an update. It is a cache: schema 1 (lines without the resolution columns) is migrated in
-place, re-verifying each line once; any other older schema is dropped and rebuilt (the next
-update refills it); a newer one is refused; every sqlite error becomes a :class:`StoreError`.
+an update. It is a cache: schemas 1 and 2 are migrated in place; any other older schema is
+dropped and rebuilt (the next update refills it); a newer one is refused; every sqlite
+error becomes a :class:`StoreError`.
 """
 
 from __future__ import annotations
 
-import itertools
-import json
 import re
 import sqlite3
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Self
 
-from hxpm.errors import HxpmError, IndexDataError, StoreError, UsageError
+from hxpm.errors import IndexDataError, StoreError, UsageError
+from hxpm.index import cache_rows as rows_
+from hxpm.index.cache_schema import SCHEMA_VERSION, ensure_schema
 from hxpm.index.search_query import EXACT_BONUS, SearchHit, plan_search
 
-if TYPE_CHECKING:  # the model (semver, PyNaCl) is imported only when lines are written
-    from hxpm.core.versions import Version
+if TYPE_CHECKING:  # the model (semver, PyNaCl) is imported only when lines are checked
     from hxpm.index.model import VersionLine
 
 __all__ = ["EXACT_BONUS", "SCHEMA_VERSION", "CachedLine", "CachedRelease", "IndexCache",
            "SearchHit"]
 
-SCHEMA_VERSION = 2
-_BATCH_FILES = 500  # expert files parsed before their rows are inserted (bounded memory)
-_RELEASE_COLUMNS = ("requires", "incompatible", "load_order", "max_chain", "yanked", "bases")
 _COMMIT_RE = re.compile(r"^[0-9a-f]{40}([0-9a-f]{24})?$")
-_DROP = ("search", "capabilities", "experts", "lines", "indexes")
-_SCHEMA = (
-    "CREATE TABLE indexes (name TEXT PRIMARY KEY, head TEXT NOT NULL, updated_at TEXT NOT NULL)",
-    # A rowid table: lines are ~1.5 KB, and WITHOUT ROWID stores rows that size 3x larger.
-    # requires/incompatible/bases: JSON arrays (strings; [base_model, base_sha256] pairs).
-    ("CREATE TABLE lines (name TEXT NOT NULL, idx TEXT NOT NULL, version TEXT NOT NULL, "
-     "line TEXT NOT NULL, requires TEXT NOT NULL, incompatible TEXT NOT NULL, "
-     "load_order INTEGER NOT NULL, max_chain INTEGER NOT NULL, yanked INTEGER NOT NULL, "
-     "bases TEXT NOT NULL)"),
-    "CREATE UNIQUE INDEX lines_by_name ON lines (name, idx, version)",
-    "CREATE INDEX lines_by_index ON lines (idx)",
-    ("CREATE TABLE experts (id INTEGER PRIMARY KEY, idx TEXT NOT NULL, name TEXT NOT NULL, "
-     "short TEXT NOT NULL, version TEXT NOT NULL, description TEXT NOT NULL, "
-     "capabilities TEXT NOT NULL, keywords TEXT NOT NULL, UNIQUE (idx, name))"),
-    "CREATE INDEX experts_by_name ON experts (name, idx)",
-    ("CREATE TABLE capabilities (expert_id INTEGER NOT NULL, cap TEXT NOT NULL, "
-     "ns TEXT NOT NULL, value TEXT NOT NULL)"),
-    "CREATE INDEX capabilities_by_expert ON capabilities (expert_id)",
-    "CREATE INDEX capabilities_by_cap ON capabilities (cap)",
-    "CREATE INDEX capabilities_by_ns ON capabilities (ns)",
-    "CREATE INDEX capabilities_by_value ON capabilities (value)",
-    ("CREATE VIRTUAL TABLE search USING fts5(name, short, keywords, capabilities, description, "
-     "tokenize='unicode61', prefix='2 3')"),
-)
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,7 +100,7 @@ class IndexCache:
             # A cache: losing the last commit on power loss is fine (the next update redoes
             # it); WAL keeps the file consistent either way.
             self._conn.execute("PRAGMA synchronous=NORMAL")
-            self._ensure_schema(self._conn)
+            ensure_schema(self._conn, self.path)
 
     # --- lifecycle -------------------------------------------------------------------------
 
@@ -173,32 +148,6 @@ class IndexCache:
                     conn.execute("ROLLBACK")
                 raise
 
-    def _ensure_schema(self, conn: sqlite3.Connection) -> None:
-        if conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION:
-            return
-        conn.execute("BEGIN IMMEDIATE")
-        try:
-            version = conn.execute("PRAGMA user_version").fetchone()[0]  # another process?
-            if version > SCHEMA_VERSION:
-                raise StoreError(
-                    f"index cache {self.path} has schema {version}; this hxpm knows schema "
-                    f"{SCHEMA_VERSION} at most",
-                    hint=f"Upgrade hxpm, or delete {self.path} and run `hxpm index update`.",
-                )
-            if version == 1 and _migrated_from_1(conn, self.path):
-                pass
-            elif version < SCHEMA_VERSION:
-                for table in _DROP:  # an unknown older cache: rebuilt, not migrated
-                    conn.execute(f"DROP TABLE IF EXISTS {table}")
-                for statement in _SCHEMA:
-                    conn.execute(statement)
-            conn.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
-            conn.execute("COMMIT")
-        except BaseException:
-            if conn.in_transaction:
-                conn.execute("ROLLBACK")
-            raise
-
     # --- writing ---------------------------------------------------------------------------
 
     def replace_index_files(self, index: str, commit: str,
@@ -208,38 +157,39 @@ class IndexCache:
 
         ``files`` yields ``(path, bytes)`` pairs, ``path`` relative to the index root
         (``experts/ex/pe/expert-sql``); names starting with ``.`` (``.keep``) are skipped.
-        It is consumed lazily, a batch at a time, inside one transaction: each file is
-        checked (its path is its name's shard, every line parses strictly and its signature
-        statement agrees with it, no version twice) *once*, here, and stored as a verified
-        record that reads never re-check. The first bad file raises and nothing changes.
+        It is consumed lazily, a batch at a time, inside one transaction: each file's
+        path is checked against its name's shard here, and the file is stored as read; its
+        lines are checked the first time its name is read (see the module docstring), so a
+        bad line breaks only its own expert. A misplaced file raises and nothing changes.
 
         Raises:
             UsageError: ``index`` or ``commit`` is malformed.
-            IndexDataError: a file is misplaced or holds an invalid line.
+            IndexDataError: a file is not where its name belongs, or comes twice.
             StoreError: the database cannot be written (nothing changed then).
         """
         _check_index(index, commit)
         with self._transaction(f"replace index {index}") as conn:
-            _delete_rows(conn, "idx = ?", (index,))
-            count = _store_files(conn, index, ((p, d, False) for p, d in files))
-            _set_head(conn, index, commit)
+            rows_.delete_rows(conn, "idx = ?", (index,))
+            count = rows_.store_files(conn, index, ((p, d, False) for p, d in files))
+            rows_.set_head(conn, index, commit)
         return count
 
     def update_index_files(self, index: str, commit: str,
                            files: Iterable[tuple[str, bytes | None]]) -> int:
         """Replace only the experts whose files are in ``files`` (``None`` bytes: the file
-        was deleted, the expert goes), and record ``commit``; one transaction, checks as
-        :meth:`replace_index_files`. Returns how many expert files were read or removed.
+        was deleted, the expert goes), and record ``commit``; one transaction, stored and
+        checked as by :meth:`replace_index_files`. Returns how many expert files were read
+        or removed.
 
         Raises:
             UsageError: ``index`` or ``commit`` is malformed.
-            IndexDataError: a file is misplaced or holds an invalid line.
+            IndexDataError: a file is not where its name belongs, or comes twice.
             StoreError: the database cannot be written (nothing changed then).
         """
         _check_index(index, commit)
         with self._transaction(f"update index {index}") as conn:
-            count = _store_files(conn, index, ((p, d, True) for p, d in files))
-            _set_head(conn, index, commit)
+            count = rows_.store_files(conn, index, ((p, d, True) for p, d in files))
+            rows_.set_head(conn, index, commit)
         return count
 
     def replace_index(self, index: str, commit: str, lines: Iterable[VersionLine]) -> None:
@@ -251,11 +201,11 @@ class IndexCache:
             StoreError: the database cannot be written (nothing changed then).
         """
         _check_index(index, commit)
-        groups = _group(lines)
+        groups = rows_.group_lines(lines)
         with self._transaction(f"replace index {index}") as conn:
-            _delete_rows(conn, "idx = ?", (index,))
-            _insert_groups(conn, index, _with_texts(groups))
-            _set_head(conn, index, commit)
+            rows_.delete_rows(conn, "idx = ?", (index,))
+            rows_.insert_verified(conn, index, _with_texts(groups))
+            rows_.set_head(conn, index, commit)
 
     def update_index(self, index: str, commit: str,
                      changed: Mapping[str, Sequence[VersionLine]]) -> None:
@@ -270,7 +220,7 @@ class IndexCache:
         _check_index(index, commit)
         groups: dict[str, list[VersionLine]] = {}
         for name, seq in changed.items():
-            got = _group(seq)
+            got = rows_.group_lines(seq)
             if set(got) - {name}:
                 other = min(set(got) - {name})
                 raise IndexDataError(f"index {index}: the lines given for {name} include a "
@@ -278,9 +228,22 @@ class IndexCache:
             groups[name] = got.get(name, [])
         with self._transaction(f"update index {index}") as conn:
             for name in groups:
-                _delete_rows(conn, "idx = ? AND name = ?", (index, name))
-            _insert_groups(conn, index, _with_texts({n: ls for n, ls in groups.items() if ls}))
-            _set_head(conn, index, commit)
+                rows_.delete_rows(conn, "idx = ? AND name = ?", (index, name))
+            kept = {n: ls for n, ls in groups.items() if ls}
+            rows_.insert_verified(conn, index, _with_texts(kept))
+            rows_.set_head(conn, index, commit)
+
+    def check_names(self, index: str, names: Iterable[str]) -> None:
+        """Check now the files of ``names`` in ``index`` not checked yet (as their first
+        read would), for a caller about to use their content.
+
+        Raises:
+            IndexDataError: a file holds an invalid line.
+            StoreError: the database cannot be written.
+        """
+        with self._errors("check lines"):
+            for name in names:
+                rows_.verify_pending(self._db, name, index)
 
     def drop_index(self, index: str) -> None:
         """Forget everything cached for ``index`` (``hxpm index remove``).
@@ -289,7 +252,7 @@ class IndexCache:
             StoreError: the database cannot be written.
         """
         with self._transaction(f"drop index {index}") as conn:
-            _delete_rows(conn, "idx = ?", (index,))
+            rows_.delete_rows(conn, "idx = ?", (index,))
             conn.execute("DELETE FROM indexes WHERE name = ?", (index,))
 
     # --- reading ---------------------------------------------------------------------------
@@ -316,12 +279,13 @@ class IndexCache:
 
     def lines_for(self, name: str, *, index: str | None = None) -> list[CachedLine]:
         """Every cached version of ``name``, from all indexes or one, sorted by (index,
-        version), rebuilt from the verified records (not re-checked). Index priority is the
-        caller's business.
+        version), rebuilt from the verified records (not re-checked; files of ``name`` not
+        checked yet are checked first, once). Index priority is the caller's business.
 
         Raises:
             StoreError: the database cannot be read.
-            IndexDataError: a stored record no longer reads back (a damaged cache).
+            IndexDataError: a file of ``name`` holds an invalid line, or a stored record no
+                longer reads back (a damaged cache).
         """
         from hxpm.index.verified import line_from_verified
 
@@ -330,6 +294,7 @@ class IndexCache:
         if index is not None:
             sql, args = sql + " AND idx = ?", (name, index)
         with self._errors("read"):
+            rows_.verify_pending(self._db, name, index)
             rows = self._db.execute(sql, args).fetchall()
         out = [CachedLine(idx, line_from_verified(text, where=f"index cache {idx}: {name} {ver}"))
                for idx, ver, text in rows]
@@ -338,11 +303,13 @@ class IndexCache:
 
     def releases_for(self, name: str, *, index: str | None = None) -> list[CachedRelease]:
         """What resolution needs of every cached version of ``name`` (all indexes or one),
-        unsorted, from the stored columns alone: no JSON line is read.
+        unsorted, from the stored columns alone: no JSON line is read (files of ``name``
+        not checked yet are checked first, once).
 
         Raises:
             StoreError: the database cannot be read.
-            IndexDataError: a stored record is damaged.
+            IndexDataError: a file of ``name`` holds an invalid line, or a stored record
+                is damaged.
         """
         sql = ("SELECT idx, version, requires, incompatible, load_order, max_chain, yanked, "
                "bases FROM lines WHERE name = ?")
@@ -350,6 +317,7 @@ class IndexCache:
         if index is not None:
             sql, args = sql + " AND idx = ?", (name, index)
         with self._errors("read"):
+            rows_.verify_pending(self._db, name, index)
             rows = self._db.execute(sql, args).fetchall()
         return [_release(name, row) for row in rows]
 
@@ -358,12 +326,14 @@ class IndexCache:
 
         Raises:
             StoreError: the database cannot be read.
-            IndexDataError: no such line is cached, or its record is damaged.
+            IndexDataError: no such line is cached, its file holds an invalid line, or
+                its record is damaged.
         """
         from hxpm.index.verified import line_from_verified
 
         where = f"index cache {index}: {name} {version}"
         with self._errors("read"):
+            rows_.verify_pending(self._db, name, index)
             row = self._db.execute("SELECT line FROM lines WHERE name = ? AND idx = ? AND "
                                    "version = ?", (name, index, version)).fetchone()
         if row is None:
@@ -406,6 +376,8 @@ class IndexCache:
             return query.run(self._db)
 
 
+
+
 # --- helpers -------------------------------------------------------------------------------
 
 
@@ -416,122 +388,14 @@ def _check_index(index: object, commit: object) -> None:
         raise UsageError(f"index commit: expected a Git commit id (40 hex digits), got {commit!r}")
 
 
-def _group(lines: Iterable[VersionLine]) -> dict[str, list[VersionLine]]:
-    """Lines by name, each list sorted by version; a repeated (name, version) is refused."""
-    groups: dict[str, list[VersionLine]] = {}
-    for line in lines:
-        groups.setdefault(line.name, []).append(line)
-    for name, group in groups.items():
-        keyed = sorted(((_precedence(ln.version), ln) for ln in group), key=lambda kl: kl[0])
-        for (key_a, _), (key_b, line) in itertools.pairwise(keyed):
-            if key_a == key_b:  # equal precedence: the same version (build metadata aside)
-                raise IndexDataError(f"index lines: {name} {line.version} is listed twice")
-        group[:] = [ln for _, ln in keyed]
-    return groups
-
-
 def _with_texts(groups: Mapping[str, list[VersionLine]]
                 ) -> dict[str, list[tuple[VersionLine, str]]]:
     return {name: [(ln, ln.to_json_line()) for ln in group] for name, group in groups.items()}
 
 
-def _precedence(version: Version) -> tuple[Any, ...]:
-    """A sort key with SemVer precedence; semver's own compare is ~10x slower per pair."""
-    v = version.value
-    pre = v.prerelease
-    if pre is None:
-        return (v.major, v.minor, v.patch, 1, ())
-    parts = tuple((0, int(p), "") if p.isdigit() else (1, 0, p) for p in pre.split("."))
-    return (v.major, v.minor, v.patch, 0, parts)
-
-
-def _delete_rows(conn: sqlite3.Connection, where: str, args: tuple[str, ...]) -> None:
-    ids = f"SELECT id FROM experts WHERE {where}"
-    conn.execute(f"DELETE FROM search WHERE rowid IN ({ids})", args)
-    conn.execute(f"DELETE FROM capabilities WHERE expert_id IN ({ids})", args)
-    conn.execute(f"DELETE FROM experts WHERE {where}", args)
-    conn.execute(f"DELETE FROM lines WHERE {where}", args)
-
-
-def _store_files(conn: sqlite3.Connection, index: str,
-                 files: Iterable[tuple[str, bytes | None, bool]]) -> int:
-    """Verify and insert expert files a batch at a time; ``(path, data, replaces)``:
-    ``replaces`` deletes the expert's old rows first, ``data`` None only removes them."""
-    from hxpm.index.ingest import read_expert_file
-
-    count = 0
-    seen: set[str] = set()
-    batch: dict[str, list[tuple[VersionLine, str]]] = {}
-    for path, data, replaces in files:
-        parsed = read_expert_file(index, path, data)
-        if parsed is None:
-            continue
-        name, records = parsed
-        if name in seen:
-            raise IndexDataError(f"index {index}: {path} is listed twice in one update")
-        seen.add(name)
-        count += 1
-        if replaces:
-            _delete_rows(conn, "idx = ? AND name = ?", (index, name))
-        if records:
-            batch[name] = records
-        if len(batch) >= _BATCH_FILES:
-            _insert_groups(conn, index, batch)
-            batch = {}
-    _insert_groups(conn, index, batch)
-    return count
-
-
-def _insert_groups(conn: sqlite3.Connection, index: str,
-                   groups: Mapping[str, Sequence[tuple[VersionLine, str]]]) -> None:
-    """Rows for each name's (verified line, its JSON text) pairs, sorted by version."""
-    if not groups:
-        return
-    next_id = conn.execute("SELECT coalesce(max(id), 0) + 1 FROM experts").fetchone()[0]
-    line_rows: list[tuple[Any, ...]] = []
-    expert_rows: list[tuple[Any, ...]] = []
-    search_rows: list[tuple[Any, ...]] = []
-    cap_rows: list[tuple[int, str, str, str]] = []
-    for expert_id, (name, group) in enumerate(groups.items(), start=next_id):
-        line_rows.extend(_line_row(index, ln, text) for ln, text in group)
-        shown = _shown([ln for ln, _ in group])
-        short = name.removeprefix("expert-") or name
-        caps, keywords = list(shown.capabilities), list(shown.keywords)
-        expert_rows.append((expert_id, index, name, short, str(shown.version), shown.description,
-                            json.dumps(caps), json.dumps(keywords)))
-        search_rows.append((expert_id, name, short, " ".join(keywords), " ".join(caps),
-                            shown.description))
-        for cap in caps:
-            ns, colon, value = cap.lower().partition(":")
-            if not colon:  # a bare word from the older tool: no namespace, found by value
-                ns, value = "", ns
-            cap_rows.append((expert_id, cap.lower(), ns, value))
-    conn.executemany("INSERT INTO lines (name, idx, version, line, requires, incompatible, "
-                     "load_order, max_chain, yanked, bases) VALUES (?,?,?,?,?,?,?,?,?,?)",
-                     line_rows)
-    conn.executemany("INSERT INTO experts (id, idx, name, short, version, description, "
-                     "capabilities, keywords) VALUES (?,?,?,?,?,?,?,?)", expert_rows)
-    conn.executemany("INSERT INTO search (rowid, name, short, keywords, capabilities, "
-                     "description) VALUES (?,?,?,?,?,?)", search_rows)
-    conn.executemany("INSERT INTO capabilities (expert_id, cap, ns, value) VALUES (?,?,?,?)",
-                     cap_rows)
-
-
-def _line_row(index: str, line: VersionLine, text: str) -> tuple[Any, ...]:
-    return (line.name, index, str(line.version), text, *_release_columns(line))
-
-
-def _release_columns(line: VersionLine) -> tuple[Any, ...]:
-    """The resolution columns of a verified line (what :class:`CachedRelease` reads)."""
-    from hxpm.index.model_checks import render_requirement
-
-    return (json.dumps([render_requirement(r) for r in line.requires]),
-            json.dumps([render_requirement(r) for r in line.incompatible_with]),
-            line.load_order, line.max_chain, int(line.yanked),
-            json.dumps([[v.base_model, v.base_sha256] for v in line.variants]))
-
-
 def _release(name: str, row: tuple[Any, ...]) -> CachedRelease:
+    import json
+
     idx, version, requires, incompatible, load_order, max_chain, yanked, bases = row
     try:
         return CachedRelease(idx, name, version, tuple(json.loads(requires)),
@@ -539,49 +403,4 @@ def _release(name: str, row: tuple[Any, ...]) -> CachedRelease:
                              bool(yanked), tuple((str(b), str(s)) for b, s in json.loads(bases)))
     except (TypeError, ValueError) as exc:
         raise IndexDataError(f"index cache {idx}: {name} {version}: the stored record is "
-                             f"damaged ({exc})", hint=_REBUILD_HINT) from None
-
-
-_REBUILD_HINT = "Delete index-cache.sqlite in the hxpm home and run `hxpm index update`."
-
-
-def _migrated_from_1(conn: sqlite3.Connection, path: Path) -> bool:
-    """Schema 1 stored the line text only: add the resolution columns, re-verifying each
-    line once (the strict parser). False (the caller rebuilds) if a line no longer parses."""
-    conn.execute("SAVEPOINT migrate")
-    try:
-        _migrate_from_1(conn, path)
-    except HxpmError:
-        conn.execute("ROLLBACK TO migrate")
-        conn.execute("RELEASE migrate")
-        return False
-    conn.execute("RELEASE migrate")
-    return True
-
-
-def _migrate_from_1(conn: sqlite3.Connection, path: Path) -> None:
-    from hxpm.index.model import VersionLine
-
-    for column in _RELEASE_COLUMNS:
-        kind = "INTEGER DEFAULT 0" if column in ("load_order", "max_chain", "yanked") else \
-            "TEXT DEFAULT ''"
-        conn.execute(f"ALTER TABLE lines ADD COLUMN {column} {kind} NOT NULL")
-    rows = conn.execute("SELECT rowid, idx, name, version, line FROM lines").fetchall()
-    for rowid, idx, name, version, text in rows:
-        line = VersionLine.parse(text, where=f"index cache {path} ({idx}: {name} {version})")
-        conn.execute("UPDATE lines SET requires = ?, incompatible = ?, load_order = ?, "
-                     "max_chain = ?, yanked = ?, bases = ? WHERE rowid = ?",
-                     (*_release_columns(line), rowid))
-
-
-def _shown(group: list[VersionLine]) -> VersionLine:
-    """The version search describes: what a plain install would pick (group is sorted)."""
-    unyanked = [ln for ln in group if not ln.yanked]
-    stable = [ln for ln in unyanked if not ln.version.is_prerelease]
-    return (stable or unyanked or group)[-1]
-
-
-def _set_head(conn: sqlite3.Connection, index: str, commit: str) -> None:
-    now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-    conn.execute("INSERT OR REPLACE INTO indexes (name, head, updated_at) VALUES (?,?,?)",
-                 (index, commit, now))
+                             f"damaged ({exc})", hint=rows_.REBUILD_HINT) from None

@@ -45,6 +45,7 @@ from hxpm.index._gitlocal import (
     GITLINK_MODE,
     HEAD_REF,
     HEX40_RE,
+    ObjectSizes,
     check_rel_path,
     check_sha,
     commit_files,
@@ -389,13 +390,13 @@ def iter_files(cache_dir: Path, commit: str, prefix: str, *, max_bytes: int
         UsageError: ``prefix`` is malformed.
     """
     rel = check_rel_path(prefix, allow_empty=True)
-    with open_repo(cache_dir) as repo:
+    with open_repo(cache_dir) as repo, ObjectSizes(repo) as sizes:
         root = _subtree(repo, commit, rel)
         if root is None:
             return
         for path, mode, sha in walk_entries(repo, root, rel):
             yield _text_path(path), _blob_bytes(repo, commit, _text_path(path), mode, sha,
-                                                max_bytes)
+                                                max_bytes, sizes)
 
 
 def iter_changed_files(cache_dir: Path, old: str, new: str, prefix: str, *, max_bytes: int
@@ -409,7 +410,7 @@ def iter_changed_files(cache_dir: Path, old: str, new: str, prefix: str, *, max_
         UsageError: Malformed sha or prefix.
     """
     rel = check_rel_path(prefix, allow_empty=True)
-    with open_repo(cache_dir) as repo:
+    with open_repo(cache_dir) as repo, ObjectSizes(repo) as sizes:
         trees = [_subtree(repo, sha, rel) for sha in (old, new)]
         if trees[0] == trees[1]:
             return
@@ -423,7 +424,7 @@ def iter_changed_files(cache_dir: Path, old: str, new: str, prefix: str, *, max_
             full = _text_path(rel + b"/" + path if rel else path)
             entry = found[path]
             yield full, None if entry is None else _blob_bytes(repo, new, full, *entry,
-                                                                  max_bytes)
+                                                                  max_bytes, sizes)
 
 
 def _text_path(path: bytes) -> str:
@@ -431,10 +432,10 @@ def _text_path(path: bytes) -> str:
 
 
 def _blob_bytes(repo: Repo, commit: str, path: str, mode: int, sha: ObjectID,
-                max_bytes: int) -> bytes:
+                max_bytes: int, sizes: ObjectSizes) -> bytes:
     if stat.S_ISLNK(mode) or mode == GITLINK_MODE:
         raise NotFoundError(f"expected a file at {path!r} in {commit}, got a directory or link")
-    size = object_size(repo, sha)
+    size = sizes(sha)  # from the object's header: a huge blob is refused before it is read
     if size is not None and size > max_bytes:
         raise _too_big(path, commit, max_bytes, size)
     blob = repo.object_store[sha]

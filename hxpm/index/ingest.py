@@ -2,17 +2,45 @@
 
 The one place where a file read from an index (Git, or another transport) becomes lines the
 cache may store: the path must be the shard of the name it ends in (so a file cannot
-shadow another expert's), and every line is parsed strictly, its signature statement
-checked against it (:func:`hxpm.index.model.parse_expert_records`). This runs once per
-file per update; the cache keeps the result and never checks it again.
+shadow another expert's; checked when the file is stored, :func:`name_of_expert_file`),
+and every line is parsed strictly, its signature statement checked against it
+(:func:`hxpm.index.model.parse_expert_records`; run once per file, the first time its name
+is read, :func:`read_expert_file`). The cache keeps the result and never checks it again.
 """
 
 from __future__ import annotations
 
-from hxpm.errors import IndexDataError
-from hxpm.index.model import VersionLine, parse_expert_records, shard_path
+from typing import TYPE_CHECKING
 
-__all__ = ["read_expert_file"]
+from hxpm.errors import IndexDataError
+
+if TYPE_CHECKING:  # the model (semver, PyNaCl) is imported only when lines are checked
+    from hxpm.index.model import VersionLine
+
+__all__ = ["name_of_expert_file", "read_expert_file"]
+
+
+def name_of_expert_file(index: str, path: str) -> str | None:
+    """The expert an index file at ``path`` belongs to; None for placeholders such as
+    ``experts/.keep``.
+
+    Raises:
+        IndexDataError: ``path`` is not where the expert it names belongs.
+    """
+    from hxpm.index.model import shard_path
+
+    name = path.rsplit("/", 1)[-1]
+    if name.startswith("."):  # .keep and similar placeholders
+        return None
+    try:
+        expected = shard_path(name)
+    except IndexDataError as exc:
+        raise IndexDataError(f"index {index}: {path}: {exc.message}", hint=exc.hint,
+                             details=exc.details) from None
+    if expected != path:
+        raise IndexDataError(f"index {index}: {path} is not where an expert named "
+                             f"{name!r} belongs (expected {expected})")
+    return name
 
 
 def read_expert_file(index: str, path: str, data: bytes | None
@@ -25,17 +53,11 @@ def read_expert_file(index: str, path: str, data: bytes | None
         IndexDataError: ``path`` is not where the expert it names belongs, or the file
             holds an invalid line, a line of another expert, or a version twice.
     """
-    name = path.rsplit("/", 1)[-1]
-    if name.startswith("."):  # .keep and similar placeholders
+    from hxpm.index.model import parse_expert_records
+
+    name = name_of_expert_file(index, path)
+    if name is None:
         return None
-    try:
-        expected = shard_path(name)
-    except IndexDataError as exc:
-        raise IndexDataError(f"index {index}: {path}: {exc.message}", hint=exc.hint,
-                             details=exc.details) from None
-    if expected != path:
-        raise IndexDataError(f"index {index}: {path} is not where an expert named "
-                             f"{name!r} belongs (expected {expected})")
     if data is None:
         return name, []
     return name, parse_expert_records(data, name=name, where=f"index {index}: {path}")

@@ -14,7 +14,7 @@ keys, before anything is fetched (:mod:`hxpm.services.apply`).
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Any, TypeVar
 
 from hxpm.errors import HxpmError, IndexDataError
 from hxpm.index.model import _VARIANT_FIELDS, SourceRef, VariantEntry, VersionLine
@@ -22,6 +22,7 @@ from hxpm.index.model_checks import parse_requirement_cached, parse_version_cach
 
 __all__ = ["line_from_verified"]
 
+_T = TypeVar("_T")
 _HINT = ("The index cache is damaged: delete index-cache.sqlite in the hxpm home and run "
          "`hxpm index update` to rebuild it.")
 
@@ -90,10 +91,10 @@ def _default(name: str) -> Any:
             "priority": DEFAULT_PRIORITY}[name]
 
 
-def _trusted(cls: type[Any], values: dict[str, Any]) -> Any:
+def _trusted(cls: type[_T], values: dict[str, Any]) -> _T:
     """An instance of a frozen model dataclass with ``values`` placed as they are: the
     checks in its ``__post_init__`` ran when the record was stored."""
-    obj = object.__new__(cls)
+    obj: _T = object.__new__(cls)
     for name, value in values.items():
         object.__setattr__(obj, name, value)
     return obj

@@ -1,9 +1,10 @@
 """Git indexes: add, update (with the rollback guard), list, remove; and `index init`.
 
 An update fetches the index's HEAD into ``indexes/<name>/`` (a bare Git cache), refuses a
-head that does not descend from the last accepted commit, validates every changed expert
-file, and only then records the new commit. Reads (resolve, search) use the SQLite index
-cache filled here and never touch Git.
+head that does not descend from the last accepted commit, stores every changed expert file
+in the SQLite index cache (its place checked; its lines are checked on the first read of
+its name, once, so a bad line breaks only its own expert), and only then records the new
+commit. Reads (resolve, search) use that cache and never touch Git.
 """
 
 from __future__ import annotations
@@ -157,8 +158,8 @@ def _update_locked(store: Store, record: IndexRecord, *, allow_rewind: bool,
 
 def _refresh_cache(store: Store, index: str, cache_dir: Path, old: str | None, new: str) -> int:
     """Bring the cache's copy of ``index`` to ``new``: only the changed expert files when
-    the cache holds ``old``, else every file (the tree walked once). Each file read is
-    verified once, as the cache stores it (IndexCache.replace_index_files)."""
+    the cache holds ``old``, else every file (the tree walked once). Each file's lines are
+    checked once, on the first read of its name (IndexCache.replace_index_files)."""
     cache = open_cache(store)
     try:
         cached = cache.commit_of(index)

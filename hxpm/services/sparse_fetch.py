@@ -155,9 +155,10 @@ class SparseFetcher:
                 details={"reason": "expired", "expires": snap.expires})
         url = normalise_sparse_url(record.url)
         fetched = fetch_files(url, record.name, snap, paths, self._http)
-        # The cache checks every line (one transaction: a bad file stores nothing).
+        # Checked now, not on first read: the closure below reads the files' requirements.
         self._cache.update_index_files(record.name, view.state.commit,
                                        [(f.path, f.data) for f in fetched])
+        self._cache.check_names(record.name, names)
         folder.write_files({f.path: f.data for f in fetched})
         state = view.state.with_files(
             {f.path: CachedFile(snap.files[f.path], f.etag) for f in fetched})

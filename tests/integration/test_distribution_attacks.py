@@ -58,15 +58,17 @@ def test_key_not_trusted_for_that_name(world, tmp_path):
 
 
 @pytest.mark.parametrize("bad", ["this is not json", json.dumps({"v": 2, "name": "expert-json"})])
-def test_malformed_index_line_refuses_the_update(world, tmp_path, bad):
+def test_malformed_index_line_breaks_only_its_own_expert(world, tmp_path, bad):
+    # issue 10: the update goes through; the bad file is refused at first use of its name
     home = world.user(tmp_path / "user")
-    before = world.run(home, "index", "list", "--json").json()["indexes"][0]["commit"]
     _edit_lines(world, "expert-json", lambda lines: [json.dumps(x) for x in lines] + [bad])
-    r = world.run(home, "index", "update")
-    assert r.code == 5 and "expert-json" in r.err
+    assert world.run(home, "index", "update").code == 0
+    r = world.run(home, "install", "expert-json")
+    assert r.code == 5 and "expert-json" in r.err and "line 3" in r.err
     if bad.startswith("{"):
         assert "upgrade hxpm" in r.err
-    assert world.run(home, "index", "list", "--json").json()["indexes"][0]["commit"] == before
+    assert world.run(home, "install", "expert-sql").code == 5  # it requires expert-json
+    _nothing_installed(world, home)
 
 
 def test_tag_whose_manifest_disagrees_with_the_line(world, tmp_path):

@@ -213,6 +213,16 @@ def test_a_file_signed_for_another_name_is_refused(world: World) -> None:
     still_resolves(world)
 
 
+def test_a_file_that_is_not_json_is_refused_when_fetched(world: World) -> None:
+    # checked as it is fetched (its requirements feed the prefetch), not on a later read
+    (world.site / shard_path("expert-d")).write_bytes(b'{"v":1,\n not json\n')
+    (world.site / "snapshot.json").write_bytes(world.resign({}))
+    assert world.cli("index", "update", "main").code == 0
+    e = error(world.dry_run("expert-d"), 5)
+    assert e["error"] == "bad-index" and "experts/ex/pe/expert-d line 1" in json.dumps(e)
+    still_resolves(world)
+
+
 def test_a_file_from_another_snapshot_is_refused(world: World) -> None:
     world.server.override[shard_path("expert-e")] = expert_file(
         "expert-e", {"0.1.0": [], "9.0.0": []}, world.digest)

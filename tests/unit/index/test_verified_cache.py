@@ -107,26 +107,52 @@ def test_bulk_parse_equals_per_line_parse() -> None:
 # --- stored once, read without re-checking --------------------------------------------------
 
 
-def test_reads_never_re_verify(cache: IndexCache, monkeypatch: pytest.MonkeyPatch) -> None:
+def _count_strict_parses(monkeypatch: pytest.MonkeyPatch) -> list[Any]:
+    calls: list[Any] = []
+    real = model.VersionLine._from_doc.__func__  # type: ignore[attr-defined]
+
+    def counted(cls: type[VersionLine], *args: Any) -> VersionLine:
+        calls.append(args)
+        return real(cls, *args)  # type: ignore[no-any-return]
+
+    monkeypatch.setattr(model.VersionLine, "_from_doc", classmethod(counted))
+    return calls
+
+
+def test_each_line_is_checked_once_on_first_use(cache: IndexCache,
+                                                monkeypatch: pytest.MonkeyPatch) -> None:
     path = shard_path("expert-sql")
     data = expert_file("expert-sql", "0.1.0", "0.2.0")
     expected = parse_expert_file(data, name="expert-sql", where="t")
+    calls = _count_strict_parses(monkeypatch)
     assert cache.replace_index_files("main", COMMIT, [(path, data)]) == 1
-    calls = []
-    real = model.VersionLine._from_doc.__func__  # type: ignore[attr-defined]
-    monkeypatch.setattr(model.VersionLine, "_from_doc",
-                        classmethod(lambda cls, *a: calls.append(a) or real(cls, *a)))
-    got = cache.lines_for("expert-sql")
-    assert [str(c.line.version) for c in got] == ["0.1.0", "0.2.0"]
-    assert [c.line for c in got] == expected
+    assert calls == []  # storing checks the path, not the lines
+    got = cache.lines_for("expert-sql")  # the first read checks both lines...
+    assert [c.line for c in got] == expected and len(calls) == 2
     assert [r.version for r in cache.releases_for("expert-sql")] == ["0.1.0", "0.2.0"]
-    assert calls == []  # not one line went through the strict parser on read
+    assert cache.line("main", "expert-sql", "0.2.0") == expected[1]
+    with IndexCache(cache.path) as again:  # ...and no later read, in any process, again
+        assert [c.line for c in again.lines_for("expert-sql")] == expected
+    assert len(calls) == 2
+    assert sqlite3.connect(cache.path).execute("SELECT count(*) FROM files").fetchone() == (0,)
 
 
-def test_a_tampered_record_is_served_as_stored_until_the_next_update(cache: IndexCache) -> None:
+def test_two_readers_of_one_cache_check_a_name_once(cache: IndexCache,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    cache.replace_index_files("main", COMMIT, [(shard_path("expert-sql"),
+                                                expert_file("expert-sql", "0.1.0"))])
+    calls = _count_strict_parses(monkeypatch)
+    with IndexCache(cache.path) as other:  # another process's connection
+        assert [r.version for r in other.releases_for("expert-sql")] == ["0.1.0"]
+    assert [r.version for r in cache.releases_for("expert-sql")] == ["0.1.0"]
+    assert len(calls) == 1
+
+
+def test_a_verified_record_tampered_in_the_cache_is_served_as_stored(cache: IndexCache) -> None:
     path = shard_path("expert-sql")
     original = expert_file("expert-sql", "0.1.0")
     cache.replace_index_files("main", COMMIT, [(path, original)])
+    cache.releases_for("expert-sql")  # checked and stored as a verified record
     conn = sqlite3.connect(cache.path)  # someone edits the cache file behind hxpm's back
     text = conn.execute("SELECT line FROM lines").fetchone()[0]
     doc = json.loads(text)
@@ -136,12 +162,64 @@ def test_a_tampered_record_is_served_as_stored_until_the_next_update(cache: Inde
     conn.close()
     stored = cache.line("main", "expert-sql", "0.1.0")  # read back as stored: no re-check
     assert stored.variants[0].signature == "not a signature"
-    # a re-update of the same bytes with that tampering is refused by the checks...
-    with pytest.raises(IndexDataError, match="signature"):
-        cache.replace_index_files("main", OTHER, [(path, (compact(doc) + "\n").encode())])
-    assert cache.commit_of("main") == COMMIT  # ...and changed nothing
+    # the index serving that tampered line: stored, then refused at first use
+    cache.replace_index_files("main", OTHER, [(path, (compact(doc) + "\n").encode())])
+    with pytest.raises(IndexDataError, match="signature") as info:
+        cache.releases_for("expert-sql")
+    assert "index main: experts/ex/pe/expert-sql line 1" in info.value.message
     cache.replace_index_files("main", OTHER, [(path, original)])  # the real file heals it
     assert cache.line("main", "expert-sql", "0.1.0").variants[0].statement.name == "expert-sql"
+
+
+def test_a_pending_file_tampered_in_the_cache_is_caught_at_first_use(cache: IndexCache) -> None:
+    path = shard_path("expert-sql")
+    cache.replace_index_files("main", COMMIT, [(path, expert_file("expert-sql", "0.1.0"))])
+    doc = line_doc("expert-sql", "0.1.0")
+    doc["variants"][0]["sha256"] = "0" * 64  # no longer what the signature says
+    conn = sqlite3.connect(cache.path)
+    conn.execute("UPDATE files SET data = ?", ((compact(doc) + "\n").encode(),))
+    conn.commit()
+    conn.close()
+    for _ in range(2):  # every read refuses it; nothing is stored
+        with pytest.raises(IndexDataError, match="expert-sql"):
+            cache.lines_for("expert-sql")
+    assert sqlite3.connect(cache.path).execute("SELECT count(*) FROM lines").fetchone() == (0,)
+
+
+def test_a_bad_file_breaks_only_its_own_name(cache: IndexCache) -> None:
+    sql, js = shard_path("expert-sql"), shard_path("expert-json")
+    bad = expert_file("expert-sql", "0.1.0") + b'{"v":2,"name":"expert-sql"}\n'
+    cache.replace_index_files("main", COMMIT, [(sql, bad),
+                                               (js, expert_file("expert-json", "1.0.0"))])
+    assert cache.commit_of("main") == COMMIT  # the update went through
+    assert [r.version for r in cache.releases_for("expert-json")] == ["1.0.0"]
+    with pytest.raises(IndexDataError, match="upgrade hxpm") as info:
+        cache.releases_for("expert-sql")
+    assert info.value.exit_code == 5
+    assert "index main: experts/ex/pe/expert-sql line 2" in info.value.message
+    assert {h.name for h in cache.search("")} == {"expert-json", "expert-sql"}  # display only
+
+
+def test_search_over_unchecked_files_is_display_only_and_corrected_on_first_use(
+        cache: IndexCache) -> None:
+    # out of version order (hand-edited), hostile field types, and a file of garbage
+    sql = compact(line_doc("expert-sql", "0.2.0")) + "\n" + \
+        compact(line_doc("expert-sql", "0.1.0", description="older")) + "\n"
+    odd = line_doc("expert-odd", "1.0.0", capabilities=["tech:sql"])
+    odd["description"], odd["capabilities"] = {"x": 1}, ["tech:sql", 7, None]
+    cache.replace_index_files("main", COMMIT, [
+        (shard_path("expert-sql"), sql.encode()),
+        (shard_path("expert-odd"), (compact(odd) + "\n").encode()),
+        (shard_path("expert-junk"), b"\xff[[[not json\n" + b"[" * 100_000 + b"\n")])
+    hits = {h.name: h for h in cache.search("")}
+    assert hits["expert-sql"].version == "0.1.0" and hits["expert-sql"].description == "older"
+    assert hits["expert-odd"].description == "" and hits["expert-odd"].capabilities == \
+        ("tech:sql",)
+    assert hits["expert-junk"].version == "" and cache.search("sql", capability="tech:sql")
+    cache.releases_for("expert-sql")  # checked: search now shows what install would pick
+    assert cache.search("sql")[0].version == "0.2.0"
+    with pytest.raises(IndexDataError):
+        cache.releases_for("expert-odd")
 
 
 def test_a_damaged_record_is_an_index_data_error_naming_the_rebuild(cache: IndexCache) -> None:
@@ -162,9 +240,10 @@ def test_files_api_checks_shards_and_handles_deletes(cache: IndexCache) -> None:
     with pytest.raises(IndexDataError, match="not where an expert named"):
         cache.update_index_files("main", OTHER, [("experts/ex/zz/expert-sql",
                                                  expert_file("expert-sql", "9.0.0"))])
-    with pytest.raises(IndexDataError, match="lists expert-sql only"):
-        cache.update_index_files("main", OTHER, [(sql, expert_file("expert-json", "2.0.0"))])
     assert cache.commit_of("main") == COMMIT
+    cache.update_index_files("main", COMMIT, [(sql, expert_file("expert-json", "2.0.0"))])
+    with pytest.raises(IndexDataError, match="lists expert-sql only"):  # at first use
+        cache.releases_for("expert-sql")
     cache.update_index_files("main", OTHER, [(js, None),
                                              (sql, expert_file("expert-sql", "0.1.0", "0.2.0"))])
     assert cache.names() == ["expert-sql"] and cache.commit_of("main") == OTHER
@@ -211,7 +290,7 @@ def test_a_schema_1_cache_is_migrated_in_place(tmp_path: Path) -> None:
     with IndexCache(path) as cache:
         (release,) = cache.releases_for("expert-sql")
         assert release.requires == ("expert-json@^1.0",) and cache.commit_of("main") == COMMIT
-    assert sqlite3.connect(path).execute("PRAGMA user_version").fetchone()[0] == 2
+    assert sqlite3.connect(path).execute("PRAGMA user_version").fetchone()[0] == 3
 
 
 def test_a_schema_1_cache_with_a_bad_line_is_rebuilt(tmp_path: Path) -> None:
@@ -219,6 +298,27 @@ def test_a_schema_1_cache_with_a_bad_line_is_rebuilt(tmp_path: Path) -> None:
     _v1_cache(path, '{"v":1,"name":"expert-sql"}')
     with IndexCache(path) as cache:
         assert cache.indexes() == [] and cache.releases_for("expert-sql") == []
+
+
+def test_a_schema_2_cache_keeps_its_verified_records(tmp_path: Path,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    path = tmp_path / "index-cache.sqlite"
+    with IndexCache(path) as cache:
+        cache.replace_index_files("main", COMMIT, [(shard_path("expert-sql"),
+                                                    expert_file("expert-sql", "0.1.0"))])
+        cache.releases_for("expert-sql")
+    conn = sqlite3.connect(path)  # what schema 2 looked like: no files table
+    conn.execute("DROP TABLE files")
+    conn.execute("PRAGMA user_version=2")
+    conn.commit()
+    conn.close()
+    calls = _count_strict_parses(monkeypatch)
+    with IndexCache(path) as cache:
+        assert [c.line.name for c in cache.lines_for("expert-sql")] == ["expert-sql"]
+        cache.update_index_files("main", OTHER, [(shard_path("expert-json"),
+                                                  expert_file("expert-json", "1.0.0"))])
+        assert calls == [] and cache.names() == ["expert-json", "expert-sql"]
+    assert sqlite3.connect(path).execute("PRAGMA user_version").fetchone()[0] == 3
 
 
 # --- one tree walk -------------------------------------------------------------------------
@@ -258,3 +358,33 @@ def test_tree_walk_reads_what_path_lookups_read(tmp_path: Path) -> None:
     assert [p for p, _ in changed] == git.changed_paths(repo, old, new, "experts/")
     assert dict(changed) == {shard_path("ab"): None, shard_path("expert-sql"): b"changed\n",
                              shard_path("new"): b"new\n"}
+
+
+def test_tree_walk_in_a_packed_repository_reads_sizes_from_headers(tmp_path: Path) -> None:
+    repo = tmp_path / "idx"
+    repo.mkdir()
+    _git(repo, "init", "-q", "-b", "main")
+    written = {shard_path(f"expert-{i:03d}"): expert_file(f"expert-{i:03d}", "0.1.0", "0.2.0")
+               for i in range(30)}  # similar files: the pack stores most of them as deltas
+    for path, data in written.items():
+        (repo / path).parent.mkdir(parents=True, exist_ok=True)
+        (repo / path).write_bytes(data)
+    big = shard_path("expert-big")
+    (repo / big).parent.mkdir(parents=True, exist_ok=True)
+    (repo / big).write_bytes(b"x" * 70_000)
+    _git(repo, "add", "-A")
+    _git(repo, "commit", "-q", "-m", "one")
+    _git(repo, "gc", "-q", "--aggressive")
+    assert not list((repo / ".git" / "objects").glob("??/*"))  # everything is packed
+    head = _git(repo, "rev-parse", "HEAD")
+    from hxpm.index._gitlocal import ObjectSizes, get_commit, object_size, open_repo, walk_entries
+
+    with open_repo(repo) as r, ObjectSizes(r) as sizes:
+        for _, _, sha in walk_entries(r, get_commit(r, head).tree, b""):
+            assert sizes(sha) == object_size(r, sha) == len(r.object_store[sha].as_raw_string())
+    walked = dict(git.iter_files(repo, head, "experts/", max_bytes=1 << 20))
+    assert walked == {**written, big: b"x" * 70_000}
+    from hxpm.errors import IntegrityError
+
+    with pytest.raises(IntegrityError, match="at most 65536 bytes, got 70000"):
+        list(git.iter_files(repo, head, "experts/", max_bytes=65536))
