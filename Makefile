@@ -6,7 +6,7 @@ PIP    := $(VENV)/bin/python -m pip
 # ever pulled. Override with e.g. `make TORCH_SPEC='torch==2.5.1' test`.
 TORCH_SPEC ?= torch==2.13.0
 
-.PHONY: demo test venv bench fuzz clean
+.PHONY: demo test test-oldest lint venv bench fuzz clean
 
 venv: $(VENV)/.installed
 
@@ -26,6 +26,28 @@ demo: $(VENV)/.runtime
 
 test: $(VENV)/.runtime
 	$(VENV)/bin/python -m pytest -q -p no:cacheprovider
+
+# Lint, format and type checks (the config is in pyproject.toml).
+lint: $(VENV)/.runtime
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy
+
+# The suite against the oldest versions pyproject.toml allows: every dependency pinned to its
+# lower bound (scripts/oldest_pins.py), in a venv of its own. torch is the exception: the
+# same CPU build as above (TORCH_SPEC), since older CPU wheels are not always reachable.
+OLDEST ?= .venv-oldest
+test-oldest:
+	rm -rf $(OLDEST)
+	$(PYTHON) -m venv $(OLDEST)
+	$(PYTHON) scripts/oldest_pins.py runtime serve dev --skip torch > $(OLDEST)/pins.txt
+	$(OLDEST)/bin/python -m pip install --quiet --disable-pip-version-check '$(TORCH_SPEC)'
+	$(OLDEST)/bin/python -m pip install --quiet --disable-pip-version-check \
+		-c $(OLDEST)/pins.txt -e '.[runtime,serve,dev]'
+	$(OLDEST)/bin/python -m pip check
+	# The runtime tests skip where peft cannot import: make that an error here instead.
+	$(OLDEST)/bin/python -c 'import torch, transformers, peft, fastapi'
+	$(OLDEST)/bin/python -m pytest -q -p no:cacheprovider
 
 # Every fuzz target for HXPM_FUZZ_SECONDS each (default 60; atheris when installed, else
 # hypothesis). Crashing inputs land in tests/fuzz/regressions/, which `make test` replays.

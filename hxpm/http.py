@@ -135,7 +135,7 @@ class RetryPolicy:
 
     def backoff(self, attempt: int) -> float:
         """The wait after failed attempt number ``attempt`` (0-based)."""
-        base = min(self.max_backoff_s, self.backoff_s * (2**attempt))
+        base = min(self.max_backoff_s, self.backoff_s * (2.0**attempt))
         return base + random.uniform(0, base)  # jitter, not a secret
 
 

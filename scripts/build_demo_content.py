@@ -138,7 +138,7 @@ def package_into(expert_dir: Path, out_dir: Path) -> Path:
     return built[0].path
 
 
-def install_unsigned(store, package: Path) -> None:  # noqa: ANN001 (hxpm Store)
+def install_unsigned(store, package: Path) -> None:
     from hxpm.services.install import InstallOptions, install_package_file
 
     install_package_file(store, package, options=InstallOptions(unsafe_allow_unsigned=True,
@@ -179,7 +179,7 @@ def scores_block(name: str, ev: dict, train: dict | None) -> str:
 def write_readme_scores(expert_dir: Path, block: str) -> None:
     path = expert_dir / "README.md"
     text = path.read_text(encoding="utf-8")
-    pattern = re.compile(re.escape(MARK_OPEN) + r".*?" + re.escape(MARK_CLOSE), re.S)
+    pattern = re.compile(re.escape(MARK_OPEN) + r".*?" + re.escape(MARK_CLOSE), re.DOTALL)
     if not pattern.search(text):
         raise SystemExit(f"{path}: no {MARK_OPEN} ... {MARK_CLOSE} section to fill in")
     path.write_text(pattern.sub(lambda _m: block, text, count=1), encoding="utf-8")
@@ -208,11 +208,11 @@ def build(only: Sequence[str], *, eval_only: bool, update_digests: bool,
     os.environ["HXPM_HOME"] = str(home)  # read at call time by hxpm: only this build's store
     log(f"build store: {home}\nbase {BASE_NAME}: {digest}\norder: {', '.join(order)}")
 
+    import torch
+
     from hxpm.services.bases import add_base
     from hxpm.services.training import EvalRequest, TrainRequest, evaluate_expert, train_expert
     from hxpm.store.store import Store
-
-    import torch
 
     # Generation runs on one thread: the model is tiny, and two OpenMP pools competing for
     # the same cores (another process on the machine) make token-by-token decoding 20x

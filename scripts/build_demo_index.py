@@ -35,7 +35,8 @@ HXPM = [sys.executable, "-m", "hxpm"]
 
 def hxpm(*args: object, home: Path) -> str:
     env = {**os.environ, "HXPM_HOME": str(home), "HXPM_KEY_DIR": str(KEY_DIR)}
-    r = subprocess.run([*HXPM, *map(str, args)], env=env, capture_output=True, text=True)
+    r = subprocess.run([*HXPM, *map(str, args)], env=env, capture_output=True, text=True,
+                       check=False)
     if r.returncode != 0:
         raise SystemExit(f"hxpm {' '.join(map(str, args))} failed:\n{r.stderr}")
     return r.stdout

@@ -23,7 +23,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from socketserver import ThreadingMixIn
-from typing import Any
+from typing import Any, Self
 from wsgiref.simple_server import make_server
 
 import pytest
@@ -83,7 +83,7 @@ class GitHTTPServer:
         """``http://127.0.0.1:PORT/<repo_name>`` for a repository under ``root``."""
         return f"http://{HOST}:{self.port}/{repo_name}"
 
-    def __enter__(self) -> GitHTTPServer:
+    def __enter__(self) -> Self:
         self._server = make_server(
             HOST,
             0,
@@ -208,7 +208,7 @@ class StallingServer:
     _thread: threading.Thread | None = None
     _stop: threading.Event = field(default_factory=threading.Event)
 
-    def __enter__(self) -> StallingServer:
+    def __enter__(self) -> Self:
         self._sock = socket.socket()
         self._sock.bind((HOST, 0))
         self._sock.listen(16)

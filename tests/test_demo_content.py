@@ -166,7 +166,7 @@ def test_scores_list_all_seven_with_the_expert_above_the_base() -> None:
 def test_readme_shows_the_recorded_scores(name: str) -> None:
     s = json.loads((EXPERTS_DIR / "SCORES.json").read_text(encoding="utf-8"))[name]
     readme = (EXPERTS_DIR / name / "README.md").read_text(encoding="utf-8")
-    block = re.search(r"<!-- scores -->(.*?)<!-- /scores -->", readme, re.S)
+    block = re.search(r"<!-- scores -->(.*?)<!-- /scores -->", readme, re.DOTALL)
     assert block is not None
     assert f"| `{s['metric']}` | {s['n']} | {s['base']:.2f} | **{s['expert']:.2f}** |" in \
         block.group(1)

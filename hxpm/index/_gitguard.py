@@ -18,6 +18,7 @@ that command is OpenSSH, and kills and reaps it on every path.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import select
 import shlex
@@ -323,10 +324,8 @@ class SSHProcess:
     def close(self) -> None:
         """Close stdin so the command can finish; kill it if it does not, and reap it."""
         for pipe in (self._stdin, self._stdout):
-            try:
+            with contextlib.suppress(OSError):
                 pipe.close()
-            except OSError:
-                pass
         try:
             self.proc.wait(timeout=_GRACE_S)
         except subprocess.TimeoutExpired:

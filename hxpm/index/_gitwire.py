@@ -132,7 +132,10 @@ class _TimeoutTCPGitClient(TCPGitClient):
         # git daemon reads the protocol version behind two NULs (older daemons ignore it).
         extra = b"\0\0version=2\0" if cmd == b"upload-pack" and self.protocol_version == 2 else b""
         proto.send_cmd(b"git-" + cmd, path_b, b"host=" + self._host.encode("ascii") + extra)
-        can_read: Callable[[], bool] = lambda: bool(select.select([sock], [], [], 0)[0])
+
+        def can_read() -> bool:
+            return bool(select.select([sock], [], [], 0)[0])
+
         return proto, can_read, None
 
 

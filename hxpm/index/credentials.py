@@ -97,7 +97,7 @@ def netrc_entry(host: str, port: int | None) -> Credentials | None:
     names = ([f"{host}:{port}"] if port is not None else []) + [host]
     entry = next((parsed.hosts[n] for n in names if n in parsed.hosts), None)
     if entry is None:
-        entry = parsed.hosts.get("default")  # type: ignore[assignment]
+        entry = parsed.hosts.get("default")
     if entry is None:
         return None
     login, _account, password = entry

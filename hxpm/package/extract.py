@@ -16,7 +16,7 @@ import hashlib
 import os
 from concurrent.futures import Executor, Future
 from pathlib import Path
-from typing import IO, BinaryIO
+from typing import IO, BinaryIO, Self
 
 from hxpm.errors import StoreError
 
@@ -93,7 +93,7 @@ class Sink:
         self.sha = hashlib.sha256()
         self.count = 0
 
-    def __enter__(self) -> Sink:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, exc_type: type[BaseException] | None, *_: object) -> None:

@@ -30,7 +30,7 @@ from hxpm.package.signing import (
     b64decode_strict,
 )
 
-SECRET_KEY_HEADER = "hxpm-secret-key/1"  # noqa: S105 (a format tag, not a secret)
+SECRET_KEY_HEADER = "hxpm-secret-key/1"
 MAX_KEY_NAME_CHARS = 64
 _KEYGEN_HINT = "Create a key with: hxpm key generate --name <publisher>"
 

@@ -27,7 +27,17 @@ _WHERE = {
     "ConflictReport": "explain", "render_text": "explain", "resolve": "resolver",
 }
 
-__all__ = sorted(_WHERE)
+__all__ = [  # the names of _WHERE (a test keeps them equal)
+    "USER",
+    "Candidate",
+    "CandidateSource",
+    "ConflictReport",
+    "InMemorySource",
+    "Reason",
+    "Resolution",
+    "render_text",
+    "resolve",
+]
 
 
 def __getattr__(name: str) -> Any:

@@ -163,8 +163,8 @@ def cycle_report(cycle: Sequence[Candidate], base_model: str) -> ConflictReport:
     text = " → ".join([c.label for c in cycle] + [cycle[0].name])
     return ConflictReport(
         "cycle", f"experts require each other in a cycle: {text}", base_model,
-        hints=(f"remove one requirement of this cycle from its manifest ({text}); a cycle has "
-               "no load order",),
+        hints=((f"remove one requirement of this cycle from its manifest ({text}); a cycle has "
+                "no load order"),),
         cycle=tuple(c.key for c in cycle))
 
 
@@ -177,8 +177,8 @@ def max_chain_report(expert: Candidate, members: Sequence[Candidate],
         f"{expert.label} accepts at most {expert.max_chain} experts in its chain (max_chain), "
         f"but it and what it requires come to {len(members)}: {names}",
         base_model,
-        hints=(f"choose another version of {expert.name} or of what it requires, or ask its "
-               "publisher to raise max_chain",),
+        hints=((f"choose another version of {expert.name} or of what it requires, or ask its "
+                "publisher to raise max_chain"),),
         chain=ChainViolation(expert.key, expert.max_chain, len(members),
                              tuple(c.key for c in members)))
 
@@ -290,8 +290,8 @@ def _hints(provider: ExpertProvider, conflict: NameConflict,
            infos: list[Information]) -> list[str]:
     name = conflict.name
     if not conflict.known:
-        return [f"check the spelling of {name}, add an index that lists it, or install it "
-                "from its Git URL"]
+        return [(f"check the spelling of {name}, add an index that lists it, or install it "
+                 "from its Git URL")]
     codes = _actionable_codes(conflict)
     hints: list[str] = []
     if "incompatible" in codes:
@@ -360,8 +360,8 @@ def _version_hints(name: str, conflict: NameConflict, codes: set[str]) -> list[s
 
 def render_text(report: ConflictReport) -> str:
     """The report for people: a headline, each contested name, then hints."""
-    lines = [f"Cannot resolve the requested experts for base {report.base_model}: "
-             f"{report.summary}."]
+    lines = [(f"Cannot resolve the requested experts for base {report.base_model}: "
+              f"{report.summary}.")]
     for conflict in report.conflicts:
         lines += ["", f"{conflict.name}:"]
         lines += [f"  {d.text}" for d in conflict.demands]

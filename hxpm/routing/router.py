@@ -162,7 +162,7 @@ class _Builder:
 class Router:
     """Candidates compiled once; :meth:`route` is then a single pass over the prompt tokens."""
 
-    __slots__ = ("_compiled", "_specs", "_index", "min_score")
+    __slots__ = ("_compiled", "_index", "_specs", "min_score")
 
     def __init__(self, candidates: Iterable[RouteCandidate], *,
                  min_score: float = DEFAULT_MIN_SCORE) -> None:
@@ -239,10 +239,9 @@ def _strings(values: object) -> tuple[str, ...]:
     # A bare string where a tuple belongs would otherwise be read one character at a time.
     if isinstance(values, str):
         return (values,)
-    try:
-        return tuple(v for v in values if isinstance(v, str))  # type: ignore[union-attr]
-    except TypeError:
-        return ()
+    if isinstance(values, Iterable):
+        return tuple(v for v in values if isinstance(v, str))
+    return ()
 
 
 def _version_key(version: str) -> tuple[tuple[int, ...], bool, str]:
@@ -319,7 +318,7 @@ def _compile_capabilities(i: int, capabilities: tuple[str, ...], builder: _Build
 
 
 def _render(form: tuple[str, ...], glued: tuple[bool, ...]) -> str:
-    return "".join(t if g or k == 0 else " " + t for k, (t, g) in enumerate(zip(form, glued)))
+    return "".join(t if g or k == 0 else " " + t for k, (t, g) in enumerate(zip(form, glued, strict=True)))
 
 
 def _score(c: _Compiled, hits: list[tuple[_Spec, tuple[str, ...]]]) -> _Ranked:

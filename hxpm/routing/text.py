@@ -32,9 +32,7 @@ _BLOCKING_SUFFIXES = frozenset({"+", "#"})
 # Single-word keywords that would match nearly every prompt; a publisher listing one gets
 # nothing for it (and `--explain` says so) instead of capturing all traffic.
 STOPWORDS = frozenset(
-    "a an the of to in on at by for from with and or not no is are was were be been it its "
-    "this that these those i you we he she they me my your our how what why who when where "
-    "which do does did can could would should will please".split()
+    ["a", "an", "the", "of", "to", "in", "on", "at", "by", "for", "from", "with", "and", "or", "not", "no", "is", "are", "was", "were", "be", "been", "it", "its", "this", "that", "these", "those", "i", "you", "we", "he", "she", "they", "me", "my", "your", "our", "how", "what", "why", "who", "when", "where", "which", "do", "does", "did", "can", "could", "would", "should", "will", "please"]
 )
 
 
@@ -104,7 +102,7 @@ def keyword_forms(tokens: Tokens) -> tuple[tuple[str, ...], ...]:
     forms = [tokens.words]
     last = tokens.words[-1]
     for plural in plural_forms(last):
-        forms.append(tokens.words[:-1] + (plural,))
+        forms.append((*tokens.words[:-1], plural))
     return tuple(forms)
 
 
@@ -145,8 +143,7 @@ _GENERIC_OPENERS: tuple[tuple[str, tuple[str, ...]], ...] = tuple(
 
 # Leading words that do not change what is asked ("please explain", "can you describe").
 _FILLER_WORDS = frozenset(
-    "please pls plz hey hi hello ok okay so um hmm quick question briefly quickly just now "
-    "kindly".split()
+    ["please", "pls", "plz", "hey", "hi", "hello", "ok", "okay", "so", "um", "hmm", "quick", "question", "briefly", "quickly", "just", "now", "kindly"]
 )
 _FILLER_PAIRS = frozenset({("can", "you"), ("could", "you"), ("would", "you"), ("will", "you"),
                            ("can", "u"), ("could", "u")})
@@ -154,8 +151,8 @@ _FILLER_PAIRS = frozenset({("can", "you"), ("could", "you"), ("would", "you"), (
 # Signs that a question is about a concrete artifact the user supplies ("explain THIS query:
 # ..."), not about a concept ("what is SQL?"). Deictic words, code punctuation, or a colon
 # with something after it.
-_DEICTIC = frozenset("this these following below above attached given my our mine".split())
-_CODE_SYMBOLS = frozenset("` { } [ ] ; = < > \" |".split())
+_DEICTIC = frozenset(["this", "these", "following", "below", "above", "attached", "given", "my", "our", "mine"])
+_CODE_SYMBOLS = frozenset(["`", "{", "}", "[", "]", ";", "=", "<", ">", '"', "|"])
 
 
 def generic_opener(prompt: Tokens) -> str | None:

@@ -31,8 +31,8 @@ from hxpm.services.install import (
 from hxpm.services.plan import Plan, PlanStep
 from hxpm.services.trust import trusted_keys
 from hxpm.store.store import Store
-from hxpm.trust import PackageFacts, verify_signature
 from hxpm.transport import is_offline, require_online
+from hxpm.trust import PackageFacts, verify_signature
 
 MAX_PARALLEL = 4
 StepCallback = Callable[[PlanStep, str], None]
@@ -57,7 +57,7 @@ def apply_plan(store: Store, plan: Plan, options: InstallOptions = InstallOption
     changes = plan.changes
     work = [(s, *_line_and_variant(s, plan.base_model)) for s in changes]
     if is_offline():
-        for step, line, variant in work:
+        for _step, line, variant in work:
             if needs_network(store.paths, line, variant):
                 require_online(f"{line.name} {line.version}")
     _verify_all(store, work)  # before downloading: nothing untrusted is fetched
@@ -151,8 +151,8 @@ def _mark_requested(store: Store, base: str, steps: Sequence[PlanStep]) -> None:
     """An expert first pulled in as a dependency becomes one the user asked for."""
     rows = [store.db.find_installed(s.candidate.name, str(s.candidate.version), base)
             for s in steps]
-    rows = [e for e in rows if e is not None and not e.requested]
-    if rows:
+    unflagged = [e for e in rows if e is not None and not e.requested]
+    if unflagged:
         with store.db.transaction() as conn:
-            for e in rows:
+            for e in unflagged:
                 store.db.set_requested(conn, e)

@@ -87,7 +87,8 @@ def add_base(store: Store, name: str, path: Path, *, source: str = "local") -> B
     if not (path / "config.json").is_file():
         raise NotFoundError(
             f"{path} is not a model directory: expected config.json in it",
-            hint="Point --path at a Hugging Face-format model folder (config.json + *.safetensors).",
+            hint="Point --path at a Hugging Face-format model folder "
+                 "(config.json + *.safetensors).",
         )
     if not any(p.suffix == ".safetensors" for p in base_model_files(path)):
         raise NotFoundError(f"{path} holds no *.safetensors weights")

@@ -10,6 +10,7 @@ all there.
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import hashlib
 import time
@@ -121,11 +122,9 @@ def _config_with_key(config: IndexConfig, public_key: str) -> bytes:
 
 def _next_serial(outdir: Path, requested: int | None) -> int:
     previous = -1
-    try:
+    with contextlib.suppress(OSError, HxpmError):  # no usable snapshot there: use the clock
         previous = parse_snapshot((outdir / SNAPSHOT_FILE).read_bytes(),
                                   where=str(outdir / SNAPSHOT_FILE)).snapshot.serial
-    except (OSError, HxpmError):
-        pass  # no usable snapshot there: start from the clock
     if requested is not None:
         if not previous < requested <= MAX_SERIAL:
             raise UsageError(f"--serial: expected a number above {previous} (the serial in "

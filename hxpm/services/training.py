@@ -93,7 +93,7 @@ class EvalResult:
     base_score: float
     expert_score: float
     experts: tuple[str, ...]  # the set of the expert pass, load order
-    examples: tuple[dict, ...]  # a few {prompt, expected, base_output, expert_output}
+    examples: tuple[dict[str, str], ...]  # a few {prompt, expected, base_output, expert_output}
     base_model: str = ""
     name: str = ""
     version: str = ""
@@ -143,8 +143,9 @@ def train_expert(store: Store, request: TrainRequest, *,
     examples = recipe_mod.read_examples(train_file)
     closure = _closure(store, manifest, base)
     train_mod = _runtime("train")
-    from hxpm.services.run import adapter_refs
     from hxpm_runtime.refs import BaseRef
+
+    from hxpm.services.run import adapter_refs
 
     output_dir = weights_dir(expert_dir, manifest, variant)
     job = train_mod.TrainJob(
@@ -246,8 +247,9 @@ def evaluate_expert(store: Store, request: EvalRequest, *,
     examples = recipe_mod.read_examples(Path(dataset).expanduser(), limit=request.limit)
     _check_expected(metric.name, examples, dataset)
     evaluate_mod = _runtime("evaluate")
-    from hxpm.services.run import open_session
     from hxpm_runtime.refs import GenerationConfig
+
+    from hxpm.services.run import open_session
 
     config = GenerationConfig(max_new_tokens=decoding.max_new_tokens, stop=decoding.stop)
     session = open_session(target.base, device=request.device,
@@ -259,7 +261,7 @@ def evaluate_expert(store: Store, request: EvalRequest, *,
         session.close()
     shown = tuple({"prompt": ex.prompt, "expected": ex.completion, "base_output": b,
                    "expert_output": x}
-                  for ex, b, x in list(zip(examples, out.base_outputs, out.expert_outputs))
+                  for ex, b, x in list(zip(examples, out.base_outputs, out.expert_outputs, strict=False))
                   [:EXAMPLES_SHOWN])
     return EvalResult(metric.name, out.n, out.base_score, out.expert_score, out.experts, shown,
                       target.base.name, target.name, target.version, str(dataset),
@@ -288,8 +290,9 @@ def _installed_target(store: Store, spec: str, base: str | None) -> _Target:
 
 
 def _dir_target(store: Store, expert_dir: Path, base_name: str | None) -> _Target:
-    from hxpm.services.run import adapter_refs
     from hxpm_runtime.refs import AdapterRef
+
+    from hxpm.services.run import adapter_refs
 
     expert_dir = expert_dir.expanduser().resolve()
     manifest = Manifest.load(expert_dir / MANIFEST)
@@ -314,7 +317,8 @@ def _heldout(recipe_mod: ModuleType, target: _Target) -> Path:
         raise UsageError("no held-out set to evaluate on",
                          hint="Pass --dataset FILE (JSONL prompt/completion lines), or set "
                               "training.dataset.heldout in the expert's manifest.")
-    return recipe_mod.dataset_file(target.expert_dir, heldout, "training.dataset.heldout")
+    path: Path = recipe_mod.dataset_file(target.expert_dir, heldout, "training.dataset.heldout")
+    return path
 
 
 def _check_expected(metric: str, examples: Any, dataset: Path) -> None:

@@ -79,7 +79,7 @@ def new_staging_dir(tmp_root: Path, prefix: str) -> Path:
 
 def make_tree_read_only(root: Path) -> None:
     """Installed trees are read-only: files 0444, directories 0555."""
-    for dirpath, dirnames, filenames in os.walk(root):
+    for dirpath, _dirnames, filenames in os.walk(root):
         for f in filenames:
             os.chmod(os.path.join(dirpath, f), 0o444)
         os.chmod(dirpath, 0o555)

@@ -126,13 +126,16 @@ def attach(model: nn.Module, peft_name: str, files: AdapterFiles) -> None:
             warnings.simplefilter("ignore")
             inject_adapter_in_model(config, model, adapter_name=peft_name,
                                     low_cpu_mem_usage=True)
-            result = set_peft_model_state_dict(model, files.state, adapter_name=peft_name,
-                                               low_cpu_mem_usage=True)
+            # torch's _IncompatibleKeys; peft's annotation does not name its fields.
+            result: Any = set_peft_model_state_dict(
+                model, files.state, adapter_name=peft_name, low_cpu_mem_usage=True)
         mine = [k for k in result.missing_keys if _names_adapter(k, peft_name)]
         if mine or result.unexpected_keys:
             raise ValueError(f"{len(mine)} adapter tensors missing, "
                              f"{len(result.unexpected_keys)} unexpected")
-    except Exception as e:
+    # ValueError: peft's and ours above; RuntimeError: torch shape mismatches; KeyError and
+    # AttributeError: a state or config naming modules the base does not have.
+    except (ValueError, RuntimeError, KeyError, AttributeError, TypeError) as e:
         detach(model, peft_name, files.family)
         raise InferenceError(f"cannot attach adapter from {files.folder}: "
                              f"{str(e).strip().splitlines()[0] if str(e).strip() else e!r}"
@@ -187,7 +190,9 @@ def _read_config(folder: Path, label: str) -> tuple[Any, str]:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # unknown keys from newer peft versions
             config = PeftConfig.from_pretrained(str(folder))
-    except Exception as e:
+    # OSError: unreadable; ValueError: not JSON; TypeError: not an object; KeyError: an
+    # unknown peft_type; AttributeError: fields of the wrong JSON type.
+    except (OSError, ValueError, TypeError, KeyError, AttributeError) as e:
         raise InferenceError(f"{label}: invalid {CONFIG_FILE}: {e}") from None
     return config, _PEFT_TYPES[peft_type]
 

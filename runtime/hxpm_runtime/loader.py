@@ -79,7 +79,9 @@ def load_tokenizer(base: BaseRef) -> Any:
     try:
         with quiet_transformers():
             return AutoTokenizer.from_pretrained(str(base.path), local_files_only=True)
-    except Exception as e:  # transformers raises OSError, ValueError, KeyError, ...
+    # The tokenizers library raises plain Exception for a tokenizer.json it cannot parse
+    # ("data did not match any variant of untagged enum ..."): nothing narrower catches it.
+    except Exception as e:  # noqa: BLE001
         raise InferenceError(f"base model {base.name}: cannot load its tokenizer from "
                              f"{base.path}: {_first_line(e)}",
                              hint="The folder needs tokenizer.json (or the files of a "
@@ -95,19 +97,39 @@ def load_model(base: BaseRef, device: torch.device, dtype: torch.dtype) -> torch
     dtype_kw = "dtype" if _transformers_at_least(4, 56) else "torch_dtype"
     try:
         with quiet_transformers():
-            model = AutoModelForCausalLM.from_pretrained(
+            model: torch.nn.Module = AutoModelForCausalLM.from_pretrained(
                 str(base.path), local_files_only=True, **{dtype_kw: dtype})
         model.to(device)
     except torch.cuda.OutOfMemoryError:
         raise InferenceError(f"base model {base.name} does not fit in {device} memory",
                              hint="Use --device cpu, or free GPU memory.") from None
-    except Exception as e:
+    except _model_load_errors() as e:
         raise InferenceError(f"base model {base.name}: cannot load it from {base.path}: "
                              f"{_first_line(e)}") from None
     model.eval()
     # Inference only: no autograd bookkeeping on the base (adapters are frozen when attached).
     model.requires_grad_(False)
     return model
+
+
+def _model_load_errors() -> tuple[type[BaseException], ...]:
+    """What a broken base folder makes ``from_pretrained`` raise (seen on real broken copies).
+
+    OSError: missing or unreadable files, or config.json that is not JSON; ValueError: an
+    unknown model_type; RuntimeError: weights whose shapes disagree with config.json;
+    KeyError, TypeError, AttributeError: config values of the wrong kind;
+    SafetensorError: a damaged weights file; huggingface_hub's StrictDataclassError (newer
+    transformers validate config fields with it).
+    """
+    from safetensors import SafetensorError
+
+    errors: tuple[type[BaseException], ...] = (
+        OSError, ValueError, RuntimeError, KeyError, TypeError, AttributeError, SafetensorError)
+    try:
+        from huggingface_hub.errors import StrictDataclassError
+    except ImportError:  # older huggingface_hub: configs are not validated there
+        return errors
+    return (*errors, StrictDataclassError)
 
 
 def _transformers_at_least(major: int, minor: int) -> bool:

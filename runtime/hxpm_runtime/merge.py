@@ -25,20 +25,23 @@ copy of each touched weight (on the model's device, so that restoring is a devic
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from typing import Any, cast
 
 import torch
 from torch import nn
 
 
-def layer_chain(model: nn.Module, path: str) -> tuple[list[nn.Module], nn.Module]:
+# peft layers are typed Any here: their adapter containers (lora_A, scaling, ia3_l, ...) are
+# set at run time, and torch's Module.__getattr__ would type each as "Tensor | Module".
+def layer_chain(model: nn.Module, path: str) -> tuple[list[Any], nn.Module]:
     """The peft wrappers at ``path`` (outermost first) and the base module inside them."""
     from peft.tuners.tuners_utils import BaseTunerLayer
 
-    module = model.get_submodule(path)
-    chain = []
+    module: Any = model.get_submodule(path)
+    chain: list[Any] = []
     while isinstance(module, BaseTunerLayer):
         chain.append(module)
-        module = module.base_layer
+        module = chain[-1].base_layer  # one wrapper in (get_base_layer skips them all)
     return chain, module
 
 
@@ -71,7 +74,7 @@ class Merger:
     def __init__(self, model: nn.Module) -> None:
         self._model = model
         self._pristine: dict[str, tuple[torch.Tensor, torch.Tensor | None]] = {}
-        self._chains: dict[str, tuple[list[nn.Module], nn.Module]] = {}
+        self._chains: dict[str, tuple[list[Any], nn.Linear]] = {}
         self._applied: tuple[str, ...] = ()
         self._written: dict[str, tuple[str, ...]] = {}  # module path -> adapters merged there
 
@@ -108,9 +111,11 @@ class Merger:
         """Back to the original weights (exact copies)."""
         self.apply((), {})
 
-    def _chain(self, path: str) -> tuple[list[nn.Module], nn.Module]:
+    def _chain(self, path: str) -> tuple[list[Any], nn.Linear]:
         if path not in self._chains:
-            self._chains[path] = layer_chain(self._model, path)
+            chain, base = layer_chain(self._model, path)
+            # Only sets that why_not_mergeable admitted are merged: their bases are Linear.
+            self._chains[path] = (chain, cast(nn.Linear, base))
         return self._chains[path]
 
     def _restore(self, path: str) -> None:
@@ -160,7 +165,7 @@ class Merger:
             base.bias.copy_(bias)
 
 
-def _holds(layer: nn.Module, name: str) -> bool:
+def _holds(layer: Any, name: str) -> bool:
     for attr in ("lora_A", "ia3_l"):
         container = getattr(layer, attr, None)
         if container is not None and name in container:
@@ -168,11 +173,11 @@ def _holds(layer: nn.Module, name: str) -> bool:
     return False
 
 
-def _plain_lora(layer: nn.Module, name: str) -> bool:
+def _plain_lora(layer: Any, name: str) -> bool:
     return hasattr(layer, "lora_A") and name not in layer.lora_variant
 
 
-def _lora_factors(steps: Sequence[tuple[nn.Module, str]], dtype: torch.dtype
+def _lora_factors(steps: Sequence[tuple[Any, str]], dtype: torch.dtype
                   ) -> tuple[torch.Tensor, torch.Tensor]:
     """``(A, B)`` stacked over plain LoRA steps so that ``B @ A`` is the sum of their deltas."""
     a = torch.cat([layer.lora_A[n].weight for layer, n in steps]).to(dtype)
@@ -181,7 +186,7 @@ def _lora_factors(steps: Sequence[tuple[nn.Module, str]], dtype: torch.dtype
     return a, b
 
 
-def _compose_in_place(layer: nn.Module, name: str, w0: torch.Tensor, work: torch.Tensor,
+def _compose_in_place(layer: Any, name: str, w0: torch.Tensor, work: torch.Tensor,
                       bias: torch.Tensor | None) -> torch.Tensor | None:
     """Apply one DoRA or IA³ adapter to the float32 ``work`` weight; returns the bias."""
     if hasattr(layer, "lora_A"):  # DoRA (why_not_mergeable refused other variants)

@@ -58,6 +58,8 @@ def build_prompt(tokenizer: Any, prompt: str, *, system: str | None,
                  templates: Sequence[str | None]) -> PromptText:
     """The text to tokenize for ``prompt`` (see the module docstring for the precedence)."""
     if getattr(tokenizer, "chat_template", None):
+        from jinja2 import TemplateError  # transformers renders chat templates with jinja2
+
         messages = ([{"role": "system", "content": system}] if system else [])
         messages.append({"role": "user", "content": prompt})
         try:
@@ -66,7 +68,9 @@ def build_prompt(tokenizer: Any, prompt: str, *, system: str | None,
             text = tokenizer.apply_chat_template(messages, tokenize=False,
                                                  add_generation_prompt=True,
                                                  enable_thinking=False)
-        except Exception as e:  # jinja2 TemplateError, or a template refusing a system turn
+        # TemplateError: a template that does not compile, or that refuses the conversation
+        # (raise_exception, e.g. on a system turn); TypeError and ValueError: bad operations.
+        except (TemplateError, TypeError, ValueError) as e:
             raise InferenceError(f"the base model's chat template failed: {e}") from None
         return PromptText(str(text), False, "tokenizer")
     name = template_name(templates)

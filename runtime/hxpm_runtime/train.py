@@ -30,7 +30,7 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import torch
 
@@ -180,8 +180,11 @@ def _peft_config(job: TrainJob) -> Any:
                          base_model_name_or_path=job.base.name, task_type="CAUSAL_LM")
     from peft import LoraConfig
 
-    alpha = int(c.alpha) if c.alpha is not None and float(c.alpha).is_integer() else c.alpha
-    return LoraConfig(r=c.rank, lora_alpha=alpha, lora_dropout=c.dropout,
+    if c.rank is None or c.alpha is None:  # parse_recipe sets both for lora and dora
+        raise InferenceError(f"a {c.adapter_type} recipe needs a rank and an alpha")
+    alpha = int(c.alpha) if float(c.alpha).is_integer() else c.alpha
+    # peft annotates lora_alpha as int; it only multiplies by it, so a fraction works too.
+    return LoraConfig(r=c.rank, lora_alpha=cast(int, alpha), lora_dropout=c.dropout,
                       target_modules=list(c.target_modules), use_dora=c.adapter_type == "dora",
                       bias="none", base_model_name_or_path=job.base.name, task_type="CAUSAL_LM")
 
@@ -311,7 +314,8 @@ def _save(model: torch.nn.Module, job: TrainJob) -> None:
     state = get_peft_model_state_dict(model, adapter_name=NEW, save_embedding_layers=False)
     tensors = {_SAVED_PREFIX + key: value.detach().to("cpu", torch.float32).contiguous()
                for key, value in sorted(state.items())}
-    config = copy.copy(model.peft_config[NEW])
+    configs = cast("dict[str, Any]", model.peft_config)  # set by peft on the model
+    config = copy.copy(configs[NEW])
     config.inference_mode = True
     text = json.dumps(_jsonable(config.to_dict()), indent=2, sort_keys=True) + "\n"
     out = Path(job.output_dir)

@@ -60,15 +60,16 @@ def _built() -> dict[str, list[bytes]]:
     import zstandard
 
     tar = zstandard.ZstdDecompressor().stream_reader(io.BytesIO(package)).read()
-    return {"package": [package], "package_tar": [tar], "safetensors_header": [tensor_bytes, _header_only()],
+    return {"package": [package], "package_tar": [tar],
+            "safetensors_header": [tensor_bytes, _header_only()],
             "index_line": [line], "lock_file": [lock], "signature": [sig],
             "public_key": [key, b"ed25519:" + KEY.public_key.raw.hex().encode(),
                            b"# comment\n" + key + b"\n"]}
 
 
 def _header_only() -> bytes:
-    head = b'{"__metadata__":{"format":"pt"},"w":{"dtype":"BF16","shape":[2,2],' \
-           b'"data_offsets":[0,8]}}'
+    head = (b'{"__metadata__":{"format":"pt"},"w":{"dtype":"BF16","shape":[2,2],'
+            b'"data_offsets":[0,8]}}')
     return struct.pack("<Q", len(head)) + head + b"\0" * 8
 
 
@@ -85,7 +86,7 @@ def seeds(target: str) -> tuple[bytes, ...]:
                         b"1.0.0-rc.1+build.5", b"~1.2", b"*"],
         "adapter_config": configs,
         "strict_json": manifests + configs + built["lock_file"] + built["index_line"],
-        **{k: v for k, v in built.items()},
+        **built,
     }
     found = sorted((REGRESSIONS / target).glob("*")) if (REGRESSIONS / target).is_dir() else []
     return tuple(by_target[target]) + tuple(p.read_bytes() for p in found)

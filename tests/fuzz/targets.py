@@ -8,6 +8,7 @@ the user as a traceback.
 
 from __future__ import annotations
 
+import contextlib
 import io
 import tempfile
 from collections.abc import Callable
@@ -38,10 +39,8 @@ def manifest(data: bytes) -> object:
 def requirement(data: bytes) -> object:
     text = _text(data)
     for parse in (parse_requirement, Version.parse, parse_spec):
-        try:
+        with contextlib.suppress(HxpmError):
             parse(text)
-        except HxpmError:
-            pass
     return None
 
 

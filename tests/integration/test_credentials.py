@@ -188,7 +188,7 @@ def test_lock_files_hold_urls_without_credentials(private_world, tmp_path):
     """An index line that carries credentials (written by hand into the index) does not
     pass them on into a lock file; ``install --locked`` then works with netrc."""
     w = private_world
-    [line_file] = [p for p in (w.index_work / "experts").rglob("expert-json")]
+    [line_file] = list((w.index_work / "experts").rglob("expert-json"))
     canonical = w.url_for("expert-json.git")
     line_file.write_text(line_file.read_text().replace(canonical, with_credentials(canonical)))
     hgit.commit_files(w.index_work, [line_file.relative_to(w.index_work).as_posix()],

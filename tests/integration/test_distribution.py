@@ -63,7 +63,8 @@ def test_incompatible_pair_is_a_clear_conflict(world, tmp_path):
     # With an older json that legacy accepts, asking for both without sql works.
     r = world.run(home, "install", "expert-legacy", "expert-json", "--json")
     assert r.code == 0, r.out
-    versions = {e["name"]: e["version"] for e in world.run(home, "list", "--json").json()["experts"]}
+    listed = world.run(home, "list", "--json").json()["experts"]
+    versions = {e["name"]: e["version"] for e in listed}
     assert versions == {"expert-legacy": "1.0.0", "expert-json": "0.3.0"}
 
 
@@ -96,7 +97,8 @@ def test_lock_and_install_locked_reproduce_exactly(world, tmp_path):
     for name, line in locked.items():
         assert rows[name]["version"] == line["version"]
         assert rows[name]["tree_sha256"] == line["variants"][0]["tree_sha256"]
-    assert world.run(other, "update", "--dry-run", "--json").json()["steps"][0]["version"] == "0.5.0"
+    steps = world.run(other, "update", "--dry-run", "--json").json()["steps"]
+    assert steps[0]["version"] == "0.5.0"
 
 
 def test_offline_with_empty_cache_fails_clearly(world, tmp_path):

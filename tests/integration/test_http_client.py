@@ -361,7 +361,8 @@ def test_a_wrong_sha256_fails_and_removes_the_part(tmp_path: Path) -> None:
 def test_a_part_from_another_url_or_a_bad_record_is_not_resumed(tmp_path: Path) -> None:
     dest = tmp_path / "blob"
     (tmp_path / "blob.part").write_bytes(b"junk from somewhere else")
-    (tmp_path / "blob.part.json").write_text('{"url": "http://elsewhere/x", "validator": "\\"v1\\""}')
+    (tmp_path / "blob.part.json").write_text(
+        '{"url": "http://elsewhere/x", "validator": "\\"v1\\""}')
     with AssetServer() as server:
         asset = server.add("a.expert", DATA)
         http.download(server.url("a.expert"), dest, max_bytes=10**6,

@@ -17,7 +17,8 @@ from tests.factories import make_expert_dir
 
 def hxpm(*args: str | Path, env: dict[str, str], preexec=None) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "hxpm", *map(str, args)], env=env,
-                          capture_output=True, text=True, timeout=120, preexec_fn=preexec)
+                          capture_output=True, text=True, timeout=120, preexec_fn=preexec,
+                          check=False)
 
 
 def _env(hxpm_home: Path) -> dict[str, str]:

@@ -25,8 +25,9 @@ try:  # the lead adds runtime/ to the distribution; until then, find it from the
 except ImportError:  # pragma: no cover
     sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "runtime"))
 
-from hxpm.core.digest import base_model_digest  # noqa: E402
 from hxpm_runtime.loader import quiet_transformers  # noqa: E402
+
+from hxpm.core.digest import base_model_digest  # noqa: E402
 
 SPECIAL_TOKENS = ("<|endoftext|>", "<|im_start|>", "<|im_end|>")
 CHATML_TEMPLATE = (

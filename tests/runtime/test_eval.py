@@ -8,11 +8,11 @@ import shutil
 from pathlib import Path
 
 import pytest
+from hxpm_runtime.metrics import METRICS, score, scorer
+from hxpm_runtime.recipe import MetricSpec, parse_evaluation
 
 from hxpm.errors import ManifestError, NotFoundError, UsageError
 from hxpm.services.training import EvalRequest, evaluate_expert
-from hxpm_runtime.metrics import METRICS, score, scorer
-from hxpm_runtime.recipe import MetricSpec, parse_evaluation
 from tests.runtime.test_train import (
     HELDOUT,
     WORDS,

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 import torch
-
-from hxpm.errors import InferenceError, UsageError
 from hxpm_runtime.session import GenerationConfig
 from hxpm_runtime.templates import build_prompt
+
+from hxpm.errors import InferenceError, UsageError
 
 GREEDY = GenerationConfig(max_new_tokens=24)
 
@@ -47,7 +47,7 @@ def test_sampling_with_a_seed_is_reproducible(session):
     assert a.text != c.text
 
 
-@pytest.mark.parametrize("cut", [dict(top_k=1), dict(top_p=1e-6)])
+@pytest.mark.parametrize("cut", [{"top_k": 1}, {"top_p": 1e-6}])
 def test_top_k_1_and_a_tiny_top_p_sample_the_greedy_token(session, cut):
     greedy = session.generate("narrow", GREEDY)
     sampled = session.generate("narrow", GenerationConfig(max_new_tokens=24, temperature=1.5,
@@ -150,8 +150,9 @@ def test_built_in_templates_with_a_system_prompt():
 
 
 def test_a_base_without_chat_template_uses_the_experts_template(tmp_path, ref):
-    from hxpm.core.digest import base_model_digest
     from hxpm_runtime.session import BaseRef, Session
+
+    from hxpm.core.digest import base_model_digest
 
     from .conftest import make_tiny_base
 

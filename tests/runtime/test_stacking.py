@@ -6,10 +6,9 @@ import json
 
 import pytest
 import torch
+from hxpm_runtime.session import Session
 from safetensors.torch import load_file
 from transformers import AutoModelForCausalLM
-
-from hxpm_runtime.session import Session
 
 TOKENS = list(range(32, 96, 3))  # 22 byte tokens
 ATOL = 1e-4
@@ -79,7 +78,7 @@ def test_lora_stack_equals_the_base_plus_summed_deltas(mode, request, tiny, ref)
     ["lora-a", "dora-a", "lora-b", "dora-b"],
     ["ia3-a"],
     ["ia3-a", "ia3-b"],
-], ids=lambda n: "+".join(n))
+], ids="+".join)
 def test_merged_equals_unmerged(names, merged, unmerged, ref, fresh_base_logits):
     refs = [ref(n, load_order=i) for i, n in enumerate(names)]
     want = logits_with(unmerged, refs)
@@ -153,12 +152,12 @@ def test_switching_between_loaded_sets_attaches_nothing(session, ref):
     session.use(a)
     session.use(b)
     loaded = session.loaded
-    peft_names = dict(session._loaded)  # noqa: SLF001 - the attach bookkeeping itself
+    peft_names = dict(session._loaded)
     for _ in range(5):
         session.use(a)
         session.use(b)
     assert set(session.loaded) == set(loaded)
-    assert dict(session._loaded) == peft_names  # noqa: SLF001
+    assert dict(session._loaded) == peft_names
     session.use([])
 
 

@@ -49,7 +49,8 @@ def test_untrusted_key(cli, hxpm_home, publish):
 
 def test_key_trusted_for_other_experts_only(cli, hxpm_home, publish):
     pub = publish("expert-sql", "0.3.0")
-    assert cli("trust", "add", pub.public_key, "--name", "acme", "--experts", "expert-json").code == 0
+    added = cli("trust", "add", pub.public_key, "--name", "acme", "--experts", "expert-json")
+    assert added.code == 0
     _refused(cli, hxpm_home, pub.package, expect="expert-json")
 
 

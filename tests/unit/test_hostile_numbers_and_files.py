@@ -64,7 +64,7 @@ def test_a_huge_integer_from_python_does_not_overflow_the_checks() -> None:
 def test_a_real_manifest_with_a_huge_number_is_refused() -> None:
     doc = json.loads(LINE_FIXTURE.read_bytes())  # written by the older tool's authors
     doc["training"]["config"]["learning_rate"] = 10**400
-    with pytest.raises(ManifestError, match="training.config.learning_rate"):
+    with pytest.raises(ManifestError, match=r"training\.config\.learning_rate"):
         Manifest.from_bytes(json.dumps(doc).encode())
 
 

@@ -58,7 +58,7 @@ def test_size_cap_is_checked_before_parsing() -> None:
 
 
 def test_encoding() -> None:
-    with pytest.raises(JsonError, match="not UTF-8 text .* offset 2"):
+    with pytest.raises(JsonError, match=r"not UTF-8 text .* offset 2"):
         read_json(b'["\xff"]', max_bytes=CAP)
     with pytest.raises(JsonError):
         read_json(b'\xef\xbb\xbf{"a": 1}', max_bytes=CAP)

@@ -187,7 +187,7 @@ DUPLICATE_FORMAT = b'{"format":"hxpm-index/1","format":"hxpm-index/1","name":"x"
 
 @pytest.mark.parametrize("data", [b"", b"not json", b"[]", DUPLICATE_FORMAT, b"\xff\xfe"])
 def test_config_that_is_not_a_json_object_is_refused(data: bytes) -> None:
-    with pytest.raises(IndexDataError, match="^config.json: "):
+    with pytest.raises(IndexDataError, match=r"^config\.json: "):
         IndexConfig.from_bytes(data)
 
 
@@ -472,7 +472,7 @@ def test_tampered_signature_text_is_refused() -> None:
 
 
 def test_variant_entry_checks_itself() -> None:
-    fields = {k: v for k, v in variant_doc("expert-sql", "0.3.0").items()}
+    fields = dict(variant_doc("expert-sql", "0.3.0"))
     entry = VariantEntry(**fields)
     assert entry.key_id == KEY.public_key.key_id and entry.statement.name == "expert-sql"
     with pytest.raises(IndexDataError, match="exactly one of path and url"):
@@ -507,7 +507,7 @@ def test_render_expert_file_round_trip() -> None:
 
 def test_expert_file_error_names_the_line() -> None:
     data = expert_file("0.1.0") + b'{"v":1}\n'
-    with pytest.raises(IndexDataError, match="^experts/ex/pe/expert-sql line 2: name: "):
+    with pytest.raises(IndexDataError, match=r"^experts/ex/pe/expert-sql line 2: name: "):
         parse_expert_file(data, name="expert-sql", where="experts/ex/pe/expert-sql")
 
 
@@ -529,7 +529,7 @@ def test_duplicate_versions_are_refused(second: str) -> None:
 
 def test_duplicate_version_message() -> None:
     data = expert_file("0.1.0", "0.2.0", "0.1.0")
-    with pytest.raises(IndexDataError, match="line 3: version: .*line 1 has it"):
+    with pytest.raises(IndexDataError, match=r"line 3: version: .*line 1 has it"):
         parse_expert_file(data, name="expert-sql", where="f")
 
 
@@ -581,7 +581,7 @@ def test_line_from_manifest_refuses_inconsistent_variants() -> None:
     with pytest.raises(IndexDataError, match="base model the manifest lists"):
         line_from_manifest(manifest, source, [other_base])
     older = VariantEntry(**variant_doc("expert-sql", "0.2.0"))
-    with pytest.raises(IndexDataError, match="variants\\[0\\].signature"):
+    with pytest.raises(IndexDataError, match=r"variants\[0\]\.signature"):
         line_from_manifest(manifest, source, [older])
     with pytest.raises(IndexDataError, match="variants: expected a non-empty list"):
         line_from_manifest(manifest, source, [])

@@ -237,7 +237,8 @@ def test_legacy_only_members_are_skipped_unread(tmp_path: Path, no_unpickling: N
     assert not marker.exists()
     extracted = sorted(os.listdir(target))
     assert extracted == sorted(m.path for m in contents.members)
-    assert "training_args.bin" not in extracted and not any(n.endswith(".sha256") for n in extracted)
+    assert "training_args.bin" not in extracted
+    assert not any(n.endswith(".sha256") for n in extracted)
     # The tree digest covers exactly what was extracted (so verify --store holds).
     assert contents.tree_sha256 == tree_digest(
         (p.name, sha256_file(p)) for p in (target / n for n in extracted))
@@ -253,7 +254,7 @@ def test_skipped_members_still_count_against_the_size_caps(tmp_path: Path) -> No
     from hxpm.package.layout import ReadLimits
 
     path = legacy_package(tmp_path, extra={"training_args.bin": b"\x80\x04N." + b"x" * 5000})
-    with pytest.raises(PackageFormatError, match="training_args.bin.*exceeds the 4096-byte"):
+    with pytest.raises(PackageFormatError, match=r"training_args\.bin.*exceeds the 4096-byte"):
         read_package(path, limits=ReadLimits(max_member_size=4096))
 
 
@@ -293,7 +294,7 @@ def test_training_args_in_a_zstd_package_is_refused(tmp_path: Path) -> None:
     path = tmp_path / "modern.expert"
     path.write_bytes(zstandard.ZstdCompressor().compress(out.getvalue()))
     target = staging(tmp_path, "zstd-staging")
-    with pytest.raises(PackageFormatError, match="'training_args.bin': pickle files run code"):
+    with pytest.raises(PackageFormatError, match=r"'training_args\.bin': pickle files run code"):
         read_package(path, extract_to=target)
     assert os.listdir(target) == [] and not marker.exists()
 
@@ -392,7 +393,7 @@ def test_progress_callback_exception_aborts_and_cleans_up(
             if len(seen) == 2:  # mid-phase, with members already written when unpacking
                 raise error("stop")
 
-    with pytest.raises(error, match="^stop$") as info:
+    with pytest.raises(error, match=r"^stop$") as info:
         read_package(big.path, extract_to=target, expected_sha256=big.sha256, progress=progress)
     assert type(info.value) is error
     assert seen == [MIB, 2 * MIB]

@@ -581,7 +581,7 @@ def test_router_exposes_candidates_and_is_reusable() -> None:
 
 def test_typical_route_is_fast_with_hundreds_of_candidates() -> None:
     many = [RouteCandidate(f"expert-{i:03d}", "1.0.0",
-                           keywords=tuple(f"word{i}x{k}" for k in range(25)) + ("shared term",),
+                           keywords=(*(f"word{i}x{k}" for k in range(25)), "shared term"),
                            capabilities=(f"tech:thing{i}",), priority=(i % 10) / 10)
             for i in range(300)]
     router = Router([*many, *DEMO])
