@@ -24,7 +24,8 @@ $(VENV)/.runtime: $(VENV)/.installed
 demo: $(VENV)/.runtime
 	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" PYTHON="$(CURDIR)/$(VENV)/bin/python" bash scripts/demo.sh
 
-test: $(VENV)/.runtime
+# Lint, format and type checks first (seconds), then the suite.
+test: lint
 	$(VENV)/bin/python -m pytest -q -p no:cacheprovider
 
 # Lint, format and type checks (the config is in pyproject.toml).

@@ -45,8 +45,13 @@ class Urllib3Fetcher:
         manager = self._manager(proxy)
         try:
             resp = manager.urlopen(
-                "GET", url, headers=dict(headers), redirect=False, retries=False,
-                preload_content=False, decode_content=False,
+                "GET",
+                url,
+                headers=dict(headers),
+                redirect=False,
+                retries=False,
+                preload_content=False,
+                decode_content=False,
                 timeout=urllib3.Timeout(connect=timeout, read=timeout),
             )
         except u3.HTTPError as e:
@@ -77,8 +82,11 @@ class Urllib3Fetcher:
             if manager is None:
                 if self._ssl is None:
                     self._ssl = ssl_context()  # UsageError for a CA variable that is wrong
-                manager = _proxy_manager(proxy, self._ssl) if proxy else urllib3.PoolManager(
-                    num_pools=4, ssl_context=self._ssl, retries=False)
+                manager = (
+                    _proxy_manager(proxy, self._ssl)
+                    if proxy
+                    else urllib3.PoolManager(num_pools=4, ssl_context=self._ssl, retries=False)
+                )
                 self._managers[proxy] = manager
             return manager
 
@@ -90,14 +98,17 @@ def _proxy_manager(proxy: str, context: Any) -> urllib3.ProxyManager:
             f"expected an http:// or https:// proxy in the environment, got "
             f"{parts.scheme}://{parts.hostname or ''}",
             hint="Set HTTPS_PROXY / HTTP_PROXY / ALL_PROXY to http://HOST:PORT (SOCKS "
-                 "proxies are not supported), or add the host to NO_PROXY.")
+            "proxies are not supported), or add the host to NO_PROXY.",
+        )
     headers = None
     if parts.username is not None:
-        headers = urllib3.make_headers(proxy_basic_auth=(
-            f"{unquote(parts.username)}:{unquote(parts.password or '')}"))
+        headers = urllib3.make_headers(
+            proxy_basic_auth=(f"{unquote(parts.username)}:{unquote(parts.password or '')}")
+        )
     bare = urlunsplit((parts.scheme, parts.netloc.rpartition("@")[2], "", "", ""))
-    return urllib3.ProxyManager(bare, num_pools=4, proxy_headers=headers,
-                                ssl_context=context, retries=False)
+    return urllib3.ProxyManager(
+        bare, num_pools=4, proxy_headers=headers, ssl_context=context, retries=False
+    )
 
 
 class _Response:

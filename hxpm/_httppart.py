@@ -70,8 +70,11 @@ class PartFile:
             doc: Any = json.loads(raw) if len(raw) <= MAX_RECORD_BYTES else None
         except (OSError, ValueError):
             return None
-        if not (isinstance(doc, dict) and doc.get("url") == self.url
-                and isinstance(doc.get("validator"), str)):
+        if not (
+            isinstance(doc, dict)
+            and doc.get("url") == self.url
+            and isinstance(doc.get("validator"), str)
+        ):
             return None  # another URL's bytes, or a record we did not write
         if not self.path.is_file():
             return None

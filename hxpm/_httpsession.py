@@ -37,6 +37,7 @@ REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
 NET_HINT = "Check the address and your network, or use --offline to work from the cache."
 T = TypeVar("T")
 
+
 def is_http_url(url: str) -> bool:
     try:
         parts = urlsplit(url)
@@ -54,8 +55,9 @@ def is_http_url(url: str) -> bool:
 class Transient(Exception):
     """A failure worth another attempt; ``retry_after`` is what the server asked (seconds)."""
 
-    def __init__(self, error: NetworkError, retry_after: float | None, *, now: bool = False
-                 ) -> None:
+    def __init__(
+        self, error: NetworkError, retry_after: float | None, *, now: bool = False
+    ) -> None:
         super().__init__(error.message)
         self.error, self.retry_after, self.now = error, retry_after, now
 
@@ -63,8 +65,16 @@ class Transient(Exception):
 class Session:
     """One call's URL, credentials, limits, deadline and fetcher."""
 
-    def __init__(self, url: str, *, limits: NetLimits, fetcher: Fetcher, own_fetcher: bool,
-                 policy: RetryPolicy, verb: str) -> None:
+    def __init__(
+        self,
+        url: str,
+        *,
+        limits: NetLimits,
+        fetcher: Fetcher,
+        own_fetcher: bool,
+        policy: RetryPolicy,
+        verb: str,
+    ) -> None:
         self.verb = verb  # "fetching" or "downloading", for messages
         self.limits, self.policy, self.fetcher = limits, policy, fetcher
         self._own = own_fetcher  # close it when done (an injected one is the caller's)
@@ -95,9 +105,13 @@ class Session:
                     raise _give_up(t.error, tries + 1) from None
                 wait = self._wait_for(t, tries)
                 if wait > self.deadline.remaining():
-                    raise _give_up(t.error, tries + 1, f"the overall deadline "
-                                   f"({ENV_DEADLINE}={self.limits.deadline_s:g}) comes before "
-                                   "another try could") from None
+                    raise _give_up(
+                        t.error,
+                        tries + 1,
+                        f"the overall deadline "
+                        f"({ENV_DEADLINE}={self.limits.deadline_s:g}) comes before "
+                        "another try could",
+                    ) from None
                 time.sleep(wait)
                 tries += 1
             except LimitExceeded as hit:
@@ -107,9 +121,13 @@ class Session:
         if t.retry_after is None:
             return self.policy.backoff(tries)
         if t.retry_after > self.policy.max_retry_after_s:
-            raise _give_up(t.error, tries + 1, f"the server asks to retry after "
-                           f"{t.retry_after:g} s, longer than hxpm waits "
-                           f"({self.policy.max_retry_after_s:g} s)") from None
+            raise _give_up(
+                t.error,
+                tries + 1,
+                f"the server asks to retry after "
+                f"{t.retry_after:g} s, longer than hxpm waits "
+                f"({self.policy.max_retry_after_s:g} s)",
+            ) from None
         return t.retry_after
 
     def _limit(self, hit: LimitExceeded) -> NetworkError:
@@ -138,9 +156,12 @@ class Session:
                 return resp, url
             resp.close()
             raise self._status_error(resp)
-        raise NetworkError(f"{strip_url_credentials(self.url)}: more than {MAX_REDIRECTS} "
-                           f"redirects (last to {url})", hint="The server redirects in a loop.",
-                           details={"reason": "redirects"})
+        raise NetworkError(
+            f"{strip_url_credentials(self.url)}: more than {MAX_REDIRECTS} "
+            f"redirects (last to {url})",
+            hint="The server redirects in a loop.",
+            details={"reason": "redirects"},
+        )
 
     def _send(self, url: str, headers: Mapping[str, str]) -> Response:
         timeout = self.deadline.read_timeout(self.limits.timeout_s)
@@ -169,8 +190,11 @@ class Session:
 
     def _connection_failed(self, e: OSError) -> HxpmError | Transient:
         if is_certificate_error(e):
-            return NetworkError(f"{self.shown}: the server's TLS certificate does not verify",
-                                hint=CERT_HINT, details={"reason": "certificate"})
+            return NetworkError(
+                f"{self.shown}: the server's TLS certificate does not verify",
+                hint=CERT_HINT,
+                details={"reason": "certificate"},
+            )
         return Transient(self.error(_reason(e), "connection"), None)
 
     def _redirect_target(self, current: str, location: str) -> str:
@@ -183,8 +207,9 @@ class Session:
                 f"{_shorten(bare)}: expected an https:// URL"
                 + ("" if secure else " or http:// URL"),
                 hint="A redirect from https to plain http (or another scheme) would expose "
-                     "the download; ask the server's owner to fix it.",
-                details={"reason": "insecure-redirect"})
+                "the download; ask the server's owner to fix it.",
+                details={"reason": "insecure-redirect"},
+            )
         return bare
 
     def _status_error(self, resp: Response) -> HxpmError | Transient:
@@ -199,8 +224,9 @@ class Session:
         return error
 
     def error(self, what: str, reason: str, **details: object) -> NetworkError:
-        return NetworkError(f"{self.shown}: {what}", hint=NET_HINT,
-                            details={"reason": reason, **details})
+        return NetworkError(
+            f"{self.shown}: {what}", hint=NET_HINT, details={"reason": reason, **details}
+        )
 
     def check_declared(self, resp: Response, max_bytes: int, *, offset: int) -> int:
         """The whole file's size from Content-Length (0 if unknown); too big is an error."""
@@ -228,8 +254,9 @@ def _give_up(error: NetworkError, attempts: int, why: str = "") -> NetworkError:
         return error
     note = f" (gave up after {attempts} attempt{'s' if attempts > 1 else ''}"
     note += f": {why})" if why else ")"
-    return NetworkError(error.message + note, hint=error.hint,
-                        details={**error.details, "attempts": attempts})
+    return NetworkError(
+        error.message + note, hint=error.hint, details={**error.details, "attempts": attempts}
+    )
 
 
 def header(resp: Response, name: str) -> str | None:
@@ -284,11 +311,14 @@ def _split_credentials(url: str) -> tuple[str, Credentials | None]:
 
 def _unauthorized(url: str, sent: Credentials | None) -> AuthenticationError:
     host = urlsplit(url).netloc
-    why = ("asks for credentials (HTTP 401) and none were found" if sent is None
-           else f"refused the credentials from {sent.origin} (HTTP 401)")
+    why = (
+        "asks for credentials (HTTP 401) and none were found"
+        if sent is None
+        else f"refused the credentials from {sent.origin} (HTTP 401)"
+    )
     return AuthenticationError(
         f"{url}: {host} {why}",
         hint=f"Add a netrc entry for {host} to {netrc_path()} (machine HOST login USER "
-             "password TOKEN, mode 600), or give user:token@ in the URL for one call.",
+        "password TOKEN, mode 600), or give user:token@ in the URL for one call.",
         details={"reason": "unauthorized", "host": host},
     )

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Self
 
 from hxpm.errors import UsageError
 from hxpm.services.catalog import AUTO, Catalog, experts_label
@@ -91,8 +91,14 @@ class Session:
         self.switches = 0
 
     @classmethod
-    def open(cls, base: str | None = None, *, device: str = "auto", max_loaded: int = 8,
-             store: Store | None = None) -> Session:
+    def open(
+        cls,
+        base: str | None = None,
+        *,
+        device: str = "auto",
+        max_loaded: int = 8,
+        store: Store | None = None,
+    ) -> Session:
         """Load ``base`` (default: the store's default base). Takes seconds: torch loads."""
         catalog = Catalog(store or Store.from_env(), base)
         return cls(catalog, open_session(catalog.base, device=device, max_loaded=max_loaded))
@@ -120,8 +126,11 @@ class Session:
         """
         from dataclasses import replace
 
-        selection = (self.catalog.choose("+".join(names), "") if names
-                     else self.catalog.choose(self.base, ""))
+        selection = (
+            self.catalog.choose("+".join(names), "")
+            if names
+            else self.catalog.choose(self.base, "")
+        )
         if why is not None:
             selection = replace(selection, why=why)
         self.activate(selection)
@@ -151,8 +160,14 @@ class Session:
 
     # --- generating ------------------------------------------------------------------------
 
-    def prepare(self, conversation: Conversation, selection: Selection,
-                settings: Settings = Settings(), *, raw: bool = False) -> Prepared:
+    def prepare(
+        self,
+        conversation: Conversation,
+        selection: Selection,
+        settings: Settings = Settings(),
+        *,
+        raw: bool = False,
+    ) -> Prepared:
         """Render and tokenize; check the settings and that prompt + answer fit the context.
 
         ``raw``: ``conversation`` is a plain string continued as it is (no chat template),
@@ -167,8 +182,9 @@ class Session:
         self._runtime.check_context(len(ids), config.max_new_tokens)
         return Prepared(selection, ids, config)
 
-    def _prompt_ids(self, conversation: Conversation, selection: Selection, *,
-                    raw: bool = False) -> tuple[int, ...]:
+    def _prompt_ids(
+        self, conversation: Conversation, selection: Selection, *, raw: bool = False
+    ) -> tuple[int, ...]:
         from hxpm_runtime.chat import render_messages
 
         if raw:
@@ -176,15 +192,18 @@ class Session:
                 raise UsageError("prompt must be a non-empty string")
             text, special = conversation, True
         else:
-            rendered = render_messages(self._runtime.tokenizer, to_messages(conversation),
-                                       templates=[r.prompt_template for r in
-                                                  adapter_refs(selection.experts)])
+            rendered = render_messages(
+                self._runtime.tokenizer,
+                to_messages(conversation),
+                templates=[r.prompt_template for r in adapter_refs(selection.experts)],
+            )
             text, special = rendered.text, rendered.add_special_tokens
         ids = self._runtime.tokenizer(text, add_special_tokens=special)["input_ids"]
         return tuple(int(i) for i in ids)
 
-    def fit(self, conversation: Conversation, selection: Selection,
-            settings: Settings = Settings()) -> tuple[list[Message], int]:
+    def fit(
+        self, conversation: Conversation, selection: Selection, settings: Settings = Settings()
+    ) -> tuple[list[Message], int]:
         """Drop the oldest turns until prompt + answer fit the context; return (kept, dropped).
 
         A leading system message and the last user message are always kept (when those alone
@@ -192,11 +211,14 @@ class Session:
         """
         messages = to_messages(conversation)
         system = messages[:1] if messages and messages[0].role == "system" else []
-        turns = messages[len(system):]
+        turns = messages[len(system) :]
         room = self.context_length - _config(selection, settings).max_new_tokens
         dropped = 0
-        while len(turns) > 1 and self.context_length and \
-                len(self._prompt_ids(system + turns, selection)) > room:
+        while (
+            len(turns) > 1
+            and self.context_length
+            and len(self._prompt_ids(system + turns, selection)) > room
+        ):
             # A user turn goes together with the answer that followed it.
             cut = 2 if len(turns) > 2 and turns[1].role == "assistant" else 1
             turns, dropped = turns[cut:], dropped + cut
@@ -208,11 +230,21 @@ class Session:
         from hxpm_runtime.batch import BatchDecoder, batchable
 
         model = self._runtime.model
-        return BatchDecoder(model, self._runtime.tokenizer, torch.device(self.device),
-                            max_batch=max_batch if batchable(model) else 1)
+        return BatchDecoder(
+            model,
+            self._runtime.tokenizer,
+            torch.device(self.device),
+            max_batch=max_batch if batchable(model) else 1,
+        )
 
-    def stream(self, conversation: Conversation, *, model: str | None = None,
-               selection: Selection | None = None, **settings: Any) -> Stream:
+    def stream(
+        self,
+        conversation: Conversation,
+        *,
+        model: str | None = None,
+        selection: Selection | None = None,
+        **settings: Any,
+    ) -> Stream:
         """Text pieces as they are generated; the Stream's ``completion`` is set at the end.
 
         ``selection`` (from ``choose``) skips choosing again; ``settings`` are ``Settings``
@@ -224,8 +256,9 @@ class Session:
         decoder = self.decoder(max_batch=1)
         return Stream(decoder, decoder.add(prepared.prompt_ids, prepared.config), selection)
 
-    def generate(self, conversation: Conversation, *, model: str | None = None,
-                 **settings: Any) -> Completion:
+    def generate(
+        self, conversation: Conversation, *, model: str | None = None, **settings: Any
+    ) -> Completion:
         """The whole answer at once (same arguments as ``stream``)."""
         stream = self.stream(conversation, model=model, **settings)
         for _ in stream:
@@ -238,7 +271,7 @@ class Session:
         self._runtime.close()
         self._active_key = None
 
-    def __enter__(self) -> Session:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -271,9 +304,14 @@ class Stream:
 
 
 def completion_of(slot: Slot, selection: Selection) -> Completion:
-    return Completion(slot.text, FINISH_REASONS.get(slot.stopped_by or "", "stop"),
-                      slot.prompt_tokens, len(slot.new_ids), experts_label(selection),
-                      selection.why)
+    return Completion(
+        slot.text,
+        FINISH_REASONS.get(slot.stopped_by or "", "stop"),
+        slot.prompt_tokens,
+        len(slot.new_ids),
+        experts_label(selection),
+        selection.why,
+    )
 
 
 def to_messages(conversation: Conversation) -> list[Message]:
@@ -286,8 +324,11 @@ def to_messages(conversation: Conversation) -> list[Message]:
     for i, item in enumerate(conversation):
         if isinstance(item, Message):
             out.append(item)
-        elif isinstance(item, Mapping) and isinstance(item.get("role"), str) \
-                and isinstance(item.get("content"), str):
+        elif (
+            isinstance(item, Mapping)
+            and isinstance(item.get("role"), str)
+            and isinstance(item.get("content"), str)
+        ):
             out.append(Message(item["role"], item["content"]))
         else:
             raise UsageError(f"messages[{i}] must have a string role and a string content")
@@ -301,9 +342,12 @@ def last_user_text(messages: Sequence[Message]) -> str:
 def _config(selection: Selection, settings: Settings) -> GenerationConfig:
     from dataclasses import replace
 
-    decoding = decoding_for(selection, DecodingOverrides(
-        settings.max_tokens, settings.temperature, settings.top_p, settings.top_k,
-        settings.seed))
+    decoding = decoding_for(
+        selection,
+        DecodingOverrides(
+            settings.max_tokens, settings.temperature, settings.top_p, settings.top_k, settings.seed
+        ),
+    )
     config = generation_config(decoding)
     # A request's stop strings add to the expert's own (its trained end-of-answer markers).
     stops = tuple(dict.fromkeys((*config.stop, *settings.stop)))

@@ -52,7 +52,9 @@ class UsageError(HxpmError):
 
 class InvalidRequirementError(UsageError):
     code = "invalid-requirement"
-    default_hint = "Write requirements as NAME, NAME@1.2.3, NAME@>=1.0,<2.0, NAME@^1.2 or NAME@~1.2."
+    default_hint = (
+        "Write requirements as NAME, NAME@1.2.3, NAME@>=1.0,<2.0, NAME@^1.2 or NAME@~1.2."
+    )
 
 
 # --- 1: bad author input (manifests, expert directories) -----------------------------------
@@ -105,8 +107,10 @@ class RuntimeMissingError(HxpmError):
 
     code = "runtime-missing"
     exit_code = 1
-    default_hint = ("Install the runtime: pip install 'hxpm[runtime]' (for a CPU-only torch, "
-                    "first: pip install torch --index-url https://download.pytorch.org/whl/cpu)")
+    default_hint = (
+        "Install the runtime: pip install 'hxpm[runtime]' (for a CPU-only torch, "
+        "first: pip install torch --index-url https://download.pytorch.org/whl/cpu)"
+    )
 
 
 # --- 3: resolution -------------------------------------------------------------------------
@@ -153,8 +157,10 @@ class IntegrityError(VerificationError):
     """A digest, size or structural check failed (tampering or corruption)."""
 
     code = "integrity"
-    default_hint = ("The bytes differ from what was published or signed: do not use them; "
-                    "fetch again from a source you trust.")
+    default_hint = (
+        "The bytes differ from what was published or signed: do not use them; "
+        "fetch again from a source you trust."
+    )
 
 
 class PackageFormatError(VerificationError):

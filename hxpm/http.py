@@ -49,8 +49,19 @@ from hxpm.core.redact import strip_url_credentials
 from hxpm.errors import IntegrityError, NetworkError, NotFoundError, OfflineError, UsageError
 from hxpm.netlimits import NetLimits, env_size
 
-__all__ = ["MAX_REDIRECTS", "DownloadProgress", "Fetcher", "HttpResult", "Response",
-           "RetryPolicy", "check_http_url", "download", "get", "is_offline", "require_online"]
+__all__ = [
+    "MAX_REDIRECTS",
+    "DownloadProgress",
+    "Fetcher",
+    "HttpResult",
+    "Response",
+    "RetryPolicy",
+    "check_http_url",
+    "download",
+    "get",
+    "is_offline",
+    "require_online",
+]
 
 ENV_RETRIES = "HXPM_NET_RETRIES"
 DownloadProgress = Callable[[int, int], None]  # (bytes so far, total bytes or 0 if unknown)
@@ -162,9 +173,16 @@ def check_http_url(url: str) -> str:
 # --- the two calls -----------------------------------------------------------------------------
 
 
-def get(url: str, *, max_bytes: int, etag: str | None = None,
-        headers: Mapping[str, str] | None = None, limits: NetLimits | None = None,
-        fetcher: Fetcher | None = None, retry: RetryPolicy | None = None) -> HttpResult:
+def get(
+    url: str,
+    *,
+    max_bytes: int,
+    etag: str | None = None,
+    headers: Mapping[str, str] | None = None,
+    limits: NetLimits | None = None,
+    fetcher: Fetcher | None = None,
+    retry: RetryPolicy | None = None,
+) -> HttpResult:
     """GET a small file into memory; with ``etag``, a 304 comes back as ``not_modified``.
 
     Args:
@@ -190,9 +208,17 @@ def get(url: str, *, max_bytes: int, etag: str | None = None,
         return session.retrying(lambda: _get_once(session, extra, max_bytes, etag is not None))
 
 
-def download(url: str, dest: Path, *, max_bytes: int, expected_sha256: str | None = None,
-             limits: NetLimits | None = None, progress: DownloadProgress | None = None,
-             fetcher: Fetcher | None = None, retry: RetryPolicy | None = None) -> str:
+def download(
+    url: str,
+    dest: Path,
+    *,
+    max_bytes: int,
+    expected_sha256: str | None = None,
+    limits: NetLimits | None = None,
+    progress: DownloadProgress | None = None,
+    fetcher: Fetcher | None = None,
+    retry: RetryPolicy | None = None,
+) -> str:
     """Stream ``url`` into ``dest`` (resumably, atomically) and return its SHA-256.
 
     An interrupted download leaves ``DEST.part`` (and ``DEST.part.json``) behind when the
@@ -224,8 +250,10 @@ def download(url: str, dest: Path, *, max_bytes: int, expected_sha256: str | Non
             part.discard()
             raise IntegrityError(
                 f"{session.shown}: the downloaded file's sha256 is {digest}, expected "
-                f"{expected_sha256}", hint="The bytes were altered on the way or on the server.",
-                details={"expected": expected_sha256, "got": digest})
+                f"{expected_sha256}",
+                hint="The bytes were altered on the way or on the server.",
+                details={"expected": expected_sha256, "got": digest},
+            )
         return part.finish(dest)
     except BaseException as e:
         if _spoils_part(e) or not part.validator:
@@ -238,8 +266,9 @@ def download(url: str, dest: Path, *, max_bytes: int, expected_sha256: str | Non
 # --- one attempt of each -----------------------------------------------------------------------
 
 
-def _get_once(session: Session, extra: dict[str, str], max_bytes: int,
-              conditional: bool) -> HttpResult:
+def _get_once(
+    session: Session, extra: dict[str, str], max_bytes: int, conditional: bool
+) -> HttpResult:
     accept = {200, 304} if conditional else {200}
     resp, final = session.open(extra, accept)
     try:
@@ -259,8 +288,9 @@ def _get_once(session: Session, extra: dict[str, str], max_bytes: int,
         resp.close()
 
 
-def _download_once(session: Session, part: PartFile, max_bytes: int,
-                   progress: DownloadProgress | None) -> None:
+def _download_once(
+    session: Session, part: PartFile, max_bytes: int, progress: DownloadProgress | None
+) -> None:
     extra: dict[str, str] = {}
     offset = part.size if part.validator else 0
     if offset:
@@ -269,13 +299,20 @@ def _download_once(session: Session, part: PartFile, max_bytes: int,
     try:
         if resp.status == 416 or (resp.status == 206 and _range_start(resp) != offset):
             part.reset()  # the part no longer fits the file: the next attempt starts over
-            raise Transient(session.error(f"the server refused to resume at byte {offset} "
-                                           f"(HTTP {resp.status})", "resume"), None, now=True)
+            raise Transient(
+                session.error(
+                    f"the server refused to resume at byte {offset} (HTTP {resp.status})", "resume"
+                ),
+                None,
+                now=True,
+            )
         if resp.status == 200:
             part.reset()  # no Range support, or the file changed (If-Range): from the start
             offset = 0
-        part.set_validator(safe_validator(header(resp, "etag"), strong_only=True)
-                           or safe_validator(header(resp, "last-modified")))
+        part.set_validator(
+            safe_validator(header(resp, "etag"), strong_only=True)
+            or safe_validator(header(resp, "last-modified"))
+        )
         total = session.check_declared(resp, max_bytes, offset=offset)
         while chunk := session.read(resp):
             if part.size + len(chunk) > max_bytes:
@@ -294,14 +331,20 @@ def _spoils_part(error: BaseException) -> bool:
     return isinstance(error, NetworkError) and error.details.get("reason") == "too-large"
 
 
-def _session(url: str, limits: NetLimits | None, fetcher: Fetcher | None,
-             retry: RetryPolicy | None, verb: str) -> Session:
+def _session(
+    url: str,
+    limits: NetLimits | None,
+    fetcher: Fetcher | None,
+    retry: RetryPolicy | None,
+    verb: str,
+) -> Session:
     """A session with the environment's settings for what the caller left out."""
     limits = limits or NetLimits.from_env()
     policy = retry or RetryPolicy.from_env()
     chosen = fetcher if fetcher is not None else default_fetcher()
-    return Session(url, limits=limits, fetcher=chosen, own_fetcher=fetcher is None,
-                   policy=policy, verb=verb)
+    return Session(
+        url, limits=limits, fetcher=chosen, own_fetcher=fetcher is None, policy=policy, verb=verb
+    )
 
 
 def default_fetcher() -> Fetcher:

@@ -106,8 +106,7 @@ def env_size(name: str, default: int, *, allow_zero: bool = False) -> int:
     if value < 0 or (value == 0 and not allow_zero):
         least = "a non-negative" if allow_zero else "a positive"
         raise UsageError(
-            f"{name}: expected {least} whole number (optionally with K, M or G), "
-            f"got {raw[:40]!r}",
+            f"{name}: expected {least} whole number (optionally with K, M or G), got {raw[:40]!r}",
             hint=f"Set {name} to e.g. {default}, or unset it for the default.",
         )
     return value
@@ -174,18 +173,23 @@ def waited_too_long(deadline: Deadline, timeout_s: float) -> LimitExceeded:
 
 
 def too_many(what: str, limit: int, setting: str) -> LimitExceeded:
-    return LimitExceeded(f"expected at most {limit} {what}, got more", setting, str(limit),
-                         "too-large")
+    return LimitExceeded(
+        f"expected at most {limit} {what}, got more", setting, str(limit), "too-large"
+    )
 
 
 def limit_error(where: str, hit: LimitExceeded) -> NetworkError:
     """The NetworkError (exit 6) for ``hit`` during ``where`` (e.g. "fetching URL")."""
     if hit.reason == "timeout":
-        hint = (f"The server stopped sending or is very slow: retry later, or raise "
-                f"{hit.setting} if it is only slow.")
+        hint = (
+            f"The server stopped sending or is very slow: retry later, or raise "
+            f"{hit.setting} if it is only slow."
+        )
     else:
-        hint = (f"If you trust this server and the repository really is this big, raise "
-                f"{hit.setting}; otherwise the server is misbehaving.")
+        hint = (
+            f"If you trust this server and the repository really is this big, raise "
+            f"{hit.setting}; otherwise the server is misbehaving."
+        )
     return NetworkError(
         f"{where}: {hit.what} ({hit.setting}={hit.value})",
         hint=hint,

@@ -22,8 +22,13 @@ from pathlib import Path
 
 from hxpm.errors import UsageError
 
-CA_VARIABLES = ("GIT_SSL_CAINFO", "GIT_SSL_CAPATH", "REQUESTS_CA_BUNDLE", "SSL_CERT_FILE",
-                "SSL_CERT_DIR")
+CA_VARIABLES = (
+    "GIT_SSL_CAINFO",
+    "GIT_SSL_CAPATH",
+    "REQUESTS_CA_BUNDLE",
+    "SSL_CERT_FILE",
+    "SSL_CERT_DIR",
+)
 CERT_HINT = (
     "The server's certificate is not signed by a CA hxpm trusts. For a private CA, point "
     "SSL_CERT_FILE, REQUESTS_CA_BUNDLE or GIT_SSL_CAINFO at its PEM bundle "
@@ -58,8 +63,9 @@ def ca_settings() -> CASettings:
     if bundle:
         if Path(bundle).is_dir():
             return CASettings(None, bundle, "REQUESTS_CA_BUNDLE")
-        return CASettings(_checked("REQUESTS_CA_BUNDLE", bundle, want_dir=False), None,
-                          "REQUESTS_CA_BUNDLE")
+        return CASettings(
+            _checked("REQUESTS_CA_BUNDLE", bundle, want_dir=False), None, "REQUESTS_CA_BUNDLE"
+        )
     return CASettings()
 
 
@@ -75,9 +81,11 @@ def ssl_context() -> ssl.SSLContext:
     try:
         return ssl.create_default_context(cafile=chosen.ca_file, capath=chosen.ca_dir)
     except (ssl.SSLError, OSError) as e:
-        raise UsageError(f"{chosen.variable}: expected PEM certificates, got a file that "
-                         f"does not load ({type(e).__name__})",
-                         hint=f"Point {chosen.variable} at a PEM CA bundle.") from None
+        raise UsageError(
+            f"{chosen.variable}: expected PEM certificates, got a file that "
+            f"does not load ({type(e).__name__})",
+            hint=f"Point {chosen.variable} at a PEM CA bundle.",
+        ) from None
 
 
 def is_certificate_error(error: BaseException | None) -> bool:
@@ -90,8 +98,9 @@ def is_certificate_error(error: BaseException | None) -> bool:
         if "CERTIFICATE_VERIFY_FAILED" in str(error):  # urllib3 flattens it into text
             return True
         reason = getattr(error, "reason", None)
-        error = reason if isinstance(reason, BaseException) else (
-            error.__cause__ or error.__context__)
+        error = (
+            reason if isinstance(reason, BaseException) else (error.__cause__ or error.__context__)
+        )
     return False
 
 
@@ -104,6 +113,8 @@ def _checked(variable: str, value: str, *, want_dir: bool) -> str:
     ok = path.is_dir() if want_dir else path.is_file()
     if not ok:
         kind = "a directory of CA certificates" if want_dir else "a PEM CA bundle file"
-        raise UsageError(f"{variable}: expected {kind}, got {value!r} (not found)",
-                         hint=f"Fix or unset {variable}.")
+        raise UsageError(
+            f"{variable}: expected {kind}, got {value!r} (not found)",
+            hint=f"Fix or unset {variable}.",
+        )
     return str(path)

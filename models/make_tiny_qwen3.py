@@ -36,7 +36,8 @@ VOCAB = 256 + len(SPECIAL_TOKENS)
 PAD_ID, BOS_ID, EOS_ID = 256, 257, 258  # <|endoftext|>, <|im_start|>, <|im_end|>
 CHATML_TEMPLATE = (
     "{% for m in messages %}<|im_start|>{{ m['role'] }}\n{{ m['content'] }}<|im_end|>\n"
-    "{% endfor %}{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}")
+    "{% endfor %}{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}"
+)
 
 
 def _dump(path: Path, obj: object) -> None:
@@ -77,8 +78,11 @@ def model_config() -> dict:
 
 def byte_alphabet() -> list[str]:
     """GPT-2's byte-to-unicode map, in byte order: token id i is byte i."""
-    printable = [*range(ord("!"), ord("~") + 1), *range(ord("¡"), ord("¬") + 1),
-                 *range(ord("®"), ord("ÿ") + 1)]
+    printable = [
+        *range(ord("!"), ord("~") + 1),
+        *range(ord("¡"), ord("¬") + 1),
+        *range(ord("®"), ord("ÿ") + 1),
+    ]
     extra = iter(range(256, 512))
     return [chr(b) if b in printable else chr(next(extra)) for b in range(256)]
 
@@ -93,19 +97,27 @@ def write_tokenizer(out: Path) -> None:
     tok.decoder = decoders.ByteLevel()
     tok.add_special_tokens(list(SPECIAL_TOKENS))
     tok.save(str(out / "tokenizer.json"))
-    _dump(out / "tokenizer_config.json", {
-        "tokenizer_class": "PreTrainedTokenizerFast",
-        "bos_token": None,
-        "eos_token": "<|im_end|>",
-        "pad_token": "<|endoftext|>",
-        "additional_special_tokens": ["<|im_start|>", "<|im_end|>"],
-        "model_max_length": CONTEXT,
-        "clean_up_tokenization_spaces": False,
-        "chat_template": CHATML_TEMPLATE,
-    })
-    _dump(out / "special_tokens_map.json", {
-        "eos_token": "<|im_end|>", "pad_token": "<|endoftext|>",
-        "additional_special_tokens": ["<|im_start|>", "<|im_end|>"]})
+    _dump(
+        out / "tokenizer_config.json",
+        {
+            "tokenizer_class": "PreTrainedTokenizerFast",
+            "bos_token": None,
+            "eos_token": "<|im_end|>",
+            "pad_token": "<|endoftext|>",
+            "additional_special_tokens": ["<|im_start|>", "<|im_end|>"],
+            "model_max_length": CONTEXT,
+            "clean_up_tokenization_spaces": False,
+            "chat_template": CHATML_TEMPLATE,
+        },
+    )
+    _dump(
+        out / "special_tokens_map.json",
+        {
+            "eos_token": "<|im_end|>",
+            "pad_token": "<|endoftext|>",
+            "additional_special_tokens": ["<|im_start|>", "<|im_end|>"],
+        },
+    )
 
 
 def weight_shapes() -> dict[str, tuple[int, ...]]:
@@ -198,8 +210,10 @@ def build(out: Path, seed: int = SEED) -> str:
     """Write the whole model directory; return its base digest."""
     out.mkdir(parents=True, exist_ok=True)
     _dump(out / "config.json", model_config())
-    _dump(out / "generation_config.json", {"eos_token_id": EOS_ID, "pad_token_id": PAD_ID,
-                                           "do_sample": False})
+    _dump(
+        out / "generation_config.json",
+        {"eos_token_id": EOS_ID, "pad_token_id": PAD_ID, "do_sample": False},
+    )
     write_tokenizer(out)
     write_weights(out, seed)
     digest = base_model_digest(out)

@@ -53,8 +53,15 @@ EXPERTS_DIR = ROOT / "experts"
 SCORES_FILE = EXPERTS_DIR / "SCORES.json"
 SEED = 0
 MARK_OPEN, MARK_CLOSE = "<!-- scores -->", "<!-- /scores -->"
-EXPERTS = ("expert-json", "expert-english-basic", "expert-cypher", "expert-sql",
-           "expert-python", "expert-rust", "expert-document-classifier")
+EXPERTS = (
+    "expert-json",
+    "expert-english-basic",
+    "expert-cypher",
+    "expert-sql",
+    "expert-python",
+    "expert-rust",
+    "expert-document-classifier",
+)
 
 
 def log(msg: str) -> None:
@@ -87,9 +94,11 @@ def dependency_order(manifests: dict[str, Manifest]) -> list[str]:
     done: list[str] = []
     pending = sorted(manifests, key=lambda n: (manifests[n].load_order, n))
     while pending:
-        ready = [n for n in pending
-                 if all(r.name in done or r.name not in manifests
-                        for r in manifests[n].requires)]
+        ready = [
+            n
+            for n in pending
+            if all(r.name in done or r.name not in manifests for r in manifests[n].requires)
+        ]
         if not ready:
             raise SystemExit(f"requires cycle among {', '.join(pending)}")
         done.append(ready[0])
@@ -112,15 +121,19 @@ def check_digests(manifests: dict[str, Manifest], update: bool) -> str:
     digest = base_model_digest(BASE_DIR)
     recorded = (BASE_DIR / "DIGEST").read_text(encoding="ascii").strip()
     if digest != recorded:
-        raise SystemExit(f"{BASE_DIR}: base digest {digest} differs from DIGEST {recorded}; "
-                         "rebuild it with models/make_tiny_qwen3.py")
+        raise SystemExit(
+            f"{BASE_DIR}: base digest {digest} differs from DIGEST {recorded}; "
+            "rebuild it with models/make_tiny_qwen3.py"
+        )
     for name, m in manifests.items():
         variant = m.variant_for(BASE_NAME)
         if variant.sha256 == digest:
             continue
         if not update:
-            raise SystemExit(f"{name}: manifest names base digest {variant.sha256!r}, the base "
-                             f"is {digest}; rerun with --update-digests")
+            raise SystemExit(
+                f"{name}: manifest names base digest {variant.sha256!r}, the base "
+                f"is {digest}; rerun with --update-digests"
+            )
         path = EXPERTS_DIR / name / "manifest.json"
         raw = json.loads(path.read_text(encoding="utf-8"))
         for entry in raw["base_models"]:
@@ -141,8 +154,9 @@ def package_into(expert_dir: Path, out_dir: Path) -> Path:
 def install_unsigned(store, package: Path) -> None:
     from hxpm.services.install import InstallOptions, install_package_file
 
-    install_package_file(store, package, options=InstallOptions(unsafe_allow_unsigned=True,
-                                                                force_reinstall=True))
+    install_package_file(
+        store, package, options=InstallOptions(unsafe_allow_unsigned=True, force_reinstall=True)
+    )
 
 
 def usable_cpus() -> int:
@@ -166,12 +180,17 @@ def scores_block(name: str, ev: dict, train: dict | None) -> str:
         "",
         f"Measured by `scripts/build_demo_content.py` with `hxpm eval` (greedy decoding) on "
         f"`datasets/heldout.jsonl`, after `hxpm train --seed {SEED}`"
-        + (f" ({train['steps']} steps, final training loss {train['last_loss']:.3f})"
-           if train else "") + ".",
+        + (
+            f" ({train['steps']} steps, final training loss {train['last_loss']:.3f})"
+            if train
+            else ""
+        )
+        + ".",
     ]
     if ev.get("experts") and len(ev["experts"]) > 1:
-        lines.append(f"The expert pass runs the whole set, in load order: "
-                     f"{', '.join(ev['experts'])}.")
+        lines.append(
+            f"The expert pass runs the whole set, in load order: {', '.join(ev['experts'])}."
+        )
     lines.append(MARK_CLOSE)
     return "\n".join(lines)
 
@@ -194,8 +213,14 @@ def read_scores() -> dict:
 # --- the pipeline ----------------------------------------------------------------------------
 
 
-def build(only: Sequence[str], *, eval_only: bool, update_digests: bool,
-          threads: int | None, keep_home: bool) -> int:
+def build(
+    only: Sequence[str],
+    *,
+    eval_only: bool,
+    update_digests: bool,
+    threads: int | None,
+    keep_home: bool,
+) -> int:
     started = time.perf_counter()
     manifests = load_manifests(EXPERTS)
     order = dependency_order(manifests)
@@ -238,15 +263,25 @@ def build(only: Sequence[str], *, eval_only: bool, update_digests: bool,
                         log(f"  {_n}: step {step}/{total} loss {loss:.4f}")
 
                 log(f"train {name}")
-                res = train_expert(store, TrainRequest(expert_dir, base=BASE_NAME, seed=SEED,
-                                                       threads=train_threads), on_step=on_step)
-                trained[name] = {"steps": res.steps, "first_loss": res.first_loss,
-                                 "last_loss": res.last_loss, "seconds": res.seconds,
-                                 "mode": res.mode, "requires": list(res.requires)}
+                res = train_expert(
+                    store,
+                    TrainRequest(expert_dir, base=BASE_NAME, seed=SEED, threads=train_threads),
+                    on_step=on_step,
+                )
+                trained[name] = {
+                    "steps": res.steps,
+                    "first_loss": res.first_loss,
+                    "last_loss": res.last_loss,
+                    "seconds": res.seconds,
+                    "mode": res.mode,
+                    "requires": list(res.requires),
+                }
                 timings[f"train {name}"] = time.perf_counter() - t0
-                log(f"  {name}: {res.steps} steps in {res.seconds:.1f}s ({res.mode}), loss "
+                log(
+                    f"  {name}: {res.steps} steps in {res.seconds:.1f}s ({res.mode}), loss "
                     f"{res.first_loss:.3f} -> {res.last_loss:.3f}"
-                    + "".join(f"\n  warning: {w}" for w in res.warnings))
+                    + "".join(f"\n  warning: {w}" for w in res.warnings)
+                )
             if not (expert_dir / "adapter_model.safetensors").is_file():
                 raise SystemExit(f"{name} has no trained weights; train it first")
             install_unsigned(store, package_into(expert_dir, staging / name))
@@ -258,18 +293,31 @@ def build(only: Sequence[str], *, eval_only: bool, update_digests: bool,
             log(f"eval {name}")
             out = evaluate_expert(store, EvalRequest(EXPERTS_DIR / name, None, base=BASE_NAME))
             timings[f"eval {name}"] = time.perf_counter() - t0
-            evals[name] = {"metric": out.metric, "n": out.n, "base": out.base_score,
-                           "expert": out.expert_score, "experts": list(out.experts)}
-            log(f"  {name}: {out.metric} base {out.base_score:.3f} -> expert "
-                f"{out.expert_score:.3f} (n={out.n}, {out.seconds:.1f}s)")
+            evals[name] = {
+                "metric": out.metric,
+                "n": out.n,
+                "base": out.base_score,
+                "expert": out.expert_score,
+                "experts": list(out.experts),
+            }
+            log(
+                f"  {name}: {out.metric} base {out.base_score:.3f} -> expert "
+                f"{out.expert_score:.3f} (n={out.n}, {out.seconds:.1f}s)"
+            )
             for ex in out.examples[:2]:
-                log(f"    prompt {ex['prompt']!r}\n    want   {ex['expected']!r}\n"
-                    f"    base   {ex['base_output'][:60]!r}\n    expert {ex['expert_output']!r}")
-            write_readme_scores(EXPERTS_DIR / name,
-                                scores_block(name, evals[name], trained.get(name)))
-            scores[name] = {"metric": out.metric, "n": out.n,
-                            "base": round(out.base_score, 4),
-                            "expert": round(out.expert_score, 4)}
+                log(
+                    f"    prompt {ex['prompt']!r}\n    want   {ex['expected']!r}\n"
+                    f"    base   {ex['base_output'][:60]!r}\n    expert {ex['expert_output']!r}"
+                )
+            write_readme_scores(
+                EXPERTS_DIR / name, scores_block(name, evals[name], trained.get(name))
+            )
+            scores[name] = {
+                "metric": out.metric,
+                "n": out.n,
+                "base": round(out.base_score, 4),
+                "expert": round(out.expert_score, 4),
+            }
         ordered = {n: scores[n] for n in order if n in scores}
         SCORES_FILE.write_text(json.dumps(ordered, indent=2) + "\n", encoding="utf-8")
 
@@ -294,8 +342,10 @@ def build(only: Sequence[str], *, eval_only: bool, update_digests: bool,
         ev = evals[name]
         tr = trained.get(name)
         extra = f", {tr['steps']} steps, {tr['seconds']:.0f}s training" if tr else ""
-        log(f"  {name:28s} {ev['metric']:12s} {ev['base']:.2f} -> {ev['expert']:.2f} "
-            f"(n={ev['n']}{extra}, eval {timings[f'eval {name}']:.0f}s)")
+        log(
+            f"  {name:28s} {ev['metric']:12s} {ev['base']:.2f} -> {ev['expert']:.2f} "
+            f"(n={ev['n']}{extra}, eval {timings[f'eval {name}']:.0f}s)"
+        )
     log(f"total {total:.0f}s")
     return 0
 
@@ -303,20 +353,35 @@ def build(only: Sequence[str], *, eval_only: bool, update_digests: bool,
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--only", default="", help="comma-separated expert names to (re)build")
-    parser.add_argument("--eval-only", action="store_true",
-                        help="no training: package, install and evaluate the committed weights")
-    parser.add_argument("--update-digests", action="store_true",
-                        help="rewrite the manifests' base digest to the committed base's")
-    parser.add_argument("--threads", type=int, default=None,
-                        help="CPU threads for training (default: all cores); evaluation uses 1")
+    parser.add_argument(
+        "--eval-only",
+        action="store_true",
+        help="no training: package, install and evaluate the committed weights",
+    )
+    parser.add_argument(
+        "--update-digests",
+        action="store_true",
+        help="rewrite the manifests' base digest to the committed base's",
+    )
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=None,
+        help="CPU threads for training (default: all cores); evaluation uses 1",
+    )
     parser.add_argument("--keep-home", action="store_true", help="keep the build store")
     args = parser.parse_args(argv)
     only = [s.strip() for s in args.only.split(",") if s.strip()]
     unknown = [n for n in only if n not in EXPERTS]
     if unknown:
         parser.error(f"unknown expert(s): {', '.join(unknown)}; known: {', '.join(EXPERTS)}")
-    return build(only, eval_only=args.eval_only, update_digests=args.update_digests,
-                 threads=args.threads, keep_home=args.keep_home)
+    return build(
+        only,
+        eval_only=args.eval_only,
+        update_digests=args.update_digests,
+        threads=args.threads,
+        keep_home=args.keep_home,
+    )
 
 
 if __name__ == "__main__":

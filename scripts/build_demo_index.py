@@ -35,8 +35,9 @@ HXPM = [sys.executable, "-m", "hxpm"]
 
 def hxpm(*args: object, home: Path) -> str:
     env = {**os.environ, "HXPM_HOME": str(home), "HXPM_KEY_DIR": str(KEY_DIR)}
-    r = subprocess.run([*HXPM, *map(str, args)], env=env, capture_output=True, text=True,
-                       check=False)
+    r = subprocess.run(
+        [*HXPM, *map(str, args)], env=env, capture_output=True, text=True, check=False
+    )
     if r.returncode != 0:
         raise SystemExit(f"hxpm {' '.join(map(str, args))} failed:\n{r.stderr}")
     return r.stdout
@@ -51,10 +52,28 @@ def main() -> None:
         for pkg in sorted(ROOT.glob("experts/*/dist/*.expert")):
             hxpm("sign", pkg, "--key-name", KEY_NAME, home=home)
         index = Path(tmp) / "index"
-        hxpm("index", "init", index, "--name", "hxpm-demo", "--description",
-             "The hxpm demo index: seven experts for the tiny random base", home=home)
-        hxpm("index", "key-add", public["public_key"], "--owner", "hxpm demo (DEMO ONLY)",
-             "--experts", "expert-*", "--index-dir", index, home=home)
+        hxpm(
+            "index",
+            "init",
+            index,
+            "--name",
+            "hxpm-demo",
+            "--description",
+            "The hxpm demo index: seven experts for the tiny random base",
+            home=home,
+        )
+        hxpm(
+            "index",
+            "key-add",
+            public["public_key"],
+            "--owner",
+            "hxpm demo (DEMO ONLY)",
+            "--experts",
+            "expert-*",
+            "--index-dir",
+            index,
+            home=home,
+        )
         for name in EXPERTS:
             work = Path(tmp) / "work" / name
             _clone_work(Path(tmp) / "bare", name, work)
@@ -86,7 +105,8 @@ def _copy_index(index: Path, public: dict[str, str]) -> None:
         f"- key id: `{public['key_id']}`\n- public key: `{public['public_key']}`\n\n"
         "Its secret half is committed in `demo/keys/` so that the demo can be rebuilt: it is\n"
         "a DEMO key, public to everyone, and proves nothing outside this demo. Never trust it\n"
-        "for anything else.\n\nRegenerate with `.venv/bin/python scripts/build_demo_index.py`.\n")
+        "for anything else.\n\nRegenerate with `.venv/bin/python scripts/build_demo_index.py`.\n"
+    )
 
 
 if __name__ == "__main__":

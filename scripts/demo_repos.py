@@ -23,22 +23,46 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 DEMO_URL = "https://demo.hxpm.invalid/"
-EXPERTS = ("expert-json", "expert-english-basic", "expert-cypher", "expert-sql",
-           "expert-python", "expert-rust", "expert-document-classifier")
+EXPERTS = (
+    "expert-json",
+    "expert-english-basic",
+    "expert-cypher",
+    "expert-sql",
+    "expert-python",
+    "expert-rust",
+    "expert-document-classifier",
+)
 _FIXED = {
-    "GIT_AUTHOR_NAME": "hxpm demo", "GIT_AUTHOR_EMAIL": "demo@hxpm.invalid",
-    "GIT_COMMITTER_NAME": "hxpm demo", "GIT_COMMITTER_EMAIL": "demo@hxpm.invalid",
+    "GIT_AUTHOR_NAME": "hxpm demo",
+    "GIT_AUTHOR_EMAIL": "demo@hxpm.invalid",
+    "GIT_COMMITTER_NAME": "hxpm demo",
+    "GIT_COMMITTER_EMAIL": "demo@hxpm.invalid",
     "GIT_AUTHOR_DATE": "2026-01-01T00:00:00+0000",
     "GIT_COMMITTER_DATE": "2026-01-01T00:00:00+0000",
-    "GIT_CONFIG_GLOBAL": os.devnull, "GIT_CONFIG_NOSYSTEM": "1",
+    "GIT_CONFIG_GLOBAL": os.devnull,
+    "GIT_CONFIG_NOSYSTEM": "1",
 }
 
 
 def _git(cwd: Path, *args: str) -> str:
     env = {**os.environ, **_FIXED}
-    r = subprocess.run(["git", "-c", "init.defaultBranch=main", "-c", "core.autocrlf=false",
-                        "-c", "core.fileMode=true", *args], cwd=cwd, env=env,
-                       capture_output=True, text=True, check=True)
+    r = subprocess.run(
+        [
+            "git",
+            "-c",
+            "init.defaultBranch=main",
+            "-c",
+            "core.autocrlf=false",
+            "-c",
+            "core.fileMode=true",
+            *args,
+        ],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     return r.stdout.strip()
 
 
@@ -63,16 +87,21 @@ def make_expert_repos(out: Path) -> dict[str, str]:
     commits = {}
     for name in EXPERTS:
         version = json.loads((ROOT / "experts" / name / "manifest.json").read_text())["version"]
-        commits[name] = make_repo(ROOT / "experts" / name, out / f"{name}.git",
-                                  tag=f"v{version}", message=f"{name} {version}")
+        commits[name] = make_repo(
+            ROOT / "experts" / name,
+            out / f"{name}.git",
+            tag=f"v{version}",
+            message=f"{name} {version}",
+        )
     return commits
 
 
 def main() -> None:
     out = Path(sys.argv[1]).resolve()
     commits = make_expert_repos(out)
-    commits["index"] = make_repo(ROOT / "index", out / "index.git", tag=None,
-                                 message="hxpm demo index")
+    commits["index"] = make_repo(
+        ROOT / "index", out / "index.git", tag=None, message="hxpm demo index"
+    )
     print(json.dumps(commits, indent=2))
 
 

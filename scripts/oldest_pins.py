@@ -32,8 +32,9 @@ def lower_pins(requirements: list[str], skip: set[str]) -> list[str]:
             continue
         bound = re.search(r"(?:>=|==)\s*([0-9][A-Za-z0-9.]*)", specs)
         if bound is None:
-            raise ValueError(f"requirement {text!r} has no lower bound (>=): "
-                             "state the oldest supported version")
+            raise ValueError(
+                f"requirement {text!r} has no lower bound (>=): state the oldest supported version"
+            )
         if pins.get(name, bound.group(1)) != bound.group(1):
             raise ValueError(f"{name} is required with two different lower bounds")
         pins[name] = bound.group(1)

@@ -25,16 +25,25 @@ def write_safetensors(path: Path, tensors: Mapping[str, tuple[str, Sequence[int]
         size = BYTES[dtype]
         for d in shape:
             size *= d
-        header[name] = {"dtype": dtype, "shape": list(shape), "data_offsets": [offset,
-                                                                               offset + size]}
+        header[name] = {
+            "dtype": dtype,
+            "shape": list(shape),
+            "data_offsets": [offset, offset + size],
+        }
         offset += size
     raw = json.dumps(header).encode()
     raw += b" " * (-len(raw) % 8)
     path.write_bytes(struct.pack("<Q", len(raw)) + raw + b"\0" * offset)
 
 
-def lora_tensors(modules: Sequence[str], r: int | Mapping[str, int], *, n_in: int = 64,
-                 n_out: int = 64, dora: bool = False) -> dict[str, tuple[str, list[int]]]:
+def lora_tensors(
+    modules: Sequence[str],
+    r: int | Mapping[str, int],
+    *,
+    n_in: int = 64,
+    n_out: int = 64,
+    dora: bool = False,
+) -> dict[str, tuple[str, list[int]]]:
     """PEFT's saved keys for a LoRA/DoRA adapter on ``modules`` (rank per module or one)."""
     out: dict[str, tuple[str, list[int]]] = {}
     for m in modules:
@@ -47,8 +56,9 @@ def lora_tensors(modules: Sequence[str], r: int | Mapping[str, int], *, n_in: in
     return out
 
 
-def adapter_folder(root: Path, config: Mapping[str, Any],
-                   tensors: Mapping[str, tuple[str, Sequence[int]]]) -> Path:
+def adapter_folder(
+    root: Path, config: Mapping[str, Any], tensors: Mapping[str, tuple[str, Sequence[int]]]
+) -> Path:
     root.mkdir(parents=True, exist_ok=True)
     (root / "adapter_config.json").write_text(json.dumps(config, indent=2))
     write_safetensors(root / "adapter_model.safetensors", tensors)
@@ -63,5 +73,6 @@ def real_config(name: str) -> dict[str, Any]:
 def layer_modules(targets: Sequence[str], layers: int = 2) -> list[str]:
     """Qwen/Llama-style module paths for short target names."""
     where = {"gate_proj": "mlp", "up_proj": "mlp", "down_proj": "mlp"}
-    return [f"model.layers.{i}.{where.get(t, 'self_attn')}.{t}" for i in range(layers)
-            for t in targets]
+    return [
+        f"model.layers.{i}.{where.get(t, 'self_attn')}.{t}" for i in range(layers) for t in targets
+    ]

@@ -101,10 +101,11 @@ def endless_refs(*, http: bool = False, interval: float = 0.0) -> Behaviour:
     def behave(conn: socket.socket, stop: threading.Event) -> None:
         if http:
             _read_request(conn, b"\r\n\r\n")
-            conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: "
-                         b"application/x-git-upload-pack-advertisement\r\n"
-                         b"Connection: close\r\n\r\n" + pkt(b"# service=git-upload-pack\n")
-                         + b"0000")
+            conn.sendall(
+                b"HTTP/1.1 200 OK\r\nContent-Type: "
+                b"application/x-git-upload-pack-advertisement\r\n"
+                b"Connection: close\r\n\r\n" + pkt(b"# service=git-upload-pack\n") + b"0000"
+            )
         else:
             conn.recv(4096)  # git-upload-pack /x\0host=...\0
         conn.sendall(pkt(SHA + b" HEAD\0side-band-64k ofs-delta agent=bad/1\n"))
@@ -123,8 +124,11 @@ def endless_refs(*, http: bool = False, interval: float = 0.0) -> Behaviour:
 def huge_pack(conn: socket.socket, stop: threading.Event) -> None:
     """git://: advertise HEAD, take the client's wants, then send pack data forever."""
     conn.recv(4096)
-    conn.sendall(pkt(SHA + b" HEAD\0side-band-64k ofs-delta agent=bad/1\n")
-                 + pkt(SHA + b" refs/heads/main\n") + b"0000")
+    conn.sendall(
+        pkt(SHA + b" HEAD\0side-band-64k ofs-delta agent=bad/1\n")
+        + pkt(SHA + b" refs/heads/main\n")
+        + b"0000"
+    )
     _read_request(conn, b"done")
     conn.sendall(pkt(b"NAK\n") + pkt(b"\x01PACK\x00\x00\x00\x02\x00\x00\x10\x00"))
     chunk = pkt(b"\x01" + b"\x00" * 65000)
@@ -138,8 +142,11 @@ def http_body(*, declared: int | None, interval: float, piece: bytes = b"x") -> 
     def behave(conn: socket.socket, stop: threading.Event) -> None:
         _read_request(conn, b"\r\n\r\n")
         length = b"Content-Length: %d\r\n" % declared if declared is not None else b""
-        conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/octet-stream\r\n"
-                     + length + b"Connection: close\r\n\r\n")
+        conn.sendall(
+            b"HTTP/1.1 200 OK\r\nContent-Type: application/octet-stream\r\n"
+            + length
+            + b"Connection: close\r\n\r\n"
+        )
         while not stop.is_set():
             if interval:
                 time.sleep(interval)
@@ -195,8 +202,9 @@ def run_cli(args: list[str], env: dict[str, str], *, timeout: float = 30.0) -> R
     full_env = {**os.environ, "HXPM_DEBUG": "", "NO_PROXY": "127.0.0.1", **env}
     start = time.monotonic()
     with open(os.devnull, "rb") as stdin, _Capture() as out, _Capture() as err:
-        proc = subprocess.Popen([str(HXPM), *args], env=full_env, stdin=stdin,
-                                stdout=out.file, stderr=err.file)
+        proc = subprocess.Popen(
+            [str(HXPM), *args], env=full_env, stdin=stdin, stdout=out.file, stderr=err.file
+        )
         peak_kb = 0
         while True:
             peak_kb = max(peak_kb, _high_water_kb(proc.pid))

@@ -75,16 +75,18 @@ def base_dir(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-def publish(cli: Callable[..., CliResult], tmp_path: Path, base_dir: Path
-            ) -> Callable[..., Published]:
+def publish(
+    cli: Callable[..., CliResult], tmp_path: Path, base_dir: Path
+) -> Callable[..., Published]:
     """Build and sign a package with a publisher key (generated once per test)."""
     from hxpm.core.digest import base_model_digest
 
     digest = base_model_digest(base_dir)
     state: dict[str, str] = {}
 
-    def make(name: str = "expert-demo", version: str = "0.1.0", *, key: str = "publisher",
-             **kw: Any) -> Published:
+    def make(
+        name: str = "expert-demo", version: str = "0.1.0", *, key: str = "publisher", **kw: Any
+    ) -> Published:
         if key not in state:
             r = cli("key", "generate", "--name", key, "--json")
             assert r.code == 0, r.err

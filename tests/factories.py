@@ -100,8 +100,15 @@ def adapter_config(base: str = "hxpm/tiny-qwen3", r: int = 4) -> dict[str, Any]:
     }
 
 
-def make_expert_dir(root: Path, name: str = "expert-demo", version: str = "0.1.0",
-                    *, seed: int = 0, weight_bytes: int = 0, **manifest_kw: Any) -> Path:
+def make_expert_dir(
+    root: Path,
+    name: str = "expert-demo",
+    version: str = "0.1.0",
+    *,
+    seed: int = 0,
+    weight_bytes: int = 0,
+    **manifest_kw: Any,
+) -> Path:
     """Create an expert directory ready for ``hxpm package``.
 
     ``weight_bytes`` > 0 sizes the adapter to roughly that many bytes (for benchmarks).

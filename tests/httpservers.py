@@ -74,8 +74,9 @@ class _Threaded:
             context.load_cert_chain(ca.cert_pem, ca.key_pem)
             self._server.socket = context.wrap_socket(self._server.socket, server_side=True)
             self.scheme = "https"
-        self._thread = threading.Thread(target=self._server.serve_forever,
-                                        kwargs={"poll_interval": 0.02}, daemon=True)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True
+        )
         self._thread.start()
 
     @property
@@ -167,8 +168,9 @@ class _AssetHandler(BaseHTTPRequestHandler):
         self.send_header("Accept-Ranges", "bytes")
         self.send_header("Content-Length", str(len(asset.data) - start))
         if start:
-            self.send_header("Content-Range", f"bytes {start}-{len(asset.data) - 1}/"
-                                              f"{len(asset.data)}")
+            self.send_header(
+                "Content-Range", f"bytes {start}-{len(asset.data) - 1}/{len(asset.data)}"
+            )
         self.end_headers()
         if s.delay_s:
             time.sleep(s.delay_s)
@@ -188,7 +190,7 @@ class _AssetHandler(BaseHTTPRequestHandler):
         if_range = self.headers.get("If-Range")
         if if_range is not None and if_range not in (asset.etag, asset.last_modified):
             return 0  # the file changed since the client's part: send all of it
-        first = wanted[len("bytes="):-1]
+        first = wanted[len("bytes=") : -1]
         return int(first) if first.isdigit() and int(first) < len(asset.data) else 0
 
     def _empty(self, entry: Logged, status: int, headers: dict[str, str]) -> None:
@@ -226,10 +228,12 @@ class _ProxyHandler(BaseHTTPRequestHandler):
     def do_GET(self) -> None:
         self.seen.append((self.requestline, self.headers.get("Proxy-Authorization")))
         target = urlsplit(self.path)
-        upstream = http.client.HTTPConnection(target.hostname or "", target.port or 80,
-                                              timeout=10)
-        headers = {k: v for k, v in self.headers.items()
-                   if k.lower() not in ("proxy-authorization", "proxy-connection", "connection")}
+        upstream = http.client.HTTPConnection(target.hostname or "", target.port or 80, timeout=10)
+        headers = {
+            k: v
+            for k, v in self.headers.items()
+            if k.lower() not in ("proxy-authorization", "proxy-connection", "connection")
+        }
         upstream.request("GET", target.path or "/", headers=headers)
         resp = upstream.getresponse()
         body = resp.read()

@@ -33,10 +33,15 @@ _TINY = json.loads((TINY_BASE / "config.json").read_text())
 _H, _I = _TINY["hidden_size"], _TINY["intermediate_size"]
 _KV = _TINY["num_key_value_heads"] * _TINY["head_dim"]
 _Q = _TINY["num_attention_heads"] * _TINY["head_dim"]
-PROJ_SHAPES = {"q_proj": ("self_attn", _H, _Q), "k_proj": ("self_attn", _H, _KV),
-               "v_proj": ("self_attn", _H, _KV), "o_proj": ("self_attn", _Q, _H),
-               "gate_proj": ("mlp", _H, _I), "up_proj": ("mlp", _H, _I),
-               "down_proj": ("mlp", _I, _H)}
+PROJ_SHAPES = {
+    "q_proj": ("self_attn", _H, _Q),
+    "k_proj": ("self_attn", _H, _KV),
+    "v_proj": ("self_attn", _H, _KV),
+    "o_proj": ("self_attn", _Q, _H),
+    "gate_proj": ("mlp", _H, _I),
+    "up_proj": ("mlp", _H, _I),
+    "down_proj": ("mlp", _I, _H),
+}
 
 
 def real_manifest_bytes(name: str) -> bytes:
@@ -58,9 +63,17 @@ def write_dora_adapter(out: Path, manifest: dict[str, Any], *, seed: int = 0) ->
     spec = adapter_spec(manifest)
     r, targets = int(spec["r"]), list(spec["target_modules"])
     use_dora = spec["type"] == "dora"
-    config = {"peft_type": "LORA", "base_model_name_or_path": REGISTERED_AS, "r": r,
-              "lora_alpha": spec["alpha"], "lora_dropout": 0.0, "target_modules": targets,
-              "use_dora": use_dora, "bias": "none", "task_type": "CAUSAL_LM"}
+    config = {
+        "peft_type": "LORA",
+        "base_model_name_or_path": REGISTERED_AS,
+        "r": r,
+        "lora_alpha": spec["alpha"],
+        "lora_dropout": 0.0,
+        "target_modules": targets,
+        "use_dora": use_dora,
+        "bias": "none",
+        "task_type": "CAUSAL_LM",
+    }
     tensors: dict[str, tuple[str, list[int]]] = {}
     for layer in range(_TINY["num_hidden_layers"]):
         for mod in targets:
@@ -75,8 +88,14 @@ def write_dora_adapter(out: Path, manifest: dict[str, Any], *, seed: int = 0) ->
     write_safetensors(out / "adapter_model.safetensors", tensors, seed=seed)
 
 
-def legacy_expert_dir(root: Path, name: str, *, adapter: Path | None = None,
-                      manifest: dict[str, Any] | None = None, seed: int = 0) -> Path:
+def legacy_expert_dir(
+    root: Path,
+    name: str,
+    *,
+    adapter: Path | None = None,
+    manifest: dict[str, Any] | None = None,
+    seed: int = 0,
+) -> Path:
     """An expert folder: the real manifest (bytes unchanged unless ``manifest`` is given),
     the real grammar when the corpus has one, a README and adapter files for the tiny base
     (copied from ``adapter``, a PEFT output folder, else written by ``write_dora_adapter``)."""
@@ -101,8 +120,10 @@ def legacy_expert_dir(root: Path, name: str, *, adapter: Path | None = None,
 def legacy_archive(expert_dir: Path, out: Path) -> Path:
     """Pack ``expert_dir`` as the original expert-cli did: gzip tar, GNU headers, manifest
     first (see tests/unit/package/test_reader.py ``legacy_package``)."""
-    files = sorted((p for p in expert_dir.rglob("*") if p.is_file()),
-                   key=lambda p: (p.name != "manifest.json", p.as_posix()))
+    files = sorted(
+        (p for p in expert_dir.rglob("*") if p.is_file()),
+        key=lambda p: (p.name != "manifest.json", p.as_posix()),
+    )
     with tarfile.open(out, "w:gz", format=tarfile.GNU_FORMAT) as tar:
         for path in files:
             tar.add(path, arcname=path.relative_to(expert_dir).as_posix())

@@ -67,10 +67,12 @@ class _Threaded:
         self._server = ThreadingHTTPServer((HOST, 0), handler)
         self._server.daemon_threads = True
         if self.ca is not None:
-            self._server.socket = _tls_context(self.ca).wrap_socket(self._server.socket,
-                                                                     server_side=True)
-        self._thread = threading.Thread(target=self._server.serve_forever,
-                                        kwargs={"poll_interval": 0.02}, daemon=True)
+            self._server.socket = _tls_context(self.ca).wrap_socket(
+                self._server.socket, server_side=True
+            )
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True
+        )
         self._thread.start()
 
     @property
@@ -109,8 +111,12 @@ def update_server_info(bare: Path) -> None:
     git = shutil.which("git")
     if git is None:
         pytest.skip("git is not installed (needed for update-server-info)")
-    subprocess.run([git, "--git-dir", str(bare), "update-server-info"], check=True,
-                   capture_output=True, timeout=30)
+    subprocess.run(
+        [git, "--git-dir", str(bare), "update-server-info"],
+        check=True,
+        capture_output=True,
+        timeout=30,
+    )
 
 
 class HttpBackendServer(_Threaded):
@@ -158,14 +164,25 @@ class _CGIHandler(BaseHTTPRequestHandler):
         path, _, query = self.path.partition("?")
         body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
         env = {
-            "PATH": os.environ.get("PATH", ""), "GIT_PROJECT_ROOT": str(self.owner.root),
-            "GIT_HTTP_EXPORT_ALL": "1", "REQUEST_METHOD": self.command, "PATH_INFO": path,
-            "QUERY_STRING": query, "CONTENT_TYPE": self.headers.get("Content-Type", ""),
-            "CONTENT_LENGTH": str(len(body)), "REMOTE_ADDR": HOST,
+            "PATH": os.environ.get("PATH", ""),
+            "GIT_PROJECT_ROOT": str(self.owner.root),
+            "GIT_HTTP_EXPORT_ALL": "1",
+            "REQUEST_METHOD": self.command,
+            "PATH_INFO": path,
+            "QUERY_STRING": query,
+            "CONTENT_TYPE": self.headers.get("Content-Type", ""),
+            "CONTENT_LENGTH": str(len(body)),
+            "REMOTE_ADDR": HOST,
             "GIT_PROTOCOL": self.headers.get("Git-Protocol", ""),
         }
-        done = subprocess.run([self.git, "http-backend"], check=False, input=body, env=env,
-                              capture_output=True, timeout=30)
+        done = subprocess.run(
+            [self.git, "http-backend"],
+            check=False,
+            input=body,
+            env=env,
+            capture_output=True,
+            timeout=30,
+        )
         head, _, payload = done.stdout.partition(b"\r\n\r\n")
         status, headers = 200, []
         for line in head.decode("latin-1").split("\r\n"):
@@ -203,14 +220,41 @@ def make_private_ca(folder: Path) -> PrivateCA:
     def run(*args: str) -> None:
         subprocess.run([openssl, *args], cwd=folder, check=True, capture_output=True, timeout=60)
 
-    run("req", "-x509", *ec, "-keyout", "ca.key", "-out", "ca.pem", "-days", "2",
-        "-subj", "/CN=hxpm test CA")
+    run(
+        "req",
+        "-x509",
+        *ec,
+        "-keyout",
+        "ca.key",
+        "-out",
+        "ca.pem",
+        "-days",
+        "2",
+        "-subj",
+        "/CN=hxpm test CA",
+    )
     run("req", *ec, "-keyout", "server.key", "-out", "server.csr", "-subj", "/CN=127.0.0.1")
     (folder / "ext.cnf").write_text(
         "subjectAltName=IP:127.0.0.1\nbasicConstraints=CA:FALSE\n"
-        "keyUsage=digitalSignature\nextendedKeyUsage=serverAuth\n")
-    run("x509", "-req", "-in", "server.csr", "-CA", "ca.pem", "-CAkey", "ca.key",
-        "-CAcreateserial", "-out", "server.pem", "-days", "2", "-extfile", "ext.cnf")
+        "keyUsage=digitalSignature\nextendedKeyUsage=serverAuth\n"
+    )
+    run(
+        "x509",
+        "-req",
+        "-in",
+        "server.csr",
+        "-CA",
+        "ca.pem",
+        "-CAkey",
+        "ca.key",
+        "-CAcreateserial",
+        "-out",
+        "server.pem",
+        "-days",
+        "2",
+        "-extfile",
+        "ext.cnf",
+    )
     return PrivateCA(folder / "ca.pem", folder / "server.pem", folder / "server.key")
 
 
@@ -226,12 +270,18 @@ class TLSGitHTTPServer(GitHTTPServer):
 
     def __enter__(self) -> Self:
         context = _tls_context(self.ca)
-        self._server = make_server(HOST, 0, self._wsgi, server_class=_ThreadingServer,
-                                   handler_class=WSGIRequestHandlerLogger)
+        self._server = make_server(
+            HOST,
+            0,
+            self._wsgi,
+            server_class=_ThreadingServer,
+            handler_class=WSGIRequestHandlerLogger,
+        )
         # A failed handshake raises in accept(); socketserver drops that connection.
         self._server.socket = context.wrap_socket(self._server.socket, server_side=True)
-        self._thread = threading.Thread(target=self._server.serve_forever,
-                                        kwargs={"poll_interval": 0.02}, daemon=True)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True
+        )
         self._thread.start()
         return self
 

@@ -22,8 +22,15 @@ ROOT = Path(__file__).resolve().parents[1]
 BASE_DIR = ROOT / "models" / "tiny-qwen3"
 EXPERTS_DIR = ROOT / "experts"
 BASE_NAME = "hxpm/tiny-qwen3"
-EXPERTS = ("expert-json", "expert-english-basic", "expert-cypher", "expert-sql",
-           "expert-python", "expert-rust", "expert-document-classifier")
+EXPERTS = (
+    "expert-json",
+    "expert-english-basic",
+    "expert-cypher",
+    "expert-sql",
+    "expert-python",
+    "expert-rust",
+    "expert-document-classifier",
+)
 CLASSIFIER_REQUIRES = {"expert-json", "expert-english-basic", "expert-cypher"}
 MAX_COMPLETION_BYTES = 64
 # Experts whose held-out answers combine known values in new ways (a table with a column).
@@ -34,8 +41,9 @@ if str(ROOT / "runtime") not in sys.path:  # hxpm_runtime.recipe and .metrics ne
 
 
 def read_jsonl(path: Path) -> list[dict]:
-    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()
-            if line.strip()]
+    return [
+        json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()
+    ]
 
 
 def manifest(name: str) -> Manifest:
@@ -105,8 +113,12 @@ def test_classifier_requires_json_english_and_cypher_and_loads_above_them() -> N
 def test_generator_is_deterministic(name: str, tmp_path: Path) -> None:
     datasets = EXPERTS_DIR / name / "datasets"
     for attempt in ("a", "b"):
-        subprocess.run([sys.executable, str(datasets / "generate.py"), "--out",
-                        str(tmp_path / attempt)], check=True, capture_output=True, timeout=60)
+        subprocess.run(
+            [sys.executable, str(datasets / "generate.py"), "--out", str(tmp_path / attempt)],
+            check=True,
+            capture_output=True,
+            timeout=60,
+        )
     for file in ("train.jsonl", "heldout.jsonl"):
         fresh = (tmp_path / "a" / file).read_bytes()
         assert fresh == (tmp_path / "b" / file).read_bytes()
@@ -146,10 +158,12 @@ def test_base_script_is_deterministic(tmp_path: Path) -> None:
     assert make_tiny_qwen3.build(tmp_path / "b") == digest
     for path in sorted((tmp_path / "a").iterdir()):
         assert path.read_bytes() == (tmp_path / "b" / path.name).read_bytes(), path.name
-        assert path.read_bytes() == (BASE_DIR / path.name).read_bytes(), \
+        assert path.read_bytes() == (BASE_DIR / path.name).read_bytes(), (
             f"models/tiny-qwen3/{path.name} differs from what the script makes"
+        )
     assert sorted(p.name for p in BASE_DIR.iterdir()) == sorted(
-        p.name for p in (tmp_path / "a").iterdir())
+        p.name for p in (tmp_path / "a").iterdir()
+    )
 
 
 def test_scores_list_all_seven_with_the_expert_above_the_base() -> None:
@@ -168,8 +182,10 @@ def test_readme_shows_the_recorded_scores(name: str) -> None:
     readme = (EXPERTS_DIR / name / "README.md").read_text(encoding="utf-8")
     block = re.search(r"<!-- scores -->(.*?)<!-- /scores -->", readme, re.DOTALL)
     assert block is not None
-    assert f"| `{s['metric']}` | {s['n']} | {s['base']:.2f} | **{s['expert']:.2f}** |" in \
-        block.group(1)
+    assert (
+        f"| `{s['metric']}` | {s['n']} | {s['base']:.2f} | **{s['expert']:.2f}** |"
+        in block.group(1)
+    )
 
 
 @pytest.mark.parametrize("name", EXPERTS)

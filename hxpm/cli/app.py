@@ -90,8 +90,10 @@ def _render_error(err: HxpmError, as_json: bool) -> None:
     out.print(f"[bold red]error:[/] {escape(err.message)}")
     problems = err.details.get("problems") or []
     for p in problems[:20]:
-        out.print(f"  - {escape(p['path'])}: expected {escape(p['expected'])}, "
-                  f"got {escape(repr(p['value']))}")
+        out.print(
+            f"  - {escape(p['path'])}: expected {escape(p['expected'])}, "
+            f"got {escape(repr(p['value']))}"
+        )
     if err.hint:
         out.print(f"[bold cyan]hint:[/] {escape(err.hint)}")
 
@@ -100,10 +102,14 @@ def _os_error(err: OSError) -> HxpmError:
     if err.errno == errno.ENAMETOOLONG:
         # A word no file system takes as a path: a malformed argument, not a store failure.
         name = str(err.filename or "")
-        return UsageError(f"an argument is too long to be a path ({len(name)} characters): "
-                          f"{name[:60]!r}...", hint="Check the command line.")
-    return StoreError(f"I/O error: {err}", hint="Check free space and permissions; "
-                      "HXPM_DEBUG=1 shows where it happened.")
+        return UsageError(
+            f"an argument is too long to be a path ({len(name)} characters): {name[:60]!r}...",
+            hint="Check the command line.",
+        )
+    return StoreError(
+        f"I/O error: {err}",
+        hint="Check free space and permissions; HXPM_DEBUG=1 shows where it happened.",
+    )
 
 
 def sqlite3_error() -> type[sqlite3.Error]:

@@ -21,19 +21,35 @@ from hxpm.store.store import Store
 if TYPE_CHECKING:
     from hxpm_runtime.chat import Message
 
-HELP = ("commands: /experts a,b (fix the set; '/experts' alone = bare base), /auto (route), "
-        "/reset (forget the conversation), /exit")
+HELP = (
+    "commands: /experts a,b (fix the set; '/experts' alone = bare base), /auto (route), "
+    "/reset (forget the conversation), /exit"
+)
 
 
-def chat_loop(store: Store, *, experts: Sequence[str] | None, base: str | None,
-              overrides: DecodingOverrides, device: str, max_loaded: int) -> None:
+def chat_loop(
+    store: Store,
+    *,
+    experts: Sequence[str] | None,
+    base: str | None,
+    overrides: DecodingOverrides,
+    device: str,
+    max_loaded: int,
+) -> None:
     err = console(stderr=True)
     t0 = time.perf_counter()
     session = Session.open(base, device=device, max_loaded=max_loaded, store=store)
-    err.print(f"[dim]{escape(session.base)} loaded on {session.device} in "
-              f"{time.perf_counter() - t0:.1f} s. {HELP}[/]")
-    settings = Settings(overrides.max_new_tokens, overrides.temperature, overrides.top_p,
-                        overrides.top_k, overrides.seed)
+    err.print(
+        f"[dim]{escape(session.base)} loaded on {session.device} in "
+        f"{time.perf_counter() - t0:.1f} s. {HELP}[/]"
+    )
+    settings = Settings(
+        overrides.max_new_tokens,
+        overrides.temperature,
+        overrides.top_p,
+        overrides.top_k,
+        overrides.seed,
+    )
     history: list[Message] = []
     try:
         if experts is not None:
@@ -65,8 +81,9 @@ def _read_line() -> str | None:
 def _fix(session: Session, names: list[str]) -> None:
     err = console(stderr=True)
     try:
-        session.attach_experts(names, why="named on the command line: "
-                               + (", ".join(names) or "none"))
+        session.attach_experts(
+            names, why="named on the command line: " + (", ".join(names) or "none")
+        )
         err.print(f"[dim]experts fixed to: {escape(', '.join(names) or 'none (bare base)')}[/]")
     except HxpmError as e:
         _error(e)
@@ -77,13 +94,14 @@ def _command(session: Session, text: str) -> None:
         session.attach_auto()
         console(stderr=True).print("[dim]routing each message[/]")
     elif text == "/experts" or text.startswith("/experts "):
-        _fix(session, [n.strip() for n in text[len("/experts"):].split(",") if n.strip()])
+        _fix(session, [n.strip() for n in text[len("/experts") :].split(",") if n.strip()])
     else:
         console(stderr=True).print(f"[dim]{HELP}[/]")
 
 
-def _answer(session: Session, history: list[Message], prompt: str,
-            settings: Settings) -> list[Message]:
+def _answer(
+    session: Session, history: list[Message], prompt: str, settings: Settings
+) -> list[Message]:
     """Answer ``prompt`` after ``history``; the new history (unchanged on error)."""
     from hxpm_runtime.chat import Message
 
@@ -93,14 +111,21 @@ def _answer(session: Session, history: list[Message], prompt: str,
         selection = session.choose(None, conversation)
         conversation, dropped = session.fit(conversation, selection, settings)
         if dropped:
-            err.print(f"[dim](the conversation outgrew the context: dropped the oldest "
-                      f"{dropped} message{'s' if dropped > 1 else ''})[/]")
+            err.print(
+                f"[dim](the conversation outgrew the context: dropped the oldest "
+                f"{dropped} message{'s' if dropped > 1 else ''})[/]"
+            )
         used = ", ".join(e.name for e in selection.experts) or "bare base"
         err.print(f"[dim]({escape(used)}: {escape(selection.why)})[/]")
-        stream = session.stream(conversation, selection=selection,
-                                max_tokens=settings.max_tokens,
-                                temperature=settings.temperature, top_p=settings.top_p,
-                                top_k=settings.top_k, seed=settings.seed)
+        stream = session.stream(
+            conversation,
+            selection=selection,
+            max_tokens=settings.max_tokens,
+            temperature=settings.temperature,
+            top_p=settings.top_p,
+            top_k=settings.top_k,
+            seed=settings.seed,
+        )
         started = time.perf_counter()
         for piece in stream:
             _write(piece)
@@ -108,8 +133,10 @@ def _answer(session: Session, history: list[Message], prompt: str,
         done = stream.completion
         assert done is not None
         elapsed = time.perf_counter() - started
-        err.print(f"[dim]{done.completion_tokens} tokens, "
-                  f"{done.completion_tokens / elapsed if elapsed else 0:.1f} tok/s[/]")
+        err.print(
+            f"[dim]{done.completion_tokens} tokens, "
+            f"{done.completion_tokens / elapsed if elapsed else 0:.1f} tok/s[/]"
+        )
         return [*conversation, Message("assistant", done.text)]
     except HxpmError as e:  # one bad message must not end the conversation
         _error(e)

@@ -19,11 +19,18 @@ NameArg = Annotated[str, typer.Argument(metavar="NAME", help="Model id, e.g. Qwe
 @base_app.command("add")
 def base_add(
     name: NameArg,
-    path: Annotated[Path | None, typer.Option(
-        "--path", metavar="DIR", help="A local Hugging Face-format model directory.")] = None,
-    from_hub: Annotated[str | None, typer.Option(
-        "--from-hub", metavar="REPO_ID", help="Download from the Hugging Face Hub (network; "
-        "needs the runtime extra).")] = None,
+    path: Annotated[
+        Path | None,
+        typer.Option("--path", metavar="DIR", help="A local Hugging Face-format model directory."),
+    ] = None,
+    from_hub: Annotated[
+        str | None,
+        typer.Option(
+            "--from-hub",
+            metavar="REPO_ID",
+            help="Download from the Hugging Face Hub (network; needs the runtime extra).",
+        ),
+    ] = None,
     revision: Annotated[str | None, typer.Option("--revision", help="Hub revision.")] = None,
     as_json: JsonOpt = False,
 ) -> None:
@@ -34,21 +41,39 @@ def base_add(
     if (path is None) == (from_hub is None):
         raise UsageError("give exactly one of --path DIR or --from-hub REPO_ID")
     store = Store.from_env()
-    added = (add_base(store, name, path) if path is not None
-             else add_base_from_hub(store, name, from_hub or "", revision=revision))
+    added = (
+        add_base(store, name, path)
+        if path is not None
+        else add_base_from_hub(store, name, from_hub or "", revision=revision)
+    )
     b = added.base
     if as_json:
-        emit_json("base-add", {"base": base_dict(b), "left_unmatched": list(added.left),
-                               "rematched": [{"name": e.name, "version": e.version,
-                                              "manifest_base_model": e.manifest_base_name}
-                                             for e in added.rematched]})
+        emit_json(
+            "base-add",
+            {
+                "base": base_dict(b),
+                "left_unmatched": list(added.left),
+                "rematched": [
+                    {
+                        "name": e.name,
+                        "version": e.version,
+                        "manifest_base_model": e.manifest_base_name,
+                    }
+                    for e in added.rematched
+                ],
+            },
+        )
         return
     default = " (default)" if b.is_default else ""
-    say(f"[green]registered[/] {escape(b.name)}{default}: sha256 {b.sha256[:16]}… at "
-        f"{escape(str(b.path))}")
+    say(
+        f"[green]registered[/] {escape(b.name)}{default}: sha256 {b.sha256[:16]}… at "
+        f"{escape(str(b.path))}"
+    )
     for e in added.rematched:
-        say(f"matched installed {escape(e.name)} {escape(e.version)} (manifest base "
-            f"{escape(e.manifest_base_name)}) to {escape(b.name)}")
+        say(
+            f"matched installed {escape(e.name)} {escape(e.version)} (manifest base "
+            f"{escape(e.manifest_base_name)}) to {escape(b.name)}"
+        )
     for line in added.left:
         warn(f"not matched: {line}")
 
@@ -62,9 +87,11 @@ def base_list(as_json: JsonOpt = False) -> None:
     if as_json:
         emit_json("base-list", {"bases": [base_dict(b) for b in bases]})
         return
-    table(["name", "default", "sha256", "path"],
-          [(b.name, "*" if b.is_default else "", b.sha256[:16] + "…", str(b.path))
-           for b in bases], empty="no base models (add one with `hxpm base add`)")
+    table(
+        ["name", "default", "sha256", "path"],
+        [(b.name, "*" if b.is_default else "", b.sha256[:16] + "…", str(b.path)) for b in bases],
+        empty="no base models (add one with `hxpm base add`)",
+    )
 
 
 @base_app.command("default")

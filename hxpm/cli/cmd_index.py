@@ -13,15 +13,24 @@ from hxpm.core.redact import strip_url_credentials
 from hxpm.store.records import IndexRecord
 from hxpm.store.store import Store
 
-index_app = typer.Typer(help="Indexes (Git repositories or sparse HTTP trees) that list experts.",
-                        no_args_is_help=True)
-IndexDirOpt = Annotated[Path, typer.Option("--index-dir", metavar="DIR",
-                                           help="The index checkout (default: here).")]
+index_app = typer.Typer(
+    help="Indexes (Git repositories or sparse HTTP trees) that list experts.", no_args_is_help=True
+)
+IndexDirOpt = Annotated[
+    Path, typer.Option("--index-dir", metavar="DIR", help="The index checkout (default: here).")
+]
 
 
 def _index_dict(i: IndexRecord) -> dict[str, object]:
-    return {"name": i.name, "url": strip_url_credentials(i.url), "priority": i.priority, "trust_keys": i.trust_keys,
-            "commit": i.accepted_commit, "added_at": i.added_at, "updated_at": i.updated_at}
+    return {
+        "name": i.name,
+        "url": strip_url_credentials(i.url),
+        "priority": i.priority,
+        "trust_keys": i.trust_keys,
+        "commit": i.accepted_commit,
+        "added_at": i.added_at,
+        "updated_at": i.updated_at,
+    }
 
 
 @index_app.command("init")
@@ -34,8 +43,7 @@ def index_init(
     """Create an index repository: config.json, experts/, README, first commit."""
     from hxpm.services.indexes import init_index
 
-    commit = init_index(directory, name=name or directory.resolve().name,
-                        description=description)
+    commit = init_index(directory, name=name or directory.resolve().name, description=description)
     if as_json:
         emit_json("index-init", {"path": str(directory.resolve()), "commit": commit})
         return
@@ -46,15 +54,25 @@ def index_init(
 def index_add(
     name: Annotated[str, typer.Argument(metavar="NAME")],
     url: Annotated[str, typer.Argument(metavar="URL")],
-    priority: Annotated[int | None, typer.Option(
-        "--priority", help="Lower is consulted first (default: after the others).")] = None,
-    trust_keys: Annotated[bool, typer.Option(
-        "--trust-keys", help="Trust the keys config.json lists, for the experts it lists.")
+    priority: Annotated[
+        int | None,
+        typer.Option("--priority", help="Lower is consulted first (default: after the others)."),
+    ] = None,
+    trust_keys: Annotated[
+        bool,
+        typer.Option(
+            "--trust-keys", help="Trust the keys config.json lists, for the experts it lists."
+        ),
     ] = False,
-    snapshot_key: Annotated[str | None, typer.Option(
-        "--snapshot-key", metavar="PUBKEY|FILE",
-        help="Sparse indexes: the key that must sign snapshots (default: the keys its "
-             "config.json lists, trusted on first use).")] = None,
+    snapshot_key: Annotated[
+        str | None,
+        typer.Option(
+            "--snapshot-key",
+            metavar="PUBKEY|FILE",
+            help="Sparse indexes: the key that must sign snapshots (default: the keys its "
+            "config.json lists, trusted on first use).",
+        ),
+    ] = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Add an index (a Git URL, or sparse+https://host/path/) and fetch it."""
@@ -65,13 +83,16 @@ def index_add(
         from hxpm.services.trust import read_key_argument
 
         pinned = read_key_argument(snapshot_key)
-    u = add_index(Store.from_env(), name, url, priority=priority, trust_keys=trust_keys,
-                  snapshot_key=pinned)
+    u = add_index(
+        Store.from_env(), name, url, priority=priority, trust_keys=trust_keys, snapshot_key=pinned
+    )
     if as_json:
         emit_json("index-add", {"index": _index_dict(u.index), "files": u.changed})
         return
-    say(f"[green]added[/] index {escape(name)} at "
-        f"{u.index.accepted_commit[:12]} ({u.changed} expert file(s))")  # type: ignore[index]
+    say(
+        f"[green]added[/] index {escape(name)} at "
+        f"{(u.index.accepted_commit or '')[:12]} ({u.changed} expert file(s))"
+    )
 
 
 @index_app.command("list")
@@ -83,17 +104,31 @@ def index_list(as_json: JsonOpt = False) -> None:
     if as_json:
         emit_json("index-list", {"indexes": [_index_dict(i) for i in rows]})
         return
-    table(["name", "priority", "url", "commit", "updated", "keys"],
-          [(i.name, i.priority, strip_url_credentials(i.url), (i.accepted_commit or "")[:12], i.updated_at,
-            "trusted" if i.trust_keys else "-") for i in rows],
-          empty="no indexes (add one with `hxpm index add NAME URL`)")
+    table(
+        ["name", "priority", "url", "commit", "updated", "keys"],
+        [
+            (
+                i.name,
+                i.priority,
+                strip_url_credentials(i.url),
+                (i.accepted_commit or "")[:12],
+                i.updated_at,
+                "trusted" if i.trust_keys else "-",
+            )
+            for i in rows
+        ],
+        empty="no indexes (add one with `hxpm index add NAME URL`)",
+    )
 
 
 @index_app.command("update")
 def index_update(
     name: Annotated[str | None, typer.Argument(metavar="[NAME]")] = None,
-    allow_rewind: Annotated[bool, typer.Option(
-        "--allow-rewind", help="Accept a head that does not descend from the last one.")
+    allow_rewind: Annotated[
+        bool,
+        typer.Option(
+            "--allow-rewind", help="Accept a head that does not descend from the last one."
+        ),
     ] = False,
     as_json: JsonOpt = False,
 ) -> None:
@@ -102,9 +137,20 @@ def index_update(
 
     updates = update_indexes(Store.from_env(), name, allow_rewind=allow_rewind)
     if as_json:
-        emit_json("index-update", {"updates": [
-            {"index": _index_dict(u.index), "previous": u.previous_commit, "files": u.changed,
-             "rewound": u.rewound} for u in updates]})
+        emit_json(
+            "index-update",
+            {
+                "updates": [
+                    {
+                        "index": _index_dict(u.index),
+                        "previous": u.previous_commit,
+                        "files": u.changed,
+                        "rewound": u.rewound,
+                    }
+                    for u in updates
+                ]
+            },
+        )
         return
     for u in updates:
         if u.rewound:
@@ -118,37 +164,58 @@ def index_update(
 def index_export_sparse(
     checkout: Annotated[Path, typer.Argument(metavar="CHECKOUT")],
     outdir: Annotated[Path, typer.Argument(metavar="OUTDIR")],
-    key: Annotated[Path | None, typer.Option(
-        "--key", metavar="FILE", help="Secret key file that signs the snapshot.")] = None,
-    key_name: Annotated[str | None, typer.Option(
-        "--key-name", metavar="NAME", help="Key name (default: your 'default' key).")] = None,
-    expires_in: Annotated[float, typer.Option(
-        "--expires-in", metavar="DAYS", help="Days until users refuse this snapshot.")
+    key: Annotated[
+        Path | None,
+        typer.Option("--key", metavar="FILE", help="Secret key file that signs the snapshot."),
+    ] = None,
+    key_name: Annotated[
+        str | None,
+        typer.Option("--key-name", metavar="NAME", help="Key name (default: your 'default' key)."),
+    ] = None,
+    expires_in: Annotated[
+        float,
+        typer.Option("--expires-in", metavar="DAYS", help="Days until users refuse this snapshot."),
     ] = 14.0,
-    serial: Annotated[int | None, typer.Option(
-        "--serial", help="Snapshot serial (default: the Unix time; it must only grow).")
+    serial: Annotated[
+        int | None,
+        typer.Option(
+            "--serial", help="Snapshot serial (default: the Unix time; it must only grow)."
+        ),
     ] = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Write a Git index checkout as a static sparse index, with a signed snapshot."""
     from hxpm.services.sparse_export import export_sparse
 
-    r = export_sparse(checkout, outdir, key_name=key_name, key_path=key,
-                      expires_days=expires_in, serial=serial)
+    r = export_sparse(
+        checkout, outdir, key_name=key_name, key_path=key, expires_days=expires_in, serial=serial
+    )
     if as_json:
-        emit_json("index-export-sparse", {
-            "outdir": str(r.outdir), "index": r.index, "serial": r.serial, "commit": r.commit,
-            "expires": r.expires, "experts": r.experts, "key_id": r.key_id,
-            "snapshot_bytes": r.snapshot_bytes})
+        emit_json(
+            "index-export-sparse",
+            {
+                "outdir": str(r.outdir),
+                "index": r.index,
+                "serial": r.serial,
+                "commit": r.commit,
+                "expires": r.expires,
+                "experts": r.experts,
+                "key_id": r.key_id,
+                "snapshot_bytes": r.snapshot_bytes,
+            },
+        )
         return
-    say(f"[green]exported[/] {r.experts} expert file(s) of index {escape(r.index)} at "
+    say(
+        f"[green]exported[/] {r.experts} expert file(s) of index {escape(r.index)} at "
         f"{r.commit[:12]} to {escape(str(r.outdir))} (serial {r.serial}, signed by "
-        f"{escape(r.key_id)}, expires {escape(str(r.expires))})")
+        f"{escape(r.key_id)}, expires {escape(str(r.expires))})"
+    )
 
 
 @index_app.command("remove")
-def index_remove(name: Annotated[str, typer.Argument(metavar="NAME")],
-                 as_json: JsonOpt = False) -> None:
+def index_remove(
+    name: Annotated[str, typer.Argument(metavar="NAME")], as_json: JsonOpt = False
+) -> None:
     """Forget an index (its cache and any keys it vouched for)."""
     from hxpm.services.indexes import remove_index
 
@@ -171,20 +238,32 @@ def index_yank(
 
     r = yank(index_dir, spec, undo=undo)
     if as_json:
-        emit_json("index-yank", {"name": r.line.name, "version": str(r.line.version),
-                                 "yanked": r.line.yanked, "commit": r.index_commit})
+        emit_json(
+            "index-yank",
+            {
+                "name": r.line.name,
+                "version": str(r.line.version),
+                "yanked": r.line.yanked,
+                "commit": r.index_commit,
+            },
+        )
         return
     verb = "yanked" if r.line.yanked else "un-yanked"
-    say(f"[green]{verb}[/] {escape(r.line.name)} {escape(str(r.line.version))} "
-        f"(commit {r.index_commit[:12]})")
+    say(
+        f"[green]{verb}[/] {escape(r.line.name)} {escape(str(r.line.version))} "
+        f"(commit {r.index_commit[:12]})"
+    )
 
 
 @index_app.command("key-add")
 def index_key_add(
     key: Annotated[str, typer.Argument(metavar="PUBKEY|FILE")],
     owner: Annotated[str, typer.Option("--owner", help="Who holds the key.")],
-    experts: Annotated[list[str] | None, typer.Option(
-        "--experts", metavar="GLOB", help="Expert names it may sign (repeatable; default all).")
+    experts: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--experts", metavar="GLOB", help="Expert names it may sign (repeatable; default all)."
+        ),
     ] = None,
     index_dir: IndexDirOpt = Path("."),
     as_json: JsonOpt = False,
@@ -195,21 +274,36 @@ def index_key_add(
 
     r = vouch_for_key(index_dir, read_key_argument(key), owner=owner, experts=experts or [])
     if as_json:
-        emit_json("index-key-add", {"key_id": r.key_id, "owner": r.owner,
-                                    "experts": list(r.experts), "commit": r.index_commit})
+        emit_json(
+            "index-key-add",
+            {
+                "key_id": r.key_id,
+                "owner": r.owner,
+                "experts": list(r.experts),
+                "commit": r.index_commit,
+            },
+        )
         return
-    say(f"[green]listed[/] key {escape(r.key_id)} of {escape(r.owner)} for "
+    say(
+        f"[green]listed[/] key {escape(r.key_id)} of {escape(r.owner)} for "
         f"{escape(', '.join(r.experts))} "
-        f"(commit {r.index_commit[:12]})")
+        f"(commit {r.index_commit[:12]})"
+    )
 
 
 def publish(
     directory: Annotated[Path, typer.Argument(metavar="[DIR]")] = Path("."),
-    index: Annotated[Path, typer.Option("--index", metavar="INDEX_CHECKOUT",
-                                        help="Local checkout of the index to publish into.")
-                     ] = Path("."),
-    url: Annotated[str | None, typer.Option(
-        "--url", metavar="PUBLIC_GIT_URL", help="Where users fetch the repo (default: origin).")
+    index: Annotated[
+        Path,
+        typer.Option(
+            "--index", metavar="INDEX_CHECKOUT", help="Local checkout of the index to publish into."
+        ),
+    ] = Path("."),
+    url: Annotated[
+        str | None,
+        typer.Option(
+            "--url", metavar="PUBLIC_GIT_URL", help="Where users fetch the repo (default: origin)."
+        ),
     ] = None,
     as_json: JsonOpt = False,
 ) -> None:
@@ -218,19 +312,31 @@ def publish(
 
     r = run(directory, index, url=url)
     if as_json:
-        emit_json("publish", {"name": r.line.name, "version": str(r.line.version),
-                              "index_file": str(r.index_file), "commit": r.index_commit,
-                              "line": r.line.to_json_line()})
+        emit_json(
+            "publish",
+            {
+                "name": r.line.name,
+                "version": str(r.line.version),
+                "index_file": str(r.index_file),
+                "commit": r.index_commit,
+                "line": r.line.to_json_line(),
+            },
+        )
         return
-    say(f"[green]published[/] {escape(r.line.name)} {escape(str(r.line.version))} -> "
+    say(
+        f"[green]published[/] {escape(r.line.name)} {escape(str(r.line.version))} -> "
         f"{escape(str(r.index_file))} "
-        f"(commit {r.index_commit[:12]}); push the index or open a pull request")
+        f"(commit {r.index_commit[:12]}); push the index or open a pull request"
+    )
 
 
 def search(
     term: Annotated[str, typer.Argument(metavar="TERM")] = "",
-    capability: Annotated[str | None, typer.Option(
-        "--capability", metavar="C", help="Only experts with this capability (tech:sql, sql).")
+    capability: Annotated[
+        str | None,
+        typer.Option(
+            "--capability", metavar="C", help="Only experts with this capability (tech:sql, sql)."
+        ),
     ] = None,
     limit: Annotated[int, typer.Option("--limit", min=1, max=1000)] = 50,
     as_json: JsonOpt = False,
@@ -240,16 +346,39 @@ def search(
 
     results = run(Store.from_env(), term, capability=capability, limit=limit)
     if as_json:
-        emit_json("search", {"results": [
-            {"name": r.hit.name, "version": r.hit.version, "description": r.hit.description,
-             "index": r.hit.index, "capabilities": list(r.hit.capabilities),
-             "keywords": list(r.hit.keywords), "score": r.hit.score,
-             "installed": r.installed_version} for r in results]})
+        emit_json(
+            "search",
+            {
+                "results": [
+                    {
+                        "name": r.hit.name,
+                        "version": r.hit.version,
+                        "description": r.hit.description,
+                        "index": r.hit.index,
+                        "capabilities": list(r.hit.capabilities),
+                        "keywords": list(r.hit.keywords),
+                        "score": r.hit.score,
+                        "installed": r.installed_version,
+                    }
+                    for r in results
+                ]
+            },
+        )
         return
-    table(["name", "version", "index", "installed", "description"],
-          [(r.hit.name, r.hit.version, r.hit.index, r.installed_version or "",
-            r.hit.description[:60]) for r in results],
-          empty=f"no experts match {term!r}")
+    table(
+        ["name", "version", "index", "installed", "description"],
+        [
+            (
+                r.hit.name,
+                r.hit.version,
+                r.hit.index,
+                r.installed_version or "",
+                r.hit.description[:60],
+            )
+            for r in results
+        ],
+        empty=f"no experts match {term!r}",
+    )
 
 
 def register(app: typer.Typer) -> None:

@@ -13,8 +13,9 @@ from hxpm.cli.serialize import trusted_key_dict
 from hxpm.store.store import Store
 
 key_app = typer.Typer(help="Your signing keys.", no_args_is_help=True)
-trust_app = typer.Typer(help="Publisher keys you trust, and for which experts.",
-                        no_args_is_help=True)
+trust_app = typer.Typer(
+    help="Publisher keys you trust, and for which experts.", no_args_is_help=True
+)
 
 KeyNameOpt = Annotated[str, typer.Option("--name", metavar="NAME", help="Key name.")]
 
@@ -30,8 +31,11 @@ def key_generate(name: KeyNameOpt = "default", as_json: JsonOpt = False) -> None
 
 @key_app.command("show")
 def key_show(
-    name: Annotated[str | None, typer.Option(
-        "--name", metavar="NAME", help="Key name (default: 'default', else your only key).")
+    name: Annotated[
+        str | None,
+        typer.Option(
+            "--name", metavar="NAME", help="Key name (default: 'default', else your only key)."
+        ),
     ] = None,
     key: Annotated[Path | None, typer.Option("--key", metavar="FILE")] = None,
     as_json: JsonOpt = False,
@@ -50,26 +54,48 @@ def key_list(as_json: JsonOpt = False) -> None:
 
     keys = list_keys()
     if as_json:
-        emit_json("key-list", {"keys": [
-            {"name": k.name, "secret_key_path": str(k.secret_path), "default": k.is_default,
-             "key_id": k.public_key.key_id if k.public_key else None,
-             "public_key": k.public_key.text if k.public_key else None, "problem": k.problem}
-            for k in keys]})
+        emit_json(
+            "key-list",
+            {
+                "keys": [
+                    {
+                        "name": k.name,
+                        "secret_key_path": str(k.secret_path),
+                        "default": k.is_default,
+                        "key_id": k.public_key.key_id if k.public_key else None,
+                        "public_key": k.public_key.text if k.public_key else None,
+                        "problem": k.problem,
+                    }
+                    for k in keys
+                ]
+            },
+        )
         return
-    table(["name", "default", "key id", "secret key"],
-          [(k.name, "*" if k.is_default else "",
-            k.public_key.key_id if k.public_key else f"unreadable: {k.problem}",
-            str(k.secret_path)) for k in keys],
-          empty="no secret keys (create one with `hxpm key generate --name NAME`)")
+    table(
+        ["name", "default", "key id", "secret key"],
+        [
+            (
+                k.name,
+                "*" if k.is_default else "",
+                k.public_key.key_id if k.public_key else f"unreadable: {k.problem}",
+                str(k.secret_path),
+            )
+            for k in keys
+        ],
+        empty="no secret keys (create one with `hxpm key generate --name NAME`)",
+    )
 
 
 def _render_key(name: str, path: str, public: str, key_id: str, as_json: bool) -> None:
     if as_json:
-        emit_json("key", {"name": name, "secret_key_path": path, "public_key": public,
-                          "key_id": key_id})
+        emit_json(
+            "key", {"name": name, "secret_key_path": path, "public_key": public, "key_id": key_id}
+        )
         return
-    say(f"key id:     {escape(key_id)}\npublic key: {escape(public)}\n"
-        f"secret key: {escape(str(path))}")
+    say(
+        f"key id:     {escape(key_id)}\npublic key: {escape(public)}\n"
+        f"secret key: {escape(str(path))}"
+    )
     say(f"[dim]users trust it with: hxpm trust add {escape(public)} --name YOUR-NAME[/]")
 
 
@@ -77,9 +103,14 @@ def _render_key(name: str, path: str, public: str, key_id: str, as_json: bool) -
 def trust_add(
     key: Annotated[str, typer.Argument(metavar="PUBKEY|FILE")],
     name: Annotated[str, typer.Option("--name", metavar="PUBLISHER", help="Who owns the key.")],
-    experts: Annotated[list[str] | None, typer.Option(
-        "--experts", metavar="GLOB", help="Expert names this key may sign (repeatable; "
-        "default: all).")] = None,
+    experts: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--experts",
+            metavar="GLOB",
+            help="Expert names this key may sign (repeatable; default: all).",
+        ),
+    ] = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Trust a publisher's key for the expert names its scope matches."""
@@ -89,8 +120,10 @@ def trust_add(
     if as_json:
         emit_json("trust-add", {"key": trusted_key_dict(k)})
         return
-    say(f"[green]trusted[/] key {escape(k.key_id)} of {escape(k.publisher)} for "
-        f"{escape(', '.join(k.scopes))}")
+    say(
+        f"[green]trusted[/] key {escape(k.key_id)} of {escape(k.publisher)} for "
+        f"{escape(', '.join(k.scopes))}"
+    )
 
 
 @trust_app.command("list")
@@ -102,9 +135,11 @@ def trust_list(as_json: JsonOpt = False) -> None:
     if as_json:
         emit_json("trust-list", {"keys": [trusted_key_dict(k) for k in keys]})
         return
-    table(["key id", "publisher", "experts", "source", "added"],
-          [(k.key_id, k.publisher, ", ".join(k.scopes), k.source, k.added_at) for k in keys],
-          empty="no trusted keys (add one with `hxpm trust add`)")
+    table(
+        ["key id", "publisher", "experts", "source", "added"],
+        [(k.key_id, k.publisher, ", ".join(k.scopes), k.source, k.added_at) for k in keys],
+        empty="no trusted keys (add one with `hxpm trust add`)",
+    )
 
 
 @trust_app.command("remove")

@@ -15,15 +15,29 @@ if TYPE_CHECKING:
 
 
 def new(
-    name: Annotated[str, typer.Argument(
-        metavar="NAME", help="Expert name: sql or expert-sql (expert- is added when missing).")],
-    base: Annotated[str | None, typer.Option(
-        "--base", metavar="NAME",
-        help="Base model of the first variant (default: your default base, else "
-        "Qwen/Qwen3-0.6B with an empty digest).")] = None,
-    directory: Annotated[Path | None, typer.Option(
-        "--dir", metavar="PATH", help="Where to create it (default: ./NAME); must be new or "
-        "empty.")] = None,
+    name: Annotated[
+        str,
+        typer.Argument(
+            metavar="NAME", help="Expert name: sql or expert-sql (expert- is added when missing)."
+        ),
+    ],
+    base: Annotated[
+        str | None,
+        typer.Option(
+            "--base",
+            metavar="NAME",
+            help="Base model of the first variant (default: your default base, else "
+            "Qwen/Qwen3-0.6B with an empty digest).",
+        ),
+    ] = None,
+    directory: Annotated[
+        Path | None,
+        typer.Option(
+            "--dir",
+            metavar="PATH",
+            help="Where to create it (default: ./NAME); must be new or empty.",
+        ),
+    ] = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Create an expert repo: manifest, README, LICENSE, dataset generator, tests, Git commit."""
@@ -48,15 +62,21 @@ def new_dict(r: ScaffoldResult) -> dict[str, Any]:
 
 
 def _say_created(r: ScaffoldResult) -> None:
-    say(f"[green]created[/] {escape(r.name)} {r.version} in {escape(str(r.path))} "
-        f"({len(r.files)} files, commit {r.commit[:12]})")
+    say(
+        f"[green]created[/] {escape(r.name)} {r.version} in {escape(str(r.path))} "
+        f"({len(r.files)} files, commit {r.commit[:12]})"
+    )
     if r.base.registered:
         say(f"base model: {escape(r.base.name)} (sha256 {r.base.sha256[:16]}…)")
     else:
-        say(f"base model: {escape(r.base.name)} [yellow](not registered: sha256 left empty; "
-            "see the _comment in manifest.json)[/]")
-    say("next: edit datasets/generate.py and regenerate the data, train (the recipe is in "
-        "manifest.json), then `hxpm validate .`, `hxpm package .` and `hxpm sign`.")
+        say(
+            f"base model: {escape(r.base.name)} [yellow](not registered: sha256 left empty; "
+            "see the _comment in manifest.json)[/]"
+        )
+    say(
+        "next: edit datasets/generate.py and regenerate the data, train (the recipe is in "
+        "manifest.json), then `hxpm validate .`, `hxpm package .` and `hxpm sign`."
+    )
 
 
 def register(app: typer.Typer) -> None:

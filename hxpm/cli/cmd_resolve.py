@@ -27,13 +27,16 @@ def lock(
     """Resolve and write a lock file that `hxpm install --locked` reproduces exactly."""
     from hxpm.services.lockfile import write_lock
 
-    lock_file, plan = write_lock(Store.from_env(), requirements, output, base=base,
-                                 allow_prerelease=pre)
+    lock_file, plan = write_lock(
+        Store.from_env(), requirements, output, base=base, allow_prerelease=pre
+    )
     if as_json:
         emit_json("lock", {"path": str(output), **plan_dict(plan)})
         return
-    say(f"[green]locked[/] {len(lock_file.entries)} expert(s) for "
-        f"{escape(lock_file.base_model)} -> {escape(str(output))}")
+    say(
+        f"[green]locked[/] {len(lock_file.entries)} expert(s) for "
+        f"{escape(lock_file.base_model)} -> {escape(str(output))}"
+    )
     render_plan(plan)
 
 
@@ -48,8 +51,9 @@ def update(
     _update(names or [], base, dry_run, pre, as_json)
 
 
-def upgrade(base: BaseOpt = None, dry_run: DryRunOpt = False, pre: PreOpt = False,
-            as_json: JsonOpt = False) -> None:
+def upgrade(
+    base: BaseOpt = None, dry_run: DryRunOpt = False, pre: PreOpt = False, as_json: JsonOpt = False
+) -> None:
     """Move every installed expert to the newest allowed version."""
     _update([], base, dry_run, pre, as_json)
 
@@ -67,8 +71,9 @@ def _update(names: list[str], base: str | None, dry_run: bool, pre: bool, as_jso
             render_plan(plan)
         return
     with progress_display(enabled=not as_json) as display:
-        applied = apply_plan(store, plan, replace_old=True, on_step=display.step,
-                             progress=display.bytes_for)
+        applied = apply_plan(
+            store, plan, replace_old=True, on_step=display.step, progress=display.bytes_for
+        )
     render_applied(plan, applied, as_json)
 
 

@@ -13,16 +13,21 @@ from hxpm.cli.output import emit_json, escape, inert, say, table
 from hxpm.store.store import Store
 
 export_app = typer.Typer(help="Hand installed experts to serving engines.", no_args_is_help=True)
-ExpertsOpt = Annotated[str | None, typer.Option(
-    "--expert", "--experts", metavar="A,B", help="Use these experts (and what they require) "
-    "instead of routing; '' for the bare base.")]
+ExpertsOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--expert",
+        "--experts",
+        metavar="A,B",
+        help="Use these experts (and what they require) instead of routing; '' for the bare base.",
+    ),
+]
 DeviceOpt = Annotated[str, typer.Option("--device", help="auto, cpu, cuda or cuda:N.")]
 
 
 def route(
     prompt: Annotated[str, typer.Argument(metavar="PROMPT")],
-    explain: Annotated[bool, typer.Option("--explain", help="Show every score and why.")
-                       ] = False,
+    explain: Annotated[bool, typer.Option("--explain", help="Show every score and why.")] = False,
     base: BaseOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
@@ -38,9 +43,11 @@ def route(
     target = " + ".join(names) if names else "the bare base model"
     say(f"[bold]{escape(target)}[/] — {escape(d.reason)}")
     if explain:
-        table(["expert", "score", "evidence"],
-              [(s.name, f"{s.score:.3f}", "; ".join(s.reasons)) for s in d.scores],
-              empty="no experts installed for this base")
+        table(
+            ["expert", "score", "evidence"],
+            [(s.name, f"{s.score:.3f}", "; ".join(s.reasons)) for s in d.scores],
+            empty="no experts installed for this base",
+        )
 
 
 def run(
@@ -60,8 +67,15 @@ def run(
 
     overrides = DecodingOverrides(max_new_tokens, temperature, top_p, top_k, seed)
     stream = not as_json and sys.stdout.isatty()
-    record = run_once(Store.from_env(), prompt, experts=_split(experts), base=base,
-                      overrides=overrides, device=device, on_text=_write if stream else None)
+    record = run_once(
+        Store.from_env(),
+        prompt,
+        experts=_split(experts),
+        base=base,
+        overrides=overrides,
+        device=device,
+        on_text=_write if stream else None,
+    )
     if as_json:
         emit_json("run", {k: v for k, v in record.to_dict().items() if k != "schema"})
         return
@@ -91,7 +105,8 @@ def _render_run(d: dict[str, Any], *, streamed: bool) -> None:
 
     console(stderr=True).print(
         f"[dim]experts: {escape(used)} — {escape(d['why'])}; {d['tokens']['generated']} "
-        f"tokens, {d['tokens_per_s']} tok/s, stopped by {d['stopped_by']}[/]")
+        f"tokens, {d['tokens_per_s']} tok/s, stopped by {d['stopped_by']}[/]"
+    )
 
 
 def chat(
@@ -101,41 +116,71 @@ def chat(
     temperature: Annotated[float | None, typer.Option("--temperature", min=0.0)] = None,
     seed: Annotated[int | None, typer.Option("--seed")] = None,
     device: DeviceOpt = "auto",
-    max_loaded: Annotated[int, typer.Option("--max-loaded", min=1,
-                                            help="Adapters kept attached (LRU).")] = 8,
+    max_loaded: Annotated[
+        int, typer.Option("--max-loaded", min=1, help="Adapters kept attached (LRU).")
+    ] = 8,
 ) -> None:
     """Chat with the base model kept loaded: /experts a,b  /auto  /exit."""
     from hxpm.cli.chat_loop import chat_loop
     from hxpm.services.run import DecodingOverrides
 
-    chat_loop(Store.from_env(), experts=_split(experts), base=base,
-              overrides=DecodingOverrides(max_new_tokens, temperature, None, None, seed),
-              device=device, max_loaded=max_loaded)
+    chat_loop(
+        Store.from_env(),
+        experts=_split(experts),
+        base=base,
+        overrides=DecodingOverrides(max_new_tokens, temperature, None, None, seed),
+        device=device,
+        max_loaded=max_loaded,
+    )
 
 
 @export_app.command("vllm")
 def export_vllm(
     names: Annotated[list[str] | None, typer.Argument(metavar="[NAME...]")] = None,
     base: BaseOpt = None,
-    max_lora_rank: Annotated[int | None, typer.Option(
-        "--max-lora-rank", min=1, help="vLLM's --max-lora-rank (default: the smallest "
-        "allowed value that fits).")] = None,
-    max_loras: Annotated[int | None, typer.Option(
-        "--max-loras", min=1, help="vLLM's --max-loras (default: one per module).")] = None,
-    merge_stack: Annotated[bool, typer.Option(
-        "--merge-stack", help="Serve each expert that requires others as one LoRA equal to "
-        "its stack (written and checked against `hxpm run`; needs the runtime).")] = False,
-    out_dir: Annotated[Path | None, typer.Option(
-        "--output", "-o", metavar="DIR", help="Where --merge-stack writes (default: "
-        "HXPM_HOME/exports/vllm).")] = None,
+    max_lora_rank: Annotated[
+        int | None,
+        typer.Option(
+            "--max-lora-rank",
+            min=1,
+            help="vLLM's --max-lora-rank (default: the smallest allowed value that fits).",
+        ),
+    ] = None,
+    max_loras: Annotated[
+        int | None,
+        typer.Option("--max-loras", min=1, help="vLLM's --max-loras (default: one per module)."),
+    ] = None,
+    merge_stack: Annotated[
+        bool,
+        typer.Option(
+            "--merge-stack",
+            help="Serve each expert that requires others as one LoRA equal to "
+            "its stack (written and checked against `hxpm run`; needs the runtime).",
+        ),
+    ] = False,
+    out_dir: Annotated[
+        Path | None,
+        typer.Option(
+            "--output",
+            "-o",
+            metavar="DIR",
+            help="Where --merge-stack writes (default: HXPM_HOME/exports/vllm).",
+        ),
+    ] = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Print a `vllm serve` command serving the resolved set as LoRA modules (checked)."""
     from hxpm.services.export import export_vllm as run_export
 
-    result = run_export(Store.from_env(), names or [], base=base, max_lora_rank=max_lora_rank,
-                        max_loras=max_loras, merge_stack=merge_stack,
-                        out_dir=out_dir.resolve() if out_dir else None)
+    result = run_export(
+        Store.from_env(),
+        names or [],
+        base=base,
+        max_lora_rank=max_lora_rank,
+        max_loras=max_loras,
+        merge_stack=merge_stack,
+        out_dir=out_dir.resolve() if out_dir else None,
+    )
     if as_json:
         import json
 
@@ -148,9 +193,11 @@ def export_vllm(
     for m in result.modules:
         check = m.check
         if check is not None:
-            err.print(f"[dim]{escape(m.module.name)}: {escape(' + '.join(m.stack))} merged "
-                      f"into one LoRA of rank {m.rank}; max |logit diff| vs `hxpm run` "
-                      f"{check['max_abs_diff']:.2e} (allowed {check['allowed']:.1e})[/]")
+            err.print(
+                f"[dim]{escape(m.module.name)}: {escape(' + '.join(m.stack))} merged "
+                f"into one LoRA of rank {m.rank}; max |logit diff| vs `hxpm run` "
+                f"{check['max_abs_diff']:.2e} (allowed {check['allowed']:.1e})[/]"
+            )
     for s in result.skipped:
         err.print(f"[yellow]skipped {escape(s.name)}:[/] {escape(s.reason)}")
     for note in result.notes:

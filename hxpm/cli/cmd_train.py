@@ -27,8 +27,9 @@ def train(
     from hxpm.cli.progress import progress_display
     from hxpm.services.training import TrainRequest, train_expert
 
-    request = TrainRequest(expert_dir, base=base, seed=seed, epochs=epochs, device=device,
-                           max_steps=max_steps)
+    request = TrainRequest(
+        expert_dir, base=base, seed=seed, epochs=epochs, device=device, max_steps=max_steps
+    )
     with progress_display(enabled=not as_json) as display:
         result = train_expert(Store.from_env(), request, on_step=display.loss_step)
     if as_json:
@@ -37,27 +38,48 @@ def train(
     for w in result.warnings:
         warn(w)
     on = f" on {', '.join(result.requires)}" if result.requires else ""
-    say(f"[green]trained[/] {escape(result.name)} {escape(str(result.version))}{escape(on)}: "
+    say(
+        f"[green]trained[/] {escape(result.name)} {escape(str(result.version))}{escape(on)}: "
         f"{result.steps} steps, "
         f"loss {result.first_loss:.3f} -> {result.last_loss:.3f} in {result.seconds:.1f} s "
-        f"({escape(str(result.device))}); weights in {escape(str(result.output_dir))}")
+        f"({escape(str(result.device))}); weights in {escape(str(result.output_dir))}"
+    )
 
 
 def _train_dict(r: Any) -> dict[str, Any]:
-    return {"name": r.name, "version": r.version, "base_model": r.base_model,
-            "output_dir": str(r.output_dir), "steps": r.steps, "examples": r.examples,
-            "first_loss": r.first_loss, "last_loss": r.last_loss, "seconds": r.seconds,
-            "requires": list(r.requires), "mode": r.mode, "device": r.device,
-            "warnings": list(r.warnings)}
+    return {
+        "name": r.name,
+        "version": r.version,
+        "base_model": r.base_model,
+        "output_dir": str(r.output_dir),
+        "steps": r.steps,
+        "examples": r.examples,
+        "first_loss": r.first_loss,
+        "last_loss": r.last_loss,
+        "seconds": r.seconds,
+        "requires": list(r.requires),
+        "mode": r.mode,
+        "device": r.device,
+        "warnings": list(r.warnings),
+    }
 
 
 def eval_cmd(
     expert_dir: Annotated[Path | None, typer.Argument(metavar="[DIR]")] = None,
-    dataset: Annotated[Path | None, typer.Option(
-        "--dataset", metavar="FILE", help="JSONL of prompt/completion (default: the recipe's "
-        "held-out set).")] = None,
-    installed: Annotated[str | None, typer.Option(
-        "--installed", metavar="NAME", help="Score an installed expert instead of DIR.")] = None,
+    dataset: Annotated[
+        Path | None,
+        typer.Option(
+            "--dataset",
+            metavar="FILE",
+            help="JSONL of prompt/completion (default: the recipe's held-out set).",
+        ),
+    ] = None,
+    installed: Annotated[
+        str | None,
+        typer.Option(
+            "--installed", metavar="NAME", help="Score an installed expert instead of DIR."
+        ),
+    ] = None,
     base: BaseOpt = None,
     limit: Annotated[int | None, typer.Option("--limit", min=1)] = None,
     device: DeviceOpt = "auto",
@@ -69,18 +91,28 @@ def eval_cmd(
 
     if (expert_dir is None) == (installed is None):
         raise UsageError("give an expert directory or --installed NAME (one of them)")
-    result = evaluate_expert(Store.from_env(), EvalRequest(
-        expert_dir, dataset, base=base, installed=installed, device=device, limit=limit))
+    result = evaluate_expert(
+        Store.from_env(),
+        EvalRequest(
+            expert_dir, dataset, base=base, installed=installed, device=device, limit=limit
+        ),
+    )
     if as_json:
         emit_json("eval", {k: v for k, v in result.to_dict().items() if k != "schema"})
         return
-    say(f"[bold]{escape(result.name)} {escape(str(result.version))}[/] on {result.n} "
+    say(
+        f"[bold]{escape(result.name)} {escape(str(result.version))}[/] on {result.n} "
         "held-out items "
         f"({escape(result.metric)}): base {result.base_score:.3f}, with the expert "
-        f"{result.expert_score:.3f}")
-    table(["prompt", "expected", "base", "expert"],
-          [(e["prompt"][:40], e["expected"][:30], e["base_output"][:30],
-            e["expert_output"][:30]) for e in result.examples[:5]])
+        f"{result.expert_score:.3f}"
+    )
+    table(
+        ["prompt", "expected", "base", "expert"],
+        [
+            (e["prompt"][:40], e["expected"][:30], e["base_output"][:30], e["expert_output"][:30])
+            for e in result.examples[:5]
+        ],
+    )
 
 
 def register(app: typer.Typer) -> None:

@@ -40,8 +40,13 @@ def warn(text: str) -> None:
     console(stderr=True).print(f"[bold yellow]warning:[/] {_escape(text)}")
 
 
-def table(columns: Sequence[str], rows: Sequence[Sequence[Any]], *, title: str | None = None,
-          empty: str = "nothing to show") -> None:
+def table(
+    columns: Sequence[str],
+    rows: Sequence[Sequence[Any]],
+    *,
+    title: str | None = None,
+    empty: str = "nothing to show",
+) -> None:
     if not rows:
         say(f"[dim]{empty}[/]")
         return

@@ -34,8 +34,9 @@ class Display:
             return
         if not hasattr(self, "_train_task"):
             self._train_task = self._bar.add_task("training", total=total)
-        self._bar.update(self._train_task, completed=done, total=total,
-                         description=f"training (loss {loss:.3f})")
+        self._bar.update(
+            self._train_task, completed=done, total=total, description=f"training (loss {loss:.3f})"
+        )
 
     def step(self, step: Any, state: str) -> None:
         if self._bar is not None:
@@ -54,6 +55,11 @@ def progress_display(*, enabled: bool = True) -> Iterator[Display]:
 
     from hxpm.cli.output import console
 
-    with Progress(TextColumn("{task.description}"), BarColumn(), DownloadColumn(),
-                  transient=True, console=console(stderr=True)) as bar:
+    with Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        DownloadColumn(),
+        transient=True,
+        console=console(stderr=True),
+    ) as bar:
         yield Display(bar)

@@ -16,14 +16,23 @@ if TYPE_CHECKING:  # types only: importing the services would load dulwich at st
 
 def step_dict(s: PlanStep) -> dict[str, Any]:
     c = s.candidate
-    return {"name": c.name, "version": str(c.version), "action": s.action,
-            "from_version": s.installed_version, "origin": c.origin, "requested": s.requested,
-            "load_order": c.load_order}
+    return {
+        "name": c.name,
+        "version": str(c.version),
+        "action": s.action,
+        "from_version": s.installed_version,
+        "origin": c.origin,
+        "requested": s.requested,
+        "load_order": c.load_order,
+    }
 
 
 def plan_dict(plan: Plan) -> dict[str, Any]:
-    return {"base_model": plan.base_model, "roots": [str(r) for r in plan.roots],
-            "steps": [step_dict(s) for s in plan.steps]}
+    return {
+        "base_model": plan.base_model,
+        "roots": [str(r) for r in plan.roots],
+        "steps": [step_dict(s) for s in plan.steps],
+    }
 
 
 def result_dict(r: InstallResult) -> dict[str, Any]:
@@ -31,15 +40,28 @@ def result_dict(r: InstallResult) -> dict[str, Any]:
 
 
 def render_plan(plan: Plan) -> None:
-    table(["expert", "version", "action", "from", "source"],
-          [(s.candidate.name, str(s.candidate.version), s.action, s.installed_version or "",
-            s.candidate.origin) for s in plan.steps], empty="nothing to do")
+    table(
+        ["expert", "version", "action", "from", "source"],
+        [
+            (
+                s.candidate.name,
+                str(s.candidate.version),
+                s.action,
+                s.installed_version or "",
+                s.candidate.origin,
+            )
+            for s in plan.steps
+        ],
+        empty="nothing to do",
+    )
 
 
 def render_install(outcome: InstallOutcome, as_json: bool) -> None:
     if as_json:
-        payload: dict[str, Any] = {"dry_run": outcome.dry_run,
-                                   "results": [result_dict(r) for r in outcome.local]}
+        payload: dict[str, Any] = {
+            "dry_run": outcome.dry_run,
+            "results": [result_dict(r) for r in outcome.local],
+        }
         if outcome.plan is not None:
             payload["plan"] = plan_dict(outcome.plan)
         if outcome.applied is not None:
@@ -56,16 +78,23 @@ def render_install(outcome: InstallOutcome, as_json: bool) -> None:
 
 def render_applied(plan: Plan | None, applied: ApplyResult, as_json: bool) -> None:
     if as_json:
-        emit_json("install", {"dry_run": False,
-                              "plan": plan_dict(plan) if plan else None,
-                              "results": [result_dict(r) for r in applied.installed],
-                              "kept": [step_dict(s) for s in applied.kept],
-                              "replaced": list(applied.replaced)})
+        emit_json(
+            "install",
+            {
+                "dry_run": False,
+                "plan": plan_dict(plan) if plan else None,
+                "results": [result_dict(r) for r in applied.installed],
+                "kept": [step_dict(s) for s in applied.kept],
+                "replaced": list(applied.replaced),
+            },
+        )
         return
     _render_results(applied.installed)
     for s in applied.kept:
-        say(f"[dim]kept[/] {escape(s.candidate.name)} {escape(str(s.candidate.version))} "
-            "(already installed)")
+        say(
+            f"[dim]kept[/] {escape(s.candidate.name)} {escape(str(s.candidate.version))} "
+            "(already installed)"
+        )
     for r in applied.replaced:
         say(f"[dim]removed[/] {escape(r)}")
 
@@ -75,7 +104,12 @@ def _render_results(results: tuple[InstallResult, ...]) -> None:
         for w in r.warnings:
             warn(w)
         e = r.expert
-        signer = (f"signed by {escape(str(e.publisher))} ({escape(str(e.key_id))})"
-                  if e.signed else "[red]UNSIGNED[/]")
-        say(f"[green]{r.action}[/] {escape(e.name)} {escape(e.version)} for "
-            f"{escape(e.base_model)} — {signer}")
+        signer = (
+            f"signed by {escape(str(e.publisher))} ({escape(str(e.key_id))})"
+            if e.signed
+            else "[red]UNSIGNED[/]"
+        )
+        say(
+            f"[green]{r.action}[/] {escape(e.name)} {escape(e.version)} for "
+            f"{escape(e.base_model)} — {signer}"
+        )

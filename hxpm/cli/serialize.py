@@ -35,13 +35,25 @@ def expert_dict(e: InstalledExpert, *, is_default: bool | None = None) -> dict[s
 
 
 def base_dict(b: BaseModel) -> dict[str, Any]:
-    return {"name": b.name, "path": str(b.path), "sha256": b.sha256, "default": b.is_default,
-            "added_at": b.added_at, "source": b.source}
+    return {
+        "name": b.name,
+        "path": str(b.path),
+        "sha256": b.sha256,
+        "default": b.is_default,
+        "added_at": b.added_at,
+        "source": b.source,
+    }
 
 
 def trusted_key_dict(k: TrustedKey) -> dict[str, Any]:
-    return {"key_id": k.key_id, "public_key": k.public_key.text, "publisher": k.publisher,
-            "experts": list(k.scopes), "added_at": k.added_at, "source": k.source}
+    return {
+        "key_id": k.key_id,
+        "public_key": k.public_key.text,
+        "publisher": k.publisher,
+        "experts": list(k.scopes),
+        "added_at": k.added_at,
+        "source": k.source,
+    }
 
 
 def contents_dict(c: PackageContents) -> dict[str, Any]:
@@ -60,9 +72,16 @@ def contents_dict(c: PackageContents) -> dict[str, Any]:
 
 
 def built_dict(b: BuiltPackage) -> dict[str, Any]:
-    return {"path": str(b.path), "name": b.name, "version": b.version,
-            "base_model": b.base_model, "base_sha256": b.base_sha256, "sha256": b.sha256,
-            "tree_sha256": b.tree_sha256, "size": b.size}
+    return {
+        "path": str(b.path),
+        "name": b.name,
+        "version": b.version,
+        "base_model": b.base_model,
+        "base_sha256": b.base_sha256,
+        "sha256": b.sha256,
+        "tree_sha256": b.tree_sha256,
+        "size": b.size,
+    }
 
 
 def human_size(n: int) -> str:

@@ -41,8 +41,10 @@ PICKLE_WEIGHTS_FILE = "adapter_model.bin"
 MAX_CONFIG_BYTES = 1 << 20
 RUNNABLE_KINDS = ("lora", "dora", "ia3")
 
-_CONVERT_HINT = ("convert it to plain LoRA when saving: model.save_pretrained(out, "
-                 "path_initial_model_for_weight_conversion=INITIAL_ADAPTER_DIR)")
+_CONVERT_HINT = (
+    "convert it to plain LoRA when saving: model.save_pretrained(out, "
+    "path_initial_model_for_weight_conversion=INITIAL_ADAPTER_DIR)"
+)
 # init_lora_weights values whose adapter only fits a base model changed at initialisation.
 _BASE_CHANGING_INITS = {
     "pissa": "PiSSA initialisation changes the base weights; " + _CONVERT_HINT,
@@ -72,15 +74,41 @@ _REFUSED_WHEN_SET = {
 }
 # Keys hxpm reads, keys that only describe where the adapter came from, and keys that only
 # matter while initialising (the saved weights replace whatever they produced).
-_KNOWN_KEYS = frozenset({
-    "peft_type", "task_type", "auto_mapping", "peft_version", "base_model_name_or_path",
-    "revision", "inference_mode", "r", "target_modules", "exclude_modules", "lora_alpha",
-    "lora_dropout", "bias", "use_rslora", "init_lora_weights", "layers_to_transform",
-    "layers_pattern", "rank_pattern", "alpha_pattern", "use_dora", "runtime_config",
-    "megatron_core", "qalora_group_size", "ensure_weight_tying", "loftq_config",
-    "eva_config", "corda_config", "lora_ga_config", "feedforward_modules",
-    "init_ia3_weights", *_REFUSED_WHEN_SET,
-})
+_KNOWN_KEYS = frozenset(
+    {
+        "peft_type",
+        "task_type",
+        "auto_mapping",
+        "peft_version",
+        "base_model_name_or_path",
+        "revision",
+        "inference_mode",
+        "r",
+        "target_modules",
+        "exclude_modules",
+        "lora_alpha",
+        "lora_dropout",
+        "bias",
+        "use_rslora",
+        "init_lora_weights",
+        "layers_to_transform",
+        "layers_pattern",
+        "rank_pattern",
+        "alpha_pattern",
+        "use_dora",
+        "runtime_config",
+        "megatron_core",
+        "qalora_group_size",
+        "ensure_weight_tying",
+        "loftq_config",
+        "eva_config",
+        "corda_config",
+        "lora_ga_config",
+        "feedforward_modules",
+        "init_ia3_weights",
+        *_REFUSED_WHEN_SET,
+    }
+)
 
 
 class AdapterConfigError(ValueError):
@@ -188,9 +216,11 @@ def unsupported_reasons(config: Mapping[str, Any]) -> list[str]:
     for key, why in _REFUSED_WHEN_SET.items():
         if _is_set(config.get(key)):
             reasons.append(why)
-    reasons.extend(f"{key!r} (unknown to hxpm, set to {_short(config[key])})"
-                   for key in sorted(config) if key not in _KNOWN_KEYS
-                   and _switches_on(config[key]))
+    reasons.extend(
+        f"{key!r} (unknown to hxpm, set to {_short(config[key])})"
+        for key in sorted(config)
+        if key not in _KNOWN_KEYS and _switches_on(config[key])
+    )
     return reasons
 
 
@@ -202,25 +232,32 @@ def field_problems(config: Mapping[str, Any]) -> list[str]:
         if not (_is_int(config.get("r")) and config["r"] > 0):
             problems.append(f"r: expected a positive integer, got {_short(config.get('r'))}")
         if not _is_number(config.get("lora_alpha", 8)):
-            problems.append(f"lora_alpha: expected a number, got "
-                            f"{_short(config.get('lora_alpha'))}")
-        for key, check, what in (("rank_pattern", _is_int, "positive integers"),
-                                 ("alpha_pattern", _is_number, "numbers")):
+            problems.append(
+                f"lora_alpha: expected a number, got {_short(config.get('lora_alpha'))}"
+            )
+        for key, check, what in (
+            ("rank_pattern", _is_int, "positive integers"),
+            ("alpha_pattern", _is_number, "numbers"),
+        ):
             value = config.get(key)
             value = {} if value is None else value
             if not isinstance(value, Mapping) or not all(
-                    isinstance(k, str) and check(v) and v > 0 for k, v in value.items()):
-                problems.append(f"{key}: expected an object mapping module names to {what}, "
-                                f"got {_short(value)}")
+                isinstance(k, str) and check(v) and v > 0 for k, v in value.items()
+            ):
+                problems.append(
+                    f"{key}: expected an object mapping module names to {what}, got {_short(value)}"
+                )
         for key in ("use_dora", "use_rslora"):
             if not isinstance(config.get(key, False), bool):
                 problems.append(f"{key}: expected true or false, got {_short(config[key])}")
     targets = config.get("target_modules")
     if not (isinstance(targets, str) and targets) and not (
-            isinstance(targets, list) and targets and all(isinstance(t, str) and t
-                                                          for t in targets)):
-        problems.append("target_modules: expected a non-empty list of module names or a "
-                        f"regular expression, got {_short(targets)}")
+        isinstance(targets, list) and targets and all(isinstance(t, str) and t for t in targets)
+    ):
+        problems.append(
+            "target_modules: expected a non-empty list of module names or a "
+            f"regular expression, got {_short(targets)}"
+        )
     base = config.get("base_model_name_or_path")
     if base is not None and not isinstance(base, str):
         problems.append(f"base_model_name_or_path: expected a string, got {_short(base)}")

@@ -22,11 +22,17 @@ from hxpm.core.adapter_config import adapter_kind, module_rank
 SAVED_PREFIX = "base_model.model."
 FLOAT_DTYPES = frozenset({"F16", "BF16", "F32", "F64"})
 _PARAMS = {
-    "lora": frozenset({"lora_A.weight", "lora_B.weight", "lora_embedding_A",
-                       "lora_embedding_B"}),
-    "dora": frozenset({"lora_A.weight", "lora_B.weight", "lora_embedding_A",
-                       "lora_embedding_B", "lora_magnitude_vector",
-                       "lora_magnitude_vector.weight"}),
+    "lora": frozenset({"lora_A.weight", "lora_B.weight", "lora_embedding_A", "lora_embedding_B"}),
+    "dora": frozenset(
+        {
+            "lora_A.weight",
+            "lora_B.weight",
+            "lora_embedding_A",
+            "lora_embedding_B",
+            "lora_magnitude_vector",
+            "lora_magnitude_vector.weight",
+        }
+    ),
     "ia3": frozenset({"ia3_l"}),
 }
 _SHOWN = 5  # problems of one kind listed before "and N more"
@@ -40,8 +46,7 @@ class TensorEntry:
     shape: tuple[int, ...]
 
 
-def tensor_problems(config: Mapping[str, Any], tensors: Mapping[str, TensorEntry]
-                    ) -> list[str]:
+def tensor_problems(config: Mapping[str, Any], tensors: Mapping[str, TensorEntry]) -> list[str]:
     """Every way ``tensors`` (name -> entry) disagree with ``config``; ``[]`` when they fit."""
     kind = adapter_kind(config)
     if kind not in _PARAMS:
@@ -58,8 +63,10 @@ def tensor_problems(config: Mapping[str, Any], tensors: Mapping[str, TensorEntry
         module, param = where
         by_module.setdefault(module, {})[param] = entry
         if entry.dtype not in FLOAT_DTYPES:
-            problems.append(f"{name!r}: dtype {entry.dtype!r}, expected a float type "
-                            f"({', '.join(sorted(FLOAT_DTYPES))})")
+            problems.append(
+                f"{name!r}: dtype {entry.dtype!r}, expected a float type "
+                f"({', '.join(sorted(FLOAT_DTYPES))})"
+            )
     problems += _untargeted(config, by_module)
     for module, params in sorted(by_module.items()):
         problems += _module_problems(config, kind, module, params)
@@ -79,8 +86,10 @@ def _split(name: str, kind: str) -> tuple[str, str] | str:
         return f"{name!r}: not a {kind} parameter (expected a {prefix}* tensor)"
     param = ".".join(parts[cut:])
     if param not in _PARAMS[kind]:
-        return (f"{name!r}: {param!r} is not a {kind} parameter (expected one of "
-                f"{', '.join(sorted(_PARAMS[kind]))})")
+        return (
+            f"{name!r}: {param!r} is not a {kind} parameter (expected one of "
+            f"{', '.join(sorted(_PARAMS[kind]))})"
+        )
     return ".".join(parts[:cut]), param
 
 
@@ -92,25 +101,35 @@ def _untargeted(config: Mapping[str, Any], by_module: Mapping[str, object]) -> l
             pattern = re.compile(targets)
         except re.error:
             return [f"target_modules {targets!r} is not a valid regular expression"]
-        return [f"{m!r}: has weights but target_modules {targets!r} does not match it"
-                for m in by_module if not pattern.fullmatch(m)]
+        return [
+            f"{m!r}: has weights but target_modules {targets!r} does not match it"
+            for m in by_module
+            if not pattern.fullmatch(m)
+        ]
     if not isinstance(targets, list):
         return []
     names = {t for t in targets if isinstance(t, str)}
-    return [f"{m!r}: has weights but is not in target_modules" for m in sorted(by_module)
-            if not any(m == t or m.endswith(f".{t}") for t in names)]
+    return [
+        f"{m!r}: has weights but is not in target_modules"
+        for m in sorted(by_module)
+        if not any(m == t or m.endswith(f".{t}") for t in names)
+    ]
 
 
-def _module_problems(config: Mapping[str, Any], kind: str, module: str,
-                     params: Mapping[str, TensorEntry]) -> list[str]:
+def _module_problems(
+    config: Mapping[str, Any], kind: str, module: str, params: Mapping[str, TensorEntry]
+) -> list[str]:
     if kind == "ia3":
         shape = params["ia3_l"].shape
         ok = len(shape) in (1, 2) and (len(shape) == 1 or 1 in shape)
         return [] if ok else [f"{module!r}: ia3_l shape {list(shape)}, expected a vector"]
     problems = []
     embedding = "lora_embedding_A" in params or "lora_embedding_B" in params
-    a_name, b_name = (("lora_embedding_A", "lora_embedding_B") if embedding
-                      else ("lora_A.weight", "lora_B.weight"))
+    a_name, b_name = (
+        ("lora_embedding_A", "lora_embedding_B")
+        if embedding
+        else ("lora_A.weight", "lora_B.weight")
+    )
     for needed in (a_name, b_name):
         if needed not in params:
             problems.append(f"{module!r}: {needed} is missing")
@@ -124,12 +143,16 @@ def _module_problems(config: Mapping[str, Any], kind: str, module: str,
     if len(a) < 2 or len(b) < 2 or a[0] != b[1]:
         return [f"{module!r}: {a_name} {list(a)} and {b_name} {list(b)} do not share a rank"]
     if rank is not None and a[0] != rank:
-        return [(f"{module!r}: rank {a[0]} in the weights, but the config gives r={rank} "
-                 "(r / rank_pattern)")]
+        return [
+            (
+                f"{module!r}: rank {a[0]} in the weights, but the config gives r={rank} "
+                "(r / rank_pattern)"
+            )
+        ]
     return []
 
 
 def _capped(problems: list[str]) -> list[str]:
     if len(problems) <= _SHOWN * 4:
         return problems
-    return [*problems[:_SHOWN * 4], f"... and {len(problems) - _SHOWN * 4} more"]
+    return [*problems[: _SHOWN * 4], f"... and {len(problems) - _SHOWN * 4} more"]

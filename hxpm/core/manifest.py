@@ -93,8 +93,9 @@ class Manifest:
         return cls._validated(data, source, ())
 
     @classmethod
-    def _validated(cls, data: object, source: str,
-                   duplicates: tuple[DuplicateKey, ...]) -> Manifest:
+    def _validated(
+        cls, data: object, source: str, duplicates: tuple[DuplicateKey, ...]
+    ) -> Manifest:
         probs = Problems(null_is_absent=True)
         if not isinstance(data, dict):
             probs.add("$", data, "a JSON object")
@@ -186,8 +187,9 @@ class Manifest:
 
 def _parse_fields(raw: dict[str, Any], probs: Problems) -> dict[str, Any]:
     """Every typed field of Manifest except ``raw``; problems go to ``probs`` in field order."""
-    name = mc.get_string(raw, "name", "", probs, required=True, check=is_valid_name,
-                         expected=NAME_EXPECTATION)
+    name = mc.get_string(
+        raw, "name", "", probs, required=True, check=is_valid_name, expected=NAME_EXPECTATION
+    )
     version = _parse_version(raw, probs)
     schema_version = _parse_schema_version(raw, probs)
     fields: dict[str, Any] = {
@@ -212,10 +214,12 @@ def _parse_constraints(raw: dict[str, Any], probs: Problems) -> dict[str, Any]:
     return {
         "requires": mc.get_requirements(obj, "requires", c, probs),
         "incompatible_with": mc.get_requirements(obj, "incompatible_with", c, probs),
-        "load_order": mc.get_int(obj, "load_order", c, probs, lo=0, hi=None,
-                                 default=DEFAULT_LOAD_ORDER),
-        "max_chain": mc.get_int(obj, "max_chain", c, probs, lo=1, hi=MAX_CHAIN_LIMIT,
-                                default=DEFAULT_MAX_CHAIN),
+        "load_order": mc.get_int(
+            obj, "load_order", c, probs, lo=0, hi=None, default=DEFAULT_LOAD_ORDER
+        ),
+        "max_chain": mc.get_int(
+            obj, "max_chain", c, probs, lo=1, hi=MAX_CHAIN_LIMIT, default=DEFAULT_MAX_CHAIN
+        ),
     }
 
 
@@ -250,11 +254,16 @@ def _parse_variants(
     raw: dict[str, Any], schema_version: str, probs: Problems
 ) -> tuple[BaseVariant, ...]:
     if schema_version == "2.0":
-        _forbid(raw, "base_model", "no base_model in schema 2.0 (list variants in base_models)",
-                probs)
+        _forbid(
+            raw, "base_model", "no base_model in schema 2.0 (list variants in base_models)", probs
+        )
         return _parse_v2_variants(raw, probs)
-    _forbid(raw, "base_models",
-            'no base_models in schema 1.0 (set schema_version to "2.0" to use it)', probs)
+    _forbid(
+        raw,
+        "base_models",
+        'no base_models in schema 1.0 (set schema_version to "2.0" to use it)',
+        probs,
+    )
     return _parse_v1_variant(raw, probs)
 
 
@@ -266,8 +275,11 @@ def _forbid(raw: dict[str, Any], key: str, expected: str, probs: Problems) -> No
 def _parse_v1_variant(raw: dict[str, Any], probs: Problems) -> tuple[BaseVariant, ...]:
     base = raw.get("base_model", MISSING)
     if not isinstance(base, dict):
-        probs.add("base_model", base,
-                  "an object naming the base model (schema 1.0), or base_models[] (schema 2.0)")
+        probs.add(
+            "base_model",
+            base,
+            "an object naming the base model (schema 1.0), or base_models[] (schema 2.0)",
+        )
         base = None
     adapters = _parse_adapters(raw, "", probs)  # schema 1.0 keeps adapters at the root
     if base is None:
@@ -298,10 +310,23 @@ def _parse_v2_variants(raw: dict[str, Any], probs: Problems) -> tuple[BaseVarian
 def _parse_variant_fields(
     obj: dict[str, Any], path: str, adapters: tuple[AdapterSpec, ...], probs: Problems
 ) -> BaseVariant | None:
-    name = mc.get_string(obj, "name", path, probs, required=True, check=mc.check_base_name,
-                         expected=mc.BASE_NAME_EXPECTATION)
-    sha = mc.get_string(obj, "sha256", path, probs, check=lambda s: s == "" or is_sha256_hex(s),
-                        expected='"" or 64 lower-case hex digits (the base digest)')
+    name = mc.get_string(
+        obj,
+        "name",
+        path,
+        probs,
+        required=True,
+        check=mc.check_base_name,
+        expected=mc.BASE_NAME_EXPECTATION,
+    )
+    sha = mc.get_string(
+        obj,
+        "sha256",
+        path,
+        probs,
+        check=lambda s: s == "" or is_sha256_hex(s),
+        expected='"" or 64 lower-case hex digits (the base digest)',
+    )
     template = mc.get_string(obj, "prompt_template", path, probs)
     if name is None:
         return None
@@ -333,12 +358,23 @@ def _parse_adapter(obj: Any, path: str, probs: Problems) -> AdapterSpec | None:
         if obj.get("r") is not None:
             r = mc.get_int(obj, "r", path, probs, lo=1, hi=MAX_RANK, default=None)
         elif kind is not None:  # absent or null: a lora/dora rank is missing either way
-            probs.add(key_path(path, "r"), obj.get("r", MISSING),
-                      f"an integer from 1 to {MAX_RANK} for {kind}")
-        alpha = mc.get_number(obj, "alpha", path, probs, expected="a number > 0",
-                              check=lambda v: v > 0, default=None)
-    modules = mc.get_string_list(obj, "target_modules", path, probs, required=True, min_items=1,
-                                 item_expected="a module name such as q_proj")
+            probs.add(
+                key_path(path, "r"),
+                obj.get("r", MISSING),
+                f"an integer from 1 to {MAX_RANK} for {kind}",
+            )
+        alpha = mc.get_number(
+            obj, "alpha", path, probs, expected="a number > 0", check=lambda v: v > 0, default=None
+        )
+    modules = mc.get_string_list(
+        obj,
+        "target_modules",
+        path,
+        probs,
+        required=True,
+        min_items=1,
+        item_expected="a module name such as q_proj",
+    )
     if kind is None:
         return None
     return AdapterSpec(kind, r, alpha, modules)
@@ -350,16 +386,17 @@ def _parse_adapter_type(obj: dict[str, Any], path: str, probs: Problems) -> str 
     if kind in ADAPTER_TYPES:
         return kind
     if kind in UNSUPPORTED_ADAPTER_TYPES:
-        probs.add(key_path(path, "type"), value,
-                  f"a supported adapter type: {kind} is not supported (use lora, dora or ia3)")
+        probs.add(
+            key_path(path, "type"),
+            value,
+            f"a supported adapter type: {kind} is not supported (use lora, dora or ia3)",
+        )
     else:
         probs.add(key_path(path, "type"), value, "one of lora, dora, ia3")
     return None
 
 
-def _is_new_variant(
-    variant: BaseVariant, path: str, seen: dict[str, str], probs: Problems
-) -> bool:
+def _is_new_variant(variant: BaseVariant, path: str, seen: dict[str, str], probs: Problems) -> bool:
     """Names must be unique, and slugs too: a slug names the package file and the store
     directory of a variant (§3), so two variants sharing one would overwrite each other."""
     first = seen.get(variant.slug)
@@ -369,9 +406,11 @@ def _is_new_variant(
     if first == variant.name:
         probs.add(key_path(path, "name"), variant.name, "a base model name not already listed")
     else:
-        probs.add(key_path(path, "name"), variant.name,
-                  f"a base model whose slug differs from that of {first!r} "
-                  f"(both give {variant.slug!r})")
+        probs.add(
+            key_path(path, "name"),
+            variant.name,
+            f"a base model whose slug differs from that of {first!r} (both give {variant.slug!r})",
+        )
     return False
 
 
@@ -381,9 +420,15 @@ def _parse_routing(raw: dict[str, Any], probs: Problems) -> Routing | None:
         return None
     keywords = mc.get_string_list(routing, "keywords", "routing", probs)
     exclude = mc.get_string_list(routing, "exclude_keywords", "routing", probs)
-    priority = mc.get_number(routing, "priority", "routing", probs,
-                             expected="a number from 0 to 1", check=lambda v: 0 <= v <= 1,
-                             default=DEFAULT_PRIORITY)
+    priority = mc.get_number(
+        routing,
+        "priority",
+        "routing",
+        probs,
+        expected="a number from 0 to 1",
+        check=lambda v: 0 <= v <= 1,
+        default=DEFAULT_PRIORITY,
+    )
     return Routing(keywords, exclude, DEFAULT_PRIORITY if priority is None else priority)
 
 
@@ -391,11 +436,16 @@ def _parse_routing(raw: dict[str, Any], probs: Problems) -> Routing | None:
 
 
 def _warnings(probs: Problems, duplicates: tuple[DuplicateKey, ...]) -> tuple[str, ...]:
-    out = [f"{mc.printable(d.path)}: comment key repeated {d.count} times; accepted and every "
-           "copy kept (the older expert-cli's authors repeat comment keys)" for d in duplicates]
+    out = [
+        f"{mc.printable(d.path)}: comment key repeated {d.count} times; accepted and every "
+        "copy kept (the older expert-cli's authors repeat comment keys)"
+        for d in duplicates
+    ]
     if probs.nulls:
-        out.append("null read as absent (the older expert-cli writes null for unset optional "
-                   f"fields) and kept as written: {', '.join(map(mc.printable, probs.nulls))}")
+        out.append(
+            "null read as absent (the older expert-cli writes null for unset optional "
+            f"fields) and kept as written: {', '.join(map(mc.printable, probs.nulls))}"
+        )
     out.extend(probs.warnings)
     return tuple(out)
 

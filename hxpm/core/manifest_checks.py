@@ -192,7 +192,13 @@ def get_string(
 
 
 def get_int(
-    obj: dict[str, Any], key: str, parent: str, probs: Problems, *, lo: int, hi: int | None,
+    obj: dict[str, Any],
+    key: str,
+    parent: str,
+    probs: Problems,
+    *,
+    lo: int,
+    hi: int | None,
     default: int | None,
 ) -> int | None:
     """An integer in [lo, hi] (hi None: unbounded); ``default`` when absent."""
@@ -207,8 +213,14 @@ def get_int(
 
 
 def get_number(
-    obj: dict[str, Any], key: str, parent: str, probs: Problems, *, expected: str,
-    check: Callable[[float], bool], default: float | None,
+    obj: dict[str, Any],
+    key: str,
+    parent: str,
+    probs: Problems,
+    *,
+    expected: str,
+    check: Callable[[float], bool],
+    default: float | None,
 ) -> float | None:
     value = obj.get(key, MISSING)
     if value is MISSING or probs.absent_null(key_path(parent, key), value):
@@ -220,8 +232,15 @@ def get_number(
 
 
 def get_string_list(
-    obj: dict[str, Any], key: str, parent: str, probs: Problems, *, required: bool = False,
-    min_items: int = 0, check: Callable[[str], bool] = is_nonblank, item_expected: str = NON_EMPTY,
+    obj: dict[str, Any],
+    key: str,
+    parent: str,
+    probs: Problems,
+    *,
+    required: bool = False,
+    min_items: int = 0,
+    check: Callable[[str], bool] = is_nonblank,
+    item_expected: str = NON_EMPTY,
 ) -> tuple[str, ...]:
     """A list of strings each passing ``check``; every bad item is its own problem."""
     path = key_path(parent, key)
@@ -273,13 +292,21 @@ def get_requirements(
 
 def get_capabilities(obj: dict[str, Any], probs: Problems) -> tuple[str, ...]:
     """``capabilities``: namespace:value strings; bare words are kept with one warning."""
-    caps = get_string_list(obj, "capabilities", "", probs, check=is_manifest_capability,
-                           item_expected=MANIFEST_CAPABILITY_EXPECTATION)
+    caps = get_string_list(
+        obj,
+        "capabilities",
+        "",
+        probs,
+        check=is_manifest_capability,
+        item_expected=MANIFEST_CAPABILITY_EXPECTATION,
+    )
     bare = [c for c in caps if not check_capability(c)]
     if bare:
-        probs.warn(f"capabilities {', '.join(repr(c) for c in bare)}: no namespace (expected "
-                   "namespace:value such as task:code-generation); kept as written, and the "
-                   "router matches each whole, as it does a capability's value")
+        probs.warn(
+            f"capabilities {', '.join(repr(c) for c in bare)}: no namespace (expected "
+            "namespace:value such as task:code-generation); kept as written, and the "
+            "router matches each whole, as it does a capability's value"
+        )
     return caps
 
 
@@ -291,10 +318,12 @@ def is_pickle_name(name: str) -> bool:
 
 def soft_prompt_pickle_message(path: str) -> str:
     """What to do about a soft prompt saved with torch.save (the older tool's .pt/.bin)."""
-    return (f"soft prompt {path!r} is a PyTorch pickle; hxpm loads soft prompts only as "
-            "safetensors — convert it (e.g. with safetensors.torch.save_file on the loaded "
-            "tensor, in a trusted environment) and point soft_prompts[].path at the "
-            ".safetensors file")
+    return (
+        f"soft prompt {path!r} is a PyTorch pickle; hxpm loads soft prompts only as "
+        "safetensors — convert it (e.g. with safetensors.torch.save_file on the loaded "
+        "tensor, in a trusted environment) and point soft_prompts[].path at the "
+        ".safetensors file"
+    )
 
 
 def check_soft_prompts(obj: dict[str, Any], probs: Problems) -> None:
@@ -329,7 +358,7 @@ def check_json_values(value: Any, path: str, probs: Problems, depth: int = 0) ->
                 continue
             check_json_values(v, key_path(path, k), probs, depth + 1)
         # Earlier copies of a repeated comment key are written back too: same limits.
-        for k, copies in (value.earlier.items() if isinstance(value, JsonObject) else ()):
+        for k, copies in value.earlier.items() if isinstance(value, JsonObject) else ():
             for v in copies:
                 check_json_values(v, key_path(path, k), probs, depth + 1)
     elif isinstance(value, list):
@@ -358,8 +387,15 @@ def check_training(data: dict[str, Any], probs: Problems) -> None:
     if config is None:
         return
     for key in ("epochs", "learning_rate"):
-        get_number(config, key, "training.config", probs, expected="a number > 0",
-                   check=lambda v: v > 0, default=None)
+        get_number(
+            config,
+            key,
+            "training.config",
+            probs,
+            expected="a number > 0",
+            check=lambda v: v > 0,
+            default=None,
+        )
 
 
 def check_capability(value: str) -> bool:
@@ -389,14 +425,23 @@ def decode_json(
     """Bytes -> (JSON value, repeated comment keys), or one ManifestError saying why the bytes
     are not a JSON document. Only comment keys (``_...``) may repeat in one object."""
     try:
-        return read_json_keeping_comments(data, max_bytes=max_bytes, max_depth=MAX_DEPTH,
-                                          bom=True)  # editors on Windows may add a BOM
+        return read_json_keeping_comments(
+            data, max_bytes=max_bytes, max_depth=MAX_DEPTH, bom=True
+        )  # editors on Windows may add a BOM
     except DuplicateKeyError as exc:
         at = exc.path or exc.key
         raise ManifestError(
             f"{source}: duplicate key {exc.key!r} at {printable(at)}",
-            problems=[(at, exc.key, ("each key at most once per JSON object (only comment "
-                                     "keys starting with '_' may repeat)"))],
+            problems=[
+                (
+                    at,
+                    exc.key,
+                    (
+                        "each key at most once per JSON object (only comment "
+                        "keys starting with '_' may repeat)"
+                    ),
+                )
+            ],
         ) from None
     except JsonTooLargeError:
         raise ManifestError(

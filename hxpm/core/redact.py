@@ -17,9 +17,7 @@ import re
 
 # The user part runs to the *last* '@' before the host, as urlsplit reads it, so a stray
 # unencoded '@' in a password cannot leave its tail behind.
-_USERINFO_RE = re.compile(
-    r"(?P<scheme>\b[A-Za-z][A-Za-z0-9+.-]*://)(?P<userinfo>[^/?#\s]*)@"
-)
+_USERINFO_RE = re.compile(r"(?P<scheme>\b[A-Za-z][A-Za-z0-9+.-]*://)(?P<userinfo>[^/?#\s]*)@")
 _KEEP_LOGIN = ("ssh", "git", "git+ssh", "ssh+git")
 
 

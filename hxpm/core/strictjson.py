@@ -134,8 +134,9 @@ def _int(text: str) -> int | _Refused:
     return _Refused(f"the integer {shown} is out of range (at most {MAX_INT_BITS} bits)")
 
 
-def read_json(data: bytes | str, *, max_bytes: int, max_depth: int = DEFAULT_MAX_DEPTH,
-              bom: bool = False) -> Any:
+def read_json(
+    data: bytes | str, *, max_bytes: int, max_depth: int = DEFAULT_MAX_DEPTH, bom: bool = False
+) -> Any:
     """Parse untrusted JSON: one document, no repeated key, bounded in size and depth.
 
     ``data`` is bytes (UTF-8; with ``bom`` a leading byte-order mark is allowed) or text.
@@ -159,8 +160,9 @@ def read_json_keeping_comments(
     return _read(data, max_bytes, max_depth, bom, comment_keys=True)
 
 
-def _read(data: bytes | str, max_bytes: int, max_depth: int, bom: bool,
-          *, comment_keys: bool) -> tuple[Any, tuple[DuplicateKey, ...]]:
+def _read(
+    data: bytes | str, max_bytes: int, max_depth: int, bom: bool, *, comment_keys: bool
+) -> tuple[Any, tuple[DuplicateKey, ...]]:
     size = len(data)
     if isinstance(data, str) and max_bytes < 4 * size:  # a character is 1 to 4 UTF-8 bytes
         size = len(data.encode("utf-8", "surrogatepass"))
@@ -168,14 +170,21 @@ def _read(data: bytes | str, max_bytes: int, max_depth: int, bom: bool,
         raise JsonTooLargeError(f"{size} bytes, more than the {max_bytes}-byte limit")
     text = _decode(data, bom) if isinstance(data, (bytes, bytearray)) else data
     try:
-        value = json.loads(text, object_pairs_hook=_keep_duplicates, parse_constant=_constant,
-                           parse_float=_float, parse_int=_int)
+        value = json.loads(
+            text,
+            object_pairs_hook=_keep_duplicates,
+            parse_constant=_constant,
+            parse_float=_float,
+            parse_int=_int,
+        )
     except RecursionError:
-        raise JsonError(f"nesting deeper than the limit (at most {max_depth} levels of "
-                        "nesting)") from None
+        raise JsonError(
+            f"nesting deeper than the limit (at most {max_depth} levels of nesting)"
+        ) from None
     except json.JSONDecodeError as exc:
-        raise JsonError(f"not valid JSON: {exc.msg} (line {exc.lineno} column {exc.colno})"
-                        ) from None
+        raise JsonError(
+            f"not valid JSON: {exc.msg} (line {exc.lineno} column {exc.colno})"
+        ) from None
     found: list[DuplicateKey] = []
     _walk(value, "", 0, max_depth, found)
     for dup in found:

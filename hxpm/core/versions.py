@@ -18,9 +18,7 @@ import semver
 from hxpm.core.names import NAME_EXPECTATION, is_valid_name
 from hxpm.errors import InvalidRequirementError
 
-SPEC_EXPECTATION = (
-    "a version range such as *, 1.2.3, >=1.0.0, >=1.0.0,<2.0.0, ^1.2 or ~1.2"
-)
+SPEC_EXPECTATION = "a version range such as *, 1.2.3, >=1.0.0, >=1.0.0,<2.0.0, ^1.2 or ~1.2"
 # ASCII only: without it \d also matches other scripts' digits and int() reads "1\u0661" as 11.
 # The pre-release group follows SemVer's identifier grammar (no empty parts, no leading zeros).
 _PRE_ID = r"(?:0|[1-9]\d*|\d*[A-Za-z-][0-9A-Za-z-]*)"
@@ -197,9 +195,7 @@ def _parse_one(part: str, raw: str, field: str) -> list[Comparator]:
     return [Comparator({"": "==", "=": "=="}.get(op, op), low)]
 
 
-def _partial_range(
-    op: str, low: Version, upper: Version, raw: str, field: str
-) -> list[Comparator]:
+def _partial_range(op: str, low: Version, upper: Version, raw: str, field: str) -> list[Comparator]:
     if op in ("", "=", "=="):
         return [Comparator(">=", low), Comparator("<", upper)]
     if op in (">=", "<"):

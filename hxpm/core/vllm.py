@@ -67,8 +67,9 @@ def vllm_refusals(config: Mapping[str, Any]) -> list[str]:
 
 def uses_patterns(config: Mapping[str, Any]) -> bool:
     """Whether the config scales modules differently (older vLLM releases ignore this)."""
-    return any(isinstance(config.get(k), Mapping) and config[k]
-               for k in ("rank_pattern", "alpha_pattern"))
+    return any(
+        isinstance(config.get(k), Mapping) and config[k] for k in ("rank_pattern", "alpha_pattern")
+    )
 
 
 def smallest_max_lora_rank(rank: int) -> int | None:
@@ -84,15 +85,31 @@ def check_max_lora_rank(value: int) -> str | None:
     return f"--max-lora-rank {value}: vLLM accepts only {allowed}"
 
 
-def serve_argv(model: str, served_name: str, modules: Sequence[LoraModule], *,
-               max_lora_rank: int, max_loras: int) -> list[str]:
+def serve_argv(
+    model: str,
+    served_name: str,
+    modules: Sequence[LoraModule],
+    *,
+    max_lora_rank: int,
+    max_loras: int,
+) -> list[str]:
     """``vllm serve`` with LoRA enabled and ``modules`` registered, as an argument list.
 
     ``--served-model-name`` makes vLLM call the base what the modules' ``base_model_name``
     says (otherwise it is named after its path).
     """
-    argv = ["vllm", "serve", model, "--served-model-name", served_name, "--enable-lora",
-            "--max-lora-rank", str(max_lora_rank), "--max-loras", str(max_loras)]
+    argv = [
+        "vllm",
+        "serve",
+        model,
+        "--served-model-name",
+        served_name,
+        "--enable-lora",
+        "--max-lora-rank",
+        str(max_lora_rank),
+        "--max-loras",
+        str(max_loras),
+    ]
     if modules:
         argv += ["--lora-modules", *(m.argument() for m in modules)]
     return argv

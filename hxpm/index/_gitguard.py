@@ -86,8 +86,7 @@ class WireGuard:
         else:
             self.pack_bytes += len(data)
             if self.pack_bytes > self._wire_cap:
-                raise too_many("bytes of pack data", self.limits.max_pack_bytes,
-                               ENV_MAX_PACK_BYTES)
+                raise too_many("bytes of pack data", self.limits.max_pack_bytes, ENV_MAX_PACK_BYTES)
         if self.deadline.remaining() <= 0:
             raise deadline_passed(self.deadline)
 
@@ -133,8 +132,11 @@ class PktCounter:
             self._head, i = self._head + data[i : i + need], i + need
             if len(self._head) < 4:
                 break
-            size = int(self._head, 16) if all(c in b"0123456789abcdefABCDEF" for c in
-                                               self._head) else -1
+            size = (
+                int(self._head, 16)
+                if all(c in b"0123456789abcdefABCDEF" for c in self._head)
+                else -1
+            )
             self._head = b""
             if size < 0:
                 self._broken = True
@@ -151,8 +153,9 @@ class GuardedStream:
     longer than ``guard.read_timeout()``; each piece is accounted before it is buffered.
     """
 
-    def __init__(self, raw_read: Callable[[int], bytes], guard: WireGuard,
-                 *, lines: bool = False) -> None:
+    def __init__(
+        self, raw_read: Callable[[int], bytes], guard: WireGuard, *, lines: bool = False
+    ) -> None:
         self._raw, self._guard = raw_read, guard
         self._framing = PktCounter(lines)
         self._buf = bytearray()
@@ -193,7 +196,9 @@ def guard_http(client: Urllib3HttpGitClient, guard: WireGuard) -> None:
     request = client._http_request
 
     def guarded_request(
-        url: str, headers: dict[str, str] | None = None, data: Any = None,
+        url: str,
+        headers: dict[str, str] | None = None,
+        data: Any = None,
         raise_for_status: bool = True,
     ) -> tuple[Any, Callable[[int], bytes]]:
         client._timeout = guard.read_timeout()  # connect and each socket read, this request
@@ -229,16 +234,18 @@ def ssh_argv(timeout_s: float) -> tuple[list[str], str]:
     try:
         argv = shlex.split(command) if command else [program] if program else ["ssh"]
     except ValueError as e:
-        raise UsageError(f"GIT_SSH_COMMAND: expected a shell-style command, got {command[:80]!r} "
-                         f"({e})") from None
+        raise UsageError(
+            f"GIT_SSH_COMMAND: expected a shell-style command, got {command[:80]!r} ({e})"
+        ) from None
     if not argv:
         raise UsageError("GIT_SSH_COMMAND: expected a command, got only spaces or quotes")
     variant = os.environ.get("GIT_SSH_VARIANT", "").strip().lower()
     name = PurePath(argv[0]).name.lower()
     if variant == "ssh" or (variant in ("", "auto") and name in _OPENSSH_NAMES):
         flavour = "openssh"
-    elif variant in ("plink", "tortoiseplink") or (variant in ("", "auto") and name in
-                                                      _PLINK_NAMES):
+    elif variant in ("plink", "tortoiseplink") or (
+        variant in ("", "auto") and name in _PLINK_NAMES
+    ):
         flavour = "plink"
     else:
         flavour = "other"
@@ -246,8 +253,15 @@ def ssh_argv(timeout_s: float) -> tuple[list[str], str]:
         seconds = max(1, round(timeout_s))
         interval = max(1, round(timeout_s / 3))
         # Appended after the user's own options: for OpenSSH the first value given wins.
-        argv += ["-x", "-o", f"ConnectTimeout={seconds}", "-o", f"ServerAliveInterval={interval}",
-                 "-o", "ServerAliveCountMax=3"]
+        argv += [
+            "-x",
+            "-o",
+            f"ConnectTimeout={seconds}",
+            "-o",
+            f"ServerAliveInterval={interval}",
+            "-o",
+            "ServerAliveCountMax=3",
+        ]
     return argv, flavour
 
 
@@ -259,9 +273,14 @@ class GuardedSSHVendor(SSHVendor):
         self.guard: WireGuard | None = None
 
     def run_command(  # type: ignore[override]  # dulwich only duck-types the result
-        self, host: str, command: bytes, username: str | None = None,
-        port: int | None = None, password: str | None = None,
-        key_filename: str | None = None, ssh_command: str | None = None,
+        self,
+        host: str,
+        command: bytes,
+        username: str | None = None,
+        port: int | None = None,
+        password: str | None = None,
+        key_filename: str | None = None,
+        ssh_command: str | None = None,
         protocol_version: int | None = None,
     ) -> SSHProcess:
         target = f"{username}@{host}" if username else host
@@ -283,7 +302,10 @@ class GuardedSSHVendor(SSHVendor):
                 args += ["-o", f"SetEnv GIT_PROTOCOL=version={protocol_version}"]
         proc = subprocess.Popen(
             [*args, target, os.fsdecode(command)],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            env=env,
             bufsize=0,  # unbuffered stdin: each request must reach the server when written
         )
         return SSHProcess(proc, self.guard)

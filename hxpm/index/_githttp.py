@@ -48,10 +48,19 @@ def pool_kwargs(kwargs: dict[str, Any]) -> dict[str, Any]:
 class HttpGitClient(Urllib3HttpGitClient):
     """Smart or dumb HTTP(S) Git client; see the module docstring."""
 
-    def __init__(self, base_url: str, shown: str, credentials: Credentials | None, *,
-                 pool_manager: Any, timeout: float) -> None:
+    def __init__(
+        self,
+        base_url: str,
+        shown: str,
+        credentials: Credentials | None,
+        *,
+        pool_manager: Any,
+        timeout: float,
+    ) -> None:
         super().__init__(
-            base_url, pool_manager=pool_manager, timeout=timeout,
+            base_url,
+            pool_manager=pool_manager,
+            timeout=timeout,
             username=credentials.username if credentials else None,
             password=credentials.password if credentials else None,
         )
@@ -59,8 +68,13 @@ class HttpGitClient(Urllib3HttpGitClient):
         self._host = urlsplit(base_url).netloc
         self._sent_from = credentials.origin if credentials else None
 
-    def _http_request(self, url: str, headers: dict[str, str] | None = None,
-                      data: Any = None, raise_for_status: bool = True) -> Any:
+    def _http_request(
+        self,
+        url: str,
+        headers: dict[str, str] | None = None,
+        data: Any = None,
+        raise_for_status: bool = True,
+    ) -> Any:
         try:
             resp, read = super()._http_request(url, headers, data, raise_for_status)
         except HTTPUnauthorized:
@@ -68,19 +82,26 @@ class HttpGitClient(Urllib3HttpGitClient):
         except GitProtocolError as e:
             if is_certificate_error(e.__cause__):
                 raise NetworkError(
-                    f"connecting to {self._shown}: the server's TLS certificate does not "
-                    "verify", hint=CERT_HINT, details={"reason": "certificate"}) from None
+                    f"connecting to {self._shown}: the server's TLS certificate does not verify",
+                    hint=CERT_HINT,
+                    details={"reason": "certificate"},
+                ) from None
             raise
         if resp.status == 401:  # dulwich's dumb-HTTP helper asks without raise_for_status
             resp.close()
             raise self._unauthorized()
         return resp, read
 
-    def _discover_references(self, service: bytes, base_url: str,
-                             protocol_version: int | None = None,
-                             ref_prefix: Any = None) -> Any:
+    def _discover_references(
+        self,
+        service: bytes,
+        base_url: str,
+        protocol_version: int | None = None,
+        ref_prefix: Any = None,
+    ) -> Any:
         refs, caps, url, symrefs, peeled = super()._discover_references(
-            service, base_url, protocol_version=protocol_version, ref_prefix=ref_prefix)
+            service, base_url, protocol_version=protocol_version, ref_prefix=ref_prefix
+        )
         if self.dumb and HEAD_REF not in refs:
             target = self._dumb_head(url)
             if target is not None and HEX40_RE.match(target.decode("ascii", "replace")):
@@ -103,7 +124,7 @@ class HttpGitClient(Urllib3HttpGitClient):
         if len(text) > MAX_HEAD_BYTES:
             return None
         text = text.strip()
-        return text[len(b"ref: "):].strip() if text.startswith(b"ref: ") else text
+        return text[len(b"ref: ") :].strip() if text.startswith(b"ref: ") else text
 
     def _unauthorized(self) -> AuthenticationError:
         host = self._host.rpartition("@")[2]
@@ -115,6 +136,6 @@ class HttpGitClient(Urllib3HttpGitClient):
         return AuthenticationError(
             f"{self._shown}: {host} {why}",
             hint=f"Add a netrc entry for {host} to {netrc_path()} (machine {machine} login "
-                 "USER password TOKEN, mode 600), or give user:token@ in the URL for one call.",
+            "USER password TOKEN, mode 600), or give user:token@ in the URL for one call.",
             details={"reason": "unauthorized", "host": host},
         )

@@ -254,8 +254,9 @@ def walk_files(repo: Repo, tree_id: ObjectID, prefix: bytes) -> Iterator[str]:
                 yield full.decode("utf-8", "surrogateescape")
 
 
-def walk_entries(repo: Repo, tree_id: ObjectID, prefix: bytes
-                 ) -> Iterator[tuple[bytes, int, ObjectID]]:
+def walk_entries(
+    repo: Repo, tree_id: ObjectID, prefix: bytes
+) -> Iterator[tuple[bytes, int, ObjectID]]:
     """``(path, mode, sha)`` of every non-directory entry below ``tree_id`` (gitlinks
     excluded), in path order; each tree object is read once."""
     tree = repo.object_store[tree_id]
@@ -363,6 +364,7 @@ def remote_url(repo: Path, name: str = "origin") -> str | None:
     except KeyError:
         return None
     return value.decode("utf-8", "surrogateescape")
+
 
 def commit_files(
     repo: Path, paths: list[str], message: str, *, author: str = DEFAULT_AUTHOR

@@ -32,7 +32,6 @@ if TYPE_CHECKING:
     from dulwich.client import DetermineWantsFunc
 
 
-
 def receive(
     repo: Repo,
     url: GitURL,

@@ -322,6 +322,7 @@ def pick_want(
 
 def want_all_missing(repo: Repo) -> WantsFn:
     """A determine_wants asking for every branch and tag tip that ``repo`` lacks."""
+
     def determine_wants(refs: Mapping[Ref, ObjectID], depth: int | None = None) -> list[ObjectID]:
         wanted = {
             sha

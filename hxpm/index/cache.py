@@ -1,4 +1,5 @@
-"""The local, queryable copy of every configured index: one SQLite file (DESIGN §5, §8).
+"""The local, queryable copy of every configured index: one SQLite file
+(docs/architecture.md §5, §8).
 
 ``hxpm index update`` fills it from Git; install, resolve and search read it without
 touching Git. Layout (schema version in ``PRAGMA user_version``; tables in
@@ -48,8 +49,14 @@ from hxpm.index.search_query import EXACT_BONUS, SearchHit, plan_search
 if TYPE_CHECKING:  # the model (semver, PyNaCl) is imported only when lines are checked
     from hxpm.index.model import VersionLine
 
-__all__ = ["EXACT_BONUS", "SCHEMA_VERSION", "CachedLine", "CachedRelease", "IndexCache",
-           "SearchHit"]
+__all__ = [
+    "EXACT_BONUS",
+    "SCHEMA_VERSION",
+    "CachedLine",
+    "CachedRelease",
+    "IndexCache",
+    "SearchHit",
+]
 
 _COMMIT_RE = re.compile(r"^[0-9a-f]{40}([0-9a-f]{24})?$")
 
@@ -113,8 +120,9 @@ class IndexCache:
     def __enter__(self) -> Self:
         return self
 
-    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
+    def __exit__(
+        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
         self.close()
 
     @property
@@ -150,8 +158,9 @@ class IndexCache:
 
     # --- writing ---------------------------------------------------------------------------
 
-    def replace_index_files(self, index: str, commit: str,
-                            files: Iterable[tuple[str, bytes]]) -> int:
+    def replace_index_files(
+        self, index: str, commit: str, files: Iterable[tuple[str, bytes]]
+    ) -> int:
         """Make the cached copy of ``index`` exactly the expert files in ``files``, read at
         ``commit``; returns how many expert files were read.
 
@@ -174,8 +183,9 @@ class IndexCache:
             rows_.set_head(conn, index, commit)
         return count
 
-    def update_index_files(self, index: str, commit: str,
-                           files: Iterable[tuple[str, bytes | None]]) -> int:
+    def update_index_files(
+        self, index: str, commit: str, files: Iterable[tuple[str, bytes | None]]
+    ) -> int:
         """Replace only the experts whose files are in ``files`` (``None`` bytes: the file
         was deleted, the expert goes), and record ``commit``; one transaction, stored and
         checked as by :meth:`replace_index_files`. Returns how many expert files were read
@@ -207,8 +217,9 @@ class IndexCache:
             rows_.insert_verified(conn, index, _with_texts(groups))
             rows_.set_head(conn, index, commit)
 
-    def update_index(self, index: str, commit: str,
-                     changed: Mapping[str, Sequence[VersionLine]]) -> None:
+    def update_index(
+        self, index: str, commit: str, changed: Mapping[str, Sequence[VersionLine]]
+    ) -> None:
         """Replace only the lines of the names in ``changed`` (an empty sequence removes
         the name), and record ``commit``; one transaction.
 
@@ -223,8 +234,9 @@ class IndexCache:
             got = rows_.group_lines(seq)
             if set(got) - {name}:
                 other = min(set(got) - {name})
-                raise IndexDataError(f"index {index}: the lines given for {name} include a "
-                                     f"line for {other}")
+                raise IndexDataError(
+                    f"index {index}: the lines given for {name} include a line for {other}"
+                )
             groups[name] = got.get(name, [])
         with self._transaction(f"update index {index}") as conn:
             for name in groups:
@@ -296,8 +308,10 @@ class IndexCache:
         with self._errors("read"):
             rows_.verify_pending(self._db, name, index)
             rows = self._db.execute(sql, args).fetchall()
-        out = [CachedLine(idx, line_from_verified(text, where=f"index cache {idx}: {name} {ver}"))
-               for idx, ver, text in rows]
+        out = [
+            CachedLine(idx, line_from_verified(text, where=f"index cache {idx}: {name} {ver}"))
+            for idx, ver, text in rows
+        ]
         out.sort(key=lambda c: (c.index, c.line.version))
         return out
 
@@ -311,8 +325,10 @@ class IndexCache:
             IndexDataError: a file of ``name`` holds an invalid line, or a stored record
                 is damaged.
         """
-        sql = ("SELECT idx, version, requires, incompatible, load_order, max_chain, yanked, "
-               "bases FROM lines WHERE name = ?")
+        sql = (
+            "SELECT idx, version, requires, incompatible, load_order, max_chain, yanked, "
+            "bases FROM lines WHERE name = ?"
+        )
         args: tuple[str, ...] = (name,)
         if index is not None:
             sql, args = sql + " AND idx = ?", (name, index)
@@ -334,11 +350,14 @@ class IndexCache:
         where = f"index cache {index}: {name} {version}"
         with self._errors("read"):
             rows_.verify_pending(self._db, name, index)
-            row = self._db.execute("SELECT line FROM lines WHERE name = ? AND idx = ? AND "
-                                   "version = ?", (name, index, version)).fetchone()
+            row = self._db.execute(
+                "SELECT line FROM lines WHERE name = ? AND idx = ? AND version = ?",
+                (name, index, version),
+            ).fetchone()
         if row is None:
-            raise IndexDataError(f"{where}: not cached (any more)",
-                                 hint="Run `hxpm index update` and try again.")
+            raise IndexDataError(
+                f"{where}: not cached (any more)", hint="Run `hxpm index update` and try again."
+            )
         return line_from_verified(row[0], where=where)
 
     def names(self, index: str | None = None) -> list[str]:
@@ -352,11 +371,18 @@ class IndexCache:
                 rows = self._db.execute("SELECT DISTINCT name FROM experts ORDER BY name")
             else:
                 rows = self._db.execute(
-                    "SELECT name FROM experts WHERE idx = ? ORDER BY name", (index,))
+                    "SELECT name FROM experts WHERE idx = ? ORDER BY name", (index,)
+                )
             return [r[0] for r in rows.fetchall()]
 
-    def search(self, term: str, *, capability: str | None = None,
-               indexes: Sequence[str] | None = None, limit: int = 50) -> list[SearchHit]:
+    def search(
+        self,
+        term: str,
+        *,
+        capability: str | None = None,
+        indexes: Sequence[str] | None = None,
+        limit: int = 50,
+    ) -> list[SearchHit]:
         """Find experts by name, keywords, capabilities and description.
 
         Ranking: exact name or short name (``sql`` for ``expert-sql``) first, then names
@@ -376,8 +402,6 @@ class IndexCache:
             return query.run(self._db)
 
 
-
-
 # --- helpers -------------------------------------------------------------------------------
 
 
@@ -388,8 +412,9 @@ def _check_index(index: object, commit: object) -> None:
         raise UsageError(f"index commit: expected a Git commit id (40 hex digits), got {commit!r}")
 
 
-def _with_texts(groups: Mapping[str, list[VersionLine]]
-                ) -> dict[str, list[tuple[VersionLine, str]]]:
+def _with_texts(
+    groups: Mapping[str, list[VersionLine]],
+) -> dict[str, list[tuple[VersionLine, str]]]:
     return {name: [(ln, ln.to_json_line()) for ln in group] for name, group in groups.items()}
 
 
@@ -398,9 +423,19 @@ def _release(name: str, row: tuple[Any, ...]) -> CachedRelease:
 
     idx, version, requires, incompatible, load_order, max_chain, yanked, bases = row
     try:
-        return CachedRelease(idx, name, version, tuple(json.loads(requires)),
-                             tuple(json.loads(incompatible)), int(load_order), int(max_chain),
-                             bool(yanked), tuple((str(b), str(s)) for b, s in json.loads(bases)))
+        return CachedRelease(
+            idx,
+            name,
+            version,
+            tuple(json.loads(requires)),
+            tuple(json.loads(incompatible)),
+            int(load_order),
+            int(max_chain),
+            bool(yanked),
+            tuple((str(b), str(s)) for b, s in json.loads(bases)),
+        )
     except (TypeError, ValueError) as exc:
-        raise IndexDataError(f"index cache {idx}: {name} {version}: the stored record is "
-                             f"damaged ({exc})", hint=rows_.REBUILD_HINT) from None
+        raise IndexDataError(
+            f"index cache {idx}: {name} {version}: the stored record is damaged ({exc})",
+            hint=rows_.REBUILD_HINT,
+        ) from None

@@ -49,8 +49,9 @@ class Summary:
 # --- pending files -------------------------------------------------------------------------
 
 
-def store_files(conn: sqlite3.Connection, index: str,
-                files: Iterable[tuple[str, bytes | None, bool]]) -> int:
+def store_files(
+    conn: sqlite3.Connection, index: str, files: Iterable[tuple[str, bytes | None, bool]]
+) -> int:
     """Store expert files unchecked (their lines are checked on first use), a batch at a
     time; ``(path, data, replaces)``: ``replaces`` deletes the expert's old rows first,
     ``data`` None only removes them. Returns how many files were read or removed.
@@ -82,12 +83,15 @@ def store_files(conn: sqlite3.Connection, index: str,
     return count
 
 
-def _insert_pending(conn: sqlite3.Connection, index: str,
-                    batch: Sequence[tuple[str, str, bytes]]) -> None:
+def _insert_pending(
+    conn: sqlite3.Connection, index: str, batch: Sequence[tuple[str, str, bytes]]
+) -> None:
     if not batch:
         return
-    conn.executemany("INSERT INTO files (idx, name, path, data) VALUES (?,?,?,?)",
-                     [(index, name, path, data) for name, path, data in batch])
+    conn.executemany(
+        "INSERT INTO files (idx, name, path, data) VALUES (?,?,?,?)",
+        [(index, name, path, data) for name, path, data in batch],
+    )
     insert_summaries(conn, index, [(name, summary_of_unchecked(data)) for name, _, data in batch])
 
 
@@ -102,8 +106,9 @@ def verify_pending(conn: sqlite3.Connection, name: str, index: str | None) -> No
             pending, and every read of it raises the same error; other names are unaffected).
         sqlite3.Error: the database cannot be written (the caller maps it).
     """
-    where, args = ("name = ?", (name,)) if index is None else \
-        ("name = ? AND idx = ?", (name, index))
+    where, args = (
+        ("name = ?", (name,)) if index is None else ("name = ? AND idx = ?", (name, index))
+    )
     if conn.execute(f"SELECT 1 FROM files WHERE {where} LIMIT 1", args).fetchone() is None:
         return
     from hxpm.index.ingest import read_expert_file
@@ -157,8 +162,12 @@ def _decoded(raw: bytes) -> dict[str, Any] | None:
 def _summary(doc: dict[str, Any]) -> Summary:
     routing = doc.get("routing")
     keywords = routing.get("keywords") if isinstance(routing, dict) else None
-    return Summary(_str(doc.get("version")), _str(doc.get("description")),
-                   _strs(doc.get("capabilities")), _strs(keywords))
+    return Summary(
+        _str(doc.get("version")),
+        _str(doc.get("description")),
+        _strs(doc.get("capabilities")),
+        _strs(keywords),
+    )
 
 
 def _str(value: object) -> str:
@@ -172,21 +181,29 @@ def _strs(value: object) -> tuple[str, ...]:
 # --- verified records and search rows ------------------------------------------------------
 
 
-def insert_verified(conn: sqlite3.Connection, index: str,
-                    groups: Mapping[str, Sequence[tuple[VersionLine, str]]]) -> None:
+def insert_verified(
+    conn: sqlite3.Connection, index: str, groups: Mapping[str, Sequence[tuple[VersionLine, str]]]
+) -> None:
     """Rows for each name's (verified line, its JSON text) pairs, sorted by version."""
     if not groups:
         return
-    conn.executemany("INSERT INTO lines (name, idx, version, line, requires, incompatible, "
-                     "load_order, max_chain, yanked, bases) VALUES (?,?,?,?,?,?,?,?,?,?)",
-                     [(ln.name, index, str(ln.version), text, *release_columns(ln))
-                      for group in groups.values() for ln, text in group])
-    insert_summaries(conn, index, [(name, _shown([ln for ln, _ in group]))
-                                   for name, group in groups.items()])
+    conn.executemany(
+        "INSERT INTO lines (name, idx, version, line, requires, incompatible, "
+        "load_order, max_chain, yanked, bases) VALUES (?,?,?,?,?,?,?,?,?,?)",
+        [
+            (ln.name, index, str(ln.version), text, *release_columns(ln))
+            for group in groups.values()
+            for ln, text in group
+        ],
+    )
+    insert_summaries(
+        conn, index, [(name, _shown([ln for ln, _ in group])) for name, group in groups.items()]
+    )
 
 
-def insert_summaries(conn: sqlite3.Connection, index: str,
-                     summaries: Sequence[tuple[str, Summary]]) -> None:
+def insert_summaries(
+    conn: sqlite3.Connection, index: str, summaries: Sequence[tuple[str, Summary]]
+) -> None:
     if not summaries:
         return
     next_id = conn.execute("SELECT coalesce(max(id), 0) + 1 FROM experts").fetchone()[0]
@@ -196,21 +213,39 @@ def insert_summaries(conn: sqlite3.Connection, index: str,
     for expert_id, (name, shown) in enumerate(summaries, start=next_id):
         short = name.removeprefix("expert-") or name
         caps, keywords = list(shown.capabilities), list(shown.keywords)
-        expert_rows.append((expert_id, index, name, short, shown.version, shown.description,
-                            json.dumps(caps), json.dumps(keywords)))
-        search_rows.append((expert_id, name, short, " ".join(keywords), " ".join(caps),
-                            shown.description))
+        expert_rows.append(
+            (
+                expert_id,
+                index,
+                name,
+                short,
+                shown.version,
+                shown.description,
+                json.dumps(caps),
+                json.dumps(keywords),
+            )
+        )
+        search_rows.append(
+            (expert_id, name, short, " ".join(keywords), " ".join(caps), shown.description)
+        )
         for cap in caps:
             ns, colon, value = cap.lower().partition(":")
             if not colon:  # a bare word from the older tool: no namespace, found by value
                 ns, value = "", ns
             cap_rows.append((expert_id, cap.lower(), ns, value))
-    conn.executemany("INSERT INTO experts (id, idx, name, short, version, description, "
-                     "capabilities, keywords) VALUES (?,?,?,?,?,?,?,?)", expert_rows)
-    conn.executemany("INSERT INTO search (rowid, name, short, keywords, capabilities, "
-                     "description) VALUES (?,?,?,?,?,?)", search_rows)
-    conn.executemany("INSERT INTO capabilities (expert_id, cap, ns, value) VALUES (?,?,?,?)",
-                     cap_rows)
+    conn.executemany(
+        "INSERT INTO experts (id, idx, name, short, version, description, "
+        "capabilities, keywords) VALUES (?,?,?,?,?,?,?,?)",
+        expert_rows,
+    )
+    conn.executemany(
+        "INSERT INTO search (rowid, name, short, keywords, capabilities, "
+        "description) VALUES (?,?,?,?,?,?)",
+        search_rows,
+    )
+    conn.executemany(
+        "INSERT INTO capabilities (expert_id, cap, ns, value) VALUES (?,?,?,?)", cap_rows
+    )
 
 
 def delete_summary(conn: sqlite3.Connection, where: str, args: tuple[str, ...]) -> None:
@@ -230,10 +265,14 @@ def release_columns(line: VersionLine) -> tuple[Any, ...]:
     """The resolution columns of a verified line (what ``CachedRelease`` reads)."""
     from hxpm.index.model_checks import render_requirement
 
-    return (json.dumps([render_requirement(r) for r in line.requires]),
-            json.dumps([render_requirement(r) for r in line.incompatible_with]),
-            line.load_order, line.max_chain, int(line.yanked),
-            json.dumps([[v.base_model, v.base_sha256] for v in line.variants]))
+    return (
+        json.dumps([render_requirement(r) for r in line.requires]),
+        json.dumps([render_requirement(r) for r in line.incompatible_with]),
+        line.load_order,
+        line.max_chain,
+        int(line.yanked),
+        json.dumps([[v.base_model, v.base_sha256] for v in line.variants]),
+    )
 
 
 def _shown(group: list[VersionLine]) -> Summary:
@@ -270,5 +309,7 @@ def _precedence(version: Version) -> tuple[Any, ...]:
 
 def set_head(conn: sqlite3.Connection, index: str, commit: str) -> None:
     now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-    conn.execute("INSERT OR REPLACE INTO indexes (name, head, updated_at) VALUES (?,?,?)",
-                 (index, commit, now))
+    conn.execute(
+        "INSERT OR REPLACE INTO indexes (name, head, updated_at) VALUES (?,?,?)",
+        (index, commit, now),
+    )

@@ -19,8 +19,10 @@ _DROP = ("search", "capabilities", "experts", "lines", "files", "indexes")
 # Expert files read at update time whose lines are not checked yet: the first read of the
 # name checks them (hxpm.index.cache_rows.verify_pending) and moves them to `lines`.
 _FILES = (
-    ("CREATE TABLE files (idx TEXT NOT NULL, name TEXT NOT NULL, path TEXT NOT NULL, "
-     "data BLOB NOT NULL)"),
+    (
+        "CREATE TABLE files (idx TEXT NOT NULL, name TEXT NOT NULL, path TEXT NOT NULL, "
+        "data BLOB NOT NULL)"
+    ),
     "CREATE UNIQUE INDEX files_by_name ON files (name, idx)",
     "CREATE INDEX files_by_index ON files (idx)",
 )
@@ -28,25 +30,33 @@ _SCHEMA = (
     "CREATE TABLE indexes (name TEXT PRIMARY KEY, head TEXT NOT NULL, updated_at TEXT NOT NULL)",
     # A rowid table: lines are ~1.5 KB, and WITHOUT ROWID stores rows that size 3x larger.
     # requires/incompatible/bases: JSON arrays (strings; [base_model, base_sha256] pairs).
-    ("CREATE TABLE lines (name TEXT NOT NULL, idx TEXT NOT NULL, version TEXT NOT NULL, "
-     "line TEXT NOT NULL, requires TEXT NOT NULL, incompatible TEXT NOT NULL, "
-     "load_order INTEGER NOT NULL, max_chain INTEGER NOT NULL, yanked INTEGER NOT NULL, "
-     "bases TEXT NOT NULL)"),
+    (
+        "CREATE TABLE lines (name TEXT NOT NULL, idx TEXT NOT NULL, version TEXT NOT NULL, "
+        "line TEXT NOT NULL, requires TEXT NOT NULL, incompatible TEXT NOT NULL, "
+        "load_order INTEGER NOT NULL, max_chain INTEGER NOT NULL, yanked INTEGER NOT NULL, "
+        "bases TEXT NOT NULL)"
+    ),
     "CREATE UNIQUE INDEX lines_by_name ON lines (name, idx, version)",
     "CREATE INDEX lines_by_index ON lines (idx)",
     *_FILES,
-    ("CREATE TABLE experts (id INTEGER PRIMARY KEY, idx TEXT NOT NULL, name TEXT NOT NULL, "
-     "short TEXT NOT NULL, version TEXT NOT NULL, description TEXT NOT NULL, "
-     "capabilities TEXT NOT NULL, keywords TEXT NOT NULL, UNIQUE (idx, name))"),
+    (
+        "CREATE TABLE experts (id INTEGER PRIMARY KEY, idx TEXT NOT NULL, name TEXT NOT NULL, "
+        "short TEXT NOT NULL, version TEXT NOT NULL, description TEXT NOT NULL, "
+        "capabilities TEXT NOT NULL, keywords TEXT NOT NULL, UNIQUE (idx, name))"
+    ),
     "CREATE INDEX experts_by_name ON experts (name, idx)",
-    ("CREATE TABLE capabilities (expert_id INTEGER NOT NULL, cap TEXT NOT NULL, "
-     "ns TEXT NOT NULL, value TEXT NOT NULL)"),
+    (
+        "CREATE TABLE capabilities (expert_id INTEGER NOT NULL, cap TEXT NOT NULL, "
+        "ns TEXT NOT NULL, value TEXT NOT NULL)"
+    ),
     "CREATE INDEX capabilities_by_expert ON capabilities (expert_id)",
     "CREATE INDEX capabilities_by_cap ON capabilities (cap)",
     "CREATE INDEX capabilities_by_ns ON capabilities (ns)",
     "CREATE INDEX capabilities_by_value ON capabilities (value)",
-    ("CREATE VIRTUAL TABLE search USING fts5(name, short, keywords, capabilities, description, "
-     "tokenize='unicode61', prefix='2 3')"),
+    (
+        "CREATE VIRTUAL TABLE search USING fts5(name, short, keywords, capabilities, description, "
+        "tokenize='unicode61', prefix='2 3')"
+    ),
 )
 _RELEASE_COLUMNS = ("requires", "incompatible", "load_order", "max_chain", "yanked", "bases")
 
@@ -106,12 +116,17 @@ def _migrate_from_1(conn: sqlite3.Connection, path: Path) -> None:
     from hxpm.index.model import VersionLine
 
     for column in _RELEASE_COLUMNS:
-        kind = "INTEGER DEFAULT 0" if column in ("load_order", "max_chain", "yanked") else \
-            "TEXT DEFAULT ''"
+        kind = (
+            "INTEGER DEFAULT 0"
+            if column in ("load_order", "max_chain", "yanked")
+            else "TEXT DEFAULT ''"
+        )
         conn.execute(f"ALTER TABLE lines ADD COLUMN {column} {kind} NOT NULL")
     rows = conn.execute("SELECT rowid, idx, name, version, line FROM lines").fetchall()
     for rowid, idx, name, version, text in rows:
         line = VersionLine.parse(text, where=f"index cache {path} ({idx}: {name} {version})")
-        conn.execute("UPDATE lines SET requires = ?, incompatible = ?, load_order = ?, "
-                     "max_chain = ?, yanked = ?, bases = ? WHERE rowid = ?",
-                     (*release_columns(line), rowid))
+        conn.execute(
+            "UPDATE lines SET requires = ?, incompatible = ?, load_order = ?, "
+            "max_chain = ?, yanked = ?, bases = ? WHERE rowid = ?",
+            (*release_columns(line), rowid),
+        )

@@ -66,8 +66,11 @@ def _check_key(key_id: object, public_key: object, owner: object, experts: objec
     except HxpmError:
         raise bad("public_key", public_key, expected) from None
     if key_id != derived:
-        raise bad("key_id", key_id,
-                  f"{derived} (the id of its public_key: first 16 hex digits of its SHA-256)")
+        raise bad(
+            "key_id",
+            key_id,
+            f"{derived} (the id of its public_key: first 16 hex digits of its SHA-256)",
+        )
     if not isinstance(owner, str) or not ck.is_printable_text(owner, MAX_OWNER_CHARS):
         raise bad("owner", owner, f"1-{MAX_OWNER_CHARS} printable characters")
     if not isinstance(experts, tuple) or not experts:
@@ -116,13 +119,23 @@ class IndexConfig:
         fmt = f.get("format", None)
         if fmt != INDEX_FORMAT:
             newer = isinstance(fmt, str) and fmt.startswith("hxpm-index/")
-            raise f.fail("format", MISSING if fmt is None else fmt, repr(INDEX_FORMAT),
-                         hint="Upgrade hxpm: this index uses a newer format." if newer else ck.HINT)
-        name = f.string("name", check=lambda s: ck.is_printable_text(s, MAX_INDEX_NAME_CHARS),
-                        expected=f"1-{MAX_INDEX_NAME_CHARS} printable characters")
-        description = f.string("description", default="",
-                               check=lambda s: len(s) <= MAX_DESCRIPTION_CHARS,
-                               expected=f"a string of at most {MAX_DESCRIPTION_CHARS} characters")
+            raise f.fail(
+                "format",
+                MISSING if fmt is None else fmt,
+                repr(INDEX_FORMAT),
+                hint="Upgrade hxpm: this index uses a newer format." if newer else ck.HINT,
+            )
+        name = f.string(
+            "name",
+            check=lambda s: ck.is_printable_text(s, MAX_INDEX_NAME_CHARS),
+            expected=f"1-{MAX_INDEX_NAME_CHARS} printable characters",
+        )
+        description = f.string(
+            "description",
+            default="",
+            check=lambda s: len(s) <= MAX_DESCRIPTION_CHARS,
+            expected=f"a string of at most {MAX_DESCRIPTION_CHARS} characters",
+        )
         entries = f.child("keys", required=False)
         keys = tuple(_parse_key(entries, key_id) for key_id in sorted(entries.doc))
         return cls(name=name, description=description, keys=keys, raw=doc)
@@ -166,8 +179,9 @@ def _parse_key(entries: Fields, key_id: str) -> IndexKey:
     entry = entries.child(key_id)
     public_key = entry.string("public_key", expected="an Ed25519 public key 'ed25519:<base64>'")
     owner = entry.string("owner", expected="the key owner's name (a string)")
-    experts = entry.strings("experts", check=lambda s: SCOPE_RE.fullmatch(s) is not None,
-                            expected=SCOPE_EXPECTATION)
+    experts = entry.strings(
+        "experts", check=lambda s: SCOPE_RE.fullmatch(s) is not None, expected=SCOPE_EXPECTATION
+    )
     if "experts" not in entry.doc:
         raise entry.fail("experts", MISSING, "a list of the expert names or globs it may sign")
     try:

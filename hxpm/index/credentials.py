@@ -56,8 +56,9 @@ def netrc_path() -> Path:
     return Path(chosen).expanduser() if chosen else Path.home() / ".netrc"
 
 
-def credentials_for(host: str, port: int | None, from_url: Credentials | None = None
-                    ) -> Credentials | None:
+def credentials_for(
+    host: str, port: int | None, from_url: Credentials | None = None
+) -> Credentials | None:
     """What to send to ``host`` (and ``port``): the URL's credentials, else the netrc entry.
 
     Raises:
@@ -118,5 +119,6 @@ def _check_private(path: Path, info: os.stat_result) -> None:
 
 
 def _bad_netrc(path: Path, why: str) -> UsageError:
-    return UsageError(f"netrc file {path}: {why}",
-                      hint="Fix the file, or point NETRC at another one.")
+    return UsageError(
+        f"netrc file {path}: {why}", hint="Fix the file, or point NETRC at another one."
+    )

@@ -273,9 +273,7 @@ def _fetch_into(
     return target.decode("ascii")
 
 
-def _receive_one(
-    repo: Repo, url: GitURL, wants: WantsFn, depth: int | None, limits: _Wire
-) -> None:
+def _receive_one(repo: Repo, url: GitURL, wants: WantsFn, depth: int | None, limits: _Wire) -> None:
     """Shallow into an empty cache; into one with commits, incrementally (haves)."""
     if not local_heads(repo):
         _receive(repo, url, wants, depth, limits)
@@ -379,8 +377,9 @@ def read_file(cache_dir: Path, commit: str, path: str, *, max_bytes: int) -> byt
         return data
 
 
-def iter_files(cache_dir: Path, commit: str, prefix: str, *, max_bytes: int
-               ) -> Iterator[tuple[str, bytes]]:
+def iter_files(
+    cache_dir: Path, commit: str, prefix: str, *, max_bytes: int
+) -> Iterator[tuple[str, bytes]]:
     """Every file under ``prefix`` at ``commit`` with its bytes, in path order: the tree is
     walked once and each blob read once (not one path lookup per file).
 
@@ -395,12 +394,15 @@ def iter_files(cache_dir: Path, commit: str, prefix: str, *, max_bytes: int
         if root is None:
             return
         for path, mode, sha in walk_entries(repo, root, rel):
-            yield _text_path(path), _blob_bytes(repo, commit, _text_path(path), mode, sha,
-                                                max_bytes, sizes)
+            yield (
+                _text_path(path),
+                _blob_bytes(repo, commit, _text_path(path), mode, sha, max_bytes, sizes),
+            )
 
 
-def iter_changed_files(cache_dir: Path, old: str, new: str, prefix: str, *, max_bytes: int
-                       ) -> Iterator[tuple[str, bytes | None]]:
+def iter_changed_files(
+    cache_dir: Path, old: str, new: str, prefix: str, *, max_bytes: int
+) -> Iterator[tuple[str, bytes | None]]:
     """Files added, modified or deleted under ``prefix`` from ``old`` to ``new``, with
     their bytes at ``new`` (None: deleted), in path order; only changed blobs are read.
 
@@ -423,16 +425,19 @@ def iter_changed_files(cache_dir: Path, old: str, new: str, prefix: str, *, max_
         for path in sorted(found):
             full = _text_path(rel + b"/" + path if rel else path)
             entry = found[path]
-            yield full, None if entry is None else _blob_bytes(repo, new, full, *entry,
-                                                                  max_bytes, sizes)
+            yield (
+                full,
+                None if entry is None else _blob_bytes(repo, new, full, *entry, max_bytes, sizes),
+            )
 
 
 def _text_path(path: bytes) -> str:
     return path.decode("utf-8", "surrogateescape")
 
 
-def _blob_bytes(repo: Repo, commit: str, path: str, mode: int, sha: ObjectID,
-                max_bytes: int, sizes: ObjectSizes) -> bytes:
+def _blob_bytes(
+    repo: Repo, commit: str, path: str, mode: int, sha: ObjectID, max_bytes: int, sizes: ObjectSizes
+) -> bytes:
     if stat.S_ISLNK(mode) or mode == GITLINK_MODE:
         raise NotFoundError(f"expected a file at {path!r} in {commit}, got a directory or link")
     size = sizes(sha)  # from the object's header: a huge blob is refused before it is read

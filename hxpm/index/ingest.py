@@ -35,16 +35,20 @@ def name_of_expert_file(index: str, path: str) -> str | None:
     try:
         expected = shard_path(name)
     except IndexDataError as exc:
-        raise IndexDataError(f"index {index}: {path}: {exc.message}", hint=exc.hint,
-                             details=exc.details) from None
+        raise IndexDataError(
+            f"index {index}: {path}: {exc.message}", hint=exc.hint, details=exc.details
+        ) from None
     if expected != path:
-        raise IndexDataError(f"index {index}: {path} is not where an expert named "
-                             f"{name!r} belongs (expected {expected})")
+        raise IndexDataError(
+            f"index {index}: {path} is not where an expert named "
+            f"{name!r} belongs (expected {expected})"
+        )
     return name
 
 
-def read_expert_file(index: str, path: str, data: bytes | None
-                     ) -> tuple[str, list[tuple[VersionLine, str]]] | None:
+def read_expert_file(
+    index: str, path: str, data: bytes | None
+) -> tuple[str, list[tuple[VersionLine, str]]] | None:
     """``(name, [(line, its JSON text), ...])`` for one expert file, sorted by version;
     ``data`` None (a deleted file) gives no lines. None for placeholders such as
     ``experts/.keep``.

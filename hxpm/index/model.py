@@ -38,8 +38,15 @@ from hxpm.index.model_checks import MISSING, Fields, bad, relocate, render_requi
 from hxpm.package.signing import Statement, parse_signature_file
 
 __all__ = [
-    "LINE_VERSION", "SourceRef", "VariantEntry", "VersionLine", "line_from_manifest",
-    "parse_expert_file", "parse_expert_records", "render_expert_file", "shard_path",
+    "LINE_VERSION",
+    "SourceRef",
+    "VariantEntry",
+    "VersionLine",
+    "line_from_manifest",
+    "parse_expert_file",
+    "parse_expert_records",
+    "render_expert_file",
+    "shard_path",
 ]
 
 LINE_VERSION = 1
@@ -140,8 +147,16 @@ class VariantEntry:
         return {name: getattr(self, name) for name in _VARIANT_FIELDS}
 
 
-_VARIANT_FIELDS = ("base_model", "base_sha256", "path", "url", "size", "sha256", "tree_sha256",
-                   "signature")
+_VARIANT_FIELDS = (
+    "base_model",
+    "base_sha256",
+    "path",
+    "url",
+    "size",
+    "sha256",
+    "tree_sha256",
+    "signature",
+)
 
 
 # --- version lines -------------------------------------------------------------------------
@@ -188,8 +203,9 @@ class VersionLine:
                 signature describes another package.
         """
         if len(text) > MAX_LINE_BYTES:
-            raise bad("", f"{len(text)} bytes", f"a line of at most {MAX_LINE_BYTES} bytes",
-                      where=where)
+            raise bad(
+                "", f"{len(text)} bytes", f"a line of at most {MAX_LINE_BYTES} bytes", where=where
+            )
         return cls._from_doc(ck.decode_object(text, where, "a version line"), where)
 
     @classmethod
@@ -205,10 +221,14 @@ class VersionLine:
             "requires": ck.read_requirements(f, "requires"),
             "incompatible_with": ck.read_requirements(f, "incompatible_with"),
             "load_order": f.integer("load_order", lo=0, hi=None, default=DEFAULT_LOAD_ORDER),
-            "max_chain": f.integer("max_chain", lo=1, hi=MAX_CHAIN_LIMIT,
-                                   default=DEFAULT_MAX_CHAIN),
-            "capabilities": f.strings("capabilities", check=check_listed_capability,
-                                      expected=MANIFEST_CAPABILITY_EXPECTATION),
+            "max_chain": f.integer(
+                "max_chain", lo=1, hi=MAX_CHAIN_LIMIT, default=DEFAULT_MAX_CHAIN
+            ),
+            "capabilities": f.strings(
+                "capabilities",
+                check=check_listed_capability,
+                expected=MANIFEST_CAPABILITY_EXPECTATION,
+            ),
             "keywords": routing.strings("keywords"),
             "exclude_keywords": routing.strings("exclude_keywords"),
             "priority": routing.number("priority", lo=0.0, hi=1.0, default=DEFAULT_PRIORITY),
@@ -226,8 +246,15 @@ class VersionLine:
         return json.dumps(doc, separators=(",", ":"), ensure_ascii=False)
 
     def _typed_doc(self) -> dict[str, Any]:
-        return _render(self, self.source, self.keywords, self.exclude_keywords, self.priority,
-                       self.variants, self.yanked)
+        return _render(
+            self,
+            self.source,
+            self.keywords,
+            self.exclude_keywords,
+            self.priority,
+            self.variants,
+            self.yanked,
+        )
 
     def with_yanked(self, yanked: bool) -> VersionLine:
         """The same line with ``yanked`` set: the only change a published line may get."""
@@ -246,22 +273,29 @@ class VersionLine:
         return next((v for v in self.variants if base_slug(v.base_model) == slug), None)
 
 
-def _check_variant_in_line(line: VersionLine, i: int, variant: VariantEntry,
-                           slugs: dict[str, int]) -> None:
+def _check_variant_in_line(
+    line: VersionLine, i: int, variant: VariantEntry, slugs: dict[str, int]
+) -> None:
     at = f"variants[{i}]"
     if not isinstance(variant, VariantEntry):
         raise bad(at, variant, "a VariantEntry")
     slug = base_slug(variant.base_model)
     if slug in slugs:
-        raise bad(f"{at}.base_model", variant.base_model,
-                  f"a base model whose slug differs from variants[{slugs[slug]}] "
-                  f"(both give {slug!r}, which names the package file)")
+        raise bad(
+            f"{at}.base_model",
+            variant.base_model,
+            f"a base model whose slug differs from variants[{slugs[slug]}] "
+            f"(both give {slug!r}, which names the package file)",
+        )
     slugs[slug] = i
     signed = variant.statement
     if signed.name != line.name or signed.version != str(line.version):
-        raise bad(f"{at}.signature", f"a signature for {signed.name} {signed.version}",
-                  f"a signature for {line.name} {line.version} (this line's expert and version)",
-                  hint="The index line carries another package's signature; do not use it.")
+        raise bad(
+            f"{at}.signature",
+            f"a signature for {signed.name} {signed.version}",
+            f"a signature for {line.name} {line.version} (this line's expert and version)",
+            hint="The index line carries another package's signature; do not use it.",
+        )
 
 
 def _check_line_format(f: Fields, current: int) -> None:
@@ -269,11 +303,9 @@ def _check_line_format(f: Fields, current: int) -> None:
     v = f.doc.get("v", MISSING)
     if isinstance(v, int) and not isinstance(v, bool) and v > current:
         raise IndexDataError(
-            f"{f.where}: index line format v={v} is newer than this hxpm understands; "
-            "upgrade hxpm",
+            f"{f.where}: index line format v={v} is newer than this hxpm understands; upgrade hxpm",
             hint="Upgrade hxpm to read this index.",
-            details={"where": f.where, "field": "v", "value": v,
-                     "expected": f"v <= {current}"},
+            details={"where": f.where, "field": "v", "value": v, "expected": f"v <= {current}"},
         )
     if not (isinstance(v, int) and not isinstance(v, bool) and v == current):  # not 1.0
         raise f.fail("v", v, f"the integer {current} (the version line format)")
@@ -338,8 +370,12 @@ def parse_expert_records(data: bytes, *, name: str, where: str) -> list[tuple[Ve
         IndexDataError: as :func:`parse_expert_file`.
     """
     if len(data) > MAX_EXPERT_FILE_BYTES:
-        raise bad("", f"{len(data)} bytes", f"an expert file of at most {MAX_EXPERT_FILE_BYTES} "
-                  "bytes", where=where)
+        raise bad(
+            "",
+            f"{len(data)} bytes",
+            f"an expert file of at most {MAX_EXPERT_FILE_BYTES} bytes",
+            where=where,
+        )
     seen: dict[Version, int] = {}
     records: list[tuple[VersionLine, str]] = []
     # Split on \n only: U+2028 and friends are legal inside JSON strings.
@@ -350,11 +386,21 @@ def parse_expert_records(data: bytes, *, name: str, where: str) -> list[tuple[Ve
         text = ck.decode_text(raw, at, "a version line")
         line = VersionLine.parse(text, where=at)
         if line.name != name:
-            raise bad("name", line.name, f"{name!r}: this file lists {name} only, and a line "
-                      "for another expert does not belong in it", where=at)
+            raise bad(
+                "name",
+                line.name,
+                f"{name!r}: this file lists {name} only, and a line "
+                "for another expert does not belong in it",
+                where=at,
+            )
         if line.version in seen:
-            raise bad("version", str(line.version), f"a version not already listed (line "
-                      f"{seen[line.version]} has it; published lines are immutable)", where=at)
+            raise bad(
+                "version",
+                str(line.version),
+                f"a version not already listed (line "
+                f"{seen[line.version]} has it; published lines are immutable)",
+                where=at,
+            )
         seen[line.version] = number
         records.append((line, text))
     records.sort(key=lambda record: record[0].version)
@@ -376,8 +422,9 @@ def render_expert_file(lines: Sequence[VersionLine]) -> bytes:
     return b"".join(ln.to_json_line().encode("utf-8") + b"\n" for ln in ordered)
 
 
-def line_from_manifest(manifest: Manifest, source: SourceRef,
-                       variants: Sequence[VariantEntry]) -> VersionLine:
+def line_from_manifest(
+    manifest: Manifest, source: SourceRef, variants: Sequence[VariantEntry]
+) -> VersionLine:
     """The line ``hxpm publish`` appends for ``manifest`` built at ``source``.
 
     Raises:
@@ -388,30 +435,50 @@ def line_from_manifest(manifest: Manifest, source: SourceRef,
     for i, variant in enumerate(variants):
         _check_against_manifest(manifest, i, variant, where)
     routing = manifest.routing
-    doc = _render(manifest, source, routing.keywords if routing else (),
-                  routing.exclude_keywords if routing else (),
-                  routing.priority if routing else DEFAULT_PRIORITY, variants, False)
+    doc = _render(
+        manifest,
+        source,
+        routing.keywords if routing else (),
+        routing.exclude_keywords if routing else (),
+        routing.priority if routing else DEFAULT_PRIORITY,
+        variants,
+        False,
+    )
     return VersionLine._from_doc(doc, where)
 
 
-def _check_against_manifest(manifest: Manifest, i: int, variant: VariantEntry,
-                            where: str) -> None:
+def _check_against_manifest(manifest: Manifest, i: int, variant: VariantEntry, where: str) -> None:
     """A published variant must be one the manifest lists, with the same base digest."""
     listed = {v.name: v for v in manifest.variants}
     base = listed.get(variant.base_model)
     at = f"variants[{i}].base_model"
     if base is None:
-        raise bad(at, variant.base_model,
-                  f"a base model the manifest lists ({', '.join(map(repr, listed))})",
-                  where=where, hint=None)
+        raise bad(
+            at,
+            variant.base_model,
+            f"a base model the manifest lists ({', '.join(map(repr, listed))})",
+            where=where,
+            hint=None,
+        )
     if base.sha256 and base.sha256 != variant.base_sha256:
-        raise bad(f"variants[{i}].base_sha256", variant.base_sha256,
-                  f"{base.sha256} (the manifest's digest for {base.name})", where=where, hint=None)
+        raise bad(
+            f"variants[{i}].base_sha256",
+            variant.base_sha256,
+            f"{base.sha256} (the manifest's digest for {base.name})",
+            where=where,
+            hint=None,
+        )
 
 
-def _render(what: VersionLine | Manifest, source: SourceRef, keywords: Sequence[str],
-            exclude_keywords: Sequence[str], priority: float,
-            variants: Sequence[VariantEntry], yanked: bool) -> dict[str, Any]:
+def _render(
+    what: VersionLine | Manifest,
+    source: SourceRef,
+    keywords: Sequence[str],
+    exclude_keywords: Sequence[str],
+    priority: float,
+    variants: Sequence[VariantEntry],
+    yanked: bool,
+) -> dict[str, Any]:
     """A line's fields in their canonical order (a line's own, or a manifest's to publish)."""
     return {
         "v": LINE_VERSION,
@@ -424,8 +491,11 @@ def _render(what: VersionLine | Manifest, source: SourceRef, keywords: Sequence[
         "load_order": what.load_order,
         "max_chain": what.max_chain,
         "capabilities": list(what.capabilities),
-        "routing": {"keywords": list(keywords), "exclude_keywords": list(exclude_keywords),
-                    "priority": priority},
+        "routing": {
+            "keywords": list(keywords),
+            "exclude_keywords": list(exclude_keywords),
+            "priority": priority,
+        },
         "variants": [v.to_dict() for v in variants],
         "yanked": yanked,
     }

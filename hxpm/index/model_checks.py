@@ -47,23 +47,25 @@ def short_repr(value: Any, limit: int = 80) -> str:
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
-def bad(field: str, value: Any, expected: str, *, where: str | None = None,
-        hint: str | None = HINT) -> IndexDataError:
+def bad(
+    field: str, value: Any, expected: str, *, where: str | None = None, hint: str | None = HINT
+) -> IndexDataError:
     """The one shape of every index data error: ``where: field: expected X, got Y``."""
     got = "missing" if value is MISSING else f"got {short_repr(value)}"
-    return _error(field, got, expected, where, hint,
-                  None if value is MISSING else short_repr(value, 200))
+    return _error(
+        field, got, expected, where, hint, None if value is MISSING else short_repr(value, 200)
+    )
 
 
-def _error(field: str, got: str, expected: str, where: str | None, hint: str | None,
-           value: str | None) -> IndexDataError:
+def _error(
+    field: str, got: str, expected: str, where: str | None, hint: str | None, value: str | None
+) -> IndexDataError:
     head = f"{where}: " if where else ""
     body = f"{field}: expected {expected}" if field else f"expected {expected}"
     return IndexDataError(
         f"{head}{body}, {got}",
         hint=hint,
-        details={"where": where, "field": field, "value": value, "expected": expected,
-                 "got": got},
+        details={"where": where, "field": field, "value": value, "expected": expected, "got": got},
     )
 
 
@@ -71,8 +73,9 @@ def relocate(exc: IndexDataError, where: str, prefix: str) -> IndexDataError:
     """A value object's own check error, re-issued at its place in a document."""
     d = exc.details
     if "expected" not in d or "got" not in d:  # not built by bad(): only add the location
-        return IndexDataError(f"{where}: {prefix}: {exc.message}", hint=exc.hint,
-                              details={**d, "where": where})
+        return IndexDataError(
+            f"{where}: {prefix}: {exc.message}", hint=exc.hint, details={**d, "where": where}
+        )
     field = str(d.get("field") or "")
     full = f"{prefix}.{field}" if prefix and field else (prefix or field)
     return _error(full, str(d["got"]), str(d["expected"]), where, exc.hint, d.get("value"))
@@ -86,8 +89,9 @@ def decode_text(data: bytes, where: str, what: str) -> str:
     try:
         return bytes(data).decode("utf-8")
     except UnicodeDecodeError as exc:
-        raise bad("", f"invalid byte at offset {exc.start}", f"UTF-8 text ({what})",
-                  where=where) from None
+        raise bad(
+            "", f"invalid byte at offset {exc.start}", f"UTF-8 text ({what})", where=where
+        ) from None
 
 
 def decode_object(data: str | bytes, where: str, what: str) -> dict[str, Any]:
@@ -100,8 +104,9 @@ def decode_object(data: str | bytes, where: str, what: str) -> dict[str, Any]:
     try:
         doc = loads_strict(data)
     except DuplicateKeyError as exc:
-        raise bad("", f"key {exc.key!r} twice", f"each key at most once ({what})",
-                  where=where) from None
+        raise bad(
+            "", f"key {exc.key!r} twice", f"each key at most once ({what})", where=where
+        ) from None
     except (ValueError, RecursionError) as exc:
         raise bad("", data[:60], f"{what} (not valid JSON: {exc})", where=where) from None
     if not isinstance(doc, dict):
@@ -201,8 +206,14 @@ class Fields:
             raise self.fail(key, MISSING, expected)
         return default if value is MISSING else value
 
-    def string(self, key: str, *, default: Any = MISSING,
-               check: Callable[[str], bool] | None = None, expected: str = "a string") -> str:
+    def string(
+        self,
+        key: str,
+        *,
+        default: Any = MISSING,
+        check: Callable[[str], bool] | None = None,
+        expected: str = "a string",
+    ) -> str:
         value = self.doc.get(key, MISSING)
         if value is MISSING and default is not MISSING:
             return default  # type: ignore[no-any-return]
@@ -215,8 +226,11 @@ class Fields:
         if value is MISSING and default is not MISSING:
             return default  # type: ignore[no-any-return]
         # Index lines are written by programs: an integer is a JSON integer, not 3.0 or true.
-        if not isinstance(value, int) or isinstance(value, bool) or value < lo or (
-            hi is not None and value > hi
+        if (
+            not isinstance(value, int)
+            or isinstance(value, bool)
+            or value < lo
+            or (hi is not None and value > hi)
         ):
             bound = f"an integer from {lo} to {hi}" if hi is not None else f"an integer >= {lo}"
             raise self.fail(key, value, bound)
@@ -227,8 +241,10 @@ class Fields:
         if value is MISSING:
             return default
         # The range first: math.isfinite() of an int too large for a float raises.
-        if not isinstance(value, (int, float)) or isinstance(value, bool) or not (
-            lo <= value <= hi and math.isfinite(value)
+        if (
+            not isinstance(value, (int, float))
+            or isinstance(value, bool)
+            or not (lo <= value <= hi and math.isfinite(value))
         ):
             raise self.fail(key, value, f"a number from {lo:g} to {hi:g}")
         return float(value)
@@ -249,8 +265,13 @@ class Fields:
             raise self.fail(key, value, f"a list of {what}")
         return value
 
-    def strings(self, key: str, *, check: Callable[[str], bool] = lambda s: bool(s.strip()),
-                expected: str = "a non-blank string") -> tuple[str, ...]:
+    def strings(
+        self,
+        key: str,
+        *,
+        check: Callable[[str], bool] = lambda s: bool(s.strip()),
+        expected: str = "a non-blank string",
+    ) -> tuple[str, ...]:
         items = self.array(key, what="strings")
         for i, item in enumerate(items):
             if not isinstance(item, str) or not check(item):
@@ -340,10 +361,17 @@ def check_variant(values: dict[str, Any]) -> Statement:
     Returns the parsed statement so the line can check name and version against it.
     """
     base = values["base_model"]
-    if not isinstance(base, str) or not is_printable_text(base, MAX_BASE_MODEL_CHARS) or \
-            not check_base_name(base):
-        raise bad("base_model", base, f"a base model name such as Qwen/Qwen3-0.6B "
-                  f"(1-{MAX_BASE_MODEL_CHARS} printable characters)")
+    if (
+        not isinstance(base, str)
+        or not is_printable_text(base, MAX_BASE_MODEL_CHARS)
+        or not check_base_name(base)
+    ):
+        raise bad(
+            "base_model",
+            base,
+            f"a base model name such as Qwen/Qwen3-0.6B "
+            f"(1-{MAX_BASE_MODEL_CHARS} printable characters)",
+        )
     if not (values["base_sha256"] == "" or is_sha256_hex(values["base_sha256"])):
         raise bad("base_sha256", values["base_sha256"], f"{HEX64}, or '' when unknown")
     _check_location(values["path"], values["url"])
@@ -361,9 +389,12 @@ def check_variant(values: dict[str, Any]) -> Statement:
     for key in ("base_model", "base_sha256", "sha256", "tree_sha256"):
         signed = getattr(statement.statement, key)
         if signed != values[key]:
-            raise bad("signature", f"a statement with {key} {signed!r}",
-                      f"a signature over this variant ({key} {values[key]!r})",
-                      hint="The index line carries another package's signature; do not use it.")
+            raise bad(
+                "signature",
+                f"a statement with {key} {signed!r}",
+                f"a signature over this variant ({key} {values[key]!r})",
+                hint="The index line carries another package's signature; do not use it.",
+            )
     return statement.statement
 
 
@@ -371,8 +402,12 @@ def _check_location(path: object, url: object) -> None:
     if (path is None) == (url is None):
         raise bad("path", path, f"exactly one of path and url (url is {short_repr(url)})")
     if path is not None and (not isinstance(path, str) or not is_relative_path(path)):
-        raise bad("path", path, "a relative path inside the source repository, without "
-                  "'..', '.', empty parts, '\\\\' or a leading '/'")
+        raise bad(
+            "path",
+            path,
+            "a relative path inside the source repository, without "
+            "'..', '.', empty parts, '\\\\' or a leading '/'",
+        )
     if url is not None and (not isinstance(url, str) or not is_http_url(url)):
         raise bad("url", url, "an https:// or http:// URL with a host")
 

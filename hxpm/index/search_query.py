@@ -1,5 +1,6 @@
-"""The SQL behind :meth:`hxpm.index.cache.IndexCache.search` (DESIGN §8): user input made
-safe for SQLite and FTS5, filters, and the ranking, with no database access of its own.
+"""The SQL behind :meth:`hxpm.index.cache.IndexCache.search` (docs/architecture.md §8):
+user input made safe for SQLite and FTS5, filters, and the ranking, with no database access
+of its own.
 
 A search term is user input that ends up in an FTS5 ``MATCH``: every word is quoted, so
 quotes, ``*``, ``NEAR``, ``OR`` or ``col:x`` are text, never query syntax, and everything
@@ -53,8 +54,9 @@ class SearchQuery:
         return [_hit(r) for r in conn.execute(self.sql, self.params).fetchall()]
 
 
-def plan_search(term: str, *, capability: str | None, indexes: Sequence[str] | None,
-                limit: int) -> SearchQuery | None:
+def plan_search(
+    term: str, *, capability: str | None, indexes: Sequence[str] | None, limit: int
+) -> SearchQuery | None:
     """The query for :meth:`IndexCache.search` (which documents the ranking), or None when
     nothing can match (no indexes, ``limit`` <= 0, or a term without letters or digits)."""
     if limit <= 0 or (indexes is not None and not indexes):
@@ -73,13 +75,11 @@ def plan_search(term: str, *, capability: str | None, indexes: Sequence[str] | N
 
 def _list_all(where: list[str], params: dict[str, Any]) -> SearchQuery:
     clause = f"WHERE {' AND '.join(where)}" if where else ""
-    sql = (f"SELECT {_HIT_COLUMNS}, 0.0 FROM experts e {clause} "
-           "ORDER BY e.name, e.idx LIMIT :limit")
+    sql = f"SELECT {_HIT_COLUMNS}, 0.0 FROM experts e {clause} ORDER BY e.name, e.idx LIMIT :limit"
     return SearchQuery(sql, params)
 
 
-def _match(term: str, words: list[str], where: list[str],
-           params: dict[str, Any]) -> SearchQuery:
+def _match(term: str, words: list[str], where: list[str], params: dict[str, Any]) -> SearchQuery:
     exact = term  # already cleaned: stripped and lower-cased
     query = " ".join('"' + w.replace('"', '""') + '"*' for w in words)
     weights = ", ".join(str(w) for w in _WEIGHTS)
@@ -120,8 +120,7 @@ def _words(term: str) -> list[str] | None:
     return None if raw and not words else words
 
 
-def _filters(capability: str, indexes: Sequence[str] | None
-             ) -> tuple[list[str], dict[str, Any]]:
+def _filters(capability: str, indexes: Sequence[str] | None) -> tuple[list[str], dict[str, Any]]:
     """SQL conditions on ``experts e`` and their named parameters."""
     where: list[str] = []
     params: dict[str, Any] = {}
@@ -144,6 +143,12 @@ def _filters(capability: str, indexes: Sequence[str] | None
 
 def _hit(row: tuple[Any, ...]) -> SearchHit:
     name, version, description, index, caps, keywords, score = row
-    return SearchHit(name=name, version=version, description=description, index=index,
-                     capabilities=tuple(json.loads(caps)), keywords=tuple(json.loads(keywords)),
-                     score=round(float(score), 6))
+    return SearchHit(
+        name=name,
+        version=version,
+        description=description,
+        index=index,
+        capabilities=tuple(json.loads(caps)),
+        keywords=tuple(json.loads(keywords)),
+        score=round(float(score), 6),
+    )

@@ -360,10 +360,12 @@ def apply_mirrors(url: GitURL) -> GitURL:
     for pair in filter(None, (p.strip() for p in raw.split(";"))):
         prefix, sep, replacement = pair.partition("=")
         if not sep or not prefix or not replacement:
-            raise UsageError(f"HXPM_GIT_MIRRORS: expected PREFIX=REPLACEMENT pairs separated "
-                             f"by ';', got {strip_url_credentials(pair)!r}")
+            raise UsageError(
+                f"HXPM_GIT_MIRRORS: expected PREFIX=REPLACEMENT pairs separated "
+                f"by ';', got {strip_url_credentials(pair)!r}"
+            )
         if url.url.startswith(prefix) and (best is None or len(prefix) > len(best[0])):
             best = (prefix, replacement)
     if best is None:
         return url
-    return normalise_git_url(best[1] + url.url[len(best[0]):])
+    return normalise_git_url(best[1] + url.url[len(best[0]) :])

@@ -23,8 +23,10 @@ from hxpm.index.model_checks import parse_requirement_cached, parse_version_cach
 __all__ = ["line_from_verified"]
 
 _T = TypeVar("_T")
-_HINT = ("The index cache is damaged: delete index-cache.sqlite in the hxpm home and run "
-         "`hxpm index update` to rebuild it.")
+_HINT = (
+    "The index cache is damaged: delete index-cache.sqlite in the hxpm home and run "
+    "`hxpm index update` to rebuild it."
+)
 
 
 def line_from_verified(text: str, *, where: str) -> VersionLine:
@@ -37,8 +39,10 @@ def line_from_verified(text: str, *, where: str) -> VersionLine:
         doc = json.loads(text)
         return _line(doc)
     except (KeyError, TypeError, ValueError, AttributeError, HxpmError) as exc:
-        raise IndexDataError(f"{where}: the cached line does not read back "
-                             f"({type(exc).__name__}: {exc})"[:300], hint=_HINT) from None
+        raise IndexDataError(
+            f"{where}: the cached line does not read back ({type(exc).__name__}: {exc})"[:300],
+            hint=_HINT,
+        ) from None
 
 
 def _line(doc: dict[str, Any]) -> VersionLine:
@@ -49,8 +53,7 @@ def _line(doc: dict[str, Any]) -> VersionLine:
         "description": doc.get("description", ""),
         "source": _trusted(SourceRef, {k: doc["source"][k] for k in ("git", "tag", "commit")}),
         "requires": _requirements(doc.get("requires", []), "requires"),
-        "incompatible_with": _requirements(doc.get("incompatible_with", []),
-                                           "incompatible_with"),
+        "incompatible_with": _requirements(doc.get("incompatible_with", []), "incompatible_with"),
         "load_order": doc["load_order"] if "load_order" in doc else _default("load_order"),
         "max_chain": doc["max_chain"] if "max_chain" in doc else _default("max_chain"),
         "capabilities": tuple(doc.get("capabilities", ())),
@@ -87,8 +90,11 @@ def _text(value: Any) -> str:
 def _default(name: str) -> Any:
     from hxpm.core.manifest import DEFAULT_LOAD_ORDER, DEFAULT_MAX_CHAIN, DEFAULT_PRIORITY
 
-    return {"load_order": DEFAULT_LOAD_ORDER, "max_chain": DEFAULT_MAX_CHAIN,
-            "priority": DEFAULT_PRIORITY}[name]
+    return {
+        "load_order": DEFAULT_LOAD_ORDER,
+        "max_chain": DEFAULT_MAX_CHAIN,
+        "priority": DEFAULT_PRIORITY,
+    }[name]
 
 
 def _trusted(cls: type[_T], values: dict[str, Any]) -> _T:

@@ -121,8 +121,10 @@ class _HashingWriter:
 
 
 def _write_error(target: Path, exc: OSError) -> StoreError:
-    return StoreError(f"could not write {target}: {exc.strerror or exc}",
-                      hint="Check free space and permissions of the output directory.")
+    return StoreError(
+        f"could not write {target}: {exc.strerror or exc}",
+        hint="Check free space and permissions of the output directory.",
+    )
 
 
 def variant_dir(expert_dir: Path, variant: BaseVariant) -> Path:
@@ -140,9 +142,11 @@ def _refuse_pickles(folder: Path) -> None:
                 if sub.name == SOFT_PROMPT_DIR:
                     raise PackageBuildError(
                         f"{entry}: {soft_prompt_pickle_message(f'{SOFT_PROMPT_DIR}/{entry.name}')}",
-                        hint="Then delete the pickle or move it out of the folder.")
-                raise PackageBuildError(f"{entry}: pickle file in the weights folder",
-                                        hint=_PICKLE_HINT)
+                        hint="Then delete the pickle or move it out of the folder.",
+                    )
+                raise PackageBuildError(
+                    f"{entry}: pickle file in the weights folder", hint=_PICKLE_HINT
+                )
 
 
 def _soft_prompts(folder: Path) -> dict[str, Path]:
@@ -191,8 +195,9 @@ def collect_members(expert_dir: Path, variant: BaseVariant) -> dict[str, Path]:
     return members
 
 
-def _check_declared_soft_prompts(manifest: Manifest, members: dict[str, Path],
-                                 folders: tuple[Path, ...]) -> None:
+def _check_declared_soft_prompts(
+    manifest: Manifest, members: dict[str, Path], folders: tuple[Path, ...]
+) -> None:
     declared = manifest.raw.get("soft_prompts")
     for index, entry in enumerate(declared if isinstance(declared, list) else []):
         path = entry.get("path") if isinstance(entry, dict) else None
@@ -204,9 +209,10 @@ def _check_declared_soft_prompts(manifest: Manifest, members: dict[str, Path],
             # the manifest's own warning already says what to do (the older packager also
             # skipped soft prompt files it did not find).
             if any(_is_file_inside(folder, path) for folder in folders):
-                raise PackageBuildError(f"{where}: {soft_prompt_pickle_message(path)}",
-                                        hint="Then delete the pickle or move it out of the "
-                                        "expert folder.")
+                raise PackageBuildError(
+                    f"{where}: {soft_prompt_pickle_message(path)}",
+                    hint="Then delete the pickle or move it out of the expert folder.",
+                )
             continue
         if path.removeprefix("./") not in members:
             raise PackageBuildError(
@@ -231,19 +237,23 @@ def _check_member_files(members: dict[str, Path]) -> None:
         size = path.stat().st_size
         total += size
         if size > limits.max_member_size:
-            raise PackageBuildError(f"{path}: {size} bytes exceeds the "
-                                    f"{limits.max_member_size}-byte member limit")
+            raise PackageBuildError(
+                f"{path}: {size} bytes exceeds the {limits.max_member_size}-byte member limit"
+            )
         if name == ADAPTER_CONFIG:
             _check_adapter_config(path, size)
         elif name.endswith(SOFT_PROMPT_SUFFIX):  # the adapter and every soft prompt
             try:
                 check_safetensors_file(path, member=str(path))
             except PackageFormatError as exc:
-                raise PackageBuildError(exc.message, hint="Re-save the file with the "
-                                        "safetensors library; its header is damaged.") from None
+                raise PackageBuildError(
+                    exc.message,
+                    hint="Re-save the file with the safetensors library; its header is damaged.",
+                ) from None
     if total > limits.max_total_size:
-        raise PackageBuildError(f"package content is {total} bytes, over the "
-                                f"{limits.max_total_size}-byte limit")
+        raise PackageBuildError(
+            f"package content is {total} bytes, over the {limits.max_total_size}-byte limit"
+        )
 
 
 def _check_adapter_config(path: Path, size: int) -> None:
@@ -252,9 +262,10 @@ def _check_adapter_config(path: Path, size: int) -> None:
     try:
         value = read_json(path.read_bytes(), max_bytes=DEFAULT_LIMITS.max_json_size)
     except JsonError as exc:
-        raise PackageBuildError(f"{path}: not valid JSON ({exc})",
-                                hint="adapter_config.json is the PEFT config saved with the "
-                                "adapter (save_pretrained).") from None
+        raise PackageBuildError(
+            f"{path}: not valid JSON ({exc})",
+            hint="adapter_config.json is the PEFT config saved with the adapter (save_pretrained).",
+        ) from None
     if not isinstance(value, dict):
         raise PackageBuildError(f"{path}: expected a JSON object, got {type(value).__name__}")
 
@@ -275,9 +286,10 @@ def _write_archive(
 ) -> list[tuple[str, int, str]]:
     """Stream the tar into a zstd writer over ``out``; return (path, size, sha256) rows."""
     rows: list[tuple[str, int, str]] = []
-    with compression.open_writer(out) as zstream, tarfile.open(
-        fileobj=zstream, mode="w|", format=tarfile.PAX_FORMAT, bufsize=CHUNK
-    ) as tar:
+    with (
+        compression.open_writer(out) as zstream,
+        tarfile.open(fileobj=zstream, mode="w|", format=tarfile.PAX_FORMAT, bufsize=CHUNK) as tar,
+    ):
         tar.copybufsize = CHUNK  # type: ignore[attr-defined]  # default: 16 KiB steps
         tar.addfile(_tarinfo(MANIFEST, len(manifest_bytes)), io.BytesIO(manifest_bytes))
         rows.append((MANIFEST, len(manifest_bytes), hashlib.sha256(manifest_bytes).hexdigest()))
@@ -288,22 +300,26 @@ def _write_archive(
                     reader = _HashingReader(src)
                     tar.addfile(_tarinfo(name, size), reader)
             except OSError as exc:  # output errors arrive as StoreError (_HashingWriter)
-                raise PackageBuildError(f"{members[name]}: could not read: {exc}",
-                                        hint="Did the file change while packaging?") from None
+                raise PackageBuildError(
+                    f"{members[name]}: could not read: {exc}",
+                    hint="Did the file change while packaging?",
+                ) from None
             rows.append((name, size, reader.sha.hexdigest()))
     return rows
 
 
-def _build_one(expert_dir: Path, out_dir: Path, manifest: Manifest,
-               variant: BaseVariant) -> BuiltPackage:
+def _build_one(
+    expert_dir: Path, out_dir: Path, manifest: Manifest, variant: BaseVariant
+) -> BuiltPackage:
     members = collect_members(expert_dir, variant)
-    _check_declared_soft_prompts(manifest, members,
-                                 (variant_dir(expert_dir, variant), expert_dir))
+    _check_declared_soft_prompts(manifest, members, (variant_dir(expert_dir, variant), expert_dir))
     _check_member_files(members)
     manifest_bytes = manifest.reduced_to(variant.name).to_json_bytes()
     if len(manifest_bytes) > DEFAULT_LIMITS.max_manifest_size:
-        raise PackageBuildError(f"manifest.json is {len(manifest_bytes)} bytes, over the "
-                                f"{DEFAULT_LIMITS.max_manifest_size}-byte limit")
+        raise PackageBuildError(
+            f"manifest.json is {len(manifest_bytes)} bytes, over the "
+            f"{DEFAULT_LIMITS.max_manifest_size}-byte limit"
+        )
     version = str(manifest.version)
     filename = package_filename(manifest.name, variant.name, version)
     target = out_dir / filename
@@ -325,18 +341,26 @@ def _build_one(expert_dir: Path, out_dir: Path, manifest: Manifest,
             raise _write_error(target, exc) from None
         raise
     return BuiltPackage(
-        path=target, name=manifest.name, version=version, base_model=variant.name,
-        base_sha256=variant.sha256, sha256=hashing.sha.hexdigest(),
+        path=target,
+        name=manifest.name,
+        version=version,
+        base_model=variant.name,
+        base_sha256=variant.sha256,
+        sha256=hashing.sha.hexdigest(),
         tree_sha256=tree_digest((path, digest) for path, _, digest in rows),
-        size=hashing.count, members=tuple(rows), warnings=manifest.warnings,
+        size=hashing.count,
+        members=tuple(rows),
+        warnings=manifest.warnings,
     )
 
 
 def _load_manifest(expert_dir: Path) -> Manifest:
     path = expert_dir / MANIFEST
     if not path.is_file():
-        raise PackageBuildError(f"{path}: no manifest.json in the expert directory",
-                                hint="Run `hxpm new` to create one, or point at the expert root.")
+        raise PackageBuildError(
+            f"{path}: no manifest.json in the expert directory",
+            hint="Run `hxpm new` to create one, or point at the expert root.",
+        )
     return Manifest.load(path)
 
 

@@ -147,8 +147,8 @@ def _scan_frame(f: BinaryIO, end: int, max_window: int, where: str) -> None:
         raise PackageFormatError(f"{where}: archive is truncated (frame header cut off)")
     fcs = None
     if fcs_len:
-        fcs = int.from_bytes(rest[window_len + dict_len:], "little") + (256 if fcs_len == 2 else 0)
-    if dict_flag and int.from_bytes(rest[window_len:window_len + dict_len], "little"):
+        fcs = int.from_bytes(rest[window_len + dict_len :], "little") + (256 if fcs_len == 2 else 0)
+    if dict_flag and int.from_bytes(rest[window_len : window_len + dict_len], "little"):
         raise PackageFormatError(f"{where}: zstd frames with a dictionary are not supported")
     window = _window_size(rest, single, fcs)
     if window > max_window:
@@ -219,8 +219,15 @@ class CountingSource:
     calls :meth:`read`; in the reader that is the reading thread, never the worker.
     """
 
-    def __init__(self, raw: BinaryIO, *, hashing: bool, progress: Progress | None = None,
-                 phase: str = "", total: int = 0) -> None:
+    def __init__(
+        self,
+        raw: BinaryIO,
+        *,
+        hashing: bool,
+        progress: Progress | None = None,
+        phase: str = "",
+        total: int = 0,
+    ) -> None:
         self._raw = raw
         self.sha = hashlib.sha256() if hashing else None
         self.count = 0
@@ -282,8 +289,9 @@ class LimitedStream:
         self.count += len(data)
         limits = self._limits
         if self.count > limits.max_stream_size:
-            raise PackageFormatError(f"{self._name}: uncompressed archive exceeds "
-                                     f"{limits.max_stream_size} bytes")
+            raise PackageFormatError(
+                f"{self._name}: uncompressed archive exceeds {limits.max_stream_size} bytes"
+            )
         if self.count > limits.ratio_grace and self.count > limits.max_ratio * max(
             self._source.count, 1
         ):

@@ -158,10 +158,11 @@ def legacy_skip_reason(name: str) -> str:
 
 
 def _is_legacy_skipped(name: str) -> bool:
-    return (name in (LEGACY_SIGNATURE, LEGACY_TRAINING_ARGS)
-            or _LEGACY_CHECKSUM_RE.match(name) is not None
-            or (name != LEGACY_TESTS_DIR and _is_legacy_test_path(name)
-                and not is_pickle_name(name)))
+    return (
+        name in (LEGACY_SIGNATURE, LEGACY_TRAINING_ARGS)
+        or _LEGACY_CHECKSUM_RE.match(name) is not None
+        or (name != LEGACY_TESTS_DIR and _is_legacy_test_path(name) and not is_pickle_name(name))
+    )
 
 
 def classify_member(name: str, *, legacy: bool) -> MemberKind:
@@ -174,9 +175,11 @@ def classify_member(name: str, *, legacy: bool) -> MemberKind:
         return MemberKind.LEGACY_IGNORED
     if is_pickle_name(name):
         if name.startswith(f"{SOFT_PROMPT_DIR}/"):
-            raise PackageFormatError(f"member {name!r}: pickle files run code when loaded; "
-                                     f"{soft_prompt_pickle_message(name)}",
-                                     hint="Package the converted file instead.")
+            raise PackageFormatError(
+                f"member {name!r}: pickle files run code when loaded; "
+                f"{soft_prompt_pickle_message(name)}",
+                hint="Package the converted file instead.",
+            )
         raise PackageFormatError(
             f"member {name!r}: pickle files run code when loaded; packages carry safetensors only",
             hint="Convert the weights to .safetensors and package again.",
@@ -204,11 +207,13 @@ def check_member_type(member: tarfile.TarInfo, name: str) -> None:
         PackageFormatError: naming the member and its type.
     """
     if member.issym():
-        raise PackageFormatError(f"member {name!r}: symbolic links are not allowed "
-                                 f"(points to {member.linkname!r})")
+        raise PackageFormatError(
+            f"member {name!r}: symbolic links are not allowed (points to {member.linkname!r})"
+        )
     if member.islnk():
-        raise PackageFormatError(f"member {name!r}: hard links are not allowed "
-                                 f"(points to {member.linkname!r})")
+        raise PackageFormatError(
+            f"member {name!r}: hard links are not allowed (points to {member.linkname!r})"
+        )
     if member.ischr() or member.isblk():
         raise PackageFormatError(f"member {name!r}: device files are not allowed")
     if member.isfifo():

@@ -71,7 +71,10 @@ from hxpm.package.safetensors_check import check_safetensors_header
 from hxpm.package.tarsafe import check_trailing, open_stream
 
 _TAR_ERRORS: tuple[type[BaseException], ...] = (
-    tarfile.TarError, ValueError, RecursionError, *DECOMPRESSION_ERRORS,
+    tarfile.TarError,
+    ValueError,
+    RecursionError,
+    *DECOMPRESSION_ERRORS,
 )
 
 
@@ -114,8 +117,7 @@ def archive_sha256(path: Path) -> str:
 class _Extractor:
     """Per-call state: the rules seen so far, the digests, and what was written where."""
 
-    def __init__(self, source: str, limits: ReadLimits, *, legacy: bool,
-                 dest: Path | None) -> None:
+    def __init__(self, source: str, limits: ReadLimits, *, legacy: bool, dest: Path | None) -> None:
         self.source, self.limits, self.legacy = source, limits, legacy
         self.staging = StagingWriter(dest) if dest is not None else None
         self.entries = 0
@@ -170,8 +172,9 @@ class _Extractor:
     def member(self, tar: tarfile.TarFile, member: tarfile.TarInfo) -> None:
         self.entries += 1
         if self.entries > self.limits.max_members:
-            raise PackageFormatError(f"{self.source}: more than {self.limits.max_members} "
-                                     "entries in the archive")
+            raise PackageFormatError(
+                f"{self.source}: more than {self.limits.max_members} entries in the archive"
+            )
         name = normalise_member_name(member.name)
         if self.entries == 1 and not self.legacy and name != MANIFEST:
             raise self.fail(name, "manifest.json must be the first member")
@@ -196,25 +199,32 @@ class _Extractor:
 
     def check_size(self, name: str, size: int, kind: MemberKind) -> None:
         limits = self.limits
-        cap = {MemberKind.MANIFEST: limits.max_manifest_size,
-               MemberKind.ADAPTER_CONFIG: limits.max_json_size}.get(kind, limits.max_member_size)
+        cap = {
+            MemberKind.MANIFEST: limits.max_manifest_size,
+            MemberKind.ADAPTER_CONFIG: limits.max_json_size,
+        }.get(kind, limits.max_member_size)
         if size > cap:
             raise self.fail(name, f"{size} bytes exceeds the {cap}-byte limit")
         self.total += size
         if self.total > limits.max_total_size:
-            raise PackageFormatError(f"{self.source}: members exceed the "
-                                     f"{limits.max_total_size}-byte total limit")
+            raise PackageFormatError(
+                f"{self.source}: members exceed the {limits.max_total_size}-byte total limit"
+            )
 
     def check_complete(self) -> None:
         present = {m.path for m in self.members}
         missing = [name for name in REQUIRED_MEMBERS if name not in present]
         if missing:
-            raise PackageFormatError(f"{self.source}: missing required member(s): "
-                                     f"{', '.join(missing)}")
+            raise PackageFormatError(
+                f"{self.source}: missing required member(s): {', '.join(missing)}"
+            )
         assert self.manifest is not None
         if not self.legacy and len(self.manifest.variants) != 1:
-            raise self.fail(MANIFEST, f"a package is built for one base model, the manifest "
-                                      f"lists {len(self.manifest.variants)}")
+            raise self.fail(
+                MANIFEST,
+                f"a package is built for one base model, the manifest "
+                f"lists {len(self.manifest.variants)}",
+            )
 
     # --- content --------------------------------------------------------------------------
 
@@ -261,8 +271,7 @@ def _hash_file(raw: BinaryIO, progress: Progress | None = None) -> str:
     return counted.sha.hexdigest()
 
 
-def _check_digest(raw: BinaryIO, source: str, expected: str,
-                  progress: Progress | None) -> str:
+def _check_digest(raw: BinaryIO, source: str, expected: str, progress: Progress | None) -> str:
     wanted = expected.lower()
     if not is_sha256_hex(wanted):
         raise IntegrityError(f"{source}: expected sha256 {expected!r} is not 64 hex digits")
@@ -319,8 +328,13 @@ def read_package(
     raise error  # outside the handler, so our wrapper does not become the error's context
 
 
-def _read(path: Path, dest: Path | None, expected_sha256: str | None, limits: ReadLimits,
-          progress: Progress | None) -> PackageContents:
+def _read(
+    path: Path,
+    dest: Path | None,
+    expected_sha256: str | None,
+    limits: ReadLimits,
+    progress: Progress | None,
+) -> PackageContents:
     source = path.name
     with _open_archive(path) as raw:
         # Hash through the same open file we then decompress: swapping the path between the
@@ -334,8 +348,9 @@ def _read(path: Path, dest: Path | None, expected_sha256: str | None, limits: Re
         if kind == "zstd":
             compression.scan_zstd_frames(raw, max_window=limits.max_zstd_window, source=source)
         state = _Extractor(source, limits, legacy=kind == "gzip", dest=dest)
-        counted = CountingSource(raw, hashing=known is None, progress=progress, phase="unpack",
-                                 total=size)
+        counted = CountingSource(
+            raw, hashing=known is None, progress=progress, phase="unpack", total=size
+        )
         streamed = state.run(counted, kind)
     assert state.manifest is not None
     warnings = state.manifest.warnings
@@ -359,7 +374,11 @@ def _skipped_warning(ignored: list[str]) -> str:
     tests = [name for name in ignored if name.startswith(f"{LEGACY_TESTS_DIR}/")]
     shown = [f"{name} ({legacy_skip_reason(name)})" for name in ignored if name not in tests]
     if tests:
-        shown.append(f"{LEGACY_TESTS_DIR}/ ({len(tests)} file{'s' if len(tests) > 1 else ''}, "
-                     f"{legacy_skip_reason(tests[0])})")
-    return (f"legacy package: skipped {len(ignored)} member(s) hxpm does not install (never "
-            f"extracted or loaded, not in the tree digest): {', '.join(shown)}")
+        shown.append(
+            f"{LEGACY_TESTS_DIR}/ ({len(tests)} file{'s' if len(tests) > 1 else ''}, "
+            f"{legacy_skip_reason(tests[0])})"
+        )
+    return (
+        f"legacy package: skipped {len(ignored)} member(s) hxpm does not install (never "
+        f"extracted or loaded, not in the tree digest): {', '.join(shown)}"
+    )

@@ -113,16 +113,16 @@ def _check_tensor(name: str, entry: object, data_size: int, member: str) -> Tens
     if not isinstance(shape, list) or not all(
         isinstance(d, int) and not isinstance(d, bool) and d >= 0 for d in shape
     ):
-        raise _fail(member, f"{where}: shape {_short_shape(shape)} is not a list of "
-                            "non-negative integers")
+        raise _fail(
+            member, f"{where}: shape {_short_shape(shape)} is not a list of non-negative integers"
+        )
     offsets = entry.get("data_offsets")
     if (
         not isinstance(offsets, list)
         or len(offsets) != 2
         or not all(isinstance(o, int) and not isinstance(o, bool) for o in offsets)
     ):
-        raise _fail(member, f"{where}: data_offsets {_short_shape(offsets)} is not "
-                            "[start, end]")
+        raise _fail(member, f"{where}: data_offsets {_short_shape(offsets)} is not [start, end]")
     start, end = offsets
     if not 0 <= start <= end <= data_size:
         raise _fail(
@@ -155,11 +155,17 @@ def _check_tiling(tensors: list[TensorInfo], data_size: int, member: str) -> Non
     position = 0
     for info in tensors:
         if info.start < position:
-            raise _fail(member, f"tensor {info.name!r}: offsets [{info.start}, {info.end}] "
-                                f"overlap the previous tensor (ends at {position})")
+            raise _fail(
+                member,
+                f"tensor {info.name!r}: offsets [{info.start}, {info.end}] "
+                f"overlap the previous tensor (ends at {position})",
+            )
         if info.start > position:
-            raise _fail(member, f"bytes [{position}, {info.start}] of the data section belong "
-                                f"to no tensor (gap before {info.name!r})")
+            raise _fail(
+                member,
+                f"bytes [{position}, {info.start}] of the data section belong "
+                f"to no tensor (gap before {info.name!r})",
+            )
         position = info.end
     if position != data_size:
         raise _fail(member, f"tensors cover {position} bytes of a {data_size}-byte data section")
@@ -185,8 +191,11 @@ def check_safetensors_header(
         raise _fail(member, f"file is {total_size} bytes, too short for the 8-byte header length")
     (header_size,) = struct.unpack("<Q", _read_exact(reader, 8, member, "header length"))
     if header_size > MAX_HEADER_SIZE or header_size > total_size - 8:
-        raise _fail(member, f"header length {header_size} exceeds the file "
-                            f"({total_size} bytes) or the {MAX_HEADER_SIZE}-byte cap")
+        raise _fail(
+            member,
+            f"header length {header_size} exceeds the file "
+            f"({total_size} bytes) or the {MAX_HEADER_SIZE}-byte cap",
+        )
     raw = _read_exact(reader, header_size, member, "header")
     header = _parse_header_json(raw, member)
     data_size = total_size - 8 - header_size

@@ -171,8 +171,14 @@ def is_utc_timestamp(value: object) -> bool:
     # datetime() checks the calendar (month lengths, leap years) as strptime would, at a
     # tenth of its cost: every index line's statement passes through here at update time.
     try:
-        datetime(int(value[0:4]), int(value[5:7]), int(value[8:10]), int(value[11:13]),
-                 int(value[14:16]), int(value[17:19]))
+        datetime(
+            int(value[0:4]),
+            int(value[5:7]),
+            int(value[8:10]),
+            int(value[11:13]),
+            int(value[14:16]),
+            int(value[17:19]),
+        )
     except ValueError:
         return False
     return True
@@ -260,8 +266,9 @@ def _load_json_object(data: bytes) -> dict[str, Any]:
     try:
         doc = read_json(data, max_bytes=MAX_SIGNATURE_FILE_BYTES, max_depth=2)
     except DuplicateKeyError as exc:
-        raise SignatureError(f"signature statement: expected unique keys, got {exc.key!r} "
-                             "twice") from None
+        raise SignatureError(
+            f"signature statement: expected unique keys, got {exc.key!r} twice"
+        ) from None
     except JsonError as exc:
         raise SignatureError(
             f"signature statement: expected an ASCII JSON object ({exc}), got {_short(data)}"

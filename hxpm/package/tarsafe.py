@@ -28,8 +28,11 @@ if TYPE_CHECKING:
     from hxpm.package.compression import Readable
 
 _METADATA_TYPES = (
-    tarfile.XHDTYPE, tarfile.XGLTYPE, tarfile.SOLARIS_XHDTYPE,
-    tarfile.GNUTYPE_LONGNAME, tarfile.GNUTYPE_LONGLINK,
+    tarfile.XHDTYPE,
+    tarfile.XGLTYPE,
+    tarfile.SOLARIS_XHDTYPE,
+    tarfile.GNUTYPE_LONGNAME,
+    tarfile.GNUTYPE_LONGLINK,
 )
 # Not in typeshed's tarfile stubs, but part of tarfile since Python 3.2.
 _EOF_HEADER_ERROR: type[Exception] = tarfile.EOFHeaderError  # type: ignore[attr-defined]
@@ -55,8 +58,10 @@ class GuardedTarInfo(tarfile.TarInfo):
 
     def _proc_member(self, tarfile_: tarfile.TarFile) -> tarfile.TarInfo:
         if self.type in _METADATA_TYPES and self.size > self.max_metadata_size:
-            raise PackageFormatError(f"tar metadata header of {self.size} bytes exceeds the "
-                                     f"{self.max_metadata_size}-byte limit")
+            raise PackageFormatError(
+                f"tar metadata header of {self.size} bytes exceeds the "
+                f"{self.max_metadata_size}-byte limit"
+            )
         if self.type == tarfile.GNUTYPE_SPARSE:
             raise PackageFormatError(f"member {self.name!r}: sparse files are not allowed")
         member: tarfile.TarInfo = super()._proc_member(tarfile_)  # type: ignore[misc]
@@ -88,8 +93,12 @@ def open_stream(fileobj: Readable, limits: ReadLimits) -> tarfile.TarFile:
     """
     # The caller closes it (``with open_stream(...) as tar``).
     tar: tarfile.TarFile = tarfile.open(  # type: ignore[call-overload]  # noqa: SIM115
-        fileobj=fileobj, mode="r|", bufsize=READ_SIZE, tarinfo=tarinfo_class(limits),
-        encoding="utf-8", errors="surrogateescape",
+        fileobj=fileobj,
+        mode="r|",
+        bufsize=READ_SIZE,
+        tarinfo=tarinfo_class(limits),
+        encoding="utf-8",
+        errors="surrogateescape",
     )
     return tar
 

@@ -22,9 +22,15 @@ if TYPE_CHECKING:
     from hxpm.resolve.resolver import resolve as resolve
 
 _WHERE = {
-    "USER": "model", "Candidate": "model", "CandidateSource": "model",
-    "InMemorySource": "model", "Reason": "model", "Resolution": "model",
-    "ConflictReport": "explain", "render_text": "explain", "resolve": "resolver",
+    "USER": "model",
+    "Candidate": "model",
+    "CandidateSource": "model",
+    "InMemorySource": "model",
+    "Reason": "model",
+    "Resolution": "model",
+    "ConflictReport": "explain",
+    "render_text": "explain",
+    "resolve": "resolver",
 }
 
 __all__ = [  # the names of _WHERE (a test keeps them equal)

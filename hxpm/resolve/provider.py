@@ -95,8 +95,14 @@ class NameInfo:
         "yanked_bits",
     )
 
-    def __init__(self, name: str, candidates: Sequence[Candidate], locked: Version | None,
-                 picks: list[Pick], rejected: dict[int, Reason]) -> None:
+    def __init__(
+        self,
+        name: str,
+        candidates: Sequence[Candidate],
+        locked: Version | None,
+        picks: list[Pick],
+        rejected: dict[int, Reason],
+    ) -> None:
         self.name = name
         self.candidates = tuple(candidates)  # everything the source listed, eligible or not
         self.rejected = rejected  # id(candidate) -> why it was never offered (base, digest)
@@ -129,9 +135,16 @@ def _bits(picks: Sequence[Pick], test: Callable[[Candidate], object]) -> int:
 class ExpertProvider(AbstractProvider["Need", "Pick", str]):
     """Resolvelib callbacks holding hxpm's policy; all data comes from ``source``."""
 
-    def __init__(self, source: CandidateSource, *, base_model: str, base_sha256: str | None,
-                 allow_prerelease: bool, prefer_installed: bool,
-                 locked: Mapping[str, Version] | None) -> None:
+    def __init__(
+        self,
+        source: CandidateSource,
+        *,
+        base_model: str,
+        base_sha256: str | None,
+        allow_prerelease: bool,
+        prefer_installed: bool,
+        locked: Mapping[str, Version] | None,
+    ) -> None:
         self.source = source
         self.base_model = base_model
         self.base_sha256 = (base_sha256 or "").lower()
@@ -167,11 +180,17 @@ class ExpertProvider(AbstractProvider["Need", "Pick", str]):
         digests = [d.lower() for b, d in candidate.base_models if b == self.base_model]
         if not digests:
             built = sorted({b for b, _ in candidate.base_models})
-            return Reason("base-model", f"no variant for base {self.base_model} "
-                          f"(built for: {', '.join(built) or 'no base at all'})")
+            return Reason(
+                "base-model",
+                f"no variant for base {self.base_model} "
+                f"(built for: {', '.join(built) or 'no base at all'})",
+            )
         if self.base_sha256 and all(d and d != self.base_sha256 for d in digests):
-            return Reason("base-digest", f"its {self.base_model} variant was built for base "
-                          f"sha256 {digests[0][:12]}…, this base is {self.base_sha256[:12]}…")
+            return Reason(
+                "base-digest",
+                f"its {self.base_model} variant was built for base "
+                f"sha256 {digests[0][:12]}…, this base is {self.base_sha256[:12]}…",
+            )
         return None
 
     def _ordered(self, eligible: list[Candidate]) -> list[Candidate]:
@@ -202,8 +221,12 @@ class ExpertProvider(AbstractProvider["Need", "Pick", str]):
     def identify(self, requirement_or_candidate: Need | Pick) -> str:
         return requirement_or_candidate.name
 
-    def find_matches(self, identifier: str, requirements: Mapping[str, Iterator[Need]],
-                     incompatibilities: Mapping[str, Iterator[Pick]]) -> list[Pick]:
+    def find_matches(
+        self,
+        identifier: str,
+        requirements: Mapping[str, Iterator[Need]],
+        incompatibilities: Mapping[str, Iterator[Pick]],
+    ) -> list[Pick]:
         info = self.info(identifier)
         mask, positive, pre_ok, yank_ok = info.allowed, False, info.locked_bits, info.locked_bits
         if self.allow_prerelease:
@@ -235,18 +258,25 @@ class ExpertProvider(AbstractProvider["Need", "Pick", str]):
                 deps = ()
             else:
                 deps = tuple(self.need(r) for r in expert.requires) + tuple(
-                    self.need(r, negative=True) for r in expert.incompatible_with)
+                    self.need(r, negative=True) for r in expert.incompatible_with
+                )
             candidate.deps = deps
         return deps
 
-    def get_preference(self, identifier: str, resolutions: Mapping[str, Pick],
-                       candidates: Mapping[str, Iterator[Pick]],
-                       information: Mapping[str, Iterator[Information]],
-                       backtrack_causes: Sequence[Information]) -> tuple[bool, bool, int, str]:
+    def get_preference(
+        self,
+        identifier: str,
+        resolutions: Mapping[str, Pick],
+        candidates: Mapping[str, Iterator[Pick]],
+        information: Mapping[str, Iterator[Information]],
+        backtrack_causes: Sequence[Information],
+    ) -> tuple[bool, bool, int, str]:
         return self._preference(identifier, _cause_names(backtrack_causes))
 
     def narrow_requirement_selection(
-        self, identifiers: Iterable[str], resolutions: Mapping[str, Pick],
+        self,
+        identifiers: Iterable[str],
+        resolutions: Mapping[str, Pick],
         candidates: Mapping[str, Iterator[Pick]],
         information: Mapping[str, Iterator[Information]],
         backtrack_causes: Sequence[Information],

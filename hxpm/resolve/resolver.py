@@ -72,10 +72,16 @@ class _DebugReporter(_Reporter):
         log.debug("pinning %r", candidate)
 
 
-def resolve(roots: Sequence[Requirement], source: CandidateSource, *, base_model: str,
-            base_sha256: str | None = None, allow_prerelease: bool = False,
-            prefer_installed: bool = True,
-            locked: Mapping[str, Version] | None = None) -> Resolution:
+def resolve(
+    roots: Sequence[Requirement],
+    source: CandidateSource,
+    *,
+    base_model: str,
+    base_sha256: str | None = None,
+    allow_prerelease: bool = False,
+    prefer_installed: bool = True,
+    locked: Mapping[str, Version] | None = None,
+) -> Resolution:
     """Choose one version of every expert the ``roots`` need, for ``base_model``.
 
     Args:
@@ -98,24 +104,32 @@ def resolve(roots: Sequence[Requirement], source: CandidateSource, *, base_model
         DependencyCycleError: the chosen experts require each other in a cycle.
         MaxChainError: an expert's resolved closure is larger than its ``max_chain``.
     """
-    provider = ExpertProvider(source, base_model=base_model, base_sha256=base_sha256,
-                              allow_prerelease=allow_prerelease,
-                              prefer_installed=prefer_installed, locked=locked)
+    provider = ExpertProvider(
+        source,
+        base_model=base_model,
+        base_sha256=base_sha256,
+        allow_prerelease=allow_prerelease,
+        prefer_installed=prefer_installed,
+        locked=locked,
+    )
     reporter = _DebugReporter() if os.environ.get("HXPM_RESOLVER_DEBUG") else _Reporter()
     needs = [provider.need(r) for r in roots]
     try:
         result = Resolver(provider, reporter).resolve(needs, max_rounds=MAX_ROUNDS)
     except ResolutionImpossible as exc:
-        report = build_conflict_report(exc.causes, provider,
-                                       pulled_in_by=reporter.pulled_in_by)
+        report = build_conflict_report(exc.causes, provider, pulled_in_by=reporter.pulled_in_by)
         raise _conflict_error(report) from None
     except ResolutionTooDeep as exc:
-        report = build_conflict_report(reporter.last_causes, provider,
-                                       pulled_in_by=reporter.pulled_in_by,
-                                       too_deep_after=exc.round_count)
+        report = build_conflict_report(
+            reporter.last_causes,
+            provider,
+            pulled_in_by=reporter.pulled_in_by,
+            too_deep_after=exc.round_count,
+        )
         raise _conflict_error(report) from None
-    chosen = {name: pick.candidate for name, pick in result.mapping.items()
-              if pick.candidate is not None}
+    chosen = {
+        name: pick.candidate for name, pick in result.mapping.items() if pick.candidate is not None
+    }
     ordered = _load_order(chosen, base_model)
     _check_max_chain(ordered, chosen, base_model)
     return Resolution(tuple(ordered), MappingProxyType(_required_by(result, chosen)))
@@ -127,8 +141,9 @@ def _conflict_error(report: ConflictReport) -> ResolutionError:
     return ResolutionError(render_text(report), details={"report": report.to_dict()})
 
 
-def _required_by(result: Result[Need, Pick, str], chosen: Mapping[str, Candidate]
-                 ) -> dict[str, tuple[str, ...]]:
+def _required_by(
+    result: Result[Need, Pick, str], chosen: Mapping[str, Candidate]
+) -> dict[str, tuple[str, ...]]:
     required_by: dict[str, tuple[str, ...]] = {}
     for name in sorted(chosen):
         who: set[str] = set()
@@ -173,13 +188,15 @@ def _load_order(chosen: Mapping[str, Candidate], base_model: str) -> list[Candid
     if len(ordered) < len(chosen):
         cycle = _find_cycle({n for n, w in waiting.items() if w}, deps, chosen)
         report = cycle_report(cycle, base_model)
-        raise DependencyCycleError(report.summary, hint=report.hints[0],
-                                   details={"report": report.to_dict()})
+        raise DependencyCycleError(
+            report.summary, hint=report.hints[0], details={"report": report.to_dict()}
+        )
     return ordered
 
 
-def _find_cycle(stuck: set[str], deps: Mapping[str, set[str]],
-                chosen: Mapping[str, Candidate]) -> list[Candidate]:
+def _find_cycle(
+    stuck: set[str], deps: Mapping[str, set[str]], chosen: Mapping[str, Candidate]
+) -> list[Candidate]:
     # Every stuck expert still waits on a stuck dependency, so following one always closes
     # a loop. Start from the smallest name and take the smallest edge: deterministic text.
     path: list[str] = []
@@ -187,13 +204,14 @@ def _find_cycle(stuck: set[str], deps: Mapping[str, set[str]],
     while at not in path:
         path.append(at)
         at = min(deps[at] & stuck)
-    cycle = path[path.index(at):]
+    cycle = path[path.index(at) :]
     first = cycle.index(min(cycle))
     return [chosen[n] for n in cycle[first:] + cycle[:first]]
 
 
-def _check_max_chain(ordered: Sequence[Candidate], chosen: Mapping[str, Candidate],
-                     base_model: str) -> None:
+def _check_max_chain(
+    ordered: Sequence[Candidate], chosen: Mapping[str, Candidate], base_model: str
+) -> None:
     """Each expert's closure (itself plus all it requires, transitively) fits its max_chain.
 
     Raises:
@@ -211,5 +229,6 @@ def _check_max_chain(ordered: Sequence[Candidate], chosen: Mapping[str, Candidat
         if size > candidate.max_chain:
             members = [c for j, c in enumerate(ordered) if bits >> j & 1]
             report = max_chain_report(candidate, members, base_model)
-            raise MaxChainError(report.summary, hint=report.hints[0],
-                                details={"report": report.to_dict()})
+            raise MaxChainError(
+                report.summary, hint=report.hints[0], details={"report": report.to_dict()}
+            )

@@ -70,10 +70,14 @@ class ExpertScore:
 
     def to_dict(self) -> dict[str, Any]:
         return {
-            "name": self.name, "version": self.version, "score": self.score,
-            "keyword_hits": list(self.keyword_hits), "phrase_hits": list(self.phrase_hits),
+            "name": self.name,
+            "version": self.version,
+            "score": self.score,
+            "keyword_hits": list(self.keyword_hits),
+            "phrase_hits": list(self.phrase_hits),
             "excluded_by": list(self.excluded_by),
-            "capability_hits": list(self.capability_hits), "reasons": list(self.reasons),
+            "capability_hits": list(self.capability_hits),
+            "reasons": list(self.reasons),
         }
 
 
@@ -93,8 +97,12 @@ class RouteDecision:
 
     def to_dict(self) -> dict[str, Any]:
         return {
-            "schema": SCHEMA, "prompt": self.prompt, "chosen": self.chosen,
-            "generic": self.generic, "reason": self.reason, "min_score": self.min_score,
+            "schema": SCHEMA,
+            "prompt": self.prompt,
+            "chosen": self.chosen,
+            "generic": self.generic,
+            "reason": self.reason,
+            "min_score": self.min_score,
             "scores": [s.to_dict() for s in self.scores],
         }
 
@@ -143,10 +151,15 @@ class _Builder:
     specs: list[_Spec] = field(default_factory=list)
     # first token -> (spec id, token form, glue pattern); one dict probe per prompt token.
     index: dict[str, list[tuple[int, tuple[str, ...], tuple[bool, ...]]]] = field(
-        default_factory=dict)
+        default_factory=dict
+    )
 
-    def add(self, spec: _Spec, tokens: Tokens,
-            seen: set[tuple[tuple[str, ...], tuple[bool, ...]]] | None = None) -> None:
+    def add(
+        self,
+        spec: _Spec,
+        tokens: Tokens,
+        seen: set[tuple[tuple[str, ...], tuple[bool, ...]]] | None = None,
+    ) -> None:
         """Index every form of ``tokens`` not in ``seen``; with "table" and "tables" both
         listed, the prompt word "tables" must count once, not twice."""
         sid = len(self.specs)
@@ -164,14 +177,14 @@ class Router:
 
     __slots__ = ("_compiled", "_index", "_specs", "min_score")
 
-    def __init__(self, candidates: Iterable[RouteCandidate], *,
-                 min_score: float = DEFAULT_MIN_SCORE) -> None:
+    def __init__(
+        self, candidates: Iterable[RouteCandidate], *, min_score: float = DEFAULT_MIN_SCORE
+    ) -> None:
         self.min_score = _check_min_score(min_score)
         cands = list(candidates)
         ranks = _static_ranks(cands)
         builder = _Builder()
-        self._compiled = tuple(
-            _compile(i, c, ranks[i], builder) for i, c in enumerate(cands))
+        self._compiled = tuple(_compile(i, c, ranks[i], builder) for i, c in enumerate(cands))
         self._specs = tuple(builder.specs)
         self._index = builder.index
 
@@ -191,7 +204,8 @@ class Router:
         for sid, form in sorted(self._hits(tokens).items()):
             by_cand.setdefault(self._specs[sid].cand, []).append((sid, form))
         ranked = [
-            _score(c, [(self._specs[s], f) for s, f in by_cand[i]]) if i in by_cand
+            _score(c, [(self._specs[s], f) for s, f in by_cand[i]])
+            if i in by_cand
             else _Ranked(c.zero, c.priority, (0, 0, 0), c.rank, 0)
             for i, c in enumerate(self._compiled)
         ]
@@ -212,8 +226,9 @@ class Router:
         return hits
 
 
-def route(prompt: str, candidates: Sequence[RouteCandidate], *,
-          min_score: float = DEFAULT_MIN_SCORE) -> RouteDecision:
+def route(
+    prompt: str, candidates: Sequence[RouteCandidate], *, min_score: float = DEFAULT_MIN_SCORE
+) -> RouteDecision:
     """Route one prompt. For many prompts over the same candidates, build a :class:`Router`."""
     return Router(candidates, min_score=min_score).route(prompt)
 
@@ -222,8 +237,12 @@ def route(prompt: str, candidates: Sequence[RouteCandidate], *,
 
 
 def _check_min_score(value: float) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) \
-            or value < 0:
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, (int, float))
+        or not math.isfinite(value)
+        or value < 0
+    ):
         raise ValueError(f"min_score: expected a finite number >= 0, got {value!r}")
     return float(value)
 
@@ -274,8 +293,9 @@ def _compile(i: int, cand: RouteCandidate, rank: int, builder: _Builder) -> _Com
     return _Compiled(cand, priority, rank, tuple(notes), zero)
 
 
-def _compile_keywords(i: int, kind: int, keywords: tuple[str, ...], builder: _Builder,
-                      notes: list[str]) -> None:
+def _compile_keywords(
+    i: int, kind: int, keywords: tuple[str, ...], builder: _Builder, notes: list[str]
+) -> None:
     seen: set[tuple[tuple[str, ...], tuple[bool, ...]]] = set()
     for kw in keywords:
         tokens = tokenize(kw)
@@ -286,8 +306,11 @@ def _compile_keywords(i: int, kind: int, keywords: tuple[str, ...], builder: _Bu
         if (tokens.words, tokens.glued) in seen:
             continue  # "SQL" and "sql" (or "tables" after "table") are one keyword
         n = word_count(tokens)
-        weight = (min(MAX_KEYWORD_WEIGHT, WORD_WEIGHT + PHRASE_EXTRA_WORD * (n - 1))
-                  if kind == _KEYWORD else EXCLUDE_PENALTY)
+        weight = (
+            min(MAX_KEYWORD_WEIGHT, WORD_WEIGHT + PHRASE_EXTRA_WORD * (n - 1))
+            if kind == _KEYWORD
+            else EXCLUDE_PENALTY
+        )
         builder.add(_Spec(i, kind, kw, weight, n, tokens), tokens, seen)
 
 
@@ -310,15 +333,21 @@ def _compile_capabilities(i: int, capabilities: tuple[str, ...], builder: _Build
         key = (tokens.words, tokens.glued)
         groups.setdefault(key, (value.strip(), tokens, []))[2].append(cap)
     for value, tokens, caps in groups.values():
-        builder.add(_Spec(i, _CAPABILITY, value, CAPABILITY_WEIGHT, word_count(tokens),
-                          tokens, tuple(caps)), tokens)
+        builder.add(
+            _Spec(
+                i, _CAPABILITY, value, CAPABILITY_WEIGHT, word_count(tokens), tokens, tuple(caps)
+            ),
+            tokens,
+        )
 
 
 # --- scoring ----------------------------------------------------------------------------------
 
 
 def _render(form: tuple[str, ...], glued: tuple[bool, ...]) -> str:
-    return "".join(t if g or k == 0 else " " + t for k, (t, g) in enumerate(zip(form, glued, strict=True)))
+    return "".join(
+        t if g or k == 0 else " " + t for k, (t, g) in enumerate(zip(form, glued, strict=True))
+    )
 
 
 def _score(c: _Compiled, hits: list[tuple[_Spec, tuple[str, ...]]]) -> _Ranked:
@@ -341,8 +370,9 @@ def _score(c: _Compiled, hits: list[tuple[_Spec, tuple[str, ...]]]) -> _Ranked:
         elif spec.kind == _CAPABILITY:
             caps.extend(spec.capabilities)
             named = ", ".join(repr(x) for x in spec.capabilities)
-            reasons.append(f"mentions {spec.display!r}{as_}: capability {named} "
-                           f"(+{spec.weight:.1f})")
+            reasons.append(
+                f"mentions {spec.display!r}{as_}: capability {named} (+{spec.weight:.1f})"
+            )
             evidence += spec.weight
         else:
             ex.append(spec.display)
@@ -351,8 +381,13 @@ def _score(c: _Compiled, hits: list[tuple[_Spec, tuple[str, ...]]]) -> _Ranked:
     return _finish(c, evidence, (kw, ph, ex, caps), reasons, (len(ph), words, chars))
 
 
-def _finish(c: _Compiled, evidence: float, lists: tuple[list[str], ...], reasons: list[str],
-            specificity: tuple[int, int, int]) -> _Ranked:
+def _finish(
+    c: _Compiled,
+    evidence: float,
+    lists: tuple[list[str], ...],
+    reasons: list[str],
+    specificity: tuple[int, int, int],
+) -> _Ranked:
     factor = 0.5 + c.priority
     if evidence <= 0:
         reasons.append(f"evidence {evidence:g} <= 0: score 0")
@@ -369,8 +404,7 @@ def _finish(c: _Compiled, evidence: float, lists: tuple[list[str], ...], reasons
 # --- deciding ---------------------------------------------------------------------------------
 
 
-def _decide(prompt: str, tokens: Tokens, ranked: list[_Ranked], min_score: float
-            ) -> RouteDecision:
+def _decide(prompt: str, tokens: Tokens, ranked: list[_Ranked], min_score: float) -> RouteDecision:
     scores = tuple(r.score for r in ranked)
 
     def decision(chosen: str | None, reason: str, generic: bool = False) -> RouteDecision:
@@ -386,8 +420,10 @@ def _decide(prompt: str, tokens: Tokens, ranked: list[_Ranked], min_score: float
         override = _generic_override(best, tokens, prompt)
         if best is None or override is None:
             return decision(None, _generic_reason(opener, best), generic=True)
-        return decision(best.score.name, f"generic question ('{opener} ...') but {override}; "
-                        + _win_reason(ranked))
+        return decision(
+            best.score.name,
+            f"generic question ('{opener} ...') but {override}; " + _win_reason(ranked),
+        )
     if best is None:
         return decision(None, _no_match_reason(ranked, min_score))
     return decision(best.score.name, _win_reason(ranked))
@@ -413,8 +449,10 @@ def _generic_override(best: _Ranked | None, tokens: Tokens, prompt: str) -> str 
 def _generic_reason(opener: str, best: _Ranked | None) -> str:
     reason = f"generic question ('{opener} ...'): the bare base model answers"
     if best is not None:
-        reason += (f"; {best.score.name} ({best.score.score:g}) lacks strong evidence "
-                   f"(needs {STRONG_KEYWORDS} keywords, or 1 with 'this'/'my'/code/':')")
+        reason += (
+            f"; {best.score.name} ({best.score.score:g}) lacks strong evidence "
+            f"(needs {STRONG_KEYWORDS} keywords, or 1 with 'this'/'my'/code/':')"
+        )
     return reason
 
 
@@ -451,6 +489,8 @@ def _tie_breaker(a: _Ranked, b: _Ranked) -> str:
 def _no_match_reason(ranked: list[_Ranked], min_score: float) -> str:
     if ranked and ranked[0].score.score > 0:
         top = ranked[0].score
-        return (f"no expert matched: best was {top.name} at {top.score:g}, "
-                f"below the threshold {min_score:g}")
+        return (
+            f"no expert matched: best was {top.name} at {top.score:g}, "
+            f"below the threshold {min_score:g}"
+        )
     return "no expert matched"

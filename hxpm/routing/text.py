@@ -32,7 +32,62 @@ _BLOCKING_SUFFIXES = frozenset({"+", "#"})
 # Single-word keywords that would match nearly every prompt; a publisher listing one gets
 # nothing for it (and `--explain` says so) instead of capturing all traffic.
 STOPWORDS = frozenset(
-    ["a", "an", "the", "of", "to", "in", "on", "at", "by", "for", "from", "with", "and", "or", "not", "no", "is", "are", "was", "were", "be", "been", "it", "its", "this", "that", "these", "those", "i", "you", "we", "he", "she", "they", "me", "my", "your", "our", "how", "what", "why", "who", "when", "where", "which", "do", "does", "did", "can", "could", "would", "should", "will", "please"]
+    [
+        "a",
+        "an",
+        "the",
+        "of",
+        "to",
+        "in",
+        "on",
+        "at",
+        "by",
+        "for",
+        "from",
+        "with",
+        "and",
+        "or",
+        "not",
+        "no",
+        "is",
+        "are",
+        "was",
+        "were",
+        "be",
+        "been",
+        "it",
+        "its",
+        "this",
+        "that",
+        "these",
+        "those",
+        "i",
+        "you",
+        "we",
+        "he",
+        "she",
+        "they",
+        "me",
+        "my",
+        "your",
+        "our",
+        "how",
+        "what",
+        "why",
+        "who",
+        "when",
+        "where",
+        "which",
+        "do",
+        "does",
+        "did",
+        "can",
+        "could",
+        "would",
+        "should",
+        "will",
+        "please",
+    ]
 )
 
 
@@ -106,8 +161,7 @@ def keyword_forms(tokens: Tokens) -> tuple[tuple[str, ...], ...]:
     return tuple(forms)
 
 
-def matches_at(prompt: Tokens, start: int, form: tuple[str, ...], glued: tuple[bool, ...]
-               ) -> bool:
+def matches_at(prompt: Tokens, start: int, form: tuple[str, ...], glued: tuple[bool, ...]) -> bool:
     """Whether ``form`` (first token already known equal) occurs at ``start``, glued alike."""
     end = start + len(form)
     if end > len(prompt.words):
@@ -120,8 +174,12 @@ def matches_at(prompt: Tokens, start: int, form: tuple[str, ...], glued: tuple[b
 
 def suffix_blocks(prompt: Tokens, end: int, last: str) -> bool:
     """A match ending in a word is void when "+"/"#" is glued on ("c" in "c++")."""
-    return (end < len(prompt.words) and prompt.glued[end]
-            and prompt.words[end] in _BLOCKING_SUFFIXES and is_word(last))
+    return (
+        end < len(prompt.words)
+        and prompt.glued[end]
+        and prompt.words[end] in _BLOCKING_SUFFIXES
+        and is_word(last)
+    )
 
 
 # --- question shapes -------------------------------------------------------------------------
@@ -131,27 +189,83 @@ def suffix_blocks(prompt: Tokens, end: int, last: str) -> bool:
 _GENERIC_OPENERS: tuple[tuple[str, tuple[str, ...]], ...] = tuple(
     (phrase, tokenize(phrase).words)
     for phrase in (
-        "what is", "what are", "what was", "what were", "what's", "whats", "what does",
-        "who is", "who are", "who was", "who were", "who's",
-        "where is", "where are", "where was", "where's",
-        "when is", "when are", "when was", "when were", "when did",
-        "why", "how does", "how is", "how are",
-        "explain", "define", "describe", "tell me about", "tell me what",
-        "meaning of", "definition of", "the meaning of", "the definition of",
+        "what is",
+        "what are",
+        "what was",
+        "what were",
+        "what's",
+        "whats",
+        "what does",
+        "who is",
+        "who are",
+        "who was",
+        "who were",
+        "who's",
+        "where is",
+        "where are",
+        "where was",
+        "where's",
+        "when is",
+        "when are",
+        "when was",
+        "when were",
+        "when did",
+        "why",
+        "how does",
+        "how is",
+        "how are",
+        "explain",
+        "define",
+        "describe",
+        "tell me about",
+        "tell me what",
+        "meaning of",
+        "definition of",
+        "the meaning of",
+        "the definition of",
     )
 )
 
 # Leading words that do not change what is asked ("please explain", "can you describe").
 _FILLER_WORDS = frozenset(
-    ["please", "pls", "plz", "hey", "hi", "hello", "ok", "okay", "so", "um", "hmm", "quick", "question", "briefly", "quickly", "just", "now", "kindly"]
+    [
+        "please",
+        "pls",
+        "plz",
+        "hey",
+        "hi",
+        "hello",
+        "ok",
+        "okay",
+        "so",
+        "um",
+        "hmm",
+        "quick",
+        "question",
+        "briefly",
+        "quickly",
+        "just",
+        "now",
+        "kindly",
+    ]
 )
-_FILLER_PAIRS = frozenset({("can", "you"), ("could", "you"), ("would", "you"), ("will", "you"),
-                           ("can", "u"), ("could", "u")})
+_FILLER_PAIRS = frozenset(
+    {
+        ("can", "you"),
+        ("could", "you"),
+        ("would", "you"),
+        ("will", "you"),
+        ("can", "u"),
+        ("could", "u"),
+    }
+)
 
 # Signs that a question is about a concrete artifact the user supplies ("explain THIS query:
 # ..."), not about a concept ("what is SQL?"). Deictic words, code punctuation, or a colon
 # with something after it.
-_DEICTIC = frozenset(["this", "these", "following", "below", "above", "attached", "given", "my", "our", "mine"])
+_DEICTIC = frozenset(
+    ["this", "these", "following", "below", "above", "attached", "given", "my", "our", "mine"]
+)
 _CODE_SYMBOLS = frozenset(["`", "{", "}", "[", "]", ";", "=", "<", ">", '"', "|"])
 
 
@@ -160,7 +274,7 @@ def generic_opener(prompt: Tokens) -> str | None:
     words = prompt.words
     i = _skip_fillers(words)
     for phrase, opener in _GENERIC_OPENERS:
-        if words[i:i + len(opener)] == opener:
+        if words[i : i + len(opener)] == opener:
             return phrase
     return None
 
@@ -170,7 +284,7 @@ def _skip_fillers(words: tuple[str, ...]) -> int:
     while i < len(words):
         if words[i] in _FILLER_WORDS or not is_word(words[i]):
             i += 1
-        elif tuple(words[i:i + 2]) in _FILLER_PAIRS:
+        elif tuple(words[i : i + 2]) in _FILLER_PAIRS:
             i += 2
         else:
             break
@@ -191,4 +305,3 @@ def artifact_marker(prompt: Tokens, raw: str) -> str | None:
     if "\n" in raw.strip():
         return "a line break"
     return None
-

@@ -66,23 +66,26 @@ class _State:
 
     def load(self) -> None:
         try:
-            runtime = open_session(self.catalog.base, device=self.config.device,
-                                   max_loaded=self.config.max_loaded)
-            scheduler = Scheduler(Session(self.catalog, runtime), self.metrics,
-                                  self.config.limits)
+            runtime = open_session(
+                self.catalog.base, device=self.config.device, max_loaded=self.config.max_loaded
+            )
+            scheduler = Scheduler(Session(self.catalog, runtime), self.metrics, self.config.limits)
             scheduler.start()
             self.scheduler = scheduler
             self.metrics.ready.set(1)
         except HxpmError as e:
             self.problem = e.message
-        except Exception as e:  # torch/transformers failures: report, keep /health honest
+        except Exception as e:  # noqa: BLE001 -- any load failure: report it, keep /health honest
             self.problem = f"{type(e).__name__}: {str(e)[:300]}"
 
     def ready(self) -> Scheduler:
         if self.scheduler is None:
-            raise NotReadyError(f"the base model failed to load: {self.problem}" if self.problem
-                                else f"the base model {self.catalog.base.name} is loading",
-                                hint="Poll GET /health until it answers 200.")
+            raise NotReadyError(
+                f"the base model failed to load: {self.problem}"
+                if self.problem
+                else f"the base model {self.catalog.base.name} is loading",
+                hint="Poll GET /health until it answers 200.",
+            )
         return self.scheduler
 
 
@@ -114,13 +117,16 @@ def _install_error_handlers(app: FastAPI) -> None:
         loc = [str(x) for x in first.get("loc", ()) if x != "body"]
         param = ".".join(loc) or None
         message = f"{param or 'body'}: {first.get('msg', 'invalid')}"
-        return JSONResponse(openai_error(message, "invalid_request_error", param=param,
-                                         code="invalid_value"), status_code=400)
+        return JSONResponse(
+            openai_error(message, "invalid_request_error", param=param, code="invalid_value"),
+            status_code=400,
+        )
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(_: Request, e: StarletteHTTPException) -> JSONResponse:
-        return JSONResponse(openai_error(str(e.detail), "invalid_request_error"),
-                            status_code=e.status_code)
+        return JSONResponse(
+            openai_error(str(e.detail), "invalid_request_error"), status_code=e.status_code
+        )
 
 
 def _error_response(e: HxpmError) -> JSONResponse:
@@ -133,21 +139,26 @@ def _routes(app: FastAPI, state: _State) -> None:
     @app.get("/health")
     async def health() -> JSONResponse:
         if state.scheduler is not None:
-            return JSONResponse({"status": "ok", "base": state.catalog.base.name,
-                                 "device": state.scheduler.session.device})
+            return JSONResponse(
+                {
+                    "status": "ok",
+                    "base": state.catalog.base.name,
+                    "device": state.scheduler.session.device,
+                }
+            )
         status = "failed" if state.problem else "loading"
         return JSONResponse({"status": status, "error": state.problem}, status_code=503)
 
     @app.get("/metrics")
     async def metrics() -> Response:
-        return Response(state.metrics.render(),
-                        media_type="text/plain; version=0.0.4; charset=utf-8")
+        return Response(
+            state.metrics.render(), media_type="text/plain; version=0.0.4; charset=utf-8"
+        )
 
     @app.get("/v1/models")
     async def models() -> dict[str, Any]:
         created = int(time.time())
-        return {"object": "list",
-                "data": [m.to_dict(created) for m in state.catalog.models()]}
+        return {"object": "list", "data": [m.to_dict(created) for m in state.catalog.models()]}
 
     @app.post("/v1/chat/completions")
     async def chat_completions(body: ChatCompletionRequest, request: Request) -> Response:
@@ -158,14 +169,21 @@ def _routes(app: FastAPI, state: _State) -> None:
     async def completions(body: CompletionRequest, request: Request) -> Response:
         prompts = [body.prompt] if isinstance(body.prompt, str) else body.prompt
         if len(prompts) != 1:
-            raise UsageError("prompt must be one string (batches of prompts are not served)",
-                             details={"param": "prompt"})
+            raise UsageError(
+                "prompt must be one string (batches of prompts are not served)",
+                details={"param": "prompt"},
+            )
         return await _complete(state, request, body, prompts[0], chat=False)
 
 
-async def _complete(state: _State, request: Request,
-                    body: ChatCompletionRequest | CompletionRequest, conversation: Any, *,
-                    chat: bool) -> Response:
+async def _complete(
+    state: _State,
+    request: Request,
+    body: ChatCompletionRequest | CompletionRequest,
+    conversation: Any,
+    *,
+    chat: bool,
+) -> Response:
     scheduler = state.ready()
     job = _job(state, body, conversation, chat=chat)
     scheduler.submit(job)
@@ -175,12 +193,14 @@ async def _complete(state: _State, request: Request,
         return Response(status_code=499)
     if first[0] == "error":
         return _error_response(first[1])
-    headers = {"X-Hxpm-Experts": ",".join(f"{e.name}@{e.version}"
-                                          for e in job.selection.experts)}
+    headers = {"X-Hxpm-Experts": ",".join(f"{e.name}@{e.version}" for e in job.selection.experts)}
     if body.stream:
         include_usage = bool(body.stream_options and body.stream_options.include_usage)
-        return StreamingResponse(_sse(job, first, rid, body.model, chat, include_usage),
-                                 media_type="text/event-stream", headers=headers)
+        return StreamingResponse(
+            _sse(job, first, rid, body.model, chat, include_usage),
+            media_type="text/event-stream",
+            headers=headers,
+        )
     event: tuple[str, Any] | None = first
     while event is not None and event[0] == "text":
         event = await _next_event(job, request)
@@ -189,19 +209,29 @@ async def _complete(state: _State, request: Request,
     if event[0] == "error":
         return _error_response(event[1])
     completion = event[1]
-    out = chat_body(rid, body.model, completion) if chat else text_body(
-        rid, body.model, completion,
-        conversation if isinstance(body, CompletionRequest) and body.echo else "")
+    out = (
+        chat_body(rid, body.model, completion)
+        if chat
+        else text_body(
+            rid,
+            body.model,
+            completion,
+            conversation if isinstance(body, CompletionRequest) and body.echo else "",
+        )
+    )
     return JSONResponse(out, headers=headers)
 
 
-def _job(state: _State, body: ChatCompletionRequest | CompletionRequest, conversation: Any,
-         *, chat: bool) -> Job:
+def _job(
+    state: _State, body: ChatCompletionRequest | CompletionRequest, conversation: Any, *, chat: bool
+) -> Job:
     cap = state.config.max_tokens
     wanted = body.requested_tokens()
     if wanted is not None and wanted > cap:
-        raise UsageError(f"max_tokens is {wanted} but this server allows at most {cap}",
-                         details={"param": "max_tokens"})
+        raise UsageError(
+            f"max_tokens is {wanted} but this server allows at most {cap}",
+            details={"param": "max_tokens"},
+        )
     problem = stop_problem(body.stops())
     if problem:
         raise UsageError(problem, details={"param": "stop"})
@@ -212,8 +242,14 @@ def _job(state: _State, body: ChatCompletionRequest | CompletionRequest, convers
         e.details.setdefault("param", "model")
         raise
     # Without max_tokens: the main expert's own setting, else hxpm's default (as `hxpm run`).
-    return Job(conversation, selection, body.settings(wanted), not chat,
-               asyncio.get_running_loop(), time.monotonic() + state.config.deadline_s)
+    return Job(
+        conversation,
+        selection,
+        body.settings(wanted),
+        not chat,
+        asyncio.get_running_loop(),
+        time.monotonic() + state.config.deadline_s,
+    )
 
 
 async def _next_event(job: Job, request: Request) -> tuple[str, Any] | None:
@@ -227,8 +263,9 @@ async def _next_event(job: Job, request: Request) -> tuple[str, Any] | None:
                 return None
 
 
-async def _sse(job: Job, first: tuple[str, Any], rid: str, model: str, chat: bool,
-               include_usage: bool) -> AsyncIterator[str]:
+async def _sse(
+    job: Job, first: tuple[str, Any], rid: str, model: str, chat: bool, include_usage: bool
+) -> AsyncIterator[str]:
     """Server-sent events; leaving early (the client went away) cancels the generation."""
     done = False
     try:
@@ -238,19 +275,32 @@ async def _sse(job: Job, first: tuple[str, Any], rid: str, model: str, chat: boo
         while True:
             kind, value = event
             if kind == "text":
-                yield _data(chat_chunk(rid, model, {"content": value}) if chat
-                            else text_chunk(rid, model, value))
+                yield _data(
+                    chat_chunk(rid, model, {"content": value})
+                    if chat
+                    else text_chunk(rid, model, value)
+                )
             elif kind == "error":
                 yield _data(body_of(value)[1])
                 break
             else:
                 extra = {"hxpm": hxpm_block(value)}
-                yield _data(chat_chunk(rid, model, {}, value.finish_reason, extra) if chat
-                            else text_chunk(rid, model, "", value.finish_reason, extra))
+                yield _data(
+                    chat_chunk(rid, model, {}, value.finish_reason, extra)
+                    if chat
+                    else text_chunk(rid, model, "", value.finish_reason, extra)
+                )
                 if include_usage:
-                    yield _data({"id": rid, "object": "chat.completion.chunk" if chat
-                                 else "text_completion", "created": int(time.time()),
-                                 "model": model, "choices": [], "usage": usage(value)})
+                    yield _data(
+                        {
+                            "id": rid,
+                            "object": "chat.completion.chunk" if chat else "text_completion",
+                            "created": int(time.time()),
+                            "model": model,
+                            "choices": [],
+                            "usage": usage(value),
+                        }
+                    )
                 break
             event = await job.events.get()
         yield "data: [DONE]\n\n"

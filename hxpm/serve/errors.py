@@ -55,8 +55,14 @@ def status_of(error: HxpmError) -> tuple[int, str]:
     return 500, "server_error"
 
 
-def openai_error(message: str, kind: str, *, param: str | None = None,
-                 code: str | None = None, hint: str | None = None) -> dict[str, Any]:
+def openai_error(
+    message: str,
+    kind: str,
+    *,
+    param: str | None = None,
+    code: str | None = None,
+    hint: str | None = None,
+) -> dict[str, Any]:
     """The body OpenAI clients parse: ``{"error": {message, type, param, code}}``."""
     text = f"{message} ({hint})" if hint else message
     return {"error": {"message": text, "type": kind, "param": param, "code": code}}

@@ -21,13 +21,21 @@ Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 OPEN_PATHS = ("/health",)  # answered without a key: load balancers probe it
-KNOWN_PATHS = ("/health", "/metrics", "/v1/models", "/v1/chat/completions", "/v1/completions",
-               "/openapi.json", "/docs")
+KNOWN_PATHS = (
+    "/health",
+    "/metrics",
+    "/v1/models",
+    "/v1/chat/completions",
+    "/v1/completions",
+    "/openapi.json",
+    "/docs",
+)
 
 
 class Guard:
-    def __init__(self, app: ASGIApp, *, api_key: str | None, max_body: int,
-                 metrics: ServeMetrics) -> None:
+    def __init__(
+        self, app: ASGIApp, *, api_key: str | None, max_body: int, metrics: ServeMetrics
+    ) -> None:
         self.app = app
         self.api_key = api_key.encode() if api_key else None
         self.max_body = max_body
@@ -54,10 +62,17 @@ class Guard:
 
     async def _guarded(self, scope: Scope, receive: Receive, send: Send, path: str) -> None:
         if self.api_key is not None and path not in OPEN_PATHS and not self._authorized(scope):
-            await _reply(send, 401, openai_error(
-                "a valid API key is required", "authentication_error", code="invalid_api_key",
-                hint="Send 'Authorization: Bearer KEY' with the key given to `hxpm serve`."),
-                [(b"www-authenticate", b"Bearer")])
+            await _reply(
+                send,
+                401,
+                openai_error(
+                    "a valid API key is required",
+                    "authentication_error",
+                    code="invalid_api_key",
+                    hint="Send 'Authorization: Bearer KEY' with the key given to `hxpm serve`.",
+                ),
+                [(b"www-authenticate", b"Bearer")],
+            )
             return
         declared = _header(scope, b"content-length")
         if declared is not None and (not declared.isdigit() or int(declared) > self.max_body):
@@ -88,12 +103,16 @@ class Guard:
         assert self.api_key is not None
         value = _header(scope, b"authorization") or ""
         scheme, _, token = value.partition(" ")
-        return scheme.lower() == "bearer" and hmac.compare_digest(token.strip().encode(),
-                                                                  self.api_key)
+        return scheme.lower() == "bearer" and hmac.compare_digest(
+            token.strip().encode(), self.api_key
+        )
 
     def _too_large(self) -> dict[str, Any]:
-        return openai_error(f"the request body is larger than {self.max_body} bytes",
-                            "invalid_request_error", code="body_too_large")
+        return openai_error(
+            f"the request body is larger than {self.max_body} bytes",
+            "invalid_request_error",
+            code="body_too_large",
+        )
 
 
 def _header(scope: Scope, name: bytes) -> str | None:
@@ -103,10 +122,19 @@ def _header(scope: Scope, name: bytes) -> str | None:
     return None
 
 
-async def _reply(send: Send, status: int, body: dict[str, Any],
-                 headers: list[tuple[bytes, bytes]] | None = None) -> None:
+async def _reply(
+    send: Send, status: int, body: dict[str, Any], headers: list[tuple[bytes, bytes]] | None = None
+) -> None:
     data = json.dumps(body).encode()
-    await send({"type": "http.response.start", "status": status,
-                "headers": [(b"content-type", b"application/json"),
-                            (b"content-length", str(len(data)).encode()), *(headers or [])]})
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(data)).encode()),
+                *(headers or []),
+            ],
+        }
+    )
     await send({"type": "http.response.body", "body": data})

@@ -94,8 +94,10 @@ class Scheduler:
     def submit(self, job: Job) -> None:
         with self._cond:
             if len(self._waiting) >= self.limits.max_queue:
-                raise QueueFullError(f"the queue is full ({self.limits.max_queue} requests "
-                                     "waiting)", hint="Retry after a second.")
+                raise QueueFullError(
+                    f"the queue is full ({self.limits.max_queue} requests waiting)",
+                    hint="Retry after a second.",
+                )
             self._waiting.append(job)
             self.metrics.queue_depth.set(len(self._waiting))
             self._cond.notify()
@@ -112,7 +114,7 @@ class Scheduler:
             try:
                 self._admit()
                 self._step()
-            except Exception as e:  # keep serving: fail the running requests, not the server
+            except Exception as e:  # noqa: BLE001 -- fail the running requests, not the server
                 self._fail_all(InferenceError(f"generation failed: {str(e)[:200]}"))
 
     def _next_job(self) -> Job | None:
@@ -122,8 +124,12 @@ class Scheduler:
             for job in [j for j in self._waiting if j.cancelled or now > j.deadline]:
                 self._waiting.remove(job)
                 if not job.cancelled:
-                    job.emit("error", DeadlineError("the request waited in the queue past its "
-                                                    "deadline", hint="Retry later."))
+                    job.emit(
+                        "error",
+                        DeadlineError(
+                            "the request waited in the queue past its deadline", hint="Retry later."
+                        ),
+                    )
             if not self._waiting or not self._decoder.has_room:
                 return None
             if not self._running:
@@ -134,8 +140,9 @@ class Scheduler:
                 # set (give or take max_wait_s): grouping without starving the other sets.
                 others = [j.enqueued for j in self._waiting if j.key != self._active_key]
                 limit = min(others) + self.limits.max_wait_s if others else float("inf")
-                same = [j for j in self._waiting
-                        if j.key == self._active_key and j.enqueued <= limit]
+                same = [
+                    j for j in self._waiting if j.key == self._active_key and j.enqueued <= limit
+                ]
                 if not same:
                     return None
                 job = same[0]
@@ -146,8 +153,9 @@ class Scheduler:
     def _admit(self) -> None:
         while (job := self._next_job()) is not None:
             try:
-                prepared = self.session.prepare(job.conversation, job.selection, job.settings,
-                                                raw=job.raw)
+                prepared = self.session.prepare(
+                    job.conversation, job.selection, job.settings, raw=job.raw
+                )
                 self._activate(job)
                 slot = self._decoder.add(prepared.prompt_ids, prepared.config)
             except HxpmError as e:
@@ -175,8 +183,12 @@ class Scheduler:
                 self.metrics.tokens_out.inc(len(slot.new_ids))
                 self.metrics.cancelled.inc()
                 if not job.cancelled:
-                    job.emit("error", DeadlineError("the request ran past its deadline",
-                                                    hint="Ask for fewer max_tokens."))
+                    job.emit(
+                        "error",
+                        DeadlineError(
+                            "the request ran past its deadline", hint="Ask for fewer max_tokens."
+                        ),
+                    )
         if not self._running:
             return
         started = time.perf_counter()

@@ -57,8 +57,13 @@ class _Sampling(BaseModel):
         return tuple(items)
 
     def settings(self, max_tokens: int | None) -> Settings:
-        return Settings(max_tokens=max_tokens, temperature=self.temperature, top_p=self.top_p,
-                        seed=self.seed, stop=self.stops())
+        return Settings(
+            max_tokens=max_tokens,
+            temperature=self.temperature,
+            top_p=self.top_p,
+            seed=self.seed,
+            stop=self.stops(),
+        )
 
 
 class ChatCompletionRequest(_Sampling):
@@ -95,37 +100,76 @@ def hxpm_block(c: Completion) -> dict[str, Any]:
 
 
 def usage(c: Completion) -> dict[str, int]:
-    return {"prompt_tokens": c.prompt_tokens, "completion_tokens": c.completion_tokens,
-            "total_tokens": c.prompt_tokens + c.completion_tokens}
+    return {
+        "prompt_tokens": c.prompt_tokens,
+        "completion_tokens": c.completion_tokens,
+        "total_tokens": c.prompt_tokens + c.completion_tokens,
+    }
 
 
 def chat_body(rid: str, model: str, c: Completion) -> dict[str, Any]:
-    return {"id": rid, "object": "chat.completion", "created": int(time.time()),
-            "model": model,
-            "choices": [{"index": 0, "message": {"role": "assistant", "content": c.text},
-                         "finish_reason": c.finish_reason, "logprobs": None}],
-            "usage": usage(c), "hxpm": hxpm_block(c)}
+    return {
+        "id": rid,
+        "object": "chat.completion",
+        "created": int(time.time()),
+        "model": model,
+        "choices": [
+            {
+                "index": 0,
+                "message": {"role": "assistant", "content": c.text},
+                "finish_reason": c.finish_reason,
+                "logprobs": None,
+            }
+        ],
+        "usage": usage(c),
+        "hxpm": hxpm_block(c),
+    }
 
 
 def text_body(rid: str, model: str, c: Completion, prefix: str = "") -> dict[str, Any]:
-    return {"id": rid, "object": "text_completion", "created": int(time.time()),
-            "model": model,
-            "choices": [{"index": 0, "text": prefix + c.text, "finish_reason": c.finish_reason,
-                         "logprobs": None}],
-            "usage": usage(c), "hxpm": hxpm_block(c)}
+    return {
+        "id": rid,
+        "object": "text_completion",
+        "created": int(time.time()),
+        "model": model,
+        "choices": [
+            {
+                "index": 0,
+                "text": prefix + c.text,
+                "finish_reason": c.finish_reason,
+                "logprobs": None,
+            }
+        ],
+        "usage": usage(c),
+        "hxpm": hxpm_block(c),
+    }
 
 
-def chat_chunk(rid: str, model: str, delta: dict[str, Any], finish: str | None = None,
-               extra: dict[str, Any] | None = None) -> dict[str, Any]:
-    body = {"id": rid, "object": "chat.completion.chunk", "created": int(time.time()),
-            "model": model,
-            "choices": [{"index": 0, "delta": delta, "finish_reason": finish, "logprobs": None}]}
+def chat_chunk(
+    rid: str,
+    model: str,
+    delta: dict[str, Any],
+    finish: str | None = None,
+    extra: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    body = {
+        "id": rid,
+        "object": "chat.completion.chunk",
+        "created": int(time.time()),
+        "model": model,
+        "choices": [{"index": 0, "delta": delta, "finish_reason": finish, "logprobs": None}],
+    }
     return {**body, **(extra or {})}
 
 
-def text_chunk(rid: str, model: str, text: str, finish: str | None = None,
-               extra: dict[str, Any] | None = None) -> dict[str, Any]:
-    body = {"id": rid, "object": "text_completion", "created": int(time.time()),
-            "model": model,
-            "choices": [{"index": 0, "text": text, "finish_reason": finish, "logprobs": None}]}
+def text_chunk(
+    rid: str, model: str, text: str, finish: str | None = None, extra: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    body = {
+        "id": rid,
+        "object": "text_completion",
+        "created": int(time.time()),
+        "model": model,
+        "choices": [{"index": 0, "text": text, "finish_reason": finish, "logprobs": None}],
+    }
     return {**body, **(extra or {})}

@@ -34,9 +34,10 @@ def is_loopback(host: str) -> bool:
 def check_exposure(host: str, api_key: str | None) -> None:
     """Binding beyond this machine needs a key: anyone who can reach it could run the model."""
     if not is_loopback(host) and not api_key:
-        raise UsageError(f"--host {host} would expose the server beyond this machine without "
-                         "an API key", hint="Pass --api-key KEY (or set HXPM_API_KEY), or "
-                                             "keep the default --host 127.0.0.1.")
+        raise UsageError(
+            f"--host {host} would expose the server beyond this machine without an API key",
+            hint="Pass --api-key KEY (or set HXPM_API_KEY), or keep the default --host 127.0.0.1.",
+        )
 
 
 def bind(host: str, port: int) -> socket.socket:
@@ -47,15 +48,24 @@ def bind(host: str, port: int) -> socket.socket:
         sock.bind((host, port))
     except OSError as e:
         sock.close()
-        raise NetworkError(f"cannot listen on {host}:{port}: {e.strerror or e}",
-                           hint="Pick another --port, or stop what is using it.") from None
+        raise NetworkError(
+            f"cannot listen on {host}:{port}: {e.strerror or e}",
+            hint="Pick another --port, or stop what is using it.",
+        ) from None
     sock.listen(128)
     sock.set_inheritable(True)
     return sock
 
 
-def serve(store: Store, *, host: str, port: int, base: str | None, config: ServeConfig,
-          on_listening: Callable[[str, int, str], None] | None = None) -> None:
+def serve(
+    store: Store,
+    *,
+    host: str,
+    port: int,
+    base: str | None,
+    config: ServeConfig,
+    on_listening: Callable[[str, int, str], None] | None = None,
+) -> None:
     """Serve until SIGINT/SIGTERM. ``on_listening(host, port, base)`` runs once bound."""
     import uvicorn
 
@@ -64,9 +74,15 @@ def serve(store: Store, *, host: str, port: int, base: str | None, config: Serve
     app = create_app(catalog, config)
     sock = bind(host, port)
     bound_port = int(sock.getsockname()[1])
-    server = uvicorn.Server(uvicorn.Config(
-        app, log_level="warning", access_log=False, lifespan="on",
-        timeout_graceful_shutdown=int(config.deadline_s) + 5))
+    server = uvicorn.Server(
+        uvicorn.Config(
+            app,
+            log_level="warning",
+            access_log=False,
+            lifespan="on",
+            timeout_graceful_shutdown=int(config.deadline_s) + 5,
+        )
+    )
     if on_listening is not None:
         on_listening(host, bound_port, catalog.base.name)
     # uvicorn re-raises the stop signal once it has shut down gracefully, to run the handler

@@ -46,9 +46,15 @@ class ApplyResult:
     replaced: tuple[str, ...] = ()  # "name version" of versions an update moved away from
 
 
-def apply_plan(store: Store, plan: Plan, options: InstallOptions = InstallOptions(), *,
-               replace_old: bool = False, on_step: StepCallback | None = None,
-               progress: ProgressFactory | None = None) -> ApplyResult:
+def apply_plan(
+    store: Store,
+    plan: Plan,
+    options: InstallOptions = InstallOptions(),
+    *,
+    replace_old: bool = False,
+    on_step: StepCallback | None = None,
+    progress: ProgressFactory | None = None,
+) -> ApplyResult:
     """Fetch and install every change of ``plan``; ``replace_old`` removes moved-from versions.
 
     ``progress`` gets one byte-progress hook for all URL downloads together (they run in
@@ -64,28 +70,37 @@ def apply_plan(store: Store, plan: Plan, options: InstallOptions = InstallOption
     _fetch_all(store, work, on_step, progress)
     with store.writing():
         results, replaced = _install_all(store, plan, work, options, replace_old, on_step)
-        _mark_requested(store, plan.base_model,
-                        [s for s in plan.steps if s.action == "keep" and s.requested])
-    return ApplyResult(tuple(results), tuple(s for s in plan.steps if s.action == "keep"),
-                       tuple(replaced))
+        _mark_requested(
+            store, plan.base_model, [s for s in plan.steps if s.action == "keep" and s.requested]
+        )
+    return ApplyResult(
+        tuple(results), tuple(s for s in plan.steps if s.action == "keep"), tuple(replaced)
+    )
 
 
-def _verify_all(store: Store, work: Sequence[tuple[PlanStep, VersionLine, VariantEntry]]
-                ) -> None:
+def _verify_all(store: Store, work: Sequence[tuple[PlanStep, VersionLine, VariantEntry]]) -> None:
     """Trust and signatures of the whole plan are checked before anything is fetched."""
     trusted = trusted_keys(store)
     for _step, _line, variant in work:
         envelope = parse_signature_file(variant.signature)
         st = envelope.statement
-        verify_signature(envelope, PackageFacts(st.name, st.version, st.base_model,
-                                                st.base_sha256, st.tree_sha256, variant.sha256),
-                         trusted)
+        verify_signature(
+            envelope,
+            PackageFacts(
+                st.name, st.version, st.base_model, st.base_sha256, st.tree_sha256, variant.sha256
+            ),
+            trusted,
+        )
 
 
-def _install_all(store: Store, plan: Plan,
-                 work: Sequence[tuple[PlanStep, VersionLine, VariantEntry]],
-                 options: InstallOptions, replace_old: bool, on_step: StepCallback | None
-                 ) -> tuple[list[InstallResult], list[str]]:
+def _install_all(
+    store: Store,
+    plan: Plan,
+    work: Sequence[tuple[PlanStep, VersionLine, VariantEntry]],
+    options: InstallOptions,
+    replace_old: bool,
+    on_step: StepCallback | None,
+) -> tuple[list[InstallResult], list[str]]:
     """All or nothing: every tree is placed first, then one transaction records them all
     and drops the versions an upgrade moves away from (a crash leaves old or new, never
     both). On any failure the placed, unrecorded trees are removed before re-raising."""
@@ -95,13 +110,17 @@ def _install_all(store: Store, plan: Plan,
             old = step.installed_version
             meta = InstallMeta(
                 source=f"{step.candidate.origin}: {line.source.git}@{line.source.tag}",
-                requested=step.requested, index_name=step.candidate.payload.index,
-                source_commit=line.source.commit, expected_sha256=variant.sha256,
-                base=plan.base_model, replaces=(old,) if replace_old and old else (),
+                requested=step.requested,
+                index_name=step.candidate.payload.index,
+                source_commit=line.source.commit,
+                expected_sha256=variant.sha256,
+                base=plan.base_model,
+                replaces=(old,) if replace_old and old else (),
             )
             envelope = parse_signature_file(variant.signature)
-            placed.append(place_archive_locked(store, _blob(store, variant), envelope,
-                                               options, meta))
+            placed.append(
+                place_archive_locked(store, _blob(store, variant), envelope, options, meta)
+            )
         record_installs_locked(store, placed)
     except BaseException:
         discard_placed(store, placed)
@@ -109,8 +128,12 @@ def _install_all(store: Store, plan: Plan,
     if on_step:
         for step, _line, _variant in work:
             on_step(step, "installed")
-    replaced = [f"{p.result.expert.name} {e.version}" for p in placed for e in p.drop
-                if e.name == p.result.expert.name and e.version != p.result.expert.version]
+    replaced = [
+        f"{p.result.expert.name} {e.version}"
+        for p in placed
+        for e in p.drop
+        if e.name == p.result.expert.name and e.version != p.result.expert.version
+    ]
     return [p.result for p in placed], replaced
 
 
@@ -124,8 +147,12 @@ def _line_and_variant(step: PlanStep, base: str) -> tuple[VersionLine, VariantEn
     return payload.line, payload.variant(base)
 
 
-def _fetch_all(store: Store, work: Sequence[tuple[PlanStep, VersionLine, VariantEntry]],
-               on_step: StepCallback | None, progress: ProgressFactory | None = None) -> None:
+def _fetch_all(
+    store: Store,
+    work: Sequence[tuple[PlanStep, VersionLine, VariantEntry]],
+    on_step: StepCallback | None,
+    progress: ProgressFactory | None = None,
+) -> None:
     # One worker per source repo: two fetches into the same Git cache must not interleave.
     groups: dict[str, list[tuple[PlanStep, VersionLine, VariantEntry]]] = {}
     for item in work:
@@ -149,8 +176,9 @@ def _fetch_all(store: Store, work: Sequence[tuple[PlanStep, VersionLine, Variant
 
 def _mark_requested(store: Store, base: str, steps: Sequence[PlanStep]) -> None:
     """An expert first pulled in as a dependency becomes one the user asked for."""
-    rows = [store.db.find_installed(s.candidate.name, str(s.candidate.version), base)
-            for s in steps]
+    rows = [
+        store.db.find_installed(s.candidate.name, str(s.candidate.version), base) for s in steps
+    ]
     unflagged = [e for e in rows if e is not None and not e.requested]
     if unflagged:
         with store.db.transaction() as conn:

@@ -49,8 +49,9 @@ def _slug_or_none(name: str) -> str | None:
         return None
 
 
-def _name_candidates(variant_name: str, bases: Sequence[BaseModel]
-                     ) -> tuple[MatchKind, list[BaseModel]]:
+def _name_candidates(
+    variant_name: str, bases: Sequence[BaseModel]
+) -> tuple[MatchKind, list[BaseModel]]:
     """The first step of rules 2-3 that finds anything, and what it found."""
     same_id = [b for b in bases if b.name.casefold() == variant_name.casefold()]
     if same_id:
@@ -59,8 +60,9 @@ def _name_candidates(variant_name: str, bases: Sequence[BaseModel]
     return "path-part", [b for b in bases if slug is not None and _slug_or_none(b.name) == slug]
 
 
-def match_base(variant_name: str, variant_sha256: str, bases: Sequence[BaseModel], *,
-               prefer: str | None = None) -> BaseMatch:
+def match_base(
+    variant_name: str, variant_sha256: str, bases: Sequence[BaseModel], *, prefer: str | None = None
+) -> BaseMatch:
     """Apply the rule above. ``prefer`` (a ``--base`` NAME) settles a tie it is part of.
 
     Raises:
@@ -78,8 +80,7 @@ def match_base(variant_name: str, variant_sha256: str, bases: Sequence[BaseModel
             raise BaseMismatchError(
                 f"the package was built for {variant_name} with digest {digest[:16]}…, but "
                 f"your registered {named[0].name} has digest {named[0].sha256[:16]}…",
-                hint="Install a variant built for your base, or register the matching "
-                "base files.",
+                hint="Install a variant built for your base, or register the matching base files.",
             )
         return BaseMatch(variant_name, None, "unregistered")
     kind, named = _name_candidates(variant_name, bases)
@@ -88,8 +89,9 @@ def match_base(variant_name: str, variant_sha256: str, bases: Sequence[BaseModel
     return BaseMatch(variant_name, _one(variant_name, named, prefer, kind), kind)
 
 
-def _one(variant_name: str, hits: list[BaseModel], prefer: str | None, kind: MatchKind
-         ) -> BaseModel:
+def _one(
+    variant_name: str, hits: list[BaseModel], prefer: str | None, kind: MatchKind
+) -> BaseModel:
     if len(hits) == 1:
         return hits[0]
     chosen = [b for b in hits if b.name == prefer]
@@ -108,8 +110,9 @@ def _one(variant_name: str, hits: list[BaseModel], prefer: str | None, kind: Mat
     )
 
 
-def matching_bases(variant_name: str, variant_sha256: str, bases: Sequence[BaseModel]
-                   ) -> list[BaseModel]:
+def matching_bases(
+    variant_name: str, variant_sha256: str, bases: Sequence[BaseModel]
+) -> list[BaseModel]:
     """Every registered base the rule could pick: one, several when it is ambiguous (the
     chosen base then decides), none when nothing matches or a stated digest differs."""
     if variant_sha256:
@@ -126,16 +129,19 @@ def describe_kind(kind: str) -> str:
     }.get(kind, kind)
 
 
-def describe_match(manifest_base: str, recorded_base: str, kind: str | None,
-                   registered: bool) -> str:
+def describe_match(
+    manifest_base: str, recorded_base: str, kind: str | None, registered: bool
+) -> str:
     """One line for `hxpm info`: which registered base an expert runs on, and why."""
     if kind is None:  # installed before hxpm recorded how bases match
         if registered:
             return f"{recorded_base} (registered)"
         return f"{recorded_base} is not registered"
     if kind == "unregistered" or not registered:
-        return (f"none: no registered base matches {manifest_base!r}; `hxpm base add "
-                f"MODEL-ID --path DIR` re-matches installed experts")
+        return (
+            f"none: no registered base matches {manifest_base!r}; `hxpm base add "
+            f"MODEL-ID --path DIR` re-matches installed experts"
+        )
     if manifest_base == recorded_base:
         return f"{recorded_base} ({describe_kind(kind)})"
     return f"{recorded_base}, for the manifest's {manifest_base!r} ({describe_kind(kind)})"

@@ -43,17 +43,20 @@ def _path_hint(name: str) -> str | None:
     if not (":" in name or "\\" in name or name.startswith(("/", "~", "."))):
         return None
     last = re.split(r"[\\/]", name.rstrip("/\\"))[-1] or "MODEL"
-    return (f"That looks like a local path: give the model id as NAME and the folder as "
-            f"--path, e.g. `hxpm base add ORG/{last} --path {name}`. Experts whose manifest "
-            f"names a path ending in {last} then match it by last path part.")
+    return (
+        f"That looks like a local path: give the model id as NAME and the folder as "
+        f"--path, e.g. `hxpm base add ORG/{last} --path {name}`. Experts whose manifest "
+        f"names a path ending in {last} then match it by last path part."
+    )
 
 
 # Weights only as safetensors: a hub repo's pickles (*.bin, *.pt) are never downloaded.
 HUB_PATTERNS = ["*.json", "*.safetensors", "*.txt", "*.model", "*.jinja", "LICENSE*", "*.md"]
 
 
-def add_base_from_hub(store: Store, name: str, repo_id: str, *, revision: str | None = None
-                      ) -> BaseAdded:
+def add_base_from_hub(
+    store: Store, name: str, repo_id: str, *, revision: str | None = None
+) -> BaseAdded:
     """Download a model from the Hugging Face Hub into the store, then register it."""
     validate_base_name(name)
     require_online(f"downloading {repo_id} from the Hugging Face Hub")
@@ -61,18 +64,22 @@ def add_base_from_hub(store: Store, name: str, repo_id: str, *, revision: str | 
         import huggingface_hub
         from huggingface_hub import errors as hf_errors
     except ImportError:
-        raise RuntimeMissingError("--from-hub needs huggingface_hub (part of the runtime "
-                                  "extra)") from None
+        raise RuntimeMissingError(
+            "--from-hub needs huggingface_hub (part of the runtime extra)"
+        ) from None
     target = store.paths.root / "models" / base_slug(repo_id)
     try:
-        huggingface_hub.snapshot_download(repo_id, revision=revision, local_dir=target,
-                                          allow_patterns=HUB_PATTERNS)
+        huggingface_hub.snapshot_download(
+            repo_id, revision=revision, local_dir=target, allow_patterns=HUB_PATTERNS
+        )
     except hf_errors.RepositoryNotFoundError:
         raise NotFoundError(f"the Hugging Face Hub has no model {repo_id!r}") from None
     except (hf_errors.HfHubHTTPError, hf_errors.LocalEntryNotFoundError, OSError) as e:
-        raise NetworkError(f"downloading {repo_id} failed: {str(e).splitlines()[0][:200]}",
-                           hint="Check your network, or download the model yourself and "
-                           f"use `hxpm base add {name} --path DIR`.") from None
+        raise NetworkError(
+            f"downloading {repo_id} failed: {str(e).splitlines()[0][:200]}",
+            hint="Check your network, or download the model yourself and "
+            f"use `hxpm base add {name} --path DIR`.",
+        ) from None
     return add_base(store, name, target, source=f"hub:{repo_id}")
 
 
@@ -88,7 +95,7 @@ def add_base(store: Store, name: str, path: Path, *, source: str = "local") -> B
         raise NotFoundError(
             f"{path} is not a model directory: expected config.json in it",
             hint="Point --path at a Hugging Face-format model folder "
-                 "(config.json + *.safetensors).",
+            "(config.json + *.safetensors).",
         )
     if not any(p.suffix == ".safetensors" for p in base_model_files(path)):
         raise NotFoundError(f"{path} holds no *.safetensors weights")
@@ -101,8 +108,9 @@ def add_base(store: Store, name: str, path: Path, *, source: str = "local") -> B
     return BaseAdded(store.db.find_base(name) or base, tuple(rematched), tuple(left))
 
 
-def _rematch_unregistered(store: Store, conn: sqlite3.Connection, name: str
-                          ) -> tuple[list[InstalledExpert], list[str]]:
+def _rematch_unregistered(
+    store: Store, conn: sqlite3.Connection, name: str
+) -> tuple[list[InstalledExpert], list[str]]:
     """Record under ``name`` the unmatched installed experts it now matches (same
     transaction as the registration)."""
     bases = store.db.bases()  # the new base is visible inside the open transaction
@@ -154,6 +162,8 @@ def _require(store: Store, name: str) -> BaseModel:
     base = store.db.find_base(name)
     if base is None:
         known = ", ".join(b.name for b in store.db.bases()) or "none"
-        raise NotFoundError(f"no base model named {name!r} (registered: {known})",
-                            hint="Register one with `hxpm base add NAME --path DIR`.")
+        raise NotFoundError(
+            f"no base model named {name!r} (registered: {known})",
+            hint="Register one with `hxpm base add NAME --path DIR`.",
+        )
     return base

@@ -50,8 +50,11 @@ class IndexPayload:
 
     def variant(self, base_model: str) -> VariantEntry:
         own = dict(self.matched).get(base_model)
-        v = next((x for x in self.line.variants if x.base_model == own), None) if own \
+        v = (
+            next((x for x in self.line.variants if x.base_model == own), None)
+            if own
             else self.line.variant_for(base_model)
+        )
         assert v is not None  # the resolver only picks candidates with this variant
         return v
 
@@ -59,45 +62,67 @@ class IndexPayload:
 def candidate_from_installed(e: InstalledExpert) -> Candidate:
     m = Manifest.from_dict(e.manifest, source=f"store: {e.name} {e.version}")
     return Candidate(
-        name=e.name, version=Version.parse(e.version), requires=m.requires,
-        incompatible_with=m.incompatible_with, load_order=m.load_order, max_chain=m.max_chain,
-        base_models=((e.base_model, e.base_sha256),), installed=True, origin="installed",
+        name=e.name,
+        version=Version.parse(e.version),
+        requires=m.requires,
+        incompatible_with=m.incompatible_with,
+        load_order=m.load_order,
+        max_chain=m.max_chain,
+        base_models=((e.base_model, e.base_sha256),),
+        installed=True,
+        origin="installed",
         payload=InstalledPayload(e),
     )
 
 
-def candidate_from_line(index: str | None, line: VersionLine, *, origin: str | None = None,
-                        bases: Sequence[BaseModel] = ()) -> Candidate:
+def candidate_from_line(
+    index: str | None,
+    line: VersionLine,
+    *,
+    origin: str | None = None,
+    bases: Sequence[BaseModel] = (),
+) -> Candidate:
     """``index`` None means the release was read straight from its Git repo.
 
     A variant whose base name is not registered but matches registered bases (``bases``;
     several when ambiguous) is offered under their names, so the resolver finds it for the
     base in use.
     """
-    base_models, matched = _offered_bases([(v.base_model, v.base_sha256) for v in line.variants],
-                                          bases)
+    base_models, matched = _offered_bases(
+        [(v.base_model, v.base_sha256) for v in line.variants], bases
+    )
     return Candidate(
-        name=line.name, version=line.version, requires=line.requires,
-        incompatible_with=line.incompatible_with, load_order=line.load_order,
-        max_chain=line.max_chain, base_models=base_models,
-        yanked=line.yanked, origin=origin or index or line.source.git,
+        name=line.name,
+        version=line.version,
+        requires=line.requires,
+        incompatible_with=line.incompatible_with,
+        load_order=line.load_order,
+        max_chain=line.max_chain,
+        base_models=base_models,
+        yanked=line.yanked,
+        origin=origin or index or line.source.git,
         payload=IndexPayload(index, line, matched),
     )
 
 
-def candidate_from_release(cache: IndexCache, release: CachedRelease,
-                           bases: Sequence[BaseModel] = ()) -> Candidate:
+def candidate_from_release(
+    cache: IndexCache, release: CachedRelease, bases: Sequence[BaseModel] = ()
+) -> Candidate:
     """A candidate from the cache's resolution columns, as :func:`candidate_from_line`
     would make it from the whole line; the line is read from ``cache`` only if asked for
     (so only while ``cache`` is open)."""
     base_models, matched = _offered_bases(release.bases, bases)
     index, name, version = release.index, release.name, release.version
     return Candidate(
-        name=name, version=parse_version_cached(version),
+        name=name,
+        version=parse_version_cached(version),
         requires=_requirements(release.requires, "requires"),
         incompatible_with=_requirements(release.incompatible_with, "incompatible_with"),
-        load_order=release.load_order, max_chain=release.max_chain, base_models=base_models,
-        yanked=release.yanked, origin=index,
+        load_order=release.load_order,
+        max_chain=release.max_chain,
+        base_models=base_models,
+        yanked=release.yanked,
+        origin=index,
         payload=IndexPayload(index, lambda: cache.line(index, name, version), matched),
     )
 
@@ -106,16 +131,16 @@ def _requirements(items: Sequence[str], field: str) -> tuple[Requirement, ...]:
     return tuple(parse_requirement_cached(item, f"{field}[{i}]") for i, item in enumerate(items))
 
 
-def _offered_bases(variants: Sequence[tuple[str, str]], bases: Sequence[BaseModel]
-                   ) -> tuple[tuple[tuple[str, str], ...], tuple[tuple[str, str], ...]]:
+def _offered_bases(
+    variants: Sequence[tuple[str, str]], bases: Sequence[BaseModel]
+) -> tuple[tuple[tuple[str, str], ...], tuple[tuple[str, str], ...]]:
     """(base, digest) pairs a line is offered for, and the (registered base, variant base)
     pairs where a registered base stands in for the variant's own name."""
     registered = {b.name for b in bases}
     matched: list[tuple[str, str]] = []
     base_models = []
     for base_model, base_sha256 in variants:
-        hits = [] if base_model in registered else \
-            matching_bases(base_model, base_sha256, bases)
+        hits = [] if base_model in registered else matching_bases(base_model, base_sha256, bases)
         for b in hits:
             if b.name not in dict(matched):
                 matched.append((b.name, base_model))
@@ -133,10 +158,16 @@ class StoreSource:
     then the index with the best priority.
     """
 
-    def __init__(self, store: Store, cache: IndexCache, *,
-                 pinned_index: dict[str, str] | None = None,
-                 extra: Sequence[Candidate] = (), include_installed: bool = True,
-                 sparse: SparseFetcher | None = None) -> None:
+    def __init__(
+        self,
+        store: Store,
+        cache: IndexCache,
+        *,
+        pinned_index: dict[str, str] | None = None,
+        extra: Sequence[Candidate] = (),
+        include_installed: bool = True,
+        sparse: SparseFetcher | None = None,
+    ) -> None:
         self._store = store
         self._cache = cache
         # Sparse HTTP indexes load a name's file when it is first asked for.

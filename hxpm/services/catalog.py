@@ -41,10 +41,19 @@ class ModelEntry:
 
     def to_dict(self, created: int) -> dict[str, Any]:
         """The vLLM shape for a model card (plus an ``hxpm`` object of our own)."""
-        return {"id": self.id, "object": "model", "created": created, "owned_by": "hxpm",
-                "root": self.root, "parent": self.parent,
-                "hxpm": {"version": self.version, "stack": list(self.requires or ()),
-                         "problem": self.problem}}
+        return {
+            "id": self.id,
+            "object": "model",
+            "created": created,
+            "owned_by": "hxpm",
+            "root": self.root,
+            "parent": self.parent,
+            "hxpm": {
+                "version": self.version,
+                "stack": list(self.requires or ()),
+                "problem": self.problem,
+            },
+        }
 
 
 def experts_label(selection: Selection) -> tuple[str, ...]:
@@ -61,8 +70,9 @@ class Catalog:
 
     def newest_experts(self) -> list[InstalledExpert]:
         newest: dict[str, InstalledExpert] = {}
-        for e in newest_first([e for e in self.store.db.installed()
-                               if e.base_model == self.base.name]):
+        for e in newest_first(
+            [e for e in self.store.db.installed() if e.base_model == self.base.name]
+        ):
             newest.setdefault(e.name, e)
         return sorted(newest.values(), key=lambda e: e.name)
 
@@ -71,15 +81,16 @@ class Catalog:
         entries = [ModelEntry(self.base.name, None, None, str(self.base.path), ())]
         for e in self.newest_experts():
             try:
-                stack = installed_set(self.store, [f"{e.name}@=={e.version}"],
-                                      base=self.base.name)
+                stack = installed_set(self.store, [f"{e.name}@=={e.version}"], base=self.base.name)
                 requires: tuple[str, ...] | None = tuple(
-                    f"{x.name}@{x.version}" for x in stack.experts)
+                    f"{x.name}@{x.version}" for x in stack.experts
+                )
                 problem = None
             except HxpmError as err:
                 requires, problem = None, err.message
-            entries.append(ModelEntry(e.name, e.version, self.base.name, str(e.path), requires,
-                                      problem))
+            entries.append(
+                ModelEntry(e.name, e.version, self.base.name, str(e.path), requires, problem)
+            )
         return entries
 
     def choose(self, model: str, prompt: str) -> Selection:
@@ -93,8 +104,9 @@ class Catalog:
         """
         name = model.strip()
         if not name or len(name) > MAX_MODEL_NAME:
-            raise UsageError("model must name the base, 'auto', or installed experts "
-                             "joined with '+'")
+            raise UsageError(
+                "model must name the base, 'auto', or installed experts joined with '+'"
+            )
         if name == self.base.name:
             return Selection(self.base, (), None, "the bare base was asked for")
         if name == AUTO:
@@ -107,8 +119,9 @@ class Catalog:
         try:
             chosen = installed_set(self.store, parts, base=self.base.name)
         except NotFoundError as e:
-            raise NotFoundError(e.message, hint=self._known_hint(),
-                                details={"available": self.available()}) from None
+            raise NotFoundError(
+                e.message, hint=self._known_hint(), details={"available": self.available()}
+            ) from None
         return Selection(self.base, chosen.experts, None, f"asked for: {' + '.join(parts)}")
 
     def available(self) -> list[str]:

@@ -30,12 +30,15 @@ def registered_base(store: Store, name: str | None) -> BaseModel:
     """``name`` or the default base; NotFoundError with the next step when there is none."""
     chosen = name or store.db.get_meta("default_base")
     if chosen is None:
-        raise NotFoundError("no base model is registered",
-                            hint="Register one with `hxpm base add NAME --path DIR`.")
+        raise NotFoundError(
+            "no base model is registered", hint="Register one with `hxpm base add NAME --path DIR`."
+        )
     base = store.db.find_base(chosen)
     if base is None:
-        raise NotFoundError(f"no base model named {chosen!r} is registered",
-                            hint=f"hxpm base add {chosen} --path DIR")
+        raise NotFoundError(
+            f"no base model named {chosen!r} is registered",
+            hint=f"hxpm base add {chosen} --path DIR",
+        )
     return base
 
 
@@ -51,10 +54,15 @@ def installed_set(store: Store, specs: Sequence[str], *, base: str | None = None
     for spec in specs:
         req = parse_requirement(spec, field="--expert")
         roots.append(Requirement(resolve_installed_name(store, req.name), req.spec, None, spec))
-    candidates = [candidate_from_installed(e) for e in store.db.installed()
-                  if e.base_model == base_model.name]
-    resolution = resolve(roots, InMemorySource(candidates), base_model=base_model.name,
-                         base_sha256=base_model.sha256 or None)
+    candidates = [
+        candidate_from_installed(e) for e in store.db.installed() if e.base_model == base_model.name
+    ]
+    resolution = resolve(
+        roots,
+        InMemorySource(candidates),
+        base_model=base_model.name,
+        base_sha256=base_model.sha256 or None,
+    )
     experts = []
     for c in resolution.experts:
         assert isinstance(c.payload, InstalledPayload)

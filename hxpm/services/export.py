@@ -65,9 +65,13 @@ class ExportedModule:
     check: dict[str, Any] | None = None  # merged stacks: how it compared with `hxpm run`
 
     def to_dict(self) -> dict[str, Any]:
-        return {**self.module.to_dict(), "version": self.version, "rank": self.rank,
-                "merged_stack": list(self.stack) if len(self.stack) > 1 else None,
-                "check": self.check}
+        return {
+            **self.module.to_dict(),
+            "version": self.version,
+            "rank": self.rank,
+            "merged_stack": list(self.stack) if len(self.stack) > 1 else None,
+            "check": self.check,
+        }
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,8 +98,13 @@ class VllmExport:
 
     @property
     def argv(self) -> list[str]:
-        return serve_argv(str(self.base.path), self.base.name, [m.module for m in self.modules],
-                          max_lora_rank=self.max_lora_rank, max_loras=self.max_loras)
+        return serve_argv(
+            str(self.base.path),
+            self.base.name,
+            [m.module for m in self.modules],
+            max_lora_rank=self.max_lora_rank,
+            max_loras=self.max_loras,
+        )
 
     @property
     def command(self) -> str:
@@ -129,13 +138,23 @@ class _Planned:
     @property
     def rank(self) -> int:
         # A merged stack has one block per member, each as wide as that member's largest rank.
-        return sum(max_rank(_config_of(e)) for e in self.stack) if len(self.stack) > 1 \
+        return (
+            sum(max_rank(_config_of(e)) for e in self.stack)
+            if len(self.stack) > 1
             else max_rank(self.config)
+        )
 
 
-def export_vllm(store: Store, names: Sequence[str], *, base: str | None = None,
-                max_lora_rank: int | None = None, max_loras: int | None = None,
-                merge_stack: bool = False, out_dir: Path | None = None) -> VllmExport:
+def export_vllm(
+    store: Store,
+    names: Sequence[str],
+    *,
+    base: str | None = None,
+    max_lora_rank: int | None = None,
+    max_loras: int | None = None,
+    merge_stack: bool = False,
+    out_dir: Path | None = None,
+) -> VllmExport:
     """Check the set against vLLM's rules and the limits, merge stacks if asked, describe it.
 
     Raises:
@@ -149,17 +168,20 @@ def export_vllm(store: Store, names: Sequence[str], *, base: str | None = None,
     if not wanted:
         raise UsageError(f"no experts are installed for {base_model.name}")
     es = installed_set(store, wanted, base=base_model.name)
-    planned, skipped, blocking = _plan(es.experts, set(es.requested) if names else set(),
-                                       merge_stack)
+    planned, skipped, blocking = _plan(
+        es.experts, set(es.requested) if names else set(), merge_stack
+    )
     if blocking:
-        raise UsageError("vLLM cannot serve " + "; ".join(f"{s.name}: {s.reason}"
-                                                          for s in blocking),
-                         hint=_hint(blocking, merge_stack))
+        raise UsageError(
+            "vLLM cannot serve " + "; ".join(f"{s.name}: {s.reason}" for s in blocking),
+            hint=_hint(blocking, merge_stack),
+        )
     if not planned:
-        raise UsageError(f"none of the experts installed for {base_model.name} can be served "
-                         "by vLLM as they are: " + "; ".join(f"{s.name}: {s.reason}"
-                                                            for s in skipped),
-                         hint=_hint(skipped, merge_stack))
+        raise UsageError(
+            f"none of the experts installed for {base_model.name} can be served "
+            "by vLLM as they are: " + "; ".join(f"{s.name}: {s.reason}" for s in skipped),
+            hint=_hint(skipped, merge_stack),
+        )
     rank_limit, loras = _limits(planned, max_lora_rank, max_loras)
     _check_printable(base_model, planned, out_dir)
     modules = tuple(_export(store, base_model, p, out_dir) for p in planned)
@@ -169,8 +191,9 @@ def export_vllm(store: Store, names: Sequence[str], *, base: str | None = None,
     return VllmExport(base_model, modules, rank_limit, loras, tuple(skipped), notes)
 
 
-def _plan(experts: Sequence[InstalledExpert], named: set[str], merge_stack: bool
-          ) -> tuple[list[_Planned], list[Skipped], list[Skipped]]:
+def _plan(
+    experts: Sequence[InstalledExpert], named: set[str], merge_stack: bool
+) -> tuple[list[_Planned], list[Skipped], list[Skipped]]:
     """What to export, what to skip (with why), and the skips that must stop the export."""
     planned: list[_Planned] = []
     skipped: list[Skipped] = []
@@ -189,8 +212,9 @@ def _plan(experts: Sequence[InstalledExpert], named: set[str], merge_stack: bool
     return planned, skipped, blocking
 
 
-def _why_not(expert: InstalledExpert, stack: Sequence[InstalledExpert], merge_stack: bool
-             ) -> str | None:
+def _why_not(
+    expert: InstalledExpert, stack: Sequence[InstalledExpert], merge_stack: bool
+) -> str | None:
     refusals = vllm_refusals(_config_of(expert))
     if refusals:
         return "; ".join(refusals)
@@ -199,10 +223,11 @@ def _why_not(expert: InstalledExpert, stack: Sequence[InstalledExpert], merge_st
     members = [e for e in stack if e is not expert]
     below = ", ".join(e.name for e in members)
     if not merge_stack:
-        return (f"needs --merge-stack: hxpm runs it stacked on {below}, but vLLM applies one "
-                "LoRA per request, so its own adapter alone is a different computation")
-    bad = [f"{e.name} ({'; '.join(r)})" for e in members if (r := vllm_refusals(
-        _config_of(e)))]
+        return (
+            f"needs --merge-stack: hxpm runs it stacked on {below}, but vLLM applies one "
+            "LoRA per request, so its own adapter alone is a different computation"
+        )
+    bad = [f"{e.name} ({'; '.join(r)})" for e in members if (r := vllm_refusals(_config_of(e)))]
     if bad:
         return f"cannot merge its stack: {', '.join(bad)}"
     return None
@@ -210,13 +235,16 @@ def _why_not(expert: InstalledExpert, stack: Sequence[InstalledExpert], merge_st
 
 def _hint(skips: Sequence[Skipped], merge_stack: bool) -> str:
     if not merge_stack and any(s.reason.startswith("needs --merge-stack") for s in skips):
-        return ("Add --merge-stack to write one LoRA equal to each stack (checked against "
-                "`hxpm run`), or export only experts that require nothing.")
+        return (
+            "Add --merge-stack to write one LoRA equal to each stack (checked against "
+            "`hxpm run`), or export only experts that require nothing."
+        )
     return "Serve these experts with `hxpm run`, or export the others only."
 
 
-def _closure(expert: InstalledExpert, experts: Sequence[InstalledExpert]
-             ) -> tuple[InstalledExpert, ...]:
+def _closure(
+    expert: InstalledExpert, experts: Sequence[InstalledExpert]
+) -> tuple[InstalledExpert, ...]:
     """``expert`` and everything it requires (transitively), in the set's load order."""
     by_name = {e.name: e for e in experts}
     seen = {expert.name}
@@ -242,12 +270,19 @@ def _adapter_folder(expert: InstalledExpert) -> Path:
     root = Path(expert.path)
     if (root / CONFIG_FILE).is_file():
         return root
-    found = sorted({p.parent for depth in range(1, _SEARCH_DEPTH + 1)
-                    for p in root.glob("/".join(["*"] * depth) + "/" + CONFIG_FILE)})
+    found = sorted(
+        {
+            p.parent
+            for depth in range(1, _SEARCH_DEPTH + 1)
+            for p in root.glob("/".join(["*"] * depth) + "/" + CONFIG_FILE)
+        }
+    )
     if len(found) != 1:
         what = "no" if not found else f"{len(found)} (ambiguous)"
-        raise InferenceError(f"{expert.name}: {what} {CONFIG_FILE} under {root}",
-                             hint=f"Reinstall it: hxpm install --force {expert.name}")
+        raise InferenceError(
+            f"{expert.name}: {what} {CONFIG_FILE} under {root}",
+            hint=f"Reinstall it: hxpm install --force {expert.name}",
+        )
     return found[0]
 
 
@@ -256,72 +291,99 @@ def _config_of(expert: InstalledExpert) -> dict[str, Any]:
     try:
         return load_adapter_config(path)
     except (OSError, AdapterConfigError) as e:
-        raise InferenceError(f"{expert.name}: cannot read {path}: {e}",
-                             hint=f"Reinstall it: hxpm install --force {expert.name}") from None
+        raise InferenceError(
+            f"{expert.name}: cannot read {path}: {e}",
+            hint=f"Reinstall it: hxpm install --force {expert.name}",
+        ) from None
 
 
-def _limits(planned: Sequence[_Planned], max_lora_rank: int | None, max_loras: int | None
-            ) -> tuple[int, int]:
+def _limits(
+    planned: Sequence[_Planned], max_lora_rank: int | None, max_loras: int | None
+) -> tuple[int, int]:
     """``--max-lora-rank`` and ``--max-loras`` for the command line, checked."""
     ranks = {p.expert.name: p.rank for p in planned}
     largest = max(ranks.values())
     if max_lora_rank is not None:
         wrong = check_max_lora_rank(max_lora_rank)
         if wrong:
-            raise UsageError(wrong, hint="Leave --max-lora-rank out to get the smallest value "
-                                         "that fits.")
+            raise UsageError(
+                wrong, hint="Leave --max-lora-rank out to get the smallest value that fits."
+            )
     limit = max_lora_rank or smallest_max_lora_rank(largest) or 0
     over = [f"{name} has rank {rank}" for name, rank in ranks.items() if rank > limit]
     if over:
-        what = (f"--max-lora-rank {max_lora_rank}" if max_lora_rank
-                else f"the largest rank vLLM accepts ({VLLM_LARGEST_RANK})")
-        raise UsageError(f"{'; '.join(over)}, over {what} (rank_pattern included)",
-                         hint="Raise --max-lora-rank, or export fewer experts." if max_lora_rank
-                         else "Serve these experts with `hxpm run`.")
+        what = (
+            f"--max-lora-rank {max_lora_rank}"
+            if max_lora_rank
+            else f"the largest rank vLLM accepts ({VLLM_LARGEST_RANK})"
+        )
+        raise UsageError(
+            f"{'; '.join(over)}, over {what} (rank_pattern included)",
+            hint="Raise --max-lora-rank, or export fewer experts."
+            if max_lora_rank
+            else "Serve these experts with `hxpm run`.",
+        )
     return limit, max_loras or len(planned)
 
 
-def _check_printable(base: BaseModel, planned: Sequence[_Planned], out_dir: Path | None
-                     ) -> None:
-    words = [base.name, str(base.path), str(out_dir or ""), *(p.expert.name for p in planned),
-             *(str(p.folder) for p in planned)]
+def _check_printable(base: BaseModel, planned: Sequence[_Planned], out_dir: Path | None) -> None:
+    words = [
+        base.name,
+        str(base.path),
+        str(out_dir or ""),
+        *(p.expert.name for p in planned),
+        *(str(p.folder) for p in planned),
+    ]
     bad = [w for w in words if unprintable(w)]
     if bad:
-        raise UsageError(f"{len(bad)} name(s) or path(s) contain control characters, which a "
-                         "pasted command would carry to the terminal",
-                         hint="Register the base and the store under plain paths.")
+        raise UsageError(
+            f"{len(bad)} name(s) or path(s) contain control characters, which a "
+            "pasted command would carry to the terminal",
+            hint="Register the base and the store under plain paths.",
+        )
 
 
 def _notes(planned: Sequence[_Planned], loras: int) -> tuple[str, ...]:
     notes = []
     if loras < len(planned):
-        notes.append(f"--max-loras {loras} < {len(planned)} modules: vLLM keeps at most "
-                     f"{loras} adapter(s) per batch and swaps the others in")
-    patterned = [p.expert.name for p in planned if len(p.stack) == 1
-                 and uses_patterns(p.config)]
+        notes.append(
+            f"--max-loras {loras} < {len(planned)} modules: vLLM keeps at most "
+            f"{loras} adapter(s) per batch and swaps the others in"
+        )
+    patterned = [p.expert.name for p in planned if len(p.stack) == 1 and uses_patterns(p.config)]
     if patterned:
-        notes.append(f"rank_pattern/alpha_pattern in {', '.join(patterned)}: serve with a vLLM "
-                     "release that reads them (older ones scale every module by lora_alpha/r)")
+        notes.append(
+            f"rank_pattern/alpha_pattern in {', '.join(patterned)}: serve with a vLLM "
+            "release that reads them (older ones scale every module by lora_alpha/r)"
+        )
     return tuple(notes)
 
 
-def _export(store: Store, base: BaseModel, p: _Planned, out_dir: Path | None
-            ) -> ExportedModule:
+def _export(store: Store, base: BaseModel, p: _Planned, out_dir: Path | None) -> ExportedModule:
     if len(p.stack) == 1:
-        return ExportedModule(LoraModule(p.expert.name, str(p.folder), base.name),
-                              p.expert.version, p.rank, (p.expert.name,))
+        return ExportedModule(
+            LoraModule(p.expert.name, str(p.folder), base.name),
+            p.expert.version,
+            p.rank,
+            (p.expert.name,),
+        )
     root = out_dir or store.paths.root / "exports" / "vllm"
     target = root / _stack_folder_name(p.expert, p.stack)
     merged = _merge(base, p.stack, target)
-    return ExportedModule(LoraModule(p.expert.name, str(target), base.name),
-                          p.expert.version, merged.rank, tuple(e.name for e in p.stack),
-                          merged.check.to_dict())
+    return ExportedModule(
+        LoraModule(p.expert.name, str(target), base.name),
+        p.expert.version,
+        merged.rank,
+        tuple(e.name for e in p.stack),
+        merged.check.to_dict(),
+    )
 
 
 def _stack_folder_name(top: InstalledExpert, stack: Sequence[InstalledExpert]) -> str:
     """Deterministic: the same installed stack exports to the same folder."""
-    key = hashlib.sha256("\n".join(f"{e.name}@{e.version}:{e.tree_sha256}"
-                                   for e in stack).encode()).hexdigest()[:12]
+    key = hashlib.sha256(
+        "\n".join(f"{e.name}@{e.version}:{e.tree_sha256}" for e in stack).encode()
+    ).hexdigest()[:12]
     return f"{top.name}-{top.version}-stack-{key}"
 
 
@@ -331,20 +393,24 @@ def _merge(base: BaseModel, stack: Sequence[InstalledExpert], target: Path) -> M
         from hxpm_runtime.refs import BaseRef
         from hxpm_runtime.stack_export import write_merged_stack
     except ImportError as e:
-        raise RuntimeMissingError(f"--merge-stack needs the hxpm runtime ({e.name} is not "
-                                  "installed)") from None
+        raise RuntimeMissingError(
+            f"--merge-stack needs the hxpm runtime ({e.name} is not installed)"
+        ) from None
     from hxpm.services.run import adapter_refs
 
     staging: Path | None = None
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
         staging = Path(tempfile.mkdtemp(prefix=".staging-", dir=target.parent))
-        merged = write_merged_stack(BaseRef(base.name, base.path, base.sha256),
-                                    adapter_refs(stack), staging)
+        merged = write_merged_stack(
+            BaseRef(base.name, base.path, base.sha256), adapter_refs(stack), staging
+        )
         _replace(staging, target)
     except OSError as e:
-        raise StoreError(f"cannot write the merged adapter under {target.parent}: "
-                         f"{e.strerror or e}", hint="Choose another folder with -o DIR.") from None
+        raise StoreError(
+            f"cannot write the merged adapter under {target.parent}: {e.strerror or e}",
+            hint="Choose another folder with -o DIR.",
+        ) from None
     finally:
         if staging is not None:
             shutil.rmtree(staging, ignore_errors=True)
@@ -357,4 +423,3 @@ def _replace(staging: Path, target: Path) -> None:
         os.replace(target, old)
     os.replace(staging, target)
     shutil.rmtree(old, ignore_errors=True)
-

@@ -37,8 +37,13 @@ MAX_MANIFEST_BYTES = 1 << 20
 SIZE_SLACK = 1 << 10
 
 
-def fetch_variant(paths: StorePaths, line: VersionLine, variant: VariantEntry, *,
-                  progress: DownloadProgress | None = None) -> Path:
+def fetch_variant(
+    paths: StorePaths,
+    line: VersionLine,
+    variant: VariantEntry,
+    *,
+    progress: DownloadProgress | None = None,
+) -> Path:
     """Return the path of the verified blob for ``variant``, fetching it if needed.
 
     ``progress`` sees the bytes of a URL download as they arrive (see :func:`download`).
@@ -62,8 +67,9 @@ def partial_dir(paths: StorePaths) -> Path:
     return paths.blobs.parent / "partial"
 
 
-def _download_variant(paths: StorePaths, line: VersionLine, variant: VariantEntry,
-                      progress: DownloadProgress | None) -> None:
+def _download_variant(
+    paths: StorePaths, line: VersionLine, variant: VariantEntry, progress: DownloadProgress | None
+) -> None:
     assert variant.url is not None
     blob, partial = paths.blob(variant.sha256), partial_dir(paths)
     dest = partial / variant.sha256
@@ -71,8 +77,13 @@ def _download_variant(paths: StorePaths, line: VersionLine, variant: VariantEntr
         if blob.is_file():
             return  # another process got it while this one waited
         try:
-            download(variant.url, dest, max_bytes=variant.size + SIZE_SLACK,
-                     expected_sha256=variant.sha256, progress=progress)
+            download(
+                variant.url,
+                dest,
+                max_bytes=variant.size + SIZE_SLACK,
+                expected_sha256=variant.sha256,
+                progress=progress,
+            )
         except IntegrityError as e:
             _check_digest(str(e.details.get("got", "")), variant, line)  # the index's words
             raise
@@ -87,8 +98,9 @@ class DownloadMeter:
     one counts what it resumed from) and the sum of their sizes.
     """
 
-    def __init__(self, report: Callable[[str, int, int], None],
-                 variants: Sequence[VariantEntry]) -> None:
+    def __init__(
+        self, report: Callable[[str, int, int], None], variants: Sequence[VariantEntry]
+    ) -> None:
         self._report = report
         self._total = sum(v.size for v in variants)
         self._done: dict[str, int] = {}
@@ -121,8 +133,7 @@ def _read_from_repo(paths: StorePaths, line: VersionLine, variant: VariantEntry)
 
 def _check_repo_manifest(cache: Path, line: VersionLine) -> None:
     """The tagged commit must hold the expert the index line describes."""
-    data = git.read_file(cache, line.source.commit, "manifest.json",
-                         max_bytes=MAX_MANIFEST_BYTES)
+    data = git.read_file(cache, line.source.commit, "manifest.json", max_bytes=MAX_MANIFEST_BYTES)
     m = Manifest.from_bytes(data, source=f"{line.source.git}@{line.source.commit[:12]}")
     if m.name != line.name or m.version != line.version:
         raise IndexDataError(
@@ -137,7 +148,8 @@ def _check_digest(got: str, variant: VariantEntry, line: VersionLine) -> None:
     if got != variant.sha256:
         raise IntegrityError(
             f"{line.name} {line.version}: the archive's sha256 is {got}, the index line says "
-            f"{variant.sha256}", hint="The bytes were altered, or the index line is wrong.",
+            f"{variant.sha256}",
+            hint="The bytes were altered, or the index line is wrong.",
         )
 
 
@@ -165,4 +177,3 @@ def needs_network(paths: StorePaths, line: VersionLine, variant: VariantEntry) -
     url = normalise_git_url(line.source.git)
     cache = paths.repos / url.cache_key
     return not (cache.exists() and git.has_commit(cache, line.source.commit))
-

@@ -47,7 +47,8 @@ COMMIT_MESSAGE = "Import {name} from a PEFT adapter with hxpm import"
 _CONVERT_BIN_HINT = (
     "Only safetensors weights are accepted: a .bin file is a pickle, and loading it runs "
     "code. If you trust its source, convert it in Python: safetensors.torch.save_file("
-    "torch.load('adapter_model.bin', weights_only=True), 'adapter_model.safetensors').")
+    "torch.load('adapter_model.bin', weights_only=True), 'adapter_model.safetensors')."
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,8 +70,13 @@ class ImportResult:
 
 
 def import_adapter(
-    source: Path, *, name: str | None = None, base: str | None = None,
-    version: str | None = None, directory: Path | None = None, git: bool = True,
+    source: Path,
+    *,
+    name: str | None = None,
+    base: str | None = None,
+    version: str | None = None,
+    directory: Path | None = None,
+    git: bool = True,
     paths: StorePaths | None = None,
 ) -> ImportResult:
     """Create an expert repository from the PEFT adapter in ``source``.
@@ -88,15 +94,19 @@ def import_adapter(
     check_runnable(config, source / ac.CONFIG_FILE)
     weights = _weights_file(source)
     full_name = scaffold.expert_name(name if name is not None else derive_name(source))
-    ver = str(Version.parse(version if version is not None else scaffold.FIRST_VERSION,
-                            field="--version"))
+    ver = str(
+        Version.parse(version if version is not None else scaffold.FIRST_VERSION, field="--version")
+    )
     target = (Path.cwd() / full_name if directory is None else directory.expanduser()).absolute()
     scaffold.check_target(target)
     decision = decide_base(config, base, paths or StorePaths.from_env())
     notes = [*decision.warnings, *filter(None, [unregistered_warning(decision.choice)])]
     manifest = imported_manifest(full_name, ver, config, decision, source.name)
-    files = {"manifest.json": manifest, ac.CONFIG_FILE: config_bytes,
-             "README.md": imported_readme(full_name, ver, config, decision, source.name)}
+    files = {
+        "manifest.json": manifest,
+        ac.CONFIG_FILE: config_bytes,
+        "README.md": imported_readme(full_name, ver, config, decision, source.name),
+    }
     created = scaffold._first_missing(target)
     try:
         scaffold._write_files(target, files)
@@ -106,28 +116,45 @@ def import_adapter(
     except BaseException:
         scaffold._undo(target, created)
         raise
-    return ImportResult(full_name, ver, target, tuple(rels), commit, ac.adapter_kind(config),
-                        ac.max_rank(config), count, decision.choice, decision.from_config,
-                        source, tuple(notes))
+    return ImportResult(
+        full_name,
+        ver,
+        target,
+        tuple(rels),
+        commit,
+        ac.adapter_kind(config),
+        ac.max_rank(config),
+        count,
+        decision.choice,
+        decision.from_config,
+        source,
+        tuple(notes),
+    )
 
 
 def read_adapter_config(source: Path) -> tuple[bytes, dict[str, Any]]:
     """The bytes and parsed object of ``source/adapter_config.json`` (strict, capped)."""
     if not source.is_dir():
-        raise NotFoundError(f"adapter folder {source} does not exist or is not a folder",
-                            hint="Give the folder PEFT's save_pretrained wrote (it holds "
-                                 "adapter_config.json and adapter_model.safetensors).")
+        raise NotFoundError(
+            f"adapter folder {source} does not exist or is not a folder",
+            hint="Give the folder PEFT's save_pretrained wrote (it holds "
+            "adapter_config.json and adapter_model.safetensors).",
+        )
     path = source / ac.CONFIG_FILE
     if not path.is_file():
-        raise NotFoundError(f"{path} is missing: expected a PEFT adapter folder",
-                            hint="A PEFT adapter folder holds adapter_config.json and "
-                                 "adapter_model.safetensors (model.save_pretrained(DIR)).")
+        raise NotFoundError(
+            f"{path} is missing: expected a PEFT adapter folder",
+            hint="A PEFT adapter folder holds adapter_config.json and "
+            "adapter_model.safetensors (model.save_pretrained(DIR)).",
+        )
     try:  # one read: the bytes parsed are the bytes copied into the expert
         data = ac.read_capped(path)
         return data, ac.parse_adapter_config(data)
     except ac.AdapterConfigError as e:
-        raise PackageBuildError(f"{path}: {e}", hint="adapter_config.json must be the JSON "
-                                "object PEFT's save_pretrained writes.") from None
+        raise PackageBuildError(
+            f"{path}: {e}",
+            hint="adapter_config.json must be the JSON object PEFT's save_pretrained writes.",
+        ) from None
     except OSError as e:
         raise StoreError(f"reading {path}: {e.strerror or e}") from None
 
@@ -139,13 +166,16 @@ def check_runnable(config: dict[str, Any], where: Path) -> None:
         raise UnsupportedAdapterError(
             f"{where}: hxpm cannot run this {ac.adapter_kind(config)} adapter: "
             + "; ".join(reasons),
-            hint=_unsupported_hint(config), details={"reasons": reasons})
+            hint=_unsupported_hint(config),
+            details={"reasons": reasons},
+        )
     problems = ac.field_problems(config)
     if problems:
-        raise PackageBuildError(f"{where}: " + "; ".join(problems),
-                                hint="adapter_config.json must be the JSON object PEFT's "
-                                     "save_pretrained writes.",
-                                details={"reasons": problems})
+        raise PackageBuildError(
+            f"{where}: " + "; ".join(problems),
+            hint="adapter_config.json must be the JSON object PEFT's save_pretrained writes.",
+            details={"reasons": problems},
+        )
 
 
 def derive_name(source: Path) -> str:
@@ -153,20 +183,26 @@ def derive_name(source: Path) -> str:
     slug = re.sub(r"[^a-z0-9]+", "-", source.name.lower()).strip("-")
     slug = slug.removeprefix("expert-")[:50].strip("-")
     if not slug or not slug[0].isalpha():
-        raise UsageError(f"cannot derive an expert name from the folder name {source.name!r}",
-                         hint="Pass --name NAME (e.g. --name sql for expert-sql).")
+        raise UsageError(
+            f"cannot derive an expert name from the folder name {source.name!r}",
+            hint="Pass --name NAME (e.g. --name sql for expert-sql).",
+        )
     return scaffold.PREFIX + slug
 
 
 def _unsupported_hint(config: dict[str, Any]) -> str:
     init = config.get("init_lora_weights")
     if isinstance(init, str) and init.lower().startswith(("pissa", "olora", "corda")):
-        return ("Re-save the adapter as plain LoRA with PEFT: model.save_pretrained(OUT, "
-                "path_initial_model_for_weight_conversion=INITIAL_ADAPTER_DIR), where "
-                "INITIAL_ADAPTER_DIR holds the adapter saved right after initialisation. "
-                "See docs/import.md.")
-    return ("hxpm runs LoRA, DoRA and IA3 adapters that only add to the base model; "
-            "see docs/import.md for what is accepted and why.")
+        return (
+            "Re-save the adapter as plain LoRA with PEFT: model.save_pretrained(OUT, "
+            "path_initial_model_for_weight_conversion=INITIAL_ADAPTER_DIR), where "
+            "INITIAL_ADAPTER_DIR holds the adapter saved right after initialisation. "
+            "See docs/import.md."
+        )
+    return (
+        "hxpm runs LoRA, DoRA and IA3 adapters that only add to the base model; "
+        "see docs/import.md for what is accepted and why."
+    )
 
 
 def _weights_file(source: Path) -> Path:
@@ -174,12 +210,16 @@ def _weights_file(source: Path) -> Path:
     if path.is_file():
         return path
     if (source / ac.PICKLE_WEIGHTS_FILE).exists():
-        raise PackageBuildError(f"{source} holds only {ac.PICKLE_WEIGHTS_FILE} (a pickle), "
-                                f"expected {ac.WEIGHTS_FILE}: convert it to safetensors",
-                                hint=_CONVERT_BIN_HINT)
-    raise NotFoundError(f"{path} is missing",
-                        hint="Save the adapter with safetensors (PEFT's default: "
-                             "save_pretrained(DIR, safe_serialization=True)).")
+        raise PackageBuildError(
+            f"{source} holds only {ac.PICKLE_WEIGHTS_FILE} (a pickle), "
+            f"expected {ac.WEIGHTS_FILE}: convert it to safetensors",
+            hint=_CONVERT_BIN_HINT,
+        )
+    raise NotFoundError(
+        f"{path} is missing",
+        hint="Save the adapter with safetensors (PEFT's default: "
+        "save_pretrained(DIR, safe_serialization=True)).",
+    )
 
 
 def _copy_checked_weights(source: Path, dest: Path, config: dict[str, Any]) -> int:
@@ -187,26 +227,32 @@ def _copy_checked_weights(source: Path, dest: Path, config: dict[str, Any]) -> i
     size = source.stat().st_size
     limit = DEFAULT_LIMITS.max_member_size
     if size > limit:
-        raise PackageBuildError(f"{source}: {size} bytes exceeds the {limit}-byte limit "
-                                "of a package member")
+        raise PackageBuildError(
+            f"{source}: {size} bytes exceeds the {limit}-byte limit of a package member"
+        )
     try:
         shutil.copyfile(source, dest)
     except OSError as e:
-        raise StoreError(f"copying {source} to {dest}: {e.strerror or e}",
-                         hint="Check free space and permissions.") from None
+        raise StoreError(
+            f"copying {source} to {dest}: {e.strerror or e}",
+            hint="Check free space and permissions.",
+        ) from None
     try:
         header = check_safetensors_file(dest, member=str(source))
     except PackageFormatError as e:
-        raise PackageBuildError(e.message, hint="Re-save the adapter with PEFT or the "
-                                "safetensors library; this header is damaged.") from None
+        raise PackageBuildError(
+            e.message,
+            hint="Re-save the adapter with PEFT or the "
+            "safetensors library; this header is damaged.",
+        ) from None
     entries = {t.name: TensorEntry(t.dtype, t.shape) for t in header.tensors}
     problems = tensor_problems(config, entries)
     if problems:
-        raise PackageBuildError(f"{source} does not match {ac.CONFIG_FILE}: "
-                                + "; ".join(problems),
-                                hint="The weights and the config must come from the same "
-                                     "save_pretrained call.",
-                                details={"reasons": problems})
+        raise PackageBuildError(
+            f"{source} does not match {ac.CONFIG_FILE}: " + "; ".join(problems),
+            hint="The weights and the config must come from the same save_pretrained call.",
+            details={"reasons": problems},
+        )
     return len(entries)
 
 

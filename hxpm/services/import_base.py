@@ -63,14 +63,17 @@ def decide_base(config: dict[str, Any], given: str | None, paths: StorePaths) ->
     if given is not None:
         validate_base_name(given)
         if named is not None and named != given and not _same_base(named, given, registered):
-            warnings.append(f"adapter_config.json says the adapter was made on {named!r}; "
-                            f"the manifest names {given!r} as you asked")
+            warnings.append(
+                f"adapter_config.json says the adapter was made on {named!r}; "
+                f"the manifest names {given!r} as you asked"
+            )
         return BaseDecision(_choice(given, registered), named, tuple(warnings))
     if named is None:
         default = next((b for b in registered if b.is_default), None)
         name = default.name if default is not None else PLACEHOLDER_BASE
-        warnings.append(f"adapter_config.json names no base model; using {name!r} "
-                        "(pass --base NAME to choose)")
+        warnings.append(
+            f"adapter_config.json names no base model; using {name!r} (pass --base NAME to choose)"
+        )
         return BaseDecision(_choice(name, registered), None, tuple(warnings))
     if is_local_path(named):
         name, note = _name_for_local_path(named, registered)
@@ -84,9 +87,11 @@ def decide_base(config: dict[str, Any], given: str | None, paths: StorePaths) ->
 def unregistered_warning(choice: BaseChoice) -> str | None:
     if choice.registered:
         return None
-    return (f"base {choice.name!r} is not registered in your hxpm store, so the manifest's "
-            "sha256 is empty and installs cannot check the base; register it "
-            "(hxpm base add NAME --path DIR) and import again, or fill in the digest")
+    return (
+        f"base {choice.name!r} is not registered in your hxpm store, so the manifest's "
+        "sha256 is empty and installs cannot check the base; register it "
+        "(hxpm base add NAME --path DIR) and import again, or fill in the digest"
+    )
 
 
 def _registered_bases(paths: StorePaths) -> list[BaseModel]:
@@ -117,12 +122,16 @@ def _same_base(named: str, given: str, registered: Sequence[BaseModel]) -> bool:
 def _name_for_local_path(named: str, registered: Sequence[BaseModel]) -> tuple[str, str]:
     match = _match_local_path(named, registered)
     if match is not None:
-        return match, (f"adapter_config.json names the local folder {named!r}; it matches "
-                       f"the registered base {match!r}")
+        return match, (
+            f"adapter_config.json names the local folder {named!r}; it matches "
+            f"the registered base {match!r}"
+        )
     name = last_part(named)
-    return name, (f"adapter_config.json names the local folder {named!r}; using its last "
-                  f"part {name!r} as the base name (pass --base NAME to choose, e.g. the "
-                  "hub id of the model it was made on)")
+    return name, (
+        f"adapter_config.json names the local folder {named!r}; using its last "
+        f"part {name!r} as the base name (pass --base NAME to choose, e.g. the "
+        "hub id of the model it was made on)"
+    )
 
 
 def _match_local_path(named: str, registered: Sequence[BaseModel]) -> str | None:

@@ -38,12 +38,16 @@ def adapter_entry(config: dict[str, Any]) -> dict[str, Any]:
     return entry
 
 
-def imported_manifest(name: str, version: str, config: dict[str, Any], decision: BaseDecision,
-                      source_label: str) -> bytes:
+def imported_manifest(
+    name: str, version: str, config: dict[str, Any], decision: BaseDecision, source_label: str
+) -> bytes:
     """The manifest bytes, checked by :class:`Manifest` (raises ManifestError if invalid)."""
     kind = ac.adapter_kind(config)
-    variant: dict[str, Any] = {"name": decision.choice.name, "sha256": decision.choice.sha256,
-                               "adapters": [adapter_entry(config)]}
+    variant: dict[str, Any] = {
+        "name": decision.choice.name,
+        "sha256": decision.choice.sha256,
+        "adapters": [adapter_entry(config)],
+    }
     if not decision.choice.registered:
         variant = {"_comment": decision.choice.note, **variant}
     short = name.removeprefix("expert-")
@@ -60,8 +64,7 @@ def imported_manifest(name: str, version: str, config: dict[str, Any], decision:
             "exclude_keywords": [],
             "priority": 0.5,
         },
-        "constraints": {"requires": [], "incompatible_with": [], "load_order": 5,
-                        "max_chain": 10},
+        "constraints": {"requires": [], "incompatible_with": [], "load_order": 5, "max_chain": 10},
         "imported": {
             "_comment": "Made by hxpm import from a PEFT adapter folder: no training recipe.",
             "from": "peft",
@@ -76,25 +79,38 @@ def imported_manifest(name: str, version: str, config: dict[str, Any], decision:
     return raw
 
 
-def imported_readme(name: str, version: str, config: dict[str, Any], decision: BaseDecision,
-                    source_label: str) -> bytes:
+def imported_readme(
+    name: str, version: str, config: dict[str, Any], decision: BaseDecision, source_label: str
+) -> bytes:
     """A README stub saying what the adapter is, where it came from, and what to fill in."""
     kind = ac.adapter_kind(config)
     targets = ", ".join(f"`{t}`" for t in ac.target_module_names(config))
-    shape = "" if kind == "ia3" else (f", rank {config['r']} (largest {ac.max_rank(config)}), "
-                                      f"alpha {config.get('lora_alpha', 8)}")
-    base_line = (f"`{decision.choice.name}` (digest registered in the store that imported it)"
-                 if decision.choice.registered else
-                 f"`{decision.choice.name}` (no digest yet: see the `_comment` in manifest.json)")
+    shape = (
+        ""
+        if kind == "ia3"
+        else (
+            f", rank {config['r']} (largest {ac.max_rank(config)}), "
+            f"alpha {config.get('lora_alpha', 8)}"
+        )
+    )
+    base_line = (
+        f"`{decision.choice.name}` (digest registered in the store that imported it)"
+        if decision.choice.registered
+        else f"`{decision.choice.name}` (no digest yet: see the `_comment` in manifest.json)"
+    )
     lines = [
         f"# {name}",
         "",
-        (f"A {_KIND_LABEL[kind]} adapter imported with `hxpm import` from the PEFT adapter "
-         f"folder `{source_label}`; version {version}."),
+        (
+            f"A {_KIND_LABEL[kind]} adapter imported with `hxpm import` from the PEFT adapter "
+            f"folder `{source_label}`; version {version}."
+        ),
         "",
-        ("TODO: what this adapter does, for whom, and where it came from (a link to the "
-         "original, its author and its license). Fill in `license`, `author` and "
-         "`description` in manifest.json too."),
+        (
+            "TODO: what this adapter does, for whom, and where it came from (a link to the "
+            "original, its author and its license). Fill in `license`, `author` and "
+            "`description` in manifest.json too."
+        ),
         "",
         "## Adapter",
         "",

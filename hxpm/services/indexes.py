@@ -10,6 +10,7 @@ commit. Reads (resolve, search) use that cache and never touch Git.
 from __future__ import annotations
 
 import re
+import sqlite3
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -45,13 +46,22 @@ def open_cache(store: Store) -> IndexCache:
 
 def validate_index_name(name: str) -> str:
     if not INDEX_NAME_RE.fullmatch(name):
-        raise UsageError(f"index name: expected a lower-case name such as 'main' "
-                         f"(^[a-z][a-z0-9-]{{0,63}}$), got {name!r}")
+        raise UsageError(
+            f"index name: expected a lower-case name such as 'main' "
+            f"(^[a-z][a-z0-9-]{{0,63}}$), got {name!r}"
+        )
     return name
 
 
-def add_index(store: Store, name: str, url: str, *, priority: int | None = None,
-              trust_keys: bool = False, snapshot_key: str | None = None) -> IndexUpdate:
+def add_index(
+    store: Store,
+    name: str,
+    url: str,
+    *,
+    priority: int | None = None,
+    trust_keys: bool = False,
+    snapshot_key: str | None = None,
+) -> IndexUpdate:
     """Register an index and fetch it; nothing is kept if the first update fails.
 
     Credentials in ``url`` are used for this first fetch only: the record keeps the
@@ -67,8 +77,10 @@ def add_index(store: Store, name: str, url: str, *, priority: int | None = None,
     canonical = normalise_sparse_url(url).url if sparse else git_url.url  # type: ignore[union-attr]
     with store.writing():
         if store.db.find_index(name):
-            raise UsageError(f"an index named {name!r} already exists",
-                             hint=f"Remove it first with `hxpm index remove {name}`.")
+            raise UsageError(
+                f"an index named {name!r} already exists",
+                hint=f"Remove it first with `hxpm index remove {name}`.",
+            )
         existing = store.db.indexes()
         prio = priority if priority is not None else 10 * (len(existing) + 1)
         record = IndexRecord(name, canonical, prio, trust_keys, None, utc_now(), None)
@@ -83,8 +95,9 @@ def add_index(store: Store, name: str, url: str, *, priority: int | None = None,
             raise
 
 
-def update_indexes(store: Store, name: str | None = None, *, allow_rewind: bool = False
-                   ) -> list[IndexUpdate]:
+def update_indexes(
+    store: Store, name: str | None = None, *, allow_rewind: bool = False
+) -> list[IndexUpdate]:
     with store.writing():
         records = [_require(store, name)] if name else store.db.indexes()
         return [_update_locked(store, r, allow_rewind=allow_rewind) for r in records]
@@ -105,8 +118,10 @@ def _require(store: Store, name: str) -> IndexRecord:
     record = store.db.find_index(name)
     if record is None:
         known = ", ".join(i.name for i in store.db.indexes()) or "none"
-        raise NotFoundError(f"no index named {name!r} (configured: {known})",
-                            hint="Add one with `hxpm index add NAME URL`.")
+        raise NotFoundError(
+            f"no index named {name!r} (configured: {known})",
+            hint="Add one with `hxpm index add NAME URL`.",
+        )
     return record
 
 
@@ -122,8 +137,9 @@ def _forget(store: Store, name: str) -> None:
     remove_tree(store.paths.indexes / name)
 
 
-def _update_locked(store: Store, record: IndexRecord, *, allow_rewind: bool,
-                   url: GitURL | None = None) -> IndexUpdate:
+def _update_locked(
+    store: Store, record: IndexRecord, *, allow_rewind: bool, url: GitURL | None = None
+) -> IndexUpdate:
     """Fetch and accept ``record``'s head; ``url`` (with this call's credentials) wins over
     the stored URL, which never holds any."""
     if is_sparse_url(record.url):
@@ -166,8 +182,9 @@ def _refresh_cache(store: Store, index: str, cache_dir: Path, old: str | None, n
         if old == new and cached == new:
             return 0
         if old and cached == old:
-            changed = git.iter_changed_files(cache_dir, old, new, EXPERTS_DIR,
-                                             max_bytes=MAX_EXPERT_FILE_BYTES)
+            changed = git.iter_changed_files(
+                cache_dir, old, new, EXPERTS_DIR, max_bytes=MAX_EXPERT_FILE_BYTES
+            )
             return cache.update_index_files(index, new, changed)
         files = git.iter_files(cache_dir, new, EXPERTS_DIR, max_bytes=MAX_EXPERT_FILE_BYTES)
         return cache.replace_index_files(index, new, files)
@@ -175,16 +192,27 @@ def _refresh_cache(store: Store, index: str, cache_dir: Path, old: str | None, n
         cache.close()
 
 
-def _refresh_index_keys(store: Store, conn, record: IndexRecord,  # type: ignore[no-untyped-def]
-                        config: IndexConfig) -> None:
+def _refresh_index_keys(
+    store: Store,
+    conn: sqlite3.Connection,
+    record: IndexRecord,
+    config: IndexConfig,
+) -> None:
     """Keys an index vouches for are trusted only when the user said so at `index add`."""
     source = f"index:{record.name}"
     store.db.delete_trusted_keys_from(conn, source)
     if not record.trust_keys:
         return
     for key in config.keys:
-        store.db.put_trusted_key(conn, key.key_id, key.public_key, key.owner,
-                                 list(key.experts) or ["*"], utc_now(), source)
+        store.db.put_trusted_key(
+            conn,
+            key.key_id,
+            key.public_key,
+            key.owner,
+            list(key.experts) or ["*"],
+            utc_now(),
+            source,
+        )
 
 
 def init_index(directory: Path, *, name: str, description: str = "") -> str:
@@ -203,5 +231,6 @@ def init_index(directory: Path, *, name: str, description: str = "") -> str:
         f"# {name}\n\nAn hxpm index. Add it with `hxpm index add {name} <git-url>`; "
         "publish into it with `hxpm publish --index <this checkout>`.\n"
     )
-    return git.commit_files(directory, ["config.json", "experts/.keep", "README.md"],
-                            f"Create index {name}")
+    return git.commit_files(
+        directory, ["config.json", "experts/.keep", "README.md"], f"Create index {name}"
+    )

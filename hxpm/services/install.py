@@ -116,8 +116,12 @@ def install_package_file(
 
 
 def install_directory(
-    store: Store, expert_dir: Path, *, base: str | None = None,
-    options: InstallOptions = InstallOptions(), progress: ProgressFn | None = None,
+    store: Store,
+    expert_dir: Path,
+    *,
+    base: str | None = None,
+    options: InstallOptions = InstallOptions(),
+    progress: ProgressFn | None = None,
 ) -> InstallResult:
     """Package a local expert directory for one base variant, then install that package."""
     expert_dir = expert_dir.expanduser().resolve()
@@ -125,8 +129,14 @@ def install_directory(
     chosen = choose_variant(store, manifest, base)
     with tempfile.TemporaryDirectory(prefix="hxpm-build-") as tmp:
         built = build_packages(expert_dir, Path(tmp), base=chosen.name)[0]
-        return install_package_file(store, built.path, options=options,
-                                    source=f"dir:{expert_dir}", progress=progress, base=base)
+        return install_package_file(
+            store,
+            built.path,
+            options=options,
+            source=f"dir:{expert_dir}",
+            progress=progress,
+            base=base,
+        )
 
 
 def choose_variant(store: Store, manifest: Manifest, base: str | None) -> BaseVariant:
@@ -157,8 +167,12 @@ def _load_signature(path: Path, *, required: bool) -> SignatureEnvelope | None:
 
 
 def install_archive_locked(
-    store: Store, package: Path, envelope: SignatureEnvelope | None,
-    options: InstallOptions, meta: InstallMeta, progress: ProgressFn | None = None,
+    store: Store,
+    package: Path,
+    envelope: SignatureEnvelope | None,
+    options: InstallOptions,
+    meta: InstallMeta,
+    progress: ProgressFn | None = None,
 ) -> InstallResult:
     """Verify and install one archive. The caller holds ``store.writing()``."""
     placed = place_archive_locked(store, package, envelope, options, meta, progress)
@@ -167,8 +181,12 @@ def install_archive_locked(
 
 
 def place_archive_locked(
-    store: Store, package: Path, envelope: SignatureEnvelope | None,
-    options: InstallOptions, meta: InstallMeta, progress: ProgressFn | None = None,
+    store: Store,
+    package: Path,
+    envelope: SignatureEnvelope | None,
+    options: InstallOptions,
+    meta: InstallMeta,
+    progress: ProgressFn | None = None,
 ) -> PlacedInstall:
     """Verify one archive and rename its tree into ``experts/``, without recording it.
 
@@ -184,21 +202,28 @@ def place_archive_locked(
                 f"{package.name} is not signed (no {package.name}.sig beside it); "
                 "hxpm installs only packages signed by a key you trust"
             )
-        warnings.append(f"{package.name} is UNSIGNED: installed only because you passed "
-                        "--unsafe-allow-unsigned; nothing vouches for its contents")
+        warnings.append(
+            f"{package.name} is UNSIGNED: installed only because you passed "
+            "--unsafe-allow-unsigned; nothing vouches for its contents"
+        )
     else:
         # Key trust and the signature itself are checked first (and the signed digest
         # against the one an index promised); read_package then holds the file to that
         # digest before it decompresses a single byte.
         st = envelope.statement
         expected = expected or st.sha256
-        verify_signature(envelope, PackageFacts(st.name, st.version, st.base_model,
-                                                st.base_sha256, st.tree_sha256, expected),
-                         trusted)
+        verify_signature(
+            envelope,
+            PackageFacts(
+                st.name, st.version, st.base_model, st.base_sha256, st.tree_sha256, expected
+            ),
+            trusted,
+        )
     stage = new_staging_dir(store.paths.tmp, "install")
     try:
-        contents = read_package(package, extract_to=stage, expected_sha256=expected,
-                                progress=progress)
+        contents = read_package(
+            package, extract_to=stage, expected_sha256=expected, progress=progress
+        )
         warnings.extend(contents.warnings)  # legacy members skipped, older manifest dialect
         variant = _single_variant(contents)
         verified = None
@@ -207,8 +232,9 @@ def place_archive_locked(
         match = _check_base(store, variant, meta.base, warnings)
         return _place(store, contents, match, stage, verified, options, meta, warnings)
     except OSError as e:
-        raise StoreError(f"could not write {package.name} into the store: {e}",
-                         hint=DISK_HINT) from e
+        raise StoreError(
+            f"could not write {package.name} into the store: {e}", hint=DISK_HINT
+        ) from e
     except StoreError as e:
         if e.hint is not None:
             raise
@@ -251,8 +277,9 @@ def discard_placed(store: Store, placed: Sequence[PlacedInstall]) -> None:
 
 def _facts(contents: PackageContents, variant: BaseVariant) -> PackageFacts:
     m = contents.manifest
-    return PackageFacts(m.name, str(m.version), variant.name, variant.sha256,
-                        contents.tree_sha256, contents.sha256)
+    return PackageFacts(
+        m.name, str(m.version), variant.name, variant.sha256, contents.tree_sha256, contents.sha256
+    )
 
 
 def _single_variant(contents: PackageContents) -> BaseVariant:
@@ -264,35 +291,50 @@ def _single_variant(contents: PackageContents) -> BaseVariant:
     return variants[0]
 
 
-def _check_base(store: Store, variant: BaseVariant, chosen: str | None,
-                warnings: list[str]) -> BaseMatch:
+def _check_base(
+    store: Store, variant: BaseVariant, chosen: str | None, warnings: list[str]
+) -> BaseMatch:
     match = match_base(variant.name, variant.sha256, store.db.bases(), prefer=chosen)
     if match.base is None:
-        warnings.append(f"base model {variant.name!r} is not registered; register it with "
-                        "`hxpm base add MODEL-ID --path DIR` before running this expert "
-                        "(installed experts are matched to it then)")
+        warnings.append(
+            f"base model {variant.name!r} is not registered; register it with "
+            "`hxpm base add MODEL-ID --path DIR` before running this expert "
+            "(installed experts are matched to it then)"
+        )
     elif not variant.sha256:
-        warnings.append(f"the package does not state the digest of {variant.name!r}; "
-                        f"matched to your registered {match.base.name} by "
-                        f"{'model id' if match.kind == 'model-id' else 'last path part'}, "
-                        "so its files cannot be checked against the package")
+        warnings.append(
+            f"the package does not state the digest of {variant.name!r}; "
+            f"matched to your registered {match.base.name} by "
+            f"{'model id' if match.kind == 'model-id' else 'last path part'}, "
+            "so its files cannot be checked against the package"
+        )
     return match
 
 
-def _same_version(store: Store, name: str, version: Version, base: str
-                  ) -> InstalledExpert | None:
+def _same_version(store: Store, name: str, version: Version, base: str) -> InstalledExpert | None:
     """The installed row of ``name`` equal to ``version`` by SemVer precedence: build
     metadata (``1.0.0+build.5``) does not make another version (docs/formats/index.md)."""
     exact = store.db.find_installed(name, str(version), base)
     if exact is not None:
         return exact
-    return next((e for e in store.db.installed(name)
-                 if e.base_model == base and Version.parse(e.version) == version), None)
+    return next(
+        (
+            e
+            for e in store.db.installed(name)
+            if e.base_model == base and Version.parse(e.version) == version
+        ),
+        None,
+    )
 
 
 def _place(
-    store: Store, contents: PackageContents, match: BaseMatch, stage: Path,
-    verified: VerifiedSignature | None, options: InstallOptions, meta: InstallMeta,
+    store: Store,
+    contents: PackageContents,
+    match: BaseMatch,
+    stage: Path,
+    verified: VerifiedSignature | None,
+    options: InstallOptions,
+    meta: InstallMeta,
     warnings: list[str],
 ) -> PlacedInstall:
     m = contents.manifest
@@ -301,16 +343,30 @@ def _place(
     existing = _same_version(store, m.name, m.version, match.name)
     # A copy recorded under the manifest's name before its base was registered is the same
     # install: replace that row rather than keep two.
-    unmatched = (_same_version(store, m.name, m.version, variant.name)
-                 if match.name != variant.name else None)
+    unmatched = (
+        _same_version(store, m.name, m.version, variant.name)
+        if match.name != variant.name
+        else None
+    )
     existing = existing or unmatched
-    replaced = [e for v in meta.replaces if v != version
-                if (e := store.db.find_installed(m.name, v, match.name)) is not None]
-    if existing and existing.tree_sha256 == contents.tree_sha256 and existing.path.is_dir() \
-            and existing.base_model == match.name:
-        return PlacedInstall(InstallResult(existing, "already-installed", tuple(warnings)),
-                             drop=tuple(replaced), placed=None,
-                             old_trees=tuple({e.path for e in replaced} - {existing.path}))
+    replaced = [
+        e
+        for v in meta.replaces
+        if v != version
+        if (e := store.db.find_installed(m.name, v, match.name)) is not None
+    ]
+    if (
+        existing
+        and existing.tree_sha256 == contents.tree_sha256
+        and existing.path.is_dir()
+        and existing.base_model == match.name
+    ):
+        return PlacedInstall(
+            InstallResult(existing, "already-installed", tuple(warnings)),
+            drop=tuple(replaced),
+            placed=None,
+            old_trees=tuple({e.path for e in replaced} - {existing.path}),
+        )
     if existing and existing.tree_sha256 != contents.tree_sha256 and not options.force_reinstall:
         raise UsageError(
             f"{m.name} {existing.version} for {variant.name} is already installed with other "
@@ -318,17 +374,24 @@ def _place(
             hint="Published versions should never change; pass --force-reinstall to replace it.",
         )
     final = store.paths.expert_dir(m.name, version, variant.slug, contents.tree_sha256)
-    reuse = existing is not None and existing.path == final and final.is_dir() \
+    reuse = (
+        existing is not None
+        and existing.path == final
+        and final.is_dir()
         and existing.tree_sha256 == contents.tree_sha256
+    )
     if not reuse:
         _move_into_place(stage, final)
     record = _record(contents, match, variant, final, verified, meta, existing)
     olds = [e for e in (existing, unmatched, *replaced) if e is not None]
     drop = tuple(e for e in olds if _key(e) != _key(record))
     action: Action = "reinstalled" if existing else "installed"
-    return PlacedInstall(InstallResult(record, action, tuple(warnings)), drop=drop,
-                         placed=None if reuse else final,
-                         old_trees=tuple({e.path for e in olds} - {final}))
+    return PlacedInstall(
+        InstallResult(record, action, tuple(warnings)),
+        drop=drop,
+        placed=None if reuse else final,
+        old_trees=tuple({e.path for e in olds} - {final}),
+    )
 
 
 def _key(e: InstalledExpert) -> tuple[str, str, str]:
@@ -346,19 +409,36 @@ def _move_into_place(stage: Path, final: Path) -> None:
     fsync_dir(final.parent)
 
 
-def _record(contents: PackageContents, match: BaseMatch, variant: BaseVariant, final: Path,
-            verified: VerifiedSignature | None, meta: InstallMeta,
-            existing: InstalledExpert | None) -> InstalledExpert:
+def _record(
+    contents: PackageContents,
+    match: BaseMatch,
+    variant: BaseVariant,
+    final: Path,
+    verified: VerifiedSignature | None,
+    meta: InstallMeta,
+    existing: InstalledExpert | None,
+) -> InstalledExpert:
     m = contents.manifest
     return InstalledExpert(
-        name=m.name, version=str(m.version), base_model=match.name, base_slug=variant.slug,
-        base_sha256=variant.sha256, sha256=contents.sha256, tree_sha256=contents.tree_sha256,
-        size=contents.size, path=final,
+        name=m.name,
+        version=str(m.version),
+        base_model=match.name,
+        base_slug=variant.slug,
+        base_sha256=variant.sha256,
+        sha256=contents.sha256,
+        tree_sha256=contents.tree_sha256,
+        size=contents.size,
+        path=final,
         key_id=verified.key_id if verified else None,
         publisher=verified.publisher if verified else None,
-        unsafe_unsigned=verified is None, source=meta.source, installed_at=utc_now(),
-        manifest=m.to_dict(), members=tuple((x.path, x.size, x.sha256) for x in contents.members),
+        unsafe_unsigned=verified is None,
+        source=meta.source,
+        installed_at=utc_now(),
+        manifest=m.to_dict(),
+        members=tuple((x.path, x.size, x.sha256) for x in contents.members),
         requested=meta.requested or bool(existing and existing.requested),
-        index_name=meta.index_name, source_commit=meta.source_commit,
-        manifest_base=variant.name, base_match=match.kind,
+        index_name=meta.index_name,
+        source_commit=meta.source_commit,
+        manifest_base=variant.name,
+        base_match=match.kind,
     )

@@ -44,8 +44,13 @@ class InstallOutcome:
     warnings: tuple[str, ...] = field(default=())
 
 
-def install(store: Store, request: InstallRequest, *, on_step: StepCallback | None = None,
-            progress: ProgressFactory | None = None) -> InstallOutcome:
+def install(
+    store: Store,
+    request: InstallRequest,
+    *,
+    on_step: StepCallback | None = None,
+    progress: ProgressFactory | None = None,
+) -> InstallOutcome:
     """Local paths are installed as they are; everything else is resolved together."""
     local = [a for a in request.args if names_existing_path(a)]
     remote = [a for a in request.args if a not in local]
@@ -55,8 +60,9 @@ def install(store: Store, request: InstallRequest, *, on_step: StepCallback | No
     # Resolution and Git load dulwich and resolvelib: only pay for them when needed.
     from hxpm.services.plan import PlanOptions, plan_install
 
-    plan = plan_install(store, remote, PlanOptions(base=request.base,
-                                                   allow_prerelease=request.allow_prerelease))
+    plan = plan_install(
+        store, remote, PlanOptions(base=request.base, allow_prerelease=request.allow_prerelease)
+    )
     if request.dry_run:
         return InstallOutcome(local=tuple(results), plan=plan, dry_run=True)
     from hxpm.services.apply import apply_plan  # fetching: not for a dry run
@@ -65,20 +71,32 @@ def install(store: Store, request: InstallRequest, *, on_step: StepCallback | No
     return InstallOutcome(local=tuple(results), plan=plan, applied=applied)
 
 
-def _install_local(store: Store, path: Path, request: InstallRequest,
-                   progress: ProgressFactory | None) -> InstallResult:
+def _install_local(
+    store: Store, path: Path, request: InstallRequest, progress: ProgressFactory | None
+) -> InstallResult:
     cb = progress(path.name) if progress else None
     if path.is_dir():
-        return install_directory(store, path, base=request.base, options=request.options,
-                                 progress=cb)
-    return install_package_file(store, path, signature=request.signature,
-                                options=request.options, progress=cb, base=request.base)
+        return install_directory(
+            store, path, base=request.base, options=request.options, progress=cb
+        )
+    return install_package_file(
+        store,
+        path,
+        signature=request.signature,
+        options=request.options,
+        progress=cb,
+        base=request.base,
+    )
 
 
-def install_from_lock(store: Store, lock_path: Path, options: InstallOptions, *,
-                      on_step: StepCallback | None = None,
-                      progress: ProgressFactory | None = None) -> ApplyResult:
+def install_from_lock(
+    store: Store,
+    lock_path: Path,
+    options: InstallOptions,
+    *,
+    on_step: StepCallback | None = None,
+    progress: ProgressFactory | None = None,
+) -> ApplyResult:
     from hxpm.services.lockfile import install_locked
 
     return install_locked(store, lock_path, options, on_step=on_step, progress=progress)
-

@@ -78,9 +78,10 @@ def default_key_name() -> str:
         return names[0]
     where = user_key_dir()
     if not names:
-        raise NotFoundError(f"no secret key in {where}",
-                            hint="Create one with `hxpm key generate --name NAME`, or pass "
-                            "--key FILE.")
+        raise NotFoundError(
+            f"no secret key in {where}",
+            hint="Create one with `hxpm key generate --name NAME`, or pass --key FILE.",
+        )
     raise NotFoundError(
         f"{len(names)} secret keys in {where} ({', '.join(names)}) and none is named "
         f"{DEFAULT_KEY!r}: say which to use",
@@ -114,16 +115,16 @@ def load_key(name: str | None = None, path: Path | None = None) -> tuple[SecretK
     secret_path = path.expanduser() if path else key_paths(name or default_key_name())[0]
     if not secret_path.is_file():
         known = ", ".join(_key_names()) or "none"
-        raise NotFoundError(f"no secret key at {secret_path} (your keys: {known})",
-                            hint="Create one with `hxpm key generate --name NAME`, or pass "
-                            "--key FILE.")
+        raise NotFoundError(
+            f"no secret key at {secret_path} (your keys: {known})",
+            hint="Create one with `hxpm key generate --name NAME`, or pass --key FILE.",
+        )
     return read_secret_key(secret_path), secret_path
 
 
 def show_key(name: str | None = None, path: Path | None = None) -> KeyInfo:
     key, secret_path = load_key(name, path)
-    return KeyInfo(secret_path.stem, secret_path, secret_path.with_suffix(".pub"),
-                   key.public_key)
+    return KeyInfo(secret_path.stem, secret_path, secret_path.with_suffix(".pub"), key.public_key)
 
 
 @dataclass(frozen=True, slots=True)
@@ -134,8 +135,13 @@ class SignResult:
     facts: PackageFacts
 
 
-def sign_package(package: Path, *, key_name: str | None = None, key_path: Path | None = None,
-                 output: Path | None = None) -> SignResult:
+def sign_package(
+    package: Path,
+    *,
+    key_name: str | None = None,
+    key_path: Path | None = None,
+    output: Path | None = None,
+) -> SignResult:
     """Read the package (hashing every member), then write ``PKG.sig``."""
     key, _ = load_key(key_name, key_path)
     package = package.expanduser().resolve()
@@ -144,8 +150,9 @@ def sign_package(package: Path, *, key_name: str | None = None, key_path: Path |
     contents = read_package(package)
     variant = contents.manifest.variants[0]
     m = contents.manifest
-    facts = PackageFacts(m.name, str(m.version), variant.name, variant.sha256,
-                         contents.tree_sha256, contents.sha256)
+    facts = PackageFacts(
+        m.name, str(m.version), variant.name, variant.sha256, contents.tree_sha256, contents.sha256
+    )
     text = sign_statement(statement_for(facts, key), key)
     sig_path = output or package.with_name(package.name + ".sig")
     atomic_write_bytes(sig_path, text.encode())

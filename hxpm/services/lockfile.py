@@ -51,20 +51,31 @@ class LockFile:
     entries: tuple[LockEntry, ...]
 
 
-def write_lock(store: Store, args: list[str], output: Path, *, base: str | None = None,
-               allow_prerelease: bool = False) -> tuple[LockFile, Plan]:
-    plan = plan_install(store, args, PlanOptions(base=base, allow_prerelease=allow_prerelease,
-                                                 include_installed=False))
+def write_lock(
+    store: Store,
+    args: list[str],
+    output: Path,
+    *,
+    base: str | None = None,
+    allow_prerelease: bool = False,
+) -> tuple[LockFile, Plan]:
+    plan = plan_install(
+        store,
+        args,
+        PlanOptions(base=base, allow_prerelease=allow_prerelease, include_installed=False),
+    )
     entries = []
     for step in plan.steps:
         payload = step.candidate.payload
         assert isinstance(payload, IndexPayload)
         own_base = payload.variant(plan.base_model).base_model  # legacy: a local path
-        entries.append(LockEntry(payload.index, _reduced(payload.line, own_base),
-                                 step.requested))
-    lock = LockFile(plan.base_model, plan.base_sha256,
-                    tuple(strip_url_credentials(r.raw or str(r)) for r in plan.roots),
-                    tuple(entries))
+        entries.append(LockEntry(payload.index, _reduced(payload.line, own_base), step.requested))
+    lock = LockFile(
+        plan.base_model,
+        plan.base_sha256,
+        tuple(strip_url_credentials(r.raw or str(r)) for r in plan.roots),
+        tuple(entries),
+    )
     atomic_write_bytes(output, (json.dumps(_to_dict(lock), indent=2) + "\n").encode())
     return lock, plan
 
@@ -88,9 +99,14 @@ def _to_dict(lock: LockFile) -> dict[str, Any]:
         "base_model": lock.base_model,
         "base_sha256": lock.base_sha256,
         "roots": list(lock.roots),
-        "experts": [{"index": e.index, "requested": e.requested,
-                     "line": read_json(e.line.to_json_line(), max_bytes=MAX_LOCK_BYTES)}
-                    for e in lock.entries],
+        "experts": [
+            {
+                "index": e.index,
+                "requested": e.requested,
+                "line": read_json(e.line.to_json_line(), max_bytes=MAX_LOCK_BYTES),
+            }
+            for e in lock.entries
+        ],
     }
 
 
@@ -113,28 +129,47 @@ def read_lock(path: Path) -> LockFile:
         raise IndexDataError(f"{path}: not a JSON lock file ({e})", hint=LOCK_HINT) from None
     if not isinstance(data, dict) or data.get("format") != LOCK_FORMAT:
         got = data.get("format") if isinstance(data, dict) else type(data).__name__
-        raise IndexDataError(f"{path}: expected format {LOCK_FORMAT!r}, got {_shown(got)}",
-                             hint=LOCK_HINT)
-    base = _field(path, data, "base_model", lambda v: isinstance(v, str) and bool(v.strip()),
-                  "a base model name")
-    digest = _field(path, data, "base_sha256", lambda v: v is None or v == "" or (
-        isinstance(v, str) and is_sha256_hex(v)), "64 lower-case hex digits or null")
-    roots = _field(path, data, "roots", lambda v: isinstance(v, list) and all(
-        isinstance(r, str) for r in v), "a list of requirement strings")
-    experts = _field(path, data, "experts", lambda v: isinstance(v, list),
-                     "a list of locked experts")
+        raise IndexDataError(
+            f"{path}: expected format {LOCK_FORMAT!r}, got {_shown(got)}", hint=LOCK_HINT
+        )
+    base = _field(
+        path,
+        data,
+        "base_model",
+        lambda v: isinstance(v, str) and bool(v.strip()),
+        "a base model name",
+    )
+    digest = _field(
+        path,
+        data,
+        "base_sha256",
+        lambda v: v is None or v == "" or (isinstance(v, str) and is_sha256_hex(v)),
+        "64 lower-case hex digits or null",
+    )
+    roots = _field(
+        path,
+        data,
+        "roots",
+        lambda v: isinstance(v, list) and all(isinstance(r, str) for r in v),
+        "a list of requirement strings",
+    )
+    experts = _field(
+        path, data, "experts", lambda v: isinstance(v, list), "a list of locked experts"
+    )
     for i, r in enumerate(roots):
         parse_requirement(r, field=f"{path}: roots[{i}]")
     entries = tuple(_entry(path, i, e) for i, e in enumerate(experts))
     return LockFile(base, digest or None, tuple(roots), entries)
 
 
-def _field(path: Path, data: dict[str, Any], key: str, ok: Callable[[Any], bool],
-           expected: str) -> Any:
+def _field(
+    path: Path, data: dict[str, Any], key: str, ok: Callable[[Any], bool], expected: str
+) -> Any:
     value = data.get(key)
     if not ok(value):
-        raise IndexDataError(f"{path}: {key}: expected {expected}, got {_shown(value)}",
-                             hint=LOCK_HINT)
+        raise IndexDataError(
+            f"{path}: {key}: expected {expected}, got {_shown(value)}", hint=LOCK_HINT
+        )
     return value
 
 
@@ -149,18 +184,22 @@ def _entry(path: Path, i: int, e: Any) -> LockEntry:
         raise IndexDataError(f"{where}: expected an object with a 'line'", hint=LOCK_HINT)
     line = VersionLine.parse(json.dumps(e["line"]), where=where)
     if len(line.variants) != 1:
-        raise IndexDataError(f"{where}: expected exactly one variant, got {len(line.variants)}",
-                             hint=LOCK_HINT)
+        raise IndexDataError(
+            f"{where}: expected exactly one variant, got {len(line.variants)}", hint=LOCK_HINT
+        )
     index, requested = e.get("index"), e.get("requested", False)
     if not (index is None or isinstance(index, str)) or not isinstance(requested, bool):
-        raise IndexDataError(f"{where}: expected index (a string or null) and requested "
-                             f"(true or false), got {_shown(index)} and {_shown(requested)}",
-                             hint=LOCK_HINT)
+        raise IndexDataError(
+            f"{where}: expected index (a string or null) and requested "
+            f"(true or false), got {_shown(index)} and {_shown(requested)}",
+            hint=LOCK_HINT,
+        )
     return LockEntry(index, line, requested)
 
 
-def install_locked(store: Store, path: Path, options: InstallOptions = InstallOptions(),
-                   **kw: Any) -> ApplyResult:
+def install_locked(
+    store: Store, path: Path, options: InstallOptions = InstallOptions(), **kw: Any
+) -> ApplyResult:
     lock = read_lock(path)
     _check_base(store, lock)
     _check_against_indexes(store, lock)
@@ -171,19 +210,28 @@ def install_locked(store: Store, path: Path, options: InstallOptions = InstallOp
         present = store.db.find_installed(e.line.name, str(e.line.version), lock.base_model)
         same = present is not None and present.tree_sha256 == e.line.variants[0].tree_sha256
         steps.append(PlanStep("keep" if same else "install", cand, None, e.requested))
-    plan = Plan(lock.base_model, lock.base_sha256, (), tuple(steps),
-                Resolution(tuple(s.candidate for s in steps), {}))
+    plan = Plan(
+        lock.base_model,
+        lock.base_sha256,
+        (),
+        tuple(steps),
+        Resolution(tuple(s.candidate for s in steps), {}),
+    )
     return apply_plan(store, plan, options, **kw)
 
 
 def _check_base(store: Store, lock: LockFile) -> None:
     base = store.db.find_base(lock.base_model)
     if base is None:
-        raise NotFoundError(f"the lock is for base model {lock.base_model!r}, which is not "
-                            "registered", hint=f"hxpm base add {lock.base_model} --path DIR")
+        raise NotFoundError(
+            f"the lock is for base model {lock.base_model!r}, which is not registered",
+            hint=f"hxpm base add {lock.base_model} --path DIR",
+        )
     if lock.base_sha256 and base.sha256 != lock.base_sha256:
-        raise BaseMismatchError(f"the lock was made for {lock.base_model} with digest "
-                                f"{lock.base_sha256[:16]}…, yours is {base.sha256[:16]}…")
+        raise BaseMismatchError(
+            f"the lock was made for {lock.base_model} with digest "
+            f"{lock.base_sha256[:16]}…, yours is {base.sha256[:16]}…"
+        )
 
 
 def _check_against_indexes(store: Store, lock: LockFile) -> None:
@@ -212,7 +260,8 @@ def _compare(e: LockEntry, now: VersionLine) -> None:
     elif current.sha256 != locked.sha256:
         diffs.append(f"archive sha256 {locked.sha256[:16]}… -> {current.sha256[:16]}…")
     if diffs:
-        raise IndexDataError(f"{e.line.name} {e.line.version} differs from the lock in index "
-                             f"{e.index}: " + "; ".join(diffs),
-                             hint="Published versions must not change; re-lock only if you "
-                             "trust the new bytes.")
+        raise IndexDataError(
+            f"{e.line.name} {e.line.version} differs from the lock in index "
+            f"{e.index}: " + "; ".join(diffs),
+            hint="Published versions must not change; re-lock only if you trust the new bytes.",
+        )

@@ -19,8 +19,9 @@ def validate_manifest(target: Path) -> Manifest:
     return Manifest.load(path)
 
 
-def package_directory(expert_dir: Path, *, base: str | None = None,
-                      out_dir: Path | None = None) -> list[BuiltPackage]:
+def package_directory(
+    expert_dir: Path, *, base: str | None = None, out_dir: Path | None = None
+) -> list[BuiltPackage]:
     expert_dir = expert_dir.expanduser().resolve()
     if not expert_dir.is_dir():
         raise NotFoundError(f"no expert directory at {expert_dir}")

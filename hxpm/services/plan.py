@@ -50,8 +50,7 @@ class PlanOptions:
     locked: Mapping[str, Version] | None = None
 
 
-def plan_install(store: Store, args: Sequence[str], options: PlanOptions = PlanOptions()
-                 ) -> Plan:
+def plan_install(store: Store, args: Sequence[str], options: PlanOptions = PlanOptions()) -> Plan:
     # The cache itself, not services.indexes.open_cache: that module loads Git (dulwich).
     cache = IndexCache(store.paths.index_cache)
     try:
@@ -60,11 +59,23 @@ def plan_install(store: Store, args: Sequence[str], options: PlanOptions = PlanO
             sparse.prefetch_args(args)
         roots, pinned, extra = _roots(store, cache, args)
         base, base_sha = _choose_base(store, options.base)
-        source = StoreSource(store, cache, pinned_index=pinned, extra=extra,
-                             include_installed=options.include_installed, sparse=sparse)
-        resolution = resolve(roots, source, base_model=base, base_sha256=base_sha,
-                             allow_prerelease=options.allow_prerelease,
-                             prefer_installed=not options.upgrade, locked=options.locked)
+        source = StoreSource(
+            store,
+            cache,
+            pinned_index=pinned,
+            extra=extra,
+            include_installed=options.include_installed,
+            sparse=sparse,
+        )
+        resolution = resolve(
+            roots,
+            source,
+            base_model=base,
+            base_sha256=base_sha,
+            allow_prerelease=options.allow_prerelease,
+            prefer_installed=not options.upgrade,
+            locked=options.locked,
+        )
         _read_chosen_lines(resolution)
     finally:
         cache.close()
@@ -81,8 +92,9 @@ def _read_chosen_lines(resolution: Resolution) -> None:
             c.payload.line  # noqa: B018  (loads and keeps it)
 
 
-def _roots(store: Store, cache: IndexCache, args: Sequence[str]
-           ) -> tuple[list[Requirement], dict[str, str], list[Candidate]]:
+def _roots(
+    store: Store, cache: IndexCache, args: Sequence[str]
+) -> tuple[list[Requirement], dict[str, str], list[Candidate]]:
     index_names = [i.name for i in store.db.indexes()]
     roots: list[Requirement] = []
     pinned: dict[str, str] = {}
@@ -90,9 +102,10 @@ def _roots(store: Store, cache: IndexCache, args: Sequence[str]
     for arg in args:
         target = classify(arg, index_names=index_names)
         if isinstance(target, LocalTarget):
-            raise UsageError(f"{arg} is a local file or folder; install it on its own",
-                             hint="Local packages are installed as they are, without "
-                             "resolving from indexes.")
+            raise UsageError(
+                f"{arg} is a local file or folder; install it on its own",
+                hint="Local packages are installed as they are, without resolving from indexes.",
+            )
         if isinstance(target, GitTarget):
             # Git (dulwich) is imported only for a Git target, not for index names.
             from hxpm.services.gitsource import candidate_for_release, release_for
@@ -113,8 +126,9 @@ def _exact(version: Version) -> VersionSpec:
     return parse_spec(f"=={version}")
 
 
-def _expand_short_name(store: Store, cache: IndexCache, req: Requirement, index: str | None
-                       ) -> Requirement:
+def _expand_short_name(
+    store: Store, cache: IndexCache, req: Requirement, index: str | None
+) -> Requirement:
     """``sql`` means ``expert-sql`` when nothing is called ``sql``."""
     for name in name_candidates(req.name):
         if store.db.installed(name) or cache.releases_for(name, index=index):
@@ -125,10 +139,10 @@ def _expand_short_name(store: Store, cache: IndexCache, req: Requirement, index:
 def _choose_base(store: Store, base: str | None) -> tuple[str, str | None]:
     name = base or store.db.get_meta("default_base")
     if name is None:
-        raise UsageError("no base model is set: experts are installed in the variant built "
-                         "for your base model",
-                         hint="Register one with `hxpm base add NAME --path DIR`, or pass "
-                         "--base NAME.")
+        raise UsageError(
+            "no base model is set: experts are installed in the variant built for your base model",
+            hint="Register one with `hxpm base add NAME --path DIR`, or pass --base NAME.",
+        )
     registered = store.db.find_base(name)
     return name, registered.sha256 if registered else None
 

@@ -46,12 +46,15 @@ def publish(expert_dir: Path, index_dir: Path, *, url: str | None = None) -> Pub
     head = git.head_commit(expert_dir)
     tag = f"v{manifest.version}"
     if tag not in git.tags_pointing_at(expert_dir, head):
-        raise UsageError(f"{expert_dir.name}: HEAD ({head[:12]}) is not tagged {tag}, the "
-                         "manifest's version", hint=f"Tag the release: git tag {tag} && "
-                         "git push --tags")
+        raise UsageError(
+            f"{expert_dir.name}: HEAD ({head[:12]}) is not tagged {tag}, the manifest's version",
+            hint=f"Tag the release: git tag {tag} && git push --tags",
+        )
     if not git.is_worktree_clean(expert_dir):
-        raise UsageError(f"{expert_dir.name}: the work tree has uncommitted changes",
-                         hint="Commit or stash them: what you publish must be what is tagged.")
+        raise UsageError(
+            f"{expert_dir.name}: the work tree has uncommitted changes",
+            hint="Commit or stash them: what you publish must be what is tagged.",
+        )
     public_url = normalise_git_url(url).url if url else _origin_url(expert_dir)
     variants = [_variant_entry(expert_dir, head, manifest, v) for v in manifest.variants]
     line = line_from_manifest(manifest, SourceRef(public_url, tag, head), variants)
@@ -62,18 +65,22 @@ def publish(expert_dir: Path, index_dir: Path, *, url: str | None = None) -> Pub
 def _origin_url(repo: Path) -> str:
     remote = git.remote_url(repo, "origin")
     if remote is None:
-        raise UsageError("cannot tell where users will fetch this repo from: it has no "
-                         "'origin' remote", hint="Pass --url PUBLIC_GIT_URL.")
+        raise UsageError(
+            "cannot tell where users will fetch this repo from: it has no 'origin' remote",
+            hint="Pass --url PUBLIC_GIT_URL.",
+        )
     return normalise_git_url(remote).url
 
 
-def _variant_entry(repo: Path, head: str, manifest: Manifest, variant: BaseVariant
-                   ) -> VariantEntry:
+def _variant_entry(repo: Path, head: str, manifest: Manifest, variant: BaseVariant) -> VariantEntry:
     rel = f"dist/{package_filename(manifest.name, variant.name, str(manifest.version))}"
     pkg = repo / rel
     if not pkg.is_file():
-        raise NotFoundError(f"{rel} is missing", hint="Build and sign it: hxpm package . && "
-                            f"hxpm sign {rel}, then commit dist/ and tag the release.")
+        raise NotFoundError(
+            f"{rel} is missing",
+            hint="Build and sign it: hxpm package . && "
+            f"hxpm sign {rel}, then commit dist/ and tag the release.",
+        )
     _require_committed(repo, head, rel, pkg.read_bytes())
     sig_path = repo / f"{rel}.sig"
     if not sig_path.is_file() or sig_path.stat().st_size > MAX_SIG_BYTES:
@@ -84,10 +91,20 @@ def _variant_entry(repo: Path, head: str, manifest: Manifest, variant: BaseVaria
     _require_match(rel, contents, manifest, variant)
     statement = parse_signature_file(sig_text).statement
     if statement.sha256 != contents.sha256 or statement.tree_sha256 != contents.tree_sha256:
-        raise StatementMismatchError(f"{rel}.sig was made for another build of this package",
-                                     hint=f"Re-sign it: hxpm sign {rel}")
-    return VariantEntry(variant.name, variant.sha256, rel, None, contents.size, contents.sha256,
-                        contents.tree_sha256, sig_text)
+        raise StatementMismatchError(
+            f"{rel}.sig was made for another build of this package",
+            hint=f"Re-sign it: hxpm sign {rel}",
+        )
+    return VariantEntry(
+        variant.name,
+        variant.sha256,
+        rel,
+        None,
+        contents.size,
+        contents.sha256,
+        contents.tree_sha256,
+        sig_text,
+    )
 
 
 def _require_committed(repo: Path, head: str, rel: str, data: bytes) -> None:
@@ -96,28 +113,37 @@ def _require_committed(repo: Path, head: str, rel: str, data: bytes) -> None:
     except NotFoundError:
         committed = None
     if committed != data:
-        raise UsageError(f"{rel} is not committed as it is on disk at the tagged commit",
-                         hint="Commit dist/ before tagging: users fetch the committed bytes.")
+        raise UsageError(
+            f"{rel} is not committed as it is on disk at the tagged commit",
+            hint="Commit dist/ before tagging: users fetch the committed bytes.",
+        )
 
 
-def _require_match(rel: str, contents: PackageContents, manifest: Manifest,
-                   variant: BaseVariant) -> None:
+def _require_match(
+    rel: str, contents: PackageContents, manifest: Manifest, variant: BaseVariant
+) -> None:
     expected = manifest.reduced_to(variant.name).to_dict()
     if contents.manifest.to_dict() != expected:
-        raise UsageError(f"{rel} was built from another manifest than the repo's",
-                         hint="Rebuild it with `hxpm package .` and sign it again.")
+        raise UsageError(
+            f"{rel} was built from another manifest than the repo's",
+            hint="Rebuild it with `hxpm package .` and sign it again.",
+        )
 
 
 def _append_line(index_dir: Path, line: VersionLine) -> tuple[Path, str]:
     if not (index_dir / "config.json").is_file():
-        raise NotFoundError(f"{index_dir} is not an index checkout (no config.json)",
-                            hint="Create one with `hxpm index init DIR`, or clone yours.")
+        raise NotFoundError(
+            f"{index_dir} is not an index checkout (no config.json)",
+            hint="Create one with `hxpm index init DIR`, or clone yours.",
+        )
     rel = shard_path(line.name)
     path = index_dir / rel
     lines = _read_lines(path, line.name, rel)
     if any(x.version == line.version for x in lines):
-        raise UsageError(f"{line.name} {line.version} is already in the index; published "
-                         "versions are immutable", hint="Publish a new version instead.")
+        raise UsageError(
+            f"{line.name} {line.version} is already in the index; published versions are immutable",
+            hint="Publish a new version instead.",
+        )
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(render_expert_file([*lines, line]))
     commit = git.commit_files(index_dir, [rel], f"Publish {line.name} {line.version}")
@@ -163,8 +189,9 @@ class IndexKeyResult:
     index_commit: str
 
 
-def vouch_for_key(index_dir: Path, public_key: str, *, owner: str, experts: list[str]
-                  ) -> IndexKeyResult:
+def vouch_for_key(
+    index_dir: Path, public_key: str, *, owner: str, experts: list[str]
+) -> IndexKeyResult:
     """List a publisher key in the index's config.json, for the expert names given.
 
     Users who add the index with ``--trust-keys`` then trust it for those names.

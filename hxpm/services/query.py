@@ -39,20 +39,25 @@ def resolve_installed_name(store: Store, word: str) -> str:
     for candidate in name_candidates(word):
         if store.db.installed(candidate):
             return candidate
-    raise NotFoundError(f"no installed expert named {word!r}",
-                        hint="See what is installed with `hxpm list`.")
+    raise NotFoundError(
+        f"no installed expert named {word!r}", hint="See what is installed with `hxpm list`."
+    )
 
 
 def find_installed(store: Store, spec: str) -> list[InstalledExpert]:
     """Installed experts matching ``NAME`` or ``NAME@RANGE``, newest first."""
     req = parse_requirement(spec, field="expert")
     name = resolve_installed_name(store, req.name)
-    hits = [e for e in store.db.installed(name)
-            if req.allows(Version.parse(e.version), allow_prerelease=True)]
+    hits = [
+        e
+        for e in store.db.installed(name)
+        if req.allows(Version.parse(e.version), allow_prerelease=True)
+    ]
     if not hits:
         have = ", ".join(sorted({e.version for e in store.db.installed(name)}))
-        raise NotFoundError(f"{name} is installed, but not in a version matching "
-                            f"{req.spec} (installed: {have})")
+        raise NotFoundError(
+            f"{name} is installed, but not in a version matching {req.spec} (installed: {have})"
+        )
     return newest_first(hits)
 
 
@@ -79,8 +84,11 @@ def expert_info(store: Store, spec: str, *, base: str | None = None) -> ExpertIn
     if base is not None:
         hits = [e for e in hits if e.base_model == base] or _no_base(spec, base)
     chosen = hits[0]
-    others = sorted({e.version for e in store.db.installed(chosen.name)} - {chosen.version},
-                    key=Version.parse, reverse=True)
+    others = sorted(
+        {e.version for e in store.db.installed(chosen.name)} - {chosen.version},
+        key=Version.parse,
+        reverse=True,
+    )
     return ExpertInfo(chosen, tuple(others), base_info(store, chosen))
 
 

@@ -30,7 +30,8 @@ def _candidate(e: InstalledExpert) -> RouteCandidate:
     routing = m.get("routing") or {}
     constraints = m.get("constraints") or {}
     return RouteCandidate(
-        name=e.name, version=e.version,
+        name=e.name,
+        version=e.version,
         keywords=tuple(routing.get("keywords") or ()),
         exclude_keywords=tuple(routing.get("exclude_keywords") or ()),
         priority=float(routing.get("priority", 0.5)),

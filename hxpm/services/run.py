@@ -54,31 +54,43 @@ class RunRecord:
     def to_dict(self) -> dict[str, Any]:
         r, s = self.result, self.selection
         return {
-            "schema": "hxpm.run/1", "prompt": self.prompt, "base_model": s.base.name,
+            "schema": "hxpm.run/1",
+            "prompt": self.prompt,
+            "base_model": s.base.name,
             "experts": [{"name": e.name, "version": e.version} for e in s.experts],
-            "why": s.why, "route": s.decision.to_dict() if s.decision else None,
-            "output": r.text, "stopped_by": r.stopped_by, "decoding": self.decoding,
+            "why": s.why,
+            "route": s.decision.to_dict() if s.decision else None,
+            "output": r.text,
+            "stopped_by": r.stopped_by,
+            "decoding": self.decoding,
             "tokens": {"prompt": r.prompt_tokens, "generated": r.new_tokens},
-            "timings": {"load_s": round(self.load_s, 4), "switch_s": round(r.switch_s, 4),
-                        "generate_s": round(r.generate_s, 4)},
+            "timings": {
+                "load_s": round(self.load_s, 4),
+                "switch_s": round(r.switch_s, 4),
+                "generate_s": round(r.generate_s, 4),
+            },
             "tokens_per_s": round(r.tokens_per_s, 2),
         }
 
 
-def select_experts(store: Store, prompt: str, *, experts: Sequence[str] | None,
-                   base: str | None) -> Selection:
+def select_experts(
+    store: Store, prompt: str, *, experts: Sequence[str] | None, base: str | None
+) -> Selection:
     """Named experts (plus requires), or the router's choice for ``prompt``."""
     if experts is not None:
         chosen = installed_set(store, experts, base=base) if experts else None
         base_model = chosen.base if chosen else registered_base(store, base)
         names = ", ".join(experts) or "none"
-        return Selection(base_model, chosen.experts if chosen else (), None,
-                         f"named on the command line: {names}")
+        return Selection(
+            base_model,
+            chosen.experts if chosen else (),
+            None,
+            f"named on the command line: {names}",
+        )
     routed = route_prompt(store, prompt, base=base)
     es: ExpertSet | None = routed.expert_set
     base_model = es.base if es else registered_base(store, base)
-    return Selection(base_model, es.experts if es else (), routed.decision,
-                     routed.decision.reason)
+    return Selection(base_model, es.experts if es else (), routed.decision, routed.decision.reason)
 
 
 def decoding_for(selection: Selection, overrides: DecodingOverrides) -> dict[str, Any]:
@@ -90,7 +102,8 @@ def decoding_for(selection: Selection, overrides: DecodingOverrides) -> dict[str
         decoding = training.get("decoding") if isinstance(training, dict) else None
         settings = dict(decoding) if isinstance(decoding, dict) else {}
     out = {
-        "max_new_tokens": overrides.max_new_tokens or settings.get("max_new_tokens")
+        "max_new_tokens": overrides.max_new_tokens
+        or settings.get("max_new_tokens")
         or DEFAULT_MAX_NEW_TOKENS,
         "temperature": _first(overrides.temperature, settings.get("temperature"), 0.0),
         "top_p": _first(overrides.top_p, settings.get("top_p"), 1.0),
@@ -109,10 +122,10 @@ def open_session(base: BaseModel, *, device: str = "auto", max_loaded: int = 8) 
     try:
         from hxpm_runtime.session import BaseRef, Session
     except ImportError as e:
-        raise RuntimeMissingError(f"this command needs the hxpm runtime ({e.name} is not "
-                                  "installed)") from None
-    return Session(BaseRef(base.name, base.path, base.sha256), device=device,
-                   max_loaded=max_loaded)
+        raise RuntimeMissingError(
+            f"this command needs the hxpm runtime ({e.name} is not installed)"
+        ) from None
+    return Session(BaseRef(base.name, base.path, base.sha256), device=device, max_loaded=max_loaded)
 
 
 def adapter_refs(experts: Sequence[InstalledExpert]) -> list[Any]:
@@ -121,8 +134,7 @@ def adapter_refs(experts: Sequence[InstalledExpert]) -> list[Any]:
     refs = []
     for e in experts:
         variants = e.manifest.get("base_models") or [e.manifest.get("base_model") or {}]
-        template = next((v.get("prompt_template") for v in variants if isinstance(v, dict)),
-                        None)
+        template = next((v.get("prompt_template") for v in variants if isinstance(v, dict)), None)
         order = (e.manifest.get("constraints") or {}).get("load_order", 0)
         refs.append(AdapterRef(e.name, e.version, e.path, int(order), e.base_sha256, template))
     return refs
@@ -133,29 +145,47 @@ def generation_config(decoding: dict[str, Any]) -> GenerationConfig:
 
     return GenerationConfig(
         max_new_tokens=int(decoding["max_new_tokens"]),
-        temperature=float(decoding["temperature"]), top_p=float(decoding["top_p"]),
-        top_k=int(decoding["top_k"]), seed=decoding["seed"], stop=tuple(decoding["stop"]),
+        temperature=float(decoding["temperature"]),
+        top_p=float(decoding["top_p"]),
+        top_k=int(decoding["top_k"]),
+        seed=decoding["seed"],
+        stop=tuple(decoding["stop"]),
     )
 
 
-def run_prompt(session: Session, selection: Selection, prompt: str,
-               overrides: DecodingOverrides, *, load_s: float = 0.0,
-               on_text: Callable[[str], None] | None = None) -> RunRecord:
+def run_prompt(
+    session: Session,
+    selection: Selection,
+    prompt: str,
+    overrides: DecodingOverrides,
+    *,
+    load_s: float = 0.0,
+    on_text: Callable[[str], None] | None = None,
+) -> RunRecord:
     session.use(adapter_refs(selection.experts))
     decoding = decoding_for(selection, overrides)
-    result: GenerationResult = session.generate(prompt, generation_config(decoding),
-                                                on_text=on_text)
+    result: GenerationResult = session.generate(
+        prompt, generation_config(decoding), on_text=on_text
+    )
     return RunRecord(prompt, selection, result, load_s, decoding)
 
 
-def run_once(store: Store, prompt: str, *, experts: Sequence[str] | None, base: str | None,
-             overrides: DecodingOverrides, device: str = "auto",
-             on_text: Callable[[str], None] | None = None) -> RunRecord:
+def run_once(
+    store: Store,
+    prompt: str,
+    *,
+    experts: Sequence[str] | None,
+    base: str | None,
+    overrides: DecodingOverrides,
+    device: str = "auto",
+    on_text: Callable[[str], None] | None = None,
+) -> RunRecord:
     selection = select_experts(store, prompt, experts=experts, base=base)
     t0 = time.perf_counter()
     session = open_session(selection.base, device=device)
     try:
-        return run_prompt(session, selection, prompt, overrides,
-                          load_s=time.perf_counter() - t0, on_text=on_text)
+        return run_prompt(
+            session, selection, prompt, overrides, load_s=time.perf_counter() - t0, on_text=on_text
+        )
     finally:
         session.close()

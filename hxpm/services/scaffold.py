@@ -52,11 +52,15 @@ class BaseChoice:
     @property
     def note(self) -> str:
         if self.registered:
-            return (f"sha256 is the digest of the base model {self.name!r} registered in "
-                    "your hxpm store.")
-        return (f"{self.name} is not registered in your hxpm store, so sha256 is empty and "
-                "hxpm cannot check the base. Run `hxpm base add NAME --path DIR` and copy "
-                "the digest `hxpm base list --json` shows into sha256.")
+            return (
+                f"sha256 is the digest of the base model {self.name!r} registered in "
+                "your hxpm store."
+            )
+        return (
+            f"{self.name} is not registered in your hxpm store, so sha256 is empty and "
+            "hxpm cannot check the base. Run `hxpm base add NAME --path DIR` and copy "
+            "the digest `hxpm base list --json` shows into sha256."
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,8 +83,10 @@ def expert_name(word: str) -> str:
     validate_name(full, field="name")
     short = full.removeprefix(PREFIX)
     if not re.fullmatch(r"[a-z0-9]+(-[a-z0-9]+)*", short):
-        raise UsageError(f"name: expected expert-<x> where <x> is lower-case letters, digits "
-                         f"and single inner hyphens, got {full!r}")
+        raise UsageError(
+            f"name: expected expert-<x> where <x> is lower-case letters, digits "
+            f"and single inner hyphens, got {full!r}"
+        )
     return full
 
 
@@ -113,8 +119,10 @@ def read_template(kind: str = TEMPLATE) -> dict[str, bytes]:
     """Relative POSIX path -> bytes of every file of the skeleton ``kind``."""
     root = template_root(kind)
     if not root.is_dir():
-        raise HxpmError(f"the {kind!r} template is missing from this hxpm installation",
-                        hint="Reinstall hxpm: its wheel ships hxpm/templates/.")
+        raise HxpmError(
+            f"the {kind!r} template is missing from this hxpm installation",
+            hint="Reinstall hxpm: its wheel ships hxpm/templates/.",
+        )
     return dict(sorted(_walk(root, "")))
 
 
@@ -136,8 +144,10 @@ def render(rel: str, data: bytes, values: Mapping[str, str]) -> bytes:
     def substitute(match: re.Match[str]) -> str:
         key = match.group(1)
         if key not in values:
-            raise HxpmError(f"template {rel}: unknown placeholder {{{{{key}}}}}",
-                            hint="Known: " + ", ".join(sorted(values)))
+            raise HxpmError(
+                f"template {rel}: unknown placeholder {{{{{key}}}}}",
+                hint="Known: " + ", ".join(sorted(values)),
+            )
         return json.dumps(values[key])[1:-1] if as_json else values[key]
 
     return _PLACEHOLDER_RE.sub(substitute, data.decode("utf-8")).encode("utf-8")
@@ -161,8 +171,10 @@ def render_expert(name: str, base: BaseChoice) -> dict[str, bytes]:
     files = {rel: render(rel, data, values) for rel, data in read_template().items()}
     manifest = Manifest.from_bytes(files["manifest.json"], source="template manifest.json")
     if manifest.name != name or str(manifest.version) != FIRST_VERSION:
-        raise HxpmError(f"template manifest.json names {manifest.name} {manifest.version}, "
-                        f"expected {name} {FIRST_VERSION}")
+        raise HxpmError(
+            f"template manifest.json names {manifest.name} {manifest.version}, "
+            f"expected {name} {FIRST_VERSION}"
+        )
     return files
 
 
@@ -172,15 +184,21 @@ def check_target(path: Path) -> None:
         entries = sorted(p.name for p in path.iterdir())
         if entries:
             shown = ", ".join(entries[:5]) + (", ..." if len(entries) > 5 else "")
-            raise UsageError(f"expected a new or empty folder, got {path} holding {shown}",
-                             hint="Pick another --dir, or remove what is there.")
+            raise UsageError(
+                f"expected a new or empty folder, got {path} holding {shown}",
+                hint="Pick another --dir, or remove what is there.",
+            )
     elif path.exists() or path.is_symlink():
-        raise UsageError(f"expected a folder, got the existing file {path}",
-                         hint="Pick another --dir.")
+        raise UsageError(
+            f"expected a folder, got the existing file {path}", hint="Pick another --dir."
+        )
 
 
 def new_expert(
-    word: str, *, base: str | None = None, directory: Path | None = None,
+    word: str,
+    *,
+    base: str | None = None,
+    directory: Path | None = None,
     paths: StorePaths | None = None,
 ) -> ScaffoldResult:
     """Create the expert ``word`` in ``directory`` (default ``./<name>``) and commit it.
@@ -224,8 +242,9 @@ def _write_files(root: Path, files: Mapping[str, bytes]) -> None:
             if data.startswith(b"#!"):  # scripts: executable, as Git will record them
                 path.chmod(path.stat().st_mode | stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH)
         except OSError as exc:
-            raise StoreError(f"writing {path}: {exc.strerror or exc}",
-                             hint="Check free space and permissions.") from None
+            raise StoreError(
+                f"writing {path}: {exc.strerror or exc}", hint="Check free space and permissions."
+            ) from None
 
 
 def _commit(root: Path, rels: list[str], name: str) -> str:

@@ -15,8 +15,9 @@ class SearchResult:
     installed_version: str | None
 
 
-def search(store: Store, term: str, *, capability: str | None = None, limit: int = 50
-           ) -> list[SearchResult]:
+def search(
+    store: Store, term: str, *, capability: str | None = None, limit: int = 50
+) -> list[SearchResult]:
     # Straight to the cache: search must not load the Git stack (it runs at --version speed).
     cache = IndexCache(store.paths.index_cache)
     try:

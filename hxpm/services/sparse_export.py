@@ -50,9 +50,15 @@ class SparseExport:
     snapshot_bytes: int  # size of snapshot.json
 
 
-def export_sparse(checkout: Path, outdir: Path, *, key_name: str | None = None,
-                  key_path: Path | None = None, expires_days: float = DEFAULT_EXPIRES_DAYS,
-                  serial: int | None = None) -> SparseExport:
+def export_sparse(
+    checkout: Path,
+    outdir: Path,
+    *,
+    key_name: str | None = None,
+    key_path: Path | None = None,
+    expires_days: float = DEFAULT_EXPIRES_DAYS,
+    serial: int | None = None,
+) -> SparseExport:
     """Write the sparse tree of ``checkout``'s HEAD into ``outdir`` and sign its snapshot.
 
     The serial defaults to the current Unix time, or one more than the snapshot already in
@@ -72,16 +78,18 @@ def export_sparse(checkout: Path, outdir: Path, *, key_name: str | None = None,
     head = git.head_commit(checkout)
     config = IndexConfig.from_bytes(
         git.read_file(checkout, head, CONFIG_FILE, max_bytes=MAX_CONFIG_BYTES),
-        source=f"{checkout}: config.json")
+        source=f"{checkout}: config.json",
+    )
     files = {CONFIG_FILE: _config_with_key(config, key.public_key.text)}
-    for path, data in git.iter_files(checkout, head, EXPERTS_DIR,
-                                     max_bytes=MAX_EXPERT_FILE_BYTES):
+    for path, data in git.iter_files(checkout, head, EXPERTS_DIR, max_bytes=MAX_EXPERT_FILE_BYTES):
         name = path.rsplit("/", 1)[-1]
         if name.startswith("."):
             continue  # .keep and similar placeholders
         if shard_path(name) != path:
-            raise UsageError(f"{checkout}: {path} is not where an expert named {name!r} "
-                             f"belongs (expected {shard_path(name)})")
+            raise UsageError(
+                f"{checkout}: {path} is not where an expert named {name!r} "
+                f"belongs (expected {shard_path(name)})"
+            )
         files[path] = data
     _check_lines(checkout, files, _previous_hashes(outdir))
     serial = _next_serial(outdir, serial)
@@ -89,8 +97,16 @@ def export_sparse(checkout: Path, outdir: Path, *, key_name: str | None = None,
     snapshot = new_snapshot(config.name, serial, head, expires, files)
     signed = sign_snapshot(snapshot, [key])
     _write_tree(outdir, files, signed)
-    return SparseExport(outdir, config.name, serial, head, snapshot.expires,
-                        len(files) - 1, key.public_key.key_id, len(signed))
+    return SparseExport(
+        outdir,
+        config.name,
+        serial,
+        head,
+        snapshot.expires,
+        len(files) - 1,
+        key.public_key.key_id,
+        len(signed),
+    )
 
 
 def _check_lines(checkout: Path, files: dict[str, bytes], checked: dict[str, str]) -> None:
@@ -123,13 +139,16 @@ def _config_with_key(config: IndexConfig, public_key: str) -> bytes:
 def _next_serial(outdir: Path, requested: int | None) -> int:
     previous = -1
     with contextlib.suppress(OSError, HxpmError):  # no usable snapshot there: use the clock
-        previous = parse_snapshot((outdir / SNAPSHOT_FILE).read_bytes(),
-                                  where=str(outdir / SNAPSHOT_FILE)).snapshot.serial
+        previous = parse_snapshot(
+            (outdir / SNAPSHOT_FILE).read_bytes(), where=str(outdir / SNAPSHOT_FILE)
+        ).snapshot.serial
     if requested is not None:
         if not previous < requested <= MAX_SERIAL:
-            raise UsageError(f"--serial: expected a number above {previous} (the serial in "
-                             f"{outdir}) and at most {MAX_SERIAL}, got {requested}",
-                             hint="Serials only grow: users refuse a lower one as a rollback.")
+            raise UsageError(
+                f"--serial: expected a number above {previous} (the serial in "
+                f"{outdir}) and at most {MAX_SERIAL}, got {requested}",
+                hint="Serials only grow: users refuse a lower one as a rollback.",
+            )
         return requested
     return max(int(time.time()), previous + 1)
 

@@ -85,9 +85,10 @@ class SparseFetcher:
             if state is None:
                 self._views[index] = None  # never accepted: `index add` did not finish
             elif signed is None or signed.snapshot.serial != state.serial:
-                raise StoreError(f"index {index}: its cached snapshot is missing or does not "
-                                 "match its state",
-                                 hint=f"Run `hxpm index update {index}`.")
+                raise StoreError(
+                    f"index {index}: its cached snapshot is missing or does not match its state",
+                    hint=f"Run `hxpm index update {index}`.",
+                )
             else:
                 self._views[index] = _View(state, signed.snapshot)
         return self._views[index]
@@ -99,8 +100,11 @@ class SparseFetcher:
             path = _path_of(name)
             want = view.snapshot.hash_of(path) if path else None
             known = view.state.files.get(path) if path else None
-            if want is None or (known is not None and known.sha256 == want and
-                                (folder.root / "files" / path).is_file()):  # type: ignore[operator]
+            if want is None or (
+                known is not None
+                and known.sha256 == want
+                and (folder.root / "files" / (path or "")).is_file()
+            ):
                 continue
             out.append(name)
         return out
@@ -110,8 +114,9 @@ class SparseFetcher:
         if view is None:
             return
         folder = self._folders[record.name]
-        if self._cache.commit_of(record.name) == view.state.commit and \
-                not self._pending(view, folder, names):
+        if self._cache.commit_of(record.name) == view.state.commit and not self._pending(
+            view, folder, names
+        ):
             return  # the warm path: no lock, no request
         with folder.locked():
             view = self._view(record.name, fresh=True)
@@ -123,11 +128,11 @@ class SparseFetcher:
 
     def _reload_from_disk(self, folder: SparseDir, view: _View) -> None:
         """The SQLite cache was rebuilt: put back every file still cached on disk."""
-        self._cache.replace_index_files(folder.index, view.state.commit,
-                                        disk_files(folder, view.state, {}))
+        self._cache.replace_index_files(
+            folder.index, view.state.commit, disk_files(folder, view.state, {})
+        )
 
-    def _fetch_closure(self, record: IndexRecord, folder: SparseDir,
-                       names: Sequence[str]) -> None:
+    def _fetch_closure(self, record: IndexRecord, folder: SparseDir, names: Sequence[str]) -> None:
         seen: set[str] = set()
         wave = list(names)
         while wave:
@@ -140,28 +145,34 @@ class SparseFetcher:
             fetched = self._fetch_wave(record, folder, view, pending)
             wave = sorted(set().union(*map(_required_names, fetched)) - seen)
 
-    def _fetch_wave(self, record: IndexRecord, folder: SparseDir, view: _View,
-                    names: Sequence[str]) -> list[bytes]:
+    def _fetch_wave(
+        self, record: IndexRecord, folder: SparseDir, view: _View, names: Sequence[str]
+    ) -> list[bytes]:
         snap = view.snapshot
         paths = [(shard_path(n), None) for n in names]
-        require_online(f"reading {', '.join(names[:3])}{' …' if len(names) > 3 else ''} "
-                       f"from sparse index {record.name}")
+        require_online(
+            f"reading {', '.join(names[:3])}{' …' if len(names) > 3 else ''} "
+            f"from sparse index {record.name}"
+        )
         if snap.expired():
             raise IndexDataError(
                 f"index {record.name}: its snapshot (serial {snap.serial}) expired at "
                 f"{snap.expires}, and {names[0]} is not cached yet",
                 hint=f"Run `hxpm index update {record.name}`; experts already cached stay "
-                     "usable meanwhile.",
-                details={"reason": "expired", "expires": snap.expires})
+                "usable meanwhile.",
+                details={"reason": "expired", "expires": snap.expires},
+            )
         url = normalise_sparse_url(record.url)
         fetched = fetch_files(url, record.name, snap, paths, self._http)
         # Checked now, not on first read: the closure below reads the files' requirements.
-        self._cache.update_index_files(record.name, view.state.commit,
-                                       [(f.path, f.data) for f in fetched])
+        self._cache.update_index_files(
+            record.name, view.state.commit, [(f.path, f.data) for f in fetched]
+        )
         self._cache.check_names(record.name, names)
         folder.write_files({f.path: f.data for f in fetched})
         state = view.state.with_files(
-            {f.path: CachedFile(snap.files[f.path], f.etag) for f in fetched})
+            {f.path: CachedFile(snap.files[f.path], f.etag) for f in fetched}
+        )
         folder.accept(state)
         self._views[record.name] = _View(state, snap)
         return [f.data for f in fetched]

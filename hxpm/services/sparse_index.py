@@ -59,8 +59,14 @@ def sparse_dir(store: Store, index: str) -> SparseDir:
     return SparseDir(store.paths.indexes / index, index)
 
 
-def update_sparse(store: Store, record: IndexRecord, *, allow_rewind: bool = False,
-                  url_text: str | None = None, snapshot_key: str | None = None) -> IndexUpdate:
+def update_sparse(
+    store: Store,
+    record: IndexRecord,
+    *,
+    allow_rewind: bool = False,
+    url_text: str | None = None,
+    snapshot_key: str | None = None,
+) -> IndexUpdate:
     """Accept the server's current snapshot for ``record`` (the caller holds the store lock).
 
     ``url_text`` (with this call's credentials) wins over the stored URL; ``snapshot_key``
@@ -86,24 +92,36 @@ def update_sparse(store: Store, record: IndexRecord, *, allow_rewind: bool = Fal
         trusted = _trusted_keys(record.name, old, config, snapshot_key)
         snap = verify_snapshot(signed, trusted, index=record.name)
         if snap.index != config.name:
-            raise IndexDataError(f"index {record.name}: snapshot.json is for index "
-                                 f"{snap.index!r}, config.json for {config.name!r}")
+            raise IndexDataError(
+                f"index {record.name}: snapshot.json is for index "
+                f"{snap.index!r}, config.json for {config.name!r}"
+            )
         rewound = _rollback_guard(signed, old, old_raw, record.name, allow_rewind)
         changed = _changed_files(url, folder, snap, old)
-        return _commit(store, record, folder, (signed, etag, config, config_data),
-                       old, trusted, changed, rewound)
+        return _commit(
+            store,
+            record,
+            folder,
+            (signed, etag, config, config_data),
+            old,
+            trusted,
+            changed,
+            rewound,
+        )
 
 
-def _fetch_snapshot(url: SparseURL, index: str, old: SparseState | None,
-                    old_raw: bytes | None) -> tuple[SignedSnapshot, str | None]:
+def _fetch_snapshot(
+    url: SparseURL, index: str, old: SparseState | None, old_raw: bytes | None
+) -> tuple[SignedSnapshot, str | None]:
     etag = old.snapshot_etag if old and old_raw else None
     got = http.get(url.file_url(SNAPSHOT_FILE), max_bytes=MAX_SNAPSHOT_BYTES, etag=etag)
     raw = old_raw if got.status == 304 and old_raw is not None else got.body
     return parse_snapshot(raw, where=f"index {index}: {SNAPSHOT_FILE}"), got.etag
 
 
-def _config_bytes(url: SparseURL, folder: SparseDir, snap: Snapshot,
-                  old: SparseState | None) -> bytes:
+def _config_bytes(
+    url: SparseURL, folder: SparseDir, snap: Snapshot, old: SparseState | None
+) -> bytes:
     cached = _cached_copy(folder, snap, CONFIG_FILE, old)
     if cached is not None:
         return cached
@@ -112,8 +130,9 @@ def _config_bytes(url: SparseURL, folder: SparseDir, snap: Snapshot,
     return got.body
 
 
-def _cached_copy(folder: SparseDir, snap: Snapshot, path: str,
-                 old: SparseState | None) -> bytes | None:
+def _cached_copy(
+    folder: SparseDir, snap: Snapshot, path: str, old: SparseState | None
+) -> bytes | None:
     """The file as cached, when the cache holds exactly what ``snap`` lists."""
     known = old.files.get(path) if old else None
     if known is None or known.sha256 != snap.hash_of(path):
@@ -128,8 +147,9 @@ def _cached_copy(folder: SparseDir, snap: Snapshot, path: str,
     return data
 
 
-def _trusted_keys(index: str, old: SparseState | None, config: IndexConfig,
-                  pinned: str | None) -> tuple[PublicKey, ...]:
+def _trusted_keys(
+    index: str, old: SparseState | None, config: IndexConfig, pinned: str | None
+) -> tuple[PublicKey, ...]:
     if old is not None:
         return tuple(parse_public_key(k) for k in old.keys)
     if pinned is not None:
@@ -140,13 +160,19 @@ def _trusted_keys(index: str, old: SparseState | None, config: IndexConfig,
             f"index {index}: config.json lists no snapshot_keys, so nothing says who may sign "
             "its snapshots",
             hint="Pass --snapshot-key PUBKEY|FILE (the index owner's key), or ask the owner "
-                 "to export with `hxpm index export-sparse`, which lists it.",
-            details={"reason": "untrusted-key"})
+            "to export with `hxpm index export-sparse`, which lists it.",
+            details={"reason": "untrusted-key"},
+        )
     return keys
 
 
-def _rollback_guard(signed: SignedSnapshot, old: SparseState | None, old_raw: bytes | None,
-                    index: str, allow_rewind: bool) -> bool:
+def _rollback_guard(
+    signed: SignedSnapshot,
+    old: SparseState | None,
+    old_raw: bytes | None,
+    index: str,
+    allow_rewind: bool,
+) -> bool:
     if old is None:
         return False
     try:
@@ -158,12 +184,13 @@ def _rollback_guard(signed: SignedSnapshot, old: SparseState | None, old_raw: by
     return False
 
 
-def _changed_files(url: SparseURL, folder: SparseDir, snap: Snapshot,
-                   old: SparseState | None) -> dict[str, Fetched | None]:
+def _changed_files(
+    url: SparseURL, folder: SparseDir, snap: Snapshot, old: SparseState | None
+) -> dict[str, Fetched | None]:
     """Files cached before that the new snapshot changes: path -> new bytes (None: gone)."""
     out: dict[str, Fetched | None] = {}
     stale: list[tuple[str, str | None]] = []
-    for path, known in (old.files.items() if old else ()):
+    for path, known in old.files.items() if old else ():
         want = snap.hash_of(path)
         if want is None:
             out[path] = None
@@ -200,9 +227,13 @@ class FetcherPool:
                 close()
 
 
-def fetch_files(url: SparseURL, index: str, snap: Snapshot,
-                wanted: Sequence[tuple[str, str | None]],
-                pool: FetcherPool | None = None) -> list[Fetched]:
+def fetch_files(
+    url: SparseURL,
+    index: str,
+    snap: Snapshot,
+    wanted: Sequence[tuple[str, str | None]],
+    pool: FetcherPool | None = None,
+) -> list[Fetched]:
     """Fetch ``(path, etag)`` in parallel; each must match ``snap`` (else IntegrityError)."""
     fetchers = pool or FetcherPool()
 
@@ -224,10 +255,16 @@ def fetch_files(url: SparseURL, index: str, snap: Snapshot,
             fetchers.close()
 
 
-def _commit(store: Store, record: IndexRecord, folder: SparseDir,
-            fetched: tuple[SignedSnapshot, str | None, IndexConfig, bytes],
-            old: SparseState | None, trusted: Sequence[PublicKey],
-            changed: Mapping[str, Fetched | None], rewound: bool) -> IndexUpdate:
+def _commit(
+    store: Store,
+    record: IndexRecord,
+    folder: SparseDir,
+    fetched: tuple[SignedSnapshot, str | None, IndexConfig, bytes],
+    old: SparseState | None,
+    trusted: Sequence[PublicKey],
+    changed: Mapping[str, Fetched | None],
+    rewound: bool,
+) -> IndexUpdate:
     signed, etag, config, config_data = fetched
     snap = signed.snapshot
     # The SQLite cache first: it checks every line, and refuses the whole change if one
@@ -242,8 +279,7 @@ def _commit(store: Store, record: IndexRecord, folder: SparseDir,
     kept[CONFIG_FILE] = CachedFile(snap.files[CONFIG_FILE], None)
     # The owner rotates keys by listing new ones in a snapshot the pinned keys signed.
     rotated = snapshot_keys_of(config.raw, where=f"index {record.name}: config.json")
-    state = SparseState(snap.serial, snap.commit, etag, tuple(keys_text(rotated or trusted)),
-                        kept)
+    state = SparseState(snap.serial, snap.commit, etag, tuple(keys_text(rotated or trusted)), kept)
     folder.accept(state, signed.raw)
     updated = replace(record, accepted_commit=snap.commit, updated_at=utc_now())
     with store.db.transaction() as conn:
@@ -253,8 +289,13 @@ def _commit(store: Store, record: IndexRecord, folder: SparseDir,
     return IndexUpdate(updated, record.accepted_commit, read, rewound)
 
 
-def _refresh_cache(store: Store, folder: SparseDir, old: SparseState | None, commit: str,
-                   changed: Mapping[str, Fetched | None]) -> None:
+def _refresh_cache(
+    store: Store,
+    folder: SparseDir,
+    old: SparseState | None,
+    commit: str,
+    changed: Mapping[str, Fetched | None],
+) -> None:
     experts = {p: (f.data if f else None) for p, f in changed.items() if expert_of_path(p)}
     cache = open_cache(store)
     try:
@@ -266,12 +307,13 @@ def _refresh_cache(store: Store, folder: SparseDir, old: SparseState | None, com
         cache.close()
 
 
-def disk_files(folder: SparseDir, state: SparseState | None,
-               newer: Mapping[str, bytes | None]) -> list[tuple[str, bytes]]:
+def disk_files(
+    folder: SparseDir, state: SparseState | None, newer: Mapping[str, bytes | None]
+) -> list[tuple[str, bytes]]:
     """(path, bytes) of every expert file cached on disk that still matches ``state``,
     with ``newer`` (fetched now, None: deleted) taking precedence."""
     out = {p: d for p, d in newer.items() if d is not None}
-    for path, known in (state.files.items() if state else ()):
+    for path, known in state.files.items() if state else ():
         if path in newer or not expert_of_path(path):
             continue
         data = folder.read_file(path)

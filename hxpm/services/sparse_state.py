@@ -47,10 +47,16 @@ class SparseState:
         return replace(self, files={**self.files, **files})
 
     def to_bytes(self) -> bytes:
-        doc = {"format": STATE_FORMAT, "serial": self.serial, "commit": self.commit,
-               "snapshot_etag": self.snapshot_etag, "keys": list(self.keys),
-               "files": {p: {"sha256": f.sha256, "etag": f.etag}
-                         for p, f in sorted(self.files.items())}}
+        doc = {
+            "format": STATE_FORMAT,
+            "serial": self.serial,
+            "commit": self.commit,
+            "snapshot_etag": self.snapshot_etag,
+            "keys": list(self.keys),
+            "files": {
+                p: {"sha256": f.sha256, "etag": f.etag} for p, f in sorted(self.files.items())
+            },
+        }
         return (json.dumps(doc, indent=1) + "\n").encode()
 
 
@@ -78,14 +84,20 @@ class SparseDir:
             files = {p: CachedFile(str(f["sha256"]), f["etag"]) for p, f in doc["files"].items()}
             if doc.get("format") != STATE_FORMAT:
                 raise ValueError("format")
-            return SparseState(int(doc["serial"]), str(doc["commit"]), doc["snapshot_etag"],
-                               tuple(doc["keys"]), files)
+            return SparseState(
+                int(doc["serial"]),
+                str(doc["commit"]),
+                doc["snapshot_etag"],
+                tuple(doc["keys"]),
+                files,
+            )
         except FileNotFoundError:
             return None
         except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
-            raise StoreError(f"index {self.index}: {path} is damaged ({exc})",
-                             hint=f"Run `hxpm index remove {self.index}` and add it again."
-                             ) from None
+            raise StoreError(
+                f"index {self.index}: {path} is damaged ({exc})",
+                hint=f"Run `hxpm index remove {self.index}` and add it again.",
+            ) from None
 
     def snapshot(self) -> SignedSnapshot | None:
         """The accepted snapshot, or None (never accepted, or the file is gone)."""

@@ -66,13 +66,23 @@ class TrainResult:
 
     def to_dict(self) -> dict[str, Any]:
         return {
-            "schema": "hxpm.train/1", "name": self.name, "version": self.version,
-            "base_model": self.base_model, "output_dir": str(self.output_dir),
-            "requires": list(self.requires), "steps": self.steps,
-            "first_loss": round(self.first_loss, 6), "last_loss": round(self.last_loss, 6),
-            "examples": self.examples, "truncated": self.truncated, "skipped": self.skipped,
-            "seconds": round(self.seconds, 3), "train_seconds": round(self.train_seconds, 3),
-            "mode": self.mode, "device": self.device, "warnings": list(self.warnings),
+            "schema": "hxpm.train/1",
+            "name": self.name,
+            "version": self.version,
+            "base_model": self.base_model,
+            "output_dir": str(self.output_dir),
+            "requires": list(self.requires),
+            "steps": self.steps,
+            "first_loss": round(self.first_loss, 6),
+            "last_loss": round(self.last_loss, 6),
+            "examples": self.examples,
+            "truncated": self.truncated,
+            "skipped": self.skipped,
+            "seconds": round(self.seconds, 3),
+            "train_seconds": round(self.train_seconds, 3),
+            "mode": self.mode,
+            "device": self.device,
+            "warnings": list(self.warnings),
         }
 
 
@@ -104,19 +114,27 @@ class EvalResult:
 
     def to_dict(self) -> dict[str, Any]:
         return {
-            "schema": "hxpm.eval/1", "name": self.name, "version": self.version,
-            "base_model": self.base_model, "dataset": self.dataset, "metric": self.metric,
-            "n": self.n, "base_score": round(self.base_score, 6),
-            "expert_score": round(self.expert_score, 6), "experts": list(self.experts),
-            "examples": list(self.examples), "seconds": round(self.seconds, 3),
+            "schema": "hxpm.eval/1",
+            "name": self.name,
+            "version": self.version,
+            "base_model": self.base_model,
+            "dataset": self.dataset,
+            "metric": self.metric,
+            "n": self.n,
+            "base_score": round(self.base_score, 6),
+            "expert_score": round(self.expert_score, 6),
+            "experts": list(self.experts),
+            "examples": list(self.examples),
+            "seconds": round(self.seconds, 3),
         }
 
 
 # --- training ------------------------------------------------------------------------------
 
 
-def train_expert(store: Store, request: TrainRequest, *,
-                 on_step: Callable[[int, int, float], None] | None = None) -> TrainResult:
+def train_expert(
+    store: Store, request: TrainRequest, *, on_step: Callable[[int, int, float], None] | None = None
+) -> TrainResult:
     """Train the expert in ``request.expert_dir`` from its manifest's recipe.
 
     Raises:
@@ -136,10 +154,11 @@ def train_expert(store: Store, request: TrainRequest, *,
     base = registered_base(store, request.base)
     variant = _variant(manifest, base)
     recipe = recipe_mod.parse_recipe(
-        manifest.raw, variant_adapter=variant.adapters[0] if variant.adapters else None,
-        source=str(expert_dir / MANIFEST))
-    train_file = recipe_mod.dataset_file(expert_dir, recipe.dataset.path,
-                                         "training.dataset.path")
+        manifest.raw,
+        variant_adapter=variant.adapters[0] if variant.adapters else None,
+        source=str(expert_dir / MANIFEST),
+    )
+    train_file = recipe_mod.dataset_file(expert_dir, recipe.dataset.path, "training.dataset.path")
     examples = recipe_mod.read_examples(train_file)
     closure = _closure(store, manifest, base)
     train_mod = _runtime("train")
@@ -149,17 +168,39 @@ def train_expert(store: Store, request: TrainRequest, *,
 
     output_dir = weights_dir(expert_dir, manifest, variant)
     job = train_mod.TrainJob(
-        base=BaseRef(base.name, base.path, base.sha256), config=recipe.config,
-        examples=examples, output_dir=output_dir, name=manifest.name,
-        load_order=manifest.load_order, prompt_template=variant.prompt_template,
-        requires=tuple(adapter_refs(closure)), seed=request.seed, epochs=request.epochs,
-        max_steps=request.max_steps, device=request.device, threads=request.threads)
+        base=BaseRef(base.name, base.path, base.sha256),
+        config=recipe.config,
+        examples=examples,
+        output_dir=output_dir,
+        name=manifest.name,
+        load_order=manifest.load_order,
+        prompt_template=variant.prompt_template,
+        requires=tuple(adapter_refs(closure)),
+        seed=request.seed,
+        epochs=request.epochs,
+        max_steps=request.max_steps,
+        device=request.device,
+        threads=request.threads,
+    )
     out = train_mod.train(job, on_step=on_step)
     return TrainResult(
-        out.output_dir, out.steps, out.first_loss, out.last_loss, out.seconds,
-        tuple(f"{e.name}@{e.version}" for e in closure), base.name, manifest.name,
-        str(manifest.version), out.examples, out.truncated, out.skipped, out.train_seconds,
-        out.mode, out.device, recipe.warnings)
+        out.output_dir,
+        out.steps,
+        out.first_loss,
+        out.last_loss,
+        out.seconds,
+        tuple(f"{e.name}@{e.version}" for e in closure),
+        base.name,
+        manifest.name,
+        str(manifest.version),
+        out.examples,
+        out.truncated,
+        out.skipped,
+        out.train_seconds,
+        out.mode,
+        out.device,
+        recipe.warnings,
+    )
 
 
 def weights_dir(expert_dir: Path, manifest: Manifest, variant: BaseVariant) -> Path:
@@ -188,17 +229,20 @@ def _variant(manifest: Manifest, base: BaseModel) -> BaseVariant:
     try:
         variant = manifest.variant_for(base.name)
     except NotFoundError as e:
-        raise BaseMismatchError(e.message, hint=f"Add a base_models entry for {base.name} "
-                                "(sha256: the digest `hxpm base list` shows), or use --base.",
-                                details={"expert": manifest.name, "base": base.name}) from None
+        raise BaseMismatchError(
+            e.message,
+            hint=f"Add a base_models entry for {base.name} "
+            "(sha256: the digest `hxpm base list` shows), or use --base.",
+            details={"expert": manifest.name, "base": base.name},
+        ) from None
     if variant.sha256 and not digests_equal(variant.sha256.lower(), base.sha256.lower()):
         raise BaseMismatchError(
             f"{manifest.name}: its variant for {base.name} was built for base digest "
             f"{variant.sha256[:12]}…, but the registered {base.name} is {base.sha256[:12]}…",
             hint="Set the variant's sha256 to the registered digest (hxpm base list), or "
-                 "register the base it names.",
-            details={"expert": manifest.name, "expected": variant.sha256,
-                     "base": base.sha256})
+            "register the base it names.",
+            details={"expert": manifest.name, "expected": variant.sha256, "base": base.sha256},
+        )
     return variant
 
 
@@ -209,16 +253,19 @@ def _closure(store: Store, manifest: Manifest, base: BaseModel) -> tuple[Install
         return ()
     found = installed_set(store, [str(s) for s in specs], base=base.name).experts
     if any(e.name == manifest.name for e in found):
-        raise UsageError(f"{manifest.name} requires itself (through its requires closure)",
-                         hint="Remove the cycle from constraints.requires.")
+        raise UsageError(
+            f"{manifest.name} requires itself (through its requires closure)",
+            hint="Remove the cycle from constraints.requires.",
+        )
     return found
 
 
 # --- evaluation ----------------------------------------------------------------------------
 
 
-def evaluate_expert(store: Store, request: EvalRequest, *,
-                    on_item: Callable[[int, int], None] | None = None) -> EvalResult:
+def evaluate_expert(
+    store: Store, request: EvalRequest, *, on_item: Callable[[int, int], None] | None = None
+) -> EvalResult:
     """Score the bare base and base + closure + expert on a held-out set.
 
     ``on_item(done, total)`` is called after each generation (``total`` = 2 × items).
@@ -231,8 +278,10 @@ def evaluate_expert(store: Store, request: EvalRequest, *,
         BaseMismatchError, ResolutionError, RuntimeMissingError: as for training.
     """
     if (request.expert_dir is None) == (request.installed is None):
-        raise UsageError("evaluate either an expert directory or an installed expert "
-                         "(--installed NAME), not both or neither")
+        raise UsageError(
+            "evaluate either an expert directory or an installed expert "
+            "(--installed NAME), not both or neither"
+        )
     if request.limit is not None and request.limit < 1:
         raise UsageError(f"--limit: expected an integer >= 1, got {request.limit!r}")
     recipe_mod = _runtime("recipe")
@@ -252,20 +301,32 @@ def evaluate_expert(store: Store, request: EvalRequest, *,
     from hxpm.services.run import open_session
 
     config = GenerationConfig(max_new_tokens=decoding.max_new_tokens, stop=decoding.stop)
-    session = open_session(target.base, device=request.device,
-                           max_loaded=max(8, len(target.refs)))
+    session = open_session(target.base, device=request.device, max_loaded=max(8, len(target.refs)))
     try:
-        out = evaluate_mod.evaluate(session, target.refs, examples, config, metric,
-                                    on_item=on_item)
+        out = evaluate_mod.evaluate(session, target.refs, examples, config, metric, on_item=on_item)
     finally:
         session.close()
-    shown = tuple({"prompt": ex.prompt, "expected": ex.completion, "base_output": b,
-                   "expert_output": x}
-                  for ex, b, x in list(zip(examples, out.base_outputs, out.expert_outputs, strict=False))
-                  [:EXAMPLES_SHOWN])
-    return EvalResult(metric.name, out.n, out.base_score, out.expert_score, out.experts, shown,
-                      target.base.name, target.name, target.version, str(dataset),
-                      out.seconds, out.base_correct, out.expert_correct)
+    shown = tuple(
+        {"prompt": ex.prompt, "expected": ex.completion, "base_output": b, "expert_output": x}
+        for ex, b, x in list(zip(examples, out.base_outputs, out.expert_outputs, strict=False))[
+            :EXAMPLES_SHOWN
+        ]
+    )
+    return EvalResult(
+        metric.name,
+        out.n,
+        out.base_score,
+        out.expert_score,
+        out.experts,
+        shown,
+        target.base.name,
+        target.name,
+        target.version,
+        str(dataset),
+        out.seconds,
+        out.base_correct,
+        out.expert_correct,
+    )
 
 
 @dataclass(frozen=True)
@@ -284,9 +345,14 @@ def _installed_target(store: Store, spec: str, base: str | None) -> _Target:
 
     chosen = installed_set(store, [spec], base=base)
     main = next(e for e in reversed(chosen.experts) if e.name == chosen.requested[0])
-    return _Target(main.name, main.version, chosen.base, main.manifest,
-                   tuple(adapter_refs(chosen.experts)), f"{main.name}@{main.version} "
-                   f"{MANIFEST}")
+    return _Target(
+        main.name,
+        main.version,
+        chosen.base,
+        main.manifest,
+        tuple(adapter_refs(chosen.experts)),
+        f"{main.name}@{main.version} {MANIFEST}",
+    )
 
 
 def _dir_target(store: Store, expert_dir: Path, base_name: str | None) -> _Target:
@@ -300,13 +366,28 @@ def _dir_target(store: Store, expert_dir: Path, base_name: str | None) -> _Targe
     variant = _variant(manifest, base)
     folder = weights_dir(expert_dir, manifest, variant)
     if not (folder / "adapter_config.json").is_file():
-        raise NotFoundError(f"{folder} holds no trained adapter (adapter_config.json)",
-                            hint=f"Train it first: hxpm train {expert_dir}")
+        raise NotFoundError(
+            f"{folder} holds no trained adapter (adapter_config.json)",
+            hint=f"Train it first: hxpm train {expert_dir}",
+        )
     closure = _closure(store, manifest, base)
-    me = AdapterRef(manifest.name, str(manifest.version), folder, manifest.load_order,
-                    variant.sha256, variant.prompt_template)
-    return _Target(manifest.name, str(manifest.version), base, manifest.raw,
-                   (*adapter_refs(closure), me), str(expert_dir / MANIFEST), expert_dir)
+    me = AdapterRef(
+        manifest.name,
+        str(manifest.version),
+        folder,
+        manifest.load_order,
+        variant.sha256,
+        variant.prompt_template,
+    )
+    return _Target(
+        manifest.name,
+        str(manifest.version),
+        base,
+        manifest.raw,
+        (*adapter_refs(closure), me),
+        str(expert_dir / MANIFEST),
+        expert_dir,
+    )
 
 
 def _heldout(recipe_mod: ModuleType, target: _Target) -> Path:
@@ -314,9 +395,11 @@ def _heldout(recipe_mod: ModuleType, target: _Target) -> Path:
     dataset = training.get("dataset") if isinstance(training, dict) else None
     heldout = dataset.get("heldout") if isinstance(dataset, dict) else None
     if target.expert_dir is None or not isinstance(heldout, str) or not heldout.strip():
-        raise UsageError("no held-out set to evaluate on",
-                         hint="Pass --dataset FILE (JSONL prompt/completion lines), or set "
-                              "training.dataset.heldout in the expert's manifest.")
+        raise UsageError(
+            "no held-out set to evaluate on",
+            hint="Pass --dataset FILE (JSONL prompt/completion lines), or set "
+            "training.dataset.heldout in the expert's manifest.",
+        )
     path: Path = recipe_mod.dataset_file(target.expert_dir, heldout, "training.dataset.heldout")
     return path
 
@@ -327,8 +410,10 @@ def _check_expected(metric: str, examples: Any, dataset: Path) -> None:
     for number, ex in enumerate(examples, start=1):
         problem = check_expected(metric, ex.completion)
         if problem:
-            raise UsageError(f"{dataset} item {number}: {problem}",
-                             hint="Fix the dataset, or pick another evaluation.metric.")
+            raise UsageError(
+                f"{dataset} item {number}: {problem}",
+                hint="Fix the dataset, or pick another evaluation.metric.",
+            )
 
 
 def _runtime(module: str) -> ModuleType:
@@ -338,5 +423,6 @@ def _runtime(module: str) -> ModuleType:
     try:
         return importlib.import_module(f"hxpm_runtime.{module}")
     except ImportError as e:
-        raise RuntimeMissingError(f"this command needs the hxpm runtime ({e.name} is not "
-                                  "installed)") from None
+        raise RuntimeMissingError(
+            f"this command needs the hxpm runtime ({e.name} is not installed)"
+        ) from None

@@ -15,8 +15,14 @@ MAX_KEY_FILE_BYTES = 4096
 
 def trusted_keys(store: Store) -> list[TrustedKey]:
     return [
-        TrustedKey(key_id=k, public_key=parse_public_key(pub), publisher=p,
-                   scopes=tuple(scopes), added_at=added, source=src)
+        TrustedKey(
+            key_id=k,
+            public_key=parse_public_key(pub),
+            publisher=p,
+            scopes=tuple(scopes),
+            added_at=added,
+            source=src,
+        )
         for k, pub, p, scopes, added, src in store.db.trusted_key_rows()
     ]
 
@@ -31,7 +37,9 @@ def read_key_argument(value: str) -> str:
         if any(ch.isspace() or not ch.isprintable() for ch in value):
             raise UsageError(
                 f"expected a public key 'ed25519:<base64>' with nothing around it, got "
-                f"{value[:80]!r}", hint="Copy the key exactly as `hxpm key show` prints it.")
+                f"{value[:80]!r}",
+                hint="Copy the key exactly as `hxpm key show` prints it.",
+            )
         return value
     path = Path(value).expanduser()
     if not path.is_file():
@@ -47,12 +55,18 @@ def read_key_argument(value: str) -> str:
 def add_trusted_key(
     store: Store, key: str, *, publisher: str, scopes: list[str] | None = None
 ) -> TrustedKey:
-    trusted = make_trusted_key(read_key_argument(key), publisher=publisher,
-                               scopes=tuple(scopes or ["*"]))
+    trusted = make_trusted_key(
+        read_key_argument(key), publisher=publisher, scopes=tuple(scopes or ["*"])
+    )
     with store.writing(), store.db.transaction() as conn:
         store.db.put_trusted_key(
-            conn, trusted.key_id, trusted.public_key.text, trusted.publisher,
-            list(trusted.scopes), trusted.added_at, trusted.source,
+            conn,
+            trusted.key_id,
+            trusted.public_key.text,
+            trusted.publisher,
+            list(trusted.scopes),
+            trusted.added_at,
+            trusted.source,
         )
     return trusted
 

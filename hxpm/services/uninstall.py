@@ -19,8 +19,9 @@ class UninstallResult:
     broken: tuple[str, ...] = ()  # dependents left without a requirement (with --force)
 
 
-def uninstall(store: Store, spec: str, *, base: str | None = None, force: bool = False
-              ) -> UninstallResult:
+def uninstall(
+    store: Store, spec: str, *, base: str | None = None, force: bool = False
+) -> UninstallResult:
     """Remove ``NAME`` (every installed version) or ``NAME@VERSION``/``NAME@RANGE``."""
     with store.writing():
         hits = [e for e in find_installed(store, spec) if base is None or e.base_model == base]
@@ -54,9 +55,12 @@ def broken_dependents(store: Store, removing: list[InstalledExpert]) -> list[str
     for e in remaining:
         manifest = Manifest.from_dict(e.manifest, source=f"store: {e.name}")
         for req in manifest.requires:
-            if any(r.name == req.name and r.base_model == e.base_model
-                   and req.allows(Version.parse(r.version), allow_prerelease=True)
-                   for r in remaining):
+            if any(
+                r.name == req.name
+                and r.base_model == e.base_model
+                and req.allows(Version.parse(r.version), allow_prerelease=True)
+                for r in remaining
+            ):
                 continue
             if any(g[0] == req.name for g in gone):
                 out.append(f"{e.name} {e.version} requires {req}")

@@ -25,9 +25,9 @@ class PackageVerification:
     signature: VerifiedSignature
 
 
-def verify_package_file(store: Store, package: Path, signature: Path | None = None) -> (
-    PackageVerification
-):
+def verify_package_file(
+    store: Store, package: Path, signature: Path | None = None
+) -> PackageVerification:
     """Raise a VerificationError unless ``package`` is signed by a key trusted for it."""
     package = package.expanduser().resolve()
     if not package.is_file():
@@ -41,8 +41,9 @@ def verify_package_file(store: Store, package: Path, signature: Path | None = No
     contents = read_package(package, expected_sha256=None)
     variant = contents.manifest.variants[0]
     m = contents.manifest
-    facts = PackageFacts(m.name, str(m.version), variant.name, variant.sha256,
-                         contents.tree_sha256, contents.sha256)
+    facts = PackageFacts(
+        m.name, str(m.version), variant.name, variant.sha256, contents.tree_sha256, contents.sha256
+    )
     verified = verify_signature(envelope, facts, trusted_keys(store))
     return PackageVerification(package, contents, verified)
 
@@ -86,12 +87,18 @@ def _scan(store: Store) -> StoreVerification:
     experts = store.db.installed()  # one SELECT: one consistent snapshot
     for e in experts:
         label = f"{e.name}@{e.version} ({e.base_model})"
-        problems.extend(StoreProblem(label, p) for p in _tree_problems(e.path, e.members,
-                                                                     e.tree_sha256))
+        problems.extend(
+            StoreProblem(label, p) for p in _tree_problems(e.path, e.members, e.tree_sha256)
+        )
     for orphan in store.orphan_dirs(known={e.path for e in experts}):
-        problems.append(StoreProblem(str(orphan), "directory not recorded in the store "
-                                     "(left by an interrupted install; the next install or "
-                                     "uninstall removes it)"))
+        problems.append(
+            StoreProblem(
+                str(orphan),
+                "directory not recorded in the store "
+                "(left by an interrupted install; the next install or "
+                "uninstall removes it)",
+            )
+        )
     return StoreVerification(len(experts), tuple(problems))
 
 
@@ -110,11 +117,15 @@ def _tree_problems(root: Path, members: tuple[tuple[str, int, str], ...], tree: 
             except OSError as exc:  # removed under us, or the disk fails: a problem, not a crash
                 unreadable[rel] = str(exc.strerror or exc)
     problems = [f"cannot read file {p}: {why}" for p, why in sorted(unreadable.items())]
-    problems += [f"missing file {p}"
-                 for p in sorted(recorded.keys() - on_disk.keys() - unreadable.keys())]
+    problems += [
+        f"missing file {p}" for p in sorted(recorded.keys() - on_disk.keys() - unreadable.keys())
+    ]
     problems += [f"unexpected file {p}" for p in sorted(on_disk.keys() - recorded.keys())]
-    problems += [f"modified file {p}" for p in sorted(recorded.keys() & on_disk.keys())
-                 if recorded[p] != on_disk[p]]
+    problems += [
+        f"modified file {p}"
+        for p in sorted(recorded.keys() & on_disk.keys())
+        if recorded[p] != on_disk[p]
+    ]
     if not problems and tree_digest(on_disk.items()) != tree:
         problems.append("tree digest differs from the recorded one")
     return problems

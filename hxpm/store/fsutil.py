@@ -20,8 +20,10 @@ def fsync_dir(path: Path) -> None:
 
 
 # What to do when the disk is full or the store cannot be written (every such error says it).
-DISK_HINT = ("Check free space and permissions where the store lives (HXPM_HOME); nothing was "
-             "changed, and `hxpm verify --store` checks the store.")
+DISK_HINT = (
+    "Check free space and permissions where the store lives (HXPM_HOME); nothing was "
+    "changed, and `hxpm verify --store` checks the store."
+)
 
 
 def names_existing_path(arg: str) -> bool:

@@ -34,7 +34,8 @@ def lock_timeout() -> float:
     if not math.isfinite(value) or value < 0:
         raise UsageError(
             f"HXPM_LOCK_TIMEOUT: expected a number of seconds >= 0, got {raw[:40]!r}",
-            hint="Unset it for the default (600 s), or set e.g. HXPM_LOCK_TIMEOUT=30.")
+            hint="Unset it for the default (600 s), or set e.g. HXPM_LOCK_TIMEOUT=30.",
+        )
     return value
 
 

@@ -114,8 +114,7 @@ class StateDB:
             _scrub_url_credentials(conn)
             return conn
         except sqlite3.Error as e:
-            raise database_error(f"cannot open the store database {self.paths.state_db}",
-                                 e) from e
+            raise database_error(f"cannot open the store database {self.paths.state_db}", e) from e
 
     @staticmethod
     def _migrate(conn: sqlite3.Connection, seen: int) -> None:
@@ -154,8 +153,9 @@ class StateDB:
                 with suppress(sqlite3.Error):  # SQLite may have rolled back already
                     conn.execute("ROLLBACK")
             if isinstance(exc, sqlite3.Error):
-                raise database_error(f"could not update the store database "
-                                     f"{self.paths.state_db}", exc) from exc
+                raise database_error(
+                    f"could not update the store database {self.paths.state_db}", exc
+                ) from exc
             raise
 
     def _all(self, sql: str, args: tuple[Any, ...] = ()) -> list[Any]:
@@ -163,8 +163,7 @@ class StateDB:
         try:
             return self.conn.execute(sql, args).fetchall()
         except sqlite3.Error as e:
-            raise database_error(f"cannot read the store database {self.paths.state_db}",
-                                 e) from e
+            raise database_error(f"cannot read the store database {self.paths.state_db}", e) from e
 
     def _one(self, sql: str, args: tuple[Any, ...] = ()) -> Any:
         rows = self._all(sql, args)
@@ -193,17 +192,33 @@ class StateDB:
             f"INSERT OR REPLACE INTO experts ({_EXPERT_COLUMNS}) "
             "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
             (
-                e.name, e.version, e.base_model, e.base_slug, e.base_sha256, e.sha256,
-                e.tree_sha256, e.size, self._rel(e.path), e.key_id, e.publisher,
-                int(e.unsafe_unsigned), strip_url_credentials(e.source), e.installed_at,
-                json.dumps(e.manifest, ensure_ascii=False), json.dumps(list(e.members)),
-                int(e.requested), e.index_name, e.source_commit, e.manifest_base,
+                e.name,
+                e.version,
+                e.base_model,
+                e.base_slug,
+                e.base_sha256,
+                e.sha256,
+                e.tree_sha256,
+                e.size,
+                self._rel(e.path),
+                e.key_id,
+                e.publisher,
+                int(e.unsafe_unsigned),
+                strip_url_credentials(e.source),
+                e.installed_at,
+                json.dumps(e.manifest, ensure_ascii=False),
+                json.dumps(list(e.members)),
+                int(e.requested),
+                e.index_name,
+                e.source_commit,
+                e.manifest_base,
                 e.base_match,
             ),
         )
 
-    def rebase_installed(self, conn: sqlite3.Connection, e: InstalledExpert, base_model: str,
-                         base_match: str) -> None:
+    def rebase_installed(
+        self, conn: sqlite3.Connection, e: InstalledExpert, base_model: str, base_match: str
+    ) -> None:
         """Record ``e`` under another (registered) base; the manifest's name is kept."""
         conn.execute(
             "UPDATE experts SET base_model=?, base_match=?, manifest_base=? "
@@ -222,13 +237,27 @@ class StateDB:
 
     def _expert_from_row(self, r: tuple[Any, ...]) -> InstalledExpert:
         return InstalledExpert(
-            name=r[0], version=r[1], base_model=r[2], base_slug=r[3], base_sha256=r[4],
-            sha256=r[5], tree_sha256=r[6], size=r[7], path=self.paths.root / r[8],
-            key_id=r[9], publisher=r[10], unsafe_unsigned=bool(r[11]), source=r[12],
-            installed_at=r[13], manifest=json.loads(r[14]),
+            name=r[0],
+            version=r[1],
+            base_model=r[2],
+            base_slug=r[3],
+            base_sha256=r[4],
+            sha256=r[5],
+            tree_sha256=r[6],
+            size=r[7],
+            path=self.paths.root / r[8],
+            key_id=r[9],
+            publisher=r[10],
+            unsafe_unsigned=bool(r[11]),
+            source=r[12],
+            installed_at=r[13],
+            manifest=json.loads(r[14]),
             members=tuple((m[0], m[1], m[2]) for m in json.loads(r[15])),
-            requested=bool(r[16]), index_name=r[17], source_commit=r[18],
-            manifest_base=r[19], base_match=r[20],
+            requested=bool(r[16]),
+            index_name=r[17],
+            source_commit=r[18],
+            manifest_base=r[19],
+            base_match=r[20],
         )
 
     # --- base models -----------------------------------------------------------------------
@@ -276,8 +305,15 @@ class StateDB:
         conn.execute(
             "INSERT OR REPLACE INTO indexes (name, url, priority, trust_keys, accepted_commit, "
             "added_at, updated_at) VALUES (?,?,?,?,?,?,?)",
-            (i.name, strip_url_credentials(i.url), i.priority, int(i.trust_keys),
-             i.accepted_commit, i.added_at, i.updated_at),
+            (
+                i.name,
+                strip_url_credentials(i.url),
+                i.priority,
+                int(i.trust_keys),
+                i.accepted_commit,
+                i.added_at,
+                i.updated_at,
+            ),
         )
 
     def delete_index(self, conn: sqlite3.Connection, name: str) -> None:
@@ -293,8 +329,14 @@ class StateDB:
         return [(r[0], r[1], r[2], json.loads(r[3]), r[4], r[5]) for r in rows]
 
     def put_trusted_key(
-        self, conn: sqlite3.Connection, key_id: str, public_key: str, publisher: str,
-        scopes: list[str], added_at: str, source: str,
+        self,
+        conn: sqlite3.Connection,
+        key_id: str,
+        public_key: str,
+        publisher: str,
+        scopes: list[str],
+        added_at: str,
+        source: str,
     ) -> None:
         conn.execute(
             "INSERT OR REPLACE INTO trusted_keys "
@@ -325,10 +367,13 @@ def database_error(what: str, error: sqlite3.Error) -> StoreError:
     """A StoreError for a failed SQLite call, with the next step for the usual causes."""
     text = str(error)
     full = "full" in text or "I/O" in text
-    hint = ("The disk holding the store is full or failing: free space (or check the disk), "
-            "then retry; a failed change leaves the store as it was." if full else
-            "Check that HXPM_HOME is writable and not on a network file system; "
-            "`hxpm verify --store` checks the store.")
+    hint = (
+        "The disk holding the store is full or failing: free space (or check the disk), "
+        "then retry; a failed change leaves the store as it was."
+        if full
+        else "Check that HXPM_HOME is writable and not on a network file system; "
+        "`hxpm verify --store` checks the store."
+    )
     return StoreError(f"{what}: {text}", hint=hint, details={"sqlite": text})
 
 
@@ -350,14 +395,16 @@ def _scrub_url_credentials(conn: sqlite3.Connection) -> None:
     try:
         for name, url in conn.execute("SELECT name, url FROM indexes").fetchall():
             if strip_url_credentials(url) != url:
-                conn.execute("UPDATE indexes SET url=? WHERE name=?",
-                             (strip_url_credentials(url), name))
+                conn.execute(
+                    "UPDATE indexes SET url=? WHERE name=?", (strip_url_credentials(url), name)
+                )
         for rowid, source in conn.execute("SELECT rowid, source FROM experts").fetchall():
             if strip_url_credentials(source) != source:
-                conn.execute("UPDATE experts SET source=? WHERE rowid=?",
-                             (strip_url_credentials(source), rowid))
-        conn.execute("INSERT OR REPLACE INTO meta (key, value) VALUES (?, '1')",
-                     (_SCRUBBED_META,))
+                conn.execute(
+                    "UPDATE experts SET source=? WHERE rowid=?",
+                    (strip_url_credentials(source), rowid),
+                )
+        conn.execute("INSERT OR REPLACE INTO meta (key, value) VALUES (?, '1')", (_SCRUBBED_META,))
         conn.execute("COMMIT")
     except BaseException:
         conn.execute("ROLLBACK")

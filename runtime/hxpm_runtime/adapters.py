@@ -56,8 +56,10 @@ def adapter_folder(ref: AdapterRef) -> Path:
     if (root / CONFIG_FILE).is_file():
         return root
     if not root.is_dir():
-        raise InferenceError(f"expert {ref.name}@{ref.version}: {root} does not exist",
-                             hint="Reinstall the expert (hxpm install --force NAME).")
+        raise InferenceError(
+            f"expert {ref.name}@{ref.version}: {root} does not exist",
+            hint="Reinstall the expert (hxpm install --force NAME).",
+        )
     found = sorted(p.parent for p in root.rglob(CONFIG_FILE) if p.is_file())
     if len(found) == 1:
         return found[0]
@@ -65,8 +67,7 @@ def adapter_folder(ref: AdapterRef) -> Path:
     raise InferenceError(f"expert {ref.name}@{ref.version}: {what} {CONFIG_FILE} under {root}")
 
 
-def read_adapter(ref: AdapterRef, modules: Mapping[str, nn.Module], base_name: str
-                 ) -> AdapterFiles:
+def read_adapter(ref: AdapterRef, modules: Mapping[str, nn.Module], base_name: str) -> AdapterFiles:
     """Read ``ref``'s config and weights and check that they fit the base's ``modules``.
 
     Raises:
@@ -85,8 +86,9 @@ def read_adapter(ref: AdapterRef, modules: Mapping[str, nn.Module], base_name: s
         raise InferenceError(
             f"{label} targets modules that base {base_name} does not have: {', '.join(missing)}",
             hint="The expert was built for another model architecture; install the variant "
-                 "built for this base model.",
-            details={"missing_modules": missing})
+            "built for this base model.",
+            details={"missing_modules": missing},
+        )
     for path, tensors in by_module.items():
         _check_shapes(label, path, modules[path], tensors)
     kind = "dora" if family == "lora" and getattr(config, "use_dora", False) else family
@@ -105,8 +107,11 @@ def missing_targets(targets: Any, modules: Mapping[str, nn.Module]) -> list[str]
         pattern = re.compile(targets)
         return [] if any(pattern.fullmatch(p) for p in modules) else [targets]
     last_parts = {p.rsplit(".", 1)[-1] for p in modules}
-    return sorted(t for t in targets if t not in last_parts
-                  and not any(p == t or p.endswith(f".{t}") for p in modules))
+    return sorted(
+        t
+        for t in targets
+        if t not in last_parts and not any(p == t or p.endswith(f".{t}") for p in modules)
+    )
 
 
 def attach(model: nn.Module, peft_name: str, files: AdapterFiles) -> None:
@@ -124,22 +129,24 @@ def attach(model: nn.Module, peft_name: str, files: AdapterFiles) -> None:
             # peft warns that the model "already has a peft_config" from the second adapter
             # on: several named adapters in one model is exactly what hxpm wants.
             warnings.simplefilter("ignore")
-            inject_adapter_in_model(config, model, adapter_name=peft_name,
-                                    low_cpu_mem_usage=True)
+            inject_adapter_in_model(config, model, adapter_name=peft_name, low_cpu_mem_usage=True)
             # torch's _IncompatibleKeys; peft's annotation does not name its fields.
             result: Any = set_peft_model_state_dict(
-                model, files.state, adapter_name=peft_name, low_cpu_mem_usage=True)
+                model, files.state, adapter_name=peft_name, low_cpu_mem_usage=True
+            )
         mine = [k for k in result.missing_keys if _names_adapter(k, peft_name)]
         if mine or result.unexpected_keys:
-            raise ValueError(f"{len(mine)} adapter tensors missing, "
-                             f"{len(result.unexpected_keys)} unexpected")
+            raise ValueError(
+                f"{len(mine)} adapter tensors missing, {len(result.unexpected_keys)} unexpected"
+            )
     # ValueError: peft's and ours above; RuntimeError: torch shape mismatches; KeyError and
     # AttributeError: a state or config naming modules the base does not have.
     except (ValueError, RuntimeError, KeyError, AttributeError, TypeError) as e:
         detach(model, peft_name, files.family)
-        raise InferenceError(f"cannot attach adapter from {files.folder}: "
-                             f"{str(e).strip().splitlines()[0] if str(e).strip() else e!r}"
-                             ) from None
+        raise InferenceError(
+            f"cannot attach adapter from {files.folder}: "
+            f"{str(e).strip().splitlines()[0] if str(e).strip() else e!r}"
+        ) from None
 
 
 def detach(model: nn.Module, peft_name: str, family: str) -> None:
@@ -176,16 +183,20 @@ def _read_config(folder: Path, label: str) -> tuple[Any, str]:
         raise InferenceError(f"{label}: cannot read {folder / CONFIG_FILE}: {e}") from None
     peft_type = str(raw.get("peft_type", "")).upper() if isinstance(raw, dict) else ""
     if peft_type not in _PEFT_TYPES:
-        raise InferenceError(f"{label}: adapter type {peft_type or 'unknown'!s} is not "
-                             "supported (hxpm runs LoRA, DoRA and IA3 adapters)")
+        raise InferenceError(
+            f"{label}: adapter type {peft_type or 'unknown'!s} is not "
+            "supported (hxpm runs LoRA, DoRA and IA3 adapters)"
+        )
     # Before peft builds anything: a PiSSA/OLoRA config makes peft rewrite the base weights
     # while injecting (and fail with a torch set_data error); refuse such kinds by name.
     reasons = unsupported_reasons(raw)
     if reasons:
-        raise InferenceError(f"{label}: hxpm cannot run this adapter: {'; '.join(reasons)}",
-                             hint="See docs/import.md for the adapter kinds hxpm runs and "
-                                  "how to convert PiSSA/OLoRA adapters to plain LoRA.",
-                             details={"reasons": reasons})
+        raise InferenceError(
+            f"{label}: hxpm cannot run this adapter: {'; '.join(reasons)}",
+            hint="See docs/import.md for the adapter kinds hxpm runs and "
+            "how to convert PiSSA/OLoRA adapters to plain LoRA.",
+            details={"reasons": reasons},
+        )
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # unknown keys from newer peft versions
@@ -211,8 +222,9 @@ def _refuse_unsupported(config: Any, label: str) -> None:
     if getattr(config, "target_parameters", None):
         problems.append("target_parameters")
     if problems:
-        raise InferenceError(f"{label} uses adapter features hxpm cannot stack or hot-swap: "
-                             f"{', '.join(problems)}")
+        raise InferenceError(
+            f"{label} uses adapter features hxpm cannot stack or hot-swap: {', '.join(problems)}"
+        )
 
 
 def _read_weights(folder: Path, label: str) -> dict[str, torch.Tensor]:
@@ -221,16 +233,19 @@ def _read_weights(folder: Path, label: str) -> dict[str, torch.Tensor]:
 
     path = folder / WEIGHTS_FILE
     if not path.is_file():
-        raise InferenceError(f"{label}: {path} is missing",
-                             hint="hxpm loads adapter weights only from safetensors files.")
+        raise InferenceError(
+            f"{label}: {path} is missing",
+            hint="hxpm loads adapter weights only from safetensors files.",
+        )
     try:
         return load_file(str(path))
     except (OSError, SafetensorError, ValueError, RuntimeError) as e:
         raise InferenceError(f"{label}: cannot read {path}: {e}") from None
 
 
-def _split_by_module(state: Mapping[str, torch.Tensor], family: str, label: str
-                     ) -> dict[str, dict[str, torch.Tensor]]:
+def _split_by_module(
+    state: Mapping[str, torch.Tensor], family: str, label: str
+) -> dict[str, dict[str, torch.Tensor]]:
     """``{module path: {"lora_A.weight": tensor, ...}}`` from saved peft keys."""
     prefix = _FAMILY_PREFIX[family]
     out: dict[str, dict[str, torch.Tensor]] = {}
@@ -238,18 +253,23 @@ def _split_by_module(state: Mapping[str, torch.Tensor], family: str, label: str
         parts = key.removeprefix(_SAVED_PREFIX).split(".")
         cut = next((i for i, part in enumerate(parts) if part.startswith(prefix)), None)
         if ".base_layer." in key:  # peft's save_embedding_layers: a full copy of a base matrix
-            raise InferenceError(f"{label} carries base model weights ({key}), which would "
-                                 "overwrite the shared base", hint="Save the adapter with "
-                                 "save_embedding_layers=False.")
+            raise InferenceError(
+                f"{label} carries base model weights ({key}), which would "
+                "overwrite the shared base",
+                hint="Save the adapter with save_embedding_layers=False.",
+            )
         if not cut:
-            raise InferenceError(f"{label}: unexpected tensor {key!r} in {WEIGHTS_FILE}",
-                                 hint="Only LoRA/DoRA/IA3 weights saved by peft are accepted.")
+            raise InferenceError(
+                f"{label}: unexpected tensor {key!r} in {WEIGHTS_FILE}",
+                hint="Only LoRA/DoRA/IA3 weights saved by peft are accepted.",
+            )
         out.setdefault(".".join(parts[:cut]), {})[".".join(parts[cut:])] = tensor
     return out
 
 
-def _check_shapes(label: str, path: str, module: nn.Module,
-                  tensors: Mapping[str, torch.Tensor]) -> None:
+def _check_shapes(
+    label: str, path: str, module: nn.Module, tensors: Mapping[str, torch.Tensor]
+) -> None:
     """Compare LoRA/IA3 tensor shapes with a Linear's features (other layers: peft checks)."""
     if not isinstance(module, nn.Linear):
         return
@@ -265,6 +285,8 @@ def _check_shapes(label: str, path: str, module: nn.Module,
         elif name == "ia3_l" and t.numel() not in (n_in, n_out):
             wrong.append(f"ia3_l {tuple(t.shape)} (needs {n_out} or {n_in} values)")
     if wrong:
-        raise InferenceError(f"{label} does not fit this base: {path} is "
-                             f"Linear({n_in} -> {n_out}) but the adapter has {'; '.join(wrong)}",
-                             hint="The expert was built for another base model.")
+        raise InferenceError(
+            f"{label} does not fit this base: {path} is "
+            f"Linear({n_in} -> {n_out}) but the adapter has {'; '.join(wrong)}",
+            hint="The expert was built for another base model.",
+        )

@@ -52,8 +52,9 @@ class Slot:
 class BatchDecoder:
     """Decodes the slots of one active expert set together (see the module docstring)."""
 
-    def __init__(self, model: Any, tokenizer: Any, device: torch.device, *,
-                 max_batch: int = 16) -> None:
+    def __init__(
+        self, model: Any, tokenizer: Any, device: torch.device, *, max_batch: int = 16
+    ) -> None:
         self._model = model
         self._tokenizer = tokenizer
         self._device = device
@@ -79,8 +80,13 @@ class BatchDecoder:
         it is then never part of the batch.
         """
         pieces: list[str] = []
-        slot = Slot(config, len(prompt_ids), Sampler(config, self._device),
-                    TextStream(self._tokenizer, config.stop, pieces.append), pieces)
+        slot = Slot(
+            config,
+            len(prompt_ids),
+            Sampler(config, self._device),
+            TextStream(self._tokenizer, config.stop, pieces.append),
+            pieces,
+        )
         with torch.inference_mode():
             ids = torch.tensor([list(prompt_ids)], dtype=torch.long, device=self._device)
             out = self._model(input_ids=ids, use_cache=True, logits_to_keep=1)
@@ -99,12 +105,17 @@ class BatchDecoder:
         columns = torch.arange(self._width + 1, device=self._device)
         # Real entries are the rightmost `length` columns; the new token is the last column.
         mask = (columns.unsqueeze(0) >= (self._width - lengths).unsqueeze(1)).long()
-        tokens = torch.tensor([[s.new_ids[-1]] for s in self._slots], dtype=torch.long,
-                              device=self._device)
+        tokens = torch.tensor(
+            [[s.new_ids[-1]] for s in self._slots], dtype=torch.long, device=self._device
+        )
         with torch.inference_mode():
-            out = self._model(input_ids=tokens, attention_mask=mask,
-                              position_ids=lengths.view(rows, 1), use_cache=True,
-                              **{self._cache_kw: self._cache})
+            out = self._model(
+                input_ids=tokens,
+                attention_mask=mask,
+                position_ids=lengths.view(rows, 1),
+                use_cache=True,
+                **{self._cache_kw: self._cache},
+            )
         self._cache = cache_of(out)
         self._width += 1
         for i, slot in enumerate(self._slots):
@@ -147,8 +158,13 @@ class BatchDecoder:
         width = max(self._width, slot.length)
         for mine, theirs in zip(_layers(self._cache), _layers(cache), strict=True):
             for attr in ("keys", "values"):
-                joined = torch.cat([_pad_left(getattr(mine, attr), width),
-                                    _pad_left(getattr(theirs, attr), width)], dim=0)
+                joined = torch.cat(
+                    [
+                        _pad_left(getattr(mine, attr), width),
+                        _pad_left(getattr(theirs, attr), width),
+                    ],
+                    dim=0,
+                )
                 setattr(mine, attr, joined)
         self._slots.append(slot)
         self._width = width
@@ -178,8 +194,6 @@ def batchable(model: Any) -> bool:
         return False
     layer_types = getattr(config, "layer_types", None) or ()
     return all(t == "full_attention" for t in layer_types)
-
-
 
 
 def _layers(cache: Any) -> list[Any]:

@@ -32,14 +32,16 @@ def check_messages(messages: Sequence[Message]) -> None:
         raise UsageError("messages is empty: at least one user message is needed")
     for i, m in enumerate(messages):
         if m.role not in ROLES:
-            raise UsageError(f"messages[{i}].role is {m.role!r}; expected one of "
-                             f"{', '.join(ROLES)}")
+            raise UsageError(
+                f"messages[{i}].role is {m.role!r}; expected one of {', '.join(ROLES)}"
+            )
     if messages[-1].role != "user":
         raise UsageError("the last message must have role 'user'")
 
 
-def render_messages(tokenizer: Any, messages: Sequence[Message], *,
-                    templates: Sequence[str | None]) -> PromptText:
+def render_messages(
+    tokenizer: Any, messages: Sequence[Message], *, templates: Sequence[str | None]
+) -> PromptText:
     """The text to tokenize for ``messages`` (see the module docstring)."""
     check_messages(messages)
     system = messages[0].content if messages[0].role == "system" else None
@@ -47,18 +49,24 @@ def render_messages(tokenizer: Any, messages: Sequence[Message], *,
     if len(turns) == 1:
         return build_prompt(tokenizer, turns[0].content, system=system, templates=templates)
     if getattr(tokenizer, "chat_template", None):
+        from jinja2 import TemplateError  # transformers renders chat templates with jinja2
+
         try:
             text = tokenizer.apply_chat_template(
-                [{"role": m.role, "content": m.content} for m in messages], tokenize=False,
-                add_generation_prompt=True, enable_thinking=False)
-        except Exception as e:  # jinja2 TemplateError, or a template refusing a role order
+                [{"role": m.role, "content": m.content} for m in messages],
+                tokenize=False,
+                add_generation_prompt=True,
+                enable_thinking=False,
+            )
+        except (TemplateError, TypeError, ValueError) as e:  # incl. a refused role order
             raise InferenceError(f"the base model's chat template failed: {e}") from None
         return PromptText(str(text), False, "tokenizer")
     return _builtin_turns(messages, system, turns, template_name(templates))
 
 
-def _builtin_turns(messages: Sequence[Message], system: str | None, turns: list[Message],
-                   name: str | None) -> PromptText:
+def _builtin_turns(
+    messages: Sequence[Message], system: str | None, turns: list[Message], name: str | None
+) -> PromptText:
     if name in _CHATML:
         text = "".join(f"<|im_start|>{m.role}\n{m.content}<|im_end|>\n" for m in messages)
         return PromptText(text + "<|im_start|>assistant\n", True, str(name))
@@ -71,7 +79,9 @@ def _builtin_turns(messages: Sequence[Message], system: str | None, turns: list[
         return PromptText("\n\n".join(parts), True, "raw")
     render = BUILTIN.get(name)
     if render is None:
-        raise InferenceError(f"unknown prompt_template {name!r}",
-                             hint=f"Known templates: {', '.join(sorted(BUILTIN))}.")
+        raise InferenceError(
+            f"unknown prompt_template {name!r}",
+            hint=f"Known templates: {', '.join(sorted(BUILTIN))}.",
+        )
     context = "\n\n".join(p for p in (system, history) if p) or None
     return PromptText(render(last, context), True, name)

@@ -34,9 +34,15 @@ class EvalOutcome:
     seconds: float
 
 
-def evaluate(session: Session, adapters: Sequence[AdapterRef], examples: Sequence[Example],
-             config: GenerationConfig, metric: MetricSpec, *,
-             on_item: Callable[[int, int], None] | None = None) -> EvalOutcome:
+def evaluate(
+    session: Session,
+    adapters: Sequence[AdapterRef],
+    examples: Sequence[Example],
+    config: GenerationConfig,
+    metric: MetricSpec,
+    *,
+    on_item: Callable[[int, int], None] | None = None,
+) -> EvalOutcome:
     """Generate every example's answer with the bare base, then with ``adapters``; score both.
 
     ``on_item(done, total)`` is called after each generation (``total`` = 2 × items).
@@ -69,12 +75,25 @@ def evaluate(session: Session, adapters: Sequence[AdapterRef], examples: Sequenc
     expected = [ex.completion for ex in examples]
     base_score, base_ok = score(metric.name, base_out, expected, pattern=metric.pattern)
     expert_score, expert_ok = score(metric.name, expert_out, expected, pattern=metric.pattern)
-    return EvalOutcome(len(examples), experts, tuple(base_out), tuple(expert_out), base_ok,
-                       expert_ok, base_score, expert_score, time.perf_counter() - started)
+    return EvalOutcome(
+        len(examples),
+        experts,
+        tuple(base_out),
+        tuple(expert_out),
+        base_ok,
+        expert_ok,
+        base_score,
+        expert_score,
+        time.perf_counter() - started,
+    )
 
 
-def _answers(session: Session, examples: Sequence[Example], config: GenerationConfig,
-             tick: Callable[[], None]) -> list[str]:
+def _answers(
+    session: Session,
+    examples: Sequence[Example],
+    config: GenerationConfig,
+    tick: Callable[[], None],
+) -> list[str]:
     out = []
     for number, ex in enumerate(examples, start=1):
         try:

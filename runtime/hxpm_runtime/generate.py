@@ -8,7 +8,6 @@ generation machinery, which matters on a tiny CPU model where Python overhead do
 from __future__ import annotations
 
 import inspect
-
 import random
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -31,9 +30,11 @@ class Decoded:
 def eos_token_ids(model: Any, tokenizer: Any) -> frozenset[int]:
     """Every id that ends a turn: the generation config's, the model config's, the tokenizer's."""
     ids: set[int] = set()
-    sources = (getattr(getattr(model, "generation_config", None), "eos_token_id", None),
-               getattr(model.config, "eos_token_id", None),
-               getattr(tokenizer, "eos_token_id", None))
+    sources = (
+        getattr(getattr(model, "generation_config", None), "eos_token_id", None),
+        getattr(model.config, "eos_token_id", None),
+        getattr(tokenizer, "eos_token_id", None),
+    )
     for value in sources:
         if isinstance(value, int):
             ids.add(value)
@@ -79,8 +80,9 @@ class TextStream:
     multi-byte character, so that ``on_text`` never receives text the result later cuts.
     """
 
-    def __init__(self, tokenizer: Any, stop: tuple[str, ...],
-                 on_text: Callable[[str], None] | None) -> None:
+    def __init__(
+        self, tokenizer: Any, stop: tuple[str, ...], on_text: Callable[[str], None] | None
+    ) -> None:
         self._tokenizer = tokenizer
         self._stop = stop
         self._hold = max((len(s) for s in stop), default=1) - 1
@@ -103,7 +105,7 @@ class TextStream:
         start = max(0, self._sent - self._hold)
         hits = [i for i in (self.text.find(s, start) for s in self._stop) if i >= 0]
         if hits:
-            self.text = self.text[:min(hits)]
+            self.text = self.text[: min(hits)]
             self._send(len(self.text))
             return True
         safe = len(self.text) - self._hold
@@ -125,7 +127,7 @@ class TextStream:
     def _send(self, upto: int) -> None:
         if upto > self._sent:
             if self._on_text is not None:
-                self._on_text(self.text[self._sent:upto])
+                self._on_text(self.text[self._sent : upto])
             self._sent = upto
 
 
@@ -141,8 +143,15 @@ def cache_of(out: Any) -> Any:
     return cache if cache is not None else out.past_key_values
 
 
-def decode(model: Any, tokenizer: Any, prompt_ids: list[int], config: GenerationConfig, *,
-           device: torch.device, on_text: Callable[[str], None] | None = None) -> Decoded:
+def decode(
+    model: Any,
+    tokenizer: Any,
+    prompt_ids: list[int],
+    config: GenerationConfig,
+    *,
+    device: torch.device,
+    on_text: Callable[[str], None] | None = None,
+) -> Decoded:
     """Generate up to ``config.max_new_tokens`` tokens after ``prompt_ids``."""
     eos = eos_token_ids(model, tokenizer)
     sample = Sampler(config, device)

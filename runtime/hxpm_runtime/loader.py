@@ -27,8 +27,10 @@ def verify_base(base: BaseRef) -> str:
     """
     path = Path(base.path)
     if not path.is_dir():
-        raise NotFoundError(f"base model {base.name}: folder {path} does not exist",
-                            hint="Register it again with `hxpm base add NAME --path DIR`.")
+        raise NotFoundError(
+            f"base model {base.name}: folder {path} does not exist",
+            hint="Register it again with `hxpm base add NAME --path DIR`.",
+        )
     files = base_model_files(path)
     if not (path / "config.json").is_file():
         raise NotFoundError(f"base model {base.name}: {path} has no config.json")
@@ -37,16 +39,18 @@ def verify_base(base: BaseRef) -> str:
     try:
         digest = base_model_digest(path)
     except OSError as e:
-        raise NotFoundError(f"base model {base.name}: cannot read {e.filename}: "
-                            f"{e.strerror}") from None
+        raise NotFoundError(
+            f"base model {base.name}: cannot read {e.filename}: {e.strerror}"
+        ) from None
     if base.sha256 and not digests_equal(digest, base.sha256.lower()):
         raise IntegrityError(
             f"base model {base.name}: base files differ from the registered digest "
             f"(expected {base.sha256}, got {digest})",
             hint="The model folder changed since `hxpm base add`; restore it, or register it "
-                 "again if the change is intended (experts built for the old digest will "
-                 "then be refused).",
-            details={"expected": base.sha256, "actual": digest, "path": str(path)})
+            "again if the change is intended (experts built for the old digest will "
+            "then be refused).",
+            details={"expected": base.sha256, "actual": digest, "path": str(path)},
+        )
     return digest
 
 
@@ -82,10 +86,11 @@ def load_tokenizer(base: BaseRef) -> Any:
     # The tokenizers library raises plain Exception for a tokenizer.json it cannot parse
     # ("data did not match any variant of untagged enum ..."): nothing narrower catches it.
     except Exception as e:  # noqa: BLE001
-        raise InferenceError(f"base model {base.name}: cannot load its tokenizer from "
-                             f"{base.path}: {_first_line(e)}",
-                             hint="The folder needs tokenizer.json (or the files of a "
-                                  "slow tokenizer) and tokenizer_config.json.") from None
+        raise InferenceError(
+            f"base model {base.name}: cannot load its tokenizer from {base.path}: {_first_line(e)}",
+            hint="The folder needs tokenizer.json (or the files of a "
+            "slow tokenizer) and tokenizer_config.json.",
+        ) from None
 
 
 def load_model(base: BaseRef, device: torch.device, dtype: torch.dtype) -> torch.nn.Module:
@@ -98,14 +103,18 @@ def load_model(base: BaseRef, device: torch.device, dtype: torch.dtype) -> torch
     try:
         with quiet_transformers():
             model: torch.nn.Module = AutoModelForCausalLM.from_pretrained(
-                str(base.path), local_files_only=True, **{dtype_kw: dtype})
+                str(base.path), local_files_only=True, **{dtype_kw: dtype}
+            )
         model.to(device)
     except torch.cuda.OutOfMemoryError:
-        raise InferenceError(f"base model {base.name} does not fit in {device} memory",
-                             hint="Use --device cpu, or free GPU memory.") from None
+        raise InferenceError(
+            f"base model {base.name} does not fit in {device} memory",
+            hint="Use --device cpu, or free GPU memory.",
+        ) from None
     except _model_load_errors() as e:
-        raise InferenceError(f"base model {base.name}: cannot load it from {base.path}: "
-                             f"{_first_line(e)}") from None
+        raise InferenceError(
+            f"base model {base.name}: cannot load it from {base.path}: {_first_line(e)}"
+        ) from None
     model.eval()
     # Inference only: no autograd bookkeeping on the base (adapters are frozen when attached).
     model.requires_grad_(False)
@@ -124,7 +133,14 @@ def _model_load_errors() -> tuple[type[BaseException], ...]:
     from safetensors import SafetensorError
 
     errors: tuple[type[BaseException], ...] = (
-        OSError, ValueError, RuntimeError, KeyError, TypeError, AttributeError, SafetensorError)
+        OSError,
+        ValueError,
+        RuntimeError,
+        KeyError,
+        TypeError,
+        AttributeError,
+        SafetensorError,
+    )
     try:
         from huggingface_hub.errors import StrictDataclassError
     except ImportError:  # older huggingface_hub: configs are not validated there
@@ -142,4 +158,3 @@ def _transformers_at_least(major: int, minor: int) -> bool:
 def _first_line(e: BaseException) -> str:
     text = str(e).strip() or type(e).__name__
     return text.splitlines()[0]
-

@@ -45,8 +45,9 @@ def layer_chain(model: nn.Module, path: str) -> tuple[list[Any], nn.Module]:
     return chain, module
 
 
-def why_not_mergeable(model: nn.Module, names: Sequence[str],
-                      modules_of: Mapping[str, frozenset[str]]) -> str | None:
+def why_not_mergeable(
+    model: nn.Module, names: Sequence[str], modules_of: Mapping[str, frozenset[str]]
+) -> str | None:
     """None when every adapter in ``names`` can be merged, else the reason it cannot."""
     from peft.tuners.ia3.layer import Linear as IA3Linear
     from peft.tuners.lora.layer import Linear as LoraLinear
@@ -60,8 +61,9 @@ def why_not_mergeable(model: nn.Module, names: Sequence[str],
             for layer in chain:
                 if type(layer) is LoraLinear and name in layer.lora_A:
                     variant = layer.lora_variant.get(name)
-                    if layer.fan_in_fan_out or (variant is not None
-                                                and not isinstance(variant, DoraLinearVariant)):
+                    if layer.fan_in_fan_out or (
+                        variant is not None and not isinstance(variant, DoraLinearVariant)
+                    ):
                         return f"{path} uses a LoRA variant hxpm does not merge"
                 elif type(layer) is not IA3Linear and type(layer) is not LoraLinear:
                     return f"{path} is wrapped by {type(layer).__name__}"
@@ -177,17 +179,20 @@ def _plain_lora(layer: Any, name: str) -> bool:
     return hasattr(layer, "lora_A") and name not in layer.lora_variant
 
 
-def _lora_factors(steps: Sequence[tuple[Any, str]], dtype: torch.dtype
-                  ) -> tuple[torch.Tensor, torch.Tensor]:
+def _lora_factors(
+    steps: Sequence[tuple[Any, str]], dtype: torch.dtype
+) -> tuple[torch.Tensor, torch.Tensor]:
     """``(A, B)`` stacked over plain LoRA steps so that ``B @ A`` is the sum of their deltas."""
     a = torch.cat([layer.lora_A[n].weight for layer, n in steps]).to(dtype)
-    b = torch.cat([layer.lora_B[n].weight.float() * layer.scaling[n] for layer, n in steps],
-                  dim=1).to(dtype)
+    b = torch.cat(
+        [layer.lora_B[n].weight.float() * layer.scaling[n] for layer, n in steps], dim=1
+    ).to(dtype)
     return a, b
 
 
-def _compose_in_place(layer: Any, name: str, w0: torch.Tensor, work: torch.Tensor,
-                      bias: torch.Tensor | None) -> torch.Tensor | None:
+def _compose_in_place(
+    layer: Any, name: str, w0: torch.Tensor, work: torch.Tensor, bias: torch.Tensor | None
+) -> torch.Tensor | None:
     """Apply one DoRA or IA³ adapter to the float32 ``work`` weight; returns the bias."""
     if hasattr(layer, "lora_A"):  # DoRA (why_not_mergeable refused other variants)
         a = layer.lora_A[name].weight.float()

@@ -70,8 +70,9 @@ def scorer(metric: str, *, pattern: str | None = None) -> Callable[[str, str], b
     raise ValueError(f"unknown metric {metric!r}; known: {', '.join(METRICS)}")
 
 
-def score(metric: str, outputs: Sequence[str], expected: Sequence[str], *,
-          pattern: str | None = None) -> tuple[float, tuple[bool, ...]]:
+def score(
+    metric: str, outputs: Sequence[str], expected: Sequence[str], *, pattern: str | None = None
+) -> tuple[float, tuple[bool, ...]]:
     """The fraction of items that count, and each item's verdict."""
     judge = scorer(metric, pattern=pattern)
     verdicts = tuple(judge(o, e) for o, e in zip(outputs, expected, strict=True))

@@ -40,12 +40,30 @@ MAX_EXAMPLE_BYTES = 64 << 20  # one dataset line
 HINT = "See docs/training.md for the recipe fields, their types and defaults."
 
 # Recipe keys hxpm reads; anything else in training.config is reported as ignored.
-_CONFIG_KEYS = frozenset({
-    "method", "adapter_type", "rank", "r", "alpha", "lora_alpha", "dropout", "lora_dropout",
-    "target_modules", "feedforward_modules", "epochs", "learning_rate", "batch_size",
-    "gradient_accumulation_steps", "max_length", "max_seq_length", "warmup_steps",
-    "lr_scheduler", "weight_decay", "max_grad_norm",
-})
+_CONFIG_KEYS = frozenset(
+    {
+        "method",
+        "adapter_type",
+        "rank",
+        "r",
+        "alpha",
+        "lora_alpha",
+        "dropout",
+        "lora_dropout",
+        "target_modules",
+        "feedforward_modules",
+        "epochs",
+        "learning_rate",
+        "batch_size",
+        "gradient_accumulation_steps",
+        "max_length",
+        "max_seq_length",
+        "warmup_steps",
+        "lr_scheduler",
+        "weight_decay",
+        "max_grad_norm",
+    }
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,15 +129,19 @@ def _recipe_error(source: str, probs: Problems, what: str = "training recipe") -
     shown = "; ".join(p.describe() for p in items[:3])
     more = f" (and {len(items) - 3} more)" if len(items) > 3 else ""
     noun = "problem" if len(items) == 1 else "problems"
-    return ManifestError(f"{source}: invalid {what}, {len(items)} {noun}: {shown}{more}",
-                         problems=probs.as_tuples(), hint=HINT)
+    return ManifestError(
+        f"{source}: invalid {what}, {len(items)} {noun}: {shown}{more}",
+        problems=probs.as_tuples(),
+        hint=HINT,
+    )
 
 
 # --- training ------------------------------------------------------------------------------
 
 
-def parse_recipe(manifest: Mapping[str, Any], *, variant_adapter: Any = None,
-                 source: str = "manifest.json") -> Recipe:
+def parse_recipe(
+    manifest: Mapping[str, Any], *, variant_adapter: Any = None, source: str = "manifest.json"
+) -> Recipe:
     """The manifest's ``training`` section, validated, with defaults filled in.
 
     ``variant_adapter`` (an ``hxpm.core.manifest.AdapterSpec``, optional) supplies defaults for
@@ -147,70 +169,155 @@ def parse_recipe(manifest: Mapping[str, Any], *, variant_adapter: Any = None,
 def _parse_dataset(training: dict[str, Any], probs: Problems) -> DatasetSpec:
     parent = "training.dataset"
     obj = mc.get_object(training, "dataset", "training", probs, required=True) or {}
-    path = mc.get_string(obj, "path", parent, probs, required=bool(obj) or "dataset" in training,
-                         check=mc.is_nonblank, expected="a path to a JSONL file")
-    heldout = mc.get_string(obj, "heldout", parent, probs, check=mc.is_nonblank,
-                            expected="a path to a JSONL file")
-    fmt = mc.get_string(obj, "format", parent, probs, check=lambda v: v in DATASET_FORMATS,
-                        expected=_one_of(DATASET_FORMATS)) or DATASET_FORMATS[0]
+    path = mc.get_string(
+        obj,
+        "path",
+        parent,
+        probs,
+        required=bool(obj) or "dataset" in training,
+        check=mc.is_nonblank,
+        expected="a path to a JSONL file",
+    )
+    heldout = mc.get_string(
+        obj, "heldout", parent, probs, check=mc.is_nonblank, expected="a path to a JSONL file"
+    )
+    fmt = (
+        mc.get_string(
+            obj,
+            "format",
+            parent,
+            probs,
+            check=lambda v: v in DATASET_FORMATS,
+            expected=_one_of(DATASET_FORMATS),
+        )
+        or DATASET_FORMATS[0]
+    )
     return DatasetSpec(path or "", heldout, fmt)
 
 
-def _parse_config(obj: dict[str, Any], variant: Any, probs: Problems,
-                  warnings: list[str]) -> TrainConfig:
+def _parse_config(
+    obj: dict[str, Any], variant: Any, probs: Problems, warnings: list[str]
+) -> TrainConfig:
     p = "training.config"
-    method = mc.get_string(obj, "method", p, probs, check=lambda v: v.lower() in METHODS,
-                           expected=_one_of(METHODS)) or "sft"
+    method = (
+        mc.get_string(
+            obj, "method", p, probs, check=lambda v: v.lower() in METHODS, expected=_one_of(METHODS)
+        )
+        or "sft"
+    )
     declared_type = getattr(variant, "type", None)
-    kind = (mc.get_string(obj, "adapter_type", p, probs,
-                          check=lambda v: v.lower() in ADAPTER_TYPES,
-                          expected=_one_of(ADAPTER_TYPES))
-            or (declared_type if declared_type in ADAPTER_TYPES else "lora")).lower()
+    kind = (
+        mc.get_string(
+            obj,
+            "adapter_type",
+            p,
+            probs,
+            check=lambda v: v.lower() in ADAPTER_TYPES,
+            expected=_one_of(ADAPTER_TYPES),
+        )
+        or (declared_type if declared_type in ADAPTER_TYPES else "lora")
+    ).lower()
     rank_key = _alias(obj, "rank", "r", p, probs)
     alpha_key = _alias(obj, "alpha", "lora_alpha", p, probs)
     if kind == "ia3":
         for key in (rank_key, alpha_key):
             if key in obj:
-                probs.add(key_path(p, key), obj[key], "no value: IA3 adapters have no rank "
-                          "or alpha (remove the field, or use adapter_type lora/dora)")
+                probs.add(
+                    key_path(p, key),
+                    obj[key],
+                    "no value: IA3 adapters have no rank "
+                    "or alpha (remove the field, or use adapter_type lora/dora)",
+                )
         rank = alpha = None
     else:
         default_rank = getattr(variant, "r", None) or DEFAULT_RANK
         rank = mc.get_int(obj, rank_key, p, probs, lo=1, hi=MAX_RANK, default=default_rank)
         default_alpha = getattr(variant, "alpha", None) or 2.0 * (rank or DEFAULT_RANK)
-        alpha = mc.get_number(obj, alpha_key, p, probs, expected="a number > 0",
-                              check=lambda v: v > 0, default=float(default_alpha))
+        alpha = mc.get_number(
+            obj,
+            alpha_key,
+            p,
+            probs,
+            expected="a number > 0",
+            check=lambda v: v > 0,
+            default=float(default_alpha),
+        )
     dropout_key = _alias(obj, "dropout", "lora_dropout", p, probs)
-    dropout = mc.get_number(obj, dropout_key, p, probs, expected="a number from 0 to below 1",
-                            check=lambda v: 0 <= v < 1, default=0.0)
+    dropout = mc.get_number(
+        obj,
+        dropout_key,
+        p,
+        probs,
+        expected="a number from 0 to below 1",
+        check=lambda v: 0 <= v < 1,
+        default=0.0,
+    )
     targets, feedforward = _parse_targets(obj, kind, variant, probs)
     length_key = _alias(obj, "max_length", "max_seq_length", p, probs)
     config = TrainConfig(
-        method=method.lower(), adapter_type=kind, rank=rank, alpha=alpha,
-        dropout=dropout or 0.0, target_modules=targets, feedforward_modules=feedforward,
-        epochs=mc.get_number(obj, "epochs", p, probs, expected="a number > 0",
-                             check=lambda v: v > 0, default=3.0) or 3.0,
-        learning_rate=mc.get_number(obj, "learning_rate", p, probs,
-                                    expected="a number > 0 and at most 1",
-                                    check=lambda v: 0 < v <= 1,
-                                    default=DEFAULT_LEARNING_RATE[kind]) or 1e-4,
+        method=method.lower(),
+        adapter_type=kind,
+        rank=rank,
+        alpha=alpha,
+        dropout=dropout or 0.0,
+        target_modules=targets,
+        feedforward_modules=feedforward,
+        epochs=mc.get_number(
+            obj, "epochs", p, probs, expected="a number > 0", check=lambda v: v > 0, default=3.0
+        )
+        or 3.0,
+        learning_rate=mc.get_number(
+            obj,
+            "learning_rate",
+            p,
+            probs,
+            expected="a number > 0 and at most 1",
+            check=lambda v: 0 < v <= 1,
+            default=DEFAULT_LEARNING_RATE[kind],
+        )
+        or 1e-4,
         batch_size=mc.get_int(obj, "batch_size", p, probs, lo=1, hi=4096, default=8) or 8,
-        gradient_accumulation_steps=mc.get_int(obj, "gradient_accumulation_steps", p, probs,
-                                               lo=1, hi=4096, default=1) or 1,
+        gradient_accumulation_steps=mc.get_int(
+            obj, "gradient_accumulation_steps", p, probs, lo=1, hi=4096, default=1
+        )
+        or 1,
         max_length=mc.get_int(obj, length_key, p, probs, lo=8, hi=1 << 20, default=512) or 512,
         warmup_steps=mc.get_int(obj, "warmup_steps", p, probs, lo=0, hi=None, default=0) or 0,
-        lr_scheduler=(mc.get_string(obj, "lr_scheduler", p, probs,
-                                    check=lambda v: v.lower() in SCHEDULERS,
-                                    expected=_one_of(SCHEDULERS)) or "cosine").lower(),
-        weight_decay=mc.get_number(obj, "weight_decay", p, probs, expected="a number >= 0",
-                                   check=lambda v: v >= 0, default=0.0) or 0.0,
-        max_grad_norm=mc.get_number(obj, "max_grad_norm", p, probs, expected="a number > 0",
-                                    check=lambda v: v > 0, default=1.0) or 1.0,
+        lr_scheduler=(
+            mc.get_string(
+                obj,
+                "lr_scheduler",
+                p,
+                probs,
+                check=lambda v: v.lower() in SCHEDULERS,
+                expected=_one_of(SCHEDULERS),
+            )
+            or "cosine"
+        ).lower(),
+        weight_decay=mc.get_number(
+            obj,
+            "weight_decay",
+            p,
+            probs,
+            expected="a number >= 0",
+            check=lambda v: v >= 0,
+            default=0.0,
+        )
+        or 0.0,
+        max_grad_norm=mc.get_number(
+            obj,
+            "max_grad_norm",
+            p,
+            probs,
+            expected="a number > 0",
+            check=lambda v: v > 0,
+            default=1.0,
+        )
+        or 1.0,
     )
     ignored = sorted(k for k in obj if k not in _CONFIG_KEYS and not k.startswith("_"))
     if ignored:
-        warnings.append(f"training.config: ignored {', '.join(ignored)} (hxpm does not use "
-                        "them)")
+        warnings.append(f"training.config: ignored {', '.join(ignored)} (hxpm does not use them)")
     warnings.extend(_disagreements(config, variant))
     return config
 
@@ -218,13 +325,17 @@ def _parse_config(obj: dict[str, Any], variant: Any, probs: Problems,
 def _alias(obj: dict[str, Any], key: str, legacy: str, parent: str, probs: Problems) -> str:
     """The key present in ``obj`` of a field and its legacy spelling; both is a problem."""
     if key in obj and legacy in obj:
-        probs.add(key_path(parent, legacy), obj[legacy], f"absent when {key} is given "
-                  "(they are the same field)")
+        probs.add(
+            key_path(parent, legacy),
+            obj[legacy],
+            f"absent when {key} is given (they are the same field)",
+        )
     return legacy if legacy in obj and key not in obj else key
 
 
-def _parse_targets(obj: dict[str, Any], kind: str, variant: Any, probs: Problems
-                   ) -> tuple[tuple[str, ...], tuple[str, ...]]:
+def _parse_targets(
+    obj: dict[str, Any], kind: str, variant: Any, probs: Problems
+) -> tuple[tuple[str, ...], tuple[str, ...]]:
     p = "training.config"
     declared = tuple(getattr(variant, "target_modules", ()) or ())
     default = declared or (IA3_TARGETS if kind == "ia3" else ALL_LINEAR)
@@ -232,32 +343,40 @@ def _parse_targets(obj: dict[str, Any], kind: str, variant: Any, probs: Problems
     ff = _module_list(obj, "feedforward_modules", p, probs)
     if kind != "ia3":
         if "feedforward_modules" in obj:
-            probs.add(key_path(p, "feedforward_modules"), obj["feedforward_modules"],
-                      "no value: feedforward_modules is for IA3 adapters only")
+            probs.add(
+                key_path(p, "feedforward_modules"),
+                obj["feedforward_modules"],
+                "no value: feedforward_modules is for IA3 adapters only",
+            )
         return targets, ()
     if "feedforward_modules" not in obj:
         ff = tuple(t for t in targets if t in IA3_FEEDFORWARD)
     stray = [m for m in ff if m not in targets]
     if stray:
-        probs.add(key_path(p, "feedforward_modules"), list(ff),
-                  f"a subset of target_modules ({', '.join(stray)} is not targeted)")
+        probs.add(
+            key_path(p, "feedforward_modules"),
+            list(ff),
+            f"a subset of target_modules ({', '.join(stray)} is not targeted)",
+        )
     return targets, ff
 
 
-def _module_list(obj: dict[str, Any], key: str, parent: str, probs: Problems
-                 ) -> tuple[str, ...]:
+def _module_list(obj: dict[str, Any], key: str, parent: str, probs: Problems) -> tuple[str, ...]:
     value = obj.get(key, MISSING)
     if value is MISSING:
         return ()
-    expected = "a non-empty list of distinct module names such as [\"q_proj\", \"v_proj\"]"
+    expected = 'a non-empty list of distinct module names such as ["q_proj", "v_proj"]'
     if not isinstance(value, list) or not value:
         probs.add(key_path(parent, key), value, expected)
         return ()
     good: list[str] = []
     for i, item in enumerate(value):
         if not isinstance(item, str) or not re.fullmatch(r"[A-Za-z0-9_.]+", item):
-            probs.add(item_path(key_path(parent, key), i), item,
-                      "a module name (letters, digits, '_' and '.')")
+            probs.add(
+                item_path(key_path(parent, key), i),
+                item,
+                "a module name (letters, digits, '_' and '.')",
+            )
         elif item in good:
             probs.add(item_path(key_path(parent, key), i), item, "a name not listed before")
         else:
@@ -270,14 +389,24 @@ def _disagreements(config: TrainConfig, variant: Any) -> list[str]:
     if variant is None:
         return []
     out = []
-    declared = {"type": variant.type, "r": variant.r, "alpha": variant.alpha,
-                "target_modules": tuple(variant.target_modules or ()) or None}
-    trained = {"type": config.adapter_type, "r": config.rank, "alpha": config.alpha,
-               "target_modules": config.target_modules}
+    declared = {
+        "type": variant.type,
+        "r": variant.r,
+        "alpha": variant.alpha,
+        "target_modules": tuple(variant.target_modules or ()) or None,
+    }
+    trained = {
+        "type": config.adapter_type,
+        "r": config.rank,
+        "alpha": config.alpha,
+        "target_modules": config.target_modules,
+    }
     for key, value in declared.items():
         if value is not None and trained[key] is not None and value != trained[key]:
-            out.append(f"base_models[].adapters[0].{key} is {value!r} but the recipe trains "
-                       f"{trained[key]!r}; update the manifest so that it describes the weights")
+            out.append(
+                f"base_models[].adapters[0].{key} is {value!r} but the recipe trains "
+                f"{trained[key]!r}; update the manifest so that it describes the weights"
+            )
     return out
 
 
@@ -287,15 +416,34 @@ def parse_decoding(training: Mapping[str, Any], probs: Problems | None = None) -
     probs = Problems() if probs is None else probs
     p = "training.decoding"
     obj = mc.get_object(dict(training), "decoding", "training", probs) or {}
-    stop = mc.get_string_list(obj, "stop_sequences", p, probs, check=lambda s: s != "",
-                              item_expected="a non-empty string")
+    stop = mc.get_string_list(
+        obj, "stop_sequences", p, probs, check=lambda s: s != "", item_expected="a non-empty string"
+    )
     decoding = Decoding(
-        max_new_tokens=mc.get_int(obj, "max_new_tokens", p, probs, lo=1, hi=1 << 16,
-                                  default=DEFAULT_MAX_NEW_TOKENS) or DEFAULT_MAX_NEW_TOKENS,
-        temperature=mc.get_number(obj, "temperature", p, probs, expected="a number >= 0",
-                                  check=lambda v: v >= 0, default=0.0) or 0.0,
-        top_p=mc.get_number(obj, "top_p", p, probs, expected="a number in (0, 1]",
-                            check=lambda v: 0 < v <= 1, default=1.0) or 1.0,
+        max_new_tokens=mc.get_int(
+            obj, "max_new_tokens", p, probs, lo=1, hi=1 << 16, default=DEFAULT_MAX_NEW_TOKENS
+        )
+        or DEFAULT_MAX_NEW_TOKENS,
+        temperature=mc.get_number(
+            obj,
+            "temperature",
+            p,
+            probs,
+            expected="a number >= 0",
+            check=lambda v: v >= 0,
+            default=0.0,
+        )
+        or 0.0,
+        top_p=mc.get_number(
+            obj,
+            "top_p",
+            p,
+            probs,
+            expected="a number in (0, 1]",
+            check=lambda v: 0 < v <= 1,
+            default=1.0,
+        )
+        or 1.0,
         top_k=mc.get_int(obj, "top_k", p, probs, lo=0, hi=None, default=0) or 0,
         stop=stop,
     )
@@ -315,8 +463,7 @@ def decoding_of(manifest: Mapping[str, Any]) -> Decoding:
 # --- evaluation ----------------------------------------------------------------------------
 
 
-def parse_evaluation(manifest: Mapping[str, Any], *, source: str = "manifest.json"
-                     ) -> MetricSpec:
+def parse_evaluation(manifest: Mapping[str, Any], *, source: str = "manifest.json") -> MetricSpec:
     """``evaluation`` (absent: exact_match).
 
     Raises:
@@ -324,12 +471,27 @@ def parse_evaluation(manifest: Mapping[str, Any], *, source: str = "manifest.jso
     """
     probs = Problems()
     obj = mc.get_object(dict(manifest), "evaluation", "", probs) or {}
-    name = mc.get_string(obj, "metric", "evaluation", probs, check=lambda v: v in METRICS,
-                         expected=_one_of(METRICS)) or "exact_match"
+    name = (
+        mc.get_string(
+            obj,
+            "metric",
+            "evaluation",
+            probs,
+            check=lambda v: v in METRICS,
+            expected=_one_of(METRICS),
+        )
+        or "exact_match"
+    )
     pattern = None
     if name == "regex":
-        pattern = mc.get_string(obj, "pattern", "evaluation", probs, required=True,
-                                expected="a regular expression the whole output must match")
+        pattern = mc.get_string(
+            obj,
+            "pattern",
+            "evaluation",
+            probs,
+            required=True,
+            expected="a regular expression the whole output must match",
+        )
         problem = check_pattern(pattern) if pattern is not None else None
         if problem:
             probs.add("evaluation.pattern", pattern, f"a valid regular expression ({problem})")
@@ -351,9 +513,11 @@ def dataset_file(root: Path, relative: str, field: str) -> Path:
     """
     path = (root / relative).expanduser()
     if not path.is_file():
-        raise NotFoundError(f"{field}: no such dataset file {path}",
-                            hint="Generate the dataset first, or fix the path (it is relative "
-                                 "to the expert directory).")
+        raise NotFoundError(
+            f"{field}: no such dataset file {path}",
+            hint="Generate the dataset first, or fix the path (it is relative "
+            "to the expert directory).",
+        )
     return path
 
 
@@ -368,8 +532,9 @@ def read_examples(path: Path, *, limit: int | None = None) -> tuple[Example, ...
     try:
         size = path.stat().st_size
         if size > MAX_DATASET_BYTES:
-            raise UsageError(f"{path}: {size} bytes, over the {MAX_DATASET_BYTES} byte limit "
-                             "for a dataset")
+            raise UsageError(
+                f"{path}: {size} bytes, over the {MAX_DATASET_BYTES} byte limit for a dataset"
+            )
         text = path.read_text(encoding="utf-8-sig")
     except FileNotFoundError:
         raise NotFoundError(f"{path}: no such dataset file") from None
@@ -385,8 +550,10 @@ def read_examples(path: Path, *, limit: int | None = None) -> tuple[Example, ...
         if limit is not None and len(examples) >= limit:
             break
     if not examples:
-        raise UsageError(f"{path}: no examples (expected one JSON object per line)",
-                         hint='Each line: {"prompt": "...", "completion": "..."}')
+        raise UsageError(
+            f"{path}: no examples (expected one JSON object per line)",
+            hint='Each line: {"prompt": "...", "completion": "..."}',
+        )
     return tuple(examples)
 
 

@@ -20,7 +20,7 @@ from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from types import TracebackType
-from typing import Any
+from typing import Any, Self
 
 import torch
 
@@ -54,8 +54,9 @@ class _Loaded:
 class Session:
     """One loaded base model plus the experts attached to it (see the module docstring)."""
 
-    def __init__(self, base: BaseRef, *, device: str = "auto", max_loaded: int = 8,
-                 merge: str = "auto") -> None:
+    def __init__(
+        self, base: BaseRef, *, device: str = "auto", max_loaded: int = 8, merge: str = "auto"
+    ) -> None:
         if merge not in MERGE_MODES:
             raise UsageError(f"merge must be one of {', '.join(MERGE_MODES)}, got {merge!r}")
         if max_loaded < 1:
@@ -130,10 +131,15 @@ class Session:
         for ref in wanted.values():
             self._check_base(ref)
         if len(wanted) > self.max_loaded:
-            raise UsageError(f"{len(wanted)} experts requested but max_loaded is "
-                             f"{self.max_loaded}", hint="Raise --max-loaded.")
-        fresh = {key: adapter_io.read_adapter(ref, self._modules, self.base.name)
-                 for key, ref in wanted.items() if key not in self._loaded}
+            raise UsageError(
+                f"{len(wanted)} experts requested but max_loaded is {self.max_loaded}",
+                hint="Raise --max-loaded.",
+            )
+        fresh = {
+            key: adapter_io.read_adapter(ref, self._modules, self.base.name)
+            for key, ref in wanted.items()
+            if key not in self._loaded
+        }
         self._check_families(wanted, fresh)
         self._evict_for(wanted, len(fresh))
         previous = self._active
@@ -166,12 +172,13 @@ class Session:
                 f"expert {ref.name}@{ref.version} was built for base {ref.base_sha256[:12]}…, "
                 f"not for {self.base.name} ({self.base_digest[:12]}…)",
                 hint="Install the expert's variant for this base model, or run with the base "
-                     "it was built for (--base).",
-                details={"expert": ref.name, "expected": ref.base_sha256,
-                         "base": self.base_digest})
+                "it was built for (--base).",
+                details={"expert": ref.name, "expected": ref.base_sha256, "base": self.base_digest},
+            )
 
-    def _check_families(self, wanted: dict[_Key, AdapterRef],
-                        fresh: dict[_Key, adapter_io.AdapterFiles]) -> None:
+    def _check_families(
+        self, wanted: dict[_Key, AdapterRef], fresh: dict[_Key, adapter_io.AdapterFiles]
+    ) -> None:
         families: dict[str, list[str]] = {}
         for key, ref in wanted.items():
             family = fresh[key].family if key in fresh else self._loaded[key].family
@@ -181,7 +188,8 @@ class Session:
                 f"cannot stack IA3 experts ({', '.join(families['ia3'])}) with LoRA/DoRA "
                 f"experts ({', '.join(families['lora'])}) in one set",
                 hint="peft applies the two kinds of layers in injection order, so the result "
-                     "would depend on history; use them in separate runs.")
+                "would depend on history; use them in separate runs.",
+            )
 
     def _evict_for(self, wanted: dict[_Key, AdapterRef], incoming: int) -> None:
         while len(self._loaded) + incoming > self.max_loaded:
@@ -214,11 +222,19 @@ class Session:
     def _merge_now(self) -> bool:
         if self.merge == "never" or not self._active:
             return False
-        reason = next((f"{e.ref.name}: {e.why_not_mergeable}" for e in self._active
-                       if e.why_not_mergeable is not None), None)
+        reason = next(
+            (
+                f"{e.ref.name}: {e.why_not_mergeable}"
+                for e in self._active
+                if e.why_not_mergeable is not None
+            ),
+            None,
+        )
         if reason is not None and self.merge == "always":
-            raise InferenceError(f"cannot merge the active experts: {reason}",
-                                 hint="Run with merge='auto' or 'never'.")
+            raise InferenceError(
+                f"cannot merge the active experts: {reason}",
+                hint="Run with merge='auto' or 'never'.",
+            )
         return reason is None
 
     def _set_peft_active(self, names: tuple[str, ...]) -> None:
@@ -233,9 +249,14 @@ class Session:
 
     # --- running --------------------------------------------------------------------------
 
-    def generate(self, prompt: str, config: GenerationConfig = GenerationConfig(), *,
-                 on_text: Callable[[str], None] | None = None,
-                 system: str | None = None) -> GenerationResult:
+    def generate(
+        self,
+        prompt: str,
+        config: GenerationConfig = GenerationConfig(),
+        *,
+        on_text: Callable[[str], None] | None = None,
+        system: str | None = None,
+    ) -> GenerationResult:
         """Generate an answer to ``prompt`` with the active experts, streaming to ``on_text``.
 
         Raises:
@@ -244,26 +265,46 @@ class Session:
         """
         self._check_open()
         config.check()
-        rendered = build_prompt(self._tokenizer, prompt, system=system,
-                                templates=[e.ref.prompt_template for e in self._active])
-        ids = self._tokenizer(rendered.text, add_special_tokens=rendered.add_special_tokens
-                              )["input_ids"]
+        rendered = build_prompt(
+            self._tokenizer,
+            prompt,
+            system=system,
+            templates=[e.ref.prompt_template for e in self._active],
+        )
+        ids = self._tokenizer(rendered.text, add_special_tokens=rendered.add_special_tokens)[
+            "input_ids"
+        ]
         self._check_context(len(ids), config.max_new_tokens)
         started = time.perf_counter()
         try:
-            decoded = decode(self._model, self._tokenizer, list(ids), config,
-                             device=self._device, on_text=on_text)
+            decoded = decode(
+                self._model,
+                self._tokenizer,
+                list(ids),
+                config,
+                device=self._device,
+                on_text=on_text,
+            )
         except torch.cuda.OutOfMemoryError:
-            raise InferenceError("out of GPU memory while generating",
-                                 hint="Lower --max-new-tokens or use a shorter prompt.") from None
+            raise InferenceError(
+                "out of GPU memory while generating",
+                hint="Lower --max-new-tokens or use a shorter prompt.",
+            ) from None
         except RuntimeError as e:
             raise InferenceError(f"generation failed: {str(e).splitlines()[0]}") from None
         elapsed = time.perf_counter() - started
         switch_s, self._pending_switch_s = self._pending_switch_s, 0.0
         count = len(decoded.token_ids)
-        return GenerationResult(decoded.text, len(ids), count, decoded.stopped_by,
-                                self.active, switch_s, elapsed,
-                                count / elapsed if elapsed > 0 else 0.0)
+        return GenerationResult(
+            decoded.text,
+            len(ids),
+            count,
+            decoded.stopped_by,
+            self.active,
+            switch_s,
+            elapsed,
+            count / elapsed if elapsed > 0 else 0.0,
+        )
 
     def check_context(self, prompt_tokens: int, max_new_tokens: int) -> None:
         """UsageError unless a prompt of ``prompt_tokens`` plus the answer fit the context."""
@@ -276,7 +317,8 @@ class Session:
             raise UsageError(
                 f"the prompt is {prompt_tokens} tokens but at most {room} fit: the model's "
                 f"context is {context} tokens and max_new_tokens is {max_new_tokens}",
-                hint="Shorten the prompt or lower --max-new-tokens.")
+                hint="Shorten the prompt or lower --max-new-tokens.",
+            )
 
     def logits(self, token_ids: Sequence[int]) -> torch.Tensor:
         """The model's logits for ``token_ids`` with the active set (float32, on the CPU).
@@ -305,9 +347,13 @@ class Session:
         if self._closed:
             raise InferenceError("this runtime session is closed")
 
-    def __enter__(self) -> Session:
+    def __enter__(self) -> Self:
         return self
 
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
         self.close()

@@ -67,9 +67,14 @@ class StackCheck:
     tokens: int
 
     def to_dict(self) -> dict[str, Any]:
-        return {"max_abs_diff": self.max_abs_diff, "allowed": self.allowed,
-                "prompts": self.prompts, "tokens": self.tokens, "device": "cpu",
-                "dtype": "float32"}
+        return {
+            "max_abs_diff": self.max_abs_diff,
+            "allowed": self.allowed,
+            "prompts": self.prompts,
+            "tokens": self.tokens,
+            "device": "cpu",
+            "dtype": "float32",
+        }
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,9 +92,14 @@ class _Factors:
     b: torch.Tensor  # [out, r], the member's scale folded in
 
 
-def write_merged_stack(base: BaseRef, members: Sequence[AdapterRef], out: Path, *,
-                       tolerance: float = DEFAULT_TOLERANCE,
-                       prompts: Sequence[str] = CHECK_PROMPTS) -> MergedStack:
+def write_merged_stack(
+    base: BaseRef,
+    members: Sequence[AdapterRef],
+    out: Path,
+    *,
+    tolerance: float = DEFAULT_TOLERANCE,
+    prompts: Sequence[str] = CHECK_PROMPTS,
+) -> MergedStack:
     """Write the one-LoRA equivalent of ``members`` stacked into ``out`` and check it.
 
     Raises:
@@ -99,8 +109,7 @@ def write_merged_stack(base: BaseRef, members: Sequence[AdapterRef], out: Path, 
     verify_base(base)
     ordered = sorted(members, key=lambda ref: ref.load_order)
     per_member, shapes = _read_factors(base, ordered)
-    widths = tuple(max((f.a.shape[0] for f in found.values()), default=0)
-                   for found in per_member)
+    widths = tuple(max((f.a.shape[0] for f in found.values()), default=0) for found in per_member)
     state = _merged_state(per_member, widths, shapes)
     rank = sum(widths)
     out.mkdir(parents=True, exist_ok=True)
@@ -110,12 +119,14 @@ def write_merged_stack(base: BaseRef, members: Sequence[AdapterRef], out: Path, 
         raise InferenceError(
             f"the merged adapter differs from the stacked run by {check.max_abs_diff:.3g} "
             f"(allowed {check.allowed:.3g}); nothing was written",
-            hint="Serve the experts with `hxpm run` instead, and report this as a bug.")
+            hint="Serve the experts with `hxpm run` instead, and report this as a bug.",
+        )
     return MergedStack(out, rank, widths, len(shapes), check)
 
 
-def _read_factors(base: BaseRef, members: Sequence[AdapterRef]
-                  ) -> tuple[list[dict[str, _Factors]], dict[str, tuple[int, int]]]:
+def _read_factors(
+    base: BaseRef, members: Sequence[AdapterRef]
+) -> tuple[list[dict[str, _Factors]], dict[str, tuple[int, int]]]:
     """Each member's ``{module path: factors}`` as peft sees them, and every module's shape."""
     model = load_model(base, torch.device("cpu"), torch.float32)
     modules = dict(model.named_modules())
@@ -124,17 +135,23 @@ def _read_factors(base: BaseRef, members: Sequence[AdapterRef]
     for i, ref in enumerate(members):
         files = adapter_io.read_adapter(ref, modules, base.name)
         if files.kind != "lora":
-            raise InferenceError(f"cannot merge {ref.name}: it is a {_KIND[files.kind]} "
-                                 "adapter, and only plain LoRA deltas add up into one LoRA",
-                                 hint="Serve this stack with `hxpm run`.")
+            raise InferenceError(
+                f"cannot merge {ref.name}: it is a {_KIND[files.kind]} "
+                "adapter, and only plain LoRA deltas add up into one LoRA",
+                hint="Serve this stack with `hxpm run`.",
+            )
         name = f"m{i}"
         adapter_io.attach(model, name, files)
-        per_member.append({path: _factors_at(model, path, name, ref.name)
-                           for path in sorted(files.modules)})
+        per_member.append(
+            {path: _factors_at(model, path, name, ref.name) for path in sorted(files.modules)}
+        )
         leaf_names |= {path.rsplit(".", 1)[-1] for path in files.modules}
     # Every Linear the members' target names reach, adapted by a member or not.
-    shapes = {path: (m.in_features, m.out_features) for path, m in modules.items()
-              if isinstance(m, nn.Linear) and path.rsplit(".", 1)[-1] in leaf_names}
+    shapes = {
+        path: (m.in_features, m.out_features)
+        for path, m in modules.items()
+        if isinstance(m, nn.Linear) and path.rsplit(".", 1)[-1] in leaf_names
+    }
     return per_member, shapes
 
 
@@ -147,9 +164,10 @@ def _factors_at(model: nn.Module, path: str, peft_name: str, expert: str) -> _Fa
     chain, base_layer = layer_chain(model, path)
     layer: Any = next((c for c in chain if peft_name in getattr(c, "lora_A", {})), None)
     if type(base_layer) is not nn.Linear or type(layer) is not LoraLinear:
-        raise InferenceError(f"cannot merge {expert}: {path} is not a Linear layer "
-                             f"({type(base_layer).__name__})",
-                             hint="Only LoRA on Linear layers can be merged into one LoRA.")
+        raise InferenceError(
+            f"cannot merge {expert}: {path} is not a Linear layer ({type(base_layer).__name__})",
+            hint="Only LoRA on Linear layers can be merged into one LoRA.",
+        )
     if layer.fan_in_fan_out or peft_name in layer.lora_variant:
         raise InferenceError(f"cannot merge {expert}: {path} uses a LoRA variant")
     lora: Any = layer  # peft's stubs type these ModuleDicts loosely
@@ -158,8 +176,11 @@ def _factors_at(model: nn.Module, path: str, peft_name: str, expert: str) -> _Fa
     return _Factors(a.clone(), b.contiguous())
 
 
-def _merged_state(per_member: Sequence[dict[str, _Factors]], widths: Sequence[int],
-                  shapes: dict[str, tuple[int, int]]) -> dict[str, torch.Tensor]:
+def _merged_state(
+    per_member: Sequence[dict[str, _Factors]],
+    widths: Sequence[int],
+    shapes: dict[str, tuple[int, int]],
+) -> dict[str, torch.Tensor]:
     rank = sum(widths)
     state: dict[str, torch.Tensor] = {}
     for path, (n_in, n_out) in sorted(shapes.items()):
@@ -170,21 +191,29 @@ def _merged_state(per_member: Sequence[dict[str, _Factors]], widths: Sequence[in
             f = found.get(path)
             if f is not None:
                 r = f.a.shape[0]
-                a[offset:offset + r] = f.a
-                b[:, offset:offset + r] = f.b
+                a[offset : offset + r] = f.a
+                b[:, offset : offset + r] = f.b
             offset += width
         state[f"{_PREFIX}{path}.lora_A.weight"] = a
         state[f"{_PREFIX}{path}.lora_B.weight"] = b
     return state
 
 
-def _save(out: Path, state: dict[str, torch.Tensor], rank: int, targets: list[str],
-          base_name: str) -> None:
+def _save(
+    out: Path, state: dict[str, torch.Tensor], rank: int, targets: list[str], base_name: str
+) -> None:
     from peft import LoraConfig
     from safetensors.torch import save_file
 
-    config = LoraConfig(r=rank, lora_alpha=rank, target_modules=targets, lora_dropout=0.0,
-                        bias="none", task_type="CAUSAL_LM", base_model_name_or_path=base_name)
+    config = LoraConfig(
+        r=rank,
+        lora_alpha=rank,
+        target_modules=targets,
+        lora_dropout=0.0,
+        bias="none",
+        task_type="CAUSAL_LM",
+        base_model_name_or_path=base_name,
+    )
     config.inference_mode = True
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -192,9 +221,14 @@ def _save(out: Path, state: dict[str, torch.Tensor], rank: int, targets: list[st
     save_file(state, str(out / adapter_io.WEIGHTS_FILE), metadata={"format": "pt"})
 
 
-def check_merged(base: BaseRef, members: Sequence[AdapterRef], folder: Path, *,
-                 tolerance: float = DEFAULT_TOLERANCE,
-                 prompts: Sequence[str] = CHECK_PROMPTS) -> StackCheck:
+def check_merged(
+    base: BaseRef,
+    members: Sequence[AdapterRef],
+    folder: Path,
+    *,
+    tolerance: float = DEFAULT_TOLERANCE,
+    prompts: Sequence[str] = CHECK_PROMPTS,
+) -> StackCheck:
     """Compare hxpm's stacked run of ``members`` with ``folder`` loaded by plain peft."""
     from .session import Session
 
@@ -206,12 +240,14 @@ def check_merged(base: BaseRef, members: Sequence[AdapterRef], folder: Path, *,
     merged = _peft_logits(base, folder, token_lists)
     diff = max(float((s - m).abs().max()) for s, m in zip(stacked, merged, strict=True))
     scale = max(float(s.abs().max()) for s in stacked)
-    return StackCheck(diff, tolerance * max(1.0, scale), len(prompts),
-                      sum(len(ids) for ids in token_lists))
+    return StackCheck(
+        diff, tolerance * max(1.0, scale), len(prompts), sum(len(ids) for ids in token_lists)
+    )
 
 
-def _peft_logits(base: BaseRef, folder: Path, token_lists: Sequence[list[int]]
-                 ) -> list[torch.Tensor]:
+def _peft_logits(
+    base: BaseRef, folder: Path, token_lists: Sequence[list[int]]
+) -> list[torch.Tensor]:
     """Logits of the base with ``folder`` loaded the way any peft user would load it."""
     from peft import PeftModel
 
@@ -224,6 +260,7 @@ def _peft_logits(base: BaseRef, folder: Path, token_lists: Sequence[list[int]]
         raise InferenceError(f"peft cannot load the merged adapter: {first}") from None
     peft_model.eval()
     with torch.inference_mode():
-        return [peft_model(input_ids=torch.tensor([ids]), use_cache=False).logits[0].float()
-                for ids in token_lists]
-
+        return [
+            peft_model(input_ids=torch.tensor([ids]), use_cache=False).logits[0].float()
+            for ids in token_lists
+        ]

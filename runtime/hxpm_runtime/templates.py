@@ -9,9 +9,11 @@ from typing import Any
 
 from hxpm.errors import InferenceError
 
-_VICUNA_SYSTEM = ("A chat between a curious user and an artificial intelligence assistant. "
-                  "The assistant gives helpful, detailed, and polite answers to the user's "
-                  "questions.")
+_VICUNA_SYSTEM = (
+    "A chat between a curious user and an artificial intelligence assistant. "
+    "The assistant gives helpful, detailed, and polite answers to the user's "
+    "questions."
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,8 +42,16 @@ def _vicuna(prompt: str, system: str | None) -> str:
     return f"{system or _VICUNA_SYSTEM} USER: {prompt} ASSISTANT:"
 
 
-BUILTIN = {"chatml": _chatml, "qwen": _chatml, "qwen2": _chatml, "qwen3": _chatml,
-           "llama2": _llama2, "llama": _llama2, "alpaca": _alpaca, "vicuna": _vicuna}
+BUILTIN = {
+    "chatml": _chatml,
+    "qwen": _chatml,
+    "qwen2": _chatml,
+    "qwen3": _chatml,
+    "llama2": _llama2,
+    "llama": _llama2,
+    "alpaca": _alpaca,
+    "vicuna": _vicuna,
+}
 
 
 def template_name(templates: Sequence[str | None]) -> str | None:
@@ -54,20 +64,21 @@ def template_name(templates: Sequence[str | None]) -> str | None:
     return named[-1] if named else None
 
 
-def build_prompt(tokenizer: Any, prompt: str, *, system: str | None,
-                 templates: Sequence[str | None]) -> PromptText:
+def build_prompt(
+    tokenizer: Any, prompt: str, *, system: str | None, templates: Sequence[str | None]
+) -> PromptText:
     """The text to tokenize for ``prompt`` (see the module docstring for the precedence)."""
     if getattr(tokenizer, "chat_template", None):
         from jinja2 import TemplateError  # transformers renders chat templates with jinja2
 
-        messages = ([{"role": "system", "content": system}] if system else [])
+        messages = [{"role": "system", "content": system}] if system else []
         messages.append({"role": "user", "content": prompt})
         try:
             # enable_thinking=False: experts answer directly; templates without thinking
             # (anything but Qwen3's) simply ignore the extra variable.
-            text = tokenizer.apply_chat_template(messages, tokenize=False,
-                                                 add_generation_prompt=True,
-                                                 enable_thinking=False)
+            text = tokenizer.apply_chat_template(
+                messages, tokenize=False, add_generation_prompt=True, enable_thinking=False
+            )
         # TemplateError: a template that does not compile, or that refuses the conversation
         # (raise_exception, e.g. on a system turn); TypeError and ValueError: bad operations.
         except (TemplateError, TypeError, ValueError) as e:
@@ -78,6 +89,8 @@ def build_prompt(tokenizer: Any, prompt: str, *, system: str | None,
         return PromptText(prompt if system is None else f"{system}\n\n{prompt}", True, "raw")
     render = BUILTIN.get(name)
     if render is None:
-        raise InferenceError(f"unknown prompt_template {name!r}",
-                             hint=f"Known templates: {', '.join(sorted(BUILTIN))}.")
+        raise InferenceError(
+            f"unknown prompt_template {name!r}",
+            hint=f"Known templates: {', '.join(sorted(BUILTIN))}.",
+        )
     return PromptText(render(prompt, system), True, name)

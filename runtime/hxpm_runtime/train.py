@@ -88,8 +88,9 @@ class TrainOutcome:
     probe_logits: torch.Tensor | None = field(repr=False, default=None)
 
 
-def train(job: TrainJob, *, on_step: Callable[[int, int, float], None] | None = None
-          ) -> TrainOutcome:
+def train(
+    job: TrainJob, *, on_step: Callable[[int, int, float], None] | None = None
+) -> TrainOutcome:
     """Train ``job``'s adapter and save it in ``job.output_dir``.
 
     ``on_step(step, total_steps, loss)`` is called after every optimizer step.
@@ -110,9 +111,14 @@ def train(job: TrainJob, *, on_step: Callable[[int, int, float], None] | None = 
         closure = _closure_files(job, model, digest)
         ordered = _load_order(job, closure)
         encoded = trainset.encode(
-            tokenizer, model, job.examples, max_length=_max_length(job, model),
-            templates=[job.prompt_template if ref is None else ref.prompt_template
-                       for ref, _ in ordered])
+            tokenizer,
+            model,
+            job.examples,
+            max_length=_max_length(job, model),
+            templates=[
+                job.prompt_template if ref is None else ref.prompt_template for ref, _ in ordered
+            ],
+        )
         with _seeded(job.seed, device):
             mode, trainable = _compose(model, job, closure, ordered)
             t0 = time.perf_counter()
@@ -124,34 +130,55 @@ def train(job: TrainJob, *, on_step: Callable[[int, int, float], None] | None = 
     del model
     if device.type == "cuda":
         torch.cuda.empty_cache()
-    tail = losses[-min(10, len(losses)):]
-    return TrainOutcome(job.output_dir, len(losses), losses[0], sum(tail) / len(tail),
-                        time.perf_counter() - started, train_s, len(encoded.items),
-                        encoded.truncated, encoded.skipped, mode, str(device), tuple(losses),
-                        probe, probe_logits)
+    tail = losses[-min(10, len(losses)) :]
+    return TrainOutcome(
+        job.output_dir,
+        len(losses),
+        losses[0],
+        sum(tail) / len(tail),
+        time.perf_counter() - started,
+        train_s,
+        len(encoded.items),
+        encoded.truncated,
+        encoded.skipped,
+        mode,
+        str(device),
+        tuple(losses),
+        probe,
+        probe_logits,
+    )
 
 
 # --- composing the model ---------------------------------------------------------------------
 
 
-def _closure_files(job: TrainJob, model: torch.nn.Module, digest: str
-                   ) -> list[tuple[AdapterRef, adapter_io.AdapterFiles]]:
+def _closure_files(
+    job: TrainJob, model: torch.nn.Module, digest: str
+) -> list[tuple[AdapterRef, adapter_io.AdapterFiles]]:
     modules = dict(model.named_modules())
     missing = adapter_io.missing_targets(list(job.config.target_modules), modules)
     if missing:
         raise ManifestError(
             f"training.config.target_modules: base {job.base.name} has no module named "
             f"{', '.join(missing)}",
-            problems=[("training.config.target_modules", list(job.config.target_modules),
-                       "module names of the base model")],
+            problems=[
+                (
+                    "training.config.target_modules",
+                    list(job.config.target_modules),
+                    "module names of the base model",
+                )
+            ],
             hint="Use the names of the base's Linear layers (q_proj, k_proj, v_proj, o_proj, "
-                 "gate_proj, up_proj, down_proj for Qwen3).")
+            "gate_proj, up_proj, down_proj for Qwen3).",
+        )
     out = []
     for ref in job.requires:
         if ref.base_sha256 and not digests_equal(ref.base_sha256.lower(), digest):
-            raise BaseMismatchError(f"required expert {ref.name}@{ref.version} was built for "
-                                    f"another base than {job.base.name}",
-                                    hint="Install its variant for this base model.")
+            raise BaseMismatchError(
+                f"required expert {ref.name}@{ref.version} was built for "
+                f"another base than {job.base.name}",
+                hint="Install its variant for this base model.",
+            )
         out.append((ref, adapter_io.read_adapter(ref, modules, job.base.name)))
     family = "ia3" if job.config.adapter_type == "ia3" else "lora"
     other = [ref.name for ref, files in out if files.family != family]
@@ -159,12 +186,14 @@ def _closure_files(job: TrainJob, model: torch.nn.Module, digest: str
         raise InferenceError(
             f"cannot train a {job.config.adapter_type.upper()} adapter on top of "
             f"{', '.join(other)}: IA3 and LoRA/DoRA experts cannot be stacked in one set",
-            hint="Use the adapter family of the required experts (training.config.adapter_type).")
+            hint="Use the adapter family of the required experts (training.config.adapter_type).",
+        )
     return out
 
 
-def _load_order(job: TrainJob, closure: Sequence[tuple[AdapterRef, Any]]
-                ) -> list[tuple[AdapterRef | None, Any]]:
+def _load_order(
+    job: TrainJob, closure: Sequence[tuple[AdapterRef, Any]]
+) -> list[tuple[AdapterRef | None, Any]]:
     """The set in ``Session``'s order (load_order, ties in the given order); None = new."""
     entries: list[tuple[AdapterRef | None, Any]] = [*closure, (None, None)]
     return sorted(entries, key=lambda e: e[0].load_order if e[0] is not None else job.load_order)
@@ -175,24 +204,36 @@ def _peft_config(job: TrainJob) -> Any:
     if c.adapter_type == "ia3":
         from peft import IA3Config
 
-        return IA3Config(target_modules=list(c.target_modules),
-                         feedforward_modules=list(c.feedforward_modules),
-                         base_model_name_or_path=job.base.name, task_type="CAUSAL_LM")
+        return IA3Config(
+            target_modules=list(c.target_modules),
+            feedforward_modules=list(c.feedforward_modules),
+            base_model_name_or_path=job.base.name,
+            task_type="CAUSAL_LM",
+        )
     from peft import LoraConfig
 
     if c.rank is None or c.alpha is None:  # parse_recipe sets both for lora and dora
         raise InferenceError(f"a {c.adapter_type} recipe needs a rank and an alpha")
     alpha = int(c.alpha) if float(c.alpha).is_integer() else c.alpha
     # peft annotates lora_alpha as int; it only multiplies by it, so a fraction works too.
-    return LoraConfig(r=c.rank, lora_alpha=cast(int, alpha), lora_dropout=c.dropout,
-                      target_modules=list(c.target_modules), use_dora=c.adapter_type == "dora",
-                      bias="none", base_model_name_or_path=job.base.name, task_type="CAUSAL_LM")
+    return LoraConfig(
+        r=c.rank,
+        lora_alpha=cast(int, alpha),
+        lora_dropout=c.dropout,
+        target_modules=list(c.target_modules),
+        use_dora=c.adapter_type == "dora",
+        bias="none",
+        base_model_name_or_path=job.base.name,
+        task_type="CAUSAL_LM",
+    )
 
 
-def _compose(model: torch.nn.Module, job: TrainJob,
-             closure: Sequence[tuple[AdapterRef, adapter_io.AdapterFiles]],
-             ordered: Sequence[tuple[AdapterRef | None, Any]]
-             ) -> tuple[str, list[torch.nn.Parameter]]:
+def _compose(
+    model: torch.nn.Module,
+    job: TrainJob,
+    closure: Sequence[tuple[AdapterRef, adapter_io.AdapterFiles]],
+    ordered: Sequence[tuple[AdapterRef | None, Any]],
+) -> tuple[str, list[torch.nn.Parameter]]:
     """Attach the frozen closure and the new trainable adapter; returns (mode, params)."""
     from peft.functional import inject_adapter_in_model, set_adapter
     from peft.tuners.tuners_utils import cast_adapter_dtype
@@ -208,8 +249,11 @@ def _compose(model: torch.nn.Module, job: TrainJob,
     order = [NEW if ref is None else names[id(ref)] for ref, _ in ordered]
     modules_of = {names[id(ref)]: files.modules for ref, files in closure}
     req = [n for n in order if n != NEW]
-    merged = (order[-1] == NEW and not (job.config.adapter_type == "dora" and req)
-              and why_not_mergeable(model, req, modules_of) is None)
+    merged = (
+        order[-1] == NEW
+        and not (job.config.adapter_type == "dora" and req)
+        and why_not_mergeable(model, req, modules_of) is None
+    )
     if merged and req:
         Merger(model).apply(req, modules_of)
     with quiet_transformers():
@@ -231,28 +275,34 @@ def _max_length(job: TrainJob, model: torch.nn.Module) -> int:
 # --- the loop --------------------------------------------------------------------------------
 
 
-def _optimise(model: torch.nn.Module, job: TrainJob, encoded: trainset.EncodedSet,
-              params: list[torch.nn.Parameter], tokenizer: Any, device: torch.device,
-              on_step: Callable[[int, int, float], None] | None) -> list[float]:
+def _optimise(
+    model: torch.nn.Module,
+    job: TrainJob,
+    encoded: trainset.EncodedSet,
+    params: list[torch.nn.Parameter],
+    tokenizer: Any,
+    device: torch.device,
+    on_step: Callable[[int, int, float], None] | None,
+) -> list[float]:
     c = job.config
     items = encoded.items
-    per_epoch = math.ceil(trainset.epoch_batches(len(items), c.batch_size)
-                          / c.gradient_accumulation_steps)
+    per_epoch = math.ceil(
+        trainset.epoch_batches(len(items), c.batch_size) / c.gradient_accumulation_steps
+    )
     epochs = job.epochs if job.epochs is not None else c.epochs
     total = job.max_steps if job.max_steps is not None else max(1, math.ceil(epochs * per_epoch))
     optimizer = torch.optim.AdamW(params, lr=c.learning_rate, weight_decay=c.weight_decay)
     schedule = torch.optim.lr_scheduler.LambdaLR(
-        optimizer, lambda step: lr_factor(step, total, c.warmup_steps, c.lr_scheduler))
+        optimizer, lambda step: lr_factor(step, total, c.warmup_steps, c.lr_scheduler)
+    )
     pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else encoded.end_token
     generator = torch.Generator().manual_seed(job.seed)
-    groups = trainset.iterate_groups(items, c.batch_size, c.gradient_accumulation_steps,
-                                     generator)
+    groups = trainset.iterate_groups(items, c.batch_size, c.gradient_accumulation_steps, generator)
     losses: list[float] = []
     model.train()
     try:
         for step in range(1, total + 1):
-            batches = [trainset.collate([items[i] for i in b], pad, device)
-                       for b in next(groups)]
+            batches = [trainset.collate([items[i] for i in b], pad, device) for b in next(groups)]
             tokens = sum(b.tokens for b in batches)
             loss_sum = 0.0
             for batch in batches:
@@ -261,8 +311,10 @@ def _optimise(model: torch.nn.Module, job: TrainJob, encoded: trainset.EncodedSe
                 loss_sum += float(loss.detach())
             value = loss_sum / tokens
             if not math.isfinite(value):
-                raise InferenceError(f"training diverged: the loss is {value} at step {step}",
-                                     hint="Lower training.config.learning_rate.")
+                raise InferenceError(
+                    f"training diverged: the loss is {value} at step {step}",
+                    hint="Lower training.config.learning_rate.",
+                )
             torch.nn.utils.clip_grad_norm_(params, c.max_grad_norm)
             optimizer.step()
             schedule.step()
@@ -277,12 +329,19 @@ def _optimise(model: torch.nn.Module, job: TrainJob, encoded: trainset.EncodedSe
 
 def _batch_loss(model: torch.nn.Module, batch: trainset.Batch) -> torch.Tensor:
     """Summed cross-entropy over the labelled tokens (logits only where needed)."""
-    out = model(input_ids=batch.input_ids, attention_mask=batch.attention_mask,
-                use_cache=False, logits_to_keep=batch.keep)
+    out = model(
+        input_ids=batch.input_ids,
+        attention_mask=batch.attention_mask,
+        use_cache=False,
+        logits_to_keep=batch.keep,
+    )
     targets = batch.labels[:, batch.keep + 1]
-    return torch.nn.functional.cross_entropy(out.logits.float().flatten(0, 1),
-                                             targets.flatten(), ignore_index=trainset.IGNORE,
-                                             reduction="sum")
+    return torch.nn.functional.cross_entropy(
+        out.logits.float().flatten(0, 1),
+        targets.flatten(),
+        ignore_index=trainset.IGNORE,
+        reduction="sum",
+    )
 
 
 def lr_factor(step: int, total: int, warmup: int, scheduler: str) -> float:
@@ -312,8 +371,10 @@ def _save(model: torch.nn.Module, job: TrainJob) -> None:
     from safetensors.torch import save_file
 
     state = get_peft_model_state_dict(model, adapter_name=NEW, save_embedding_layers=False)
-    tensors = {_SAVED_PREFIX + key: value.detach().to("cpu", torch.float32).contiguous()
-               for key, value in sorted(state.items())}
+    tensors = {
+        _SAVED_PREFIX + key: value.detach().to("cpu", torch.float32).contiguous()
+        for key, value in sorted(state.items())
+    }
     configs = cast("dict[str, Any]", model.peft_config)  # set by peft on the model
     config = copy.copy(configs[NEW])
     config.inference_mode = True

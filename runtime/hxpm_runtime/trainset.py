@@ -64,20 +64,29 @@ def end_of_turn(model: Any, tokenizer: Any) -> int:
         return eos
     if stops:
         return min(stops)
-    raise InferenceError("the base model declares no end-of-sequence token, so a trained "
-                         "expert could not learn to stop",
-                         hint="Set eos_token_id in the base's config.json or tokenizer.")
+    raise InferenceError(
+        "the base model declares no end-of-sequence token, so a trained "
+        "expert could not learn to stop",
+        hint="Set eos_token_id in the base's config.json or tokenizer.",
+    )
 
 
-def encode(tokenizer: Any, model: Any, examples: Sequence[Example], *,
-           templates: Sequence[str | None], max_length: int) -> EncodedSet:
+def encode(
+    tokenizer: Any,
+    model: Any,
+    examples: Sequence[Example],
+    *,
+    templates: Sequence[str | None],
+    max_length: int,
+) -> EncodedSet:
     """Tokenize ``examples``; completions are cut at ``max_length`` (their end token too)."""
     end = end_of_turn(model, tokenizer)
     items, truncated, skipped = [], 0, 0
     for ex in examples:
         rendered = build_prompt(tokenizer, ex.prompt, system=None, templates=templates)
-        prompt = list(tokenizer(rendered.text, add_special_tokens=rendered.add_special_tokens
-                                )["input_ids"])
+        prompt = list(
+            tokenizer(rendered.text, add_special_tokens=rendered.add_special_tokens)["input_ids"]
+        )
         completion = list(tokenizer(ex.completion, add_special_tokens=False)["input_ids"])
         ids = prompt + completion + [end]
         if len(prompt) >= max_length:
@@ -87,21 +96,24 @@ def encode(tokenizer: Any, model: Any, examples: Sequence[Example], *,
         truncated += cut
         items.append(Encoded(tuple(ids[:max_length]), len(prompt), cut))
     if not items:
-        raise UsageError(f"no training example fits in max_length={max_length} tokens: every "
-                         "prompt (with its chat template) is at least that long",
-                         hint="Raise training.config.max_length.")
+        raise UsageError(
+            f"no training example fits in max_length={max_length} tokens: every "
+            "prompt (with its chat template) is at least that long",
+            hint="Raise training.config.max_length.",
+        )
     return EncodedSet(tuple(items), truncated, skipped, end)
 
 
-def batch_order(lengths: Sequence[int], batch_size: int, generator: torch.Generator
-                ) -> list[list[int]]:
+def batch_order(
+    lengths: Sequence[int], batch_size: int, generator: torch.Generator
+) -> list[list[int]]:
     """One epoch of batches (indices): shuffled, grouped by length to cut padding."""
     perm = torch.randperm(len(lengths), generator=generator).tolist()
     batches: list[list[int]] = []
     span = batch_size * _GROUP
     for start in range(0, len(perm), span):
-        group = sorted(perm[start:start + span], key=lambda i: -lengths[i])
-        batches.extend(group[i:i + batch_size] for i in range(0, len(group), batch_size))
+        group = sorted(perm[start : start + span], key=lambda i: -lengths[i])
+        batches.extend(group[i : i + batch_size] for i in range(0, len(group), batch_size))
     order = torch.randperm(len(batches), generator=generator).tolist()
     return [batches[i] for i in order]
 
@@ -118,21 +130,27 @@ def collate(items: Sequence[Encoded], pad_id: int, device: torch.device) -> Batc
     for row, e in enumerate(items):
         n = len(e.ids)
         ids[row, :n] = torch.tensor(e.ids)
-        labels[row, e.prompt_len:n] = ids[row, e.prompt_len:n]
+        labels[row, e.prompt_len : n] = ids[row, e.prompt_len : n]
         mask[row, :n] = 1
     # Position t predicts token t+1: keep the positions from the first labelled one - 1.
     first = min(e.prompt_len for e in items) - 1
     keep = torch.arange(first, width - 1)
     padded = bool((mask == 0).any())
-    return Batch(ids.to(device), mask.to(device) if padded else None, labels.to(device),
-                 keep.to(device), int((labels != IGNORE).sum()))
+    return Batch(
+        ids.to(device),
+        mask.to(device) if padded else None,
+        labels.to(device),
+        keep.to(device),
+        int((labels != IGNORE).sum()),
+    )
 
 
-def iterate_groups(encoded: Sequence[Encoded], batch_size: int, accumulation: int,
-                   generator: torch.Generator) -> Iterator[list[list[int]]]:
+def iterate_groups(
+    encoded: Sequence[Encoded], batch_size: int, accumulation: int, generator: torch.Generator
+) -> Iterator[list[list[int]]]:
     """Endless optimizer steps, each ``accumulation`` batches (fewer at an epoch's end)."""
     lengths = [len(e.ids) for e in encoded]
     while True:
         batches = batch_order(lengths, batch_size, generator)
         for start in range(0, len(batches), accumulation):
-            yield batches[start:start + accumulation]
+            yield batches[start : start + accumulation]

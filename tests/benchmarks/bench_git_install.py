@@ -15,7 +15,7 @@ import subprocess
 import tempfile
 from pathlib import Path
 
-from common import BIN, env_with_home, median_seconds, print_table, run_ok  # noqa: I001
+from common import BIN, env_with_home, median_seconds, print_table, run_ok
 
 from hxpm.core.digest import base_model_digest
 from tests.factories import make_base_dir, make_expert_dir
@@ -26,8 +26,9 @@ WEIGHT_BYTES = 5_000_000
 
 
 def hxpm(env: dict[str, str], *args: object) -> subprocess.CompletedProcess[str]:
-    r = subprocess.run([str(BIN / "hxpm"), *map(str, args)], env=env, capture_output=True,
-                       text=True)
+    r = subprocess.run(
+        [str(BIN / "hxpm"), *map(str, args)], env=env, capture_output=True, text=True
+    )
     if r.returncode != 0:
         raise SystemExit(f"hxpm {args} failed:\n{r.stderr}")
     return r
@@ -42,17 +43,31 @@ def publish_world(root: Path, server: GitHTTPServer, base_dir: Path) -> tuple[li
     digest = base_model_digest(base_dir)
     names = [f"expert-bench-{i}" for i in range(N_EXPERTS)]
     for i, name in enumerate(names):
-        src = make_expert_dir(root / "src", name, "1.0.0", seed=i, weight_bytes=WEIGHT_BYTES,
-                              bases=(("hxpm/tiny-qwen3", digest),))
+        src = make_expert_dir(
+            root / "src",
+            name,
+            "1.0.0",
+            seed=i,
+            weight_bytes=WEIGHT_BYTES,
+            bases=(("hxpm/tiny-qwen3", digest),),
+        )
         hxpm(env, "package", src, "-o", src / "dist")
         for pkg in (src / "dist").glob("*.expert"):
             hxpm(env, "sign", pkg, "--key-name", "pub")
-        files = {p.relative_to(src).as_posix(): p.read_bytes() for p in src.rglob("*")
-                 if p.is_file()}
+        files = {
+            p.relative_to(src).as_posix(): p.read_bytes() for p in src.rglob("*") if p.is_file()
+        }
         make_repo(root / "work" / name, files, tag="v1.0.0")
         mirror(root / "work" / name, Path(server.root) / f"{name}.git")
-        hxpm(env, "publish", root / "work" / name, "--index", index,
-             "--url", server.url_for(f"{name}.git"))
+        hxpm(
+            env,
+            "publish",
+            root / "work" / name,
+            "--index",
+            index,
+            "--url",
+            server.url_for(f"{name}.git"),
+        )
     mirror(index, Path(server.root) / "main.git")
     return names, public
 
@@ -74,23 +89,38 @@ def main(repeat: int = 3) -> None:
                 for sub in ("repos", "blobs"):
                     shutil.rmtree(home / sub, ignore_errors=True)
                 for name in names:
-                    subprocess.run([str(BIN / "hxpm"), "uninstall", name], env=env,
-                                   capture_output=True)
+                    subprocess.run(
+                        [str(BIN / "hxpm"), "uninstall", name], env=env, capture_output=True
+                    )
 
-            t_hxpm = median_seconds(lambda: run_ok([BIN / "hxpm", "install", *names], env),
-                                    repeat, setup=cold)
+            t_hxpm = median_seconds(
+                lambda: run_ok([BIN / "hxpm", "install", *names], env), repeat, setup=cold
+            )
             clones = root / "clones"
 
             def clone_all() -> None:
                 for name in names:
-                    run_ok(["git", "clone", "--quiet", "--depth", "1",
-                            server.url_for(f"{name}.git"), clones / name])
+                    run_ok(
+                        [
+                            "git",
+                            "clone",
+                            "--quiet",
+                            "--depth",
+                            "1",
+                            server.url_for(f"{name}.git"),
+                            clones / name,
+                        ]
+                    )
 
-            t_git = median_seconds(clone_all, repeat,
-                                   setup=lambda: shutil.rmtree(clones, ignore_errors=True))
-    print_table(f"Cold install of {N_EXPERTS} experts over loopback Git (median of {repeat})", [
-        (f"hxpm install ({N_EXPERTS} experts)", t_hxpm, "git clone --depth 1 x6", t_git, 1.2),
-    ])
+            t_git = median_seconds(
+                clone_all, repeat, setup=lambda: shutil.rmtree(clones, ignore_errors=True)
+            )
+    print_table(
+        f"Cold install of {N_EXPERTS} experts over loopback Git (median of {repeat})",
+        [
+            (f"hxpm install ({N_EXPERTS} experts)", t_hxpm, "git clone --depth 1 x6", t_git, 1.2),
+        ],
+    )
 
 
 if __name__ == "__main__":

@@ -54,11 +54,16 @@ def time_index_add(repo: Path, work: Path, repeat: int) -> tuple[float, float, P
     home, clone = work / "home-add", work / "clone"
     url = repo.as_uri()
 
-    t_add = median_seconds(lambda: run_ok([HXPM, "index", "add", "bench", url],
-                                          env_with_home(home)), repeat,
-                           setup=lambda: _fresh(home))
-    t_clone = median_seconds(lambda: run_ok(["git", "clone", "-q", "--depth", "1", url,
-                                             str(clone)]), repeat, setup=lambda: _fresh(clone))
+    t_add = median_seconds(
+        lambda: run_ok([HXPM, "index", "add", "bench", url], env_with_home(home)),
+        repeat,
+        setup=lambda: _fresh(home),
+    )
+    t_clone = median_seconds(
+        lambda: run_ok(["git", "clone", "-q", "--depth", "1", url, str(clone)]),
+        repeat,
+        setup=lambda: _fresh(clone),
+    )
     return t_add, t_clone, home
 
 
@@ -74,25 +79,40 @@ def time_over_git_daemon(repo: Path, work: Path, repeat: int) -> tuple[float, fl
     if git is None:
         return None
     port = free_port()
-    proc = subprocess.Popen([git, "daemon", "--export-all", "--reuseaddr",
-                             f"--base-path={repo.parent}", "--listen=127.0.0.1",
-                             f"--port={port}"], stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        [
+            git,
+            "daemon",
+            "--export-all",
+            "--reuseaddr",
+            f"--base-path={repo.parent}",
+            "--listen=127.0.0.1",
+            f"--port={port}",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     try:
         url = f"git://127.0.0.1:{port}/{repo.name}"
         deadline = time.monotonic() + 10
-        while subprocess.run([git, "ls-remote", url], capture_output=True,
-                             check=False).returncode != 0:
+        while (
+            subprocess.run([git, "ls-remote", url], capture_output=True, check=False).returncode
+            != 0
+        ):
             if time.monotonic() > deadline:
                 return None
             time.sleep(0.1)
         home, clone = work / "home-daemon", work / "clone-daemon"
-        t_add = median_seconds(lambda: run_ok([HXPM, "index", "add", "bench", url],
-                                              env_with_home(home)), repeat,
-                               setup=lambda: _fresh(home))
-        t_clone = median_seconds(lambda: run_ok([git, "clone", "-q", "--depth", "1", url,
-                                                 str(clone)]), repeat,
-                                 setup=lambda: _fresh(clone))
+        t_add = median_seconds(
+            lambda: run_ok([HXPM, "index", "add", "bench", url], env_with_home(home)),
+            repeat,
+            setup=lambda: _fresh(home),
+        )
+        t_clone = median_seconds(
+            lambda: run_ok([git, "clone", "-q", "--depth", "1", url, str(clone)]),
+            repeat,
+            setup=lambda: _fresh(clone),
+        )
         return t_add, t_clone
     finally:
         proc.terminate()
@@ -107,8 +127,9 @@ def time_first_dry_run(registry: Path, added: Path, work: Path, repeat: int) -> 
         _fresh(home)
         shutil.copytree(added, home, symlinks=True)
 
-    return median_seconds(lambda: run_ok(dry_run_cmd(registry), env_with_home(home)), repeat,
-                          setup=setup)
+    return median_seconds(
+        lambda: run_ok(dry_run_cmd(registry), env_with_home(home)), repeat, setup=setup
+    )
 
 
 def cache_mb(home: Path) -> float:
@@ -121,8 +142,7 @@ def time_index_update(repo: Path, added_home: Path, work: Path, repeat: int) -> 
     home = work / "home-update"
     _fresh(served)
     subprocess.run(["git", "clone", "-q", "--bare", str(repo), str(served)], check=True)
-    subprocess.run(["git", "-C", str(served), "fetch", "-q", str(repo), "next:next"],
-                   check=True)
+    subprocess.run(["git", "-C", str(served), "fetch", "-q", str(repo), "next:next"], check=True)
     main = _rev(served, "main")
     template = work / "home-template"
     _fresh(template)
@@ -131,18 +151,22 @@ def time_index_update(repo: Path, added_home: Path, work: Path, repeat: int) -> 
     def setup() -> None:
         _fresh(home)
         shutil.copytree(template, home, symlinks=True)
-        subprocess.run(["git", "-C", str(served), "update-ref", "refs/heads/main",
-                        _rev(served, "next")], check=True)
+        subprocess.run(
+            ["git", "-C", str(served), "update-ref", "refs/heads/main", _rev(served, "next")],
+            check=True,
+        )
 
-    t = median_seconds(lambda: run_ok([HXPM, "index", "update"], env_with_home(home)),
-                       repeat, setup=setup)
+    t = median_seconds(
+        lambda: run_ok([HXPM, "index", "update"], env_with_home(home)), repeat, setup=setup
+    )
     subprocess.run(["git", "-C", str(served), "update-ref", "refs/heads/main", main], check=True)
     return t
 
 
 def _rev(repo: Path, ref: str) -> str:
-    return subprocess.run(["git", "-C", str(repo), "rev-parse", ref], check=True,
-                          capture_output=True, text=True).stdout.strip()
+    return subprocess.run(
+        ["git", "-C", str(repo), "rev-parse", ref], check=True, capture_output=True, text=True
+    ).stdout.strip()
 
 
 def dry_run_cmd(registry: Path) -> list[str]:
@@ -158,9 +182,21 @@ def uv_binary() -> tuple[Path | None, str]:
         return uv, "uv (bench venv)"
     try:
         venv.create(folder, with_pip=True, clear=True)
-        done = subprocess.run([str(folder / "bin" / "python"), "-m", "pip", "install", "-q",
-                               "--disable-pip-version-check", "uv"],
-                              capture_output=True, text=True, timeout=300, check=False)
+        done = subprocess.run(
+            [
+                str(folder / "bin" / "python"),
+                "-m",
+                "pip",
+                "install",
+                "-q",
+                "--disable-pip-version-check",
+                "uv",
+            ],
+            capture_output=True,
+            text=True,
+            timeout=300,
+            check=False,
+        )
     except (OSError, subprocess.SubprocessError) as exc:
         return None, f"uv could not be installed ({exc})"
     if done.returncode != 0 or not uv.exists():
@@ -170,9 +206,20 @@ def uv_binary() -> tuple[Path | None, str]:
 
 def time_uv(uv: Path, registry: Path, work: Path, repeat: int) -> float:
     env = {**os.environ, "UV_CACHE_DIR": str(work / "uv-cache"), "UV_NO_CONFIG": "1"}
-    cmd = [str(uv), "pip", "compile", "--quiet", "--no-header", "--python-version", "3.11",
-           "--index-url", (registry / "simple").as_uri(), "-o", str(work / "uv-out.txt"),
-           str(registry / "requirements.in")]
+    cmd = [
+        str(uv),
+        "pip",
+        "compile",
+        "--quiet",
+        "--no-header",
+        "--python-version",
+        "3.11",
+        "--index-url",
+        (registry / "simple").as_uri(),
+        "-o",
+        str(work / "uv-out.txt"),
+        str(registry / "requirements.in"),
+    ]
     run_ok(cmd, env)  # warm uv's cache too: hxpm's dry run reads a warm index cache
     return median_seconds(lambda: run_ok(cmd, env), repeat)
 
@@ -180,9 +227,21 @@ def time_uv(uv: Path, registry: Path, work: Path, repeat: int) -> float:
 def time_pip(registry: Path, work: Path) -> float:
     env = {k: v for k, v in os.environ.items() if not k.startswith("PIP_")}
     env.update(PIP_CONFIG_FILE=os.devnull, PIP_DISABLE_PIP_VERSION_CHECK="1", PIP_NO_INPUT="1")
-    cmd = [sys.executable, "-m", "pip", "install", "--dry-run", "--ignore-installed", "--quiet",
-           "--index-url", (registry / "simple").as_uri(), "--report", str(work / "pip.json"),
-           "-r", str(registry / "requirements.in")]
+    cmd = [
+        sys.executable,
+        "-m",
+        "pip",
+        "install",
+        "--dry-run",
+        "--ignore-installed",
+        "--quiet",
+        "--index-url",
+        (registry / "simple").as_uri(),
+        "--report",
+        str(work / "pip.json"),
+        "-r",
+        str(registry / "requirements.in"),
+    ]
     return median_seconds(lambda: run_ok(cmd, env), 1)
 
 
@@ -224,15 +283,20 @@ def million(registry: Path, home: Path, work: Path, repeat: int) -> None:
     env_100k = env_with_home(home)
     t_dry_100k = median_seconds(lambda: run_ok(dry_run_cmd(registry), env_100k), repeat + 2)
     sizes = closure_size(dry, env), closure_size(dry_run_cmd(registry), env_100k)
-    print(f"\n1,000,000 versions: stored in {fill:.0f} s (in-process, lines unchecked); index "
-          f"cache on disk {size:.0f} MB, {cache_mb(big):.0f} MB after the dry runs; the dry "
-          f"run chooses {sizes[0]} experts here, {sizes[1]} at 100k")
-    print_table(f"1,000,000 versions, whole process (median of {repeat}; dry runs of "
-                f"{repeat + 2}, the first once)", [
-        ("hxpm search sql --json", t_search, "hxpm --version", t_version, 2.0),
-        ("first dry run, 50 roots", t_first, "dry run at 100k versions", t_dry_100k, 2.0),
-        ("install --dry-run, 50 roots", t_dry, "dry run at 100k versions", t_dry_100k, 2.0),
-    ])
+    print(
+        f"\n1,000,000 versions: stored in {fill:.0f} s (in-process, lines unchecked); index "
+        f"cache on disk {size:.0f} MB, {cache_mb(big):.0f} MB after the dry runs; the dry "
+        f"run chooses {sizes[0]} experts here, {sizes[1]} at 100k"
+    )
+    print_table(
+        f"1,000,000 versions, whole process (median of {repeat}; dry runs of "
+        f"{repeat + 2}, the first once)",
+        [
+            ("hxpm search sql --json", t_search, "hxpm --version", t_version, 2.0),
+            ("first dry run, 50 roots", t_first, "dry run at 100k versions", t_dry_100k, 2.0),
+            ("install --dry-run, 50 roots", t_dry, "dry run at 100k versions", t_dry_100k, 2.0),
+        ],
+    )
 
 
 def main(repeat: int = 3, with_million: bool = False) -> None:
@@ -249,36 +313,40 @@ def main(repeat: int = 3, with_million: bool = False) -> None:
         t_version = median_seconds(lambda: run_ok([HXPM, "--version"], env), repeat)
         run_ok(dry_run_cmd(registry), env)  # checks the lines it reads; warms the page cache
         t_dry = median_seconds(lambda: run_ok(dry_run_cmd(registry), env), repeat + 2)
-        t_python = median_seconds(lambda: run_ok([sys.executable, "-c", "pass"], env),
-                                  repeat + 2)
+        t_python = median_seconds(lambda: run_ok([sys.executable, "-c", "pass"], env), repeat + 2)
         uv, uv_note = uv_binary()
         t_uv = time_uv(uv, registry, work, repeat + 2) if uv else None
         t_pip = time_pip(registry, work)
         rows = [
             ("first index add (100k lines), file://", t_add, "git clone --depth 1", t_clone, 1.5),
             ("index update, 100 files changed", t_update, "first index add", t_add, 1.0),
-            ("first dry run after add, 50 roots", t_first_dry, "pip install --dry-run", t_pip,
-             1.0),
+            ("first dry run after add, 50 roots", t_first_dry, "pip install --dry-run", t_pip, 1.0),
             ("install --dry-run, 50 roots", t_dry, "pip install --dry-run", t_pip, 1.0),
             ("hxpm --version (start-up floor)", t_version, "install --dry-run", t_dry, 1.0),
             ("python -c pass (interpreter floor)", t_python, "hxpm --version", t_version, 1.0),
         ]
         if daemon is not None:
-            rows.insert(1, ("first index add, git daemon", daemon[0], "git clone --depth 1",
-                            daemon[1], 1.5))
+            rows.insert(
+                1, ("first index add, git daemon", daemon[0], "git clone --depth 1", daemon[1], 1.5)
+            )
         if t_uv is not None:
             rows.insert(-3, ("install --dry-run, 50 roots", t_dry, "uv pip compile", t_uv, 1.0))
-            rows.append(("python -c pass (interpreter floor)", t_python, "uv pip compile", t_uv,
-                         1.0))
-        print_table(f"Registry at scale: 10,000 experts x 10 signed versions, whole processes "
-                    f"(median of {repeat}; dry run, python and uv of {repeat + 2}; pip once)",
-                    rows)
+            rows.append(
+                ("python -c pass (interpreter floor)", t_python, "uv pip compile", t_uv, 1.0)
+            )
+        print_table(
+            f"Registry at scale: 10,000 experts x 10 signed versions, whole processes "
+            f"(median of {repeat}; dry run, python and uv of {repeat + 2}; pip once)",
+            rows,
+        )
         if t_uv is None:
             print(f"uv row left out: {uv_note}")
         if daemon is None:
             print("git daemon rows left out: git is not installed, or the daemon did not start")
-        print(f"index cache on disk: {size_added:.0f} MB after the add (100,000 lines stored, "
-              f"unchecked); {cache_mb(home):.0f} MB after the dry runs checked what they read")
+        print(
+            f"index cache on disk: {size_added:.0f} MB after the add (100,000 lines stored, "
+            f"unchecked); {cache_mb(home):.0f} MB after the dry runs checked what they read"
+        )
         if with_million:
             million(registry, home, work, repeat)
 
@@ -286,7 +354,10 @@ def main(repeat: int = 3, with_million: bool = False) -> None:
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=3)
-    parser.add_argument("--million", action="store_true",
-                        help="also the simulated 1,000,000-version cache (minutes)")
+    parser.add_argument(
+        "--million",
+        action="store_true",
+        help="also the simulated 1,000,000-version cache (minutes)",
+    )
     args = parser.parse_args()
     main(args.repeat, args.million)

@@ -2,7 +2,7 @@
 
 Run: .venv/bin/python tests/benchmarks/bench_resolve.py [--pip-repeat N] [--keep DIR]
 
-Targets (DESIGN §12): hxpm ≤ 1 s, and at least 5 times faster than
+Targets (docs/architecture.md §12): hxpm ≤ 1 s, and at least 5 times faster than
 ``pip install --dry-run --no-index --find-links DIR`` over the same graph as local wheels.
 
 The graph is seeded and deterministic:
@@ -20,7 +20,7 @@ The graph is seeded and deterministic:
   one always exists.
 
 pip sees the names reachable from the roots (through any version) as minimal wheels with
-``Requires-Dist`` lines, twice: through ``--no-index --find-links`` (the DESIGN's reference,
+``Requires-Dist`` lines, twice: through ``--no-index --find-links`` (the design's reference,
 which rescans the folder per project) and through a file:// PEP 503 index over the same
 wheels (closer to a pure resolver comparison). ``incompatible_with`` has no pip equivalent
 (pip cannot say "not together with X if X is present" without also requiring X), so pip's
@@ -115,8 +115,16 @@ def generate(seed: int = SEED, names: int = NAMES) -> dict[str, list[Release]]:
     lines = [version_line(rnd) for _ in range(names)]
     graph: dict[str, list[Release]] = {}
     for i in range(names):
-        targets = [] if i < LEAVES else sorted({target(rnd, i) for _ in range(
-            rnd.choices([0, 1, 2, 3], [0.3, 0.35, 0.2, 0.15])[0])})
+        targets = (
+            []
+            if i < LEAVES
+            else sorted(
+                {
+                    target(rnd, i)
+                    for _ in range(rnd.choices([0, 1, 2, 3], [0.3, 0.35, 0.2, 0.15])[0])
+                }
+            )
+        )
         extra = rnd.randrange(i) if i >= LEAVES and rnd.random() < 0.2 else None
         incompatible = rnd.randrange(i) if i >= LEAVES and rnd.random() < 0.02 else None
         dirty = i >= LEAVES and rnd.random() < 0.05
@@ -146,18 +154,25 @@ def pick_roots(graph: dict[str, list[Release]], seed: int = SEED) -> list[str]:
     names = len(graph)
     for i in sorted(rnd.sample(range(names // 2, names), ROOTS)):
         line = [tuple(int(x) for x in r.version.split(".")) for r in graph[name_of(i)]]
-        roots.append(name_of(i) if rnd.random() < 0.5 else
-                     f"{name_of(i)}@{clean_range(rnd, line)}")  # type: ignore[arg-type]
+        roots.append(name_of(i) if rnd.random() < 0.5 else f"{name_of(i)}@{clean_range(rnd, line)}")  # type: ignore[arg-type]
     return roots
 
 
 def to_candidates(graph: dict[str, list[Release]]) -> list[Candidate]:
     # max_chain is raised: closures here reach ~20, above the default of 10.
-    return [Candidate(r.name, Version.parse(r.version),
-                      tuple(parse_requirement(x) for x in r.requires),
-                      tuple(parse_requirement(x) for x in r.incompatible),
-                      max_chain=1000, base_models=((BASE, ""),), origin="bench")
-            for releases in graph.values() for r in releases]
+    return [
+        Candidate(
+            r.name,
+            Version.parse(r.version),
+            tuple(parse_requirement(x) for x in r.requires),
+            tuple(parse_requirement(x) for x in r.incompatible),
+            max_chain=1000,
+            base_models=((BASE, ""),),
+            origin="bench",
+        )
+        for releases in graph.values()
+        for r in releases
+    ]
 
 
 def reachable(graph: dict[str, list[Release]], roots: Iterable[str]) -> list[str]:
@@ -183,12 +198,19 @@ def write_wheel(folder: Path, release: Release) -> None:
     info = f"{dist}-{release.version}.dist-info"
     metadata = "".join(
         [f"Metadata-Version: 2.1\nName: {release.name}\nVersion: {release.version}\n"]
-        + [f"Requires-Dist: {pep508(r)}\n" for r in release.requires])
-    files = {f"{info}/METADATA": metadata,
-             f"{info}/WHEEL": "Wheel-Version: 1.0\nGenerator: hxpm-bench\n"
-                              "Root-Is-Purelib: true\nTag: py3-none-any\n"}
-    record = "".join(f"{path},sha256={_b64sha(body)},{len(body.encode())}\n"
-                     for path, body in files.items()) + f"{info}/RECORD,,\n"
+        + [f"Requires-Dist: {pep508(r)}\n" for r in release.requires]
+    )
+    files = {
+        f"{info}/METADATA": metadata,
+        f"{info}/WHEEL": "Wheel-Version: 1.0\nGenerator: hxpm-bench\n"
+        "Root-Is-Purelib: true\nTag: py3-none-any\n",
+    }
+    record = (
+        "".join(
+            f"{path},sha256={_b64sha(body)},{len(body.encode())}\n" for path, body in files.items()
+        )
+        + f"{info}/RECORD,,\n"
+    )
     with zipfile.ZipFile(folder / f"{dist}-{release.version}-py3-none-any.whl", "w") as whl:
         for path, body in [*files.items(), (f"{info}/RECORD", record)]:
             whl.writestr(path, body)
@@ -199,8 +221,9 @@ def _b64sha(body: str) -> str:
     return base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
 
 
-def time_hxpm(candidates: list[Candidate], roots: list[str], repeat: int
-              ) -> tuple[float, dict[str, str]]:
+def time_hxpm(
+    candidates: list[Candidate], roots: list[str], repeat: int
+) -> tuple[float, dict[str, str]]:
     source = InMemorySource(candidates)
     requirements = [parse_requirement(r) for r in roots]
     samples, chosen = [], {}
@@ -218,17 +241,30 @@ def write_simple_index(folder: Path, names: Iterable[str]) -> Path:
     wheels = sorted(p.name for p in folder.glob("*.whl"))
     for name in names:
         prefix = name.replace("-", "_") + "-"
-        links = "".join(f'<a href="{(folder / w).as_uri()}">{w}</a>\n'
-                        for w in wheels if w.startswith(prefix))
+        links = "".join(
+            f'<a href="{(folder / w).as_uri()}">{w}</a>\n' for w in wheels if w.startswith(prefix)
+        )
         (simple / name).mkdir(parents=True, exist_ok=True)
         (simple / name / "index.html").write_text(f"<html><body>\n{links}</body></html>\n")
     return simple
 
 
-def time_pip(where: list[str], roots: list[str], repeat: int, report: Path
-             ) -> tuple[float, dict[str, str]]:
-    cmd = [sys.executable, "-m", "pip", "install", "--dry-run", *where, "--ignore-installed",
-           "--quiet", "--report", str(report), *[pep508(r) for r in roots]]
+def time_pip(
+    where: list[str], roots: list[str], repeat: int, report: Path
+) -> tuple[float, dict[str, str]]:
+    cmd = [
+        sys.executable,
+        "-m",
+        "pip",
+        "install",
+        "--dry-run",
+        *where,
+        "--ignore-installed",
+        "--quiet",
+        "--report",
+        str(report),
+        *[pep508(r) for r in roots],
+    ]
     # Only this run's options count: no user or site pip configuration, no PIP_* variables.
     env = {k: v for k, v in os.environ.items() if not k.startswith("PIP_")}
     env.update(PIP_CONFIG_FILE=os.devnull, PIP_DISABLE_PIP_VERSION_CHECK="1", PIP_NO_INPUT="1")
@@ -240,8 +276,9 @@ def time_pip(where: list[str], roots: list[str], repeat: int, report: Path
         if done.returncode != 0:
             raise SystemExit(f"pip failed:\n{done.stderr[-3000:]}")
     installs = json.loads(report.read_text())["install"]
-    return statistics.median(samples), {i["metadata"]["name"]: i["metadata"]["version"]
-                                        for i in installs}
+    return statistics.median(samples), {
+        i["metadata"]["name"]: i["metadata"]["version"] for i in installs
+    }
 
 
 def main(repeat: int = 5, pip_repeat: int = 1, keep: Path | None = None) -> None:
@@ -260,27 +297,39 @@ def main(repeat: int = 5, pip_repeat: int = 1, keep: Path | None = None) -> None
             for release in graph[name]:
                 write_wheel(folder, release)
         simple = write_simple_index(folder, names)
-        t_pip, theirs = time_pip(["--no-index", "--find-links", str(folder)], roots,
-                                   pip_repeat, work / "pip-find-links.json")
-        t_idx, _ = time_pip(["--index-url", simple.as_uri()], roots, pip_repeat,
-                            work / "pip-simple.json")
-    print(f"\nindex: {len(candidates)} candidates over {NAMES} names (generated in "
-          f"{t_gen:.1f}s); {len(names)} names reachable from {ROOTS} roots "
-          f"({len(names) * VERSIONS} wheels)")
+        t_pip, theirs = time_pip(
+            ["--no-index", "--find-links", str(folder)],
+            roots,
+            pip_repeat,
+            work / "pip-find-links.json",
+        )
+        t_idx, _ = time_pip(
+            ["--index-url", simple.as_uri()], roots, pip_repeat, work / "pip-simple.json"
+        )
+    print(
+        f"\nindex: {len(candidates)} candidates over {NAMES} names (generated in "
+        f"{t_gen:.1f}s); {len(names)} names reachable from {ROOTS} roots "
+        f"({len(names) * VERSIONS} wheels)"
+    )
     same = sum(1 for name, version in ours.items() if theirs.get(name) == version)
-    print(f"chosen: hxpm {len(ours)} experts, pip {len(theirs)} distributions, {same} "
-          "identical name+version (pip's graph has no incompatible_with)")
-    print_table(f"Resolve {ROOTS} roots, 10,000-expert index (hxpm median of {repeat}, "
-                f"pip median of {pip_repeat})", [
-                    ("resolve vs 1 s budget", t_hxpm, "budget", 1.0, 1.0),
-                    ("resolve vs pip (DESIGN §12)", t_hxpm, "pip --no-index --find-links",
-                     t_pip, 0.2),
-                    ("resolve vs pip, no directory scans", t_hxpm, "pip file:// simple index",
-                     t_idx, 0.2),
-                ])
-    print(f"pip --find-links / hxpm = {t_pip / t_hxpm:.0f}x; pip simple index / hxpm = "
-          f"{t_idx / t_hxpm:.0f}x (target >= 5x). --find-links rescans the whole folder for "
-          "every project, so the simple-index row is the fairer resolver-to-resolver figure.")
+    print(
+        f"chosen: hxpm {len(ours)} experts, pip {len(theirs)} distributions, {same} "
+        "identical name+version (pip's graph has no incompatible_with)"
+    )
+    print_table(
+        f"Resolve {ROOTS} roots, 10,000-expert index (hxpm median of {repeat}, "
+        f"pip median of {pip_repeat})",
+        [
+            ("resolve vs 1 s budget", t_hxpm, "budget", 1.0, 1.0),
+            ("resolve vs pip (target)", t_hxpm, "pip --no-index --find-links", t_pip, 0.2),
+            ("resolve vs pip, no directory scans", t_hxpm, "pip file:// simple index", t_idx, 0.2),
+        ],
+    )
+    print(
+        f"pip --find-links / hxpm = {t_pip / t_hxpm:.0f}x; pip simple index / hxpm = "
+        f"{t_idx / t_hxpm:.0f}x (target >= 5x). --find-links rescans the whole folder for "
+        "every project, so the simple-index row is the fairer resolver-to-resolver figure."
+    )
 
 
 if __name__ == "__main__":

@@ -1,4 +1,5 @@
-"""Index model and cache at scale: 10,000 experts x 10 versions (DESIGN §12, search row).
+"""Index model and cache at scale: 10,000 experts x 10 versions
+(docs/architecture.md §12, search row).
 
 Prints timings (never asserts them): parsing signed lines, ``replace_index``, searches,
 ``lines_for``, and ``update_index`` of a few names.
@@ -23,8 +24,24 @@ from hxpm.index.cache import IndexCache
 from hxpm.index.model import VersionLine
 from tests.unit.index import COMMIT, line_doc
 
-WORDS = ("sql", "json", "cypher", "python", "rust", "english", "graph", "query", "table",
-         "schema", "parse", "format", "classify", "summarise", "translate", "code")
+WORDS = (
+    "sql",
+    "json",
+    "cypher",
+    "python",
+    "rust",
+    "english",
+    "graph",
+    "query",
+    "table",
+    "schema",
+    "parse",
+    "format",
+    "classify",
+    "summarise",
+    "translate",
+    "code",
+)
 
 
 def build_texts(experts: int, versions: int) -> list[str]:
@@ -34,10 +51,13 @@ def build_texts(experts: int, versions: int) -> list[str]:
         a, b = rng.sample(WORDS, 2)
         name = f"expert-{a}-{b}-{i}"
         for v in range(versions):
-            doc = line_doc(name, f"0.{v}.0", description=f"Adapter for {a} and {b} number {i}",
-                           capabilities=[f"tech:{a}", f"format:{b}"],
-                           routing={"keywords": [a, b, f"{a}{b}"], "exclude_keywords": [],
-                                    "priority": 0.5})
+            doc = line_doc(
+                name,
+                f"0.{v}.0",
+                description=f"Adapter for {a} and {b} number {i}",
+                capabilities=[f"tech:{a}", f"format:{b}"],
+                routing={"keywords": [a, b, f"{a}{b}"], "exclude_keywords": [], "priority": 0.5},
+            )
             texts.append(json.dumps(doc, separators=(",", ":")))
     return texts
 
@@ -74,11 +94,11 @@ def main(experts: int = 10_000, versions: int = 10) -> None:
             ("search 'sql' --capability tech:", lambda: cache.search("sql", capability="tech:")),
             ("search hostile 10 KB term", lambda: cache.search('"*NEAR(' * 1500)),
             (f"lines_for('{name}') ({versions} lines)", lambda: cache.lines_for(name)),
-            ("names()", lambda: cache.names()),
+            ("names()", cache.names),
         ]
         for what, fn in rows:
             print(f"{what:<48} {ms(fn):8.2f} ms")
-        changed = {ln.name: [ln] for ln in lines[:100 * versions:versions]}
+        changed = {ln.name: [ln] for ln in lines[: 100 * versions : versions]}
         t0 = time.perf_counter()
         cache.update_index("main", "b" * 40, changed)
         print(f"update_index(100 names): {(time.perf_counter() - t0) * 1000:.1f} ms")

@@ -3,8 +3,8 @@
 Whole processes as a user runs them, driven over HTTP by 1, 4 and 16 concurrent streaming
 clients (chat completions, max_tokens 64, greedy). Prints requests/s, generated tokens/s and
 p50/p95 time to first token side by side, then hxpm with 16 clients spread over 3 expert
-sets. Targets (DESIGN §12, issue 12): bare base ≥ 1.0× transformers serve's throughput at 16
-clients; 3 sets ≥ 0.8× hxpm's own bare-base throughput.
+sets. Targets (docs/architecture.md §12, issue 12): bare base ≥ 1.0× transformers serve's
+throughput at 16 clients; 3 sets ≥ 0.8× hxpm's own bare-base throughput.
 
     .venv/bin/python tests/benchmarks/bench_serve.py [--requests-per-client 2]
 """
@@ -29,9 +29,13 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 BASE_DIR = ROOT / "models" / "tiny-qwen3"
 BIN = Path(sys.executable).parent
-PROMPTS = ["write a SQL query to count users", "make a json object describing a coat",
-           "write a python function that adds two numbers", "hello, how are you today?",
-           "summarise the plot of a long novel in a few words"]
+PROMPTS = [
+    "write a SQL query to count users",
+    "make a json object describing a coat",
+    "write a python function that adds two numbers",
+    "hello, how are you today?",
+    "summarise the plot of a long novel in a few words",
+]
 SETS = ["expert-sql", "expert-json", "expert-python"]
 MAX_TOKENS = 64
 
@@ -46,17 +50,29 @@ class Result:
     def row(self) -> tuple[float, float, float, float]:
         ttft = sorted(self.ttft)
         p95 = ttft[min(len(ttft) - 1, int(0.95 * len(ttft)))]
-        return (self.requests / self.seconds, self.tokens / self.seconds,
-                statistics.median(ttft) * 1000, p95 * 1000)
+        return (
+            self.requests / self.seconds,
+            self.tokens / self.seconds,
+            statistics.median(ttft) * 1000,
+            p95 * 1000,
+        )
 
 
 def one_request(url: str, model: str, prompt: str) -> tuple[int, float]:
     """Stream one chat completion; (generated tokens, seconds to the first content)."""
-    body = json.dumps({"model": model, "messages": [{"role": "user", "content": prompt}],
-                       "max_tokens": MAX_TOKENS, "temperature": 0, "stream": True,
-                       "stream_options": {"include_usage": True}}).encode()
-    req = urllib.request.Request(url + "/v1/chat/completions", data=body,
-                                 headers={"Content-Type": "application/json"})
+    body = json.dumps(
+        {
+            "model": model,
+            "messages": [{"role": "user", "content": prompt}],
+            "max_tokens": MAX_TOKENS,
+            "temperature": 0,
+            "stream": True,
+            "stream_options": {"include_usage": True},
+        }
+    ).encode()
+    req = urllib.request.Request(
+        url + "/v1/chat/completions", data=body, headers={"Content-Type": "application/json"}
+    )
     started, first, chunks, usage = time.perf_counter(), None, 0, None
     with urllib.request.urlopen(req, timeout=300) as r:
         for raw in r:
@@ -117,16 +133,19 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def run_server(cmd: list[str], env: dict[str, str], port: int,
-               scenarios: list[tuple[str, int, list[str]]], per_client: int
-               ) -> dict[str, Result]:
+def run_server(
+    cmd: list[str],
+    env: dict[str, str],
+    port: int,
+    scenarios: list[tuple[str, int, list[str]]],
+    per_client: int,
+) -> dict[str, Result]:
     url = f"http://127.0.0.1:{port}"
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         wait_healthy(url, proc)
         one_request(url, scenarios[0][2][0], "warm up")
-        return {name: load(url, clients, per_client, models)
-                for name, clients, models in scenarios}
+        return {name: load(url, clients, per_client, models) for name, clients, models in scenarios}
     finally:
         proc.send_signal(signal.SIGTERM)
         try:
@@ -139,9 +158,19 @@ def demo_home(tmp: Path) -> dict[str, str]:
     env = {**os.environ, "HXPM_HOME": str(tmp / "home"), "HXPM_OFFLINE": "1"}
     hxpm = [sys.executable, "-m", "hxpm"]
     packages = sorted(str(p) for p in (ROOT / "experts").glob("*/dist/*.expert"))
-    for args in (["base", "add", "hxpm/tiny-qwen3", "--path", str(BASE_DIR)],
-                 ["trust", "add", str(ROOT / "demo/keys/demo-publisher.pub"), "--name", "demo",
-                  "--experts", "expert-*"], ["install", *packages]):
+    for args in (
+        ["base", "add", "hxpm/tiny-qwen3", "--path", str(BASE_DIR)],
+        [
+            "trust",
+            "add",
+            str(ROOT / "demo/keys/demo-publisher.pub"),
+            "--name",
+            "demo",
+            "--experts",
+            "expert-*",
+        ],
+        ["install", *packages],
+    ):
         subprocess.run(hxpm + args, env=env, check=True, capture_output=True, timeout=120)
     return env
 
@@ -160,18 +189,25 @@ def main() -> None:
         port = free_port()
         results["hxpm serve"] = run_server(
             [sys.executable, "-m", "hxpm", "serve", "--port", str(port), "--device", "cpu"],
-            env, port, [*((f"{c}", c, [base]) for c in counts), ("16 / 3 sets", 16, SETS)],
-            per)
+            env,
+            port,
+            [*((f"{c}", c, [base]) for c in counts), ("16 / 3 sets", 16, SETS)],
+            per,
+        )
         tf = str(BIN / "transformers")
-        for label, extra in (("transformers serve", ["--no-continuous-batching"]),
-                             ("transformers serve --continuous-batching",
-                              ["--continuous-batching"])):
+        for label, extra in (
+            ("transformers serve", ["--no-continuous-batching"]),
+            ("transformers serve --continuous-batching", ["--continuous-batching"]),
+        ):
             port = free_port()
             try:
                 results[label] = run_server(
-                    [tf, "serve", str(BASE_DIR), "--port", str(port), "--device", "cpu",
-                     *extra], os.environ.copy(), port,
-                    [(f"{c}", c, [str(BASE_DIR)]) for c in counts], per)
+                    [tf, "serve", str(BASE_DIR), "--port", str(port), "--device", "cpu", *extra],
+                    os.environ.copy(),
+                    port,
+                    [(f"{c}", c, [str(BASE_DIR)]) for c in counts],
+                    per,
+                )
             except (SystemExit, OSError) as e:
                 print(f"{label}: could not run ({e})")
     finally:
@@ -180,8 +216,9 @@ def main() -> None:
 
 
 def report(results: dict[str, dict[str, Result]], counts: tuple[int, ...]) -> None:
-    print(f"\n{'server':42} {'clients':>12} {'req/s':>7} {'tok/s':>8} {'ttft p50':>9} "
-          f"{'ttft p95':>9}")
+    print(
+        f"\n{'server':42} {'clients':>12} {'req/s':>7} {'tok/s':>8} {'ttft p50':>9} {'ttft p95':>9}"
+    )
     for server, rows in results.items():
         for name, r in rows.items():
             rps, tps, p50, p95 = r.row()
@@ -192,12 +229,16 @@ def report(results: dict[str, dict[str, Result]], counts: tuple[int, ...]) -> No
         for ref in ("transformers serve", "transformers serve --continuous-batching"):
             if "16" in results.get(ref, {}):
                 ratio = bare / results[ref]["16"].row()[1]
-                print(f"16 clients, bare base: hxpm / {ref} tokens/s = {ratio:.2f}x "
-                      f"(target >= 1.0x) {'ok' if ratio >= 1.0 else 'MISSED'}")
+                print(
+                    f"16 clients, bare base: hxpm / {ref} tokens/s = {ratio:.2f}x "
+                    f"(target >= 1.0x) {'ok' if ratio >= 1.0 else 'MISSED'}"
+                )
         if "16 / 3 sets" in ours:
             ratio = ours["16 / 3 sets"].row()[1] / bare
-            print(f"16 clients over 3 expert sets / bare base tokens/s = {ratio:.2f}x "
-                  f"(target >= 0.8x) {'ok' if ratio >= 0.8 else 'MISSED'}")
+            print(
+                f"16 clients over 3 expert sets / bare base tokens/s = {ratio:.2f}x "
+                f"(target >= 0.8x) {'ok' if ratio >= 0.8 else 'MISSED'}"
+            )
 
 
 if __name__ == "__main__":

@@ -46,8 +46,7 @@ class _Quiet(SimpleHTTPRequestHandler):
 
 
 def serve(folder: Path) -> tuple[ThreadingHTTPServer, str]:
-    server = ThreadingHTTPServer(("127.0.0.1", 0),
-                                 functools.partial(_Quiet, directory=str(folder)))
+    server = ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(_Quiet, directory=str(folder)))
     Thread(target=server.serve_forever, daemon=True).start()
     return server, f"http://127.0.0.1:{server.server_address[1]}"
 
@@ -55,12 +54,35 @@ def serve(folder: Path) -> tuple[ThreadingHTTPServer, str]:
 def peer_command(simple_url: str, req: Path, cache: Path, out: Path) -> tuple[str, list[str]]:
     uv = shutil.which("uv")
     if uv:
-        return "uv pip compile", [uv, "pip", "compile", "--quiet", "--index-url", simple_url,
-                                  "--cache-dir", str(cache), "-o", str(out), str(req)]
+        return "uv pip compile", [
+            uv,
+            "pip",
+            "compile",
+            "--quiet",
+            "--index-url",
+            simple_url,
+            "--cache-dir",
+            str(cache),
+            "-o",
+            str(out),
+            str(req),
+        ]
     return "pip install --dry-run", [
-        sys.executable, "-m", "pip", "install", "--dry-run", "--quiet", "--ignore-installed",
-        "--disable-pip-version-check", "--index-url", simple_url,
-        "--cache-dir", str(cache), "-r", str(req)]
+        sys.executable,
+        "-m",
+        "pip",
+        "install",
+        "--dry-run",
+        "--quiet",
+        "--ignore-installed",
+        "--disable-pip-version-check",
+        "--index-url",
+        simple_url,
+        "--cache-dir",
+        str(cache),
+        "-r",
+        str(req),
+    ]
 
 
 def main(repeat: int) -> None:
@@ -71,8 +93,15 @@ def main(repeat: int) -> None:
         owner = env_with_home(root / "owner")
         hxpm(owner, "key", "generate", "--name", "owner")
         t0 = time.perf_counter()
-        hxpm(owner, "index", "export-sparse", registry / "index.git", root / "site",
-             "--key-name", "owner")
+        hxpm(
+            owner,
+            "index",
+            "export-sparse",
+            registry / "index.git",
+            root / "site",
+            "--key-name",
+            "owner",
+        )
         t_export = time.perf_counter() - t0
         snapshot_kb = (root / "site" / "snapshot.json").stat().st_size / 1024
         with SparseHTTPServer(root / "site") as server:
@@ -98,22 +127,32 @@ def main(repeat: int) -> None:
         http, base_url = serve(registry)
         try:
             pip_cache = root / "pip-cache"
-            name, cmd = peer_command(f"{base_url}/simple/", registry / "requirements.in",
-                                     pip_cache, root / "out.txt")
-            t_peer_cold = median_seconds(lambda: run_ok(cmd), max(1, repeat // 2),
-                                         setup=lambda: shutil.rmtree(pip_cache, True))
+            name, cmd = peer_command(
+                f"{base_url}/simple/", registry / "requirements.in", pip_cache, root / "out.txt"
+            )
+            t_peer_cold = median_seconds(
+                lambda: run_ok(cmd),
+                max(1, repeat // 2),
+                setup=lambda: shutil.rmtree(pip_cache, True),
+            )
             t_peer_warm = median_seconds(lambda: run_ok(cmd), max(1, repeat // 2))
         finally:
             http.shutdown()
-    print(f"export-sparse of 10,000 experts: {t_export:.1f} s; snapshot.json "
-          f"{snapshot_kb:.0f} KiB; index add (snapshot + config): {t_add * 1000:.0f} ms")
-    print(f"cold dry run fetched {fetched} files; warm dry run made {warm_requests} requests; "
-          f"index update with nothing new (one 304): {t_update * 1000:.0f} ms")
-    print_table(f"Dry run of {len(roots)} roots, sparse index over loopback HTTP "
-                f"(median of {repeat})", [
-                    ("hxpm --dry-run, cold cache", t_cold, f"{name}, cold", t_peer_cold, 1.0),
-                    ("hxpm --dry-run, warm cache", t_warm, f"{name}, warm", t_peer_warm, 1.0),
-                ])
+    print(
+        f"export-sparse of 10,000 experts: {t_export:.1f} s; snapshot.json "
+        f"{snapshot_kb:.0f} KiB; index add (snapshot + config): {t_add * 1000:.0f} ms"
+    )
+    print(
+        f"cold dry run fetched {fetched} files; warm dry run made {warm_requests} requests; "
+        f"index update with nothing new (one 304): {t_update * 1000:.0f} ms"
+    )
+    print_table(
+        f"Dry run of {len(roots)} roots, sparse index over loopback HTTP (median of {repeat})",
+        [
+            ("hxpm --dry-run, cold cache", t_cold, f"{name}, cold", t_peer_cold, 1.0),
+            ("hxpm --dry-run, warm cache", t_warm, f"{name}, warm", t_peer_warm, 1.0),
+        ],
+    )
 
 
 if __name__ == "__main__":

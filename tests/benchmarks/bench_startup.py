@@ -8,7 +8,7 @@ from __future__ import annotations
 import tempfile
 from pathlib import Path
 
-from common import BIN, env_with_home, median_seconds, print_table, run_ok  # noqa: I001
+from common import BIN, env_with_home, median_seconds, print_table, run_ok
 
 
 def populate(home: Path, src: Path, count: int = 50) -> None:
@@ -36,10 +36,13 @@ def main(repeat: int = 7) -> None:
         t_version = median_seconds(lambda: run_ok([hxpm, "--version"], env), repeat)
         t_list = median_seconds(lambda: run_ok([hxpm, "list", "--json"], env), repeat)
         t_pip = median_seconds(lambda: run_ok(pip, env), repeat)
-    print_table("CLI start-up (whole process, median of %d)" % repeat, [
-        ("hxpm --version", t_version, "pip list", t_pip, 0.5),
-        ("hxpm list --json (50 installed)", t_list, "pip list", t_pip, 0.5),
-    ])
+    print_table(
+        f"CLI start-up (whole process, median of {repeat})",
+        [
+            ("hxpm --version", t_version, "pip list", t_pip, 0.5),
+            ("hxpm list --json (50 installed)", t_list, "pip list", t_pip, 0.5),
+        ],
+    )
 
 
 if __name__ == "__main__":

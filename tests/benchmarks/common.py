@@ -20,12 +20,15 @@ BIN = Path(sys.executable).parent
 def run_ok(cmd: Sequence[str | Path], env: dict[str, str] | None = None) -> None:
     r = subprocess.run([str(c) for c in cmd], env=env, capture_output=True, text=True)
     if r.returncode != 0:
-        raise SystemExit(f"benchmark command failed ({r.returncode}): {cmd}\n"
-                         f"{r.stdout[-2000:]}\n{r.stderr[-2000:]}")
+        raise SystemExit(
+            f"benchmark command failed ({r.returncode}): {cmd}\n"
+            f"{r.stdout[-2000:]}\n{r.stderr[-2000:]}"
+        )
 
 
-def median_seconds(fn: Callable[[], None], repeat: int, setup: Callable[[], None] | None = None
-                   ) -> float:
+def median_seconds(
+    fn: Callable[[], None], repeat: int, setup: Callable[[], None] | None = None
+) -> float:
     samples = []
     for _ in range(repeat):
         if setup:
@@ -43,8 +46,10 @@ def print_table(title: str, rows: list[tuple[str, float, str, float, float]]) ->
     for what, ours, ref_name, ref, target in rows:
         ratio = ours / ref if ref else float("inf")
         mark = "ok" if ratio <= target else "MISSED"
-        print(f"{what:<38} {ours * 1000:>7.0f}ms {ref_name:<26} {ref * 1000:>7.0f}ms "
-              f"{ratio:>6.2f}x {'<=' + str(target) + 'x':>7} {mark}")
+        print(
+            f"{what:<38} {ours * 1000:>7.0f}ms {ref_name:<26} {ref * 1000:>7.0f}ms "
+            f"{ratio:>6.2f}x {'<=' + str(target) + 'x':>7} {mark}"
+        )
 
 
 def env_with_home(home: Path) -> dict[str, str]:
@@ -54,6 +59,9 @@ def env_with_home(home: Path) -> dict[str, str]:
     does."""
     env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
     prefix = Path(os.environ.get("HXPM_BENCH_CACHE") or Path.home() / ".cache" / "hxpm-bench")
-    env.update(HXPM_HOME=str(home), HXPM_KEY_DIR=str(home / "keys"),
-               PYTHONPYCACHEPREFIX=str(prefix / "pycache"))
+    env.update(
+        HXPM_HOME=str(home),
+        HXPM_KEY_DIR=str(home / "keys"),
+        PYTHONPYCACHEPREFIX=str(prefix / "pycache"),
+    )
     return env

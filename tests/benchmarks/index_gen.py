@@ -62,28 +62,58 @@ def h(text: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
-def line_text(name: str, version: str, requires: tuple[str, ...] = (),
-              incompatible: tuple[str, ...] = (), key_id: str | None = None) -> str:
+def line_text(
+    name: str,
+    version: str,
+    requires: tuple[str, ...] = (),
+    incompatible: tuple[str, ...] = (),
+    key_id: str | None = None,
+) -> str:
     """One signed version line, written as hxpm writes them (compact JSON, canonical order)."""
     sha, tree = h(f"archive {name} {version}"), h(f"tree {name} {version}")
-    statement = Statement(name=name, version=version, base_model=BASE, base_sha256=h(BASE),
-                          tree_sha256=tree, sha256=sha,
-                          key_id=key_id or KEY.public_key.key_id, created=CREATED)
+    statement = Statement(
+        name=name,
+        version=version,
+        base_model=BASE,
+        base_sha256=h(BASE),
+        tree_sha256=tree,
+        sha256=sha,
+        key_id=key_id or KEY.public_key.key_id,
+        created=CREATED,
+    )
     word = ("sql", "json", "graph", "code", "rust", "table")[int(sha[:2], 16) % 6]
     doc = {
-        "v": 1, "name": name, "version": version,
+        "v": 1,
+        "name": name,
+        "version": version,
         "description": f"{name} turns {word} questions into answers",
-        "source": {"git": f"https://git.example.org/experts/{name}", "tag": f"v{version}",
-                   "commit": SOURCE_COMMIT},
-        "requires": list(requires), "incompatible_with": list(incompatible),
-        "load_order": 5, "max_chain": MAX_CHAIN,
+        "source": {
+            "git": f"https://git.example.org/experts/{name}",
+            "tag": f"v{version}",
+            "commit": SOURCE_COMMIT,
+        },
+        "requires": list(requires),
+        "incompatible_with": list(incompatible),
+        "load_order": 5,
+        "max_chain": MAX_CHAIN,
         "capabilities": [f"tech:{word}", "lang:en"],
-        "routing": {"keywords": [word, name.rsplit("-", 1)[-1]], "exclude_keywords": [],
-                    "priority": 0.5},
-        "variants": [{"base_model": BASE, "base_sha256": h(BASE),
-                      "path": f"dist/{name}-{version}.expert", "url": None, "size": 4096,
-                      "sha256": sha, "tree_sha256": tree,
-                      "signature": sign_statement(statement, KEY)}],
+        "routing": {
+            "keywords": [word, name.rsplit("-", 1)[-1]],
+            "exclude_keywords": [],
+            "priority": 0.5,
+        },
+        "variants": [
+            {
+                "base_model": BASE,
+                "base_sha256": h(BASE),
+                "path": f"dist/{name}-{version}.expert",
+                "url": None,
+                "size": 4096,
+                "sha256": sha,
+                "tree_sha256": tree,
+                "signature": sign_statement(statement, KEY),
+            }
+        ],
         "yanked": False,
     }
     return json.dumps(doc, separators=(",", ":"), ensure_ascii=False)
@@ -91,8 +121,9 @@ def line_text(name: str, version: str, requires: tuple[str, ...] = (),
 
 def expert_file(releases: list[Release]) -> bytes:
     key_id = KEY.public_key.key_id
-    return "".join(line_text(r.name, r.version, r.requires, r.incompatible, key_id) + "\n"
-                   for r in releases).encode()
+    return "".join(
+        line_text(r.name, r.version, r.requires, r.incompatible, key_id) + "\n" for r in releases
+    ).encode()
 
 
 def expert_files(graph: dict[str, list[Release]]) -> Iterator[tuple[str, bytes]]:
@@ -116,8 +147,12 @@ def write_git_index(repo: Path, graph: dict[str, list[Release]]) -> None:
     out.write(b"M 100644 inline config.json\n" + _data(config))
     for path, body in expert_files(graph):
         out.write(f"M 100644 inline {path}\n".encode() + _data(body))
-    out.write(b"\ncommit refs/heads/next\ncommitter " + stamp + _data(b"100 new versions")
-              + b"from refs/heads/main\n")
+    out.write(
+        b"\ncommit refs/heads/next\ncommitter "
+        + stamp
+        + _data(b"100 new versions")
+        + b"from refs/heads/main\n"
+    )
     names = list(graph)
     for name in names[:: max(1, len(names) // CHANGED)][:CHANGED]:
         body = expert_file(graph[name]) + (line_text(name, "100.0.0") + "\n").encode()
@@ -138,20 +173,26 @@ def write_simple_index(folder: Path, graph: dict[str, list[Release]], names: lis
             wheel = f"{name.replace('-', '_')}-{release.version}-py3-none-any.whl"
             metadata = "".join(
                 [f"Metadata-Version: 2.1\nName: {name}\nVersion: {release.version}\n"]
-                + [f"Requires-Dist: {pep508(r)}\n" for r in release.requires]).encode()
+                + [f"Requires-Dist: {pep508(r)}\n" for r in release.requires]
+            ).encode()
             (files / f"{wheel}.metadata").write_bytes(metadata)
             meta_sha = hashlib.sha256(metadata).hexdigest()
             whl_sha = hashlib.sha256((files / wheel).read_bytes()).hexdigest()
-            links.append(f'<a href="../../files/{wheel}#sha256={whl_sha}" '
-                         f'data-dist-info-metadata="sha256={meta_sha}" '
-                         f'data-core-metadata="sha256={meta_sha}">{wheel}</a><br/>')
+            links.append(
+                f'<a href="../../files/{wheel}#sha256={whl_sha}" '
+                f'data-dist-info-metadata="sha256={meta_sha}" '
+                f'data-core-metadata="sha256={meta_sha}">{wheel}</a><br/>'
+            )
         page = folder / "simple" / name
         page.mkdir(parents=True)
         (page / "index.html").write_text(
-            "<!DOCTYPE html>\n<html><body>\n" + "\n".join(links) + "\n</body></html>\n")
+            "<!DOCTYPE html>\n<html><body>\n" + "\n".join(links) + "\n</body></html>\n"
+        )
     (folder / "simple" / "index.html").write_text(
         "<!DOCTYPE html>\n<html><body>\n"
-        + "".join(f'<a href="{n}/">{n}</a>\n' for n in names) + "</body></html>\n")
+        + "".join(f'<a href="{n}/">{n}</a>\n' for n in names)
+        + "</body></html>\n"
+    )
 
 
 def build(names: int = 10_000, *, quiet: bool = False) -> Path:
@@ -170,8 +211,10 @@ def build(names: int = 10_000, *, quiet: bool = False) -> Path:
     (folder / "requirements.in").write_text("\n".join(pep508(r) for r in roots) + "\n")
     (folder / "done").write_text(datetime.now(UTC).isoformat() + "\n")
     if not quiet:
-        print(f"built the bench registry ({names} experts x 10 signed versions) in "
-              f"{time.perf_counter() - t0:.0f} s: {folder}")
+        print(
+            f"built the bench registry ({names} experts x 10 signed versions) in "
+            f"{time.perf_counter() - t0:.0f} s: {folder}"
+        )
     return folder
 
 

@@ -10,11 +10,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import bench_git_install  # noqa: E402
-import bench_install  # noqa: E402
-import bench_resolve  # noqa: E402
-import bench_search  # noqa: E402
-import bench_startup  # noqa: E402
+import bench_git_install
+import bench_install
+import bench_resolve
+import bench_search
+import bench_startup
 
 if __name__ == "__main__":
     bench_startup.main()

@@ -35,13 +35,21 @@ def test_import_a_real_config_writes_a_valid_expert(cli, tmp_path):
     assert r.code == 0, r.err
     doc = r.json()
     assert doc["schema"] == "hxpm.import/1" and doc["name"] == "expert-qwythos-math-sft"
-    assert doc["files"] == ["README.md", "adapter_config.json", "adapter_model.safetensors",
-                            "manifest.json"]
+    assert doc["files"] == [
+        "README.md",
+        "adapter_config.json",
+        "adapter_model.safetensors",
+        "manifest.json",
+    ]
     assert doc["adapter"] == {"kind": "lora", "max_rank": 16, "tensors": 8}
     assert len(doc["commit"]) == 40
     # The real config names its base by a local folder: its last part, with a warning.
-    assert doc["base"] == {"name": "qwythos-9b", "sha256": "", "registered": False,
-                           "in_adapter_config": "/root/autodl-tmp/models/qwythos-9b"}
+    assert doc["base"] == {
+        "name": "qwythos-9b",
+        "sha256": "",
+        "registered": False,
+        "in_adapter_config": "/root/autodl-tmp/models/qwythos-9b",
+    }
     assert any("local folder" in w for w in doc["warnings"])
     out = tmp_path / "out"
     for f in ("adapter_config.json", "adapter_model.safetensors"):
@@ -50,9 +58,12 @@ def test_import_a_real_config_writes_a_valid_expert(cli, tmp_path):
     assert manifest["schema_version"] == "2.0" and manifest["version"] == "0.1.0"
     assert "training" not in manifest and manifest["imported"]["peft_version"] == "0.18.1"
     adapter = manifest["base_models"][0]["adapters"][0]
-    assert adapter == {"type": "lora", "r": 16, "alpha": 32,
-                       "target_modules": sorted(real_config("qwythos-9b-math-sft")
-                                                ["target_modules"])}
+    assert adapter == {
+        "type": "lora",
+        "r": 16,
+        "alpha": 32,
+        "target_modules": sorted(real_config("qwythos-9b-math-sft")["target_modules"]),
+    }
     assert "Qwythos_Math.SFT" in (out / "README.md").read_text()
     assert cli("validate", out).code == 0
     r = cli("package", out, "-o", tmp_path / "dist", "--json")
@@ -60,13 +71,27 @@ def test_import_a_real_config_writes_a_valid_expert(cli, tmp_path):
 
 
 def test_rank_pattern_and_rslora_reach_the_manifest(cli, tmp_path):
-    config = {**real_config("unsloth-dpo-llama32"), "rank_pattern": {"v_proj": 2},
-              "alpha_pattern": {"v_proj": 4}, "use_rslora": True}
+    config = {
+        **real_config("unsloth-dpo-llama32"),
+        "rank_pattern": {"v_proj": 2},
+        "alpha_pattern": {"v_proj": 4},
+        "use_rslora": True,
+    }
     modules = layer_modules(["q_proj", "v_proj"])
     ranks = {m: 2 if m.endswith("v_proj") else 8 for m in modules}
     src = adapter_folder(tmp_path / "a", config, lora_tensors(modules, ranks))
-    r = cli("import", src, "--name", "patterned", "--version", "2.1.0", "-o",
-            tmp_path / "out", "--no-git", "--json")
+    r = cli(
+        "import",
+        src,
+        "--name",
+        "patterned",
+        "--version",
+        "2.1.0",
+        "-o",
+        tmp_path / "out",
+        "--no-git",
+        "--json",
+    )
     assert r.code == 0, r.err
     assert r.json()["commit"] is None and not (tmp_path / "out" / ".git").exists()
     m = json.loads((tmp_path / "out" / "manifest.json").read_text())
@@ -102,14 +127,17 @@ def _refused(cli, src: Path, target: Path, *extra: str):
     return r
 
 
-@pytest.mark.parametrize(("change", "named"), [
-    ({"init_lora_weights": "pissa"}, "PiSSA"),
-    ({"init_lora_weights": "olora"}, "OLoRA"),
-    ({"modules_to_save": ["lm_head"]}, "modules_to_save"),
-    ({"bias": "all"}, "bias='all'"),
-    ({"use_rslora": True, "fan_in_fan_out": True}, "fan_in_fan_out"),
-    ({"peft_type": "ADALORA"}, "ADALORA"),
-])
+@pytest.mark.parametrize(
+    ("change", "named"),
+    [
+        ({"init_lora_weights": "pissa"}, "PiSSA"),
+        ({"init_lora_weights": "olora"}, "OLoRA"),
+        ({"modules_to_save": ["lm_head"]}, "modules_to_save"),
+        ({"bias": "all"}, "bias='all'"),
+        ({"use_rslora": True, "fan_in_fan_out": True}, "fan_in_fan_out"),
+        ({"peft_type": "ADALORA"}, "ADALORA"),
+    ],
+)
 def test_unrunnable_kinds_are_refused_by_name(cli, tmp_path, change, named):
     src = real_adapter(tmp_path / "a", **change)
     r = _refused(cli, src, tmp_path / "out", "--json")
@@ -128,16 +156,19 @@ def test_a_pickle_only_adapter_is_refused_unread(cli, tmp_path):
     assert "save_file" in r.err  # the hint says how
 
 
-@pytest.mark.parametrize(("damage", "code", "said"), [
-    ("no-folder", 4, "does not exist"),
-    ("no-config", 4, "adapter_config.json is missing"),
-    ("no-weights", 4, "adapter_model.safetensors is missing"),
-    ("duplicate-key", 1, "duplicate key"),
-    ("truncated-weights", 1, "invalid safetensors"),
-    ("wrong-rank", 1, "config gives r=16"),
-    ("untargeted", 1, "not in target_modules"),
-    ("escape-in-base", 2, "base name"),
-])
+@pytest.mark.parametrize(
+    ("damage", "code", "said"),
+    [
+        ("no-folder", 4, "does not exist"),
+        ("no-config", 4, "adapter_config.json is missing"),
+        ("no-weights", 4, "adapter_model.safetensors is missing"),
+        ("duplicate-key", 1, "duplicate key"),
+        ("truncated-weights", 1, "invalid safetensors"),
+        ("wrong-rank", 1, "config gives r=16"),
+        ("untargeted", 1, "not in target_modules"),
+        ("escape-in-base", 2, "base name"),
+    ],
+)
 def test_bad_adapters_are_clear_errors(cli, tmp_path, damage, code, said):
     src = real_adapter(tmp_path / "a")
     config, weights = src / "adapter_config.json", src / "adapter_model.safetensors"
@@ -152,15 +183,21 @@ def test_bad_adapters_are_clear_errors(cli, tmp_path, damage, code, said):
     elif damage == "truncated-weights":
         weights.write_bytes(weights.read_bytes()[:-10])
     elif damage == "wrong-rank":
-        adapter_folder(src, real_config("qwythos-9b-math-sft"),
-                       lora_tensors(layer_modules(["q_proj"]), 4))
+        adapter_folder(
+            src, real_config("qwythos-9b-math-sft"), lora_tensors(layer_modules(["q_proj"]), 4)
+        )
     elif damage == "untargeted":
-        adapter_folder(src, {**real_config("qwythos-9b-math-sft"), "target_modules": ["q_proj"]},
-                       lora_tensors(layer_modules(["q_proj", "v_proj"]), 16))
+        adapter_folder(
+            src,
+            {**real_config("qwythos-9b-math-sft"), "target_modules": ["q_proj"]},
+            lora_tensors(layer_modules(["q_proj", "v_proj"]), 16),
+        )
     elif damage == "escape-in-base":
-        adapter_folder(src, {**real_config("qwythos-9b-math-sft"),
-                             "base_model_name_or_path": "evil\x1b[2J/model"},
-                       lora_tensors(layer_modules(["q_proj"]), 16))
+        adapter_folder(
+            src,
+            {**real_config("qwythos-9b-math-sft"), "base_model_name_or_path": "evil\x1b[2J/model"},
+            lora_tensors(layer_modules(["q_proj"]), 16),
+        )
     r = _refused(cli, src, tmp_path / "out")
     assert r.code == code and said in r.err, r.err
     assert "\x1b" not in r.err
@@ -183,12 +220,19 @@ def test_names_and_targets(cli, tmp_path):
 
 def test_import_does_not_import_the_runtime(tmp_path):
     src = real_adapter(tmp_path / "a")
-    probe = ("import sys\nfrom hxpm.cli.app import main\ntry:\n    main(sys.argv[1:])\n"
-             "except SystemExit as e:\n    assert not e.code, e.code\n"
-             "print([m for m in ('torch', 'transformers', 'peft') if m in sys.modules])\n")
+    probe = (
+        "import sys\nfrom hxpm.cli.app import main\ntry:\n    main(sys.argv[1:])\n"
+        "except SystemExit as e:\n    assert not e.code, e.code\n"
+        "print([m for m in ('torch', 'transformers', 'peft') if m in sys.modules])\n"
+    )
     env = {**os.environ, "HXPM_HOME": str(tmp_path / "home")}
-    r = subprocess.run([sys.executable, "-c", probe, "import", str(src), "-o",
-                        str(tmp_path / "out"), "--no-git"], env=env, capture_output=True,
-                       text=True, timeout=60, check=False)
+    r = subprocess.run(
+        [sys.executable, "-c", probe, "import", str(src), "-o", str(tmp_path / "out"), "--no-git"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
     assert r.returncode == 0, r.stderr
     assert r.stdout.strip().splitlines()[-1] == "[]"

@@ -26,7 +26,8 @@ def test_signed_package_installs_and_lists(cli, publish, base_dir):
     listed = cli("list", "--json").json()
     assert listed["schema"] == "hxpm.list/1"
     assert [(e["name"], e["version"], e["default"]) for e in listed["experts"]] == [
-        ("expert-sql", "0.3.0", True)]
+        ("expert-sql", "0.3.0", True)
+    ]
 
     info = cli("info", "sql", "--json").json()  # short name finds expert-sql
     assert info["expert"]["name"] == "expert-sql"
@@ -106,8 +107,12 @@ def test_variant_chosen_by_default_base(cli, tmp_path, base_dir):
     from hxpm.core.digest import base_model_digest
 
     digest = base_model_digest(base_dir)
-    src = make_expert_dir(tmp_path / "src", "expert-multi", "1.0.0",
-                          bases=(("Qwen/Qwen3-0.6B", "1" * 64), ("hxpm/tiny-qwen3", digest)))
+    src = make_expert_dir(
+        tmp_path / "src",
+        "expert-multi",
+        "1.0.0",
+        bases=(("Qwen/Qwen3-0.6B", "1" * 64), ("hxpm/tiny-qwen3", digest)),
+    )
     r = cli("install", src, "--unsafe-allow-unsigned")
     assert r.code == 2 and "--base" in r.err  # two variants, no default base yet
     assert cli("base", "add", "hxpm/tiny-qwen3", "--path", base_dir).code == 0
@@ -142,7 +147,8 @@ def test_trust_list_and_remove(cli, publish):
     assert cli("trust", "add", pub.public_key, "--name", "acme", "--experts", "expert-d*").code == 0
     keys = cli("trust", "list", "--json").json()["keys"]
     assert [(k["key_id"], k["publisher"], k["experts"]) for k in keys] == [
-        (pub.key_id, "acme", ["expert-d*"])]
+        (pub.key_id, "acme", ["expert-d*"])
+    ]
     assert cli("verify", pub.package).code == 0
     assert cli("trust", "remove", pub.key_id).code == 0
     r = cli("verify", pub.package)

@@ -32,7 +32,8 @@ def test_a_sole_named_key_is_the_default(cli, tmp_path):
 
     listed = cli("key", "list", "--json").json()["keys"]
     assert [(k["name"], k["default"], k["key_id"]) for k in listed] == [
-        ("acme", True, made["key_id"])]
+        ("acme", True, made["key_id"])
+    ]
 
 
 def test_several_keys_without_default_name_them(cli, tmp_path):

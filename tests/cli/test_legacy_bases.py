@@ -52,8 +52,12 @@ def test_legacy_expert_is_recorded_under_the_registered_base(cli, tmp_path):
     assert doc["expert"]["base_model"] == REGISTERED_AS
     assert doc["expert"]["manifest_base_model"] == LEGACY_BASE
     base = doc["base"]
-    assert (base["base_model"], base["manifest_base_model"], base["match"], base["registered"]) \
-        == (REGISTERED_AS, LEGACY_BASE, "path-part", True)
+    assert (base["base_model"], base["manifest_base_model"], base["match"], base["registered"]) == (
+        REGISTERED_AS,
+        LEGACY_BASE,
+        "path-part",
+        True,
+    )
     human = cli("info", "expert-json").out
     runs_on = next(line for line in human.splitlines() if line.startswith("runs on:"))
     assert REGISTERED_AS in runs_on and "last path part" in runs_on and "no digest" in runs_on
@@ -66,8 +70,9 @@ def test_legacy_expert_is_recorded_under_the_registered_base(cli, tmp_path):
     assert doc["decision"]["chosen"] == "expert-json" and doc["experts"] == ["expert-json"]
 
     # Installing the same package again is a no-op, not a second row.
-    again = cli("install", _legacy_package(tmp_path / "again"), "--unsafe-allow-unsigned",
-                "--json").json()
+    again = cli(
+        "install", _legacy_package(tmp_path / "again"), "--unsafe-allow-unsigned", "--json"
+    ).json()
     assert again["results"][0]["action"] == "already-installed"
     assert cli("verify", "--store").code == 0
 
@@ -104,14 +109,16 @@ def test_expert_installed_before_its_base_is_matched_by_base_add(cli, tmp_path):
 
     r = cli("base", "add", REGISTERED_AS, "--path", TINY_BASE, "--json")
     assert r.code == 0, r.err
-    assert r.json()["rematched"] == [{"name": "expert-json", "version": "0.4.1",
-                                      "manifest_base_model": LEGACY_BASE}]
+    assert r.json()["rematched"] == [
+        {"name": "expert-json", "version": "0.4.1", "manifest_base_model": LEGACY_BASE}
+    ]
     doc = cli("info", "expert-json", "--json").json()
     assert (doc["expert"]["base_model"], doc["base"]["match"]) == (REGISTERED_AS, "path-part")
     assert cli("route", JSON_PROMPT, "--json").json()["experts"] == ["expert-json"]
     # Installing it again now finds the re-matched row.
-    again = cli("install", _legacy_package(tmp_path / "again"), "--unsafe-allow-unsigned",
-                "--json").json()
+    again = cli(
+        "install", _legacy_package(tmp_path / "again"), "--unsafe-allow-unsigned", "--json"
+    ).json()
     assert again["results"][0]["action"] == "already-installed"
     assert len(cli("list", "--json").json()["experts"]) == 1
 
@@ -172,8 +179,9 @@ def test_a_stated_digest_decides(cli, tmp_path):
 
     m = real_manifest("expert-sql")
     m["base_models"][0].update(name="F:/models/renamed", sha256="ab" * 32)
-    r = cli("install", _legacy_package(tmp_path, "expert-sql", manifest=m),
-            "--unsafe-allow-unsigned")
+    r = cli(
+        "install", _legacy_package(tmp_path, "expert-sql", manifest=m), "--unsafe-allow-unsigned"
+    )
     assert r.code == 5 and "digest" in r.err and "acme/renamed" in r.err
 
 
@@ -190,23 +198,39 @@ def test_rows_from_older_stores_read_as_matched_by_name(tmp_path):
 
     [row] = StateDB(_v1_store(tmp_path)).installed()
     assert (row.manifest_base, row.base_match, row.manifest_base_name) == (None, None, "b")
-    assert describe_match(row.manifest_base_name, row.base_model, row.base_match, False) == \
-        "b is not registered"
+    assert (
+        describe_match(row.manifest_base_name, row.base_model, row.base_match, False)
+        == "b is not registered"
+    )
 
 
-@pytest.mark.parametrize("name", ["expert-json", "expert-sql", "expert-neo4j",
-                                  "expert-elastic", "expert-tools", "expert-typescript"])
+@pytest.mark.parametrize(
+    "name",
+    [
+        "expert-json",
+        "expert-sql",
+        "expert-neo4j",
+        "expert-elastic",
+        "expert-tools",
+        "expert-typescript",
+    ],
+)
 def test_every_real_manifest_matches_by_last_path_part(name):
     from hxpm.core.manifest import Manifest
     from hxpm.services.basematch import match_base
     from hxpm.store.records import BaseModel
 
     variant = Manifest.from_dict(real_manifest(name)).variants[0]
-    bases = [BaseModel(REGISTERED_AS, TINY_BASE, "cd" * 32, "t", "local"),
-             BaseModel("Qwen/Qwen3-1.7B", TINY_BASE, "ef" * 32, "t", "local")]
+    bases = [
+        BaseModel(REGISTERED_AS, TINY_BASE, "cd" * 32, "t", "local"),
+        BaseModel("Qwen/Qwen3-1.7B", TINY_BASE, "ef" * 32, "t", "local"),
+    ]
     match = match_base(variant.name, variant.sha256, bases)
-    assert (match.name, match.kind, match.manifest_base) == (REGISTERED_AS, "path-part",
-                                                             LEGACY_BASE)
+    assert (match.name, match.kind, match.manifest_base) == (
+        REGISTERED_AS,
+        "path-part",
+        LEGACY_BASE,
+    )
 
 
 # --- from an index: lock, install --locked, update ----------------------------------------
@@ -226,8 +250,16 @@ def _release(world, src: Path, version: str) -> None:
     work = world.tmp / "work" / "expert-json"
     make_repo(work, files, tag=f"v{version}", message=f"release {version}")
     mirror(work, world.served / "expert-json.git")
-    r = world.run(h, "publish", work, "--index", world.index_work,
-                  "--url", world.url_for("expert-json.git"), "--json")
+    r = world.run(
+        h,
+        "publish",
+        work,
+        "--index",
+        world.index_work,
+        "--url",
+        world.url_for("expert-json.git"),
+        "--json",
+    )
     assert r.code == 0, r.err
     world.sync_index()
 
@@ -239,8 +271,9 @@ def _user(world, home: Path) -> Path:
     return home
 
 
-def test_legacy_expert_from_an_index_locks_and_updates(tmp_path, git_served, cli, base_dir,
-                                                       monkeypatch):
+def test_legacy_expert_from_an_index_locks_and_updates(
+    tmp_path, git_served, cli, base_dir, monkeypatch
+):
     from tests.integration.distribution import serving_world
 
     with serving_world(tmp_path, git_served, cli, base_dir, monkeypatch) as world:
@@ -250,8 +283,7 @@ def test_legacy_expert_from_an_index_locks_and_updates(tmp_path, git_served, cli
         assert r.code == 0, r.err
         [row] = world.run(home, "list", "--json").json()["experts"]
         assert (row["base_model"], row["manifest_base_model"]) == (REGISTERED_AS, LEGACY_BASE)
-        assert world.run(home, "route", JSON_PROMPT, "--json").json()["experts"] == [
-            "expert-json"]
+        assert world.run(home, "route", JSON_PROMPT, "--json").json()["experts"] == ["expert-json"]
 
         lock = tmp_path / "hxpm.lock"
         r = world.run(home, "lock", "expert-json", "-o", lock, "--json")
@@ -273,12 +305,12 @@ def test_legacy_expert_from_an_index_locks_and_updates(tmp_path, git_served, cli
         # A new release (test copy of the real manifest: only the version is bumped).
         m = real_manifest("expert-json")
         m["version"] = "0.4.2"
-        _release(world, legacy_expert_dir(tmp_path / "rel2", "expert-json", manifest=m),
-                 "0.4.2")
+        _release(world, legacy_expert_dir(tmp_path / "rel2", "expert-json", manifest=m), "0.4.2")
         assert world.run(home, "index", "update").code == 0
         steps = world.run(home, "update", "--dry-run", "--json").json()["steps"]
         assert [(s["name"], s["version"], s["action"]) for s in steps] == [
-            ("expert-json", "0.4.2", "upgrade")]
+            ("expert-json", "0.4.2", "upgrade")
+        ]
         r = world.run(home, "update", "expert-json", "--json")
         assert r.code == 0, r.err
         assert r.json()["replaced"] == ["expert-json 0.4.1"]

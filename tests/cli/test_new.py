@@ -62,12 +62,18 @@ def test_new_creates_a_valid_expert_repo_with_one_commit(cli, in_tmp):
     doc = _new(cli, "sql")
     path = in_tmp / "expert-sql"
     assert doc == {
-        "schema": "hxpm.new/1", "name": "expert-sql", "version": "0.1.0", "path": str(path),
-        "files": TEMPLATE_FILES, "commit": doc["commit"],
+        "schema": "hxpm.new/1",
+        "name": "expert-sql",
+        "version": "0.1.0",
+        "path": str(path),
+        "files": TEMPLATE_FILES,
+        "commit": doc["commit"],
         "base": {"name": "Qwen/Qwen3-0.6B", "sha256": "", "registered": False},
     }
-    assert sorted(_tree(path).keys() - {p for p in _tree(path) if p.startswith(".git/")}) \
+    assert (
+        sorted(_tree(path).keys() - {p for p in _tree(path) if p.startswith(".git/")})
         == TEMPLATE_FILES
+    )
     r = cli("validate", path, "--json")
     assert r.code == 0, r.err
     assert r.json()["base_models"] == ["Qwen/Qwen3-0.6B"]
@@ -84,22 +90,35 @@ def test_manifest_has_the_full_recipe(cli, in_tmp):
     _new(cli, "sql")
     m = json.loads((in_tmp / "expert-sql" / "manifest.json").read_text())
     assert (m["name"], m["version"], m["schema_version"], m["license"]) == (
-        "expert-sql", "0.1.0", "2.0", "Apache-2.0")
+        "expert-sql",
+        "0.1.0",
+        "2.0",
+        "Apache-2.0",
+    )
     assert "{{" not in json.dumps(m)
     variant = m["base_models"][0]
-    assert variant["adapters"] == [{"type": "lora", "r": 8, "alpha": 16,
-                                    "target_modules": MODULES}]
+    assert variant["adapters"] == [{"type": "lora", "r": 8, "alpha": 16, "target_modules": MODULES}]
     assert "not registered" in variant["_comment"]
     assert m["capabilities"] == ["task:sql"] and m["routing"]["keywords"] == ["sql"]
-    assert m["constraints"] == {"requires": [], "incompatible_with": [], "load_order": 5,
-                                "max_chain": 10}
+    assert m["constraints"] == {
+        "requires": [],
+        "incompatible_with": [],
+        "load_order": 5,
+        "max_chain": 10,
+    }
     training = m["training"]
     assert training["dataset"]["path"] == "datasets/train.jsonl"
     assert training["dataset"]["heldout"] == "datasets/heldout.jsonl"
     assert training["dataset"]["format"] == "prompt-completion"
     assert training["config"] == {
-        "method": "sft", "adapter_type": "lora", "rank": 8, "alpha": 16,
-        "target_modules": MODULES, "epochs": 3, "learning_rate": 0.002, "batch_size": 16,
+        "method": "sft",
+        "adapter_type": "lora",
+        "rank": 8,
+        "alpha": 16,
+        "target_modules": MODULES,
+        "epochs": 3,
+        "learning_rate": 0.002,
+        "batch_size": 16,
         "max_length": 160,
     }
     assert training["decoding"] == {"temperature": 0, "max_new_tokens": 64}
@@ -130,17 +149,40 @@ def test_the_scaffolded_tests_and_generator_run(cli, in_tmp):
     _new(cli, "sql")
     root = in_tmp / "expert-sql"
     env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1"}
-    r = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
-                        "tests"], check=False, cwd=root, env=env, capture_output=True,
-                       text=True, timeout=120)
+    r = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests"],
+        check=False,
+        cwd=root,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert r.returncode == 0, r.stdout + r.stderr
     assert "4 passed" in r.stdout
 
     # The committed sample is exactly what the generator writes for these arguments.
     out = in_tmp / "regenerated"
-    r = subprocess.run([sys.executable, "datasets/generate.py", "--train", "8", "--heldout",
-                        "4", "--seed", "0", "--out", str(out)], check=False, cwd=root,
-                       env=env, capture_output=True, text=True, timeout=60)
+    r = subprocess.run(
+        [
+            sys.executable,
+            "datasets/generate.py",
+            "--train",
+            "8",
+            "--heldout",
+            "4",
+            "--seed",
+            "0",
+            "--out",
+            str(out),
+        ],
+        check=False,
+        cwd=root,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert r.returncode == 0, r.stderr
     for name in ("train.jsonl", "heldout.jsonl"):
         assert (out / name).read_bytes() == (root / "datasets" / name).read_bytes()
@@ -205,8 +247,9 @@ def test_short_names_get_the_expert_prefix(cli, in_tmp, word):
     assert doc["name"] == "expert-sql" and doc["path"] == str(in_tmp / "expert-sql")
 
 
-@pytest.mark.parametrize("word", ["SQL", "sql_db", "sql db", "expert-", "sql-", "sql--x",
-                                  "-sql", "../sql", "x" * 58, ""])
+@pytest.mark.parametrize(
+    "word", ["SQL", "sql_db", "sql db", "expert-", "sql-", "sql--x", "-sql", "../sql", "x" * 58, ""]
+)
 def test_bad_names_are_refused(cli, in_tmp, word):
     r = cli("new", "--json", "--", word)  # after --, "-sql" is a name, not an option
     assert r.code == 2, r.out
@@ -265,13 +308,16 @@ def test_a_failure_midway_leaves_nothing_behind(cli, in_tmp, tmp_path, monkeypat
 
 
 def test_packaged_template_is_identical_to_the_repo_template():
-    source, packaged = _tree(REPO / "templates" / "expert"), _tree(REPO / "hxpm" / "templates"
-                                                                    / "expert")
+    source, packaged = (
+        _tree(REPO / "templates" / "expert"),
+        _tree(REPO / "hxpm" / "templates" / "expert"),
+    )
     assert sorted(source) == TEMPLATE_FILES
     assert packaged == source, (
         "hxpm/templates/expert/ (shipped in the wheel) differs from templates/expert/; "
         "after editing templates/expert/, run: "
-        "rm -rf hxpm/templates/expert && cp -a templates/expert hxpm/templates/expert")
+        "rm -rf hxpm/templates/expert && cp -a templates/expert hxpm/templates/expert"
+    )
 
 
 @pytest.mark.slow
@@ -284,12 +330,32 @@ def test_the_wheel_ships_the_templates(tmp_path):
         shutil.copytree(REPO / part, src / part, ignore=ignore)
     for name in ("pyproject.toml", "README.md"):
         shutil.copy2(REPO / name, src / name)
-    r = subprocess.run([sys.executable, "-m", "pip", "wheel", ".", "--no-deps",
-                        "--no-build-isolation", "--no-index", "-q", "-w", str(tmp_path / "w")],
-                       check=False, cwd=src, capture_output=True, text=True, timeout=300)
+    r = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            ".",
+            "--no-deps",
+            "--no-build-isolation",
+            "--no-index",
+            "-q",
+            "-w",
+            str(tmp_path / "w"),
+        ],
+        check=False,
+        cwd=src,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert r.returncode == 0, r.stdout + r.stderr
     (wheel,) = (tmp_path / "w").glob("hxpm-*.whl")
     with zipfile.ZipFile(wheel) as z:
-        shipped = {n.removeprefix("hxpm/templates/expert/"): z.read(n) for n in z.namelist()
-                   if n.startswith("hxpm/templates/expert/")}
+        shipped = {
+            n.removeprefix("hxpm/templates/expert/"): z.read(n)
+            for n in z.namelist()
+            if n.startswith("hxpm/templates/expert/")
+        }
     assert shipped == _tree(REPO / "templates" / "expert")

@@ -41,8 +41,14 @@ def real_manifest(repo: str) -> Path:
 
 
 def test_the_corpus_is_the_six_real_experts() -> None:
-    assert REAL == ["expert-elastic", "expert-json", "expert-neo4j", "expert-sql",
-                    "expert-tools", "expert-typescript"]
+    assert REAL == [
+        "expert-elastic",
+        "expert-json",
+        "expert-neo4j",
+        "expert-sql",
+        "expert-tools",
+        "expert-typescript",
+    ]
 
 
 @pytest.mark.parametrize("repo", REAL)
@@ -68,8 +74,9 @@ def test_two_comment_keys_validate_with_a_warning_naming_the_path(cli) -> None:
 
 
 def test_other_duplicate_keys_fail_naming_the_path(cli, tmp_path: Path) -> None:
-    text = TWO_COMMENTS.read_bytes().replace(b'"format": "jsonl",',
-                                             b'"format": "jsonl", "format": "csv",', 1)
+    text = TWO_COMMENTS.read_bytes().replace(
+        b'"format": "jsonl",', b'"format": "jsonl", "format": "csv",', 1
+    )
     bad = tmp_path / "manifest.json"
     bad.write_bytes(text)
     r = cli("validate", bad)
@@ -99,15 +106,19 @@ def peft_adapters(tmp_path_factory: pytest.TempPathFactory) -> Callable[[dict[st
     return adapter_for
 
 
-def _save_peft_adapter(out: Path, kind: str, r: int, alpha: int,
-                       targets: tuple[str, ...]) -> Path:
+def _save_peft_adapter(out: Path, kind: str, r: int, alpha: int, targets: tuple[str, ...]) -> Path:
     import torch
     from peft import LoraConfig, get_peft_model
     from transformers import AutoModelForCausalLM
 
     model = AutoModelForCausalLM.from_pretrained(TINY)
-    config = LoraConfig(r=r, lora_alpha=alpha, target_modules=list(targets),
-                        use_dora=kind == "dora", lora_dropout=0.0)
+    config = LoraConfig(
+        r=r,
+        lora_alpha=alpha,
+        target_modules=list(targets),
+        use_dora=kind == "dora",
+        lora_dropout=0.0,
+    )
     peft_model = get_peft_model(model, config)
     with torch.no_grad():  # peft starts B at zero; make the adapter change something
         for name, p in peft_model.named_parameters():
@@ -166,8 +177,7 @@ def test_real_experts_package_install_and_round_trip(cli, tmp_path: Path, peft_a
     assert cli("verify", "--store").code == 0
 
 
-def test_two_comment_keys_survive_package_and_install(cli, tmp_path: Path,
-                                                      peft_adapters) -> None:
+def test_two_comment_keys_survive_package_and_install(cli, tmp_path: Path, peft_adapters) -> None:
     original_text = TWO_COMMENTS.read_text(encoding="utf-8")
     d = expert_dir(tmp_path / "src", TWO_COMMENTS, peft_adapters(json.loads(original_text)))
     r = cli("package", d, "-o", tmp_path / "dist", "--json")
@@ -187,8 +197,10 @@ def test_two_comment_keys_survive_package_and_install(cli, tmp_path: Path,
     r = cli("install", pkg, "--unsafe-allow-unsigned", "--json")
     assert r.code == 0, r.err
     result = r.json()["results"][0]
-    assert any(w.startswith("training.dataset._comment: comment key repeated 2 times")
-               for w in result["warnings"])
+    assert any(
+        w.startswith("training.dataset._comment: comment key repeated 2 times")
+        for w in result["warnings"]
+    )
     assert (Path(result["path"]) / "manifest.json").read_text(encoding="utf-8") == text
     assert cli("verify", "--store").code == 0
 
@@ -217,8 +229,13 @@ def legacy_archive(tmp_path: Path, adapter: Path, marker: Path, *, zstd: bool = 
         "training_args.bin": trap_pickle(marker),
     }
     if not zstd:
-        files.update({"signature.sig": b"ab" * 64, "tests/test_typescript.py": b"pass\n",
-                      f"{name}.sha256": b"0" * 64 + f"  {name}\n".encode()})
+        files.update(
+            {
+                "signature.sig": b"ab" * 64,
+                "tests/test_typescript.py": b"pass\n",
+                f"{name}.sha256": b"0" * 64 + f"  {name}\n".encode(),
+            }
+        )
     out = io.BytesIO()
     with tarfile.open(fileobj=out, mode="w", format=tarfile.GNU_FORMAT) as tar:
         for member, data in files.items():
@@ -232,19 +249,23 @@ def legacy_archive(tmp_path: Path, adapter: Path, marker: Path, *, zstd: bool = 
 
 
 def test_legacy_package_with_trainer_pickle_installs_skipping_it(
-        cli, tmp_path: Path, peft_adapters) -> None:
+    cli, tmp_path: Path, peft_adapters
+) -> None:
     marker = tmp_path / "UNPICKLED"
     adapter = peft_adapters(older_packager_manifest())
     pkg = legacy_archive(tmp_path, adapter, marker)
 
     info = cli("inspect", pkg, "--json").json()
-    assert sorted(info["skipped"]) == sorted([
-        "training_args.bin", "signature.sig", "tests/test_typescript.py", f"{pkg.name}.sha256"])
+    assert sorted(info["skipped"]) == sorted(
+        ["training_args.bin", "signature.sig", "tests/test_typescript.py", f"{pkg.name}.sha256"]
+    )
     assert "training_args.bin" not in {m["path"] for m in info["members"]}
     skipped = [w for w in info["warnings"] if w.startswith("legacy package: skipped 4")]
     assert len(skipped) == 1 and "training_args.bin (HF Trainer arguments, a pickle)" in skipped[0]
-    assert any("null read as absent" in w and "routing" in w and "constraints.max_chain" in w
-               for w in info["warnings"])
+    assert any(
+        "null read as absent" in w and "routing" in w and "constraints.max_chain" in w
+        for w in info["warnings"]
+    )
     assert info["manifest"]["routing"] is None  # kept as written
     human = cli("inspect", pkg)
     assert human.code == 0 and "skipped (legacy only" in human.out
@@ -255,8 +276,12 @@ def test_legacy_package_with_trainer_pickle_installs_skipping_it(
     assert r.code == 0, r.err
     assert "legacy package: skipped 4 member(s)" in r.err and "training_args.bin" in r.err
     files = {f["path"] for f in cli("info", "expert-typescript", "--json").json()["files"]}
-    assert files == {"manifest.json", "adapter_config.json", "adapter_model.safetensors",
-                     "README.md"}
+    assert files == {
+        "manifest.json",
+        "adapter_config.json",
+        "adapter_model.safetensors",
+        "README.md",
+    }
     assert cli("verify", "--store").code == 0
     assert not marker.exists()
 

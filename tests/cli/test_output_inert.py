@@ -22,10 +22,14 @@ def test_table_and_warn_print_hostile_strings_inert(monkeypatch: pytest.MonkeyPa
     from rich.console import Console
 
     out, err = io.StringIO(), io.StringIO()
-    monkeypatch.setattr(output, "_consoles", {
-        "out": Console(file=out, force_terminal=True, width=200, highlight=False),
-        "err": Console(file=err, force_terminal=True, width=200, highlight=False),
-    })
+    monkeypatch.setattr(
+        output,
+        "_consoles",
+        {
+            "out": Console(file=out, force_terminal=True, width=200, highlight=False),
+            "err": Console(file=err, force_terminal=True, width=200, highlight=False),
+        },
+    )
     output.table(["name", "description"], [["expert-x", HOSTILE]])
     output.warn(HOSTILE)
     for text in (out.getvalue(), err.getvalue()):

@@ -24,14 +24,26 @@ def installed(cli, tmp_path, base_dir):
     bases = (("hxpm/tiny-qwen3", digest),)
     specs = [
         ("expert-json", [], ["json", "json schema"], {"capabilities": ["format:json"]}),
-        ("expert-sql", ["expert-json@>=0.1"], ["sql", "select", "group by"],
-         {"capabilities": ["tech:sql"]}),
+        (
+            "expert-sql",
+            ["expert-json@>=0.1"],
+            ["sql", "select", "group by"],
+            {"capabilities": ["tech:sql"]},
+        ),
         ("expert-cypher", [], ["cypher", "neo4j"], {"capabilities": ["query:cypher"]}),
     ]
     for i, (name, requires, keywords, extra) in enumerate(specs):
-        src = make_expert_dir(tmp_path / "src", name, "0.1.0", seed=i, bases=bases,
-                              requires=requires, keywords=keywords, extra=extra,
-                              load_order=2 + i)
+        src = make_expert_dir(
+            tmp_path / "src",
+            name,
+            "0.1.0",
+            seed=i,
+            bases=bases,
+            requires=requires,
+            keywords=keywords,
+            extra=extra,
+            load_order=2 + i,
+        )
         r = cli("install", src, "--unsafe-allow-unsigned")
         assert r.code == 0, r.err
 
@@ -43,7 +55,10 @@ def test_route_picks_expert_plus_requires(cli, installed):
     assert doc["decision"]["chosen"] == "expert-sql"
     assert doc["experts"] == ["expert-json", "expert-sql"]  # requires first (load order)
     assert {s["name"] for s in doc["decision"]["scores"]} == {
-        "expert-json", "expert-sql", "expert-cypher"}
+        "expert-json",
+        "expert-sql",
+        "expert-cypher",
+    }
 
 
 def test_route_generic_question_goes_to_the_base(cli, installed):
@@ -85,8 +100,9 @@ def vllm_lora_modules(argv: list[str]) -> list[dict[str, str]]:
 def pasted(command: str) -> list[str]:
     """The argv a shell gives `vllm` when ``command`` is pasted (bash parses it for real)."""
     script = "vllm() { printf '%s\\0' vllm \"$@\"; }\n" + command
-    r = subprocess.run(["bash", "-c", script], capture_output=True, text=True, timeout=10,
-                       check=False)
+    r = subprocess.run(
+        ["bash", "-c", script], capture_output=True, text=True, timeout=10, check=False
+    )
     assert r.returncode == 0, r.stderr
     return r.stdout.split("\0")[:-1]
 
@@ -103,8 +119,10 @@ def test_export_vllm_prints_a_command_vllm_parses(cli, installed, base_dir):
     modules = vllm_lora_modules(argv)
     # expert-sql requires expert-json: served alone it would not be what `hxpm run` computes.
     assert [m["name"] for m in modules] == ["expert-json", "expert-cypher"]
-    assert all(m["base_model_name"] == option(argv, "--served-model-name") == "hxpm/tiny-qwen3"
-               for m in modules)
+    assert all(
+        m["base_model_name"] == option(argv, "--served-model-name") == "hxpm/tiny-qwen3"
+        for m in modules
+    )
     assert all((Path(m["path"]) / "adapter_config.json").is_file() for m in modules)
     assert option(argv, "--max-lora-rank") == "8"  # rank 4: the smallest value vLLM accepts
     assert option(argv, "--max-loras") == "2"
@@ -144,8 +162,12 @@ def test_export_vllm_rank_preflight_counts_rank_pattern(cli, tmp_path, base_dir)
 
     assert cli("base", "add", "hxpm/tiny-qwen3", "--path", base_dir).code == 0
     for name, pattern in (("expert-wide", {"v_proj": 40}), ("expert-huge", {"q_proj": 600})):
-        src = make_expert_dir(tmp_path / "src", name, "0.1.0",
-                              bases=(("hxpm/tiny-qwen3", base_model_digest(base_dir)),))
+        src = make_expert_dir(
+            tmp_path / "src",
+            name,
+            "0.1.0",
+            bases=(("hxpm/tiny-qwen3", base_model_digest(base_dir)),),
+        )
         config = json.loads((src / "adapter_config.json").read_text())
         config["rank_pattern"] = pattern  # r is 4, but one module has a larger rank
         (src / "adapter_config.json").write_text(json.dumps(config))
@@ -161,11 +183,18 @@ def test_export_vllm_rank_preflight_counts_rank_pattern(cli, tmp_path, base_dir)
 
 
 def test_export_vllm_without_merge_does_not_import_the_runtime(cli, installed):
-    probe = ("import sys\nfrom hxpm.cli.app import main\ntry:\n    main(sys.argv[1:])\n"
-             "except SystemExit as e:\n    assert e.code in (0, None), e.code\n"
-             "print([m for m in ('torch', 'transformers', 'peft') if m in sys.modules])")
-    r = subprocess.run([sys.executable, "-c", probe, "export", "vllm", "--json"],
-                       capture_output=True, text=True, timeout=60, check=False)
+    probe = (
+        "import sys\nfrom hxpm.cli.app import main\ntry:\n    main(sys.argv[1:])\n"
+        "except SystemExit as e:\n    assert e.code in (0, None), e.code\n"
+        "print([m for m in ('torch', 'transformers', 'peft') if m in sys.modules])"
+    )
+    r = subprocess.run(
+        [sys.executable, "-c", probe, "export", "vllm", "--json"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
     assert r.returncode == 0, r.stderr
     assert r.stdout.splitlines()[-1] == "[]"
 

@@ -28,16 +28,25 @@ def _assert_inert(*texts: str) -> None:
 def test_manifest_strings_are_inert_in_info_list_route_and_inspect(cli, publish, base_dir):
     description = f"sql helper {HOSTILE} {BIDI}"
     keyword = f"sql{HOSTILE}"
-    pub = publish("expert-sql", "1.0.0", keywords=[keyword, "select"],
-                  extra={"description": description, "author": f"mallory{HOSTILE}"})
+    pub = publish(
+        "expert-sql",
+        "1.0.0",
+        keywords=[keyword, "select"],
+        extra={"description": description, "author": f"mallory{HOSTILE}"},
+    )
     assert cli("trust", "add", pub.public_key, "--name", "pub").code == 0
     assert cli("base", "add", "hxpm/tiny-qwen3", "--path", base_dir).code == 0
     r = cli("install", pub.package)
     assert r.code == 0, r.err
     _assert_inert(r.out, r.err)
 
-    for args in (("info", "expert-sql"), ("list",), ("route", "sql select", "--explain"),
-                 ("inspect", pub.package), ("verify", pub.package)):
+    for args in (
+        ("info", "expert-sql"),
+        ("list",),
+        ("route", "sql select", "--explain"),
+        ("inspect", pub.package),
+        ("verify", pub.package),
+    ):
         r = cli(*args)
         assert r.code == 0, (args, r.err)
         _assert_inert(r.out, r.err)
@@ -78,8 +87,9 @@ def test_a_hostile_base_model_name_is_inert_in_install_verify_and_uninstall(cli,
     _assert_inert(r.out, r.err)
 
 
-def test_index_line_description_is_inert_in_search(tmp_path, git_served, cli, base_dir,
-                                                   monkeypatch):
+def test_index_line_description_is_inert_in_search(
+    tmp_path, git_served, cli, base_dir, monkeypatch
+):
     with serving_world(tmp_path, git_served, cli, base_dir, monkeypatch) as world:
         world.release("expert-sql", "1.0.0", keywords=["sql"])
         _tamper_description(world.index_work, "expert-sql", f"evil {HOSTILE}")
@@ -104,5 +114,6 @@ def _tamper_description(index_work: Path, name: str, description: str) -> None:
         doc["description"] = description
         lines.append(json.dumps(doc, separators=(",", ":")))
     data = ("\n".join(lines) + "\n").encode()
-    make_repo(index_work, {path.relative_to(index_work).as_posix(): data},
-              message="edit a description")
+    make_repo(
+        index_work, {path.relative_to(index_work).as_posix(): data}, message="edit a description"
+    )

@@ -35,8 +35,16 @@ def main() -> None:
     corpus = Path(tempfile.mkdtemp(prefix=f"hxpm-fuzz-{target}-"))
     for i, seed in enumerate(seeds(target)):
         (corpus / f"seed-{i}").write_bytes(seed)
-    atheris.Setup([sys.argv[0], f"-max_total_time={seconds}", "-max_len=262144",
-                   "-rss_limit_mb=4096", str(corpus)], one_input)
+    atheris.Setup(
+        [
+            sys.argv[0],
+            f"-max_total_time={seconds}",
+            "-max_len=262144",
+            "-rss_limit_mb=4096",
+            str(corpus),
+        ],
+        one_input,
+    )
     atheris.Fuzz()
 
 

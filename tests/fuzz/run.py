@@ -39,8 +39,9 @@ def run_hypothesis(target: str, seconds: float) -> int:
 
     last: list[bytes] = []
 
-    @settings(max_examples=500, deadline=None, database=None,
-              suppress_health_check=list(HealthCheck))
+    @settings(
+        max_examples=500, deadline=None, database=None, suppress_health_check=list(HealthCheck)
+    )
     @given(inputs(target))
     def check(data: bytes) -> None:
         try:
@@ -71,10 +72,15 @@ def main(argv: list[str] | None = None) -> int:
     from tests.fuzz.targets import TARGETS
 
     parser = argparse.ArgumentParser(prog="python -m tests.fuzz.run")
-    parser.add_argument("targets", nargs="*", metavar="TARGET",
-                        help=f"one of {', '.join(sorted(TARGETS))} (default: all)")
-    parser.add_argument("--seconds", type=float,
-                        default=float(os.environ.get("HXPM_FUZZ_SECONDS", "60")))
+    parser.add_argument(
+        "targets",
+        nargs="*",
+        metavar="TARGET",
+        help=f"one of {', '.join(sorted(TARGETS))} (default: all)",
+    )
+    parser.add_argument(
+        "--seconds", type=float, default=float(os.environ.get("HXPM_FUZZ_SECONDS", "60"))
+    )
     parser.add_argument("--engine", choices=["auto", "atheris", "hypothesis"], default="auto")
     args = parser.parse_args(argv)
     unknown = sorted(set(args.targets) - set(TARGETS))

@@ -23,15 +23,17 @@ EXAMPLES = int(os.environ.get("HXPM_FUZZ_EXAMPLES", "400"))
 
 
 def inputs(target: str) -> st.SearchStrategy[bytes]:
-    mutated = st.builds(mutate, st.sampled_from(seeds(target)),
-                        st.lists(st.integers(0, 1 << 16), max_size=48))
+    mutated = st.builds(
+        mutate, st.sampled_from(seeds(target)), st.lists(st.integers(0, 1 << 16), max_size=48)
+    )
     return st.one_of(mutated, mutated, st.binary(max_size=4096))
 
 
 @pytest.mark.parametrize("target", sorted(TARGETS))
 def test_reader_raises_only_hxpm_errors(target: str) -> None:
-    @settings(max_examples=EXAMPLES, deadline=None, database=None,
-              suppress_health_check=list(HealthCheck))
+    @settings(
+        max_examples=EXAMPLES, deadline=None, database=None, suppress_health_check=list(HealthCheck)
+    )
     @given(inputs(target))
     def check(data: bytes) -> None:
         run_one(target, data)
@@ -42,12 +44,18 @@ def test_reader_raises_only_hxpm_errors(target: str) -> None:
 def _regressions() -> list[tuple[str, Path]]:
     if not REGRESSIONS.is_dir():
         return []
-    return [(d.name, f) for d in sorted(REGRESSIONS.iterdir()) if d.name in TARGETS
-            for f in sorted(d.iterdir()) if f.is_file()]
+    return [
+        (d.name, f)
+        for d in sorted(REGRESSIONS.iterdir())
+        if d.name in TARGETS
+        for f in sorted(d.iterdir())
+        if f.is_file()
+    ]
 
 
-@pytest.mark.parametrize(("target", "path"), _regressions(),
-                         ids=[f"{t}/{p.name}" for t, p in _regressions()])
+@pytest.mark.parametrize(
+    ("target", "path"), _regressions(), ids=[f"{t}/{p.name}" for t, p in _regressions()]
+)
 def test_saved_input_stays_fixed(target: str, path: Path) -> None:
     run_one(target, path.read_bytes())
 

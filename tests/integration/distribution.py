@@ -56,13 +56,22 @@ class World:
         assert r.code == 0, r.err
         pkg = Path(r.json()["packages"][0]["path"])
         assert self.run(h, "sign", pkg, "--key-name", "pub").code == 0
-        files = {p.relative_to(src).as_posix(): p.read_bytes()
-                 for p in src.rglob("*") if p.is_file()}
+        files = {
+            p.relative_to(src).as_posix(): p.read_bytes() for p in src.rglob("*") if p.is_file()
+        }
         work = self.tmp / "work" / name
         commit = make_repo(work, files, tag=f"v{version}", message=f"release {version}")
         mirror(work, self.served / f"{name}.git")
-        r = self.run(h, "publish", work, "--index", self.index_work,
-                     "--url", self.url_for(f"{name}.git"), "--json")
+        r = self.run(
+            h,
+            "publish",
+            work,
+            "--index",
+            self.index_work,
+            "--url",
+            self.url_for(f"{name}.git"),
+            "--json",
+        )
         assert r.code == 0, r.err
         self.sync_index()
         return commit
@@ -82,15 +91,23 @@ class World:
 
 
 @contextmanager
-def serving_world(tmp_path: Path, git_served: Path, cli: Callable[..., Any], base_dir: Path,
-                  monkeypatch: Any) -> Iterator[World]:
+def serving_world(
+    tmp_path: Path, git_served: Path, cli: Callable[..., Any], base_dir: Path, monkeypatch: Any
+) -> Iterator[World]:
     """A publisher with a key and an empty index, all served over HTTP on 127.0.0.1."""
     from hxpm.core.digest import base_model_digest
     from tests.gitserver import GitHTTPServer
 
     with GitHTTPServer(git_served) as server:
-        w = World(tmp_path, git_served, server.url_for, cli, base_dir,
-                  base_model_digest(base_dir), tmp_path / "publisher")
+        w = World(
+            tmp_path,
+            git_served,
+            server.url_for,
+            cli,
+            base_dir,
+            base_model_digest(base_dir),
+            tmp_path / "publisher",
+        )
         monkeypatch.setenv("HXPM_KEY_DIR", str(tmp_path / "publisher-keys"))
         w.setup_publisher()
         yield w

@@ -79,21 +79,37 @@ def _env(home: Path) -> dict[str, str]:
 
 
 def _hxpm(home: Path, *args: str | Path, timeout: float = 60) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "hxpm", *map(str, args)], env=_env(home),
-                          capture_output=True, text=True, timeout=timeout, check=False)
+    return subprocess.run(
+        [sys.executable, "-m", "hxpm", *map(str, args)],
+        env=_env(home),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
 
 
 def _killed_at(home: Path, point: tuple[str, int], *args: str | Path) -> int:
     target, nth = point
-    r = subprocess.run([sys.executable, "-c", _KILL_AT, target, str(nth), *map(str, args)],
-                       env=_env(home), capture_output=True, text=True, timeout=60, check=False)
+    r = subprocess.run(
+        [sys.executable, "-c", _KILL_AT, target, str(nth), *map(str, args)],
+        env=_env(home),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
     assert "Traceback" not in r.stderr, r.stderr
     return r.returncode
 
 
 def _killed_after(home: Path, delay: float, *args: str | Path) -> None:
-    proc = subprocess.Popen([sys.executable, "-m", "hxpm", *map(str, args)], env=_env(home),
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "hxpm", *map(str, args)],
+        env=_env(home),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     time.sleep(delay)
     proc.send_signal(signal.SIGKILL)
     proc.wait(timeout=30)
@@ -152,7 +168,8 @@ def test_sigkill_install_and_uninstall_leave_old_or_new(tmp_path, hxpm_home, cli
     assert cli("uninstall", "expert-k").code == 0
 
     trials = [("point", p) for p in INSTALL_POINTS] + [
-        ("random", rng.uniform(0.0, duration)) for _ in range(RANDOM_TRIALS)]
+        ("random", rng.uniform(0.0, duration)) for _ in range(RANDOM_TRIALS)
+    ]
     for kind, how in trials:
         if kind == "point":
             _killed_at(home, how, *install)  # type: ignore[arg-type]
@@ -197,7 +214,8 @@ def test_sigkill_upgrade_never_leaves_two_versions(upgrade_world, tmp_path):
     rng = random.Random(11)
 
     trials = [("point", p) for p in UPGRADE_POINTS] + [
-        ("random", rng.uniform(0.0, duration)) for _ in range(RANDOM_TRIALS)]
+        ("random", rng.uniform(0.0, duration)) for _ in range(RANDOM_TRIALS)
+    ]
     for kind, how in trials:
         assert world.run(home, "uninstall", "expert-json").code == 0
         assert world.run(home, "install", "expert-json@0.3.0").code == 0

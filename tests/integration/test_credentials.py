@@ -22,8 +22,7 @@ from tests.integration.distribution import World
 from tests.netservers import AuthGitHTTPServer, HttpBackendServer
 
 USER, SECRET = "alice", "SECRET-pw-7f3a"
-NEEDLES = (SECRET.encode(), base64.b64encode(f"{USER}:{SECRET}".encode()),
-           f"{USER}:".encode())
+NEEDLES = (SECRET.encode(), base64.b64encode(f"{USER}:{SECRET}".encode()), f"{USER}:".encode())
 
 
 def secret_files(root: Path) -> list[str]:
@@ -76,7 +75,8 @@ def auth_server(request, git_served: Path) -> Iterator[AuthGitHTTPServer | HttpB
 
 
 def test_index_add_with_url_credentials_stores_none_and_update_uses_netrc(
-        cli, hxpm_home, tmp_path, index_repo, auth_server, git_publish):
+    cli, hxpm_home, tmp_path, index_repo, auth_server, git_publish
+):
     url = auth_server.url_for("idx.git")
     r = cli("index", "add", "main", with_credentials(url))
     assert r.code == 0, r.err
@@ -112,25 +112,29 @@ def test_index_add_with_url_credentials_stores_none_and_update_uses_netrc(
 
 
 def test_wrong_password_is_an_authentication_error_that_keeps_nothing(
-        cli, hxpm_home, index_repo, auth_server):
+    cli, hxpm_home, index_repo, auth_server
+):
     url = auth_server.url_for("idx.git")
     r = cli("index", "add", "main", with_credentials(url, password="WRONG-pw"), "--json")
     assert r.code == 6
     err = r.json()
-    assert err["error"] == "authentication" and "refused the credentials from the URL" in \
-        err["message"]
+    assert (
+        err["error"] == "authentication"
+        and "refused the credentials from the URL" in err["message"]
+    )
     assert "WRONG-pw" not in r.out + r.err
     assert cli("index", "list", "--json").json()["indexes"] == []
     r = cli("index", "add", "main", with_credentials(url, password="WRONG-pw"))
     assert r.code == 6 and "WRONG-pw" not in r.out + r.err and "Traceback" not in r.err
 
 
-def test_netrc_host_and_port_entry_wins_over_the_host_entry(cli, tmp_path, index_repo,
-                                                             git_served):
+def test_netrc_host_and_port_entry_wins_over_the_host_entry(cli, tmp_path, index_repo, git_served):
     with AuthGitHTTPServer(git_served, user=USER, password=SECRET) as server:
         netrc = tmp_path / "netrc"
-        netrc.write_text(f"machine 127.0.0.1 login {USER} password WRONG\n"
-                         f"machine 127.0.0.1:{server.port} login {USER} password {SECRET}\n")
+        netrc.write_text(
+            f"machine 127.0.0.1 login {USER} password WRONG\n"
+            f"machine 127.0.0.1:{server.port} login {USER} password {SECRET}\n"
+        )
         netrc.chmod(0o600)
         r = cli("index", "add", "main", server.url_for("idx.git"))
         assert r.code == 0, r.err
@@ -140,8 +144,9 @@ def test_netrc_host_and_port_entry_wins_over_the_host_entry(cli, tmp_path, index
         assert r.code == 6 and str(netrc) in r.json()["message"]
 
 
-def test_a_netrc_others_can_read_is_refused_before_sending_it(cli, tmp_path, index_repo,
-                                                              git_served):
+def test_a_netrc_others_can_read_is_refused_before_sending_it(
+    cli, tmp_path, index_repo, git_served
+):
     write_netrc(tmp_path / "netrc", "127.0.0.1", mode=0o644)
     with AuthGitHTTPServer(git_served, user=USER, password=SECRET) as server:
         r = cli("index", "add", "main", server.url_for("idx.git"), "--json")
@@ -157,24 +162,34 @@ def test_a_netrc_others_can_read_is_refused_before_sending_it(cli, tmp_path, ind
 def private_world(tmp_path, git_served, cli, base_dir, monkeypatch) -> Iterator[World]:
     """The distribution world (tests/integration/distribution.py) behind Basic auth."""
     with AuthGitHTTPServer(git_served, user=USER, password=SECRET) as server:
-        w = World(tmp_path, git_served, server.url_for, cli, base_dir,
-                  base_model_digest(base_dir), tmp_path / "publisher")
+        w = World(
+            tmp_path,
+            git_served,
+            server.url_for,
+            cli,
+            base_dir,
+            base_model_digest(base_dir),
+            tmp_path / "publisher",
+        )
         monkeypatch.setenv("HXPM_KEY_DIR", str(tmp_path / "publisher-keys"))
         w.setup_publisher()
         w.release("expert-json", "0.3.0", keywords=["json"])
         yield w
 
 
-def test_install_from_a_credentialed_git_url_records_and_shows_no_secret(private_world,
-                                                                         tmp_path):
+def test_install_from_a_credentialed_git_url_records_and_shows_no_secret(private_world, tmp_path):
     w = private_world
     home = w.user(tmp_path / "user", add_index=False)
     source = with_credentials(w.url_for("expert-json.git")) + "@^0.3"
     r = w.run(home, "install", source, "--json")
     assert r.code == 0, r.err
     outputs = [r.out, r.err]
-    for args in (("list",), ("list", "--json"), ("info", "expert-json"),
-                 ("info", "expert-json", "--json")):
+    for args in (
+        ("list",),
+        ("list", "--json"),
+        ("info", "expert-json"),
+        ("info", "expert-json", "--json"),
+    ):
         shown = w.run(home, *args)
         assert shown.code == 0, shown.err
         outputs += [shown.out, shown.err]
@@ -191,8 +206,9 @@ def test_lock_files_hold_urls_without_credentials(private_world, tmp_path):
     [line_file] = list((w.index_work / "experts").rglob("expert-json"))
     canonical = w.url_for("expert-json.git")
     line_file.write_text(line_file.read_text().replace(canonical, with_credentials(canonical)))
-    hgit.commit_files(w.index_work, [line_file.relative_to(w.index_work).as_posix()],
-                      "credentials in a line")
+    hgit.commit_files(
+        w.index_work, [line_file.relative_to(w.index_work).as_posix()], "credentials in a line"
+    )
     w.sync_index()
     write_netrc(tmp_path / "netrc", "127.0.0.1")
 
@@ -208,8 +224,9 @@ def test_lock_files_hold_urls_without_credentials(private_world, tmp_path):
     assert_clean(r.out, r.err, w.run(other, "list").out, w.run(other, "info", "expert-json").out)
     # Only the index's own data (its Git cache and the searchable copy of its lines) holds
     # what the index owner wrote; hxpm's records of the user's installs do not.
-    assert all(p.startswith(("indexes/", "index-cache")) for p in secret_files(other)), \
+    assert all(p.startswith(("indexes/", "index-cache")) for p in secret_files(other)), (
         secret_files(other)
+    )
 
 
 def test_publish_never_writes_credentials_into_an_index(private_world, tmp_path):
@@ -217,8 +234,16 @@ def test_publish_never_writes_credentials_into_an_index(private_world, tmp_path)
     work = tmp_path / "work" / "expert-json"
     second = tmp_path / "second-index"
     assert w.run(w.publisher_home, "index", "init", second, "--name", "second").code == 0
-    r = w.run(w.publisher_home, "publish", work, "--index", second,
-              "--url", with_credentials(w.url_for("expert-json.git")), "--json")
+    r = w.run(
+        w.publisher_home,
+        "publish",
+        work,
+        "--index",
+        second,
+        "--url",
+        with_credentials(w.url_for("expert-json.git")),
+        "--json",
+    )
     assert r.code == 0, r.err
     assert json.loads(r.json()["line"])["source"]["git"] == w.url_for("expert-json.git")
     assert_clean(r.out, r.err)
@@ -243,8 +268,12 @@ class _Recorder:
                 pass
 
             def do_GET(self) -> None:
-                seen.append((f"{self.server.server_address[1]}{self.path}",
-                             self.headers.get("Authorization")))
+                seen.append(
+                    (
+                        f"{self.server.server_address[1]}{self.path}",
+                        self.headers.get("Authorization"),
+                    )
+                )
                 if self.server is recorder.a and self.headers.get("Authorization") is None:
                     self.send_response(401)
                     self.send_header("WWW-Authenticate", 'Basic realm="x"')
@@ -268,8 +297,9 @@ class _Recorder:
         import threading
 
         for server in (self.a, self.b):
-            threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.02},
-                             daemon=True).start()
+            threading.Thread(
+                target=server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True
+            ).start()
         return self
 
     def __exit__(self, *exc: object) -> None:

@@ -37,9 +37,12 @@ def demo_store(tmp_path_factory):
     make_expert_repos(served)
     make_repo(ROOT / "index", served / "index.git", tag=None, message="hxpm demo index")
     saved = {k: os.environ.get(k) for k in ("HXPM_HOME", "HXPM_GIT_MIRRORS", "HXPM_OFFLINE")}
-    os.environ.update(HXPM_HOME=str(tmp / "home"), HXPM_OFFLINE="",
-                      HXPM_GIT_MIRRORS=f"{DEMO_URL}={served.as_uri()}/")
-    public = (ROOT / "demo" / "keys" / "demo-publisher.pub")
+    os.environ.update(
+        HXPM_HOME=str(tmp / "home"),
+        HXPM_OFFLINE="",
+        HXPM_GIT_MIRRORS=f"{DEMO_URL}={served.as_uri()}/",
+    )
+    public = ROOT / "demo" / "keys" / "demo-publisher.pub"
 
     def hxpm(*args: str) -> None:
         try:
@@ -73,8 +76,9 @@ def test_installed_expert_reaches_its_documented_score(demo_store, name):
     from hxpm.store.store import Store
 
     heldout = ROOT / "experts" / name / "datasets" / "heldout.jsonl"
-    result = evaluate_expert(Store.from_env(), EvalRequest(None, heldout, installed=name,
-                                                           device="cpu"))
+    result = evaluate_expert(
+        Store.from_env(), EvalRequest(None, heldout, installed=name, device="cpu")
+    )
     documented = DOCUMENTED[name]
     assert result.metric == documented["metric"] and result.n == documented["n"]
     assert result.expert_score >= documented["expert"] - TOLERANCE, (name, result.expert_score)

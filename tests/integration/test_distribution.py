@@ -19,10 +19,16 @@ def world(tmp_path, git_served, cli, base_dir, monkeypatch):
     with serving_world(tmp_path, git_served, cli, base_dir, monkeypatch) as w:
         w.release("expert-json", "0.3.0", keywords=["json"])
         w.release("expert-json", "0.4.1", keywords=["json", "json schema"])
-        w.release("expert-sql", "0.3.0", requires=["expert-json@>=0.4"],
-                  keywords=["sql", "select"], extra={"capabilities": ["tech:sql"]})
-        w.release("expert-legacy", "1.0.0", incompatible_with=["expert-json@>=0.4"],
-                  keywords=["legacy"])
+        w.release(
+            "expert-sql",
+            "0.3.0",
+            requires=["expert-json@>=0.4"],
+            keywords=["sql", "select"],
+            extra={"capabilities": ["tech:sql"]},
+        )
+        w.release(
+            "expert-legacy", "1.0.0", incompatible_with=["expert-json@>=0.4"], keywords=["legacy"]
+        )
         yield w
 
 
@@ -35,7 +41,9 @@ def test_search_install_by_name_pulls_dependency(world, tmp_path):
 
     plan = world.run(home, "install", "sql", "--dry-run", "--json").json()["plan"]["steps"]
     assert [(s["name"], s["version"], s["action"]) for s in plan] == [
-        ("expert-json", "0.4.1", "install"), ("expert-sql", "0.3.0", "install")]
+        ("expert-json", "0.4.1", "install"),
+        ("expert-sql", "0.3.0", "install"),
+    ]
     assert world.run(home, "list", "--json").json()["experts"] == []  # dry run changed nothing
 
     r = world.run(home, "install", "expert-sql")
@@ -77,7 +85,9 @@ def test_install_straight_from_a_git_url(world, tmp_path):
     r = world.run(home, "install", world.url_for("expert-json.git") + "#v0.4.1")
     assert r.code == 0, r.err
     assert {e["version"] for e in world.run(home, "list", "--json").json()["experts"]} == {
-        "0.3.0", "0.4.1"}
+        "0.3.0",
+        "0.4.1",
+    }
 
 
 def test_lock_and_install_locked_reproduce_exactly(world, tmp_path):
@@ -126,16 +136,29 @@ def test_rewound_index_is_refused(world, tmp_path):
     world.sync_index()
     r = world.run(home, "index", "update")
     assert r.code == 5 and "does not descend" in r.err
-    versions = [h["version"] for h in world.run(home, "search", "json", "--json").json()["results"]
-                if h["name"] == "expert-json"]
+    versions = [
+        h["version"]
+        for h in world.run(home, "search", "json", "--json").json()["results"]
+        if h["name"] == "expert-json"
+    ]
     assert versions == ["0.6.0"]  # the cache still holds what was accepted
     r = world.run(home, "index", "update", "--allow-rewind")
     assert r.code == 0, r.err
 
 
 def test_index_keys_are_trusted_only_with_trust_keys(world, tmp_path):
-    r = world.run(world.publisher_home, "index", "key-add", world.public_key, "--owner", "pub",
-                  "--experts", "expert-json", "--index-dir", world.index_work)
+    r = world.run(
+        world.publisher_home,
+        "index",
+        "key-add",
+        world.public_key,
+        "--owner",
+        "pub",
+        "--experts",
+        "expert-json",
+        "--index-dir",
+        world.index_work,
+    )
     assert r.code == 0, r.err
     world.sync_index()
 
@@ -144,8 +167,9 @@ def test_index_keys_are_trusted_only_with_trust_keys(world, tmp_path):
     assert r.code == 5 and "hxpm trust add" in r.err
 
     home = world.user(tmp_path / "trusting", trust=False, add_index=False)
-    assert world.run(home, "index", "add", "main", world.url_for("main.git"),
-                     "--trust-keys").code == 0
+    assert (
+        world.run(home, "index", "add", "main", world.url_for("main.git"), "--trust-keys").code == 0
+    )
     keys = world.run(home, "trust", "list", "--json").json()["keys"]
     assert [(k["source"], k["experts"]) for k in keys] == [("index:main", ["expert-json"])]
     assert world.run(home, "install", "expert-json").code == 0
@@ -162,7 +186,8 @@ def test_update_moves_to_the_newest_allowed_version(world, tmp_path):
     assert world.run(home, "index", "update").code == 0
     plan = world.run(home, "update", "--dry-run", "--json").json()["steps"]
     assert [(s["name"], s["version"], s["action"], s["from_version"]) for s in plan] == [
-        ("expert-json", "0.5.0", "upgrade", "0.3.0")]
+        ("expert-json", "0.5.0", "upgrade", "0.3.0")
+    ]
     r = world.run(home, "upgrade", "--json")
     assert r.code == 0, r.err
     assert r.json()["replaced"] == ["expert-json 0.3.0"]
@@ -178,7 +203,8 @@ def test_git_mirrors_move_the_connection_not_the_identity(world, tmp_path, monke
     r = world.run(home, "index", "add", "main", canonical + "main.git")
     assert r.code == 0, r.err
     assert world.run(home, "index", "list", "--json").json()["indexes"][0]["url"] == (
-        canonical + "main.git")
+        canonical + "main.git"
+    )
     assert world.run(home, "install", "expert-sql").code == 0
     monkeypatch.setenv("HXPM_GIT_MIRRORS", "no-equals-sign")
     r = world.run(home, "index", "update")

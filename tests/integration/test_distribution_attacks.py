@@ -50,8 +50,12 @@ def test_line_pointing_at_other_bytes_fails_the_digest(world, tmp_path):
 
 def test_key_not_trusted_for_that_name(world, tmp_path):
     home = world.user(tmp_path / "user", trust=False)
-    assert world.run(home, "trust", "add", world.public_key, "--name", "pub",
-                     "--experts", "expert-json").code == 0
+    assert (
+        world.run(
+            home, "trust", "add", world.public_key, "--name", "pub", "--experts", "expert-json"
+        ).code
+        == 0
+    )
     r = world.run(home, "install", "expert-sql")
     assert r.code == 5 and "expert-sql" in r.err
     _nothing_installed(world, home)
@@ -123,8 +127,9 @@ def test_no_variant_for_the_users_base(world, tmp_path):
 
 
 def test_yanked_versions_are_skipped_unless_pinned(world, tmp_path):
-    r = world.run(world.publisher_home, "index", "yank", "expert-json@0.5.0",
-                  "--index-dir", world.index_work)
+    r = world.run(
+        world.publisher_home, "index", "yank", "expert-json@0.5.0", "--index-dir", world.index_work
+    )
     assert r.code == 0, r.err
     world.sync_index()
     home = world.user(tmp_path / "user")
@@ -136,14 +141,17 @@ def test_yanked_versions_are_skipped_unless_pinned(world, tmp_path):
 def test_publish_refuses_untagged_dirty_or_repeated_releases(world, tmp_path):
     h = world.publisher_home
     work = world.tmp / "work" / "expert-json"
-    r = world.run(h, "publish", work, "--index", world.index_work, "--url",
-                  world.url_for("expert-json.git"))
+    r = world.run(
+        h, "publish", work, "--index", world.index_work, "--url", world.url_for("expert-json.git")
+    )
     assert r.code == 2 and "already in the index" in r.err
     (work / "README.md").write_text("changed\n")
-    r = world.run(h, "publish", work, "--index", world.index_work, "--url",
-                  world.url_for("expert-json.git"))
+    r = world.run(
+        h, "publish", work, "--index", world.index_work, "--url", world.url_for("expert-json.git")
+    )
     assert r.code == 2 and "uncommitted" in r.err
     make_repo(work, {"README.md": b"changed\n"}, message="untagged")
-    r = world.run(h, "publish", work, "--index", world.index_work, "--url",
-                  world.url_for("expert-json.git"))
+    r = world.run(
+        h, "publish", work, "--index", world.index_work, "--url", world.url_for("expert-json.git")
+    )
     assert r.code == 2 and "not tagged" in r.err

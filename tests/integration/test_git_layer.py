@@ -432,8 +432,9 @@ def test_local_repository_helpers(tmp_path: Path) -> None:
     if git is not None:  # the real git agrees with what we wrote
 
         def run(*args: str) -> str:
-            done = subprocess.run([git, "-C", str(work), *args], capture_output=True, text=True,
-                                  check=False)
+            done = subprocess.run(
+                [git, "-C", str(work), *args], capture_output=True, text=True, check=False
+            )
             assert done.returncode == 0, done.stderr
             return done.stdout
 

@@ -29,8 +29,13 @@ from tests.netservers import PrivateCA, make_private_ca
 FAST = http.RetryPolicy(retries=3, backoff_s=0.01, max_backoff_s=0.05)
 DATA = bytes(range(256)) * 1024  # 256 KiB: several reads, cut in the middle below
 PROXY_VARS = ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "NO_PROXY")
-CA_VARS = ("GIT_SSL_CAINFO", "GIT_SSL_CAPATH", "REQUESTS_CA_BUNDLE", "SSL_CERT_FILE",
-           "SSL_CERT_DIR")
+CA_VARS = (
+    "GIT_SSL_CAINFO",
+    "GIT_SSL_CAPATH",
+    "REQUESTS_CA_BUNDLE",
+    "SSL_CERT_FILE",
+    "SSL_CERT_DIR",
+)
 
 
 @pytest.fixture(autouse=True)
@@ -82,8 +87,10 @@ def test_retry_after_longer_than_the_cap_is_not_waited_for() -> None:
     assert info.value.details["status"] == 503
 
 
-@pytest.mark.parametrize(("status", "error"), [(404, NotFoundError), (403, NetworkError),
-                                               (400, NetworkError), (501, NetworkError)])
+@pytest.mark.parametrize(
+    ("status", "error"),
+    [(404, NotFoundError), (403, NetworkError), (400, NetworkError), (501, NetworkError)],
+)
 def test_client_errors_are_not_retried(status: int, error: type[Exception]) -> None:
     with AssetServer() as server:
         server.state.fail_next = [(status, None)] * 5
@@ -98,8 +105,12 @@ def test_retries_stop_at_the_overall_deadline() -> None:
         server.state.fail_next = [(503, "1")] * 50
         start = time.monotonic()
         with pytest.raises(NetworkError) as info:
-            http.get(server.url("f"), max_bytes=10, limits=NetLimits(deadline_s=2.5),
-                     retry=http.RetryPolicy(retries=50))
+            http.get(
+                server.url("f"),
+                max_bytes=10,
+                limits=NetLimits(deadline_s=2.5),
+                retry=http.RetryPolicy(retries=50),
+            )
         took = time.monotonic() - start
     assert took < 3.5 and 2 <= len(server.log) <= 4
     assert "HXPM_NET_DEADLINE=2.5" in info.value.message
@@ -173,8 +184,9 @@ def test_get_refuses_a_body_over_its_cap() -> None:
 # --- redirects ---------------------------------------------------------------------------------
 
 
-def test_https_to_http_redirect_is_refused(private_ca: PrivateCA,
-                                           monkeypatch: pytest.MonkeyPatch) -> None:
+def test_https_to_http_redirect_is_refused(
+    private_ca: PrivateCA, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("SSL_CERT_FILE", str(private_ca.ca_pem))
     with AssetServer() as plain, AssetServer(ca=private_ca) as tls:
         plain.add("asset", b"served in clear")
@@ -237,8 +249,9 @@ def test_http_proxy_from_the_environment_and_no_proxy(monkeypatch: pytest.Monkey
         assert len(proxy.seen) == 1 and len(server.log) == 2  # direct this time
 
 
-def test_https_goes_through_the_proxy_as_a_tunnel(private_ca: PrivateCA,
-                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+def test_https_goes_through_the_proxy_as_a_tunnel(
+    private_ca: PrivateCA, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(private_ca.ca_pem))
     with AssetServer(ca=private_ca) as server, ForwardProxy() as proxy:
         server.add("f", b"tunnelled")
@@ -268,9 +281,14 @@ def test_a_dropped_connection_resumes_in_the_same_call(tmp_path: Path) -> None:
             seen.append((done, total))
             server.state.drop_at.clear()  # one cut only
 
-        digest = http.download(server.url("a.expert"), tmp_path / "a.expert",
-                               max_bytes=len(DATA), expected_sha256=asset.sha256,
-                               progress=progress, retry=FAST)
+        digest = http.download(
+            server.url("a.expert"),
+            tmp_path / "a.expert",
+            max_bytes=len(DATA),
+            expected_sha256=asset.sha256,
+            progress=progress,
+            retry=FAST,
+        )
     assert digest == asset.sha256 and (tmp_path / "a.expert").read_bytes() == DATA
     first, second = server.log
     assert "Range" not in first.headers
@@ -293,22 +311,30 @@ except HxpmError as e:
 """
 
 
-def _download_in_new_process(url: str, dest: Path, sha256: str, **env: str
-                             ) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-c", DOWNLOAD, url, str(dest), sha256],
-                          env={**os.environ, **env}, capture_output=True, text=True, check=False,
-                          timeout=60)
+def _download_in_new_process(
+    url: str, dest: Path, sha256: str, **env: str
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-c", DOWNLOAD, url, str(dest), sha256],
+        env={**os.environ, **env},
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=60,
+    )
 
 
 def test_an_interrupted_download_resumes_in_a_new_process(tmp_path: Path) -> None:
     dest = tmp_path / "blob"
     with AssetServer() as server:
-        asset = server.add("a.expert", DATA, etag=None,
-                           last_modified="Wed, 21 Oct 2026 07:28:00 GMT")
+        asset = server.add(
+            "a.expert", DATA, etag=None, last_modified="Wed, 21 Oct 2026 07:28:00 GMT"
+        )
         half = len(DATA) // 2
         server.state.drop_at["a.expert"] = half
-        run = _download_in_new_process(server.url("a.expert"), dest, asset.sha256,
-                                       HXPM_NET_RETRIES="0")
+        run = _download_in_new_process(
+            server.url("a.expert"), dest, asset.sha256, HXPM_NET_RETRIES="0"
+        )
         assert run.returncode == 6, run.stderr
         assert "Traceback" not in run.stderr + run.stdout
         part = tmp_path / "blob.part"
@@ -332,14 +358,16 @@ def test_a_file_changed_on_the_server_starts_over(tmp_path: Path) -> None:
         server.add("a.expert", DATA, etag='"old"')
         server.state.drop_at["a.expert"] = 1000
         with pytest.raises(NetworkError):
-            http.download(server.url("a.expert"), dest, max_bytes=10**6,
-                          retry=http.RetryPolicy(retries=0))
+            http.download(
+                server.url("a.expert"), dest, max_bytes=10**6, retry=http.RetryPolicy(retries=0)
+            )
         assert (tmp_path / "blob.part").stat().st_size == 1000
 
         new = server.add("a.expert", DATA[::-1], etag='"new"')  # replaced meanwhile
         server.state.drop_at.clear()
-        digest = http.download(server.url("a.expert"), dest, max_bytes=10**6,
-                               expected_sha256=new.sha256)
+        digest = http.download(
+            server.url("a.expert"), dest, max_bytes=10**6, expected_sha256=new.sha256
+        )
     last = server.log[-1]
     assert last.headers["If-Range"] == '"old"' and last.status == 200  # whole new file
     assert digest == new.sha256 and dest.read_bytes() == DATA[::-1]
@@ -350,11 +378,9 @@ def test_a_wrong_sha256_fails_and_removes_the_part(tmp_path: Path) -> None:
     with AssetServer() as server:
         server.add("a.expert", DATA)
         with pytest.raises(IntegrityError) as info:
-            http.download(server.url("a.expert"), dest, max_bytes=10**6,
-                          expected_sha256="0" * 64)
+            http.download(server.url("a.expert"), dest, max_bytes=10**6, expected_sha256="0" * 64)
     assert info.value.exit_code == 5
-    assert info.value.details == {"expected": "0" * 64,
-                                  "got": hashlib.sha256(DATA).hexdigest()}
+    assert info.value.details == {"expected": "0" * 64, "got": hashlib.sha256(DATA).hexdigest()}
     assert list(tmp_path.iterdir()) == []
 
 
@@ -362,16 +388,15 @@ def test_a_part_from_another_url_or_a_bad_record_is_not_resumed(tmp_path: Path) 
     dest = tmp_path / "blob"
     (tmp_path / "blob.part").write_bytes(b"junk from somewhere else")
     (tmp_path / "blob.part.json").write_text(
-        '{"url": "http://elsewhere/x", "validator": "\\"v1\\""}')
+        '{"url": "http://elsewhere/x", "validator": "\\"v1\\""}'
+    )
     with AssetServer() as server:
         asset = server.add("a.expert", DATA)
-        http.download(server.url("a.expert"), dest, max_bytes=10**6,
-                      expected_sha256=asset.sha256)
+        http.download(server.url("a.expert"), dest, max_bytes=10**6, expected_sha256=asset.sha256)
         assert "Range" not in server.log[0].headers
         (tmp_path / "blob.part").write_bytes(b"junk")
         (tmp_path / "blob.part.json").write_bytes(b"\xff not json")
-        http.download(server.url("a.expert"), dest, max_bytes=10**6,
-                      expected_sha256=asset.sha256)
+        http.download(server.url("a.expert"), dest, max_bytes=10**6, expected_sha256=asset.sha256)
         assert "Range" not in server.log[1].headers
     assert dest.read_bytes() == DATA
 
@@ -381,15 +406,20 @@ def test_without_a_validator_nothing_is_kept_to_resume(tmp_path: Path) -> None:
         server.add("a.expert", DATA, etag='W/"weak"')  # weak: useless for If-Range
         server.state.drop_at["a.expert"] = 1000
         with pytest.raises(NetworkError) as info:
-            http.download(server.url("a.expert"), tmp_path / "blob", max_bytes=10**6,
-                          retry=http.RetryPolicy(retries=1, backoff_s=0.01))
+            http.download(
+                server.url("a.expert"),
+                tmp_path / "blob",
+                max_bytes=10**6,
+                retry=http.RetryPolicy(retries=1, backoff_s=0.01),
+            )
     assert info.value.details["reason"] == "connection"
     assert all("Range" not in e.headers for e in server.log)
     assert list(tmp_path.iterdir()) == []
 
 
-def test_offline_mode_stops_before_any_request(monkeypatch: pytest.MonkeyPatch,
-                                              tmp_path: Path) -> None:
+def test_offline_mode_stops_before_any_request(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
     monkeypatch.setenv("HXPM_OFFLINE", "1")
     with AssetServer() as server, pytest.raises(NetworkError) as info:
         http.download(server.url("a"), tmp_path / "a", max_bytes=10)

@@ -25,8 +25,14 @@ from tests.netservers import (
     update_server_info,
 )
 
-CA_VARS = ("GIT_SSL_CAINFO", "GIT_SSL_CAPATH", "REQUESTS_CA_BUNDLE", "SSL_CERT_FILE",
-           "SSL_CERT_DIR", "CURL_CA_BUNDLE")
+CA_VARS = (
+    "GIT_SSL_CAINFO",
+    "GIT_SSL_CAPATH",
+    "REQUESTS_CA_BUNDLE",
+    "SSL_CERT_FILE",
+    "SSL_CERT_DIR",
+    "CURL_CA_BUNDLE",
+)
 
 
 @pytest.fixture
@@ -104,8 +110,9 @@ def private_ca(tmp_path_factory: pytest.TempPathFactory) -> PrivateCA:
     return make_private_ca(tmp_path_factory.mktemp("ca"))
 
 
-def test_untrusted_private_ca_fails_with_a_hint_naming_the_variables(cli, index_repo,
-                                                                     git_served, private_ca):
+def test_untrusted_private_ca_fails_with_a_hint_naming_the_variables(
+    cli, index_repo, git_served, private_ca
+):
     with TLSGitHTTPServer(git_served, private_ca) as server:
         r = cli("index", "add", "main", server.url_for("idx.git"), "--json")
     assert r.code == 6, r.out
@@ -118,8 +125,9 @@ def test_untrusted_private_ca_fails_with_a_hint_naming_the_variables(cli, index_
 
 
 @pytest.mark.parametrize("variable", ["SSL_CERT_FILE", "REQUESTS_CA_BUNDLE", "GIT_SSL_CAINFO"])
-def test_each_ca_variable_makes_https_work(cli, index_repo, git_served, private_ca,
-                                           monkeypatch, variable):
+def test_each_ca_variable_makes_https_work(
+    cli, index_repo, git_served, private_ca, monkeypatch, variable
+):
     commit, _ = index_repo
     monkeypatch.setenv(variable, str(private_ca.ca_pem))
     with TLSGitHTTPServer(git_served, private_ca) as server:
@@ -128,8 +136,9 @@ def test_each_ca_variable_makes_https_work(cli, index_repo, git_served, private_
     assert r.json()["index"]["commit"] == commit
 
 
-def test_git_ssl_cainfo_wins_over_requests_ca_bundle(cli, index_repo, git_served, private_ca,
-                                                      monkeypatch, tmp_path):
+def test_git_ssl_cainfo_wins_over_requests_ca_bundle(
+    cli, index_repo, git_served, private_ca, monkeypatch, tmp_path
+):
     other = make_private_ca(tmp_path / "other-ca")  # a CA that did not sign the server
     monkeypatch.setenv("GIT_SSL_CAINFO", str(other.ca_pem))
     monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(private_ca.ca_pem))
@@ -141,8 +150,9 @@ def test_git_ssl_cainfo_wins_over_requests_ca_bundle(cli, index_repo, git_served
         assert cli("index", "add", "main", server.url_for("idx.git")).code == 0
 
 
-def test_a_ca_variable_naming_a_missing_file_is_a_usage_error(cli, index_repo, git_served,
-                                                              private_ca, monkeypatch, tmp_path):
+def test_a_ca_variable_naming_a_missing_file_is_a_usage_error(
+    cli, index_repo, git_served, private_ca, monkeypatch, tmp_path
+):
     monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(tmp_path / "nope.pem"))
     with TLSGitHTTPServer(git_served, private_ca) as server:
         r = cli("index", "add", "main", server.url_for("idx.git"), "--json")
@@ -150,8 +160,9 @@ def test_a_ca_variable_naming_a_missing_file_is_a_usage_error(cli, index_repo, g
     assert "REQUESTS_CA_BUNDLE" in r.json()["message"] and "nope.pem" in r.json()["message"]
 
 
-def test_release_asset_downloads_use_the_same_ca_rules(git_served, private_ca, monkeypatch,
-                                                       tmp_path):
+def test_release_asset_downloads_use_the_same_ca_rules(
+    git_served, private_ca, monkeypatch, tmp_path
+):
     (git_served / "asset.bin").write_bytes(b"payload")
     with StaticHTTPServer(git_served, private_ca) as server:
         url = server.url_for("asset.bin")
@@ -165,15 +176,23 @@ def test_release_asset_downloads_use_the_same_ca_rules(git_served, private_ca, m
     json.dumps(info.value.to_dict())  # the error is plain data
 
 
-def test_install_by_name_from_an_index_on_a_dumb_server(tmp_path, git_served, cli, base_dir,
-                                                        monkeypatch):
+def test_install_by_name_from_an_index_on_a_dumb_server(
+    tmp_path, git_served, cli, base_dir, monkeypatch
+):
     """The whole flow where every repository (index and experts) is served as static files."""
     from hxpm.core.digest import base_model_digest
     from tests.integration.distribution import World
 
     with StaticHTTPServer(git_served) as server:
-        w = World(tmp_path, git_served, server.url_for, cli, base_dir,
-                  base_model_digest(base_dir), tmp_path / "publisher")
+        w = World(
+            tmp_path,
+            git_served,
+            server.url_for,
+            cli,
+            base_dir,
+            base_model_digest(base_dir),
+            tmp_path / "publisher",
+        )
         monkeypatch.setenv("HXPM_KEY_DIR", str(tmp_path / "publisher-keys"))
         w.setup_publisher()
         w.release("expert-json", "0.4.1", keywords=["json"])

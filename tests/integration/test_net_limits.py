@@ -65,8 +65,10 @@ def test_endless_ref_advertisement_stops_at_the_default_ref_count_cap(
 def test_endless_ref_advertisement_stops_at_the_byte_cap(scheme: str, tmp_path: Path) -> None:
     with BadServer(endless_refs(http=scheme == "http")) as server:
         code, err, _seconds, rss = add_index(
-            server.url(scheme), tmp_path / "home",
-            HXPM_MAX_REF_BYTES="256K", HXPM_MAX_REFS="100000000",
+            server.url(scheme),
+            tmp_path / "home",
+            HXPM_MAX_REF_BYTES="256K",
+            HXPM_MAX_REFS="100000000",
         )
     assert code == 6, err
     assert "expected at most 262144 bytes of refs" in err and "HXPM_MAX_REF_BYTES" in err
@@ -74,8 +76,10 @@ def test_endless_ref_advertisement_stops_at_the_byte_cap(scheme: str, tmp_path: 
 
 
 def test_ls_remote_caps_the_advertisement_too() -> None:
-    with BadServer(endless_refs()) as server, pytest.raises(NetworkError, match="HXPM_MAX_REFS"
-                                                            ) as info:
+    with (
+        BadServer(endless_refs()) as server,
+        pytest.raises(NetworkError, match="HXPM_MAX_REFS") as info,
+    ):
         hgit.ls_remote(normalise_git_url(server.url("git")), limits=NetLimits(max_refs=500))
     assert info.value.details == {"reason": "too-large", "limit": "HXPM_MAX_REFS"}
 
@@ -97,8 +101,9 @@ def test_a_server_dripping_refs_forever_hits_the_overall_deadline(
 @pytest.mark.parametrize("scheme", ["git", "http"])
 def test_a_silent_server_hits_the_inactivity_timeout(scheme: str, tmp_path: Path) -> None:
     with BadServer(stall) as server:
-        code, err, seconds, _rss = add_index(server.url(scheme), tmp_path / "home",
-                                             HXPM_NET_TIMEOUT="1")
+        code, err, seconds, _rss = add_index(
+            server.url(scheme), tmp_path / "home", HXPM_NET_TIMEOUT="1"
+        )
     assert code == 6, err
     assert "no data for 1 s" in err and "HXPM_NET_TIMEOUT" in err
     assert seconds < 10
@@ -106,8 +111,9 @@ def test_a_silent_server_hits_the_inactivity_timeout(scheme: str, tmp_path: Path
 
 def test_an_endless_pack_stops_at_the_pack_cap_and_leaves_nothing(tmp_path: Path) -> None:
     with BadServer(huge_pack) as server:
-        code, err, _seconds, rss = add_index(server.url("git"), tmp_path / "home",
-                                             HXPM_MAX_PACK_BYTES="300K")
+        code, err, _seconds, rss = add_index(
+            server.url("git"), tmp_path / "home", HXPM_MAX_PACK_BYTES="300K"
+        )
     assert code == 6, err
     assert "expected at most 307200 bytes of pack data" in err
     assert "HXPM_MAX_PACK_BYTES" in err and "raise HXPM_MAX_PACK_BYTES" in err
@@ -116,8 +122,11 @@ def test_an_endless_pack_stops_at_the_pack_cap_and_leaves_nothing(tmp_path: Path
 
 
 def test_a_malformed_limit_setting_is_a_usage_error(tmp_path: Path) -> None:
-    run = run_cli(["index", "add", "x", "git://127.0.0.1:9/x"],
-                  {"HXPM_HOME": str(tmp_path / "home"), "HXPM_NET_DEADLINE": "soon"}, timeout=30)
+    run = run_cli(
+        ["index", "add", "x", "git://127.0.0.1:9/x"],
+        {"HXPM_HOME": str(tmp_path / "home"), "HXPM_NET_DEADLINE": "soon"},
+        timeout=30,
+    )
     assert run.code == 2, run.err
     assert "HXPM_NET_DEADLINE" in run.err and "'soon'" in run.err
 
@@ -135,7 +144,8 @@ def test_an_ssh_command_that_never_answers_is_timed_out_and_killed(
     program = fake_ssh(tmp_path / "bin", name)
     command = f"{program} -o User=someone" if variable == "GIT_SSH_COMMAND" else str(program)
     code, err, seconds, _rss = add_index(
-        "ssh://git@127.0.0.1:2222/srv/x.git", tmp_path / "home",
+        "ssh://git@127.0.0.1:2222/srv/x.git",
+        tmp_path / "home",
         **{variable: command, "HXPM_NET_TIMEOUT": "1"},
     )
     assert code == 6, err
@@ -181,8 +191,9 @@ def test_ssh_command_choice(monkeypatch: pytest.MonkeyPatch) -> None:
 # --- plain HTTP downloads (release assets) -----------------------------------------------------
 
 
-def _download_in_thread(url: str, dest: Path, max_bytes: int, limits: NetLimits
-                        ) -> BaseException | None:
+def _download_in_thread(
+    url: str, dest: Path, max_bytes: int, limits: NetLimits
+) -> BaseException | None:
     """Run download() with a hard bound on the test: it must return within 20 s."""
     outcome: list[BaseException | None] = []
 
@@ -203,13 +214,22 @@ def _download_in_thread(url: str, dest: Path, max_bytes: int, limits: NetLimits
 @pytest.mark.parametrize(
     ("behaviour", "limits", "expected"),
     [
-        (http_body(declared=10**6, interval=0.2), NetLimits(deadline_s=2, timeout_s=1.5),
-         "HXPM_NET_DEADLINE"),
+        (
+            http_body(declared=10**6, interval=0.2),
+            NetLimits(deadline_s=2, timeout_s=1.5),
+            "HXPM_NET_DEADLINE",
+        ),
         (http_body(declared=10**6, interval=60), NetLimits(timeout_s=1), "HXPM_NET_TIMEOUT"),
-        (http_body(declared=None, interval=0, piece=b"x" * 65536), NetLimits(),
-         "expected at most 1000000 bytes, it sent more"),
-        (http_body(declared=10**9, interval=0), NetLimits(),
-         "expected at most 1000000 bytes, it declares 1000000000"),
+        (
+            http_body(declared=None, interval=0, piece=b"x" * 65536),
+            NetLimits(),
+            "expected at most 1000000 bytes, it sent more",
+        ),
+        (
+            http_body(declared=10**9, interval=0),
+            NetLimits(),
+            "expected at most 1000000 bytes, it declares 1000000000",
+        ),
     ],
     ids=["drip", "stall", "endless", "declared-too-big"],
 )
@@ -237,17 +257,30 @@ def test_download_reads_its_limits_from_the_environment(
 
 
 def test_settings_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name, value in {"HXPM_NET_TIMEOUT": "2.5", "HXPM_NET_DEADLINE": "60",
-                        "HXPM_NET_MIN_RATE": "0", "HXPM_MAX_REFS": "10",
-                        "HXPM_MAX_REF_BYTES": "64K", "HXPM_MAX_PACK_BYTES": "2GiB"}.items():
+    for name, value in {
+        "HXPM_NET_TIMEOUT": "2.5",
+        "HXPM_NET_DEADLINE": "60",
+        "HXPM_NET_MIN_RATE": "0",
+        "HXPM_MAX_REFS": "10",
+        "HXPM_MAX_REF_BYTES": "64K",
+        "HXPM_MAX_PACK_BYTES": "2GiB",
+    }.items():
         monkeypatch.setenv(name, value)
     assert FetchLimits.from_env() == FetchLimits(
-        timeout_s=2.5, deadline_s=60, min_rate=0, max_refs=10, max_ref_bytes=65536,
+        timeout_s=2.5,
+        deadline_s=60,
+        min_rate=0,
+        max_refs=10,
+        max_ref_bytes=65536,
         max_pack_bytes=2 * 1024**3,
     )
-    for name, bad in [("HXPM_NET_TIMEOUT", "0"), ("HXPM_NET_TIMEOUT", "nan"),
-                      ("HXPM_MAX_REFS", "-1"), ("HXPM_MAX_REFS", "0"),
-                      ("HXPM_MAX_PACK_BYTES", "4 pebibytes")]:
+    for name, bad in [
+        ("HXPM_NET_TIMEOUT", "0"),
+        ("HXPM_NET_TIMEOUT", "nan"),
+        ("HXPM_MAX_REFS", "-1"),
+        ("HXPM_MAX_REFS", "0"),
+        ("HXPM_MAX_PACK_BYTES", "4 pebibytes"),
+    ]:
         monkeypatch.setenv(name, bad)
         with pytest.raises(UsageError, match=name):
             NetLimits.from_env()

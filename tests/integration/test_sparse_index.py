@@ -36,14 +36,25 @@ GRAPH = {  # name -> {version: requires}
 }
 
 
-def line(name: str, version: str, requires: list[str], digest: str,
-         signed_as: tuple[str, str] | None = None) -> str:
+def line(
+    name: str,
+    version: str,
+    requires: list[str],
+    digest: str,
+    signed_as: tuple[str, str] | None = None,
+) -> str:
     doc = line_doc(name, version, requires=requires)
     v = doc["variants"][0]
     v["base_sha256"] = digest
     sig_name, sig_version = signed_as or (name, version)
-    v["signature"] = signature(sig_name, sig_version, BASE, base_sha256=digest,
-                               sha256=v["sha256"], tree_sha256=v["tree_sha256"])
+    v["signature"] = signature(
+        sig_name,
+        sig_version,
+        BASE,
+        base_sha256=digest,
+        sha256=v["sha256"],
+        tree_sha256=v["tree_sha256"],
+    )
     return json.dumps(doc, separators=(",", ":"))
 
 
@@ -61,8 +72,16 @@ class World:
     owner_key: Path
 
     def export(self, *extra: str) -> Any:
-        r = self.cli("index", "export-sparse", self.checkout, self.site, "--key", self.owner_key,
-                     "--json", *extra)
+        r = self.cli(
+            "index",
+            "export-sparse",
+            self.checkout,
+            self.site,
+            "--key",
+            self.owner_key,
+            "--json",
+            *extra,
+        )
         assert r.code == 0, r.err
         return r.json()
 
@@ -72,22 +91,30 @@ class World:
     def dry_run(self, *names: str) -> Any:
         return self.cli("install", *names, "--dry-run", "--json")
 
-    def resign(self, snapshot_change: dict[str, Any], key: SecretKey | None = None,
-               files: dict[str, bytes] | None = None) -> bytes:
+    def resign(
+        self,
+        snapshot_change: dict[str, Any],
+        key: SecretKey | None = None,
+        files: dict[str, bytes] | None = None,
+    ) -> bytes:
         """Sign a snapshot the owner's tooling would not write (a hostile or broken owner)."""
         current = parse_snapshot((self.site / "snapshot.json").read_bytes(), where="test")
         snap = current.snapshot
         tree = {p: (self.site / p).read_bytes() for p in snap.files}
         tree.update(files or {})
-        fields = {"serial": snap.serial + 1, "expires": datetime.now(UTC) + timedelta(days=1),
-                  **snapshot_change}
+        fields = {
+            "serial": snap.serial + 1,
+            "expires": datetime.now(UTC) + timedelta(days=1),
+            **snapshot_change,
+        }
         new = new_snapshot(snap.index, fields["serial"], snap.commit, fields["expires"], tree)
         return sign_snapshot(new, [key or read_secret_key(self.owner_key)])
 
 
 @pytest.fixture
-def world(cli: Callable[..., Any], tmp_path: Path, base_dir: Path,
-          monkeypatch: pytest.MonkeyPatch) -> Iterator[World]:
+def world(
+    cli: Callable[..., Any], tmp_path: Path, base_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[World]:
     monkeypatch.setenv("HXPM_NET_RETRIES", "0")
     r = cli("key", "generate", "--name", "owner", "--json")
     assert r.code == 0, r.err
@@ -134,7 +161,10 @@ def test_add_reads_only_the_snapshot_and_config(world: World) -> None:
 def test_resolution_fetches_only_the_files_it_needs_then_none(world: World) -> None:
     world.server.take()
     assert planned(world.dry_run("expert-a")) == {
-        "expert-a": "1.1.0", "expert-b": "1.2.0", "expert-c": "2.0.0"}
+        "expert-a": "1.1.0",
+        "expert-b": "1.2.0",
+        "expert-c": "2.0.0",
+    }
     got = world.server.take()
     assert sorted(got) == [(shard_path(n), 200) for n in ("expert-a", "expert-b", "expert-c")]
     assert planned(world.dry_run("expert-a"))["expert-c"] == "2.0.0"
@@ -143,8 +173,7 @@ def test_resolution_fetches_only_the_files_it_needs_then_none(world: World) -> N
     assert world.server.take() == []  # not in the snapshot: no request at all
 
 
-def test_update_revalidates_with_etag_and_refetches_only_changed_cached_files(
-        world: World) -> None:
+def test_update_revalidates_with_etag_and_refetches_only_changed_cached_files(world: World) -> None:
     planned(world.dry_run("expert-b"))
     world.server.take()
     r = world.cli("index", "update", "main", "--json")
@@ -156,8 +185,7 @@ def test_update_revalidates_with_etag_and_refetches_only_changed_cached_files(
     r = world.cli("index", "update", "main", "--json")
     assert r.code == 0, r.err
     # config.json and expert-b did not change: their hashes say so, no request
-    assert sorted(world.server.take()) == [("experts/ex/pe/expert-c", 200),
-                                           ("snapshot.json", 200)]
+    assert sorted(world.server.take()) == [("experts/ex/pe/expert-c", 200), ("snapshot.json", 200)]
     assert planned(world.dry_run("expert-b"))["expert-c"] == "2.1.0"
     assert world.server.take() == []
 
@@ -173,7 +201,8 @@ def test_offline_works_from_the_cache(world: World) -> None:
 
 
 def test_a_deleted_sqlite_cache_is_rebuilt_from_the_files_on_disk(
-        world: World, hxpm_home: Path) -> None:
+    world: World, hxpm_home: Path
+) -> None:
     planned(world.dry_run("expert-a"))
     world.server.take()
     for p in hxpm_home.glob("index-cache.sqlite*"):
@@ -188,8 +217,16 @@ def test_export_lists_the_signing_key_and_serials_only_grow(world: World) -> Non
     first = parse_snapshot((world.site / "snapshot.json").read_bytes(), where="t").snapshot
     again = world.export()
     assert again["serial"] > first.serial
-    r = world.cli("index", "export-sparse", world.checkout, world.site, "--key",
-                  world.owner_key, "--serial", str(first.serial))
+    r = world.cli(
+        "index",
+        "export-sparse",
+        world.checkout,
+        world.site,
+        "--key",
+        world.owner_key,
+        "--serial",
+        str(first.serial),
+    )
     assert r.code == 2 and "serial" in r.err
 
 
@@ -203,8 +240,9 @@ def still_resolves(world: World) -> None:
 
 def test_a_file_signed_for_another_name_is_refused(world: World) -> None:
     planned(world.dry_run("expert-a"))
-    bad = (line("expert-d", "0.1.0", [], world.digest, signed_as=("expert-a", "1.1.0"))
-           + "\n").encode()
+    bad = (
+        line("expert-d", "0.1.0", [], world.digest, signed_as=("expert-a", "1.1.0")) + "\n"
+    ).encode()
     (world.site / shard_path("expert-d")).write_bytes(bad)
     (world.site / "snapshot.json").write_bytes(world.resign({}))
     assert world.cli("index", "update", "main").code == 0  # d was never cached: not read
@@ -225,7 +263,8 @@ def test_a_file_that_is_not_json_is_refused_when_fetched(world: World) -> None:
 
 def test_a_file_from_another_snapshot_is_refused(world: World) -> None:
     world.server.override[shard_path("expert-e")] = expert_file(
-        "expert-e", {"0.1.0": [], "9.0.0": []}, world.digest)
+        "expert-e", {"0.1.0": [], "9.0.0": []}, world.digest
+    )
     e = error(world.dry_run("expert-e"), 5)
     assert e["error"] == "integrity" and e["details"]["reason"] == "mismatch"
     del world.server.override[shard_path("expert-e")]
@@ -246,7 +285,8 @@ def test_a_stale_snapshot_is_refused(world: World) -> None:
 def test_an_expired_snapshot_is_refused(world: World) -> None:
     planned(world.dry_run("expert-a"))
     world.server.override["snapshot.json"] = world.resign(
-        {"expires": datetime.now(UTC) - timedelta(hours=1)})
+        {"expires": datetime.now(UTC) - timedelta(hours=1)}
+    )
     r = world.cli("index", "update", "main", "--json")
     assert error(r, 5)["details"]["reason"] == "expired"
     still_resolves(world)
@@ -260,7 +300,8 @@ def test_a_snapshot_signed_by_an_untrusted_key_is_refused(world: World) -> None:
     forged_config = (json.dumps(config, indent=2) + "\n").encode()
     world.server.override["config.json"] = forged_config
     world.server.override["snapshot.json"] = world.resign(
-        {}, key=mallory, files={"config.json": forged_config})
+        {}, key=mallory, files={"config.json": forged_config}
+    )
     r = world.cli("index", "update", "main", "--json")
     assert error(r, 5)["error"] == "untrusted-key"
     still_resolves(world)
@@ -274,8 +315,9 @@ def test_a_10_gib_file_is_cut_at_the_cap(world: World, how: str) -> None:
     still_resolves(world)
 
 
-def test_a_server_that_never_answers_times_out(world: World,
-                                              monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_server_that_never_answers_times_out(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
     planned(world.dry_run("expert-a"))
     monkeypatch.setenv("HXPM_NET_TIMEOUT", "1")
     world.server.stall.add("snapshot.json")
@@ -290,11 +332,13 @@ def test_plain_http_is_for_loopback_only(cli: Callable[..., Any]) -> None:
 
 
 def test_an_expired_accepted_snapshot_serves_the_cache_but_fetches_nothing_new(
-        world: World) -> None:
+    world: World,
+) -> None:
     import time
 
-    (world.site / "snapshot.json").write_bytes(world.resign(
-        {"expires": datetime.now(UTC).replace(microsecond=0) + timedelta(seconds=2)}))
+    (world.site / "snapshot.json").write_bytes(
+        world.resign({"expires": datetime.now(UTC).replace(microsecond=0) + timedelta(seconds=2)})
+    )
     assert world.cli("index", "update", "main").code == 0
     planned(world.dry_run("expert-a"))
     time.sleep(2.1)
@@ -318,7 +362,8 @@ def test_a_pinned_snapshot_key_must_sign(world: World, tmp_path: Path) -> None:
 
 
 def test_the_owner_rotates_the_snapshot_key_through_a_snapshot_the_old_key_signed(
-        world: World, tmp_path: Path) -> None:
+    world: World, tmp_path: Path
+) -> None:
     r = world.cli("key", "generate", "--name", "owner2", "--json")
     new_key = Path(r.json()["secret_key_path"])
     new_pub = r.json()["public_key"]

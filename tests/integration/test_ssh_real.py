@@ -30,8 +30,10 @@ SSHD = Path("/usr/sbin/sshd")
 pytestmark = [
     pytest.mark.skipif(not SSHD.exists(), reason="needs OpenSSH's sshd (openssh-server)"),
     pytest.mark.skipif(shutil.which("git-upload-pack") is None, reason="needs git-upload-pack"),
-    pytest.mark.skipif(os.geteuid() == 0 and not Path("/run/sshd").is_dir(),
-                       reason="sshd run as root needs /run/sshd"),
+    pytest.mark.skipif(
+        os.geteuid() == 0 and not Path("/run/sshd").is_dir(),
+        reason="sshd run as root needs /run/sshd",
+    ),
 ]
 
 
@@ -43,8 +45,9 @@ class Sshd:
 
 
 def _keygen(path: Path) -> str:
-    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(path)],
-                   check=True, timeout=30)
+    subprocess.run(
+        ["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(path)], check=True, timeout=30
+    )
     return path.with_suffix(".pub").read_text().strip()
 
 
@@ -62,12 +65,17 @@ def sshd(tmp_path: Path) -> Iterator[Sshd]:
         "StrictModes no\nUsePAM no\nPasswordAuthentication no\nKbdInteractiveAuthentication no\n"
         "PermitRootLogin prohibit-password\nAcceptEnv GIT_PROTOCOL\n"
     )
-    server = subprocess.Popen([str(SSHD), "-D", "-e", "-f", str(d / "config")],
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    server = subprocess.Popen(
+        [str(SSHD), "-D", "-e", "-f", str(d / "config")],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     try:
         _wait_for(port, server)
-        base = ("ssh -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null "
-                "-o IdentitiesOnly=yes -o BatchMode=yes -o LogLevel=ERROR -i ")
+        base = (
+            "ssh -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null "
+            "-o IdentitiesOnly=yes -o BatchMode=yes -o LogLevel=ERROR -i "
+        )
         yield Sshd(port, base + str(d / "good"), base + str(d / "hang"))
     finally:
         server.kill()
@@ -101,9 +109,15 @@ def test_ls_remote_and_fetch_over_real_ssh(
 def test_a_real_ssh_server_that_never_answers_is_timed_out(sshd: Sshd, tmp_path: Path) -> None:
     url = f"ssh://{getpass.getuser()}@127.0.0.1:{sshd.port}/srv/x.git"
     before = _ssh_children()
-    run = run_cli(["index", "add", "x", url],
-                  {"HXPM_HOME": str(tmp_path / "home"), "GIT_SSH_COMMAND": sshd.hanging_ssh_command,
-                   "HXPM_NET_TIMEOUT": "2"}, timeout=40)
+    run = run_cli(
+        ["index", "add", "x", url],
+        {
+            "HXPM_HOME": str(tmp_path / "home"),
+            "GIT_SSH_COMMAND": sshd.hanging_ssh_command,
+            "HXPM_NET_TIMEOUT": "2",
+        },
+        timeout=40,
+    )
     assert run.code == 6, run.err
     assert "no data for 2 s" in run.err and "HXPM_NET_TIMEOUT" in run.err
     assert run.seconds < 15

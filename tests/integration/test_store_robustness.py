@@ -16,9 +16,15 @@ from tests.factories import make_expert_dir
 
 
 def hxpm(*args: str | Path, env: dict[str, str], preexec=None) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "hxpm", *map(str, args)], env=env,
-                          capture_output=True, text=True, timeout=120, preexec_fn=preexec,
-                          check=False)
+    return subprocess.run(
+        [sys.executable, "-m", "hxpm", *map(str, args)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        preexec_fn=preexec,
+        check=False,
+    )
 
 
 def _env(hxpm_home: Path) -> dict[str, str]:
@@ -27,11 +33,20 @@ def _env(hxpm_home: Path) -> dict[str, str]:
 
 def test_two_processes_install_at_once(hxpm_home, tmp_path):
     env = _env(hxpm_home)
-    dirs = [make_expert_dir(tmp_path / f"s{i}", f"expert-c{i}", "1.0.0", seed=i,
-                            weight_bytes=4_000_000) for i in range(2)]
-    procs = [subprocess.Popen([sys.executable, "-m", "hxpm", "install", str(d),
-                               "--unsafe-allow-unsigned"], env=env, stdout=subprocess.PIPE,
-                              stderr=subprocess.PIPE, text=True) for d in dirs * 2]
+    dirs = [
+        make_expert_dir(tmp_path / f"s{i}", f"expert-c{i}", "1.0.0", seed=i, weight_bytes=4_000_000)
+        for i in range(2)
+    ]
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-m", "hxpm", "install", str(d), "--unsafe-allow-unsigned"],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for d in dirs * 2
+    ]
     results = [(p.wait(timeout=120), p.stderr.read()) for p in procs]
     assert all(code == 0 for code, _ in results), results
     listed = json.loads(hxpm("list", "--json", env=env).stdout)["experts"]
@@ -114,8 +129,13 @@ def _mount_tmpfs(path: Path, size: str) -> str | None:
     if os.geteuid() != 0 or shutil.which("mount") is None:
         return "mounting a small tmpfs needs root and mount(8)"
     path.mkdir(parents=True, exist_ok=True)
-    r = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(path)],
-                       capture_output=True, text=True, timeout=30, check=False)
+    r = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(path)],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
     return None if r.returncode == 0 else f"mount -t tmpfs failed: {r.stderr.strip()}"
 
 
@@ -190,8 +210,10 @@ def test_disk_full_at_every_step_leaves_the_store_unchanged(tmp_path):
 def test_verify_store_sees_a_consistent_store_while_others_write(hxpm_home, tmp_path):
     """Readers take no lock: verify must not report the trees writers are moving."""
     env = _env(hxpm_home)
-    dirs = [make_expert_dir(tmp_path / f"w{i}", f"expert-w{i}", "1.0.0", seed=i,
-                            weight_bytes=400_000) for i in range(2)]
+    dirs = [
+        make_expert_dir(tmp_path / f"w{i}", f"expert-w{i}", "1.0.0", seed=i, weight_bytes=400_000)
+        for i in range(2)
+    ]
     pkgs = []
     for d in dirs:
         assert hxpm("package", d, "-o", tmp_path / "dist", env=env).returncode == 0

@@ -32,15 +32,19 @@ from hxpm.core.digest import base_model_digest  # noqa: E402
 SPECIAL_TOKENS = ("<|endoftext|>", "<|im_start|>", "<|im_end|>")
 CHATML_TEMPLATE = (
     "{% for m in messages %}<|im_start|>{{ m['role'] }}\n{{ m['content'] }}<|im_end|>\n"
-    "{% endfor %}{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}")
+    "{% endfor %}{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}"
+)
 ATTN = ("q_proj", "k_proj", "v_proj", "o_proj")
 MLP = ("gate_proj", "up_proj", "down_proj")
 
 
 def byte_alphabet() -> list[str]:
     """GPT-2's byte-to-unicode map, in byte order: token id i is byte i."""
-    printable = [*range(ord("!"), ord("~") + 1), *range(ord("¡"), ord("¬") + 1),
-                 *range(ord("®"), ord("ÿ") + 1)]
+    printable = [
+        *range(ord("!"), ord("~") + 1),
+        *range(ord("¡"), ord("¬") + 1),
+        *range(ord("®"), ord("ÿ") + 1),
+    ]
     extra = iter(range(256, 512))
     return [chr(b) if b in printable else chr(next(extra)) for b in range(256)]
 
@@ -55,26 +59,48 @@ def write_tokenizer(out: Path, *, chat_template: str | None = CHATML_TEMPLATE) -
     tok.decoder = decoders.ByteLevel()
     tok.add_special_tokens(list(SPECIAL_TOKENS))
     tok.save(str(out / "tokenizer.json"))
-    config = {"tokenizer_class": "PreTrainedTokenizerFast", "eos_token": "<|im_end|>",
-              "pad_token": "<|endoftext|>", "model_max_length": 4096}
+    config = {
+        "tokenizer_class": "PreTrainedTokenizerFast",
+        "eos_token": "<|im_end|>",
+        "pad_token": "<|endoftext|>",
+        "model_max_length": 4096,
+    }
     if chat_template is not None:
         config["chat_template"] = chat_template
     (out / "tokenizer_config.json").write_text(json.dumps(config, indent=2) + "\n")
 
 
-def make_tiny_base(out: Path, *, hidden: int = 64, layers: int = 2, heads: int = 4,
-                   kv_heads: int = 2, intermediate: int = 128, context: int = 512,
-                   seed: int = 0, chat_template: str | None = CHATML_TEMPLATE) -> Path:
+def make_tiny_base(
+    out: Path,
+    *,
+    hidden: int = 64,
+    layers: int = 2,
+    heads: int = 4,
+    kv_heads: int = 2,
+    intermediate: int = 128,
+    context: int = 512,
+    seed: int = 0,
+    chat_template: str | None = CHATML_TEMPLATE,
+) -> Path:
     """A random Qwen3ForCausalLM saved as config.json + model.safetensors + tokenizer."""
     from transformers import Qwen3Config, Qwen3ForCausalLM
 
     out.mkdir(parents=True, exist_ok=True)
     write_tokenizer(out, chat_template=chat_template)
     config = Qwen3Config(
-        vocab_size=256 + len(SPECIAL_TOKENS), hidden_size=hidden, intermediate_size=intermediate,
-        num_hidden_layers=layers, num_attention_heads=heads, num_key_value_heads=kv_heads,
-        head_dim=hidden // heads, max_position_embeddings=context, tie_word_embeddings=False,
-        pad_token_id=256, eos_token_id=258, bos_token_id=None)
+        vocab_size=256 + len(SPECIAL_TOKENS),
+        hidden_size=hidden,
+        intermediate_size=intermediate,
+        num_hidden_layers=layers,
+        num_attention_heads=heads,
+        num_key_value_heads=kv_heads,
+        head_dim=hidden // heads,
+        max_position_embeddings=context,
+        tie_word_embeddings=False,
+        pad_token_id=256,
+        eos_token_id=258,
+        bos_token_id=None,
+    )
     torch.manual_seed(seed)
     model = Qwen3ForCausalLM(config)
     with torch.no_grad():  # larger weights than the init's 0.02 std: outputs worth comparing
@@ -86,9 +112,16 @@ def make_tiny_base(out: Path, *, hidden: int = 64, layers: int = 2, heads: int =
     return out
 
 
-def make_adapter(base_dir: Path, out: Path, kind: str, *, seed: int,
-                 targets: Sequence[str] = ("q_proj", "v_proj", "down_proj"),
-                 r: int = 4, alpha: int = 8) -> Path:
+def make_adapter(
+    base_dir: Path,
+    out: Path,
+    kind: str,
+    *,
+    seed: int,
+    targets: Sequence[str] = ("q_proj", "v_proj", "down_proj"),
+    r: int = 4,
+    alpha: int = 8,
+) -> Path:
     """A peft adapter of ``kind`` ("lora", "dora", "ia3") with random non-zero weights."""
     from peft import IA3Config, LoraConfig, get_peft_model
     from transformers import AutoModelForCausalLM
@@ -97,8 +130,13 @@ def make_adapter(base_dir: Path, out: Path, kind: str, *, seed: int,
         ff = [t for t in targets if t in MLP and t == "down_proj"]
         config = IA3Config(target_modules=list(targets), feedforward_modules=ff)
     else:
-        config = LoraConfig(r=r, lora_alpha=alpha, target_modules=list(targets),
-                            use_dora=kind == "dora", lora_dropout=0.0)
+        config = LoraConfig(
+            r=r,
+            lora_alpha=alpha,
+            target_modules=list(targets),
+            use_dora=kind == "dora",
+            lora_dropout=0.0,
+        )
     with quiet_transformers():
         model = AutoModelForCausalLM.from_pretrained(base_dir)
         peft_model = get_peft_model(model, config)
@@ -140,8 +178,10 @@ ADAPTER_SPECS: dict[str, tuple[str, int, tuple[str, ...]]] = {
 def tiny(tmp_path_factory: pytest.TempPathFactory) -> TinyWorld:
     root = tmp_path_factory.mktemp("runtime")
     base = make_tiny_base(root / "base")
-    adapters = {name: make_adapter(base, root / name, kind, seed=seed, targets=targets)
-                for name, (kind, seed, targets) in ADAPTER_SPECS.items()}
+    adapters = {
+        name: make_adapter(base, root / name, kind, seed=seed, targets=targets)
+        for name, (kind, seed, targets) in ADAPTER_SPECS.items()
+    }
     return TinyWorld(base, base_model_digest(base), adapters)
 
 

@@ -30,20 +30,39 @@ def world(cli, tiny, tmp_path):
     shutil.copytree(tiny.base, base)
     assert cli("base", "add", "hxpm/tiny", "--path", base).code == 0
     src = tmp_path / "src"
-    specs = [("expert-sql", "lora-a", ["sql", "select"], [], 5),
-             ("expert-json", "lora-b", ["json"], [], 2),
-             ("expert-report", "dora-a", ["report"], ["expert-json"], 7)]
+    specs = [
+        ("expert-sql", "lora-a", ["sql", "select"], [], 5),
+        ("expert-json", "lora-b", ["json"], [], 2),
+        ("expert-report", "dora-a", ["report"], ["expert-json"], 7),
+    ]
     for name, adapter, keywords, requires, order in specs:
-        d = _expert_from_adapter(src, name, tiny.adapters[adapter], tiny.digest,
-                                 keywords=keywords, requires=requires, load_order=order)
+        d = _expert_from_adapter(
+            src,
+            name,
+            tiny.adapters[adapter],
+            tiny.digest,
+            keywords=keywords,
+            requires=requires,
+            load_order=order,
+        )
         r = cli("install", d, "--unsafe-allow-unsigned")
         assert r.code == 0, r.err
     return base
 
 
 def test_run_json_record_with_routing(cli, world):
-    r = cli("run", "--prompt", "select all rows with sql", "--max-new-tokens", "6",
-            "--seed", "1", "--device", "cpu", "--json")
+    r = cli(
+        "run",
+        "--prompt",
+        "select all rows with sql",
+        "--max-new-tokens",
+        "6",
+        "--seed",
+        "1",
+        "--device",
+        "cpu",
+        "--json",
+    )
     assert r.code == 0, r.err
     rec = r.json()
     assert rec["schema"] == "hxpm.run/1"
@@ -52,17 +71,27 @@ def test_run_json_record_with_routing(cli, world):
     assert rec["tokens"]["generated"] <= 6 and isinstance(rec["output"], str)
     assert set(rec["timings"]) == {"load_s", "switch_s", "generate_s"}
     assert rec["tokens_per_s"] > 0 and rec["stopped_by"] in ("eos", "stop", "length")
-    again = cli("run", "--prompt", "select all rows with sql", "--max-new-tokens", "6",
-                "--seed", "1", "--device", "cpu", "--json").json()
+    again = cli(
+        "run",
+        "--prompt",
+        "select all rows with sql",
+        "--max-new-tokens",
+        "6",
+        "--seed",
+        "1",
+        "--device",
+        "cpu",
+        "--json",
+    ).json()
     assert again["output"] == rec["output"]  # greedy + seed: deterministic
 
 
 def test_named_experts_stack_with_their_requires(cli, world):
-    rec = cli("run", "--prompt", "hello", "--expert", "report", "--max-new-tokens", "4",
-              "--json").json()
+    rec = cli(
+        "run", "--prompt", "hello", "--expert", "report", "--max-new-tokens", "4", "--json"
+    ).json()
     assert [e["name"] for e in rec["experts"]] == ["expert-json", "expert-report"]
-    bare = cli("run", "--prompt", "hello", "--expert", "", "--max-new-tokens", "4",
-               "--json").json()
+    bare = cli("run", "--prompt", "hello", "--expert", "", "--max-new-tokens", "4", "--json").json()
     assert bare["experts"] == [] and bare["route"] is None
 
 
@@ -94,8 +123,14 @@ main(sys.argv[1:])
 def test_missing_runtime_extra_says_how_to_install(world, hxpm_home):
     # The runtime IS installed here: a meta-path hook hides it, as on a machine without it.
     env = {**os.environ, "HXPM_HOME": str(hxpm_home)}
-    r = subprocess.run([sys.executable, "-c", BLOCK_RUNTIME, "run", "--prompt", "hi"],
-                       env=env, capture_output=True, text=True, timeout=60, check=False)
+    r = subprocess.run(
+        [sys.executable, "-c", BLOCK_RUNTIME, "run", "--prompt", "hi"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
     assert r.returncode == 1, r.stderr
     assert "hxpm[runtime]" in r.stderr and "Traceback" not in r.stderr
 
@@ -103,9 +138,15 @@ def test_missing_runtime_extra_says_how_to_install(world, hxpm_home):
 def test_chat_keeps_the_base_and_switches_sets(world, hxpm_home):
     env = {**os.environ, "HXPM_HOME": str(hxpm_home)}
     script = "/experts expert-json\nhello there\n/auto\nselect sql rows\n/experts\nhi\n/exit\n"
-    r = subprocess.run([sys.executable, "-m", "hxpm", "chat", "--max-new-tokens", "3",
-                        "--device", "cpu"], input=script, env=env, capture_output=True,
-                       text=True, timeout=120, check=False)
+    r = subprocess.run(
+        [sys.executable, "-m", "hxpm", "chat", "--max-new-tokens", "3", "--device", "cpu"],
+        input=script,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
     assert r.returncode == 0, r.stderr
     assert "loaded on cpu" in r.stderr
     assert "(expert-json: named on the command line" in r.stderr
@@ -117,9 +158,25 @@ def test_run_prints_no_library_warnings(world, hxpm_home):
     # What the user sees is hxpm's own output: no torch/transformers/peft warnings.
     env = {**os.environ, "HXPM_HOME": str(hxpm_home)}
     env.pop("PYTHONWARNINGS", None)  # as a user runs it: Python's default filters
-    r = subprocess.run([sys.executable, "-m", "hxpm", "run", "--prompt", "select sql rows",
-                        "--max-new-tokens", "4", "--device", "cpu"],
-                       env=env, capture_output=True, text=True, timeout=120, check=False)
+    r = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "hxpm",
+            "run",
+            "--prompt",
+            "select sql rows",
+            "--max-new-tokens",
+            "4",
+            "--device",
+            "cpu",
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
     assert r.returncode == 0, r.stderr
     lowered = r.stderr.lower()
     assert "warning" not in lowered and "deprecat" not in lowered, r.stderr

@@ -38,8 +38,10 @@ def test_unknown_devices_are_usage_errors(spec):
 @pytest.mark.gpu
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
 def test_bf16_on_cuda_generates_and_merges_like_unmerged(base_ref, ref):
-    with Session(base_ref, device="cuda", merge="always") as merged, \
-            Session(base_ref, device="cuda", merge="never") as unmerged:
+    with (
+        Session(base_ref, device="cuda", merge="always") as merged,
+        Session(base_ref, device="cuda", merge="never") as unmerged,
+    ):
         assert merged.device.startswith("cuda") and merged.dtype == "bfloat16"
         result = merged.generate("hello", GenerationConfig(max_new_tokens=16))
         assert result.new_tokens == 16
@@ -49,7 +51,8 @@ def test_bf16_on_cuda_generates_and_merges_like_unmerged(base_ref, ref):
         merged.use(refs)
         unmerged.use(refs)
         # bf16 rounding: merged weights are rounded once, unmerged activations per layer
-        torch.testing.assert_close(merged.logits(tokens), unmerged.logits(tokens),
-                                   atol=0.2, rtol=0.05)
+        torch.testing.assert_close(
+            merged.logits(tokens), unmerged.logits(tokens), atol=0.2, rtol=0.05
+        )
         merged.use([])  # exact restore: no bf16 drift (peft's unmerge drifts by ~0.05 here)
         torch.testing.assert_close(merged.logits(tokens), bare, atol=1e-3, rtol=0)

@@ -31,12 +31,26 @@ def trained(tiny, base_ref, tmp_path_factory) -> Path:
     from hxpm_runtime.train import TrainJob, train
 
     root = tmp_path_factory.mktemp("eval")
-    d = make_expert(root, "expert-color", tiny.digest, train=[color(w) for w in WORDS],
-                    heldout=[color(w) for w in HELDOUT],
-                    evaluation={"metric": "json_valid"})
-    train(TrainJob(base_ref, TrainConfig(rank=8, alpha=16, learning_rate=0.01, batch_size=8,
-                                         warmup_steps=5, max_length=96),
-                   tuple(Example(**color(w)) for w in WORDS), d, max_steps=200, device="cpu"))
+    d = make_expert(
+        root,
+        "expert-color",
+        tiny.digest,
+        train=[color(w) for w in WORDS],
+        heldout=[color(w) for w in HELDOUT],
+        evaluation={"metric": "json_valid"},
+    )
+    train(
+        TrainJob(
+            base_ref,
+            TrainConfig(
+                rank=8, alpha=16, learning_rate=0.01, batch_size=8, warmup_steps=5, max_length=96
+            ),
+            tuple(Example(**color(w)) for w in WORDS),
+            d,
+            max_steps=200,
+            device="cpu",
+        )
+    )
     return d
 
 
@@ -48,9 +62,11 @@ def expert(trained, tmp_path) -> Path:
 def test_eval_of_an_installed_expert_by_name(cli, store, expert):  # noqa: F811
     assert cli("install", expert, "--unsafe-allow-unsigned").code == 0
     ticks: list[tuple[int, int]] = []
-    result = evaluate_expert(store, EvalRequest(None, expert / "datasets" / "heldout.jsonl",
-                                                installed="color", device="cpu"),
-                             on_item=lambda *a: ticks.append(a))
+    result = evaluate_expert(
+        store,
+        EvalRequest(None, expert / "datasets" / "heldout.jsonl", installed="color", device="cpu"),
+        on_item=lambda *a: ticks.append(a),
+    )
     assert result.metric == "json_valid" and result.n == len(HELDOUT)
     assert result.experts == ("expert-color",) and result.name == "expert-color"
     assert result.expert_score >= 0.75 > result.base_score  # the format generalises
@@ -92,14 +108,17 @@ def test_eval_refusals(store, expert, tmp_path):  # noqa: F811
         evaluate_expert(store, EvalRequest(expert, bad))
 
 
-@pytest.mark.parametrize(("evaluation", "field"), [
-    ({"metric": "bleu"}, "evaluation.metric"),
-    ({"metric": "regex"}, "evaluation.pattern"),
-    ({"metric": "regex", "pattern": "(unclosed"}, "evaluation.pattern"),
-    ({"metric": "label", "pattern": "x"}, "evaluation.pattern"),
-    ({"metric": 3}, "evaluation.metric"),
-    ("exact_match", "evaluation"),
-])
+@pytest.mark.parametrize(
+    ("evaluation", "field"),
+    [
+        ({"metric": "bleu"}, "evaluation.metric"),
+        ({"metric": "regex"}, "evaluation.pattern"),
+        ({"metric": "regex", "pattern": "(unclosed"}, "evaluation.pattern"),
+        ({"metric": "label", "pattern": "x"}, "evaluation.pattern"),
+        ({"metric": 3}, "evaluation.metric"),
+        ("exact_match", "evaluation"),
+    ],
+)
 def test_bad_evaluation_sections_name_the_field(evaluation, field):
     with pytest.raises(ManifestError) as info:
         parse_evaluation({"evaluation": evaluation})
@@ -111,24 +130,27 @@ def test_evaluation_defaults_to_exact_match():
     assert parse_evaluation({"evaluation": {"metric": "regex", "pattern": "a+"}}).pattern == "a+"
 
 
-@pytest.mark.parametrize(("metric", "output", "expected", "verdict"), [
-    ("exact_match", "  SELECT 1\n", "SELECT 1", True),
-    ("exact_match", "SELECT 1;", "SELECT 1", False),
-    ("json_valid", ' {"a": [1, 2]} ', "", True),
-    ("json_valid", '{"a": 1', "", False),
-    ("json_valid", "NaN", "", False),
-    ("json_exact", '{"b": 2, "a": 1.0}', '{"a": 1, "b": 2}', True),
-    ("json_exact", '{"a": true}', '{"a": 1}', False),  # JSON true is not 1
-    ("json_exact", '{"a": 1}', '{"a": 1, "b": 2}', False),
-    ("json_exact", "not json", '{"a": 1}', False),
-    ("prefix_match", "  MATCH (n) RETURN n LIMIT 5", "MATCH (n) RETURN n", True),
-    ("prefix_match", "RETURN n", "MATCH", False),
-    ("label", "Positive.\nBecause the review says so", "positive", True),
-    ("label", "spam: obvious", "SPAM", True),
-    ("label", "not spam", "not spam", True),
-    ("label", "negative", "positive", False),
-    ("label", "", "positive", False),
-])
+@pytest.mark.parametrize(
+    ("metric", "output", "expected", "verdict"),
+    [
+        ("exact_match", "  SELECT 1\n", "SELECT 1", True),
+        ("exact_match", "SELECT 1;", "SELECT 1", False),
+        ("json_valid", ' {"a": [1, 2]} ', "", True),
+        ("json_valid", '{"a": 1', "", False),
+        ("json_valid", "NaN", "", False),
+        ("json_exact", '{"b": 2, "a": 1.0}', '{"a": 1, "b": 2}', True),
+        ("json_exact", '{"a": true}', '{"a": 1}', False),  # JSON true is not 1
+        ("json_exact", '{"a": 1}', '{"a": 1, "b": 2}', False),
+        ("json_exact", "not json", '{"a": 1}', False),
+        ("prefix_match", "  MATCH (n) RETURN n LIMIT 5", "MATCH (n) RETURN n", True),
+        ("prefix_match", "RETURN n", "MATCH", False),
+        ("label", "Positive.\nBecause the review says so", "positive", True),
+        ("label", "spam: obvious", "SPAM", True),
+        ("label", "not spam", "not spam", True),
+        ("label", "negative", "positive", False),
+        ("label", "", "positive", False),
+    ],
+)
 def test_metrics(metric, output, expected, verdict):
     assert scorer(metric)(output, expected) is verdict
 

@@ -49,14 +49,16 @@ def _peft_adapter(base: Path, out: Path, config: LoraConfig, seed: int) -> Path:
     return out
 
 
-def _install(cli, src: Path, name: str, adapter: Path, digest: str, *, requires=(),
-             order: int) -> None:
+def _install(
+    cli, src: Path, name: str, adapter: Path, digest: str, *, requires=(), order: int
+) -> None:
     d = src / name
     d.mkdir(parents=True)
     for f in ("adapter_config.json", "adapter_model.safetensors"):
         shutil.copy(adapter / f, d / f)
-    m = manifest_dict(name, "1.0.0", bases=(("hxpm/tiny", digest),), requires=list(requires),
-                      load_order=order)
+    m = manifest_dict(
+        name, "1.0.0", bases=(("hxpm/tiny", digest),), requires=list(requires), load_order=order
+    )
     (d / "manifest.json").write_text(json.dumps(m))
     r = cli("install", d, "--unsafe-allow-unsigned")
     assert r.code == 0, r.err
@@ -68,17 +70,29 @@ def world(cli, tiny, tmp_path):
     shutil.copytree(tiny.base, base)
     assert cli("base", "add", "hxpm/tiny", "--path", base).code == 0
     # Per-module ranks and scales, and rsLoRA: the merge must take them as PEFT does.
-    patterned = _peft_adapter(tiny.base, tmp_path / "patterned", LoraConfig(
-        r=4, lora_alpha=8, target_modules=["q_proj", "v_proj", "o_proj"], lora_dropout=0.0,
-        rank_pattern={"v_proj": 8}, alpha_pattern={"q_proj": 3}, use_rslora=True), seed=11)
+    patterned = _peft_adapter(
+        tiny.base,
+        tmp_path / "patterned",
+        LoraConfig(
+            r=4,
+            lora_alpha=8,
+            target_modules=["q_proj", "v_proj", "o_proj"],
+            lora_dropout=0.0,
+            rank_pattern={"v_proj": 8},
+            alpha_pattern={"q_proj": 3},
+            use_rslora=True,
+        ),
+        seed=11,
+    )
     src = tmp_path / "src"
     for name, adapter, requires, order in [
-            ("expert-json", tiny.adapters["lora-a"], (), 2),
-            ("expert-pat", patterned, (), 3),
-            ("expert-top", tiny.adapters["lora-c"], ("expert-json", "expert-pat"), 7),
-            ("expert-dora", tiny.adapters["dora-a"], (), 4),
-            ("expert-ia3", tiny.adapters["ia3-a"], (), 5),
-            ("expert-report", tiny.adapters["lora-b"], ("expert-dora",), 8)]:
+        ("expert-json", tiny.adapters["lora-a"], (), 2),
+        ("expert-pat", patterned, (), 3),
+        ("expert-top", tiny.adapters["lora-c"], ("expert-json", "expert-pat"), 7),
+        ("expert-dora", tiny.adapters["dora-a"], (), 4),
+        ("expert-ia3", tiny.adapters["ia3-a"], (), 5),
+        ("expert-report", tiny.adapters["lora-b"], ("expert-dora",), 8),
+    ]:
         _install(cli, src, name, adapter, tiny.digest, requires=requires, order=order)
     return BaseRef("hxpm/tiny", base, tiny.digest)
 
@@ -117,8 +131,10 @@ def test_merge_stack_is_one_lora_equal_to_the_stack(cli, world, tmp_path):
     assert not config["use_rslora"] and not config["use_dora"]
 
     # Independently of the export's own check: plain PEFT vs hxpm's stacked run.
-    members = [AdapterRef(n, "1.0.0", Path(by_name[n]["path"]), load_order=o)
-               for n, o in (("expert-json", 2), ("expert-pat", 3))]
+    members = [
+        AdapterRef(n, "1.0.0", Path(by_name[n]["path"]), load_order=o)
+        for n, o in (("expert-json", 2), ("expert-pat", 3))
+    ]
     top_dir = next(Path(world.path).parent.glob("home/experts/expert-top/*/*/*"))
     members.append(AdapterRef("expert-top", "1.0.0", top_dir, load_order=7))
     stacked = _stacked_logits(world, members)
@@ -149,9 +165,24 @@ main(sys.argv[1:])
 def test_merge_stack_without_the_runtime_says_how_to_install(world, hxpm_home, tmp_path):
     # The runtime IS installed here: a meta-path hook hides it, as on a machine without it.
     env = {**os.environ, "HXPM_HOME": str(hxpm_home)}
-    r = subprocess.run([sys.executable, "-c", BLOCK_RUNTIME, "export", "vllm", "expert-top",
-                        "--merge-stack", "-o", str(tmp_path / "out")], env=env,
-                       capture_output=True, text=True, timeout=60, check=False)
+    r = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            BLOCK_RUNTIME,
+            "export",
+            "vllm",
+            "expert-top",
+            "--merge-stack",
+            "-o",
+            str(tmp_path / "out"),
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
     assert r.returncode == 1, r.stderr
     assert "--merge-stack needs the hxpm runtime" in r.stderr and "hxpm[runtime]" in r.stderr
     assert "Traceback" not in r.stderr and not (tmp_path / "out").exists()
@@ -168,10 +199,13 @@ def test_a_stacked_expert_needs_merge_stack(cli, world):
     assert doc["max_rank"] == 8 and any("rank_pattern" in n for n in doc["notes"])
 
 
-@pytest.mark.parametrize("name, words", [
-    ("expert-dora", ["expert-dora", "DoRA", "plain LoRA only"]),
-    ("expert-ia3", ["expert-ia3", "IA3", "LoRA only"]),
-])
+@pytest.mark.parametrize(
+    "name, words",
+    [
+        ("expert-dora", ["expert-dora", "DoRA", "plain LoRA only"]),
+        ("expert-ia3", ["expert-ia3", "IA3", "LoRA only"]),
+    ],
+)
 def test_adapters_vllm_cannot_load_are_refused(cli, world, name, words):
     r = cli("export", "vllm", name)
     assert r.code == 2 and all(w in r.err for w in words), r.err
@@ -185,20 +219,32 @@ def test_a_stack_with_a_dora_member_is_not_merged(cli, world, tmp_path):
     assert not (tmp_path / "out").exists()  # refused before anything was written
 
 
-@pytest.mark.parametrize("config, expected", [
-    ({"init_lora_weights": "pissa"}, "init_lora_weights='pissa'"),
-    ({"modules_to_save": ["lm_head"]}, "modules_to_save"),
-    ({"bias": "all"}, "bias='all'"),
-    ({"use_dora": True}, "DoRA"),
-])
+@pytest.mark.parametrize(
+    "config, expected",
+    [
+        ({"init_lora_weights": "pissa"}, "init_lora_weights='pissa'"),
+        ({"modules_to_save": ["lm_head"]}, "modules_to_save"),
+        ({"bias": "all"}, "bias='all'"),
+        ({"use_dora": True}, "DoRA"),
+    ],
+)
 def test_vllm_refusals_on_configs_written_by_peft(tiny, tmp_path, config, expected):
-    folder = _peft_adapter(tiny.base, tmp_path / "a", LoraConfig(
-        r=4, lora_alpha=8, target_modules=["q_proj", "v_proj"], lora_dropout=0.0, **config),
-        seed=3)
+    folder = _peft_adapter(
+        tiny.base,
+        tmp_path / "a",
+        LoraConfig(
+            r=4, lora_alpha=8, target_modules=["q_proj", "v_proj"], lora_dropout=0.0, **config
+        ),
+        seed=3,
+    )
     reasons = vllm_refusals(load_adapter_config(folder / "adapter_config.json"))
     assert any(expected in r for r in reasons), reasons
-    plain = _peft_adapter(tiny.base, tmp_path / "b", LoraConfig(
-        r=4, lora_alpha=8, target_modules=["q_proj", "v_proj"], lora_dropout=0.0), seed=3)
+    plain = _peft_adapter(
+        tiny.base,
+        tmp_path / "b",
+        LoraConfig(r=4, lora_alpha=8, target_modules=["q_proj", "v_proj"], lora_dropout=0.0),
+        seed=3,
+    )
     assert vllm_refusals(load_adapter_config(plain / "adapter_config.json")) == []
 
 
@@ -224,18 +270,33 @@ def test_the_check_catches_a_wrong_merge(tiny, ref, base_ref, tmp_path):
 
 def test_demo_classifier_stack_merges_exactly(cli, tmp_path):
     """The real demo experts (LoRA r=8, trained by hxpm) from their signed packages."""
-    assert cli("base", "add", "hxpm/tiny-qwen3", "--path", ROOT / "models" / "tiny-qwen3"
-               ).code == 0
-    assert cli("trust", "add", ROOT / "demo" / "keys" / "demo-publisher.pub", "--name",
-               "hxpm-demo", "--experts", "expert-*").code == 0
-    names = ["expert-json", "expert-english-basic", "expert-cypher",
-             "expert-document-classifier"]
+    assert cli("base", "add", "hxpm/tiny-qwen3", "--path", ROOT / "models" / "tiny-qwen3").code == 0
+    assert (
+        cli(
+            "trust",
+            "add",
+            ROOT / "demo" / "keys" / "demo-publisher.pub",
+            "--name",
+            "hxpm-demo",
+            "--experts",
+            "expert-*",
+        ).code
+        == 0
+    )
+    names = ["expert-json", "expert-english-basic", "expert-cypher", "expert-document-classifier"]
     for name in names:
         package = next((ROOT / "experts" / name / "dist").glob("*.expert"))
         r = cli("install", package)
         assert r.code == 0, r.err
-    r = cli("export", "vllm", "expert-document-classifier", "--merge-stack", "-o",
-            tmp_path / "out", "--json")
+    r = cli(
+        "export",
+        "vllm",
+        "expert-document-classifier",
+        "--merge-stack",
+        "-o",
+        tmp_path / "out",
+        "--json",
+    )
     assert r.code == 0, r.err
     doc = r.json()
     classifier = doc["modules"][-1]
@@ -250,9 +311,7 @@ def test_only_lora_on_linear_layers_is_merged(ref, base_ref, tmp_path):
     from hxpm.errors import InferenceError
 
     with pytest.raises(InferenceError, match=r"embed_tokens is not a Linear layer \(Embedding\)"):
-        write_merged_stack(base_ref, [ref("lora-a"), ref("lora-emb", load_order=1)],
-                           tmp_path / "m")
+        write_merged_stack(base_ref, [ref("lora-a"), ref("lora-emb", load_order=1)], tmp_path / "m")
     with pytest.raises(InferenceError, match="cannot merge dora-b: it is a DoRA adapter"):
-        write_merged_stack(base_ref, [ref("lora-a"), ref("dora-b", load_order=1)],
-                           tmp_path / "m")
+        write_merged_stack(base_ref, [ref("lora-a"), ref("dora-b", load_order=1)], tmp_path / "m")
     assert not (tmp_path / "m").exists()

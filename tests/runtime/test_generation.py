@@ -26,23 +26,23 @@ def test_greedy_is_deterministic_and_matches_transformers_generate(session):
     assert first.tokens_per_s > 0 and first.generate_s > 0
 
     tok = session.tokenizer
-    text = tok.apply_chat_template([{"role": "user", "content": "hello"}], tokenize=False,
-                                   add_generation_prompt=True)
+    text = tok.apply_chat_template(
+        [{"role": "user", "content": "hello"}], tokenize=False, add_generation_prompt=True
+    )
     ids = tok(text, add_special_tokens=False, return_tensors="pt")["input_ids"]
     assert first.prompt_tokens == ids.shape[1]
     with torch.no_grad():
-        out = session.model.generate(ids, max_new_tokens=24, do_sample=False,
-                                     min_new_tokens=24, pad_token_id=256)
-    assert first.text == tok.decode(out[0, ids.shape[1]:], skip_special_tokens=True)
+        out = session.model.generate(
+            ids, max_new_tokens=24, do_sample=False, min_new_tokens=24, pad_token_id=256
+        )
+    assert first.text == tok.decode(out[0, ids.shape[1] :], skip_special_tokens=True)
 
 
 def test_sampling_with_a_seed_is_reproducible(session):
-    config = GenerationConfig(max_new_tokens=32, temperature=1.0, top_p=0.9, top_k=50,
-                              seed=1234)
+    config = GenerationConfig(max_new_tokens=32, temperature=1.0, top_p=0.9, top_k=50, seed=1234)
     a = session.generate("tell me", config)
     b = session.generate("tell me", config)
-    c = session.generate("tell me", GenerationConfig(max_new_tokens=32, temperature=1.0,
-                                                     seed=99))
+    c = session.generate("tell me", GenerationConfig(max_new_tokens=32, temperature=1.0, seed=99))
     assert a.text == b.text
     assert a.text != c.text
 
@@ -50,8 +50,9 @@ def test_sampling_with_a_seed_is_reproducible(session):
 @pytest.mark.parametrize("cut", [{"top_k": 1}, {"top_p": 1e-6}])
 def test_top_k_1_and_a_tiny_top_p_sample_the_greedy_token(session, cut):
     greedy = session.generate("narrow", GREEDY)
-    sampled = session.generate("narrow", GenerationConfig(max_new_tokens=24, temperature=1.5,
-                                                          seed=5, **cut))
+    sampled = session.generate(
+        "narrow", GenerationConfig(max_new_tokens=24, temperature=1.5, seed=5, **cut)
+    )
     assert sampled.text == greedy.text
 
 
@@ -64,13 +65,15 @@ def test_streamed_pieces_add_up_to_the_text(session):
 
 def test_stop_sequences_cut_the_text(session):
     full = session.generate("stop here", GenerationConfig(max_new_tokens=40)).text
-    start = next(i for i in range(6, len(full) - 2) if "\ufffd" not in full[i:i + 2])
-    stop = full[start:start + 2]
-    cut = full[:full.index(stop)]
+    start = next(i for i in range(6, len(full) - 2) if "\ufffd" not in full[i : i + 2])
+    stop = full[start : start + 2]
+    cut = full[: full.index(stop)]
     pieces: list[str] = []
-    result = session.generate("stop here", GenerationConfig(max_new_tokens=40,
-                                                            stop=("never-there", stop)),
-                              on_text=pieces.append)
+    result = session.generate(
+        "stop here",
+        GenerationConfig(max_new_tokens=40, stop=("never-there", stop)),
+        on_text=pieces.append,
+    )
     assert result.stopped_by == "stop"
     assert result.text == cut
     assert "".join(pieces) == cut  # nothing of the stop sequence was streamed
@@ -78,8 +81,9 @@ def test_stop_sequences_cut_the_text(session):
 
 def test_eos_ends_generation(session):
     tok = session.tokenizer
-    text = tok.apply_chat_template([{"role": "user", "content": "bye"}], tokenize=False,
-                                   add_generation_prompt=True)
+    text = tok.apply_chat_template(
+        [{"role": "user", "content": "bye"}], tokenize=False, add_generation_prompt=True
+    )
     token = int(session.logits(tok(text, add_special_tokens=False)["input_ids"])[-1].argmax())
     config = session.model.generation_config
     saved = config.eos_token_id
@@ -98,10 +102,16 @@ def test_prompt_longer_than_the_context_is_refused(session):
         session.generate("hi", GenerationConfig(max_new_tokens=600))
 
 
-@pytest.mark.parametrize("config", [
-    GenerationConfig(max_new_tokens=0), GenerationConfig(temperature=-1.0),
-    GenerationConfig(top_p=0.0), GenerationConfig(top_k=-2), GenerationConfig(stop=("",)),
-])
+@pytest.mark.parametrize(
+    "config",
+    [
+        GenerationConfig(max_new_tokens=0),
+        GenerationConfig(temperature=-1.0),
+        GenerationConfig(top_p=0.0),
+        GenerationConfig(top_k=-2),
+        GenerationConfig(stop=("",)),
+    ],
+)
 def test_invalid_decoding_settings(session, config):
     with pytest.raises(UsageError):
         session.generate("hi", config)
@@ -127,14 +137,17 @@ class NoTemplateTokenizer:
     chat_template = None
 
 
-@pytest.mark.parametrize(("templates", "expected"), [
-    ([None, "chatml"], "<|im_start|>user\nQ<|im_end|>\n<|im_start|>assistant\n"),
-    (["alpaca", "qwen3"], "<|im_start|>user\nQ<|im_end|>\n<|im_start|>assistant\n"),
-    (["llama2"], "[INST] Q [/INST]"),
-    (["alpaca"], "### Instruction:\nQ\n\n### Response:\n"),
-    ([None], "Q"),
-    ([], "Q"),
-])
+@pytest.mark.parametrize(
+    ("templates", "expected"),
+    [
+        ([None, "chatml"], "<|im_start|>user\nQ<|im_end|>\n<|im_start|>assistant\n"),
+        (["alpaca", "qwen3"], "<|im_start|>user\nQ<|im_end|>\n<|im_start|>assistant\n"),
+        (["llama2"], "[INST] Q [/INST]"),
+        (["alpaca"], "### Instruction:\nQ\n\n### Response:\n"),
+        ([None], "Q"),
+        ([], "Q"),
+    ],
+)
 def test_built_in_templates(templates, expected):
     rendered = build_prompt(NoTemplateTokenizer(), "Q", system=None, templates=templates)
     assert rendered.text == expected

@@ -50,19 +50,33 @@ ATTN = ["q_proj", "k_proj", "v_proj", "o_proj"]
 CONFIGS = {
     # B non-zero from the start (init_lora_weights=False), with per-module ranks and alphas,
     # rank-stabilised scaling and only some layers: everything peft applies on injection.
-    "lora": lambda: LoraConfig(r=8, lora_alpha=16, target_modules=[*ATTN, "down_proj"],
-                               init_lora_weights=False, rank_pattern={"v_proj": 2},
-                               alpha_pattern={"o_proj": 4}, use_rslora=True,
-                               layers_to_transform=[0, 2], layers_pattern="layers"),
-    "dora": lambda: LoraConfig(r=4, lora_alpha=8, target_modules=["q_proj", "v_proj",
-                                                                  "up_proj"],
-                               use_dora=True, init_lora_weights=False),
-    "ia3": lambda: IA3Config(target_modules=["k_proj", "v_proj", "down_proj"],
-                             feedforward_modules=["down_proj"]),
-    "pissa": lambda: LoraConfig(r=4, lora_alpha=8, target_modules=["q_proj", "v_proj"],
-                                init_lora_weights="pissa"),
-    "modules-to-save": lambda: LoraConfig(r=4, target_modules=["q_proj"],
-                                          modules_to_save=["lm_head"]),
+    "lora": lambda: LoraConfig(
+        r=8,
+        lora_alpha=16,
+        target_modules=[*ATTN, "down_proj"],
+        init_lora_weights=False,
+        rank_pattern={"v_proj": 2},
+        alpha_pattern={"o_proj": 4},
+        use_rslora=True,
+        layers_to_transform=[0, 2],
+        layers_pattern="layers",
+    ),
+    "dora": lambda: LoraConfig(
+        r=4,
+        lora_alpha=8,
+        target_modules=["q_proj", "v_proj", "up_proj"],
+        use_dora=True,
+        init_lora_weights=False,
+    ),
+    "ia3": lambda: IA3Config(
+        target_modules=["k_proj", "v_proj", "down_proj"], feedforward_modules=["down_proj"]
+    ),
+    "pissa": lambda: LoraConfig(
+        r=4, lora_alpha=8, target_modules=["q_proj", "v_proj"], init_lora_weights="pissa"
+    ),
+    "modules-to-save": lambda: LoraConfig(
+        r=4, target_modules=["q_proj"], modules_to_save=["lm_head"]
+    ),
     "bias": lambda: LoraConfig(r=4, target_modules=["q_proj"], bias="all"),
 }
 REFUSED = {"pissa": "PiSSA", "modules-to-save": "modules_to_save", "bias": "bias='all'"}
@@ -71,8 +85,10 @@ REFUSED = {"pissa": "PiSSA", "modules-to-save": "modules_to_save", "bias": "bias
 @pytest.fixture(scope="module")
 def peft_adapters(tmp_path_factory) -> dict[str, Path]:
     root = tmp_path_factory.mktemp("peft")
-    return {kind: _peft_save(root / f"{kind}-adapter", make(), seed=i)
-            for i, (kind, make) in enumerate(CONFIGS.items())}
+    return {
+        kind: _peft_save(root / f"{kind}-adapter", make(), seed=i)
+        for i, (kind, make) in enumerate(CONFIGS.items())
+    }
 
 
 @pytest.fixture(scope="module")
@@ -81,8 +97,9 @@ def peft_logits(peft_adapters) -> dict[str, torch.Tensor]:
     out = {}
     for kind in ("lora", "dora", "ia3"):
         with quiet_transformers():
-            model = PeftModel.from_pretrained(AutoModelForCausalLM.from_pretrained(TINY),
-                                              str(peft_adapters[kind])).eval()
+            model = PeftModel.from_pretrained(
+                AutoModelForCausalLM.from_pretrained(TINY), str(peft_adapters[kind])
+            ).eval()
         with torch.no_grad():
             out[kind] = model(torch.tensor([TOKENS])).logits[0].float()
     return out
@@ -102,8 +119,12 @@ def _import_to_install(cli, adapter: Path, work: Path, kind: str, digest: str) -
     assert r.code == 0, r.err
     doc = r.json()
     # PEFT recorded the base's local folder, which is the registered base: digest found.
-    assert doc["base"] == {"name": BASE, "sha256": digest, "registered": True,
-                           "in_adapter_config": str(TINY)}
+    assert doc["base"] == {
+        "name": BASE,
+        "sha256": digest,
+        "registered": True,
+        "in_adapter_config": str(TINY),
+    }
     r = cli("package", work / kind, "-o", work / "dist", "--json")
     assert r.code == 0, r.err
     package = Path(r.json()["packages"][0]["path"])
@@ -114,11 +135,14 @@ def _import_to_install(cli, adapter: Path, work: Path, kind: str, digest: str) -
     return Path(installed[f"expert-{kind}"]["path"])
 
 
-def test_peft_adapters_imported_installed_and_run_match_peft(cli, publisher, peft_adapters,
-                                                            peft_logits, tmp_path):
+def test_peft_adapters_imported_installed_and_run_match_peft(
+    cli, publisher, peft_adapters, peft_logits, tmp_path
+):
     digest = publisher
-    paths = {kind: _import_to_install(cli, peft_adapters[kind], tmp_path, kind, digest)
-             for kind in ("lora", "dora", "ia3")}
+    paths = {
+        kind: _import_to_install(cli, peft_adapters[kind], tmp_path, kind, digest)
+        for kind in ("lora", "dora", "ia3")
+    }
     base = BaseRef(BASE, TINY, digest)
     with quiet_transformers():
         bare = AutoModelForCausalLM.from_pretrained(TINY).eval()
@@ -132,8 +156,9 @@ def test_peft_adapters_imported_installed_and_run_match_peft(cli, publisher, pef
                 got = session.logits(TOKENS)
                 want = peft_logits[kind]
                 assert not torch.allclose(want, bare_logits, atol=1e-2)  # a visible delta
-                torch.testing.assert_close(got, want, atol=ATOL, rtol=0,
-                                           msg=f"{kind} (merge={merge})")
+                torch.testing.assert_close(
+                    got, want, atol=ATOL, rtol=0, msg=f"{kind} (merge={merge})"
+                )
         finally:
             session.close()
 
@@ -168,8 +193,7 @@ def test_unrunnable_peft_adapters_are_refused_at_attach(peft_adapters):
         session.close()
 
 
-def test_a_hand_edited_installed_copy_is_refused_at_attach(cli, publisher, peft_adapters,
-                                                          tmp_path):
+def test_a_hand_edited_installed_copy_is_refused_at_attach(cli, publisher, peft_adapters, tmp_path):
     installed = _import_to_install(cli, peft_adapters["lora"], tmp_path, "lora", publisher)
     copy = tmp_path / "edited"
     shutil.copytree(installed, copy)
@@ -201,10 +225,13 @@ def test_a_pissa_adapter_converted_as_docs_import_md_says_runs_like_peft(cli, tm
                 p.add_(0.05 * torch.randn(p.shape, generator=gen))
         want = pissa.eval()(torch.tensor([TOKENS])).logits[0].float()
     with quiet_transformers():
-        pissa.save_pretrained(tmp_path / "plain-lora",
-                              path_initial_model_for_weight_conversion=str(tmp_path / "initial"))
-    r = cli("import", tmp_path / "plain-lora", "--name", "converted", "-o", tmp_path / "x",
-            "--json")
+        pissa.save_pretrained(
+            tmp_path / "plain-lora",
+            path_initial_model_for_weight_conversion=str(tmp_path / "initial"),
+        )
+    r = cli(
+        "import", tmp_path / "plain-lora", "--name", "converted", "-o", tmp_path / "x", "--json"
+    )
     assert r.code == 0, r.err
     assert r.json()["adapter"]["kind"] == "lora" and r.json()["adapter"]["max_rank"] == 8
     from hxpm.core.digest import base_model_digest

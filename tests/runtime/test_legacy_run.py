@@ -29,9 +29,15 @@ from tests.runtime.conftest import make_adapter
 def legacy_package(tmp_path_factory):
     root = tmp_path_factory.mktemp("legacy-run")
     spec = adapter_spec(real_manifest("expert-json"))  # DoRA, r 14, alpha 28, 6 modules
-    adapter = make_adapter(TINY_BASE, root / "adapter", spec["type"], seed=11,
-                           targets=tuple(spec["target_modules"]), r=int(spec["r"]),
-                           alpha=int(spec["alpha"]))
+    adapter = make_adapter(
+        TINY_BASE,
+        root / "adapter",
+        spec["type"],
+        seed=11,
+        targets=tuple(spec["target_modules"]),
+        r=int(spec["r"]),
+        alpha=int(spec["alpha"]),
+    )
     d = legacy_expert_dir(root / "src", "expert-json", adapter=adapter)
     return legacy_archive(d, root / "expert-json-qwen3-0-6b.v0.4.1.expert")
 
@@ -44,16 +50,36 @@ def installed(cli, legacy_package):
 
 
 def test_run_named_and_routed(cli, installed):
-    r = cli("run", "--prompt", "fix this json: {a: 1", "--expert", "expert-json",
-            "--max-new-tokens", "2", "--temperature", "0", "--device", "cpu", "--json")
+    r = cli(
+        "run",
+        "--prompt",
+        "fix this json: {a: 1",
+        "--expert",
+        "expert-json",
+        "--max-new-tokens",
+        "2",
+        "--temperature",
+        "0",
+        "--device",
+        "cpu",
+        "--json",
+    )
     assert r.code == 0, r.err
     rec = r.json()
     assert rec["base_model"] == REGISTERED_AS
     assert [e["name"] for e in rec["experts"]] == ["expert-json"]
     assert 0 < rec["tokens"]["generated"] <= 2
 
-    routed = cli("run", "--prompt", "create a json schema for this openapi config",
-                 "--max-new-tokens", "1", "--device", "cpu", "--json").json()
+    routed = cli(
+        "run",
+        "--prompt",
+        "create a json schema for this openapi config",
+        "--max-new-tokens",
+        "1",
+        "--device",
+        "cpu",
+        "--json",
+    ).json()
     assert routed["route"]["chosen"] == "expert-json"
     assert [e["name"] for e in routed["experts"]] == ["expert-json"]
     # The manifest's own base name stays what the package says.
@@ -64,8 +90,14 @@ def test_run_named_and_routed(cli, installed):
 def test_chat_uses_the_legacy_expert(installed, hxpm_home):
     env = {**os.environ, "HXPM_HOME": str(hxpm_home)}
     script = "/experts expert-json\nhello\n/exit\n"
-    r = subprocess.run([sys.executable, "-m", "hxpm", "chat", "--max-new-tokens", "2",
-                        "--device", "cpu"], input=script, env=env, capture_output=True,
-                       text=True, timeout=120, check=False)
+    r = subprocess.run(
+        [sys.executable, "-m", "hxpm", "chat", "--max-new-tokens", "2", "--device", "cpu"],
+        input=script,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
     assert r.returncode == 0, r.stderr
     assert "(expert-json: named on the command line" in r.stderr

@@ -78,8 +78,10 @@ def test_adapter_for_another_shape_is_refused(session, tiny, tmp_path, lora_a_ac
     assert_unchanged(session, *lora_a_active)
 
 
-@pytest.mark.parametrize("damage", ["no-weights", "garbage-weights", "bad-json",
-                                    "prefix-tuning", "no-folder", "modules-to-save"])
+@pytest.mark.parametrize(
+    "damage",
+    ["no-weights", "garbage-weights", "bad-json", "prefix-tuning", "no-folder", "modules-to-save"],
+)
 def test_unreadable_or_unsupported_adapters(damage, session, tiny, tmp_path, lora_a_active):
     folder = copy_adapter(tiny, "lora-b", tmp_path / "x")
     weights, config = folder / "adapter_model.safetensors", folder / "adapter_config.json"

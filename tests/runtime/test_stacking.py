@@ -71,14 +71,18 @@ def test_lora_stack_equals_the_base_plus_summed_deltas(mode, request, tiny, ref)
     session.use([])
 
 
-@pytest.mark.parametrize("names", [
-    ["lora-a", "lora-b", "lora-c"],
-    ["dora-a"],
-    ["dora-a", "dora-b"],
-    ["lora-a", "dora-a", "lora-b", "dora-b"],
-    ["ia3-a"],
-    ["ia3-a", "ia3-b"],
-], ids="+".join)
+@pytest.mark.parametrize(
+    "names",
+    [
+        ["lora-a", "lora-b", "lora-c"],
+        ["dora-a"],
+        ["dora-a", "dora-b"],
+        ["lora-a", "dora-a", "lora-b", "dora-b"],
+        ["ia3-a"],
+        ["ia3-a", "ia3-b"],
+    ],
+    ids="+".join,
+)
 def test_merged_equals_unmerged(names, merged, unmerged, ref, fresh_base_logits):
     refs = [ref(n, load_order=i) for i, n in enumerate(names)]
     want = logits_with(unmerged, refs)
@@ -123,8 +127,7 @@ def test_adapters_stack_in_load_order_not_argument_order(merged, unmerged, ref):
         backward = logits_with(session, [second, first])
         assert session.active == ("dora-a", "dora-b")
         torch.testing.assert_close(backward, forward, atol=ATOL, rtol=0)
-        swapped = logits_with(session, [ref("dora-a", load_order=2),
-                                        ref("dora-b", load_order=1)])
+        swapped = logits_with(session, [ref("dora-a", load_order=2), ref("dora-b", load_order=1)])
         assert session.active == ("dora-b", "dora-a")
         assert not torch.allclose(swapped, forward, atol=1e-3)
         session.use([])
@@ -137,8 +140,13 @@ def test_hot_swap_keeps_the_base_and_leaves_no_drift(mode, request, ref, fresh_b
     q_proj = model.get_submodule("model.layers.0.self_attn.q_proj")
     weight = getattr(q_proj, "base_layer", q_proj).weight
     storage = weight.data_ptr()
-    sets = [[ref("lora-a"), ref("lora-b")], [ref("dora-a"), ref("lora-c")],
-            [ref("dora-b")], [ref("ia3-a")], [ref("lora-c"), ref("dora-a")]]
+    sets = [
+        [ref("lora-a"), ref("lora-b")],
+        [ref("dora-a"), ref("lora-c")],
+        [ref("dora-b")],
+        [ref("ia3-a")],
+        [ref("lora-c"), ref("dora-a")],
+    ]
     for i in range(40):
         session.use(sets[i % len(sets)])
     session.use([])

@@ -36,15 +36,29 @@ def shape(word: str) -> dict[str, str]:
 
 
 def recipe(**config: Any) -> dict[str, Any]:
-    base_config = {"method": "sft", "adapter_type": "lora", "rank": 8, "alpha": 16,
-                   "dropout": 0.0, "target_modules": ALL_LINEAR, "epochs": 3,
-                   "learning_rate": 0.01, "batch_size": 8, "max_length": 96,
-                   "warmup_steps": 5}
+    base_config = {
+        "method": "sft",
+        "adapter_type": "lora",
+        "rank": 8,
+        "alpha": 16,
+        "dropout": 0.0,
+        "target_modules": ALL_LINEAR,
+        "epochs": 3,
+        "learning_rate": 0.01,
+        "batch_size": 8,
+        "max_length": 96,
+        "warmup_steps": 5,
+    }
     base_config.update(config)
-    return {"dataset": {"path": "datasets/train.jsonl", "heldout": "datasets/heldout.jsonl",
-                        "format": "prompt-completion"},
-            "config": base_config,
-            "decoding": {"temperature": 0.0, "max_new_tokens": 32, "stop_sequences": ["\n\n"]}}
+    return {
+        "dataset": {
+            "path": "datasets/train.jsonl",
+            "heldout": "datasets/heldout.jsonl",
+            "format": "prompt-completion",
+        },
+        "config": base_config,
+        "decoding": {"temperature": 0.0, "max_new_tokens": 32, "stop_sequences": ["\n\n"]},
+    }
 
 
 def write_jsonl(path: Path, rows: list[dict[str, str]]) -> Path:
@@ -53,16 +67,32 @@ def write_jsonl(path: Path, rows: list[dict[str, str]]) -> Path:
     return path
 
 
-def make_expert(root: Path, name: str, digest: str, *, train: list[dict[str, str]],
-                heldout: list[dict[str, str]] | None = None, requires: list[str] | None = None,
-                load_order: int = 5, training: dict[str, Any] | None = None,
-                evaluation: dict[str, Any] | None = None) -> Path:
+def make_expert(
+    root: Path,
+    name: str,
+    digest: str,
+    *,
+    train: list[dict[str, str]],
+    heldout: list[dict[str, str]] | None = None,
+    requires: list[str] | None = None,
+    load_order: int = 5,
+    training: dict[str, Any] | None = None,
+    evaluation: dict[str, Any] | None = None,
+) -> Path:
     """An expert source directory: manifest with a recipe, plus its two datasets."""
     d = root / name
-    extra: dict[str, Any] = {"training": training or recipe(),
-                             "evaluation": evaluation or {"metric": "exact_match"}}
-    m = manifest_dict(name, "1.0.0", bases=((BASE, digest),), requires=requires,
-                      load_order=load_order, extra=extra)
+    extra: dict[str, Any] = {
+        "training": training or recipe(),
+        "evaluation": evaluation or {"metric": "exact_match"},
+    }
+    m = manifest_dict(
+        name,
+        "1.0.0",
+        bases=((BASE, digest),),
+        requires=requires,
+        load_order=load_order,
+        extra=extra,
+    )
     d.mkdir(parents=True)
     (d / "manifest.json").write_text(json.dumps(m, indent=2))
     write_jsonl(d / "datasets" / "train.jsonl", train)
@@ -96,14 +126,14 @@ def generate(base_ref, refs, prompt: str, max_new_tokens: int = 32) -> str:
 # --- training through the service ---------------------------------------------------------
 
 
-def test_training_lowers_the_loss_and_the_expert_learns_its_task(store, tiny, tmp_path,
-                                                                base_ref):
+def test_training_lowers_the_loss_and_the_expert_learns_its_task(store, tiny, tmp_path, base_ref):
     from hxpm_runtime.session import AdapterRef, GenerationConfig, Session
 
     d = make_expert(tmp_path, "expert-color", tiny.digest, train=[color(w) for w in WORDS])
     steps: list[tuple[int, int, float]] = []
-    result = train_expert(store, TrainRequest(d, max_steps=200, device="cpu"),
-                          on_step=lambda *a: steps.append(a))
+    result = train_expert(
+        store, TrainRequest(d, max_steps=200, device="cpu"), on_step=lambda *a: steps.append(a)
+    )
     assert result.output_dir == d and result.steps == 200 and result.base_model == BASE
     assert result.requires == () and result.examples == len(WORDS) and result.mode == "merged"
     assert [s[0] for s in steps] == list(range(1, 201)) and {s[1] for s in steps} == {200}
@@ -127,14 +157,17 @@ def test_training_lowers_the_loss_and_the_expert_learns_its_task(store, tiny, tm
 
 
 def test_same_seed_gives_the_same_weights(store, tiny, tmp_path):
-    src = make_expert(tmp_path / "src", "expert-color", tiny.digest,
-                      train=[color(w) for w in WORDS])
+    src = make_expert(
+        tmp_path / "src", "expert-color", tiny.digest, train=[color(w) for w in WORDS]
+    )
 
     def trained(seed: int, where: str) -> tuple[bytes, bytes]:
         d = shutil.copytree(src, tmp_path / where)
         train_expert(store, TrainRequest(d, seed=seed, max_steps=12, device="cpu"))
-        return ((d / "adapter_model.safetensors").read_bytes(),
-                (d / "adapter_config.json").read_bytes())
+        return (
+            (d / "adapter_model.safetensors").read_bytes(),
+            (d / "adapter_config.json").read_bytes(),
+        )
 
     first = trained(7, "a")
     assert trained(7, "b") == first
@@ -142,8 +175,13 @@ def test_same_seed_gives_the_same_weights(store, tiny, tmp_path):
 
 
 def test_epochs_and_batch_size_set_the_step_count(store, tiny, tmp_path):
-    d = make_expert(tmp_path, "expert-color", tiny.digest, train=[color(w) for w in WORDS],
-                    training=recipe(batch_size=4, epochs=2, gradient_accumulation_steps=1))
+    d = make_expert(
+        tmp_path,
+        "expert-color",
+        tiny.digest,
+        train=[color(w) for w in WORDS],
+        training=recipe(batch_size=4, epochs=2, gradient_accumulation_steps=1),
+    )
     result = train_expert(store, TrainRequest(d, device="cpu"))
     assert result.steps == 2 * 3  # 10 examples in batches of 4: 3 steps an epoch
     assert train_expert(store, TrainRequest(d, epochs=0.5, device="cpu")).steps == 2
@@ -151,8 +189,12 @@ def test_epochs_and_batch_size_set_the_step_count(store, tiny, tmp_path):
 
 def test_multi_variant_manifests_train_into_weights_slug(store, tiny, tmp_path):
     d = make_expert(tmp_path, "expert-color", tiny.digest, train=[color(w) for w in WORDS])
-    edit_manifest(d, lambda m: m["base_models"].append(
-        {**copy.deepcopy(m["base_models"][0]), "name": "Qwen/Qwen3-0.6B", "sha256": ""}))
+    edit_manifest(
+        d,
+        lambda m: m["base_models"].append(
+            {**copy.deepcopy(m["base_models"][0]), "name": "Qwen/Qwen3-0.6B", "sha256": ""}
+        ),
+    )
     result = train_expert(store, TrainRequest(d, max_steps=2, device="cpu"))
     assert result.output_dir == d / "weights" / "tiny"
     assert (d / "weights" / "tiny" / "adapter_model.safetensors").is_file()
@@ -162,13 +204,19 @@ def test_multi_variant_manifests_train_into_weights_slug(store, tiny, tmp_path):
 # --- a dependent on its frozen requires closure --------------------------------------------
 
 
-def test_a_dependent_trains_on_its_installed_requires_and_runs_stacked(cli, store, tiny,
-                                                                       tmp_path):
-    fmt = make_expert(tmp_path, "expert-shape", tiny.digest, train=[shape(w) for w in SHAPES],
-                      load_order=2)
-    dep = make_expert(tmp_path, "expert-color", tiny.digest, train=[color(w) for w in WORDS],
-                      requires=["expert-shape@^1.0"], load_order=6,
-                      training=recipe(adapter_type="dora"))
+def test_a_dependent_trains_on_its_installed_requires_and_runs_stacked(cli, store, tiny, tmp_path):
+    fmt = make_expert(
+        tmp_path, "expert-shape", tiny.digest, train=[shape(w) for w in SHAPES], load_order=2
+    )
+    dep = make_expert(
+        tmp_path,
+        "expert-color",
+        tiny.digest,
+        train=[color(w) for w in WORDS],
+        requires=["expert-shape@^1.0"],
+        load_order=6,
+        training=recipe(adapter_type="dora"),
+    )
     with pytest.raises(NotFoundError, match="expert-shape"):  # not installed yet
         train_expert(store, TrainRequest(dep, max_steps=1, device="cpu"))
     train_expert(store, TrainRequest(fmt, max_steps=60, device="cpu"))
@@ -179,41 +227,65 @@ def test_a_dependent_trains_on_its_installed_requires_and_runs_stacked(cli, stor
     r = cli("install", dep, "--unsafe-allow-unsigned")
     assert r.code == 0, r.err
     for w in WORDS[:3]:
-        rec = cli("run", "--prompt", f"color of {w}", "--expert", "color", "--device", "cpu",
-                  "--json").json()
+        rec = cli(
+            "run", "--prompt", f"color of {w}", "--expert", "color", "--device", "cpu", "--json"
+        ).json()
         assert [e["name"] for e in rec["experts"]] == ["expert-shape", "expert-color"]
         assert rec["output"] == json.dumps({"color": w})
 
 
-@pytest.mark.parametrize(("kind", "new_order", "mode"), [
-    ("lora", 9, "merged"),  # closure written into the base, LoRA on top
-    ("ia3", 9, "merged"),
-    ("dora", 9, "stacked"),  # DoRA norms come from the original weights, as at run time
-    ("lora", 0, "stacked"),  # loads before its closure: composed in Session's order
-])
-def test_training_composes_the_set_exactly_as_session_runs_it(kind, new_order, mode, tiny,
-                                                              base_ref, ref, tmp_path):
+@pytest.mark.parametrize(
+    ("kind", "new_order", "mode"),
+    [
+        ("lora", 9, "merged"),  # closure written into the base, LoRA on top
+        ("ia3", 9, "merged"),
+        ("dora", 9, "stacked"),  # DoRA norms come from the original weights, as at run time
+        ("lora", 0, "stacked"),  # loads before its closure: composed in Session's order
+    ],
+)
+def test_training_composes_the_set_exactly_as_session_runs_it(
+    kind, new_order, mode, tiny, base_ref, ref, tmp_path
+):
     from hxpm_runtime.recipe import Example, TrainConfig
     from hxpm_runtime.session import AdapterRef, Session
     from hxpm_runtime.train import TrainJob, train
 
-    closure = ((ref("ia3-a", load_order=1), ref("ia3-b", load_order=2)) if kind == "ia3"
-               else (ref("lora-a", load_order=1), ref("dora-b", load_order=2)))
-    config = (TrainConfig(adapter_type="ia3", rank=None, alpha=None, learning_rate=0.05,
-                          target_modules=("k_proj", "v_proj", "down_proj"),
-                          feedforward_modules=("down_proj",)) if kind == "ia3" else
-              TrainConfig(adapter_type=kind, rank=4, alpha=8, learning_rate=0.01))
+    closure = (
+        (ref("ia3-a", load_order=1), ref("ia3-b", load_order=2))
+        if kind == "ia3"
+        else (ref("lora-a", load_order=1), ref("dora-b", load_order=2))
+    )
+    config = (
+        TrainConfig(
+            adapter_type="ia3",
+            rank=None,
+            alpha=None,
+            learning_rate=0.05,
+            target_modules=("k_proj", "v_proj", "down_proj"),
+            feedforward_modules=("down_proj",),
+        )
+        if kind == "ia3"
+        else TrainConfig(adapter_type=kind, rank=4, alpha=8, learning_rate=0.01)
+    )
     examples = tuple(Example(**color(w)) for w in WORDS)
-    out = train(TrainJob(base_ref, config, examples, tmp_path / "dep", load_order=new_order,
-                         requires=closure, max_steps=15, device="cpu"))
+    out = train(
+        TrainJob(
+            base_ref,
+            config,
+            examples,
+            tmp_path / "dep",
+            load_order=new_order,
+            requires=closure,
+            max_steps=15,
+            device="cpu",
+        )
+    )
     assert out.mode == mode and out.last_loss < out.first_loss
-    me = AdapterRef("dep", "1.0.0", tmp_path / "dep", load_order=new_order,
-                    base_sha256=tiny.digest)
+    me = AdapterRef("dep", "1.0.0", tmp_path / "dep", load_order=new_order, base_sha256=tiny.digest)
     for merge in ("auto", "never"):
         with Session(base_ref, device="cpu", merge=merge) as s:
             s.use([*closure, me])
-            torch.testing.assert_close(s.logits(out.probe_ids), out.probe_logits,
-                                       atol=1e-4, rtol=0)
+            torch.testing.assert_close(s.logits(out.probe_ids), out.probe_logits, atol=1e-4, rtol=0)
 
 
 def test_an_ia3_adapter_cannot_train_on_a_lora_closure(base_ref, ref, tmp_path):
@@ -222,10 +294,15 @@ def test_an_ia3_adapter_cannot_train_on_a_lora_closure(base_ref, ref, tmp_path):
 
     from hxpm.errors import InferenceError
 
-    job = TrainJob(base_ref, TrainConfig(adapter_type="ia3", rank=None, alpha=None,
-                                         target_modules=("v_proj",)),
-                   (Example("a", "b"),), tmp_path / "x", requires=(ref("lora-a"),),
-                   max_steps=1, device="cpu")
+    job = TrainJob(
+        base_ref,
+        TrainConfig(adapter_type="ia3", rank=None, alpha=None, target_modules=("v_proj",)),
+        (Example("a", "b"),),
+        tmp_path / "x",
+        requires=(ref("lora-a"),),
+        max_steps=1,
+        device="cpu",
+    )
     with pytest.raises(InferenceError, match="cannot be stacked"):
         train(job)
     assert not (tmp_path / "x").exists()
@@ -244,29 +321,34 @@ def _set(path: str, value: Any):
             del obj[last]
         else:
             obj[last] = value
+
     return change
 
 
 _DELETE = object()
 
 
-@pytest.mark.parametrize(("path", "value", "field"), [
-    ("training.config.rank", 0, "training.config.rank"),
-    ("training.config.adapter_type", "lokr", "training.config.adapter_type"),
-    ("training.config.method", "dpo", "training.config.method"),
-    ("training.config.epochs", -1, "training.config.epochs"),
-    ("training.config.learning_rate", "fast", "training.config.learning_rate"),
-    ("training.config.batch_size", 0, "training.config.batch_size"),
-    ("training.config.dropout", 1.5, "training.config.dropout"),
-    ("training.config.target_modules", [], "training.config.target_modules"),
-    ("training.config.lr_scheduler", "step", "training.config.lr_scheduler"),
-    ("training.config.warmup_steps", -3, "training.config.warmup_steps"),
-    ("training.dataset.format", "alpaca", "training.dataset.format"),
-    ("training.dataset.path", _DELETE, "training.dataset.path"),
-    ("training.decoding.stop_sequences", [""], "training.decoding.stop_sequences[0]"),
-    ("training.decoding.max_new_tokens", 0, "training.decoding.max_new_tokens"),
-    ("training", _DELETE, "training"),
-], ids=lambda v: v if isinstance(v, str) else None)
+@pytest.mark.parametrize(
+    ("path", "value", "field"),
+    [
+        ("training.config.rank", 0, "training.config.rank"),
+        ("training.config.adapter_type", "lokr", "training.config.adapter_type"),
+        ("training.config.method", "dpo", "training.config.method"),
+        ("training.config.epochs", -1, "training.config.epochs"),
+        ("training.config.learning_rate", "fast", "training.config.learning_rate"),
+        ("training.config.batch_size", 0, "training.config.batch_size"),
+        ("training.config.dropout", 1.5, "training.config.dropout"),
+        ("training.config.target_modules", [], "training.config.target_modules"),
+        ("training.config.lr_scheduler", "step", "training.config.lr_scheduler"),
+        ("training.config.warmup_steps", -3, "training.config.warmup_steps"),
+        ("training.dataset.format", "alpaca", "training.dataset.format"),
+        ("training.dataset.path", _DELETE, "training.dataset.path"),
+        ("training.decoding.stop_sequences", [""], "training.decoding.stop_sequences[0]"),
+        ("training.decoding.max_new_tokens", 0, "training.decoding.max_new_tokens"),
+        ("training", _DELETE, "training"),
+    ],
+    ids=lambda v: v if isinstance(v, str) else None,
+)
 def test_bad_recipes_are_refused_naming_the_field(store, tiny, tmp_path, path, value, field):
     d = make_expert(tmp_path, "expert-color", tiny.digest, train=[color(w) for w in WORDS])
     edit_manifest(d, _set(path, value))
@@ -278,17 +360,26 @@ def test_bad_recipes_are_refused_naming_the_field(store, tiny, tmp_path, path, v
 
 
 def test_an_ia3_recipe_has_no_rank_or_alpha(store, tiny, tmp_path):
-    d = make_expert(tmp_path, "expert-color", tiny.digest, train=[color(w) for w in WORDS],
-                    training=recipe(adapter_type="ia3"))
+    d = make_expert(
+        tmp_path,
+        "expert-color",
+        tiny.digest,
+        train=[color(w) for w in WORDS],
+        training=recipe(adapter_type="ia3"),
+    )
     with pytest.raises(ManifestError) as info:
         train_expert(store, TrainRequest(d, device="cpu"))
-    assert [p[0] for p in info.value.problems] == ["training.config.rank",
-                                                   "training.config.alpha"]
+    assert [p[0] for p in info.value.problems] == ["training.config.rank", "training.config.alpha"]
 
 
 def test_target_modules_the_base_lacks_are_named(store, tiny, tmp_path):
-    d = make_expert(tmp_path, "expert-color", tiny.digest, train=[color(w) for w in WORDS],
-                    training=recipe(target_modules=["q_proj", "qkv_proj"]))
+    d = make_expert(
+        tmp_path,
+        "expert-color",
+        tiny.digest,
+        train=[color(w) for w in WORDS],
+        training=recipe(target_modules=["q_proj", "qkv_proj"]),
+    )
     with pytest.raises(ManifestError, match=r"training\.config\.target_modules.*qkv_proj"):
         train_expert(store, TrainRequest(d, device="cpu"))
 
@@ -336,8 +427,7 @@ except HxpmError as e:
 """
 
 
-def test_recipes_are_checked_before_the_runtime_is_imported(store, tiny, tmp_path,
-                                                            hxpm_home):
+def test_recipes_are_checked_before_the_runtime_is_imported(store, tiny, tmp_path, hxpm_home):
     import os
     import subprocess
     import sys
@@ -346,8 +436,14 @@ def test_recipes_are_checked_before_the_runtime_is_imported(store, tiny, tmp_pat
     env = {**os.environ, "HXPM_HOME": str(hxpm_home)}
 
     def run() -> str:
-        r = subprocess.run([sys.executable, "-c", WITHOUT_RUNTIME, str(d)], env=env,
-                           capture_output=True, text=True, timeout=60, check=False)
+        r = subprocess.run(
+            [sys.executable, "-c", WITHOUT_RUNTIME, str(d)],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
         assert r.returncode == 0, r.stderr
         return r.stdout
 

@@ -88,8 +88,12 @@ def package(tmp_path: Path, blob: bytes, name: str = "evil.expert") -> Path:
     return path
 
 
-def refused(path: Path, *needles: str, exc: type[Exception] = PackageFormatError,
-            limits: ReadLimits = DEFAULT_LIMITS) -> str:
+def refused(
+    path: Path,
+    *needles: str,
+    exc: type[Exception] = PackageFormatError,
+    limits: ReadLimits = DEFAULT_LIMITS,
+) -> str:
     """Refused when inspecting and when extracting; extraction leaves nothing behind."""
     with pytest.raises(exc) as inspected:
         read_package(path, limits=limits)
@@ -163,7 +167,7 @@ def test_tar_without_end_blocks(tmp_path: Path) -> None:
 
 def test_tar_cut_inside_a_member(tmp_path: Path) -> None:
     tar = tar_bytes(entries(good_files()))
-    refused(package(tmp_path, zst(tar[:2048 + 300])), "truncated or corrupt")
+    refused(package(tmp_path, zst(tar[: 2048 + 300])), "truncated or corrupt")
 
 
 def test_trailing_garbage_after_the_frame(tmp_path: Path) -> None:
@@ -173,11 +177,15 @@ def test_trailing_garbage_after_the_frame(tmp_path: Path) -> None:
 
 def test_trailing_data_after_the_tar_end(tmp_path: Path) -> None:
     tar = tar_bytes(entries(good_files()))
-    refused(package(tmp_path, zst(tar + b"#!/bin/sh\n" + b"\0" * 502)),
-            "trailing data after the end of the tar archive")
+    refused(
+        package(tmp_path, zst(tar + b"#!/bin/sh\n" + b"\0" * 502)),
+        "trailing data after the end of the tar archive",
+    )
     second = tar_bytes([entry("README.md", b"smuggled")])
-    refused(package(tmp_path, zst(tar) + zst(second), "two-frames.expert"),
-            "trailing data after the end")
+    refused(
+        package(tmp_path, zst(tar) + zst(second), "two-frames.expert"),
+        "trailing data after the end",
+    )
 
 
 def test_not_an_archive(tmp_path: Path) -> None:
@@ -245,8 +253,12 @@ def test_gnu_sparse_member(tmp_path: Path) -> None:
 
 
 def test_pax_sparse_member(tmp_path: Path) -> None:
-    sparse = {"GNU.sparse.major": "1", "GNU.sparse.minor": "0",
-              "GNU.sparse.name": "README.md", "GNU.sparse.realsize": "99999999999"}
+    sparse = {
+        "GNU.sparse.major": "1",
+        "GNU.sparse.minor": "0",
+        "GNU.sparse.name": "README.md",
+        "GNU.sparse.realsize": "99999999999",
+    }
     items = [*entries(good_files()), entry("README.md", b"9" * 1024, pax_headers=sparse)]
     refused(package(tmp_path, zst(tar_bytes(items))), "sparse files")
 
@@ -279,9 +291,11 @@ def test_duplicate_members(tmp_path: Path, first: str, second: str) -> None:
 
 def test_manifest_must_come_first(tmp_path: Path) -> None:
     files = good_files()
-    items = [entry("adapter_config.json", files["adapter_config.json"]), entry(
-        "manifest.json", files["manifest.json"]), entry("adapter_model.safetensors",
-                                                        files["adapter_model.safetensors"])]
+    items = [
+        entry("adapter_config.json", files["adapter_config.json"]),
+        entry("manifest.json", files["manifest.json"]),
+        entry("adapter_model.safetensors", files["adapter_model.safetensors"]),
+    ]
     refused(package(tmp_path, zst(tar_bytes(items))), "manifest.json must be the first member")
     dir_first = [entry("soft_prompts", kind=tarfile.DIRTYPE), *entries(files)]
     refused(package(tmp_path, zst(tar_bytes(dir_first)), "dir.expert"), "must be the first")
@@ -290,8 +304,11 @@ def test_manifest_must_come_first(tmp_path: Path) -> None:
 def test_missing_required_member(tmp_path: Path) -> None:
     files = good_files()
     del files["adapter_model.safetensors"]
-    refused(package(tmp_path, zst(tar_bytes(entries(files)))), "missing required member",
-            "adapter_model.safetensors")
+    refused(
+        package(tmp_path, zst(tar_bytes(entries(files)))),
+        "missing required member",
+        "adapter_model.safetensors",
+    )
 
 
 # --- content -------------------------------------------------------------------------------
@@ -318,8 +335,9 @@ def test_multi_variant_manifest(tmp_path: Path) -> None:
     refused(package(tmp_path, zst(tar_bytes(entries(files)))), "built for one base model")
 
 
-@pytest.mark.parametrize(("config", "needle"), [(b"{nope", "not valid JSON"),
-                                                (b"[1]", "expected a JSON object")])
+@pytest.mark.parametrize(
+    ("config", "needle"), [(b"{nope", "not valid JSON"), (b"[1]", "expected a JSON object")]
+)
 def test_bad_adapter_config(tmp_path: Path, config: bytes, needle: str) -> None:
     files = good_files(**{"adapter_config.json": config})
     refused(package(tmp_path, zst(tar_bytes(entries(files)))), "adapter_config.json", needle)
@@ -327,19 +345,26 @@ def test_bad_adapter_config(tmp_path: Path, config: bytes, needle: str) -> None:
 
 def test_lying_safetensors_header(tmp_path: Path) -> None:
     liar = safetensors_bytes(
-        {"w": {"dtype": "F32", "shape": [1024], "data_offsets": [0, 4096]}}, b"\0" * 2048)
+        {"w": {"dtype": "F32", "shape": [1024], "data_offsets": [0, 4096]}}, b"\0" * 2048
+    )
     files = good_files(**{"adapter_model.safetensors": liar})
-    refused(package(tmp_path, zst(tar_bytes(entries(files)))), "adapter_model.safetensors",
-            "header says offsets [0, 4096] for a 2048-byte data section")
+    refused(
+        package(tmp_path, zst(tar_bytes(entries(files)))),
+        "adapter_model.safetensors",
+        "header says offsets [0, 4096] for a 2048-byte data section",
+    )
 
 
 def test_failure_after_partial_extraction_cleans_up(tmp_path: Path) -> None:
-    bad_prompt = safetensors_bytes({"p": {"dtype": "F16", "shape": [4], "data_offsets": [0, 4]}},
-                                   b"\0" * 8)
-    items = [*entries(good_files(**{"README.md": b"# hi\n"})),
-             entry("soft_prompts", kind=tarfile.DIRTYPE),
-             entry("soft_prompts/ok.safetensors", safetensors_bytes({}, b"")),
-             entry("soft_prompts/z.safetensors", bad_prompt)]
+    bad_prompt = safetensors_bytes(
+        {"p": {"dtype": "F16", "shape": [4], "data_offsets": [0, 4]}}, b"\0" * 8
+    )
+    items = [
+        *entries(good_files(**{"README.md": b"# hi\n"})),
+        entry("soft_prompts", kind=tarfile.DIRTYPE),
+        entry("soft_prompts/ok.safetensors", safetensors_bytes({}, b"")),
+        entry("soft_prompts/z.safetensors", bad_prompt),
+    ]
     refused(package(tmp_path, zst(tar_bytes(items))), "soft_prompts/z.safetensors")
 
 

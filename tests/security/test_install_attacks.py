@@ -9,8 +9,11 @@ import pytest
 
 
 def _store_snapshot(home: Path) -> tuple[list[str], list[str]]:
-    files = sorted(p.relative_to(home).as_posix() for p in (home / "experts").rglob("*")) \
-        if (home / "experts").exists() else []
+    files = (
+        sorted(p.relative_to(home).as_posix() for p in (home / "experts").rglob("*"))
+        if (home / "experts").exists()
+        else []
+    )
     tmp = sorted(p.name for p in (home / "tmp").iterdir()) if (home / "tmp").exists() else []
     return files, tmp
 
@@ -54,10 +57,13 @@ def test_key_trusted_for_other_experts_only(cli, hxpm_home, publish):
     _refused(cli, hxpm_home, pub.package, expect="expert-json")
 
 
-@pytest.mark.parametrize("other", [
-    {"name": "expert-evil", "version": "0.3.0"},
-    {"name": "expert-sql", "version": "0.2.0"},
-])
+@pytest.mark.parametrize(
+    "other",
+    [
+        {"name": "expert-evil", "version": "0.3.0"},
+        {"name": "expert-sql", "version": "0.2.0"},
+    ],
+)
 def test_valid_signature_for_another_package(cli, hxpm_home, trusted, publish, other, tmp_path):
     victim = publish(other["name"], other["version"])  # signed by the same trusted key
     swapped = tmp_path / "swap" / victim.package.name

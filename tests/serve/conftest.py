@@ -37,13 +37,21 @@ def demo_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
     home = tmp_path_factory.mktemp("serve") / "home"
     env = {**os.environ, "HXPM_HOME": str(home), "HXPM_OFFLINE": "1"}
     packages = sorted(str(p) for p in (ROOT / "experts").glob("*/dist/*.expert"))
-    steps = [("base", "add", BASE, "--path", str(ROOT / "models" / "tiny-qwen3")),
-             ("trust", "add", str(ROOT / "demo" / "keys" / "demo-publisher.pub"), "--name",
-              "hxpm-demo", "--experts", "expert-*"),
-             ("install", *packages)]
+    steps = [
+        ("base", "add", BASE, "--path", str(ROOT / "models" / "tiny-qwen3")),
+        (
+            "trust",
+            "add",
+            str(ROOT / "demo" / "keys" / "demo-publisher.pub"),
+            "--name",
+            "hxpm-demo",
+            "--experts",
+            "expert-*",
+        ),
+        ("install", *packages),
+    ]
     for step in steps:
-        r = subprocess.run(hxpm_cmd(*step), env=env, capture_output=True, text=True,
-                           timeout=120)
+        r = subprocess.run(hxpm_cmd(*step), env=env, capture_output=True, text=True, timeout=120)
         assert r.returncode == 0, r.stderr
     return home
 
@@ -78,12 +86,17 @@ class Server:
         return float(match.group(1))
 
 
-def start_server(home: Path, *args: str, env_extra: dict[str, str] | None = None,
-                 timeout: float = 60.0) -> Server:
+def start_server(
+    home: Path, *args: str, env_extra: dict[str, str] | None = None, timeout: float = 60.0
+) -> Server:
     env = {**os.environ, "HXPM_HOME": str(home), "HXPM_OFFLINE": "1", **(env_extra or {})}
-    proc = subprocess.Popen(hxpm_cmd("serve", "--port", "0", "--device", "cpu", *args),
-                            env=env, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL,
-                            text=True)
+    proc = subprocess.Popen(
+        hxpm_cmd("serve", "--port", "0", "--device", "cpu", *args),
+        env=env,
+        stderr=subprocess.PIPE,
+        stdout=subprocess.DEVNULL,
+        text=True,
+    )
     assert proc.stderr is not None
     line = proc.stderr.readline()  # the "listening on" line, printed before the model loads
     match = re.search(r"http://127\.0\.0\.1:(\d+)", line)

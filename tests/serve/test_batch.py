@@ -8,8 +8,12 @@ from tests.serve.conftest import ROOT
 
 torch = pytest.importorskip("torch")
 
-PROMPTS = ["hello there", "write sql to count users in the table", "x",
-           'json please: {"a": 1, "b": [1, 2, 3]} and more words here']
+PROMPTS = [
+    "hello there",
+    "write sql to count users in the table",
+    "x",
+    'json please: {"a": 1, "b": [1, 2, 3]} and more words here',
+]
 
 
 @pytest.fixture(scope="module")
@@ -60,11 +64,14 @@ def test_seeded_sampling_and_stop_strings_match_single_decoding(session):
     from hxpm_runtime.batch import BatchDecoder
     from hxpm_runtime.refs import GenerationConfig
 
-    configs = [GenerationConfig(max_new_tokens=30, temperature=0.9, top_p=0.9, seed=s)
-               for s in (1, 2, 3)]
+    configs = [
+        GenerationConfig(max_new_tokens=30, temperature=0.9, top_p=0.9, seed=s) for s in (1, 2, 3)
+    ]
     decoder = BatchDecoder(session.model, session.tokenizer, torch.device("cpu"))
-    slots = [decoder.add(session.tokenizer(p)["input_ids"], c)
-             for p, c in zip(PROMPTS, configs, strict=False)]
+    slots = [
+        decoder.add(session.tokenizer(p)["input_ids"], c)
+        for p, c in zip(PROMPTS, configs, strict=False)
+    ]
     while decoder.slots:
         decoder.step()
     for prompt, config, slot in zip(PROMPTS, configs, slots, strict=False):

@@ -22,8 +22,13 @@ def client(server: Server, key: str = "unused") -> openai.OpenAI:
 
 def hxpm_run(server: Server, prompt: str, *args: str) -> dict:
     env = {**os.environ, "HXPM_HOME": str(server.home)}
-    r = subprocess.run(hxpm_cmd("run", "-p", prompt, "--device", "cpu", "--json", *args),
-                       env=env, capture_output=True, text=True, timeout=120)
+    r = subprocess.run(
+        hxpm_cmd("run", "-p", prompt, "--device", "cpu", "--json", *args),
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert r.returncode == 0, r.stderr
     return json.loads(r.stdout)
 
@@ -34,14 +39,20 @@ def test_models_list_the_base_and_every_expert_with_its_stack(server):
     assert len(models) == 8  # the base + the seven demo experts
     doc = models["expert-document-classifier"].model_dump()
     assert doc["parent"] == BASE and doc["root"].startswith(str(server.home))
-    assert doc["hxpm"]["stack"] == ["expert-json@0.1.0", "expert-english-basic@0.1.0",
-                                    "expert-cypher@0.1.0", "expert-document-classifier@0.1.0"]
+    assert doc["hxpm"]["stack"] == [
+        "expert-json@0.1.0",
+        "expert-english-basic@0.1.0",
+        "expert-cypher@0.1.0",
+        "expert-document-classifier@0.1.0",
+    ]
 
 
 def test_chat_with_an_expert_and_its_requires(server):
     r = client(server).chat.completions.create(
-        model="expert-document-classifier", messages=[{"role": "user", "content": CLASSIFY}],
-        max_tokens=40)
+        model="expert-document-classifier",
+        messages=[{"role": "user", "content": CLASSIFY}],
+        max_tokens=40,
+    )
     answer = r.choices[0].message.content
     assert json.loads(answer)["label"]  # the trained expert answers in its JSON format
     assert r.choices[0].finish_reason == "stop"
@@ -53,36 +64,62 @@ def test_chat_with_an_expert_and_its_requires(server):
 
 def test_auto_routes_per_request_and_says_why(server):
     c = client(server)
-    r = c.chat.completions.create(model="auto", max_tokens=40, messages=[
-        {"role": "user", "content": "write a SQL query to count users"}])
+    r = c.chat.completions.create(
+        model="auto",
+        max_tokens=40,
+        messages=[{"role": "user", "content": "write a SQL query to count users"}],
+    )
     assert r.model_extra["hxpm"]["experts"] == ["expert-sql@0.1.0"]
     assert "sql" in r.model_extra["hxpm"]["why"]
     assert "SELECT" in r.choices[0].message.content.upper()
-    raw = c.chat.completions.with_raw_response.create(model="auto", max_tokens=4, messages=[
-        {"role": "user", "content": "write a rust function"}])
+    raw = c.chat.completions.with_raw_response.create(
+        model="auto", max_tokens=4, messages=[{"role": "user", "content": "write a rust function"}]
+    )
     assert raw.headers["x-hxpm-experts"] == "expert-rust@0.1.0"
 
 
 def test_text_equals_hxpm_run_for_same_prompt_experts_and_seed(server):
-    for extra, settings in (((), {}),
-                            (("--temperature", "0.8", "--seed", "7"),
-                             {"temperature": 0.8, "seed": 7})):
-        record = hxpm_run(server, CLASSIFY, "--expert", "expert-document-classifier",
-                          "--max-new-tokens", "30", *extra)
+    for extra, settings in (
+        ((), {}),
+        (("--temperature", "0.8", "--seed", "7"), {"temperature": 0.8, "seed": 7}),
+    ):
+        record = hxpm_run(
+            server,
+            CLASSIFY,
+            "--expert",
+            "expert-document-classifier",
+            "--max-new-tokens",
+            "30",
+            *extra,
+        )
         r = client(server).chat.completions.create(
-            model="expert-document-classifier", max_tokens=30,
-            messages=[{"role": "user", "content": CLASSIFY}], **settings)
+            model="expert-document-classifier",
+            max_tokens=30,
+            messages=[{"role": "user", "content": CLASSIFY}],
+            **settings,
+        )
         assert r.choices[0].message.content == record["output"]
         assert r.usage.completion_tokens == record["tokens"]["generated"]
 
 
 def test_stream_matches_the_whole_answer(server):
     c = client(server)
-    whole = c.chat.completions.create(model="sql", max_tokens=30, messages=[
-        {"role": "user", "content": "count the users"}]).choices[0].message.content
-    chunks = list(c.chat.completions.create(
-        model="sql", max_tokens=30, stream=True, stream_options={"include_usage": True},
-        messages=[{"role": "user", "content": "count the users"}]))
+    whole = (
+        c.chat.completions.create(
+            model="sql", max_tokens=30, messages=[{"role": "user", "content": "count the users"}]
+        )
+        .choices[0]
+        .message.content
+    )
+    chunks = list(
+        c.chat.completions.create(
+            model="sql",
+            max_tokens=30,
+            stream=True,
+            stream_options={"include_usage": True},
+            messages=[{"role": "user", "content": "count the users"}],
+        )
+    )
     text = "".join(ch.choices[0].delta.content or "" for ch in chunks if ch.choices)
     assert text == whole and len(chunks) > 3
     finals = [ch for ch in chunks if ch.choices and ch.choices[0].finish_reason]
@@ -92,11 +129,19 @@ def test_stream_matches_the_whole_answer(server):
 
 def test_multi_turn_uses_the_whole_conversation(server):
     c = client(server)
-    one = c.chat.completions.create(model=BASE, max_tokens=8, messages=[
-        {"role": "user", "content": "hello"}])
-    two = c.chat.completions.create(model=BASE, max_tokens=8, messages=[
-        {"role": "system", "content": "be brief"}, {"role": "user", "content": "hi"},
-        {"role": "assistant", "content": "hello!"}, {"role": "user", "content": "hello"}])
+    one = c.chat.completions.create(
+        model=BASE, max_tokens=8, messages=[{"role": "user", "content": "hello"}]
+    )
+    two = c.chat.completions.create(
+        model=BASE,
+        max_tokens=8,
+        messages=[
+            {"role": "system", "content": "be brief"},
+            {"role": "user", "content": "hi"},
+            {"role": "assistant", "content": "hello!"},
+            {"role": "user", "content": "hello"},
+        ],
+    )
     assert two.usage.prompt_tokens > one.usage.prompt_tokens + 20
     assert two.model_extra["hxpm"]["experts"] == []
 
@@ -109,17 +154,26 @@ def test_legacy_completions_continue_raw_text(server):
 
 def test_unknown_model_is_404_listing_installed_names(server):
     with pytest.raises(openai.NotFoundError) as e:
-        client(server).chat.completions.create(model="expert-nope", messages=[
-            {"role": "user", "content": "x"}])
+        client(server).chat.completions.create(
+            model="expert-nope", messages=[{"role": "user", "content": "x"}]
+        )
     body = e.value.body
     assert body["code"] == "model_not_found" and body["param"] == "model"
     assert "expert-sql" in body["message"] and "expert-sql" in body["available"]
 
 
-@pytest.mark.parametrize(("field", "value"), [("temperature", -1), ("top_p", 0),
-                                              ("n", 2), ("max_tokens", 0),
-                                              ("max_tokens", 10**6), ("stop", [""]),
-                                              ("messages", [])])
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("temperature", -1),
+        ("top_p", 0),
+        ("n", 2),
+        ("max_tokens", 0),
+        ("max_tokens", 10**6),
+        ("stop", [""]),
+        ("messages", []),
+    ],
+)
 def test_bad_field_is_400_naming_it(server, field, value):
     kwargs = {"model": "auto", "messages": [{"role": "user", "content": "x"}], field: value}
     with pytest.raises(openai.BadRequestError) as e:
@@ -131,10 +185,13 @@ def test_bad_field_is_400_naming_it(server, field, value):
 def test_malformed_json_and_wrong_role_are_400(server):
     import urllib.request
 
-    for data in (b"{not json", json.dumps({"model": "auto", "messages": [
-            {"role": "tool", "content": "x"}]}).encode()):
-        req = urllib.request.Request(server.v1 + "/chat/completions", data=data,
-                                     headers={"Content-Type": "application/json"})
+    for data in (
+        b"{not json",
+        json.dumps({"model": "auto", "messages": [{"role": "tool", "content": "x"}]}).encode(),
+    ):
+        req = urllib.request.Request(
+            server.v1 + "/chat/completions", data=data, headers={"Content-Type": "application/json"}
+        )
         with pytest.raises(urllib.error.HTTPError) as e:
             urllib.request.urlopen(req, timeout=10)
         assert e.value.code == 400
@@ -149,8 +206,12 @@ def test_auth_is_off_on_loopback_by_default(server):
 def test_client_disconnect_stops_the_generation(server):
     before = server.metric("hxpm_cancelled_requests_total")
     stream = client(server).chat.completions.create(
-        model=BASE, max_tokens=400, stream=True, stop=None,
-        messages=[{"role": "user", "content": "tell me a very long story " * 3}])
+        model=BASE,
+        max_tokens=400,
+        stream=True,
+        stop=None,
+        messages=[{"role": "user", "content": "tell me a very long story " * 3}],
+    )
     next(iter(stream))
     stream.close()  # the client goes away mid-stream
     deadline = time.monotonic() + 10
@@ -162,15 +223,22 @@ def test_client_disconnect_stops_the_generation(server):
 
 
 def test_metrics_in_prometheus_text_format(server):
-    client(server).chat.completions.create(model="sql", max_tokens=3, messages=[
-        {"role": "user", "content": "count"}])
+    client(server).chat.completions.create(
+        model="sql", max_tokens=3, messages=[{"role": "user", "content": "count"}]
+    )
     status, text = server.get("/metrics")
     assert status == 200
-    for name in ("hxpm_requests_total", "hxpm_prompt_tokens_total",
-                 "hxpm_generated_tokens_total", "hxpm_time_to_first_token_seconds_bucket",
-                 "hxpm_time_per_output_token_seconds_bucket", "hxpm_queue_depth",
-                 "hxpm_active_experts", "hxpm_set_switches_total",
-                 "hxpm_set_switch_seconds_bucket"):
+    for name in (
+        "hxpm_requests_total",
+        "hxpm_prompt_tokens_total",
+        "hxpm_generated_tokens_total",
+        "hxpm_time_to_first_token_seconds_bucket",
+        "hxpm_time_per_output_token_seconds_bucket",
+        "hxpm_queue_depth",
+        "hxpm_active_experts",
+        "hxpm_set_switches_total",
+        "hxpm_set_switch_seconds_bucket",
+    ):
         assert name in text, name
     assert 'hxpm_requests_total{path="/v1/chat/completions",status="200"}' in text
     assert server.metric("hxpm_set_switches_total") >= 1  # this module used several sets

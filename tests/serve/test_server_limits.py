@@ -21,8 +21,9 @@ LONG = [{"role": "user", "content": "tell me a very long story " * 3}]
 @pytest.fixture(scope="module")
 def locked(demo_home):
     """An API key (from the environment), one request at a time, one waiting at most."""
-    s = start_server(demo_home, "--max-batch", "1", "--max-queue", "1",
-                     env_extra={"HXPM_API_KEY": KEY})
+    s = start_server(
+        demo_home, "--max-batch", "1", "--max-queue", "1", env_extra={"HXPM_API_KEY": KEY}
+    )
     yield s
     stop_server(s)
 
@@ -45,12 +46,15 @@ def test_every_endpoint_but_health_needs_the_key(locked):
 
 def test_a_full_queue_answers_429_with_retry_after(locked):
     c = client(locked)
-    running = c.chat.completions.create(model=BASE, messages=LONG, max_tokens=400,
-                                        stream=True)
+    running = c.chat.completions.create(model=BASE, messages=LONG, max_tokens=400, stream=True)
     next(iter(running))  # it holds the only batch slot
     waiting: list[object] = []
-    t = threading.Thread(target=lambda: waiting.append(c.chat.completions.create(
-        model=BASE, messages=LONG, max_tokens=1)), daemon=True)
+    t = threading.Thread(
+        target=lambda: waiting.append(
+            c.chat.completions.create(model=BASE, messages=LONG, max_tokens=1)
+        ),
+        daemon=True,
+    )
     t.start()
     deadline = time.monotonic() + 10
     while locked.metric("hxpm_queue_depth", KEY) < 1 and time.monotonic() < deadline:
@@ -71,8 +75,11 @@ def test_oversized_body_is_413_before_it_is_read(locked):
 
     conn = http.client.HTTPConnection(urlsplit(locked.url).netloc, timeout=10)
     conn.putrequest("POST", "/v1/chat/completions")
-    for name, value in (("Authorization", f"Bearer {KEY}"),
-                        ("Content-Type", "application/json"), ("Content-Length", "2000000")):
+    for name, value in (
+        ("Authorization", f"Bearer {KEY}"),
+        ("Content-Type", "application/json"),
+        ("Content-Length", "2000000"),
+    ):
         conn.putheader(name, value)
     conn.endheaders()  # the 2 MB never follow: the server must answer from the header alone
     r = conn.getresponse()
@@ -84,16 +91,24 @@ def test_oversized_body_is_413_before_it_is_read(locked):
 def test_binding_beyond_loopback_needs_a_key(demo_home, tmp_path):
     env = {**os.environ, "HXPM_HOME": str(demo_home)}
     env.pop("HXPM_API_KEY", None)
-    r = subprocess.run(hxpm_cmd("serve", "--host", "0.0.0.0", "--port", "0"), env=env,
-                       capture_output=True, text=True, timeout=60)
+    r = subprocess.run(
+        hxpm_cmd("serve", "--host", "0.0.0.0", "--port", "0"),
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert r.returncode == 2 and "--api-key" in r.stderr
     assert "Traceback" not in r.stderr
 
 
 def test_sigterm_finishes_the_stream_in_flight(locked):
-    stream = client(locked).chat.completions.create(model="sql", max_tokens=40, stream=True,
-                                                    messages=[{"role": "user",
-                                                               "content": "count users"}])
+    stream = client(locked).chat.completions.create(
+        model="sql",
+        max_tokens=40,
+        stream=True,
+        messages=[{"role": "user", "content": "count users"}],
+    )
     chunks = iter(stream)
     next(chunks)
     locked.proc.send_signal(signal.SIGTERM)

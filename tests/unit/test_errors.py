@@ -28,5 +28,6 @@ def test_error_json_shape():
     err = ManifestError("bad", problems=[("name", "X", "a lower-case name")])
     d = err.to_dict()
     assert d["error"] == "invalid-manifest" and d["exit_code"] == 1
-    assert d["details"]["problems"] == [{"path": "name", "value": "X",
-                                         "expected": "a lower-case name"}]
+    assert d["details"]["problems"] == [
+        {"path": "name", "value": "X", "expected": "a lower-case name"}
+    ]

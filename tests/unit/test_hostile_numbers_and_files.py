@@ -38,11 +38,14 @@ HUGE = "1" + "0" * 400  # 1e400 written as an integer: no float holds it
 # --- item 1: numbers too large ------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("old", "path"), [
-    ('"alpha": 8', "base_models[0].adapters[0].alpha"),
-    ('"priority": 0.5', "routing.priority"),
-    ('"load_order": 5', "constraints.load_order"),
-])
+@pytest.mark.parametrize(
+    ("old", "path"),
+    [
+        ('"alpha": 8', "base_models[0].adapters[0].alpha"),
+        ('"priority": 0.5', "routing.priority"),
+        ('"load_order": 5', "constraints.load_order"),
+    ],
+)
 def test_a_huge_integer_in_a_manifest_is_refused_with_its_path(old: str, path: str) -> None:
     text = json.dumps(manifest_dict())
     key = old.split(":")[0]
@@ -82,11 +85,14 @@ def test_a_huge_number_in_an_index_line_is_refused(field: str) -> None:
     VersionLine.parse(text, where="line 1")  # the line itself is fine
 
 
-@pytest.mark.parametrize("spec", [
-    "expert-x@>=1." + "1" * 5000 + ".0",  # past Python's 4300-digit int() limit
-    "expert-x@^1." + "1" * 300,  # past semver's 255-character limit
-    "expert-x@^0.0." + "9" * 251,  # only the computed upper bound is too long
-])
+@pytest.mark.parametrize(
+    "spec",
+    [
+        "expert-x@>=1." + "1" * 5000 + ".0",  # past Python's 4300-digit int() limit
+        "expert-x@^1." + "1" * 300,  # past semver's 255-character limit
+        "expert-x@^0.0." + "9" * 251,  # only the computed upper bound is too long
+    ],
+)
 def test_a_very_long_version_is_a_requirement_error(spec: str) -> None:
     with pytest.raises(InvalidRequirementError, match="at most 255 characters"):
         parse_requirement(spec)
@@ -109,8 +115,7 @@ def _safetensors(header: dict[str, object], data: bytes = b"") -> bytes:
 
 @pytest.mark.parametrize("shape", [[10**19, 10**19], [2**63, 2**63, 2**63], [10**200]])
 def test_a_giant_safetensors_shape_is_refused(shape: list[int]) -> None:
-    blob = _safetensors({"w": {"dtype": "F32", "shape": shape, "data_offsets": [0, 4]}},
-                        b"\0" * 4)
+    blob = _safetensors({"w": {"dtype": "F32", "shape": shape, "data_offsets": [0, 4]}}, b"\0" * 4)
     with pytest.raises(PackageFormatError) as info:
         check_safetensors_header(io.BytesIO(blob), len(blob), member="w.safetensors")
     assert "w.safetensors" in info.value.message
@@ -118,8 +123,7 @@ def test_a_giant_safetensors_shape_is_refused(shape: list[int]) -> None:
 
 def test_a_million_dimension_shape_is_refused_quickly() -> None:
     shape = [2**63] * 200_000  # the product would have 12.6 million bits
-    blob = _safetensors({"w": {"dtype": "F32", "shape": shape, "data_offsets": [0, 4]}},
-                        b"\0" * 4)
+    blob = _safetensors({"w": {"dtype": "F32", "shape": shape, "data_offsets": [0, 4]}}, b"\0" * 4)
     with pytest.raises(PackageFormatError, match=r"needs \d+ bytes"):
         check_safetensors_header(io.BytesIO(blob), len(blob), member="w")
 
@@ -128,24 +132,31 @@ def test_a_million_dimension_shape_is_refused_quickly() -> None:
 
 
 def _lock(**fields: object) -> dict[str, object]:
-    base = {"format": "hxpm-lock/1", "base_model": "hxpm/tiny-qwen3", "base_sha256": None,
-            "roots": ["expert-sql"], "experts": []}
+    base = {
+        "format": "hxpm-lock/1",
+        "base_model": "hxpm/tiny-qwen3",
+        "base_sha256": None,
+        "roots": ["expert-sql"],
+        "experts": [],
+    }
     base.update(fields)
     return base
 
 
-@pytest.mark.parametrize(("doc", "needle"), [
-    (_lock(experts=5), "experts: expected a list"),
-    (_lock(roots=1), "roots: expected a list of requirement strings"),
-    (_lock(roots=[1]), "roots: expected a list of requirement strings"),
-    (_lock(base_model=["x"]), "base_model: expected a base model name"),
-    (_lock(base_sha256=7), "base_sha256: expected"),
-    (_lock(experts=[{"line": {"v": 1}, "index": 3}]), "experts[0]"),
-    (_lock(experts=[7]), "experts[0]: expected an object"),
-    ([1, 2], "expected format"),
-])
-def test_a_lock_file_with_wrong_types_is_refused(tmp_path: Path, doc: object,
-                                                 needle: str) -> None:
+@pytest.mark.parametrize(
+    ("doc", "needle"),
+    [
+        (_lock(experts=5), "experts: expected a list"),
+        (_lock(roots=1), "roots: expected a list of requirement strings"),
+        (_lock(roots=[1]), "roots: expected a list of requirement strings"),
+        (_lock(base_model=["x"]), "base_model: expected a base model name"),
+        (_lock(base_sha256=7), "base_sha256: expected"),
+        (_lock(experts=[{"line": {"v": 1}, "index": 3}]), "experts[0]"),
+        (_lock(experts=[7]), "experts[0]: expected an object"),
+        ([1, 2], "expected format"),
+    ],
+)
+def test_a_lock_file_with_wrong_types_is_refused(tmp_path: Path, doc: object, needle: str) -> None:
     from hxpm.services.lockfile import read_lock
 
     path = tmp_path / "hxpm.lock"
@@ -156,12 +167,15 @@ def test_a_lock_file_with_wrong_types_is_refused(tmp_path: Path, doc: object,
     assert info.value.hint
 
 
-@pytest.mark.parametrize("text", [
-    '{"format": "hxpm-lock/1", "experts": ' + "[" * 100_000 + "]" * 100_000 + "}",
-    '{"format": "hxpm-lock/1", "x": ' + '{"a": ' * 50 + "1" + "}" * 50 + "}",
-    '{"format": "hxpm-lock/1", "format": "hxpm-lock/1"}',
-    '{"format": "hxpm-lock/1", "roots": [], "base_model": "b", "experts": [], "n": NaN}',
-])
+@pytest.mark.parametrize(
+    "text",
+    [
+        '{"format": "hxpm-lock/1", "experts": ' + "[" * 100_000 + "]" * 100_000 + "}",
+        '{"format": "hxpm-lock/1", "x": ' + '{"a": ' * 50 + "1" + "}" * 50 + "}",
+        '{"format": "hxpm-lock/1", "format": "hxpm-lock/1"}',
+        '{"format": "hxpm-lock/1", "roots": [], "base_model": "b", "experts": [], "n": NaN}',
+    ],
+)
 def test_a_hostile_lock_file_is_refused_cleanly(tmp_path: Path, text: str) -> None:
     from hxpm.services.lockfile import read_lock
 
@@ -218,8 +232,12 @@ def test_build_metadata_does_not_install_a_second_version(tmp_path: Path, cli) -
 def test_an_argument_too_long_for_a_path_is_a_usage_error(cli) -> None:
     spec = "expert-x@>=1.0.0," + ",".join(f"<2.0.{i}" for i in range(40))
     assert len(spec.encode()) > 255
-    for args in (("install", spec), ("install", "a" * 300), ("verify", "b" * 300),
-                 ("inspect", "c" * 300)):
+    for args in (
+        ("install", spec),
+        ("install", "a" * 300),
+        ("verify", "b" * 300),
+        ("inspect", "c" * 300),
+    ):
         r = cli(*args)
         assert r.code == 2, (args, r.code, r.err)
         assert "Traceback" not in r.err and "File name too long" not in r.err
@@ -239,9 +257,17 @@ def test_a_bad_lock_timeout_is_refused(cli, tmp_path: Path, monkeypatch, value: 
     assert lock_timeout() == 0.0
 
 
-@pytest.mark.parametrize("decorate", [lambda k: k + " ", lambda k: k + "\n", lambda k: " " + k,
-                                      lambda k: k + "\t", lambda k: k[:20] + " " + k[20:],
-                                      lambda k: k + "\x1b[2J"])
+@pytest.mark.parametrize(
+    "decorate",
+    [
+        lambda k: k + " ",
+        lambda k: k + "\n",
+        lambda k: " " + k,
+        lambda k: k + "\t",
+        lambda k: k[:20] + " " + k[20:],
+        lambda k: k + "\x1b[2J",
+    ],
+)
 def test_trust_add_takes_a_key_only_exactly(cli, decorate) -> None:
     r = cli("key", "generate", "--name", "k", "--json")
     key = r.json()["public_key"]
@@ -255,8 +281,7 @@ def test_trust_add_takes_a_key_only_exactly(cli, decorate) -> None:
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc/self/fd")
-def test_the_staging_tree_is_fsynced_before_it_is_renamed(tmp_path: Path, cli,
-                                                          monkeypatch) -> None:
+def test_the_staging_tree_is_fsynced_before_it_is_renamed(tmp_path: Path, cli, monkeypatch) -> None:
     """A power loss cannot be made here; what we can check is the order of the calls:
     every file of the tree is fsynced while it is still in staging, before os.replace."""
     synced: list[str] = []

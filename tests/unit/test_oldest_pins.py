@@ -25,8 +25,9 @@ def test_every_declared_dependency_has_a_lower_bound(capsys):
 
 
 def test_lower_bounds_are_taken_from_the_specifiers():
-    pins = _script().lower_pins(["a>=1.2,<2", "B_c[x]>=0.3 ; python_version>'3'", "d==4.0"],
-                                skip=set())
+    pins = _script().lower_pins(
+        ["a>=1.2,<2", "B_c[x]>=0.3 ; python_version>'3'", "d==4.0"], skip=set()
+    )
     assert pins == ["a==1.2", "b-c==0.3", "d==4.0"]
 
 

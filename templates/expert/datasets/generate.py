@@ -20,10 +20,32 @@ import random
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-NAMES = ("Ada", "Alan", "Grace", "Linus", "Margaret", "Ken", "Barbara", "Dennis",
-         "Frances", "Edsger", "Radia", "Donald")
-CITIES = ("Lisbon", "Oslo", "Nairobi", "Lima", "Osaka", "Toronto", "Cairo", "Porto",
-          "Hanoi", "Quito")
+NAMES = (
+    "Ada",
+    "Alan",
+    "Grace",
+    "Linus",
+    "Margaret",
+    "Ken",
+    "Barbara",
+    "Dennis",
+    "Frances",
+    "Edsger",
+    "Radia",
+    "Donald",
+)
+CITIES = (
+    "Lisbon",
+    "Oslo",
+    "Nairobi",
+    "Lima",
+    "Osaka",
+    "Toronto",
+    "Cairo",
+    "Porto",
+    "Hanoi",
+    "Quito",
+)
 
 
 def make_example(rng: random.Random) -> dict[str, str]:
@@ -34,8 +56,9 @@ def make_example(rng: random.Random) -> dict[str, str]:
     return {"prompt": prompt, "completion": completion}
 
 
-def generate(n_train: int, n_heldout: int, seed: int) -> tuple[list[dict[str, str]],
-                                                                 list[dict[str, str]]]:
+def generate(
+    n_train: int, n_heldout: int, seed: int
+) -> tuple[list[dict[str, str]], list[dict[str, str]]]:
     """Distinct examples, split into (train, heldout) with no prompt in both."""
     rng = random.Random(seed)
     wanted = n_train + n_heldout

@@ -41,7 +41,8 @@ def test_dataset_lines_have_prompt_and_completion(path: Path) -> None:
         for key in ("prompt", "completion"):
             value = row.get(key)
             assert isinstance(value, str) and value.strip(), (
-                f"{path.name}:{number}: expected a non-empty string {key!r}")
+                f"{path.name}:{number}: expected a non-empty string {key!r}"
+            )
 
 
 def _prompts(path: Path) -> set[str]:

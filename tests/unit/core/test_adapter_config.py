@@ -68,38 +68,60 @@ def test_unrunnable_kinds_are_named(change, named):
 
 
 def test_pissa_reason_says_how_to_convert():
-    reasons = ac.unsupported_reasons({**real_config("llama2-finetuning"),
-                                      "init_lora_weights": "pissa"})
+    reasons = ac.unsupported_reasons(
+        {**real_config("llama2-finetuning"), "init_lora_weights": "pissa"}
+    )
     assert "path_initial_model_for_weight_conversion" in reasons[0]
 
 
-@pytest.mark.parametrize("change", [
-    {"rank_pattern": {"q_proj": 8}, "alpha_pattern": {"q_proj": 32.0}},
-    {"use_rslora": True}, {"layers_to_transform": [0], "layers_pattern": "layers"},
-    {"init_lora_weights": "gaussian"}, {"init_lora_weights": "eva"},
-    {"init_lora_weights": False}, {"target_modules": ".*\\.(q|v)_proj"},
-    {"newer_peft_setting": 3, "newer_peft_name": "x", "newer_peft_cfg": None},
-])
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"rank_pattern": {"q_proj": 8}, "alpha_pattern": {"q_proj": 32.0}},
+        {"use_rslora": True},
+        {"layers_to_transform": [0], "layers_pattern": "layers"},
+        {"init_lora_weights": "gaussian"},
+        {"init_lora_weights": "eva"},
+        {"init_lora_weights": False},
+        {"target_modules": ".*\\.(q|v)_proj"},
+        {"newer_peft_setting": 3, "newer_peft_name": "x", "newer_peft_cfg": None},
+    ],
+)
 def test_features_peft_applies_on_injection_are_accepted(change):
     assert ac.unsupported_reasons({**real_config("qwen7b-mcq-solver"), **change}) == []
 
 
-@pytest.mark.parametrize(("change", "field"), [
-    ({"r": 0}, "r"), ({"r": "8"}, "r"), ({"r": True}, "r"), ({"lora_alpha": "x"}, "lora_alpha"),
-    ({"rank_pattern": {"q": -1}}, "rank_pattern"), ({"rank_pattern": []}, "rank_pattern"),
-    ({"target_modules": []}, "target_modules"), ({"target_modules": [1]}, "target_modules"),
-    ({"use_dora": "yes"}, "use_dora"), ({"base_model_name_or_path": 5}, "base_model"),
-])
+@pytest.mark.parametrize(
+    ("change", "field"),
+    [
+        ({"r": 0}, "r"),
+        ({"r": "8"}, "r"),
+        ({"r": True}, "r"),
+        ({"lora_alpha": "x"}, "lora_alpha"),
+        ({"rank_pattern": {"q": -1}}, "rank_pattern"),
+        ({"rank_pattern": []}, "rank_pattern"),
+        ({"target_modules": []}, "target_modules"),
+        ({"target_modules": [1]}, "target_modules"),
+        ({"use_dora": "yes"}, "use_dora"),
+        ({"base_model_name_or_path": 5}, "base_model"),
+    ],
+)
 def test_malformed_fields_are_named(change, field):
     problems = ac.field_problems({**real_config("unsloth-dpo-llama32"), **change})
     assert problems and problems[0].startswith(field)
 
 
-@pytest.mark.parametrize(("data", "what"), [
-    (b'{"r": 1, "r": 2}', "duplicate key"), (b'{"lora_alpha": NaN}', "NaN"),
-    (b"[1]", "expected an object"), (b"\xff\xfe", "UTF-8"), (b"{" * 100_000, "JSON"),
-    (b" " * (ac.MAX_CONFIG_BYTES + 1), "cap"),
-])
+@pytest.mark.parametrize(
+    ("data", "what"),
+    [
+        (b'{"r": 1, "r": 2}', "duplicate key"),
+        (b'{"lora_alpha": NaN}', "NaN"),
+        (b"[1]", "expected an object"),
+        (b"\xff\xfe", "UTF-8"),
+        (b"{" * 100_000, "JSON"),
+        (b" " * (ac.MAX_CONFIG_BYTES + 1), "cap"),
+    ],
+)
 def test_strict_reader_refuses_hostile_configs(data, what, tmp_path):
     path = tmp_path / "adapter_config.json"
     path.write_bytes(data)
@@ -131,24 +153,55 @@ def test_rank_pattern_is_checked_per_module():
     assert wrong and "v_proj': rank 8 in the weights, but the config gives r=2" in wrong[0]
 
 
-@pytest.mark.parametrize(("edit", "said"), [
-    (lambda t: t.pop("base_model.model.model.layers.0.self_attn.q_proj.lora_B.weight"),
-     "lora_B.weight is missing"),
-    (lambda t: t.update({"base_model.model.model.layers.0.self_attn.q_proj.lora_magnitude_vector":
-                         ("F32", [64])}), "not a lora parameter"),
-    (lambda t: t.update({"base_model.model.lm_head.weight": ("F32", [8, 8])}),
-     "not a lora parameter"),
-    (lambda t: t.update({"model.layers.0.q_proj.lora_A.weight": ("F32", [8, 8])}),
-     "starting with 'base_model.model.'"),
-    (lambda t: t.update({"base_model.model.model.layers.0.mlp.gate_proj.lora_A.weight":
-                         ("F32", [8, 64]),
-                         "base_model.model.model.layers.0.mlp.gate_proj.lora_B.weight":
-                         ("F32", [64, 8])}), "not in target_modules"),
-    (lambda t: t.update({"base_model.model.model.layers.0.self_attn.q_proj.lora_A.weight":
-                         ("I64", [8, 64])}), "expected a float type"),
-    (lambda t: t.update({"base_model.model.model.layers.0.self_attn.q_proj.lora_A.weight":
-                         ("F32", [4, 64])}), "do not share a rank"),
-])
+@pytest.mark.parametrize(
+    ("edit", "said"),
+    [
+        (
+            lambda t: t.pop("base_model.model.model.layers.0.self_attn.q_proj.lora_B.weight"),
+            "lora_B.weight is missing",
+        ),
+        (
+            lambda t: t.update(
+                {
+                    "base_model.model.model.layers.0.self_attn.q_proj.lora_magnitude_vector": (
+                        "F32",
+                        [64],
+                    )
+                }
+            ),
+            "not a lora parameter",
+        ),
+        (
+            lambda t: t.update({"base_model.model.lm_head.weight": ("F32", [8, 8])}),
+            "not a lora parameter",
+        ),
+        (
+            lambda t: t.update({"model.layers.0.q_proj.lora_A.weight": ("F32", [8, 8])}),
+            "starting with 'base_model.model.'",
+        ),
+        (
+            lambda t: t.update(
+                {
+                    "base_model.model.model.layers.0.mlp.gate_proj.lora_A.weight": ("F32", [8, 64]),
+                    "base_model.model.model.layers.0.mlp.gate_proj.lora_B.weight": ("F32", [64, 8]),
+                }
+            ),
+            "not in target_modules",
+        ),
+        (
+            lambda t: t.update(
+                {"base_model.model.model.layers.0.self_attn.q_proj.lora_A.weight": ("I64", [8, 64])}
+            ),
+            "expected a float type",
+        ),
+        (
+            lambda t: t.update(
+                {"base_model.model.model.layers.0.self_attn.q_proj.lora_A.weight": ("F32", [4, 64])}
+            ),
+            "do not share a rank",
+        ),
+    ],
+)
 def test_tensor_mismatches_are_named(edit, said):
     config = real_config("unsloth-dpo-llama32")  # r 8; q, v, o, up, down
     tensors = lora_tensors(layer_modules(["q_proj", "v_proj"]), 8)
@@ -174,9 +227,11 @@ def test_dora_needs_magnitudes_and_ia3_needs_vectors():
 def test_hostile_names_come_back_inert():
     """Tensor names and config keys are someone else's strings: repr'd, never raw."""
     evil = "base_model.model.x\x1b[2J.lora_A.weight"
-    problems = tensor_problems(real_config("unsloth-dpo-llama32"),
-                               {evil: TensorEntry("F32", (8, 8))})
+    problems = tensor_problems(
+        real_config("unsloth-dpo-llama32"), {evil: TensorEntry("F32", (8, 8))}
+    )
     assert problems and all("\x1b" not in p for p in problems)
-    reasons = ac.unsupported_reasons({**real_config("unsloth-dpo-llama32"),
-                                      "\x1b]0;pwned\x07": True})
+    reasons = ac.unsupported_reasons(
+        {**real_config("unsloth-dpo-llama32"), "\x1b]0;pwned\x07": True}
+    )
     assert reasons and "\x1b" not in reasons[0] and "\\x1b" in reasons[0]

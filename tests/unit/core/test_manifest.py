@@ -73,8 +73,13 @@ def v1_manifest() -> dict[str, Any]:
         "perf": {"latency_ms_overhead": 3.5, "vram_mb_overhead": 25, "supported_batch_sizes": [1]},
         "training": {
             "dataset": {"path": "datasets/train.jsonl", "format": "jsonl"},
-            "config": {"method": "sft", "adapter_type": "dora", "epochs": 2.5,
-                       "learning_rate": 0.0001, "batch_size": 4},
+            "config": {
+                "method": "sft",
+                "adapter_type": "dora",
+                "epochs": 2.5,
+                "learning_rate": 0.0001,
+                "batch_size": 4,
+            },
         },
         "evaluation": {"test_set_size": 0, "metrics": {}},
         "integrity": None,
@@ -95,18 +100,34 @@ def v2_manifest() -> dict[str, Any]:
                 "name": "Qwen/Qwen3-0.6B",
                 "sha256": DIGEST,
                 "quantization": "int4",
-                "rope_scaling": {"type": "ntk-by-parts", "factor": 8.0,
-                                 "_comment": "Qwen3-specific NTK-by-parts scaling"},
+                "rope_scaling": {
+                    "type": "ntk-by-parts",
+                    "factor": 8.0,
+                    "_comment": "Qwen3-specific NTK-by-parts scaling",
+                },
                 "prompt_template": "qwen3",
-                "adapters": [{"type": "dora", "r": 12, "alpha": 24,
-                              "target_modules": ["q_proj", "v_proj"], "size_bytes": 0}],
+                "adapters": [
+                    {
+                        "type": "dora",
+                        "r": 12,
+                        "alpha": 24,
+                        "target_modules": ["q_proj", "v_proj"],
+                        "size_bytes": 0,
+                    }
+                ],
             },
             {
                 "name": "Qwen/Qwen3-1.7B",
                 "sha256": "",
                 "prompt_template": "chatml",
-                "adapters": [{"type": "lora", "r": 16, "alpha": 32,
-                              "target_modules": ["q_proj", "k_proj", "v_proj"]}],
+                "adapters": [
+                    {
+                        "type": "lora",
+                        "r": 16,
+                        "alpha": 32,
+                        "target_modules": ["q_proj", "k_proj", "v_proj"],
+                    }
+                ],
             },
         ],
         "soft_prompts": [],
@@ -119,10 +140,20 @@ def v2_manifest() -> dict[str, Any]:
             "incompatible_with": ["english-legacy<=0.9.0", "slang-english@*"],
         },
         "limitations": [{"pattern": "window_functions", "description": "weak on OVER()"}],
-        "quality_metrics": {"benchmark_score": 8.9, "checkpoint": "checkpoint-1000",
-                            "_comment": "16/18 valid"},
-        "training": {"decoding": {"use_grammar": True, "grammar_type": "sql-postgres",
-                                  "temperature": 0.7, "top_p": 0.8, "top_k": 20}},
+        "quality_metrics": {
+            "benchmark_score": 8.9,
+            "checkpoint": "checkpoint-1000",
+            "_comment": "16/18 valid",
+        },
+        "training": {
+            "decoding": {
+                "use_grammar": True,
+                "grammar_type": "sql-postgres",
+                "temperature": 0.7,
+                "top_p": 0.8,
+                "top_k": 20,
+            }
+        },
         "license": "cc-by-4.0",
     }
 
@@ -131,8 +162,12 @@ def minimal_v2() -> dict[str, Any]:
     return {
         "name": "expert-min",
         "version": "1.0.0",
-        "base_models": [{"name": "hxpm/tiny-qwen3",
-                         "adapters": [{"type": "lora", "r": 4, "target_modules": ["q_proj"]}]}],
+        "base_models": [
+            {
+                "name": "hxpm/tiny-qwen3",
+                "adapters": [{"type": "lora", "r": 4, "target_modules": ["q_proj"]}],
+            }
+        ],
     }
 
 
@@ -155,9 +190,14 @@ def test_v1_legacy_manifest() -> None:
     assert m.license == "apache-2.0"
     (variant,) = m.variants
     assert variant == BaseVariant(
-        name=LEGACY_BASE, sha256="", prompt_template=None,
-        adapters=(AdapterSpec("dora", 16, 32.0,
-                              ("q_proj", "k_proj", "v_proj", "o_proj", "up_proj", "down_proj")),),
+        name=LEGACY_BASE,
+        sha256="",
+        prompt_template=None,
+        adapters=(
+            AdapterSpec(
+                "dora", 16, 32.0, ("q_proj", "k_proj", "v_proj", "o_proj", "up_proj", "down_proj")
+            ),
+        ),
     )
     assert variant.slug == "qwen3-0-6b"
     assert m.load_order == 6 and m.max_chain == 10
@@ -394,8 +434,11 @@ INVALID_V2: list[tuple[str, Mutator, list[str]]] = [
     ("version-missing", _set("version", ...), ["version"]),
     ("schema-version-unknown", _set("schema_version", "3.0"), ["schema_version"]),
     ("schema-version-float", _set("schema_version", 2.0), ["schema_version"]),
-    ("schema-1-with-base-models", _set("schema_version", "1.0"),
-     ["base_models", "base_model", "adapters"]),
+    (
+        "schema-1-with-base-models",
+        _set("schema_version", "1.0"),
+        ["base_models", "base_model", "adapters"],
+    ),
     ("v2-with-base-model-too", _set("base_model", {"name": "Qwen/Qwen3-0.6B"}), ["base_model"]),
     ("base-models-empty", _set("base_models", []), ["base_models"]),
     ("base-models-object", _set("base_models", {"name": "x"}), ["base_models"]),
@@ -406,21 +449,35 @@ INVALID_V2: list[tuple[str, Mutator, list[str]]] = [
     ("variant-name-number", _set("base_models.0.name", 3), ["base_models[0].name"]),
     ("sha-upper", _set("base_models.0.sha256", "AB" * 32), ["base_models[0].sha256"]),
     ("sha-short", _set("base_models.0.sha256", "a" * 63), ["base_models[0].sha256"]),
-    ("sha-prefixed", _set("base_models.0.sha256", "sha256:" + "a" * 64),
-     ["base_models[0].sha256"]),
-    ("template-number", _set("base_models.0.prompt_template", 1),
-     ["base_models[0].prompt_template"]),
+    ("sha-prefixed", _set("base_models.0.sha256", "sha256:" + "a" * 64), ["base_models[0].sha256"]),
+    (
+        "template-number",
+        _set("base_models.0.prompt_template", 1),
+        ["base_models[0].prompt_template"],
+    ),
     ("adapters-missing", _set("base_models.0.adapters", ...), ["base_models[0].adapters"]),
     ("adapters-empty", _set("base_models.0.adapters", []), ["base_models[0].adapters"]),
     ("adapter-not-object", _adapter("lora"), ["base_models[0].adapters[0]"]),
-    ("type-missing", _set("base_models.0.adapters.0.type", ...),
-     ["base_models[0].adapters[0].type"]),
-    ("type-lokr", _set("base_models.0.adapters.0.type", "lokr"),
-     ["base_models[0].adapters[0].type"]),
-    ("type-adalora", _set("base_models.0.adapters.0.type", "AdaLoRA"),
-     ["base_models[0].adapters[0].type"]),
-    ("type-unknown", _set("base_models.0.adapters.0.type", "prefix"),
-     ["base_models[0].adapters[0].type"]),
+    (
+        "type-missing",
+        _set("base_models.0.adapters.0.type", ...),
+        ["base_models[0].adapters[0].type"],
+    ),
+    (
+        "type-lokr",
+        _set("base_models.0.adapters.0.type", "lokr"),
+        ["base_models[0].adapters[0].type"],
+    ),
+    (
+        "type-adalora",
+        _set("base_models.0.adapters.0.type", "AdaLoRA"),
+        ["base_models[0].adapters[0].type"],
+    ),
+    (
+        "type-unknown",
+        _set("base_models.0.adapters.0.type", "prefix"),
+        ["base_models[0].adapters[0].type"],
+    ),
     ("type-number", _set("base_models.0.adapters.0.type", 1), ["base_models[0].adapters[0].type"]),
     ("lora-without-r", _set("base_models.0.adapters.0.r", ...), ["base_models[0].adapters[0].r"]),
     ("r-zero", _set("base_models.0.adapters.0.r", 0), ["base_models[0].adapters[0].r"]),
@@ -428,43 +485,88 @@ INVALID_V2: list[tuple[str, Mutator, list[str]]] = [
     ("r-bool", _set("base_models.0.adapters.0.r", True), ["base_models[0].adapters[0].r"]),
     ("r-string", _set("base_models.0.adapters.0.r", "8"), ["base_models[0].adapters[0].r"]),
     ("r-fraction", _set("base_models.0.adapters.0.r", 8.5), ["base_models[0].adapters[0].r"]),
-    ("dora-without-r", _adapter({"type": "dora", "target_modules": ["q_proj"]}),
-     ["base_models[0].adapters[0].r"]),
-    ("ia3-with-r", _adapter({"type": "ia3", "r": 8, "target_modules": ["q_proj"]}),
-     ["base_models[0].adapters[0].r"]),
-    ("ia3-with-bad-r", _adapter({"type": "ia3", "r": 0, "target_modules": ["q_proj"]}),
-     ["base_models[0].adapters[0].r"]),
-    ("ia3-with-alpha", _adapter({"type": "ia3", "alpha": 8, "target_modules": ["q_proj"]}),
-     ["base_models[0].adapters[0].alpha"]),
+    (
+        "dora-without-r",
+        _adapter({"type": "dora", "target_modules": ["q_proj"]}),
+        ["base_models[0].adapters[0].r"],
+    ),
+    (
+        "ia3-with-r",
+        _adapter({"type": "ia3", "r": 8, "target_modules": ["q_proj"]}),
+        ["base_models[0].adapters[0].r"],
+    ),
+    (
+        "ia3-with-bad-r",
+        _adapter({"type": "ia3", "r": 0, "target_modules": ["q_proj"]}),
+        ["base_models[0].adapters[0].r"],
+    ),
+    (
+        "ia3-with-alpha",
+        _adapter({"type": "ia3", "alpha": 8, "target_modules": ["q_proj"]}),
+        ["base_models[0].adapters[0].alpha"],
+    ),
     ("alpha-zero", _set("base_models.0.adapters.0.alpha", 0), ["base_models[0].adapters[0].alpha"]),
-    ("alpha-negative", _set("base_models.0.adapters.0.alpha", -8),
-     ["base_models[0].adapters[0].alpha"]),
-    ("alpha-string", _set("base_models.0.adapters.0.alpha", "16"),
-     ["base_models[0].adapters[0].alpha"]),
-    ("alpha-bool", _set("base_models.0.adapters.0.alpha", True),
-     ["base_models[0].adapters[0].alpha"]),
-    ("modules-missing", _set("base_models.0.adapters.0.target_modules", ...),
-     ["base_models[0].adapters[0].target_modules"]),
-    ("modules-empty", _set("base_models.0.adapters.0.target_modules", []),
-     ["base_models[0].adapters[0].target_modules"]),
-    ("modules-string", _set("base_models.0.adapters.0.target_modules", "q_proj"),
-     ["base_models[0].adapters[0].target_modules"]),
-    ("modules-item-number", _set("base_models.0.adapters.0.target_modules", ["q_proj", 1]),
-     ["base_models[0].adapters[0].target_modules[1]"]),
-    ("modules-item-blank", _set("base_models.0.adapters.0.target_modules", [" "]),
-     ["base_models[0].adapters[0].target_modules[0]"]),
+    (
+        "alpha-negative",
+        _set("base_models.0.adapters.0.alpha", -8),
+        ["base_models[0].adapters[0].alpha"],
+    ),
+    (
+        "alpha-string",
+        _set("base_models.0.adapters.0.alpha", "16"),
+        ["base_models[0].adapters[0].alpha"],
+    ),
+    (
+        "alpha-bool",
+        _set("base_models.0.adapters.0.alpha", True),
+        ["base_models[0].adapters[0].alpha"],
+    ),
+    (
+        "modules-missing",
+        _set("base_models.0.adapters.0.target_modules", ...),
+        ["base_models[0].adapters[0].target_modules"],
+    ),
+    (
+        "modules-empty",
+        _set("base_models.0.adapters.0.target_modules", []),
+        ["base_models[0].adapters[0].target_modules"],
+    ),
+    (
+        "modules-string",
+        _set("base_models.0.adapters.0.target_modules", "q_proj"),
+        ["base_models[0].adapters[0].target_modules"],
+    ),
+    (
+        "modules-item-number",
+        _set("base_models.0.adapters.0.target_modules", ["q_proj", 1]),
+        ["base_models[0].adapters[0].target_modules[1]"],
+    ),
+    (
+        "modules-item-blank",
+        _set("base_models.0.adapters.0.target_modules", [" "]),
+        ["base_models[0].adapters[0].target_modules[0]"],
+    ),
     ("constraints-list", _set("constraints", []), ["constraints"]),
     ("requires-string", _set("constraints.requires", "expert-json"), ["constraints.requires"]),
-    ("requires-bad-range", _set("constraints.requires", ["expert-json", "a@>>1"]),
-     ["constraints.requires[1]"]),
+    (
+        "requires-bad-range",
+        _set("constraints.requires", ["expert-json", "a@>>1"]),
+        ["constraints.requires[1]"],
+    ),
     ("requires-upper", _set("constraints.requires", ["A"]), ["constraints.requires[0]"]),
     ("requires-dash", _set("constraints.requires", ["-x"]), ["constraints.requires[0]"]),
     ("requires-number", _set("constraints.requires", [5]), ["constraints.requires[0]"]),
     ("requires-empty-string", _set("constraints.requires", [""]), ["constraints.requires[0]"]),
-    ("incompatible-ext", _set("constraints.incompatible_with", ["ext::sh@1"]),
-     ["constraints.incompatible_with[0]"]),
-    ("incompatible-latest", _set("constraints.incompatible_with", ["expert-x@latest"]),
-     ["constraints.incompatible_with[0]"]),
+    (
+        "incompatible-ext",
+        _set("constraints.incompatible_with", ["ext::sh@1"]),
+        ["constraints.incompatible_with[0]"],
+    ),
+    (
+        "incompatible-latest",
+        _set("constraints.incompatible_with", ["expert-x@latest"]),
+        ["constraints.incompatible_with[0]"],
+    ),
     ("load-order-negative", _set("constraints.load_order", -1), ["constraints.load_order"]),
     ("load-order-string", _set("constraints.load_order", "6"), ["constraints.load_order"]),
     ("load-order-bool", _set("constraints.load_order", True), ["constraints.load_order"]),
@@ -473,8 +575,11 @@ INVALID_V2: list[tuple[str, Mutator, list[str]]] = [
     ("max-chain-65", _set("constraints.max_chain", 65), ["constraints.max_chain"]),
     ("max-chain-bool", _set("constraints.max_chain", True), ["constraints.max_chain"]),
     ("capabilities-string", _set("capabilities", "tech:sql"), ["capabilities"]),
-    ("capability-bare-with-space", _set("capabilities", ["tech:sql", "code generation"]),
-     ["capabilities[1]"]),
+    (
+        "capability-bare-with-space",
+        _set("capabilities", ["tech:sql", "code generation"]),
+        ["capabilities[1]"],
+    ),
     ("capability-bare-leading-dash", _set("capabilities", ["-sql"]), ["capabilities[0]"]),
     ("capability-number", _set("capabilities", [7]), ["capabilities[0]"]),
     ("capability-upper-namespace", _set("capabilities", ["Tech:sql"]), ["capabilities[0]"]),
@@ -494,11 +599,13 @@ INVALID_V2: list[tuple[str, Mutator, list[str]]] = [
     ("version-null", _set("version", None), ["version"]),
     ("variant-name-null", _set("base_models.0.name", None), ["base_models[0].name"]),
     ("adapters-null", _set("base_models.0.adapters", None), ["base_models[0].adapters"]),
-    ("type-null", _set("base_models.0.adapters.0.type", None),
-     ["base_models[0].adapters[0].type"]),
+    ("type-null", _set("base_models.0.adapters.0.type", None), ["base_models[0].adapters[0].type"]),
     ("lora-r-null", _set("base_models.0.adapters.0.r", None), ["base_models[0].adapters[0].r"]),
-    ("modules-null", _set("base_models.0.adapters.0.target_modules", None),
-     ["base_models[0].adapters[0].target_modules"]),
+    (
+        "modules-null",
+        _set("base_models.0.adapters.0.target_modules", None),
+        ["base_models[0].adapters[0].target_modules"],
+    ),
     ("requires-item-null", _set("constraints.requires", [None]), ["constraints.requires[0]"]),
     ("capability-null-item", _set("capabilities", [None]), ["capabilities[0]"]),
     ("license-number", _set("license", 2), ["license"]),
@@ -506,18 +613,37 @@ INVALID_V2: list[tuple[str, Mutator, list[str]]] = [
     ("training-config-list", _set("training", {"config": []}), ["training.config"]),
     ("epochs-zero", _set("training", {"config": {"epochs": 0}}), ["training.config.epochs"]),
     ("epochs-string", _set("training", {"config": {"epochs": "3"}}), ["training.config.epochs"]),
-    ("lr-negative", _set("training", {"config": {"learning_rate": -1e-4}}),
-     ["training.config.learning_rate"]),
+    (
+        "lr-negative",
+        _set("training", {"config": {"learning_rate": -1e-4}}),
+        ["training.config.learning_rate"],
+    ),
 ]
 
 # Rules JSON Schema cannot state; checked in code only (documented in the schema).
 CODE_ONLY_V2: list[tuple[str, Mutator, list[str]]] = [
-    ("duplicate-variant", _set("base_models.1", {
-        "name": "hxpm/tiny-qwen3", "adapters": [{"type": "ia3", "target_modules": ["q_proj"]}]}),
-     ["base_models[1].name"]),
-    ("slug-collision", _set("base_models.1", {
-        "name": "other/Tiny_Qwen3", "adapters": [{"type": "ia3", "target_modules": ["q_proj"]}]}),
-     ["base_models[1].name"]),
+    (
+        "duplicate-variant",
+        _set(
+            "base_models.1",
+            {
+                "name": "hxpm/tiny-qwen3",
+                "adapters": [{"type": "ia3", "target_modules": ["q_proj"]}],
+            },
+        ),
+        ["base_models[1].name"],
+    ),
+    (
+        "slug-collision",
+        _set(
+            "base_models.1",
+            {
+                "name": "other/Tiny_Qwen3",
+                "adapters": [{"type": "ia3", "target_modules": ["q_proj"]}],
+            },
+        ),
+        ["base_models[1].name"],
+    ),
 ]
 
 
@@ -527,8 +653,11 @@ def _mutated(mutate: Mutator) -> dict[str, Any]:
     return data
 
 
-@pytest.mark.parametrize(("case", "mutate", "paths"), INVALID_V2 + CODE_ONLY_V2,
-                         ids=[c[0] for c in INVALID_V2 + CODE_ONLY_V2])
+@pytest.mark.parametrize(
+    ("case", "mutate", "paths"),
+    INVALID_V2 + CODE_ONLY_V2,
+    ids=[c[0] for c in INVALID_V2 + CODE_ONLY_V2],
+)
 def test_invalid_field_is_reported_at_its_path(
     case: str, mutate: Mutator, paths: list[str]
 ) -> None:
@@ -595,7 +724,10 @@ def test_all_problems_are_reported_at_once() -> None:
         Manifest.from_dict(data, source="experts/bad/manifest.json")
     err = info.value
     assert [p for p, _, _ in err.problems] == [
-        "name", "version", "base_models[0].adapters[0].r", "constraints.requires[1]",
+        "name",
+        "version",
+        "base_models[0].adapters[0].r",
+        "constraints.requires[1]",
         "routing.priority",
     ]
     assert err.message.startswith("experts/bad/manifest.json: invalid manifest, 5 problems: name:")
@@ -615,10 +747,20 @@ def test_top_level_must_be_an_object(doc: object) -> None:
         Manifest.from_bytes(json.dumps(doc).encode())
 
 
-@pytest.mark.parametrize("data", [
-    b"", b"{", b"{'name': 'x'}", b'{"name": "x",}', b"not json", b'{"a": NaN}',
-    b'{"a": Infinity}', b'{"a": -Infinity}', b'{"a": 1' + b"0" * 5000 + b"}",
-])
+@pytest.mark.parametrize(
+    "data",
+    [
+        b"",
+        b"{",
+        b"{'name': 'x'}",
+        b'{"name": "x",}',
+        b"not json",
+        b'{"a": NaN}',
+        b'{"a": Infinity}',
+        b'{"a": -Infinity}',
+        b'{"a": 1' + b"0" * 5000 + b"}",
+    ],
+)
 def test_not_json(data: bytes) -> None:
     with pytest.raises(ManifestError) as info:
         Manifest.from_bytes(data, source="x/manifest.json")
@@ -687,10 +829,17 @@ def test_lone_surrogate_is_refused() -> None:
     assert info.value.problems[0][0] == "description"
 
 
-@pytest.mark.parametrize(("value", "path"), [
-    ({1, 2}, "x"), (float("nan"), "x"), (b"bytes", "x"), ({"k": [object()]}, "x.k[0]"),
-    ({1: "int key"}, "x"), (float("inf"), "x"),
-])
+@pytest.mark.parametrize(
+    ("value", "path"),
+    [
+        ({1, 2}, "x"),
+        (float("nan"), "x"),
+        (b"bytes", "x"),
+        ({"k": [object()]}, "x.k[0]"),
+        ({1: "int key"}, "x"),
+        (float("inf"), "x"),
+    ],
+)
 def test_from_dict_refuses_non_json_values(value: Any, path: str) -> None:
     data = minimal_v2()
     data["x"] = value
@@ -758,24 +907,41 @@ def _valid_corpus() -> list[dict[str, Any]]:
     v2_extra_root_adapters["adapters"] = "ignored in schema 2.0"
     reqs = minimal_v2()
     reqs["constraints"] = {"requires": VALID_REQUIREMENTS}
-    return [v1_manifest(), v2_manifest(), minimal_v2(), manifest_dict(), ia3, floats,
-            no_schema_v1, v2_extra_root_adapters, reqs,
-            manifest_dict("json-parser", "1.0.0-rc.1+b.7", bases=(("Qwen/Qwen3-0.6B", ""),)),
-            *_older_tool_dialect(), *_real_manifests()]
+    return [
+        v1_manifest(),
+        v2_manifest(),
+        minimal_v2(),
+        manifest_dict(),
+        ia3,
+        floats,
+        no_schema_v1,
+        v2_extra_root_adapters,
+        reqs,
+        manifest_dict("json-parser", "1.0.0-rc.1+b.7", bases=(("Qwen/Qwen3-0.6B", ""),)),
+        *_older_tool_dialect(),
+        *_real_manifests(),
+    ]
 
 
 def _older_tool_dialect() -> list[dict[str, Any]]:
     """What the older expert-cli writes that hxpm accepts with a warning: nulls for unset
     optional fields (serde's Option::None), bare capabilities."""
     nulls = manifest_dict()
-    nulls.update(license=None, routing=None, description=None, schema_version=None,
-                 base_model=None, training=None)
+    nulls.update(
+        license=None,
+        routing=None,
+        description=None,
+        schema_version=None,
+        base_model=None,
+        training=None,
+    )
     nulls["constraints"]["max_chain"] = None
     nulls["base_models"][0].update(sha256=None, prompt_template=None)
     nulls["base_models"][0]["adapters"][0]["alpha"] = None
     ia3_nulls = minimal_v2()
     ia3_nulls["base_models"][0]["adapters"] = [
-        {"type": "ia3", "r": None, "alpha": None, "target_modules": ["k_proj"]}]
+        {"type": "ia3", "r": None, "alpha": None, "target_modules": ["k_proj"]}
+    ]
     inner = manifest_dict()
     inner["constraints"] = {"requires": None, "incompatible_with": None, "load_order": None}
     inner["routing"] = {"keywords": None, "exclude_keywords": None, "priority": None}
@@ -788,8 +954,13 @@ def _older_tool_dialect() -> list[dict[str, Any]]:
     del v1_nulls_inferred["schema_version"]
     v1_nulls_inferred["base_models"] = None  # null base_models does not make it schema 2.0
     bare = manifest_dict()
-    bare["capabilities"] = ["language:typescript", "code-generation", "instruct-tuning",
-                            "Refactoring", "c++"]
+    bare["capabilities"] = [
+        "language:typescript",
+        "code-generation",
+        "instruct-tuning",
+        "Refactoring",
+        "c++",
+    ]
     return [nulls, ia3_nulls, inner, no_config, v1_nulls, v1_nulls_inferred, bare]
 
 
@@ -802,19 +973,54 @@ def _real_manifests() -> list[dict[str, Any]]:
 
 
 VALID_REQUIREMENTS = [
-    "expert-json", "expert-json@*", "expert-json@", "expert-json@x", "expert-json@1.2.3",
-    "expert-json@>=1.0.0", "expert-json@>=1.0.0,<2.0.0", "expert-json@>=1.0.0, <2.0.0",
-    "expert-json@^1.2", "expert-json@~1.2", "expert-json@1.2", "expert-json@1.x",
-    "expert-json@!=1.2.3", "expert-json@1.2.3-rc.1", "english-legacy<=0.9.0",
-    "expert-x>=1.0,<2", "slang-english@*", "github.com/user/expert-json@>=0.4",
-    "github.com/user/expert-json", "https://github.com/u/expert-json.git@^0.4",
-    "git@github.com:user/expert-json.git", "file:///srv/experts/expert-x/", " expert-x@1 ",
+    "expert-json",
+    "expert-json@*",
+    "expert-json@",
+    "expert-json@x",
+    "expert-json@1.2.3",
+    "expert-json@>=1.0.0",
+    "expert-json@>=1.0.0,<2.0.0",
+    "expert-json@>=1.0.0, <2.0.0",
+    "expert-json@^1.2",
+    "expert-json@~1.2",
+    "expert-json@1.2",
+    "expert-json@1.x",
+    "expert-json@!=1.2.3",
+    "expert-json@1.2.3-rc.1",
+    "english-legacy<=0.9.0",
+    "expert-x>=1.0,<2",
+    "slang-english@*",
+    "github.com/user/expert-json@>=0.4",
+    "github.com/user/expert-json",
+    "https://github.com/u/expert-json.git@^0.4",
+    "git@github.com:user/expert-json.git",
+    "file:///srv/experts/expert-x/",
+    " expert-x@1 ",
 ]
 INVALID_REQUIREMENTS = [
-    "", " ", "A", "-x", "ext::sh@1", "a@>>1", "Expert-SQL", "expert-x@latest", "expert-x@x,>=1",
-    "expert-x@!=1.2", "expert-x@1.2-rc", "expert-x@1.2.3-01", "expert-x@>=*", "expert-x @1",
-    "github.com/u/expert-x@>>1", "-oProxyCommand=x/expert-x", "expert-x@1,", "expert-x@1.2.3.4",
-    "github.com/u/Expert", "expert-x@1\u0661.0.0", "e" * 65, "b</x", "expert-x<=",
+    "",
+    " ",
+    "A",
+    "-x",
+    "ext::sh@1",
+    "a@>>1",
+    "Expert-SQL",
+    "expert-x@latest",
+    "expert-x@x,>=1",
+    "expert-x@!=1.2",
+    "expert-x@1.2-rc",
+    "expert-x@1.2.3-01",
+    "expert-x@>=*",
+    "expert-x @1",
+    "github.com/u/expert-x@>>1",
+    "-oProxyCommand=x/expert-x",
+    "expert-x@1,",
+    "expert-x@1.2.3.4",
+    "github.com/u/Expert",
+    "expert-x@1\u0661.0.0",
+    "e" * 65,
+    "b</x",
+    "expert-x<=",
 ]
 
 

@@ -22,16 +22,19 @@ REPO = Path(__file__).resolve().parents[3]
 CAP = 1 << 20
 
 
-@pytest.mark.parametrize(("text", "path", "needle"), [
-    ('{"a": {"b": [1, {"c": 1, "c": 2}]}}', "a.b[1].c", "duplicate key 'c'"),
-    ('{"a": [1, 2, NaN]}', "a[2]", "NaN is not a JSON number"),
-    ('{"x": {"y": -Infinity}}', "x.y", "-Infinity is not a JSON number"),
-    ('{"big": 1e400}', "big", "out of range"),
-    ('{"n": [' + "9" * 5000 + "]}", "n[0]", "5000 digits"),
-    ('{"n": 18446744073709551616}', "n", "at most 64 bits"),
-    ('{"n": -18446744073709551616}', "n", "at most 64 bits"),
-    ('{"d": ' + "[" * 70 + "]" * 70 + "}", "d" + "[0]" * 63, "at most 64 levels"),
-])
+@pytest.mark.parametrize(
+    ("text", "path", "needle"),
+    [
+        ('{"a": {"b": [1, {"c": 1, "c": 2}]}}', "a.b[1].c", "duplicate key 'c'"),
+        ('{"a": [1, 2, NaN]}', "a[2]", "NaN is not a JSON number"),
+        ('{"x": {"y": -Infinity}}', "x.y", "-Infinity is not a JSON number"),
+        ('{"big": 1e400}', "big", "out of range"),
+        ('{"n": [' + "9" * 5000 + "]}", "n[0]", "5000 digits"),
+        ('{"n": 18446744073709551616}', "n", "at most 64 bits"),
+        ('{"n": -18446744073709551616}', "n", "at most 64 bits"),
+        ('{"d": ' + "[" * 70 + "]" * 70 + "}", "d" + "[0]" * 63, "at most 64 levels"),
+    ],
+)
 def test_refusals_name_the_json_path(text: str, path: str, needle: str) -> None:
     with pytest.raises(JsonError) as info:
         read_json(text.encode(), max_bytes=CAP)
@@ -93,9 +96,11 @@ ALLOWED = {
     # a display-only summary for `hxpm search` of a file not yet checked, strings only,
     # escaped when shown, replaced by the verified lines at first use.
     "hxpm/index/cache_rows.py": "search-display summary of an unchecked file (see above)",
-    "hxpm/index/model_checks.py": ("the fast path for index lines: it keeps only text that "
-                                   "writes back byte for byte (what read_json would accept "
-                                   "too); anything else goes to read_json"),
+    "hxpm/index/model_checks.py": (
+        "the fast path for index lines: it keeps only text that "
+        "writes back byte for byte (what read_json would accept "
+        "too); anything else goes to read_json"
+    ),
     # Files hxpm wrote itself, or text a signature check has already accepted:
     "hxpm/_httppart.py": "our own record of a partial download in the store",
     "hxpm/index/verified.py": "cached lines, stored only after they were verified",
@@ -116,6 +121,8 @@ def test_every_untrusted_json_read_goes_through_the_strict_reader() -> None:
                         seen.add(rel)
                     else:
                         offenders.append(f"{rel}:{n}: {line.strip()}")
-    assert not offenders, ("read untrusted JSON with hxpm.core.strictjson.read_json, or add "
-                           "a trusted use to ALLOWED with its reason:\n" + "\n".join(offenders))
+    assert not offenders, (
+        "read untrusted JSON with hxpm.core.strictjson.read_json, or add "
+        "a trusted use to ALLOWED with its reason:\n" + "\n".join(offenders)
+    )
     assert seen == set(ALLOWED), f"stale ALLOWED entries: {set(ALLOWED) - seen}"

@@ -23,14 +23,40 @@ def v(text: str) -> Version:
 # --- Version -------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("text", ["0.0.0", "1.2.3", "10.20.30", "1.0.0-rc.1", "1.0.0-0.3.7",
-                                  "1.0.0-x-y-z.--", "1.0.0+build.5", "1.0.0-alpha+001"])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "0.0.0",
+        "1.2.3",
+        "10.20.30",
+        "1.0.0-rc.1",
+        "1.0.0-0.3.7",
+        "1.0.0-x-y-z.--",
+        "1.0.0+build.5",
+        "1.0.0-alpha+001",
+    ],
+)
 def test_version_parse_valid(text: str) -> None:
     assert str(v(text)) == text
 
 
-@pytest.mark.parametrize("text", ["1", "1.2", "v1.2.3", "01.2.3", "1.02.3", "1.2.3-01",
-                                  "1.2.3-a..b", "1.2.3+", "1.2.3.4", "", "latest", "\u0661.0.0"])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "1",
+        "1.2",
+        "v1.2.3",
+        "01.2.3",
+        "1.02.3",
+        "1.2.3-01",
+        "1.2.3-a..b",
+        "1.2.3+",
+        "1.2.3.4",
+        "",
+        "latest",
+        "\u0661.0.0",
+    ],
+)
 def test_version_parse_invalid_names_field_and_value(text: str) -> None:
     with pytest.raises(InvalidRequirementError) as info:
         Version.parse(text, field="dep.version")
@@ -46,8 +72,19 @@ def test_version_parse_non_string(value: object) -> None:
 
 
 def test_version_ordering_follows_semver_precedence() -> None:
-    ordered = ["1.0.0-alpha", "1.0.0-alpha.1", "1.0.0-alpha.beta", "1.0.0-beta",
-               "1.0.0-beta.2", "1.0.0-beta.11", "1.0.0-rc.1", "1.0.0", "1.0.1", "1.1.0", "2.0.0"]
+    ordered = [
+        "1.0.0-alpha",
+        "1.0.0-alpha.1",
+        "1.0.0-alpha.beta",
+        "1.0.0-beta",
+        "1.0.0-beta.2",
+        "1.0.0-beta.11",
+        "1.0.0-rc.1",
+        "1.0.0",
+        "1.0.1",
+        "1.1.0",
+        "2.0.0",
+    ]
     shuffled = list(reversed(ordered))
     assert [str(x) for x in sorted(v(t) for t in shuffled)] == ordered
     assert v("1.10.0") > v("1.9.0")
@@ -146,10 +183,35 @@ def test_spec_keeps_its_text_and_parse_alias() -> None:
     assert [str(c) for c in spec.comparators] == [">=1.0.0", "<2.0.0"]
 
 
-@pytest.mark.parametrize("text", [">>1", "=>1.0", "1.2.3.4", "01.2", "1.02", ">=1.0,", ",1.0",
-                                  "1.0 2.0", ">=*", "!=1.2", "!=1", "1.2-rc.1", "1-rc",
-                                  "~>1.0", "latest", "1.2.3-", "1.2.3-01", "1.2.3-a..b",
-                                  "1.2.3+", "v1.2.3", "\u0661", "1\u0661.0.0", "^", ">="])
+@pytest.mark.parametrize(
+    "text",
+    [
+        ">>1",
+        "=>1.0",
+        "1.2.3.4",
+        "01.2",
+        "1.02",
+        ">=1.0,",
+        ",1.0",
+        "1.0 2.0",
+        ">=*",
+        "!=1.2",
+        "!=1",
+        "1.2-rc.1",
+        "1-rc",
+        "~>1.0",
+        "latest",
+        "1.2.3-",
+        "1.2.3-01",
+        "1.2.3-a..b",
+        "1.2.3+",
+        "v1.2.3",
+        "\u0661",
+        "1\u0661.0.0",
+        "^",
+        ">=",
+    ],
+)
 def test_bad_ranges_name_field_and_value(text: str) -> None:
     with pytest.raises(InvalidRequirementError) as info:
         parse_spec(text, field="constraints.requires[0]")
@@ -190,40 +252,65 @@ def test_prerelease_caret_and_tilde_and_exact() -> None:
 # --- requirement strings -------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("text", "name", "spec", "source"), [
-    ("expert-sql", "expert-sql", "*", None),
-    ("expert-sql@*", "expert-sql", "*", None),
-    ("expert-sql@", "expert-sql", "*", None),
-    ("expert-sql@x", "expert-sql", "*", None),
-    ("expert-sql@1.2.3", "expert-sql", "1.2.3", None),
-    ("expert-sql@>=1.0.0", "expert-sql", ">=1.0.0", None),
-    ("expert-sql@>=1.0.0,<2.0.0", "expert-sql", ">=1.0.0,<2.0.0", None),
-    ("expert-sql@^1.2", "expert-sql", "^1.2", None),
-    ("expert-sql@~1.2", "expert-sql", "~1.2", None),
-    ("  expert-sql@^1.2  ", "expert-sql", "^1.2", None),
-    ("expert-sql@ >=1.0", "expert-sql", ">=1.0", None),
-    ("sql", "sql", "*", None),
-    ("x", "x", "*", None),
-    ("e" * 64, "e" * 64, "*", None),
-    # the legacy form without '@'
-    ("english-legacy<=0.9.0", "english-legacy", "<=0.9.0", None),
-    ("english-legacy <=0.9.0", "english-legacy", "<=0.9.0", None),
-    ("expert-x>=1.0,<2", "expert-x", ">=1.0,<2", None),
-    ("expert-x^1.2", "expert-x", "^1.2", None),
-    ("expert-x=1.0.0", "expert-x", "=1.0.0", None),
-    ("expert-v2>=1.0", "expert-v2", ">=1.0", None),
-    # Git sources: the expert name is the repository name
-    ("github.com/user/expert-json@>=0.4", "expert-json", ">=0.4", "github.com/user/expert-json"),
-    ("github.com/user/expert-json", "expert-json", "*", "github.com/user/expert-json"),
-    ("https://github.com/u/expert-json.git@^0.4", "expert-json", "^0.4",
-     "https://github.com/u/expert-json.git"),
-    ("git@github.com:user/expert-json.git", "expert-json", "*",
-     "git@github.com:user/expert-json.git"),
-    ("git@github.com:user/expert-json.git@1.0.0", "expert-json", "1.0.0",
-     "git@github.com:user/expert-json.git"),
-    ("file:///srv/experts/expert-x/", "expert-x", "*", "file:///srv/experts/expert-x/"),
-    ("https://user@github.com/u/expert-x", "expert-x", "*", "https://user@github.com/u/expert-x"),
-])
+@pytest.mark.parametrize(
+    ("text", "name", "spec", "source"),
+    [
+        ("expert-sql", "expert-sql", "*", None),
+        ("expert-sql@*", "expert-sql", "*", None),
+        ("expert-sql@", "expert-sql", "*", None),
+        ("expert-sql@x", "expert-sql", "*", None),
+        ("expert-sql@1.2.3", "expert-sql", "1.2.3", None),
+        ("expert-sql@>=1.0.0", "expert-sql", ">=1.0.0", None),
+        ("expert-sql@>=1.0.0,<2.0.0", "expert-sql", ">=1.0.0,<2.0.0", None),
+        ("expert-sql@^1.2", "expert-sql", "^1.2", None),
+        ("expert-sql@~1.2", "expert-sql", "~1.2", None),
+        ("  expert-sql@^1.2  ", "expert-sql", "^1.2", None),
+        ("expert-sql@ >=1.0", "expert-sql", ">=1.0", None),
+        ("sql", "sql", "*", None),
+        ("x", "x", "*", None),
+        ("e" * 64, "e" * 64, "*", None),
+        # the legacy form without '@'
+        ("english-legacy<=0.9.0", "english-legacy", "<=0.9.0", None),
+        ("english-legacy <=0.9.0", "english-legacy", "<=0.9.0", None),
+        ("expert-x>=1.0,<2", "expert-x", ">=1.0,<2", None),
+        ("expert-x^1.2", "expert-x", "^1.2", None),
+        ("expert-x=1.0.0", "expert-x", "=1.0.0", None),
+        ("expert-v2>=1.0", "expert-v2", ">=1.0", None),
+        # Git sources: the expert name is the repository name
+        (
+            "github.com/user/expert-json@>=0.4",
+            "expert-json",
+            ">=0.4",
+            "github.com/user/expert-json",
+        ),
+        ("github.com/user/expert-json", "expert-json", "*", "github.com/user/expert-json"),
+        (
+            "https://github.com/u/expert-json.git@^0.4",
+            "expert-json",
+            "^0.4",
+            "https://github.com/u/expert-json.git",
+        ),
+        (
+            "git@github.com:user/expert-json.git",
+            "expert-json",
+            "*",
+            "git@github.com:user/expert-json.git",
+        ),
+        (
+            "git@github.com:user/expert-json.git@1.0.0",
+            "expert-json",
+            "1.0.0",
+            "git@github.com:user/expert-json.git",
+        ),
+        ("file:///srv/experts/expert-x/", "expert-x", "*", "file:///srv/experts/expert-x/"),
+        (
+            "https://user@github.com/u/expert-x",
+            "expert-x",
+            "*",
+            "https://user@github.com/u/expert-x",
+        ),
+    ],
+)
 def test_parse_requirement(text: str, name: str, spec: str, source: str | None) -> None:
     req = parse_requirement(text)
     assert (req.name, str(req.spec), req.source) == (name, spec, source)
@@ -241,28 +328,31 @@ def test_requirement_str_and_allows() -> None:
     assert Requirement("expert-a") == parse_requirement("expert-a").__class__("expert-a")
 
 
-@pytest.mark.parametrize(("text", "fragment"), [
-    ("a@>>1", "expected a version range"),
-    ("A", "expected a lower-case name"),
-    ("-x", "expected a lower-case name"),
-    ("ext::sh@1", "'::' transport"),
-    ("ext::sh -c touch%20/tmp/pwn", "'::' transport"),
-    ("-oProxyCommand=x/expert-x", "may not start with '-'"),
-    ("--upload-pack=x:expert-x", "may not start with '-'"),
-    ("Expert-SQL@1.0", "expected a lower-case name"),
-    ("expert_sql", "expected a lower-case name"),
-    ("expert-sql@latest", "expected a lower-case name"),
-    ("expert-sql @1.0", "expected a lower-case name"),
-    ("e" * 65, "expected a lower-case name"),
-    ("github.com/user/Expert-JSON", "not an expert name"),
-    ("github.com/u/expert-x@>>1", "expected a version range"),
-    ("expert-x@1,", "expected a version range"),
-    ("expert-x@1.2.3.4", "expected a version range"),
-    ("expert-x@!=1.2", "expected a version range"),
-    ("expert-x<=", "expected a version range"),
-    ("expert-x@1\u0661.0.0", "expected a version range"),
-    ("expert-x@1.2.3-01", "expected a version range"),
-])
+@pytest.mark.parametrize(
+    ("text", "fragment"),
+    [
+        ("a@>>1", "expected a version range"),
+        ("A", "expected a lower-case name"),
+        ("-x", "expected a lower-case name"),
+        ("ext::sh@1", "'::' transport"),
+        ("ext::sh -c touch%20/tmp/pwn", "'::' transport"),
+        ("-oProxyCommand=x/expert-x", "may not start with '-'"),
+        ("--upload-pack=x:expert-x", "may not start with '-'"),
+        ("Expert-SQL@1.0", "expected a lower-case name"),
+        ("expert_sql", "expected a lower-case name"),
+        ("expert-sql@latest", "expected a lower-case name"),
+        ("expert-sql @1.0", "expected a lower-case name"),
+        ("e" * 65, "expected a lower-case name"),
+        ("github.com/user/Expert-JSON", "not an expert name"),
+        ("github.com/u/expert-x@>>1", "expected a version range"),
+        ("expert-x@1,", "expected a version range"),
+        ("expert-x@1.2.3.4", "expected a version range"),
+        ("expert-x@!=1.2", "expected a version range"),
+        ("expert-x<=", "expected a version range"),
+        ("expert-x@1\u0661.0.0", "expected a version range"),
+        ("expert-x@1.2.3-01", "expected a version range"),
+    ],
+)
 def test_bad_requirements_are_precise(text: str, fragment: str) -> None:
     with pytest.raises(InvalidRequirementError) as info:
         parse_requirement(text, field="constraints.requires[2]")

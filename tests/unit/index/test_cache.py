@@ -17,8 +17,7 @@ from tests.unit.index import COMMIT, make_line
 OTHER_COMMIT = "b" * 40
 
 
-def expert(name: str, *versions: str, yanked: tuple[str, ...] = (), **kw: Any
-           ) -> list[VersionLine]:
+def expert(name: str, *versions: str, yanked: tuple[str, ...] = (), **kw: Any) -> list[VersionLine]:
     return [make_line(name, v, **kw).with_yanked(v in yanked) for v in versions]
 
 
@@ -41,7 +40,10 @@ def test_replace_then_read_back(cache: IndexCache, tmp_path: Path) -> None:
     cache.replace_index("main", COMMIT, lines)
     assert cache.commit_of("main") == COMMIT and cache.commit_of("other") is None
     assert versions(cache.lines_for("expert-sql")) == [
-        ("main", "0.1.0"), ("main", "0.2.0"), ("main", "0.10.0")]
+        ("main", "0.1.0"),
+        ("main", "0.2.0"),
+        ("main", "0.10.0"),
+    ]
     assert cache.lines_for("expert-sql")[0].line == lines[2]  # the very same line back
     assert cache.lines_for("expert-nothing") == []
     assert cache.names() == ["expert-json", "expert-sql"] and cache.indexes() == ["main"]
@@ -51,8 +53,9 @@ def test_replace_then_read_back(cache: IndexCache, tmp_path: Path) -> None:
 
 
 def test_replace_drops_what_the_index_no_longer_lists(cache: IndexCache) -> None:
-    cache.replace_index("main", COMMIT,
-                        expert("expert-sql", "0.1.0") + expert("expert-old", "1.0.0"))
+    cache.replace_index(
+        "main", COMMIT, expert("expert-sql", "0.1.0") + expert("expert-old", "1.0.0")
+    )
     cache.replace_index("main", OTHER_COMMIT, expert("expert-sql", "0.2.0"))
     assert versions(cache.lines_for("expert-sql")) == [("main", "0.2.0")]
     assert cache.names() == ["expert-sql"] and cache.search("old") == []
@@ -63,23 +66,38 @@ def test_lines_for_across_two_indexes(cache: IndexCache) -> None:
     cache.replace_index("main", COMMIT, expert("expert-sql", "0.1.0", "0.2.0"))
     cache.replace_index("acme", OTHER_COMMIT, expert("expert-sql", "0.2.0", "0.3.0"))
     assert versions(cache.lines_for("expert-sql")) == [
-        ("acme", "0.2.0"), ("acme", "0.3.0"), ("main", "0.1.0"), ("main", "0.2.0")]
+        ("acme", "0.2.0"),
+        ("acme", "0.3.0"),
+        ("main", "0.1.0"),
+        ("main", "0.2.0"),
+    ]
     assert versions(cache.lines_for("expert-sql", index="main")) == [
-        ("main", "0.1.0"), ("main", "0.2.0")]
+        ("main", "0.1.0"),
+        ("main", "0.2.0"),
+    ]
     assert cache.names() == ["expert-sql"] and cache.names("acme") == ["expert-sql"]
     hits = cache.search("sql")
     assert [(h.index, h.version) for h in hits] == [("acme", "0.3.0"), ("main", "0.2.0")]
 
 
 def test_update_changes_only_the_named_experts(cache: IndexCache) -> None:
-    cache.replace_index("main", COMMIT, expert("expert-sql", "0.1.0")
-                        + expert("expert-json", "1.0.0") + expert("expert-gone", "1.0.0"))
+    cache.replace_index(
+        "main",
+        COMMIT,
+        expert("expert-sql", "0.1.0")
+        + expert("expert-json", "1.0.0")
+        + expert("expert-gone", "1.0.0"),
+    )
     cache.replace_index("acme", COMMIT, expert("expert-gone", "2.0.0"))
-    cache.update_index("main", OTHER_COMMIT, {
-        "expert-sql": expert("expert-sql", "0.1.0", "0.2.0", yanked=("0.1.0",)),
-        "expert-gone": [],
-        "expert-new": expert("expert-new", "0.0.1"),
-    })
+    cache.update_index(
+        "main",
+        OTHER_COMMIT,
+        {
+            "expert-sql": expert("expert-sql", "0.1.0", "0.2.0", yanked=("0.1.0",)),
+            "expert-gone": [],
+            "expert-new": expert("expert-new", "0.0.1"),
+        },
+    )
     assert cache.commit_of("main") == OTHER_COMMIT and cache.commit_of("acme") == COMMIT
     assert [c.line.yanked for c in cache.lines_for("expert-sql")] == [True, False]
     assert cache.names("main") == ["expert-json", "expert-new", "expert-sql"]
@@ -114,8 +132,9 @@ def test_drop_index(cache: IndexCache) -> None:
 
 
 @pytest.mark.parametrize(("index", "commit"), [("", COMMIT), ("main", "HEAD"), ("main", "A" * 40)])
-def test_bad_index_name_or_commit_is_a_usage_error(cache: IndexCache, index: str,
-                                                   commit: str) -> None:
+def test_bad_index_name_or_commit_is_a_usage_error(
+    cache: IndexCache, index: str, commit: str
+) -> None:
     with pytest.raises(UsageError):
         cache.replace_index(index, commit, [])
 
@@ -126,21 +145,58 @@ def test_bad_index_name_or_commit_is_a_usage_error(cache: IndexCache, index: str
 @pytest.fixture
 def ranked(cache: IndexCache) -> IndexCache:
     lines = (
-        expert("expert-notes", "1.0.0", description="Keeps notes; can export them as SQL",
-               capabilities=["task:notes"], routing={"keywords": ["notes"]})
-        + expert("expert-db", "1.0.0", description="Database helper",
-                 capabilities=["tech:database"], routing={"keywords": ["sql", "database"]})
-        + expert("expert-sqlite", "1.0.0", description="SQLite dialect",
-                 capabilities=["tech:sqlite"], routing={"keywords": ["sqlite"]})
-        + expert("expert-sql", "0.1.0", "0.2.0", "0.3.0-rc.1", description="Writes SQL queries",
-                 capabilities=["tech:sql", "format:sql"], routing={"keywords": ["select"]})
-        + expert("expert-cypher", "1.0.0", description="Graph queries for Neo4j",
-                 capabilities=["tech:cypher", "format:graph"], routing={"keywords": ["graph"]})
-        + expert("expert-cafe", "1.0.0", description="Menus du café, 日本語 too",
-                 capabilities=["lang:fr"], routing={"keywords": ["menu"]})
+        expert(
+            "expert-notes",
+            "1.0.0",
+            description="Keeps notes; can export them as SQL",
+            capabilities=["task:notes"],
+            routing={"keywords": ["notes"]},
+        )
+        + expert(
+            "expert-db",
+            "1.0.0",
+            description="Database helper",
+            capabilities=["tech:database"],
+            routing={"keywords": ["sql", "database"]},
+        )
+        + expert(
+            "expert-sqlite",
+            "1.0.0",
+            description="SQLite dialect",
+            capabilities=["tech:sqlite"],
+            routing={"keywords": ["sqlite"]},
+        )
+        + expert(
+            "expert-sql",
+            "0.1.0",
+            "0.2.0",
+            "0.3.0-rc.1",
+            description="Writes SQL queries",
+            capabilities=["tech:sql", "format:sql"],
+            routing={"keywords": ["select"]},
+        )
+        + expert(
+            "expert-cypher",
+            "1.0.0",
+            description="Graph queries for Neo4j",
+            capabilities=["tech:cypher", "format:graph"],
+            routing={"keywords": ["graph"]},
+        )
+        + expert(
+            "expert-cafe",
+            "1.0.0",
+            description="Menus du café, 日本語 too",
+            capabilities=["lang:fr"],
+            routing={"keywords": ["menu"]},
+        )
         # A bare capability, as the older tool's expert-typescript manifest has.
-        + expert("expert-ts", "1.0.0", description="TypeScript",
-                 capabilities=["code-generation"], routing={"keywords": ["typescript"]})
+        + expert(
+            "expert-ts",
+            "1.0.0",
+            description="TypeScript",
+            capabilities=["code-generation"],
+            routing={"keywords": ["typescript"]},
+        )
     )
     cache.replace_index("main", COMMIT, lines)
     return cache
@@ -164,11 +220,18 @@ def test_hit_describes_the_newest_stable_version(ranked: IndexCache) -> None:
 
 
 def test_yanked_versions_are_not_shown_unless_all_are(cache: IndexCache) -> None:
-    cache.replace_index("main", COMMIT, expert("expert-a", "1.0.0", "1.1.0", yanked=("1.1.0",))
-                        + expert("expert-b", "1.0.0", "2.0.0", yanked=("1.0.0", "2.0.0"))
-                        + expert("expert-c", "1.0.0-rc.1"))
+    cache.replace_index(
+        "main",
+        COMMIT,
+        expert("expert-a", "1.0.0", "1.1.0", yanked=("1.1.0",))
+        + expert("expert-b", "1.0.0", "2.0.0", yanked=("1.0.0", "2.0.0"))
+        + expert("expert-c", "1.0.0-rc.1"),
+    )
     assert {h.name: h.version for h in cache.search("")} == {
-        "expert-a": "1.0.0", "expert-b": "2.0.0", "expert-c": "1.0.0-rc.1"}
+        "expert-a": "1.0.0",
+        "expert-b": "2.0.0",
+        "expert-c": "1.0.0-rc.1",
+    }
 
 
 def test_words_are_prefixes_and_all_must_match(ranked: IndexCache) -> None:
@@ -213,13 +276,17 @@ def test_capability_filter(ranked: IndexCache, capability: str, names: list[str]
 
 def test_capability_filter_with_a_term(ranked: IndexCache) -> None:
     assert [h.name for h in ranked.search("sql", capability="tech:")] == [
-        "expert-sql", "expert-sqlite", "expert-db"]
+        "expert-sql",
+        "expert-sqlite",
+        "expert-db",
+    ]
 
 
 def test_index_filter(ranked: IndexCache) -> None:
     ranked.replace_index("acme", OTHER_COMMIT, expert("expert-sql", "9.0.0"))
     assert [(h.index, h.version) for h in ranked.search("expert-sql", indexes=["acme"])] == [
-        ("acme", "9.0.0")]
+        ("acme", "9.0.0")
+    ]
     assert len(ranked.search("expert-sql", indexes=["acme", "main"])) >= 2
     assert ranked.search("sql", indexes=[]) == []
     # Ties between indexes are broken by index name.
@@ -227,12 +294,52 @@ def test_index_filter(ranked: IndexCache) -> None:
 
 
 HOSTILE = [
-    '"', '""', '"sql', 'sql"', "*", "sql*", "**", "OR", "AND", "NOT", "NEAR", "sql OR json",
-    "NOT sql", "NEAR(sql cypher)", "sql AND", "name:sql", "description:x", "{name}:sql",
-    "^sql", "-sql", "+sql", "(sql", "sql)", "'", "\\", "%", "_sql%", "\x00", "\x00sql",
-    "sql\x00", "ü", "日本語", "😀", "\u202e", "\ud800", "a" * 10_000, "sql " * 2_500,
-    "\t\n\r", "🙂 OR sql", "sql\ud800", "\ud800sql\udfff", "col:*", "x:" * 500, '"*"*',
-    "NEAR(a b, 1)", "sql -json",
+    '"',
+    '""',
+    '"sql',
+    'sql"',
+    "*",
+    "sql*",
+    "**",
+    "OR",
+    "AND",
+    "NOT",
+    "NEAR",
+    "sql OR json",
+    "NOT sql",
+    "NEAR(sql cypher)",
+    "sql AND",
+    "name:sql",
+    "description:x",
+    "{name}:sql",
+    "^sql",
+    "-sql",
+    "+sql",
+    "(sql",
+    "sql)",
+    "'",
+    "\\",
+    "%",
+    "_sql%",
+    "\x00",
+    "\x00sql",
+    "sql\x00",
+    "ü",
+    "日本語",
+    "😀",
+    "\u202e",
+    "\ud800",
+    "a" * 10_000,
+    "sql " * 2_500,
+    "\t\n\r",
+    "🙂 OR sql",
+    "sql\ud800",
+    "\ud800sql\udfff",
+    "col:*",
+    "x:" * 500,
+    '"*"*',
+    "NEAR(a b, 1)",
+    "sql -json",
 ]
 
 

@@ -35,9 +35,11 @@ def test_no_file_means_no_credentials(netrc):
 
 
 def test_host_and_port_wins_then_host_then_default(netrc):
-    path = netrc("machine h.org login a password pa\n"
-                 "machine h.org:8443 login b password pb\n"
-                 "default login c password pc\n")
+    path = netrc(
+        "machine h.org login a password pa\n"
+        "machine h.org:8443 login b password pb\n"
+        "default login c password pc\n"
+    )
     assert (netrc_entry("h.org", 8443).username, netrc_entry("h.org", 8443).password) == ("b", "pb")
     assert netrc_entry("h.org", 443).password == "pa"
     assert netrc_entry("other.org", None).password == "pc"

@@ -72,16 +72,23 @@ def test_shard_path_refuses_what_is_not_a_name(name: str) -> None:
 
 
 def key_entry(**fields: Any) -> tuple[str, dict[str, Any]]:
-    entry: dict[str, Any] = {"public_key": KEY.public_key.text, "owner": "Acme Labs",
-                             "experts": ["expert-sql", "expert-j*"]}
+    entry: dict[str, Any] = {
+        "public_key": KEY.public_key.text,
+        "owner": "Acme Labs",
+        "experts": ["expert-sql", "expert-j*"],
+    }
     entry.update(fields)
     return KEY.public_key.key_id, entry
 
 
 def config_doc(**fields: Any) -> dict[str, Any]:
     key_id, entry = key_entry()
-    doc: dict[str, Any] = {"format": INDEX_FORMAT, "name": "acme", "description": "Acme experts",
-                           "keys": {key_id: entry}}
+    doc: dict[str, Any] = {
+        "format": INDEX_FORMAT,
+        "name": "acme",
+        "description": "Acme experts",
+        "keys": {key_id: entry},
+    }
     doc.update(fields)
     return doc
 
@@ -98,8 +105,9 @@ def test_config_round_trip_keeps_unknown_fields_and_is_deterministic() -> None:
     config = IndexConfig.from_bytes(json.dumps(doc).encode())
     assert config.name == "acme" and config.description == "Acme experts"
     (key,) = config.keys
-    assert key == IndexKey(KEY.public_key.key_id, KEY.public_key.text, "Acme Labs",
-                           ("expert-sql", "expert-j*"))
+    assert key == IndexKey(
+        KEY.public_key.key_id, KEY.public_key.text, "Acme Labs", ("expert-sql", "expert-j*")
+    )
     data = config.to_bytes()
     assert data.endswith(b"}\n") and b"\n  " in data
     assert IndexConfig.from_bytes(data) == config
@@ -195,8 +203,10 @@ def test_config_that_is_not_a_json_object_is_refused(data: bytes) -> None:
 
 
 def test_line_fields_and_exact_round_trip() -> None:
-    text = line_text(requires=["expert-json@>=0.4", "english-legacy<=0.9.0"],
-                     incompatible_with=["expert-sql-legacy"])
+    text = line_text(
+        requires=["expert-json@>=0.4", "english-legacy<=0.9.0"],
+        incompatible_with=["expert-sql-legacy"],
+    )
     line = VersionLine.parse(text, where=WHERE)
     assert line.name == "expert-sql" and str(line.version) == "0.3.0"
     assert line.source == SourceRef("https://github.com/acme/expert-sql", "v0.3.0", COMMIT)
@@ -226,8 +236,16 @@ def test_unknown_fields_are_kept_at_every_level() -> None:
 
 def test_minimal_line_gets_defaults_and_is_written_back_unchanged() -> None:
     doc = line_doc()
-    for key in ("description", "requires", "incompatible_with", "load_order", "max_chain",
-                "capabilities", "routing", "yanked"):
+    for key in (
+        "description",
+        "requires",
+        "incompatible_with",
+        "load_order",
+        "max_chain",
+        "capabilities",
+        "routing",
+        "yanked",
+    ):
         del doc[key]
     del doc["variants"][0]["url"]
     text = json.dumps(doc, separators=(",", ":"))
@@ -240,8 +258,12 @@ def test_minimal_line_gets_defaults_and_is_written_back_unchanged() -> None:
 
 
 def test_url_variant_and_unicode_description_round_trip() -> None:
-    variant = variant_doc("expert-sql", "0.3.0", path=None,
-                          url="https://github.com/acme/expert-sql/releases/download/v0.3.0/x")
+    variant = variant_doc(
+        "expert-sql",
+        "0.3.0",
+        path=None,
+        url="https://github.com/acme/expert-sql/releases/download/v0.3.0/x",
+    )
     description = "Requêtes SQL — 日本語 \u2028 ok"
     line = parse_doc(line_doc(description=description, variants=[variant]))
     assert line.variants[0].path is None and line.variants[0].url is not None
@@ -334,8 +356,12 @@ FIELD_CASES: list[tuple[str, Any, str, str]] = [
     ("variants.0.path", "dist\\x.expert", "variants[0].path", "relative path"),
     ("variants.0.path", "dist/x\n.expert", "variants[0].path", "relative path"),
     ("variants.0.path", None, "variants[0].path", "exactly one of path and url"),
-    ("variants.0.url", "https://example.org/x.expert", "variants[0].path",
-     "exactly one of path and url"),
+    (
+        "variants.0.url",
+        "https://example.org/x.expert",
+        "variants[0].path",
+        "exactly one of path and url",
+    ),
     ("variants.0.size", 0, "variants[0].size", "integer >= 1"),
     ("variants.0.size", "4096", "variants[0].size", "integer >= 1"),
     ("variants.0.size", True, "variants[0].size", "integer >= 1"),
@@ -367,8 +393,14 @@ def test_every_field_is_checked_with_a_precise_message(
 
 @pytest.mark.parametrize(
     "url",
-    ["ftp://example.org/x.expert", "https://", "file:///etc/passwd", "https://exa mple.org/x",
-     "//example.org/x", "javascript:alert(1)"],
+    [
+        "ftp://example.org/x.expert",
+        "https://",
+        "file:///etc/passwd",
+        "https://exa mple.org/x",
+        "//example.org/x",
+        "javascript:alert(1)",
+    ],
 )
 def test_variant_url_must_be_http(url: str) -> None:
     doc = line_doc()
@@ -441,8 +473,7 @@ def test_huge_line_is_refused_before_parsing() -> None:
         (("expert-sql", "0.2.0"), "a signature for expert-sql 0.3.0"),
     ],
 )
-def test_signature_for_another_package_is_refused(signed_as: tuple[str, str],
-                                                  words: str) -> None:
+def test_signature_for_another_package_is_refused(signed_as: tuple[str, str], words: str) -> None:
     doc = line_doc(variants=[variant_doc("expert-sql", "0.3.0", signed_as=signed_as)])
     err = refused(doc)
     assert "variants[0].signature" in err.message and words in err.message
@@ -502,7 +533,11 @@ def test_render_expert_file_round_trip() -> None:
     yanked = [ln.with_yanked(ln.version == lines[1].version) for ln in lines]
     changed = render_expert_file(yanked).split(b"\n")
     assert [a == b for a, b in zip(changed, data.split(b"\n"), strict=True)] == [
-        True, False, True, True]
+        True,
+        False,
+        True,
+        True,
+    ]
 
 
 def test_expert_file_error_names_the_line() -> None:
@@ -549,11 +584,18 @@ def test_render_refuses_mixed_names_and_duplicates() -> None:
 
 
 def publish_inputs(version: str = "0.3.0") -> tuple[Manifest, SourceRef, list[VariantEntry]]:
-    manifest = Manifest.from_dict(manifest_dict(
-        "expert-sql", version, bases=((BASE, h(BASE)),), requires=["expert-json@>=0.4"],
-        incompatible_with=["expert-sql-legacy"], load_order=6, keywords=["sql", "select"],
-        extra={"capabilities": ["tech:sql"]},
-    ))
+    manifest = Manifest.from_dict(
+        manifest_dict(
+            "expert-sql",
+            version,
+            bases=((BASE, h(BASE)),),
+            requires=["expert-json@>=0.4"],
+            incompatible_with=["expert-sql-legacy"],
+            load_order=6,
+            keywords=["sql", "select"],
+            extra={"capabilities": ["tech:sql"]},
+        )
+    )
     source = SourceRef("https://github.com/acme/expert-sql", f"v{version}", COMMIT)
     return manifest, source, [VariantEntry(**variant_doc("expert-sql", version))]
 
@@ -562,16 +604,31 @@ def test_line_from_manifest_copies_the_manifest() -> None:
     manifest, source, variants = publish_inputs()
     line = line_from_manifest(manifest, source, variants)
     assert (line.name, line.version, line.description) == (
-        manifest.name, manifest.version, manifest.description)
+        manifest.name,
+        manifest.version,
+        manifest.description,
+    )
     assert line.requires == manifest.requires
     assert line.incompatible_with == manifest.incompatible_with
     assert (line.load_order, line.max_chain, line.capabilities) == (6, 10, ("tech:sql",))
     assert line.keywords == ("sql", "select") and line.source == source
     assert line.variants == tuple(variants) and not line.yanked
     doc = json.loads(line.to_json_line())
-    assert list(doc) == ["v", "name", "version", "description", "source", "requires",
-                         "incompatible_with", "load_order", "max_chain", "capabilities",
-                         "routing", "variants", "yanked"]
+    assert list(doc) == [
+        "v",
+        "name",
+        "version",
+        "description",
+        "source",
+        "requires",
+        "incompatible_with",
+        "load_order",
+        "max_chain",
+        "capabilities",
+        "routing",
+        "variants",
+        "yanked",
+    ]
     assert VersionLine.parse(line.to_json_line(), where=WHERE) == line
 
 

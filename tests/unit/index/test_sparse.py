@@ -68,11 +68,13 @@ def test_an_expired_snapshot_is_refused_after_its_signature_checks() -> None:
 
 def test_serial_must_not_go_down_and_one_serial_is_one_snapshot() -> None:
     accepted = signed(serial=5)
-    check_not_older(parse_snapshot(signed(serial=6), where="t"), serial=5, raw=accepted,
-                    index="main")
+    check_not_older(
+        parse_snapshot(signed(serial=6), where="t"), serial=5, raw=accepted, index="main"
+    )
     with pytest.raises(RollbackError):
-        check_not_older(parse_snapshot(signed(serial=4), where="t"), serial=5, raw=accepted,
-                        index="main")
+        check_not_older(
+            parse_snapshot(signed(serial=4), where="t"), serial=5, raw=accepted, index="main"
+        )
     other = signed(serial=5, tree={**TREE, "config.json": b"[]"})
     with pytest.raises(RollbackError):
         check_not_older(parse_snapshot(other, where="t"), serial=5, raw=accepted, index="main")
@@ -87,21 +89,24 @@ def test_a_file_must_match_the_snapshot() -> None:
         check_file(snap, shard_path("expert-json"), b"", index="main")  # not listed at all
 
 
-@pytest.mark.parametrize("mutate, field", [
-    (lambda d: d.update(extra=1), ""),
-    (lambda d: d.update(signatures=[]), "signatures"),
-    (lambda d: d["signatures"][0].update(signature="ed25519:AAAA"), "signature"),
-    (lambda d: d["signed"].update(format="hxpm-sparse-snapshot/2"), "format"),
-    (lambda d: d["signed"].update(serial=-1), "serial"),
-    (lambda d: d["signed"].update(serial="5"), "serial"),
-    (lambda d: d["signed"].update(commit="abc"), "commit"),
-    (lambda d: d["signed"].update(expires="tomorrow"), "expires"),
-    (lambda d: d["signed"].update(mirror="x"), "signed"),
-    (lambda d: d["signed"]["files"].update({"../etc/passwd": "0" * 64}), "files"),
-    (lambda d: d["signed"]["files"].update({"experts/zz/zz/expert-sql": "0" * 64}), "files"),
-    (lambda d: d["signed"]["files"].update({"config.json": "XYZ"}), "files"),
-    (lambda d: d["signed"]["files"].pop("config.json"), "files"),
-])
+@pytest.mark.parametrize(
+    "mutate, field",
+    [
+        (lambda d: d.update(extra=1), ""),
+        (lambda d: d.update(signatures=[]), "signatures"),
+        (lambda d: d["signatures"][0].update(signature="ed25519:AAAA"), "signature"),
+        (lambda d: d["signed"].update(format="hxpm-sparse-snapshot/2"), "format"),
+        (lambda d: d["signed"].update(serial=-1), "serial"),
+        (lambda d: d["signed"].update(serial="5"), "serial"),
+        (lambda d: d["signed"].update(commit="abc"), "commit"),
+        (lambda d: d["signed"].update(expires="tomorrow"), "expires"),
+        (lambda d: d["signed"].update(mirror="x"), "signed"),
+        (lambda d: d["signed"]["files"].update({"../etc/passwd": "0" * 64}), "files"),
+        (lambda d: d["signed"]["files"].update({"experts/zz/zz/expert-sql": "0" * 64}), "files"),
+        (lambda d: d["signed"]["files"].update({"config.json": "XYZ"}), "files"),
+        (lambda d: d["signed"]["files"].pop("config.json"), "files"),
+    ],
+)
 def test_malformed_snapshots_are_refused_naming_the_field(mutate, field: str) -> None:  # type: ignore[no-untyped-def]
     doc = json.loads(signed())
     mutate(doc)
@@ -117,23 +122,34 @@ def test_duplicate_keys_and_non_json_are_refused() -> None:
         parse_snapshot(b"\xff\xfe", where="t")
 
 
-@pytest.mark.parametrize("text, url", [
-    ("sparse+https://cdn.example.com/idx", "sparse+https://cdn.example.com/idx/"),
-    ("sparse+https://user:tok@cdn.example.com/idx/", "sparse+https://cdn.example.com/idx/"),
-    ("sparse+http://127.0.0.1:8080/", "sparse+http://127.0.0.1:8080/"),
-    ("sparse+http://[::1]:8080/x/", "sparse+http://[::1]:8080/x/"),
-])
+@pytest.mark.parametrize(
+    "text, url",
+    [
+        ("sparse+https://cdn.example.com/idx", "sparse+https://cdn.example.com/idx/"),
+        ("sparse+https://user:tok@cdn.example.com/idx/", "sparse+https://cdn.example.com/idx/"),
+        ("sparse+http://127.0.0.1:8080/", "sparse+http://127.0.0.1:8080/"),
+        ("sparse+http://[::1]:8080/x/", "sparse+http://[::1]:8080/x/"),
+    ],
+)
 def test_sparse_urls(text: str, url: str) -> None:
     got = normalise_sparse_url(text)
     assert got.url == url and "tok" not in repr(got)
     assert got.file_url("snapshot.json").endswith("/snapshot.json")
 
 
-@pytest.mark.parametrize("text", [
-    "sparse+http://example.com/idx/", "sparse+ftp://host/x/", "sparse+https:///x",
-    "sparse+https://host/x/?q=1", "sparse+https://host/x/#frag", "https://host/x/",
-    "sparse+https://host/a b/", "sparse+https://host:99999/",
-])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "sparse+http://example.com/idx/",
+        "sparse+ftp://host/x/",
+        "sparse+https:///x",
+        "sparse+https://host/x/?q=1",
+        "sparse+https://host/x/#frag",
+        "https://host/x/",
+        "sparse+https://host/a b/",
+        "sparse+https://host:99999/",
+    ],
+)
 def test_bad_sparse_urls_are_usage_errors(text: str) -> None:
     with pytest.raises(UsageError):
         normalise_sparse_url(text)

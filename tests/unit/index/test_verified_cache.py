@@ -51,15 +51,29 @@ def _fixture_json_lines() -> list[str]:
     for path in sorted(FIXTURES.rglob("*")):
         if path.is_file() and path.suffix in (".jsonl", ".json"):
             text = path.read_text("utf-8", "replace")
-            lines += [ln for ln in text.split("\n") if ln.strip()][:50] if path.suffix == \
-                ".jsonl" else [text]
+            lines += (
+                [ln for ln in text.split("\n") if ln.strip()][:50]
+                if path.suffix == ".jsonl"
+                else [text]
+            )
     return lines
 
 
 HOSTILE = [
-    '{"a":1,"a":2}', '{"a":NaN}', '{"a":Infinity}', '{"a":1e999}',
-    '{"a":' + "9" * 30 + "}", '{"a":' + "[" * 40 + "]" * 40 + "}", '{"a":"\\ud800"}',
-    '{"a": 1}', '[1,2]', '"text"', '{"a":"\\u00e9"}', '{"a":"é"}', '{"a":-0}', '{"a":1.0}',
+    '{"a":1,"a":2}',
+    '{"a":NaN}',
+    '{"a":Infinity}',
+    '{"a":1e999}',
+    '{"a":' + "9" * 30 + "}",
+    '{"a":' + "[" * 40 + "]" * 40 + "}",
+    '{"a":"\\ud800"}',
+    '{"a": 1}',
+    "[1,2]",
+    '"text"',
+    '{"a":"\\u00e9"}',
+    '{"a":"é"}',
+    '{"a":-0}',
+    '{"a":1.0}',
 ]
 
 
@@ -81,8 +95,11 @@ def test_fast_path_agrees_with_the_strict_reader_on_hostile_text(text: str) -> N
 
 
 def test_fast_path_on_real_json_written_by_others() -> None:
-    texts = _fixture_json_lines() + [line_text("expert-sql", "1.0.0"),
-                                     compact(line_doc("expert-sql", "1.0.0"))]
+    texts = [
+        *_fixture_json_lines(),
+        line_text("expert-sql", "1.0.0"),
+        compact(line_doc("expert-sql", "1.0.0")),
+    ]
     assert len(texts) > 5
     fast_hits = 0
     for text in texts:
@@ -94,11 +111,19 @@ def test_fast_path_on_real_json_written_by_others() -> None:
 
 
 def test_bulk_parse_equals_per_line_parse() -> None:
-    data = expert_file("expert-sql", "0.2.0", "0.10.0", "0.1.0",
-                       requires=["expert-json@^1.0"], description="naïve ünïcode")
+    data = expert_file(
+        "expert-sql",
+        "0.2.0",
+        "0.10.0",
+        "0.1.0",
+        requires=["expert-json@^1.0"],
+        description="naïve ünïcode",
+    )
     records = parse_expert_records(data, name="expert-sql", where="t")
-    one_by_one = sorted((VersionLine.parse(ln, where="t") for ln in data.split(b"\n") if ln),
-                        key=lambda ln: ln.version)
+    one_by_one = sorted(
+        (VersionLine.parse(ln, where="t") for ln in data.split(b"\n") if ln),
+        key=lambda ln: ln.version,
+    )
     assert [line for line, _ in records] == one_by_one
     assert parse_expert_file(data, name="expert-sql", where="t") == one_by_one
     assert [json.loads(text) for _, text in records] == [ln.raw for ln in one_by_one]
@@ -119,8 +144,9 @@ def _count_strict_parses(monkeypatch: pytest.MonkeyPatch) -> list[Any]:
     return calls
 
 
-def test_each_line_is_checked_once_on_first_use(cache: IndexCache,
-                                                monkeypatch: pytest.MonkeyPatch) -> None:
+def test_each_line_is_checked_once_on_first_use(
+    cache: IndexCache, monkeypatch: pytest.MonkeyPatch
+) -> None:
     path = shard_path("expert-sql")
     data = expert_file("expert-sql", "0.1.0", "0.2.0")
     expected = parse_expert_file(data, name="expert-sql", where="t")
@@ -137,10 +163,12 @@ def test_each_line_is_checked_once_on_first_use(cache: IndexCache,
     assert sqlite3.connect(cache.path).execute("SELECT count(*) FROM files").fetchone() == (0,)
 
 
-def test_two_readers_of_one_cache_check_a_name_once(cache: IndexCache,
-                                                   monkeypatch: pytest.MonkeyPatch) -> None:
-    cache.replace_index_files("main", COMMIT, [(shard_path("expert-sql"),
-                                                expert_file("expert-sql", "0.1.0"))])
+def test_two_readers_of_one_cache_check_a_name_once(
+    cache: IndexCache, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    cache.replace_index_files(
+        "main", COMMIT, [(shard_path("expert-sql"), expert_file("expert-sql", "0.1.0"))]
+    )
     calls = _count_strict_parses(monkeypatch)
     with IndexCache(cache.path) as other:  # another process's connection
         assert [r.version for r in other.releases_for("expert-sql")] == ["0.1.0"]
@@ -189,8 +217,9 @@ def test_a_pending_file_tampered_in_the_cache_is_caught_at_first_use(cache: Inde
 def test_a_bad_file_breaks_only_its_own_name(cache: IndexCache) -> None:
     sql, js = shard_path("expert-sql"), shard_path("expert-json")
     bad = expert_file("expert-sql", "0.1.0") + b'{"v":2,"name":"expert-sql"}\n'
-    cache.replace_index_files("main", COMMIT, [(sql, bad),
-                                               (js, expert_file("expert-json", "1.0.0"))])
+    cache.replace_index_files(
+        "main", COMMIT, [(sql, bad), (js, expert_file("expert-json", "1.0.0"))]
+    )
     assert cache.commit_of("main") == COMMIT  # the update went through
     assert [r.version for r in cache.releases_for("expert-json")] == ["1.0.0"]
     with pytest.raises(IndexDataError, match="upgrade hxpm") as info:
@@ -201,20 +230,29 @@ def test_a_bad_file_breaks_only_its_own_name(cache: IndexCache) -> None:
 
 
 def test_search_over_unchecked_files_is_display_only_and_corrected_on_first_use(
-        cache: IndexCache) -> None:
+    cache: IndexCache,
+) -> None:
     # out of version order (hand-edited), hostile field types, and a file of garbage
-    sql = compact(line_doc("expert-sql", "0.2.0")) + "\n" + \
-        compact(line_doc("expert-sql", "0.1.0", description="older")) + "\n"
+    sql = (
+        compact(line_doc("expert-sql", "0.2.0"))
+        + "\n"
+        + compact(line_doc("expert-sql", "0.1.0", description="older"))
+        + "\n"
+    )
     odd = line_doc("expert-odd", "1.0.0", capabilities=["tech:sql"])
     odd["description"], odd["capabilities"] = {"x": 1}, ["tech:sql", 7, None]
-    cache.replace_index_files("main", COMMIT, [
-        (shard_path("expert-sql"), sql.encode()),
-        (shard_path("expert-odd"), (compact(odd) + "\n").encode()),
-        (shard_path("expert-junk"), b"\xff[[[not json\n" + b"[" * 100_000 + b"\n")])
+    cache.replace_index_files(
+        "main",
+        COMMIT,
+        [
+            (shard_path("expert-sql"), sql.encode()),
+            (shard_path("expert-odd"), (compact(odd) + "\n").encode()),
+            (shard_path("expert-junk"), b"\xff[[[not json\n" + b"[" * 100_000 + b"\n"),
+        ],
+    )
     hits = {h.name: h for h in cache.search("")}
     assert hits["expert-sql"].version == "0.1.0" and hits["expert-sql"].description == "older"
-    assert hits["expert-odd"].description == "" and hits["expert-odd"].capabilities == \
-        ("tech:sql",)
+    assert hits["expert-odd"].description == "" and hits["expert-odd"].capabilities == ("tech:sql",)
     assert hits["expert-junk"].version == "" and cache.search("sql", capability="tech:sql")
     cache.releases_for("expert-sql")  # checked: search now shows what install would pick
     assert cache.search("sql")[0].version == "0.2.0"
@@ -233,27 +271,41 @@ def test_a_damaged_record_is_an_index_data_error_naming_the_rebuild(cache: Index
 
 def test_files_api_checks_shards_and_handles_deletes(cache: IndexCache) -> None:
     sql, js = shard_path("expert-sql"), shard_path("expert-json")
-    n = cache.replace_index_files("main", COMMIT, [
-        ("experts/.keep", b""), (sql, expert_file("expert-sql", "0.1.0")),
-        (js, expert_file("expert-json", "1.0.0"))])
+    n = cache.replace_index_files(
+        "main",
+        COMMIT,
+        [
+            ("experts/.keep", b""),
+            (sql, expert_file("expert-sql", "0.1.0")),
+            (js, expert_file("expert-json", "1.0.0")),
+        ],
+    )
     assert n == 2 and cache.names() == ["expert-json", "expert-sql"]
     with pytest.raises(IndexDataError, match="not where an expert named"):
-        cache.update_index_files("main", OTHER, [("experts/ex/zz/expert-sql",
-                                                 expert_file("expert-sql", "9.0.0"))])
+        cache.update_index_files(
+            "main", OTHER, [("experts/ex/zz/expert-sql", expert_file("expert-sql", "9.0.0"))]
+        )
     assert cache.commit_of("main") == COMMIT
     cache.update_index_files("main", COMMIT, [(sql, expert_file("expert-json", "2.0.0"))])
     with pytest.raises(IndexDataError, match="lists expert-sql only"):  # at first use
         cache.releases_for("expert-sql")
-    cache.update_index_files("main", OTHER, [(js, None),
-                                             (sql, expert_file("expert-sql", "0.1.0", "0.2.0"))])
+    cache.update_index_files(
+        "main", OTHER, [(js, None), (sql, expert_file("expert-sql", "0.1.0", "0.2.0"))]
+    )
     assert cache.names() == ["expert-sql"] and cache.commit_of("main") == OTHER
     assert [r.version for r in cache.releases_for("expert-sql")] == ["0.1.0", "0.2.0"]
     assert cache.search("sql")[0].version == "0.2.0"
 
 
 def test_candidate_from_release_equals_candidate_from_line(cache: IndexCache) -> None:
-    data = expert_file("expert-sql", "1.2.0", requires=["expert-json@^1.0"],
-                       incompatible_with=["expert-old@<2"], max_chain=7, load_order=3)
+    data = expert_file(
+        "expert-sql",
+        "1.2.0",
+        requires=["expert-json@^1.0"],
+        incompatible_with=["expert-old@<2"],
+        max_chain=7,
+        load_order=3,
+    )
     cache.replace_index_files("main", COMMIT, [(shard_path("expert-sql"), data)])
     (release,) = cache.releases_for("expert-sql")
     (cached,) = cache.lines_for("expert-sql")
@@ -267,8 +319,10 @@ def test_candidate_from_release_equals_candidate_from_line(cache: IndexCache) ->
 
 _V1 = (
     "CREATE TABLE indexes (name TEXT PRIMARY KEY, head TEXT NOT NULL, updated_at TEXT NOT NULL)",
-    ("CREATE TABLE lines (name TEXT NOT NULL, idx TEXT NOT NULL, version TEXT NOT NULL, "
-     "line TEXT NOT NULL)"),
+    (
+        "CREATE TABLE lines (name TEXT NOT NULL, idx TEXT NOT NULL, version TEXT NOT NULL, "
+        "line TEXT NOT NULL)"
+    ),
     "CREATE UNIQUE INDEX lines_by_name ON lines (name, idx, version)",
 )
 
@@ -300,12 +354,14 @@ def test_a_schema_1_cache_with_a_bad_line_is_rebuilt(tmp_path: Path) -> None:
         assert cache.indexes() == [] and cache.releases_for("expert-sql") == []
 
 
-def test_a_schema_2_cache_keeps_its_verified_records(tmp_path: Path,
-                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_schema_2_cache_keeps_its_verified_records(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     path = tmp_path / "index-cache.sqlite"
     with IndexCache(path) as cache:
-        cache.replace_index_files("main", COMMIT, [(shard_path("expert-sql"),
-                                                    expert_file("expert-sql", "0.1.0"))])
+        cache.replace_index_files(
+            "main", COMMIT, [(shard_path("expert-sql"), expert_file("expert-sql", "0.1.0"))]
+        )
         cache.releases_for("expert-sql")
     conn = sqlite3.connect(path)  # what schema 2 looked like: no files table
     conn.execute("DROP TABLE files")
@@ -315,8 +371,9 @@ def test_a_schema_2_cache_keeps_its_verified_records(tmp_path: Path,
     calls = _count_strict_parses(monkeypatch)
     with IndexCache(path) as cache:
         assert [c.line.name for c in cache.lines_for("expert-sql")] == ["expert-sql"]
-        cache.update_index_files("main", OTHER, [(shard_path("expert-json"),
-                                                  expert_file("expert-json", "1.0.0"))])
+        cache.update_index_files(
+            "main", OTHER, [(shard_path("expert-json"), expert_file("expert-json", "1.0.0"))]
+        )
         assert calls == [] and cache.names() == ["expert-json", "expert-sql"]
     assert sqlite3.connect(path).execute("PRAGMA user_version").fetchone()[0] == 3
 
@@ -325,11 +382,19 @@ def test_a_schema_2_cache_keeps_its_verified_records(tmp_path: Path,
 
 
 def _git(repo: Path, *args: str) -> str:
-    return subprocess.run(["git", "-C", str(repo), *args], check=True, capture_output=True,
-                          text=True, env={"GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@t",
-                                          "GIT_COMMITTER_NAME": "t",
-                                          "GIT_COMMITTER_EMAIL": "t@t", "HOME": str(repo)}
-                          ).stdout.strip()
+    return subprocess.run(
+        ["git", "-C", str(repo), *args],
+        check=True,
+        capture_output=True,
+        text=True,
+        env={
+            "GIT_AUTHOR_NAME": "t",
+            "GIT_AUTHOR_EMAIL": "t@t",
+            "GIT_COMMITTER_NAME": "t",
+            "GIT_COMMITTER_EMAIL": "t@t",
+            "HOME": str(repo),
+        },
+    ).stdout.strip()
 
 
 def test_tree_walk_reads_what_path_lookups_read(tmp_path: Path) -> None:
@@ -351,21 +416,28 @@ def test_tree_walk_reads_what_path_lookups_read(tmp_path: Path) -> None:
     _git(repo, "commit", "-q", "-m", "two")
     new = _git(repo, "rev-parse", "HEAD")
     walked = list(git.iter_files(repo, new, "experts/", max_bytes=1 << 20))
-    looked_up = [(p, git.read_file(repo, new, p, max_bytes=1 << 20))
-                 for p in git.list_tree(repo, new, "experts/")]
+    looked_up = [
+        (p, git.read_file(repo, new, p, max_bytes=1 << 20))
+        for p in git.list_tree(repo, new, "experts/")
+    ]
     assert walked == looked_up and len(walked) == 5
     changed = list(git.iter_changed_files(repo, old, new, "experts/", max_bytes=1 << 20))
     assert [p for p, _ in changed] == git.changed_paths(repo, old, new, "experts/")
-    assert dict(changed) == {shard_path("ab"): None, shard_path("expert-sql"): b"changed\n",
-                             shard_path("new"): b"new\n"}
+    assert dict(changed) == {
+        shard_path("ab"): None,
+        shard_path("expert-sql"): b"changed\n",
+        shard_path("new"): b"new\n",
+    }
 
 
 def test_tree_walk_in_a_packed_repository_reads_sizes_from_headers(tmp_path: Path) -> None:
     repo = tmp_path / "idx"
     repo.mkdir()
     _git(repo, "init", "-q", "-b", "main")
-    written = {shard_path(f"expert-{i:03d}"): expert_file(f"expert-{i:03d}", "0.1.0", "0.2.0")
-               for i in range(30)}  # similar files: the pack stores most of them as deltas
+    written = {
+        shard_path(f"expert-{i:03d}"): expert_file(f"expert-{i:03d}", "0.1.0", "0.2.0")
+        for i in range(30)
+    }  # similar files: the pack stores most of them as deltas
     for path, data in written.items():
         (repo / path).parent.mkdir(parents=True, exist_ok=True)
         (repo / path).write_bytes(data)

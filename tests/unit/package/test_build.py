@@ -48,7 +48,11 @@ def test_one_package_per_variant(expert: Path, tmp_path: Path) -> None:
     ]
     first = built[0]
     assert (first.name, first.version, first.base_model, first.base_sha256) == (
-        "expert-sql", "0.3.0", "Qwen/Qwen3-0.6B", "a" * 64)
+        "expert-sql",
+        "0.3.0",
+        "Qwen/Qwen3-0.6B",
+        "a" * 64,
+    )
     assert first.sha256 == sha256_file(first.path)
     assert first.size == first.path.stat().st_size
     assert first.tree_sha256 == tree_digest((p, d) for p, _, d in first.members)
@@ -71,8 +75,15 @@ def test_archive_layout_is_canonical(expert: Path, tmp_path: Path) -> None:
     names = [info.name for info, _ in entries]
     assert names[0] == "manifest.json"
     assert names[1:] == sorted(names[1:])
-    assert set(names) == {"manifest.json", "adapter_config.json", "adapter_model.safetensors",
-                          "README.md", "LICENSE", "grammar.gbnf", "tokenizer.json"}
+    assert set(names) == {
+        "manifest.json",
+        "adapter_config.json",
+        "adapter_model.safetensors",
+        "README.md",
+        "LICENSE",
+        "grammar.gbnf",
+        "tokenizer.json",
+    }
     for info, data in entries:
         assert info.isreg() and info.mode == 0o644 and info.mtime == 0
         assert (info.uid, info.gid, info.uname, info.gname) == (0, 0, "", "")
@@ -86,8 +97,10 @@ def test_manifest_is_reduced_to_the_variant(expert: Path, tmp_path: Path) -> Non
     built = build_packages(expert, tmp_path / "out", base="hxpm/tiny-qwen3")[0]
     info, data = tar_of(built.path)[0]
     assert info.name == "manifest.json"
-    assert data == Manifest.load(expert / "manifest.json").reduced_to(
-        "hxpm/tiny-qwen3").to_json_bytes()
+    assert (
+        data
+        == Manifest.load(expert / "manifest.json").reduced_to("hxpm/tiny-qwen3").to_json_bytes()
+    )
     assert [b["name"] for b in json.loads(data)["base_models"]] == ["hxpm/tiny-qwen3"]
 
 
@@ -175,8 +188,17 @@ def refuse(expert: Path, tmp_path: Path, *needles: str) -> PackageBuildError:
     return info.value
 
 
-@pytest.mark.parametrize("name", ["training_args.bin", "adapter_model.pt", "optimizer.pth",
-                                  "state.pkl", "x.PICKLE", "model.ckpt"])
+@pytest.mark.parametrize(
+    "name",
+    [
+        "training_args.bin",
+        "adapter_model.pt",
+        "optimizer.pth",
+        "state.pkl",
+        "x.PICKLE",
+        "model.ckpt",
+    ],
+)
 def test_pickle_in_weights_folder(expert: Path, tmp_path: Path, name: str) -> None:
     (expert / name).write_bytes(b"\x80\x04K\x01.")
     error = refuse(expert, tmp_path, name, "pickle")
@@ -186,8 +208,13 @@ def test_pickle_in_weights_folder(expert: Path, tmp_path: Path, name: str) -> No
 def test_pickle_soft_prompt(expert: Path, tmp_path: Path) -> None:
     (expert / "soft_prompts").mkdir()
     (expert / "soft_prompts" / "task.pt").write_bytes(b"\x80\x04.")
-    error = refuse(expert, tmp_path, "'soft_prompts/task.pt' is a PyTorch pickle",
-                   "safetensors.torch.save_file", "point soft_prompts[].path at the .safetensors")
+    error = refuse(
+        expert,
+        tmp_path,
+        "'soft_prompts/task.pt' is a PyTorch pickle",
+        "safetensors.torch.save_file",
+        "point soft_prompts[].path at the .safetensors",
+    )
     assert "is a pickle file" not in error.message
 
 
@@ -199,17 +226,18 @@ def _declare_soft_prompt(expert: Path, path: str) -> None:
 
 @pytest.mark.parametrize("path", ["soft_prompts/ts_style_48.bin", "prompts/style.pt"])
 def test_declared_pickle_soft_prompt_present_says_how_to_convert(
-        expert: Path, tmp_path: Path, path: str) -> None:
+    expert: Path, tmp_path: Path, path: str
+) -> None:
     _declare_soft_prompt(expert, path)
     (expert / path).parent.mkdir()
     (expert / path).write_bytes(b"\x80\x04.")
-    error = refuse(expert, tmp_path, f"{path}' is a PyTorch pickle",
-                   "safetensors.torch.save_file")
+    error = refuse(expert, tmp_path, f"{path}' is a PyTorch pickle", "safetensors.torch.save_file")
     assert "is a pickle file" not in error.message
 
 
 def test_declared_pickle_soft_prompt_absent_builds_with_the_warning(
-        expert: Path, tmp_path: Path) -> None:
+    expert: Path, tmp_path: Path
+) -> None:
     # The older tool's expert-typescript declares soft_prompts/ts_style_48.bin, a file its
     # repository does not hold; its packager skipped soft prompts it did not find.
     _declare_soft_prompt(expert, "soft_prompts/ts_style_48.bin")
@@ -228,8 +256,9 @@ def test_missing_required_file(expert: Path, tmp_path: Path, name: str) -> None:
     assert error.hint and "weights" in error.hint
 
 
-@pytest.mark.parametrize(("text", "needle"), [("[1, 2]", "expected a JSON object"),
-                                              ("{nope", "not valid JSON")])
+@pytest.mark.parametrize(
+    ("text", "needle"), [("[1, 2]", "expected a JSON object"), ("{nope", "not valid JSON")]
+)
 def test_bad_adapter_config(expert: Path, tmp_path: Path, text: str, needle: str) -> None:
     (expert / "adapter_config.json").write_text(text)
     refuse(expert, tmp_path, "adapter_config.json", needle)
@@ -248,8 +277,9 @@ def test_bad_soft_prompt_name(expert: Path, tmp_path: Path) -> None:
 
 
 def test_declared_soft_prompt_must_exist(tmp_path: Path) -> None:
-    extra = {"soft_prompts": [{"name": "task", "path": "soft_prompts/task.safetensors",
-                               "tokens": 8}]}
+    extra = {
+        "soft_prompts": [{"name": "task", "path": "soft_prompts/task.safetensors", "tokens": 8}]
+    }
     expert = make_expert_dir(tmp_path / "src", extra=extra)
     refuse(expert, tmp_path, "soft_prompts[0].path", "no such soft prompt")
     (expert / "soft_prompts").mkdir()

@@ -102,8 +102,9 @@ def test_staging_must_be_an_empty_directory(built, tmp_path: Path) -> None:
 
 
 def test_write_failure_is_a_store_error_and_cleans_up(tmp_path: Path) -> None:
-    big = build_packages(make_expert_dir(tmp_path / "src", weight_bytes=1_000_000),
-                         tmp_path / "out")[0]
+    big = build_packages(
+        make_expert_dir(tmp_path / "src", weight_bytes=1_000_000), tmp_path / "out"
+    )[0]
     target = staging(tmp_path)
     limits = resource.getrlimit(resource.RLIMIT_FSIZE)
     previous = signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
@@ -130,13 +131,15 @@ def test_zero_padding_and_multiple_frames_are_fine(tmp_path: Path, built) -> Non
 # --- legacy gzip packages (expert-cli 0.3) --------------------------------------------------
 
 
-def legacy_package(tmp_path: Path, *, extra: dict[str, bytes] | None = None,
-                   manifest_last: bool = False) -> Path:
+def legacy_package(
+    tmp_path: Path, *, extra: dict[str, bytes] | None = None, manifest_last: bool = False
+) -> Path:
     """A package shaped like the original tool's: gzip, GNU headers, real metadata."""
     src = tmp_path / "legacy-src"
     src.mkdir()
-    manifest = manifest_dict("expert-sql", "0.3.0",
-                             bases=(("F:/Node/hivellm/expert/models/Qwen3-0.6B", ""),))
+    manifest = manifest_dict(
+        "expert-sql", "0.3.0", bases=(("F:/Node/hivellm/expert/models/Qwen3-0.6B", ""),)
+    )
     files = {
         "manifest.json": json.dumps(manifest, indent=2).encode(),
         "adapter_model.safetensors": b"",
@@ -173,10 +176,18 @@ def test_legacy_gzip_package_reads(tmp_path: Path) -> None:
     contents = read_package(path, extract_to=target, expected_sha256=sha256_file(path))
     assert (contents.compression, contents.legacy) == ("gzip", True)
     assert sorted(contents.ignored) == sorted(
-        ["signature.sig", "tests/test_expert.py", "tests/" + "long_" * 30 + ".json"])
+        ["signature.sig", "tests/test_expert.py", "tests/" + "long_" * 30 + ".json"]
+    )
     names = sorted(m.path for m in contents.members)
-    assert names == sorted(["manifest.json", "adapter_model.safetensors", "adapter_config.json",
-                            "README.md", "sql-postgres.gbnf"])
+    assert names == sorted(
+        [
+            "manifest.json",
+            "adapter_model.safetensors",
+            "adapter_config.json",
+            "README.md",
+            "sql-postgres.gbnf",
+        ]
+    )
     assert sorted(os.listdir(target)) == names  # signature.sig and tests/ are not extracted
     assert contents.tree_sha256 == tree_digest((m.path, m.sha256) for m in contents.members)
     assert contents.manifest.variants[0].sha256 == ""
@@ -211,6 +222,7 @@ def trap_pickle(marker: Path) -> bytes:
 @pytest.fixture
 def no_unpickling(monkeypatch: pytest.MonkeyPatch) -> None:
     """Any unpickling attempt through the pickle module fails the test outright."""
+
     def refuse(*_args: object, **_kw: object) -> None:
         raise AssertionError("something tried to unpickle")
 
@@ -219,11 +231,14 @@ def no_unpickling(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def legacy_with_skipped(tmp_path: Path, marker: Path) -> Path:
-    return legacy_package(tmp_path, extra={
-        "training_args.bin": trap_pickle(marker),
-        "expert-sql-qwen3-0-6b.v0.3.0.expert.sha256":
-            b"0" * 64 + b"  expert-sql-qwen3-0-6b.v0.3.0.expert\n",
-    })
+    return legacy_package(
+        tmp_path,
+        extra={
+            "training_args.bin": trap_pickle(marker),
+            "expert-sql-qwen3-0-6b.v0.3.0.expert.sha256": b"0" * 64
+            + b"  expert-sql-qwen3-0-6b.v0.3.0.expert\n",
+        },
+    )
 
 
 def test_legacy_only_members_are_skipped_unread(tmp_path: Path, no_unpickling: None) -> None:
@@ -231,9 +246,15 @@ def test_legacy_only_members_are_skipped_unread(tmp_path: Path, no_unpickling: N
     path = legacy_with_skipped(tmp_path, marker)
     target = staging(tmp_path)
     contents = read_package(path, extract_to=target)
-    assert sorted(contents.ignored) == sorted([
-        "signature.sig", "tests/test_expert.py", "tests/" + "long_" * 30 + ".json",
-        "training_args.bin", "expert-sql-qwen3-0-6b.v0.3.0.expert.sha256"])
+    assert sorted(contents.ignored) == sorted(
+        [
+            "signature.sig",
+            "tests/test_expert.py",
+            "tests/" + "long_" * 30 + ".json",
+            "training_args.bin",
+            "expert-sql-qwen3-0-6b.v0.3.0.expert.sha256",
+        ]
+    )
     assert not marker.exists()
     extracted = sorted(os.listdir(target))
     assert extracted == sorted(m.path for m in contents.members)
@@ -241,12 +262,16 @@ def test_legacy_only_members_are_skipped_unread(tmp_path: Path, no_unpickling: N
     assert not any(n.endswith(".sha256") for n in extracted)
     # The tree digest covers exactly what was extracted (so verify --store holds).
     assert contents.tree_sha256 == tree_digest(
-        (p.name, sha256_file(p)) for p in (target / n for n in extracted))
+        (p.name, sha256_file(p)) for p in (target / n for n in extracted)
+    )
     [warning] = [w for w in contents.warnings if w.startswith("legacy package")]
     assert "skipped 5 member(s)" in warning
-    for shown in ("training_args.bin (HF Trainer arguments, a pickle)", "signature.sig",
-                  "expert-sql-qwen3-0-6b.v0.3.0.expert.sha256 (a checksum sidecar)",
-                  "tests/ (2 files"):
+    for shown in (
+        "training_args.bin (HF Trainer arguments, a pickle)",
+        "signature.sig",
+        "expert-sql-qwen3-0-6b.v0.3.0.expert.sha256 (a checksum sidecar)",
+        "tests/ (2 files",
+    ):
         assert shown in warning
 
 
@@ -258,10 +283,17 @@ def test_skipped_members_still_count_against_the_size_caps(tmp_path: Path) -> No
         read_package(path, limits=ReadLimits(max_member_size=4096))
 
 
-@pytest.mark.parametrize("name", [
-    "optimizer.pt", "pytorch_model.bin", "scheduler.pth", "rng_state.pkl", "tests/fixture.bin",
-    "Training_Args.bin",
-])
+@pytest.mark.parametrize(
+    "name",
+    [
+        "optimizer.pt",
+        "pytorch_model.bin",
+        "scheduler.pth",
+        "rng_state.pkl",
+        "tests/fixture.bin",
+        "Training_Args.bin",
+    ],
+)
 def test_legacy_pickles_other_than_training_args_are_refused(tmp_path: Path, name: str) -> None:
     path = legacy_package(tmp_path, extra={name: trap_pickle(tmp_path / "UNPICKLED")})
     target = staging(tmp_path)
@@ -280,15 +312,17 @@ def test_legacy_soft_prompt_pickle_says_how_to_convert(tmp_path: Path) -> None:
 
 def test_training_args_in_a_zstd_package_is_refused(tmp_path: Path) -> None:
     marker = tmp_path / "UNPICKLED"
-    raw = gzip.decompress(legacy_package(tmp_path, extra={
-        "training_args.bin": trap_pickle(marker)}).read_bytes())
+    raw = gzip.decompress(
+        legacy_package(tmp_path, extra={"training_args.bin": trap_pickle(marker)}).read_bytes()
+    )
     # Keep everything but the legacy-only members that zstd refuses for their names alone.
     out = io.BytesIO()
-    with tarfile.open(fileobj=io.BytesIO(raw)) as src, \
-            tarfile.open(fileobj=out, mode="w", format=tarfile.PAX_FORMAT) as tar:
+    with (
+        tarfile.open(fileobj=io.BytesIO(raw)) as src,
+        tarfile.open(fileobj=out, mode="w", format=tarfile.PAX_FORMAT) as tar,
+    ):
         for info in src.getmembers():
-            if info.name.startswith("tests") or info.name in ("signature.sig",
-                                                              "sql-postgres.gbnf"):
+            if info.name.startswith("tests") or info.name in ("signature.sig", "sql-postgres.gbnf"):
                 continue
             tar.addfile(info, src.extractfile(info) if info.isfile() else None)
     path = tmp_path / "modern.expert"
@@ -350,8 +384,9 @@ def check_phase(reports: list[tuple[int, int]], size: int) -> None:
 
 def test_progress_reports_verify_then_unpack(big: BuiltPackage, tmp_path: Path) -> None:
     recorder = Recorder()
-    read_package(big.path, extract_to=staging(tmp_path), expected_sha256=big.sha256,
-                 progress=recorder)
+    read_package(
+        big.path, extract_to=staging(tmp_path), expected_sha256=big.sha256, progress=recorder
+    )
     phases = [phase for phase, _, _ in recorder.calls]
     assert set(phases) == {"verify", "unpack"}
     assert phases == sorted(phases, key=("verify", "unpack").index)  # verify comes first

@@ -52,8 +52,10 @@ def test_real_file_passes(tmp_path: Path) -> None:
 
 def test_callable_reader_and_metadata() -> None:
     blob = raw_file(
-        {"__metadata__": {"format": "pt"}, "a": {"dtype": "BF16", "shape": [2, 3],
-                                                 "data_offsets": [0, 12]}},
+        {
+            "__metadata__": {"format": "pt"},
+            "a": {"dtype": "BF16", "shape": [2, 3], "data_offsets": [0, 12]},
+        },
         b"\1" * 12,
     )
     calls: list[int] = []
@@ -74,15 +76,20 @@ def test_empty_file_with_no_tensors_is_valid() -> None:
 
 
 def test_padding_spaces_and_zero_sized_tensors() -> None:
-    head = json.dumps({"e": {"dtype": "F32", "shape": [0, 4], "data_offsets": [0, 0]},
-                       "b": {"dtype": "U8", "shape": [3], "data_offsets": [0, 3]}}).encode()
+    head = json.dumps(
+        {
+            "e": {"dtype": "F32", "shape": [0, 4], "data_offsets": [0, 0]},
+            "b": {"dtype": "U8", "shape": [3], "data_offsets": [0, 3]},
+        }
+    ).encode()
     head += b" " * (-len(head) % 8)
     assert len(check(raw_file(None, b"abc", header_bytes=head)).tensors) == 2
 
 
 def test_offsets_past_the_data_section_are_named() -> None:
-    blob = raw_file({"w": {"dtype": "F32", "shape": [1024], "data_offsets": [0, 4096]}},
-                    b"\0" * 2048)
+    blob = raw_file(
+        {"w": {"dtype": "F32", "shape": [1024], "data_offsets": [0, 4096]}}, b"\0" * 2048
+    )
     refused(blob, "tensor 'w'", "header says offsets [0, 4096] for a 2048-byte data section")
 
 
@@ -121,8 +128,10 @@ def test_overlap_gap_and_uncovered_bytes() -> None:
 
 
 def test_duplicate_tensor_names_are_refused() -> None:
-    head = (b'{"a":{"dtype":"U8","shape":[1],"data_offsets":[0,1]},'
-            b'"a":{"dtype":"U8","shape":[1],"data_offsets":[0,1]}}')
+    head = (
+        b'{"a":{"dtype":"U8","shape":[1],"data_offsets":[0,1]},'
+        b'"a":{"dtype":"U8","shape":[1],"data_offsets":[0,1]}}'
+    )
     refused(raw_file(None, b"\0", header_bytes=head), "duplicate key 'a'")
 
 

@@ -483,20 +483,23 @@ def test_only_signing_module_imports_nacl() -> None:
     assert "import nacl" in allowed.read_text()  # the test would be vacuous otherwise
 
 
-@pytest.mark.parametrize(("value", "ok"), [
-    ("2026-02-28T23:59:59Z", True),
-    ("2024-02-29T00:00:00Z", True),   # a leap day
-    ("2026-02-29T00:00:00Z", False),  # not a leap year
-    ("2026-04-31T00:00:00Z", False),
-    ("2026-13-01T00:00:00Z", False),
-    ("2026-00-10T00:00:00Z", False),
-    ("2026-01-01T24:00:00Z", False),
-    ("2026-01-01T00:60:00Z", False),
-    ("2026-01-01T00:00:60Z", False),
-    ("2026-01-01 00:00:00Z", False),
-    ("2026-01-01T00:00:00", False),
-    ("２０２６-01-01T00:00:00Z", False),  # other digits than ASCII ones
-])
+@pytest.mark.parametrize(
+    ("value", "ok"),
+    [
+        ("2026-02-28T23:59:59Z", True),
+        ("2024-02-29T00:00:00Z", True),  # a leap day
+        ("2026-02-29T00:00:00Z", False),  # not a leap year
+        ("2026-04-31T00:00:00Z", False),
+        ("2026-13-01T00:00:00Z", False),
+        ("2026-00-10T00:00:00Z", False),
+        ("2026-01-01T24:00:00Z", False),
+        ("2026-01-01T00:60:00Z", False),
+        ("2026-01-01T00:00:60Z", False),
+        ("2026-01-01 00:00:00Z", False),
+        ("2026-01-01T00:00:00", False),
+        ("２０２６-01-01T00:00:00Z", False),  # other digits than ASCII ones
+    ],
+)
 def test_statement_times_are_real_utc_calendar_times(value: str, ok: bool) -> None:
     from hxpm.package.signing import is_utc_timestamp
 

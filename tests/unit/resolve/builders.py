@@ -18,11 +18,23 @@ def req(text: str) -> Requirement:
     return parse_requirement(text)
 
 
-def cand(name: str, version: str, *, requires: Sequence[str] = (),
-         incompatible: Sequence[str] = (), bases: Sequence[tuple[str, str]] = ((BASE, ""),),
-         **fields: Any) -> Candidate:
-    return Candidate(name, Version.parse(version), tuple(req(r) for r in requires),
-                     tuple(req(r) for r in incompatible), base_models=tuple(bases), **fields)
+def cand(
+    name: str,
+    version: str,
+    *,
+    requires: Sequence[str] = (),
+    incompatible: Sequence[str] = (),
+    bases: Sequence[tuple[str, str]] = ((BASE, ""),),
+    **fields: Any,
+) -> Candidate:
+    return Candidate(
+        name,
+        Version.parse(version),
+        tuple(req(r) for r in requires),
+        tuple(req(r) for r in incompatible),
+        base_models=tuple(bases),
+        **fields,
+    )
 
 
 def run(roots: Sequence[str], candidates: Sequence[Candidate], **options: Any) -> Resolution:

@@ -38,17 +38,20 @@ def test_simple_chain_pulls_in_everything_newest() -> None:
     assert resolution.names == ("expert-c", "expert-b", "expert-a")
 
 
-@pytest.mark.parametrize(("spec", "expected"), [
-    ("expert-b", "2.3.0"),
-    ("expert-b@*", "2.3.0"),
-    ("expert-b@^1.2", "1.9.0"),
-    ("expert-b@~1.2", "1.2.7"),
-    ("expert-b@>=1.0.0,<1.5.0", "1.2.7"),
-    ("expert-b@1.2.0", "1.2.0"),
-    ("expert-b@1.2", "1.2.7"),
-    ("expert-b<=1.2.0", "1.2.0"),
-    ("expert-b@>2.0.0", "2.3.0"),
-])
+@pytest.mark.parametrize(
+    ("spec", "expected"),
+    [
+        ("expert-b", "2.3.0"),
+        ("expert-b@*", "2.3.0"),
+        ("expert-b@^1.2", "1.9.0"),
+        ("expert-b@~1.2", "1.2.7"),
+        ("expert-b@>=1.0.0,<1.5.0", "1.2.7"),
+        ("expert-b@1.2.0", "1.2.0"),
+        ("expert-b@1.2", "1.2.7"),
+        ("expert-b<=1.2.0", "1.2.0"),
+        ("expert-b@>2.0.0", "2.3.0"),
+    ],
+)
 def test_ranges_pick_the_newest_version_inside(spec: str, expected: str) -> None:
     assert chosen(run([spec], b_versions())) == {"expert-b": expected}
 
@@ -121,8 +124,11 @@ def test_yanked_version_is_installable_when_pinned_exactly(pin: str) -> None:
 
 
 def test_pinned_yanked_version_also_satisfies_other_ranges() -> None:
-    candidates = [cand("expert-a", "1.0.0", requires=["expert-b@>=1"]),
-                  cand("expert-b", "1.0.0"), cand("expert-b", "2.0.0", yanked=True)]
+    candidates = [
+        cand("expert-a", "1.0.0", requires=["expert-b@>=1"]),
+        cand("expert-b", "1.0.0"),
+        cand("expert-b", "2.0.0", yanked=True),
+    ]
     assert chosen(run(["expert-a", "expert-b@2.0.0"], candidates))["expert-b"] == "2.0.0"
 
 
@@ -155,8 +161,7 @@ def test_locked_prerelease_is_allowed() -> None:
 
 
 def test_version_without_a_variant_for_the_base_is_skipped() -> None:
-    candidates = [cand("expert-b", "1.0.0"),
-                  cand("expert-b", "2.0.0", bases=[(OTHER_BASE, "")])]
+    candidates = [cand("expert-b", "1.0.0"), cand("expert-b", "2.0.0", bases=[(OTHER_BASE, "")])]
     assert chosen(run(["expert-b"], candidates)) == {"expert-b": "1.0.0"}
     assert chosen(run(["expert-b"], candidates, base_model=OTHER_BASE)) == {"expert-b": "2.0.0"}
 
@@ -168,28 +173,35 @@ def test_base_name_must_match_exactly() -> None:
 
 
 def test_base_digest_mismatch_is_skipped() -> None:
-    candidates = [cand("expert-b", "1.0.0", bases=[(BASE, SHA)]),
-                  cand("expert-b", "2.0.0", bases=[(BASE, OTHER_SHA)])]
+    candidates = [
+        cand("expert-b", "1.0.0", bases=[(BASE, SHA)]),
+        cand("expert-b", "2.0.0", bases=[(BASE, OTHER_SHA)]),
+    ]
     assert chosen(run(["expert-b"], candidates, base_sha256=SHA)) == {"expert-b": "1.0.0"}
     # Digest unknown on our side: both are eligible, the newest wins.
     assert chosen(run(["expert-b"], candidates)) == {"expert-b": "2.0.0"}
 
 
 def test_digest_unknown_on_the_variant_is_eligible() -> None:
-    candidates = [cand("expert-b", "1.0.0", bases=[(BASE, SHA)]),
-                  cand("expert-b", "2.0.0", bases=[(BASE, "")])]
+    candidates = [
+        cand("expert-b", "1.0.0", bases=[(BASE, SHA)]),
+        cand("expert-b", "2.0.0", bases=[(BASE, "")]),
+    ]
     assert chosen(run(["expert-b"], candidates, base_sha256=SHA)) == {"expert-b": "2.0.0"}
 
 
 def test_any_matching_variant_makes_a_candidate_eligible() -> None:
-    candidates = [cand("expert-b", "2.0.0", bases=[(OTHER_BASE, ""), (BASE, OTHER_SHA),
-                                                   (BASE, SHA.upper())])]
+    candidates = [
+        cand("expert-b", "2.0.0", bases=[(OTHER_BASE, ""), (BASE, OTHER_SHA), (BASE, SHA.upper())])
+    ]
     assert chosen(run(["expert-b"], candidates, base_sha256=SHA)) == {"expert-b": "2.0.0"}
 
 
 def test_git_source_requirement_matches_by_name() -> None:
-    candidates = [cand("expert-json", "0.4.1", origin="https://github.com/u/expert-json"),
-                  cand("expert-json", "0.3.0", origin="main")]
+    candidates = [
+        cand("expert-json", "0.4.1", origin="https://github.com/u/expert-json"),
+        cand("expert-json", "0.3.0", origin="main"),
+    ]
     resolution = run(["github.com/u/expert-json@>=0.4"], candidates)
     assert chosen(resolution) == {"expert-json": "0.4.1"}
 
@@ -199,7 +211,8 @@ def test_source_is_asked_once_per_name() -> None:
         cand("expert-a", "1.0.0", requires=["expert-c@^1"], incompatible=["expert-d@<1"]),
         cand("expert-a", "2.0.0", requires=["expert-c@^2"]),
         cand("expert-b", "1.0.0", requires=["expert-c@^1"]),
-        cand("expert-c", "1.0.0"), cand("expert-c", "2.0.0"),
+        cand("expert-c", "1.0.0"),
+        cand("expert-c", "2.0.0"),
     ]
     source = CountingSource(candidates)
     resolution = resolve([req("expert-a"), req("expert-b")], source, base_model=BASE)

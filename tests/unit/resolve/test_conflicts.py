@@ -27,8 +27,16 @@ def failure(roots: list[str], candidates: list[Candidate], **options: Any) -> Re
 def assert_report_shape(report: dict[str, Any]) -> None:
     """The documented hxpm.conflict/1 shape, and nothing that json cannot write."""
     assert json.loads(json.dumps(report)) == report
-    assert set(report) == {"schema", "kind", "summary", "base_model", "conflicts", "hints",
-                           "cycle", "max_chain"}
+    assert set(report) == {
+        "schema",
+        "kind",
+        "summary",
+        "base_model",
+        "conflicts",
+        "hints",
+        "cycle",
+        "max_chain",
+    }
     assert report["schema"] == "hxpm.conflict/1"
     assert report["kind"] in {"conflict", "too-deep", "cycle", "max-chain"}
     assert isinstance(report["summary"], str) and isinstance(report["hints"], list)
@@ -43,8 +51,16 @@ def assert_report_shape(report: dict[str, Any]) -> None:
             assert seen["reasons"], "every rejected version says why"
             for reason in seen["reasons"]:
                 assert set(reason) == {"code", "message"}
-                assert reason["code"] in {"range", "base-model", "base-digest", "yanked",
-                                          "prerelease", "incompatible", "locked", "conflict"}
+                assert reason["code"] in {
+                    "range",
+                    "base-model",
+                    "base-digest",
+                    "yanked",
+                    "prerelease",
+                    "incompatible",
+                    "locked",
+                    "conflict",
+                }
 
 
 def reasons_by_version(err: ResolutionError, name: str) -> dict[str, list[str]]:
@@ -62,15 +78,24 @@ def test_no_version_in_the_requested_range() -> None:
     assert reasons_by_version(err, "expert-b") == {"2.0.0": ["range"], "1.0.0": ["range"]}
     report = err.details["report"]
     assert report["kind"] == "conflict" and report["base_model"] == "Qwen/Qwen3-0.6B"
-    assert report["conflicts"][0]["demands"] == [{
-        "requirement": "expert-b@>=5", "by": "<user>", "kind": "requires",
-        "text": "you requested expert-b@>=5", "via": []}]
+    assert report["conflicts"][0]["demands"] == [
+        {
+            "requirement": "expert-b@>=5",
+            "by": "<user>",
+            "kind": "requires",
+            "text": "you requested expert-b@>=5",
+            "via": [],
+        }
+    ]
 
 
 def test_two_experts_want_different_ranges() -> None:
-    candidates = [cand("expert-a", "1.0.0", requires=["expert-c@^1"]),
-                  cand("expert-b", "1.0.0", requires=["expert-c@^2"]),
-                  cand("expert-c", "1.4.0"), cand("expert-c", "2.2.0")]
+    candidates = [
+        cand("expert-a", "1.0.0", requires=["expert-c@^1"]),
+        cand("expert-b", "1.0.0", requires=["expert-c@^2"]),
+        cand("expert-c", "1.4.0"),
+        cand("expert-c", "2.2.0"),
+    ]
     err = failure(["expert-a", "expert-b"], candidates)
     assert "expert-a 1.0.0 requires expert-c@^1" in err.message
     assert "expert-b 1.0.0 requires expert-c@^2" in err.message
@@ -103,21 +128,28 @@ def test_unknown_dependency_of_the_newest_version_falls_back() -> None:
 
 
 def test_no_variant_for_the_base() -> None:
-    candidates = [cand("expert-b", "1.0.0", bases=[(OTHER_BASE, "")]),
-                  cand("expert-b", "2.0.0", bases=[(OTHER_BASE, ""), ("Other/Base", "")])]
+    candidates = [
+        cand("expert-b", "1.0.0", bases=[(OTHER_BASE, "")]),
+        cand("expert-b", "2.0.0", bases=[(OTHER_BASE, ""), ("Other/Base", "")]),
+    ]
     err = failure(["expert-b"], candidates)
     assert "expert-b has no variant for base Qwen/Qwen3-0.6B" in err.message
     assert "no variant for base Qwen/Qwen3-0.6B (built for: Other/Base, Qwen/Qwen3-1.7B)" in (
-        err.message)
-    assert ("install a variant built for Qwen/Qwen3-0.6B (ask the publisher of expert-b for "
-            "one), or select a base it supports: Other/Base, Qwen/Qwen3-1.7B") in err.message
-    assert reasons_by_version(err, "expert-b") == {"2.0.0": ["base-model"],
-                                                   "1.0.0": ["base-model"]}
+        err.message
+    )
+    assert (
+        "install a variant built for Qwen/Qwen3-0.6B (ask the publisher of expert-b for "
+        "one), or select a base it supports: Other/Base, Qwen/Qwen3-1.7B"
+    ) in err.message
+    assert reasons_by_version(err, "expert-b") == {"2.0.0": ["base-model"], "1.0.0": ["base-model"]}
 
 
 def test_base_digest_differs() -> None:
-    err = failure(["expert-b"], [cand("expert-b", "1.0.0", bases=[("Qwen/Qwen3-0.6B", OTHER_SHA)])],
-                  base_sha256=SHA)
+    err = failure(
+        ["expert-b"],
+        [cand("expert-b", "1.0.0", bases=[("Qwen/Qwen3-0.6B", OTHER_SHA)])],
+        base_sha256=SHA,
+    )
     assert "has no variant built for this copy of Qwen/Qwen3-0.6B" in err.message
     assert "built for base sha256 bbbbbbbbbbbb" in err.message
     assert any("re-fetch the base model" in h for h in err.details["report"]["hints"])
@@ -125,41 +157,55 @@ def test_base_digest_differs() -> None:
 
 
 def test_incompatible_pair_without_alternative() -> None:
-    candidates = [cand("expert-a", "1.0.0", incompatible=["expert-b@>=1"]),
-                  cand("expert-b", "1.2.0")]
+    candidates = [
+        cand("expert-a", "1.0.0", incompatible=["expert-b@>=1"]),
+        cand("expert-b", "1.2.0"),
+    ]
     err = failure(["expert-a", "expert-b"], candidates)
     assert "expert-b cannot be installed together with expert-a 1.0.0" in err.message
     assert "expert-a 1.0.0 is incompatible with expert-b@>=1" in err.message
     assert "1.2.0: matches expert-b@>=1 in expert-a 1.0.0's incompatible_with" in err.message
-    assert ("expert-a 1.0.0 declares incompatible_with expert-b@>=1: drop expert-a or "
-            "expert-b") in err.message
+    assert (
+        "expert-a 1.0.0 declares incompatible_with expert-b@>=1: drop expert-a or expert-b"
+    ) in err.message
     report = err.details["report"]
     demand = report["conflicts"][0]["demands"][1]
-    assert demand == {"requirement": "expert-b@>=1", "by": "expert-a@1.0.0",
-                      "kind": "incompatible_with",
-                      "text": "expert-a 1.0.0 is incompatible with expert-b@>=1", "via": []}
+    assert demand == {
+        "requirement": "expert-b@>=1",
+        "by": "expert-a@1.0.0",
+        "kind": "incompatible_with",
+        "text": "expert-a 1.0.0 is incompatible with expert-b@>=1",
+        "via": [],
+    }
 
 
 def test_backtracking_exhausted_reports_every_version_tried() -> None:
-    candidates = [cand("expert-a", "2.0.0", incompatible=["expert-b@>=2"]),
-                  cand("expert-a", "1.0.0", incompatible=["expert-b@>=2"]),
-                  cand("expert-b", "2.1.0"), cand("expert-b", "1.0.0")]
+    candidates = [
+        cand("expert-a", "2.0.0", incompatible=["expert-b@>=2"]),
+        cand("expert-a", "1.0.0", incompatible=["expert-b@>=2"]),
+        cand("expert-b", "2.1.0"),
+        cand("expert-b", "1.0.0"),
+    ]
     err = failure(["expert-a", "expert-b@>=2"], candidates)
     assert "expert-a 2.0.0 is incompatible with expert-b@>=2" in err.message
     assert "expert-a 1.0.0 is incompatible with expert-b@>=2" in err.message
     assert reasons_by_version(err, "expert-b") == {
-        "2.1.0": ["incompatible", "incompatible"], "1.0.0": ["range"]}
+        "2.1.0": ["incompatible", "incompatible"],
+        "1.0.0": ["range"],
+    }
     assert "expert-a 2.0.0, 1.0.0 declare incompatible_with expert-b@>=2" in err.message
 
 
 def test_conflict_deep_in_the_graph_names_the_chain() -> None:
-    candidates = [cand("expert-app", "1.0.0", requires=["expert-sql@^1"]),
-                  cand("expert-sql", "1.0.0", requires=["expert-json@^1"]),
-                  cand("expert-json", "1.0.0"), cand("expert-json", "2.0.0")]
+    candidates = [
+        cand("expert-app", "1.0.0", requires=["expert-sql@^1"]),
+        cand("expert-sql", "1.0.0", requires=["expert-json@^1"]),
+        cand("expert-json", "1.0.0"),
+        cand("expert-json", "2.0.0"),
+    ]
     err = failure(["expert-app", "expert-json@^2"], candidates)
     assert "you requested expert-json@^2" in err.message
-    assert ("expert-sql 1.0.0 requires expert-json@^1 (pulled in by expert-app 1.0.0)"
-            in err.message)
+    assert "expert-sql 1.0.0 requires expert-json@^1 (pulled in by expert-app 1.0.0)" in err.message
     demands = err.details["report"]["conflicts"][0]["demands"]
     assert demands[1]["via"] == ["expert-app@1.0.0"]
 
@@ -186,13 +232,20 @@ def test_lock_that_no_longer_fits() -> None:
     assert reasons_by_version(err, "expert-b") == {"2.0.0": ["locked"], "1.0.0": ["range"]}
     assert "the lock pins expert-b@1.0.0: update the lock" in err.message
     demands = err.details["report"]["conflicts"][0]["demands"]
-    assert demands[-1] == {"requirement": "expert-b@1.0.0", "by": "<lock>", "kind": "locked",
-                           "text": "the lock pins expert-b to 1.0.0", "via": []}
+    assert demands[-1] == {
+        "requirement": "expert-b@1.0.0",
+        "by": "<lock>",
+        "kind": "locked",
+        "text": "the lock pins expert-b to 1.0.0",
+        "via": [],
+    }
 
 
 def test_origin_and_installed_are_shown() -> None:
-    candidates = [cand("expert-b", "1.0.0", installed=True, origin="installed"),
-                  cand("expert-b", "1.0.0", origin="main")]
+    candidates = [
+        cand("expert-b", "1.0.0", installed=True, origin="installed"),
+        cand("expert-b", "1.0.0", origin="main"),
+    ]
     err = failure(["expert-b@^3"], candidates)
     assert "1.0.0 (installed, installed): outside" in err.message
     assert "1.0.0 (main): outside" in err.message
@@ -219,9 +272,11 @@ def test_the_message_is_the_rendered_report() -> None:
     from hxpm.resolve.explain import ConflictReport, render_text
 
     err = failure(["expert-b@>=5"], [cand("expert-b", "1.0.0")])
-    assert err.message.startswith("Cannot resolve the requested experts for base "
-                                  "Qwen/Qwen3-0.6B: no version of expert-b")
+    assert err.message.startswith(
+        "Cannot resolve the requested experts for base Qwen/Qwen3-0.6B: no version of expert-b"
+    )
     assert "To fix this you could:" in err.message
     assert err.hint is None  # the hints are in the message and in details["report"]["hints"]
     assert render_text(ConflictReport("conflict", "x", "B")) == (
-        "Cannot resolve the requested experts for base B: x.")
+        "Cannot resolve the requested experts for base B: x."
+    )

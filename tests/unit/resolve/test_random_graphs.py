@@ -29,8 +29,9 @@ def random_graph(rnd: random.Random) -> tuple[list[str], list[Candidate]]:
         for version in rnd.sample(VERSIONS, rnd.randint(1, 3)):
             lower = NAMES[:i]  # requirements point down: no cycles
             requires = [f"{n}@{rnd.choice(RANGES)}" for n in lower if rnd.random() < 0.3]
-            incompatible = [f"{n}@{rnd.choice(RANGES)}" for n in NAMES
-                            if n != name and rnd.random() < 0.15]
+            incompatible = [
+                f"{n}@{rnd.choice(RANGES)}" for n in NAMES if n != name and rnd.random() < 0.15
+            ]
             candidates.append(cand(name, version, requires=requires, incompatible=incompatible))
     roots = [f"{n}@{rnd.choice(RANGES)}" for n in rnd.sample(NAMES, rnd.randint(1, 3))]
     return roots, candidates

@@ -24,38 +24,80 @@ from hxpm.routing.text import normalize, plural_forms, tokenize
 
 # A candidate set shaped like the demo experts (and the original tool's real manifests).
 SQL = RouteCandidate(
-    "expert-sql", "0.3.0",
-    keywords=("sql", "select", "join", "group by", "order by", "table", "query", "database",
-              "insert", "postgres", "postgresql", "mysql", "sqlite"),
+    "expert-sql",
+    "0.3.0",
+    keywords=(
+        "sql",
+        "select",
+        "join",
+        "group by",
+        "order by",
+        "table",
+        "query",
+        "database",
+        "insert",
+        "postgres",
+        "postgresql",
+        "mysql",
+        "sqlite",
+    ),
     exclude_keywords=("mongodb", "nosql"),
-    priority=0.85, capabilities=("tech:sql", "query:sql", "task:text2sql"),
-    description="Natural language to SQL")
+    priority=0.85,
+    capabilities=("tech:sql", "query:sql", "task:text2sql"),
+    description="Natural language to SQL",
+)
 CYPHER = RouteCandidate(
-    "expert-cypher", "0.2.3",
+    "expert-cypher",
+    "0.2.3",
     keywords=("cypher", "neo4j", "graph", "node", "relationship", "match", "graph database"),
-    exclude_keywords=("sql",), priority=0.9,
-    capabilities=("query:cypher", "database:neo4j"))
+    exclude_keywords=("sql",),
+    priority=0.9,
+    capabilities=("query:cypher", "database:neo4j"),
+)
 JSON = RouteCandidate(
-    "expert-json", "0.4.1", keywords=("json", "json schema", "parse", "object", "array"),
-    priority=0.75, capabilities=("format:json", "task:json_correction"))
+    "expert-json",
+    "0.4.1",
+    keywords=("json", "json schema", "parse", "object", "array"),
+    priority=0.75,
+    capabilities=("format:json", "task:json_correction"),
+)
 PYTHON = RouteCandidate(
-    "expert-python", "0.1.0",
+    "expert-python",
+    "0.1.0",
     keywords=("python", "def", "function", "list comprehension", "pandas", "pip"),
-    priority=0.8, capabilities=("language:python",))
+    priority=0.8,
+    capabilities=("language:python",),
+)
 RUST = RouteCandidate(
-    "expert-rust", "0.1.0",
+    "expert-rust",
+    "0.1.0",
     keywords=("rust", "cargo", "borrow checker", "trait", "struct", "impl", "lifetime"),
-    priority=0.8, capabilities=("language:rust",))
+    priority=0.8,
+    capabilities=("language:rust",),
+)
 ENGLISH = RouteCandidate(
-    "expert-english-basic", "1.0.0",
-    keywords=("grammar", "spelling", "sentence", "rewrite", "translate to english",
-              "proofread", "paragraph"),
-    priority=0.6, capabilities=("language:english",))
+    "expert-english-basic",
+    "1.0.0",
+    keywords=(
+        "grammar",
+        "spelling",
+        "sentence",
+        "rewrite",
+        "translate to english",
+        "proofread",
+        "paragraph",
+    ),
+    priority=0.6,
+    capabilities=("language:english",),
+)
 CLASSIFIER = RouteCandidate(
-    "expert-document-classifier", "1.0.0",
+    "expert-document-classifier",
+    "1.0.0",
     keywords=("classify", "categorize", "category", "document", "label"),
-    priority=0.7, capabilities=("task:classification",),
-    requires=("expert-json", "expert-english-basic", "expert-cypher"))
+    priority=0.7,
+    capabilities=("task:classification",),
+    requires=("expert-json", "expert-english-basic", "expert-cypher"),
+)
 DEMO = (SQL, CYPHER, JSON, PYTHON, RUST, ENGLISH, CLASSIFIER)
 DEMO_ROUTER = Router(DEMO)
 
@@ -117,7 +159,7 @@ TABLE: list[tuple[str, str | None]] = [
     # Generic openers about supplied material: the expert answers
     ("Explain this Cypher query: MATCH (n:User) RETURN n LIMIT 10", C),
     ("Explain this SQL query: SELECT name, COUNT(*) FROM users GROUP BY name", S),
-    ("What does this JSON mean?\n{\"a\": [1, 2]}", J),
+    ('What does this JSON mean?\n{"a": [1, 2]}', J),
     ("What is the SQL query to count users in the users table?", S),  # 3 keywords: strong
     ("When is the next solar eclipse?", None),
     # Nothing matches
@@ -157,57 +199,63 @@ def hits(prompt: str, keywords: tuple[str, ...]) -> tuple[str, ...]:
     return s.keyword_hits + s.phrase_hits
 
 
-@pytest.mark.parametrize(("prompt", "keyword"), [
-    ("nosqlite is a thing", "sql"),
-    ("use sqlalchemy", "sql"),
-    ("graphql api", "graph"),
-    ("rusty nails", "rust"),
-    ("no objections", "object"),
-    ("defer the call", "def"),
-    ("a tablespoon of salt", "table"),
-    ("a matchbox car", "match"),
-    ("my_sql_table", "sql"),  # underscores join words, as in \b
-    ("written in c++", "c"),  # a suffix "+"/"#" makes another word
-    ("written in C#", "c"),
-    ("group, by the way", "group by"),  # punctuation between the words of a phrase
-    ("a group. By then", "group by"),
-    ("node. JS is a runtime", "node.js"),  # the dot must be glued as in the keyword
-    ("c + + code", "c++"),
-    ("a jsonl file", "json"),
-    ("df.groupby(x)", "group by"),
-    ("nodejs", "node.js"),
-    ("a json schema", "json-schema"),  # list both spellings to get both
-    ("a net gain", ".net"),
-])
+@pytest.mark.parametrize(
+    ("prompt", "keyword"),
+    [
+        ("nosqlite is a thing", "sql"),
+        ("use sqlalchemy", "sql"),
+        ("graphql api", "graph"),
+        ("rusty nails", "rust"),
+        ("no objections", "object"),
+        ("defer the call", "def"),
+        ("a tablespoon of salt", "table"),
+        ("a matchbox car", "match"),
+        ("my_sql_table", "sql"),  # underscores join words, as in \b
+        ("written in c++", "c"),  # a suffix "+"/"#" makes another word
+        ("written in C#", "c"),
+        ("group, by the way", "group by"),  # punctuation between the words of a phrase
+        ("a group. By then", "group by"),
+        ("node. JS is a runtime", "node.js"),  # the dot must be glued as in the keyword
+        ("c + + code", "c++"),
+        ("a jsonl file", "json"),
+        ("df.groupby(x)", "group by"),
+        ("nodejs", "node.js"),
+        ("a json schema", "json-schema"),  # list both spellings to get both
+        ("a net gain", ".net"),
+    ],
+)
 def test_word_boundary_negatives(prompt: str, keyword: str) -> None:
     assert hits(prompt, (keyword,)) == ()
 
 
-@pytest.mark.parametrize(("prompt", "keyword"), [
-    ("Write SQL.", "sql"),
-    ("(sql)", "sql"),
-    ("python's list", "python"),
-    ("json-encoded body", "json"),  # hyphen is a boundary, as in \b
-    ("json.loads fails", "json"),
-    ("count GROUP  BY x", "group by"),
-    ("count group\n\tby x", "group by"),
-    ("Group By", "GROUP BY"),
-    ("port it to C++ please", "c++"),
-    ("an ASP.NET app", ".net"),
-    ("Node.JS streams", "node.js"),
-    ("a json-schema file", "json-schema"),
-    ("C# records", "c#"),
-    ("c-style casts", "c"),
-    ("the tables", "table"),
-    ("two queries", "query"),
-    ("the categories", "category"),
-    ("the boxes", "box"),
-    ("classes", "class"),
-    ("ß", "ss"),  # casefold
-    ("ＳＱＬ", "sql"),  # NFKC
-    ("s\u200bql", "sql"),  # zero-width space is invisible
-    ("SQL\u00adstatement", "sql"),  # soft hyphen dropped: one word, so no hit?
-])
+@pytest.mark.parametrize(
+    ("prompt", "keyword"),
+    [
+        ("Write SQL.", "sql"),
+        ("(sql)", "sql"),
+        ("python's list", "python"),
+        ("json-encoded body", "json"),  # hyphen is a boundary, as in \b
+        ("json.loads fails", "json"),
+        ("count GROUP  BY x", "group by"),
+        ("count group\n\tby x", "group by"),
+        ("Group By", "GROUP BY"),
+        ("port it to C++ please", "c++"),
+        ("an ASP.NET app", ".net"),
+        ("Node.JS streams", "node.js"),
+        ("a json-schema file", "json-schema"),
+        ("C# records", "c#"),
+        ("c-style casts", "c"),
+        ("the tables", "table"),
+        ("two queries", "query"),
+        ("the categories", "category"),
+        ("the boxes", "box"),
+        ("classes", "class"),
+        ("ß", "ss"),  # casefold
+        ("ＳＱＬ", "sql"),  # NFKC
+        ("s\u200bql", "sql"),  # zero-width space is invisible
+        ("SQL\u00adstatement", "sql"),  # soft hyphen dropped: one word, so no hit?
+    ],
+)
 def test_word_boundary_positives(prompt: str, keyword: str) -> None:
     if prompt == "SQL\u00adstatement":
         # A soft hyphen is invisible: the reader sees "SQLstatement", one word, no hit.
@@ -229,8 +277,9 @@ def test_plural_forms_are_conservative() -> None:
 
 def test_verb_forms_do_not_match() -> None:
     # "selected", "joined", "documented" are ordinary prose, not evidence.
-    assert hits("the selected rows were joined and documented",
-                ("select", "join", "document")) == ()
+    assert (
+        hits("the selected rows were joined and documented", ("select", "join", "document")) == ()
+    )
 
 
 def test_phrase_plural_on_last_word() -> None:
@@ -287,8 +336,10 @@ def test_phrase_weight_is_capped() -> None:
 
 
 def test_capability_alone_routes_but_weaker_than_keyword() -> None:
-    cands = (RouteCandidate("expert-a", "1.0.0", capabilities=("query:cypher",)),
-             RouteCandidate("expert-b", "1.0.0", keywords=("cypher",)))
+    cands = (
+        RouteCandidate("expert-a", "1.0.0", capabilities=("query:cypher",)),
+        RouteCandidate("expert-b", "1.0.0", keywords=("cypher",)),
+    )
     d = route("cypher please", cands)
     assert [(s.name, s.score) for s in d.scores] == [("expert-b", 1.0), ("expert-a", 0.5)]
     assert score_of(d, "expert-a").capability_hits == ("query:cypher",)
@@ -321,8 +372,10 @@ def test_exclude_keywords_inflect_too() -> None:
     assert s.excluded_by == ("mongodb",)
 
 
-@pytest.mark.parametrize(("priority", "factor"), [
-    (0.0, 0.5), (1.0, 1.5), (-3, 0.5), (7, 1.5), (float("nan"), 1.0), ("high", 1.0)])
+@pytest.mark.parametrize(
+    ("priority", "factor"),
+    [(0.0, 0.5), (1.0, 1.5), (-3, 0.5), (7, 1.5), (float("nan"), 1.0), ("high", 1.0)],
+)
 def test_priority_is_clamped(priority: object, factor: float) -> None:
     assert route("sql", one(("sql",), priority=priority)).scores[0].score == factor
 
@@ -363,8 +416,10 @@ def test_prompt_must_be_a_string() -> None:
 
 def test_tie_broken_by_priority() -> None:
     # 1 keyword x 1.5 == 1.5 (phrase) x 1.0: same score, higher priority wins.
-    cands = (RouteCandidate("expert-a", "1.0.0", keywords=("group by",), priority=0.5),
-             RouteCandidate("expert-z", "1.0.0", keywords=("group",), priority=1.0))
+    cands = (
+        RouteCandidate("expert-a", "1.0.0", keywords=("group by",), priority=0.5),
+        RouteCandidate("expert-z", "1.0.0", keywords=("group",), priority=1.0),
+    )
     d = route("group by x", cands)
     assert d.scores[0].score == d.scores[1].score == 1.5
     assert d.chosen == "expert-z"
@@ -373,9 +428,10 @@ def test_tie_broken_by_priority() -> None:
 
 def test_tie_broken_by_specificity() -> None:
     # Same priority and score: the phrase hit is more specific than word + capability.
-    cands = (RouteCandidate("expert-a", "1.0.0", keywords=("group",),
-                            capabilities=("tech:x",)),
-             RouteCandidate("expert-z", "1.0.0", keywords=("group by",)))
+    cands = (
+        RouteCandidate("expert-a", "1.0.0", keywords=("group",), capabilities=("tech:x",)),
+        RouteCandidate("expert-z", "1.0.0", keywords=("group by",)),
+    )
     d = route("group by x", cands)
     assert d.scores[0].score == d.scores[1].score == 1.5
     assert d.chosen == "expert-z"
@@ -383,13 +439,22 @@ def test_tie_broken_by_specificity() -> None:
 
 
 def test_tie_broken_by_name_then_newest_version() -> None:
-    cands = [RouteCandidate(n, v, keywords=("sql",)) for n, v in
-             [("expert-b", "1.0.0"), ("expert-a", "0.9.0"), ("expert-a", "0.10.0"),
-              ("expert-a", "0.10.0-rc.1")]]
+    cands = [
+        RouteCandidate(n, v, keywords=("sql",))
+        for n, v in [
+            ("expert-b", "1.0.0"),
+            ("expert-a", "0.9.0"),
+            ("expert-a", "0.10.0"),
+            ("expert-a", "0.10.0-rc.1"),
+        ]
+    ]
     d = route("sql", cands)
     assert [(s.name, s.version) for s in d.scores] == [
-        ("expert-a", "0.10.0"), ("expert-a", "0.10.0-rc.1"), ("expert-a", "0.9.0"),
-        ("expert-b", "1.0.0")]
+        ("expert-a", "0.10.0"),
+        ("expert-a", "0.10.0-rc.1"),
+        ("expert-a", "0.9.0"),
+        ("expert-b", "1.0.0"),
+    ]
     assert "tie broken by name and version order" in d.reason
 
 
@@ -420,17 +485,20 @@ def test_every_candidate_is_scored_best_first() -> None:
 # --- generic questions ------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("prompt", "opener"), [
-    ("What is SQL?", "what is"),
-    ("what's a graph?", "what's"),
-    ("What’s a graph?", "what's"),  # typographic apostrophe
-    ("Please, explain graphs", "explain"),
-    ("Hey, can you describe a graph?", "describe"),
-    ("  tell me about graphs", "tell me about"),
-    ("Meaning of 'graph'", "meaning of"),
-    ("Why graphs?", "why"),
-    ("How does a graph work?", "how does"),
-])
+@pytest.mark.parametrize(
+    ("prompt", "opener"),
+    [
+        ("What is SQL?", "what is"),
+        ("what's a graph?", "what's"),
+        ("What’s a graph?", "what's"),  # typographic apostrophe
+        ("Please, explain graphs", "explain"),
+        ("Hey, can you describe a graph?", "describe"),
+        ("  tell me about graphs", "tell me about"),
+        ("Meaning of 'graph'", "meaning of"),
+        ("Why graphs?", "why"),
+        ("How does a graph work?", "how does"),
+    ],
+)
 def test_generic_questions_go_to_the_base(prompt: str, opener: str) -> None:
     d = DEMO_ROUTER.route(prompt)
     assert d.chosen is None and d.generic
@@ -501,17 +569,20 @@ def test_very_long_non_ascii_prompt() -> None:
     assert d.chosen == C
 
 
-@pytest.mark.parametrize("prompt", [
-    "\ud800 sql \udfff",  # lone surrogates
-    "\u202eLQS etirw\u202c",  # bidi override
-    "s\u0308ql",  # combining mark splits the word
-    "\ufdfa" * 1000,  # NFKC expands each to 18 characters
-    "🧑‍💻 sql 🧑‍💻",
-    "\x00sql\x00",
-    "ＳＥＬＥＣＴ * ＦＲＯＭ ｔ",
-    "ﬁle sql",  # ligature
-    "İstanbul SQL",  # dotted capital I casefolds to two characters
-])
+@pytest.mark.parametrize(
+    "prompt",
+    [
+        "\ud800 sql \udfff",  # lone surrogates
+        "\u202eLQS etirw\u202c",  # bidi override
+        "s\u0308ql",  # combining mark splits the word
+        "\ufdfa" * 1000,  # NFKC expands each to 18 characters
+        "🧑‍💻 sql 🧑‍💻",
+        "\x00sql\x00",
+        "ＳＥＬＥＣＴ * ＦＲＯＭ ｔ",
+        "ﬁle sql",  # ligature
+        "İstanbul SQL",  # dotted capital I casefolds to two characters
+    ],
+)
 def test_hostile_unicode_does_not_crash(prompt: str) -> None:
     d = DEMO_ROUTER.route(prompt)
     json.dumps(d.to_dict())
@@ -542,23 +613,37 @@ def test_tokenize_glue() -> None:
 def test_to_dict_shape() -> None:
     d = DEMO_ROUTER.route("Parse this JSON string into an object")
     data = d.to_dict()
-    assert list(data) == ["schema", "prompt", "chosen", "generic", "reason", "min_score",
-                          "scores"]
+    assert list(data) == ["schema", "prompt", "chosen", "generic", "reason", "min_score", "scores"]
     assert data["schema"] == SCHEMA == "hxpm.route/1"
     assert data["chosen"] == J and data["generic"] is False
     assert data["prompt"] == "Parse this JSON string into an object"
     assert data["min_score"] == DEFAULT_MIN_SCORE
     first = data["scores"][0]
-    assert list(first) == ["name", "version", "score", "keyword_hits", "phrase_hits",
-                           "excluded_by", "capability_hits", "reasons"]
+    assert list(first) == [
+        "name",
+        "version",
+        "score",
+        "keyword_hits",
+        "phrase_hits",
+        "excluded_by",
+        "capability_hits",
+        "reasons",
+    ]
     assert first == {
-        "name": J, "version": "0.4.1", "score": pytest.approx(3.5 * 1.25),
-        "keyword_hits": ["json", "parse", "object"], "phrase_hits": [], "excluded_by": [],
+        "name": J,
+        "version": "0.4.1",
+        "score": pytest.approx(3.5 * 1.25),
+        "keyword_hits": ["json", "parse", "object"],
+        "phrase_hits": [],
+        "excluded_by": [],
         "capability_hits": ["format:json"],
-        "reasons": ["matched keyword 'json' (+1.0)", "matched keyword 'parse' (+1.0)",
-                    "matched keyword 'object' (+1.0)",
-                    "mentions 'json': capability 'format:json' (+0.5)",
-                    "evidence 3.5 x 1.25 (priority 0.75)"],
+        "reasons": [
+            "matched keyword 'json' (+1.0)",
+            "matched keyword 'parse' (+1.0)",
+            "matched keyword 'object' (+1.0)",
+            "mentions 'json': capability 'format:json' (+0.5)",
+            "evidence 3.5 x 1.25 (priority 0.75)",
+        ],
     }
     assert json.loads(json.dumps(data)) == data
 
@@ -580,10 +665,16 @@ def test_router_exposes_candidates_and_is_reusable() -> None:
 
 
 def test_typical_route_is_fast_with_hundreds_of_candidates() -> None:
-    many = [RouteCandidate(f"expert-{i:03d}", "1.0.0",
-                           keywords=(*(f"word{i}x{k}" for k in range(25)), "shared term"),
-                           capabilities=(f"tech:thing{i}",), priority=(i % 10) / 10)
-            for i in range(300)]
+    many = [
+        RouteCandidate(
+            f"expert-{i:03d}",
+            "1.0.0",
+            keywords=(*(f"word{i}x{k}" for k in range(25)), "shared term"),
+            capabilities=(f"tech:thing{i}",),
+            priority=(i % 10) / 10,
+        )
+        for i in range(300)
+    ]
     router = Router([*many, *DEMO])
     prompt = "Write a SQL query that joins the orders and customers tables, GROUP BY region"
     router.route(prompt)
@@ -598,11 +689,12 @@ def test_typical_route_is_fast_with_hundreds_of_candidates() -> None:
 
 
 def test_importing_routing_does_not_import_torch() -> None:
-    code = ("import sys, hxpm.routing; "
-            "from hxpm.routing import route, RouteCandidate; "
-            "route('sql', [RouteCandidate('expert-sql', '1.0.0', keywords=('sql',))]); "
-            "heavy = sorted(m for m in ('torch', 'transformers', 'peft', 'numpy', 'safetensors')"
-            " if m in sys.modules); print(heavy)")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         check=True)
+    code = (
+        "import sys, hxpm.routing; "
+        "from hxpm.routing import route, RouteCandidate; "
+        "route('sql', [RouteCandidate('expert-sql', '1.0.0', keywords=('sql',))]); "
+        "heavy = sorted(m for m in ('torch', 'transformers', 'peft', 'numpy', 'safetensors')"
+        " if m in sys.modules); print(heavy)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"

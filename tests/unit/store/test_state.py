@@ -41,7 +41,11 @@ def test_v1_store_is_migrated_with_rows_kept(tmp_path):
     db = StateDB(_v1_store(tmp_path))
     [row] = db.installed()
     assert (row.name, row.requested, row.index_name, row.source_commit) == (
-        "expert-a", True, None, None)
+        "expert-a",
+        True,
+        None,
+        None,
+    )
     assert db.conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
     assert db.conn.execute("SELECT count(*) FROM indexes").fetchone()[0] == 0
 

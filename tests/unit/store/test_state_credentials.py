@@ -63,12 +63,13 @@ def test_opening_an_old_store_removes_stored_passwords(tmp_path):
     paths = _old_store(tmp_path)
     db = StateDB(paths)
     urls = {i.name: i.url for i in db.indexes()}
-    assert urls == {"main": "https://git.example.org/idx.git",
-                    "work": "ssh://git@git.example.org/w.git",
-                    "plain": "https://git.example.org/plain.git"}
+    assert urls == {
+        "main": "https://git.example.org/idx.git",
+        "work": "ssh://git@git.example.org/w.git",
+        "plain": "https://git.example.org/plain.git",
+    }
     [e] = db.installed()
-    assert e.source == ("https://git.example.org/a.git: "
-                        "https://git.example.org/a.git@v1.0.0")
+    assert e.source == ("https://git.example.org/a.git: https://git.example.org/a.git@v1.0.0")
     assert SECRET.encode() not in _store_bytes(paths)
     db.close()
     assert SECRET.encode() not in _store_bytes(paths)
@@ -81,8 +82,9 @@ def test_the_clean_up_runs_once_and_later_writes_stay_clean(tmp_path):
     assert db.get_meta("url_credentials_scrubbed") == "1"
     # Whatever a caller passes, the state never stores a password again.
     with db.transaction() as conn:
-        db.put_index(conn, IndexRecord("new", f"http://u:{SECRET}@h.org/r.git", 40, False,
-                                       None, "t", None))
+        db.put_index(
+            conn, IndexRecord("new", f"http://u:{SECRET}@h.org/r.git", 40, False, None, "t", None)
+        )
     assert db.find_index("new").url == "http://h.org/r.git"
     db.close()
     assert SECRET.encode() not in _store_bytes(paths)
