@@ -56,8 +56,8 @@ def install(
 ) -> None:
     """Install experts and what they require, verifying every signature first."""
     from hxpm.services.install import InstallOptions
-    from hxpm.services.installer import InstallRequest, install_from_lock
-    from hxpm.services.installer import install as run
+    from hxpm.services.install_request import InstallRequest, install_from_lock
+    from hxpm.services.install_request import install as run
 
     args = tuple(sources or ())
     if signature is not None and len(args) != 1:

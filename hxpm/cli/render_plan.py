@@ -10,7 +10,7 @@ from hxpm.cli.serialize import expert_dict
 if TYPE_CHECKING:  # types only: importing the services would load dulwich at start-up
     from hxpm.services.apply import ApplyResult
     from hxpm.services.install import InstallResult
-    from hxpm.services.installer import InstallOutcome
+    from hxpm.services.install_request import InstallOutcome
     from hxpm.services.plan import Plan, PlanStep
 
 

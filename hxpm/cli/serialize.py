@@ -8,7 +8,7 @@ if TYPE_CHECKING:  # types only: `hxpm list` must not pay for zstandard or PyNaC
     from hxpm.package.build import BuiltPackage
     from hxpm.package.reader import PackageContents
     from hxpm.store.records import BaseModel, InstalledExpert
-    from hxpm.trust import TrustedKey
+    from hxpm.trust_policy import TrustedKey
 
 
 def expert_dict(e: InstalledExpert, *, is_default: bool | None = None) -> dict[str, Any]:

@@ -12,10 +12,6 @@ CHUNK = 1 << 20
 HEX64_RE = re.compile(r"^[0-9a-f]{64}$")
 
 
-def sha256_bytes(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()
-
-
 def sha256_file(path: Path) -> str:
     h = hashlib.sha256()
     with open(path, "rb") as f:

@@ -27,7 +27,7 @@ INDEX_FORMAT = "hxpm-index/1"
 MAX_CONFIG_BYTES = 1 << 20
 MAX_INDEX_NAME_CHARS = 64
 MAX_DESCRIPTION_CHARS = 4096
-MAX_OWNER_CHARS = 64  # a trust record's publisher (hxpm.trust) is this owner
+MAX_OWNER_CHARS = 64  # a trust record's publisher (hxpm.trust_policy) is this owner
 SCOPE_RE = re.compile(r"^[a-z0-9*?-]{1,128}$")
 SCOPE_EXPECTATION = "an expert name or a glob of a-z, 0-9, '-', '*', '?' (1-128 characters)"
 

@@ -11,7 +11,7 @@ Pure values and strict parsing, no I/O (the format: docs/formats/index.md). Inva
   line read from an index is written back byte for byte (hxpm writes compact JSON).
 - A variant's embedded signature must describe that very line: name, version, base model
   and digests. A line carrying another package's signature is refused as malformed, before
-  any trust decision (which needs the user's keys and lives in :mod:`hxpm.trust`).
+  any trust decision (which needs the user's keys and lives in :mod:`hxpm.trust_policy`).
 """
 
 from __future__ import annotations

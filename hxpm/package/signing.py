@@ -12,7 +12,7 @@ This is the only module in hxpm that imports PyNaCl. Invariants:
   anything else is refused before any cryptography runs.
 
 Reading and writing key files lives in :mod:`hxpm.package.keyfiles`. Trust (which key may
-sign which expert) is not decided here; see :mod:`hxpm.trust`.
+sign which expert) is not decided here; see :mod:`hxpm.trust_policy`.
 """
 
 from __future__ import annotations

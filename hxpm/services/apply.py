@@ -32,7 +32,7 @@ from hxpm.services.plan import Plan, PlanStep
 from hxpm.services.trust import trusted_keys
 from hxpm.store.store import Store
 from hxpm.transport import is_offline, require_online
-from hxpm.trust import PackageFacts, verify_signature
+from hxpm.trust_policy import PackageFacts, verify_signature
 
 MAX_PARALLEL = 4
 StepCallback = Callable[[PlanStep, str], None]

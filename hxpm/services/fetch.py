@@ -21,7 +21,6 @@ import uuid
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from hxpm.core.digest import sha256_file
 from hxpm.core.manifest import Manifest
 from hxpm.errors import IndexDataError, IntegrityError
 from hxpm.http import DownloadProgress
@@ -162,11 +161,6 @@ def _write_blob(blob: Path, data: bytes) -> None:
     finally:
         with contextlib.suppress(OSError):
             tmp.unlink()
-
-
-def blob_is_intact(paths: StorePaths, sha256: str) -> bool:
-    blob = paths.blob(sha256)
-    return blob.is_file() and sha256_file(blob) == sha256
 
 
 def needs_network(paths: StorePaths, line: VersionLine, variant: VariantEntry) -> bool:

@@ -48,7 +48,7 @@ from hxpm.store.fsutil import (
 from hxpm.store.records import InstalledExpert
 from hxpm.store.state import utc_now
 from hxpm.store.store import Store
-from hxpm.trust import PackageFacts, VerifiedSignature, verify_signature
+from hxpm.trust_policy import PackageFacts, VerifiedSignature, verify_signature
 
 MAX_SIG_BYTES = 16 * 1024
 ProgressFn = Callable[[str, int, int], None]

@@ -20,7 +20,7 @@ from hxpm.package.signing import (
 )
 from hxpm.store.fsutil import atomic_write_bytes
 from hxpm.store.paths import user_key_dir
-from hxpm.trust import PackageFacts, statement_for
+from hxpm.trust_policy import PackageFacts, statement_for
 
 _KEY_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 DEFAULT_KEY = "default"

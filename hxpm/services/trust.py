@@ -8,7 +8,7 @@ from pathlib import Path
 from hxpm.errors import NotFoundError, UsageError
 from hxpm.package.signing import parse_public_key
 from hxpm.store.store import Store
-from hxpm.trust import TrustedKey, make_trusted_key
+from hxpm.trust_policy import TrustedKey, make_trusted_key
 
 MAX_KEY_FILE_BYTES = 4096
 

@@ -13,7 +13,7 @@ from hxpm.package.signing import parse_signature_file
 from hxpm.services.trust import trusted_keys
 from hxpm.store.lock import store_lock
 from hxpm.store.store import Store
-from hxpm.trust import PackageFacts, VerifiedSignature, verify_signature
+from hxpm.trust_policy import PackageFacts, VerifiedSignature, verify_signature
 
 MAX_SIG_BYTES = 16 * 1024
 

@@ -64,7 +64,7 @@ def test_url_variants_download_in_parallel_in_one_install(world, tmp_path):
 
 def test_one_progress_hook_counts_the_bytes_of_all_parallel_downloads(world, tmp_path):
     """What the CLI's progress bar is fed (it draws only on a terminal, so it is read here)."""
-    from hxpm.services.installer import InstallRequest, install
+    from hxpm.services.install_request import InstallRequest, install
     from hxpm.store.store import Store
 
     labels: list[str] = []

@@ -23,7 +23,7 @@ from hxpm.package.signing import (
     parse_signature_file,
     sign_statement,
 )
-from hxpm.trust import (
+from hxpm.trust_policy import (
     PackageFacts,
     TrustedKey,
     VerifiedSignature,

@@ -9,7 +9,7 @@ from typing import Any
 
 from hxpm.index.model import VersionLine
 from hxpm.package.signing import SecretKey, generate_secret_key, sign_statement
-from hxpm.trust import PackageFacts, statement_for
+from hxpm.trust_policy import PackageFacts, statement_for
 
 KEY: SecretKey = generate_secret_key()
 BASE = "Qwen/Qwen3-0.6B"
