@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from datetime import UTC, datetime
@@ -83,6 +84,15 @@ def utc_now() -> str:
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+_OPEN_RETRY_S = 30.0
+
+
+def _is_busy(error: BaseException | None) -> bool:
+    """SQLite's "database is locked"/"busy": another process holds a lock for a moment."""
+    text = str(error).lower() if isinstance(error, sqlite3.OperationalError) else ""
+    return "locked" in text or "busy" in text
+
+
 class StateDB:
     """Thin typed access to ``state.sqlite``. Open one per command."""
 
@@ -97,6 +107,21 @@ class StateDB:
         return self._conn
 
     def _open(self) -> sqlite3.Connection:
+        # Some steps of opening do not wait on SQLite's busy handler: switching a new file to
+        # WAL while another process creates it, or the one-time WAL checkpoint, answer
+        # "database is locked" at once. Several processes opening a fresh store together
+        # (two `hxpm install` at once) then retry for a bounded time instead of failing.
+        deadline = time.monotonic() + _OPEN_RETRY_S
+        while True:
+            try:
+                return self._open_once()
+            except StoreError as e:
+                if not _is_busy(e.__cause__) or time.monotonic() > deadline:
+                    raise
+                time.sleep(0.05)
+
+    def _open_once(self) -> sqlite3.Connection:
+        conn: sqlite3.Connection | None = None
         try:
             self.paths.root.mkdir(parents=True, exist_ok=True)
             conn = sqlite3.connect(self.paths.state_db, timeout=60, isolation_level=None)
@@ -114,6 +139,8 @@ class StateDB:
             _scrub_url_credentials(conn)
             return conn
         except sqlite3.Error as e:
+            if conn is not None:
+                conn.close()
             raise database_error(f"cannot open the store database {self.paths.state_db}", e) from e
 
     @staticmethod
