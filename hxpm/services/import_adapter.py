@@ -107,14 +107,14 @@ def import_adapter(
         ac.CONFIG_FILE: config_bytes,
         "README.md": imported_readme(full_name, ver, config, decision, source.name),
     }
-    created = scaffold._first_missing(target)
+    created = scaffold.first_missing(target)
     try:
-        scaffold._write_files(target, files)
+        scaffold.write_files(target, files)
         count = _copy_checked_weights(weights, target / ac.WEIGHTS_FILE, config)
         rels = sorted([*files, ac.WEIGHTS_FILE])
         commit = _commit(target, rels, full_name) if git else None
     except BaseException:
-        scaffold._undo(target, created)
+        scaffold.undo(target, created)
         raise
     return ImportResult(
         full_name,

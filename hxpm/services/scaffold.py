@@ -213,17 +213,17 @@ def new_expert(
     check_target(target)
     choice = choose_base(paths or StorePaths.from_env(), base)
     files = render_expert(name, choice)
-    created = _first_missing(target)
+    created = first_missing(target)
     try:
-        _write_files(target, files)
+        write_files(target, files)
         commit = _commit(target, sorted(files), name)
     except BaseException:
-        _undo(target, created)
+        undo(target, created)
         raise
     return ScaffoldResult(name, FIRST_VERSION, target, tuple(sorted(files)), commit, choice)
 
 
-def _first_missing(path: Path) -> Path | None:
+def first_missing(path: Path) -> Path | None:
     """The outermost folder of ``path`` that does not exist yet (None: it exists)."""
     missing = None
     for candidate in (path, *path.parents):
@@ -233,7 +233,7 @@ def _first_missing(path: Path) -> Path | None:
     return missing
 
 
-def _write_files(root: Path, files: Mapping[str, bytes]) -> None:
+def write_files(root: Path, files: Mapping[str, bytes]) -> None:
     for rel, data in files.items():
         path = root / rel
         try:
@@ -254,7 +254,7 @@ def _commit(root: Path, rels: list[str], name: str) -> str:
     return git.commit_files(root, rels, COMMIT_MESSAGE.format(name=name))
 
 
-def _undo(target: Path, created: Path | None) -> None:
+def undo(target: Path, created: Path | None) -> None:
     """Remove what ``new_expert`` wrote: the folders it created, or the contents it added."""
     from hxpm.store.fsutil import remove_tree
 

@@ -92,13 +92,19 @@ class World:
 
 @contextmanager
 def serving_world(
-    tmp_path: Path, git_served: Path, cli: Callable[..., Any], base_dir: Path, monkeypatch: Any
+    tmp_path: Path,
+    git_served: Path,
+    cli: Callable[..., Any],
+    base_dir: Path,
+    monkeypatch: Any,
+    server: Any = None,
 ) -> Iterator[World]:
-    """A publisher with a key and an empty index, all served over HTTP on 127.0.0.1."""
+    """A publisher with a key and an empty index, all served over HTTP on 127.0.0.1 by
+    ``server`` (a started-on-enter test server over ``git_served``; default: smart HTTP)."""
     from hxpm.core.digest import base_model_digest
     from tests.gitserver import GitHTTPServer
 
-    with GitHTTPServer(git_served) as server:
+    with server if server is not None else GitHTTPServer(git_served) as server:
         w = World(
             tmp_path,
             git_served,

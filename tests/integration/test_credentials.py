@@ -16,9 +16,8 @@ from typing import Self
 
 import pytest
 
-from hxpm.core.digest import base_model_digest
 from hxpm.index import git as hgit
-from tests.integration.distribution import World
+from tests.integration.distribution import World, serving_world
 from tests.netservers import AuthGitHTTPServer, HttpBackendServer
 
 USER, SECRET = "alice", "SECRET-pw-7f3a"
@@ -161,18 +160,8 @@ def test_a_netrc_others_can_read_is_refused_before_sending_it(
 @pytest.fixture
 def private_world(tmp_path, git_served, cli, base_dir, monkeypatch) -> Iterator[World]:
     """The distribution world (tests/integration/distribution.py) behind Basic auth."""
-    with AuthGitHTTPServer(git_served, user=USER, password=SECRET) as server:
-        w = World(
-            tmp_path,
-            git_served,
-            server.url_for,
-            cli,
-            base_dir,
-            base_model_digest(base_dir),
-            tmp_path / "publisher",
-        )
-        monkeypatch.setenv("HXPM_KEY_DIR", str(tmp_path / "publisher-keys"))
-        w.setup_publisher()
+    server = AuthGitHTTPServer(git_served, user=USER, password=SECRET)
+    with serving_world(tmp_path, git_served, cli, base_dir, monkeypatch, server) as w:
         w.release("expert-json", "0.3.0", keywords=["json"])
         yield w
 

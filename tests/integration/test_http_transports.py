@@ -180,21 +180,10 @@ def test_install_by_name_from_an_index_on_a_dumb_server(
     tmp_path, git_served, cli, base_dir, monkeypatch
 ):
     """The whole flow where every repository (index and experts) is served as static files."""
-    from hxpm.core.digest import base_model_digest
-    from tests.integration.distribution import World
+    from tests.integration.distribution import serving_world
 
-    with StaticHTTPServer(git_served) as server:
-        w = World(
-            tmp_path,
-            git_served,
-            server.url_for,
-            cli,
-            base_dir,
-            base_model_digest(base_dir),
-            tmp_path / "publisher",
-        )
-        monkeypatch.setenv("HXPM_KEY_DIR", str(tmp_path / "publisher-keys"))
-        w.setup_publisher()
+    server = StaticHTTPServer(git_served)
+    with serving_world(tmp_path, git_served, cli, base_dir, monkeypatch, server) as w:
         w.release("expert-json", "0.4.1", keywords=["json"])
         for bare in git_served.glob("*.git"):
             update_server_info(bare)
