@@ -39,9 +39,9 @@ from hxpm.services.run import (
 from hxpm.store.store import Store
 
 if TYPE_CHECKING:
-    from hxpm_runtime.batch import BatchDecoder, Slot
-    from hxpm_runtime.chat import Message
-    from hxpm_runtime.refs import GenerationConfig
+    from hxpm.runtime.batch import BatchDecoder, Slot
+    from hxpm.runtime.chat import Message
+    from hxpm.runtime.refs import GenerationConfig
 
 __all__ = ["Completion", "Prepared", "Session", "Settings", "Stream"]
 
@@ -85,7 +85,7 @@ class Session:
 
     def __init__(self, catalog: Catalog, runtime: Any) -> None:
         self.catalog = catalog
-        self._runtime = runtime  # hxpm_runtime.session.Session
+        self._runtime = runtime  # hxpm.runtime.session.Session
         self._fixed: Selection | None = None  # None: route each prompt
         self._active_key: tuple[str, ...] | None = None
         self.switches = 0
@@ -185,7 +185,7 @@ class Session:
     def _prompt_ids(
         self, conversation: Conversation, selection: Selection, *, raw: bool = False
     ) -> tuple[int, ...]:
-        from hxpm_runtime.chat import render_messages
+        from hxpm.runtime.chat import render_messages
 
         if raw:
             if not isinstance(conversation, str) or not conversation:
@@ -227,7 +227,8 @@ class Session:
     def decoder(self, max_batch: int = 16) -> BatchDecoder:
         """A batch decoder on this session's model (batch 1 where the cache cannot join)."""
         import torch
-        from hxpm_runtime.batch import BatchDecoder, batchable
+
+        from hxpm.runtime.batch import BatchDecoder, batchable
 
         model = self._runtime.model
         return BatchDecoder(
@@ -316,7 +317,7 @@ def completion_of(slot: Slot, selection: Selection) -> Completion:
 
 def to_messages(conversation: Conversation) -> list[Message]:
     """A prompt or a list of messages as runtime Messages; UsageError names a bad item."""
-    from hxpm_runtime.chat import Message
+    from hxpm.runtime.chat import Message
 
     if isinstance(conversation, str):
         return [Message("user", conversation)]

@@ -36,7 +36,7 @@ MAX_COMPLETION_BYTES = 64
 # Experts whose held-out answers combine known values in new ways (a table with a column).
 COMPOSITIONAL = {"expert-json", "expert-sql", "expert-cypher"}
 
-if str(ROOT / "runtime") not in sys.path:  # hxpm_runtime.recipe and .metrics need no torch
+if str(ROOT / "runtime") not in sys.path:  # hxpm.runtime.recipe and .metrics need no torch
     sys.path.insert(0, str(ROOT / "runtime"))
 
 
@@ -81,8 +81,8 @@ def test_manifest_validates_and_names_the_committed_base(name: str, digest: str)
 
 @pytest.mark.parametrize("name", EXPERTS)
 def test_recipe_parses_and_agrees_with_the_variant(name: str) -> None:
-    from hxpm_runtime.metrics import check_expected
-    from hxpm_runtime.recipe import parse_evaluation, parse_recipe
+    from hxpm.runtime.metrics import check_expected
+    from hxpm.runtime.recipe import parse_evaluation, parse_recipe
 
     m = manifest(name)
     variant = m.variant_for(BASE_NAME)

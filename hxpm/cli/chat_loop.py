@@ -19,7 +19,7 @@ from hxpm.services.run import DecodingOverrides
 from hxpm.store.store import Store
 
 if TYPE_CHECKING:
-    from hxpm_runtime.chat import Message
+    from hxpm.runtime.chat import Message
 
 HELP = (
     "commands: /experts a,b (fix the set; '/experts' alone = bare base), /auto (route), "
@@ -103,7 +103,7 @@ def _answer(
     session: Session, history: list[Message], prompt: str, settings: Settings
 ) -> list[Message]:
     """Answer ``prompt`` after ``history``; the new history (unchanged on error)."""
-    from hxpm_runtime.chat import Message
+    from hxpm.runtime.chat import Message
 
     err = console(stderr=True)
     try:

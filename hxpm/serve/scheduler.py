@@ -5,7 +5,7 @@
   request for another set has waited longer than ``max_wait_s``), they join the running batch
   between decode steps (continuous batching); otherwise the batch drains, the oldest waiting
   request's set becomes active (a *set switch*, counted) and its requests join together.
-* Each step is one forward pass for every running request of the set (hxpm_runtime.batch).
+* Each step is one forward pass for every running request of the set (hxpm.runtime.batch).
 * A request whose client went away (``Job.cancel``) or whose deadline passed leaves the batch
   at the next step.
 

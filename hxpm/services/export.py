@@ -5,7 +5,7 @@ installed for the base). Experts with no ``requires`` are served as they are, on
 ``--lora-modules`` value each. An expert that requires others is run by hxpm stacked on its
 requires closure, while vLLM applies one LoRA per request: listing its own adapter would
 serve a different computation. Such an expert is refused unless ``merge_stack`` is set;
-then its closure is merged into one LoRA (hxpm_runtime.stack_export) that equals the stack,
+then its closure is merged into one LoRA (hxpm.runtime.stack_export) that equals the stack,
 checked numerically against hxpm's stacked run, and that folder is served under its name.
 
 Everything is checked before anything is written: vLLM's adapter restrictions, the largest
@@ -48,7 +48,7 @@ from hxpm.store.records import BaseModel, InstalledExpert
 from hxpm.store.store import Store
 
 if TYPE_CHECKING:
-    from hxpm_runtime.stack_export import MergedStack
+    from hxpm.runtime.stack_export import MergedStack
 
 SCHEMA = "hxpm.export.vllm/2"
 _SEARCH_DEPTH = 3  # how deep an installed tree may hold its adapter folder
@@ -390,8 +390,8 @@ def _stack_folder_name(top: InstalledExpert, stack: Sequence[InstalledExpert]) -
 def _merge(base: BaseModel, stack: Sequence[InstalledExpert], target: Path) -> MergedStack:
     """Merge into a staging folder next to ``target``, then swap it in (never half-written)."""
     try:
-        from hxpm_runtime.refs import BaseRef
-        from hxpm_runtime.stack_export import write_merged_stack
+        from hxpm.runtime.refs import BaseRef
+        from hxpm.runtime.stack_export import write_merged_stack
     except ImportError as e:
         raise RuntimeMissingError(
             f"--merge-stack needs the hxpm runtime ({e.name} is not installed)"

@@ -19,7 +19,7 @@ from hxpm.store.records import BaseModel, InstalledExpert
 from hxpm.store.store import Store
 
 if TYPE_CHECKING:
-    from hxpm_runtime.session import GenerationConfig, GenerationResult, Session
+    from hxpm.runtime.session import GenerationConfig, GenerationResult, Session
 
 DEFAULT_MAX_NEW_TOKENS = 128
 
@@ -47,7 +47,7 @@ class Selection:
 class RunRecord:
     prompt: str
     selection: Selection
-    result: Any  # hxpm_runtime GenerationResult
+    result: Any  # hxpm.runtime GenerationResult
     load_s: float
     decoding: dict[str, Any] = field(default_factory=dict)
 
@@ -120,7 +120,7 @@ def _first(*values: Any) -> Any:
 
 def open_session(base: BaseModel, *, device: str = "auto", max_loaded: int = 8) -> Session:
     try:
-        from hxpm_runtime.session import BaseRef, Session
+        from hxpm.runtime.session import BaseRef, Session
     except ImportError as e:
         raise RuntimeMissingError(
             f"this command needs the hxpm runtime ({e.name} is not installed)"
@@ -129,7 +129,7 @@ def open_session(base: BaseModel, *, device: str = "auto", max_loaded: int = 8) 
 
 
 def adapter_refs(experts: Sequence[InstalledExpert]) -> list[Any]:
-    from hxpm_runtime.session import AdapterRef
+    from hxpm.runtime.session import AdapterRef
 
     refs = []
     for e in experts:
@@ -141,7 +141,7 @@ def adapter_refs(experts: Sequence[InstalledExpert]) -> list[Any]:
 
 
 def generation_config(decoding: dict[str, Any]) -> GenerationConfig:
-    from hxpm_runtime.session import GenerationConfig
+    from hxpm.runtime.session import GenerationConfig
 
     return GenerationConfig(
         max_new_tokens=int(decoding["max_new_tokens"]),

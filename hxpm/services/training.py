@@ -3,12 +3,12 @@ then hand the work to the runtime.
 
 Everything that can be refused without a model is refused here first (the recipe, the
 dataset lines, the base variant, the closure), so that a bad recipe fails in milliseconds.
-No torch at import time: the runtime (``hxpm_runtime``) is imported inside the functions,
+No torch at import time: the runtime (``hxpm.runtime``) is imported inside the functions,
 and its absence is a :class:`RuntimeMissingError` that says how to install it.
 
 A dependent expert trains on top of its ``requires`` closure, resolved over *installed*
 experts exactly as ``hxpm run`` resolves it: the closure is frozen and active beneath the
-new adapter, composed as the runtime will run the set (see ``hxpm_runtime.train``).
+new adapter, composed as the runtime will run the set (see ``hxpm.runtime.train``).
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ from hxpm.store.records import BaseModel, InstalledExpert
 from hxpm.store.store import Store
 
 if TYPE_CHECKING:
-    from hxpm_runtime.refs import AdapterRef
+    from hxpm.runtime.refs import AdapterRef
 
 MANIFEST = "manifest.json"
 EXAMPLES_SHOWN = 5
@@ -162,8 +162,7 @@ def train_expert(
     examples = recipe_mod.read_examples(train_file)
     closure = _closure(store, manifest, base)
     train_mod = _runtime("train")
-    from hxpm_runtime.refs import BaseRef
-
+    from hxpm.runtime.refs import BaseRef
     from hxpm.services.run import adapter_refs
 
     output_dir = weights_dir(expert_dir, manifest, variant)
@@ -296,8 +295,7 @@ def evaluate_expert(
     examples = recipe_mod.read_examples(Path(dataset).expanduser(), limit=request.limit)
     _check_expected(metric.name, examples, dataset)
     evaluate_mod = _runtime("evaluate")
-    from hxpm_runtime.refs import GenerationConfig
-
+    from hxpm.runtime.refs import GenerationConfig
     from hxpm.services.run import open_session
 
     config = GenerationConfig(max_new_tokens=decoding.max_new_tokens, stop=decoding.stop)
@@ -356,8 +354,7 @@ def _installed_target(store: Store, spec: str, base: str | None) -> _Target:
 
 
 def _dir_target(store: Store, expert_dir: Path, base_name: str | None) -> _Target:
-    from hxpm_runtime.refs import AdapterRef
-
+    from hxpm.runtime.refs import AdapterRef
     from hxpm.services.run import adapter_refs
 
     expert_dir = expert_dir.expanduser().resolve()
@@ -405,7 +402,7 @@ def _heldout(recipe_mod: ModuleType, target: _Target) -> Path:
 
 
 def _check_expected(metric: str, examples: Any, dataset: Path) -> None:
-    from hxpm_runtime.metrics import check_expected
+    from hxpm.runtime.metrics import check_expected
 
     for number, ex in enumerate(examples, start=1):
         problem = check_expected(metric, ex.completion)
@@ -417,11 +414,11 @@ def _check_expected(metric: str, examples: Any, dataset: Path) -> None:
 
 
 def _runtime(module: str) -> ModuleType:
-    """``hxpm_runtime.<module>``, or RuntimeMissingError naming what is missing."""
+    """``hxpm.runtime.<module>``, or RuntimeMissingError naming what is missing."""
     import importlib
 
     try:
-        return importlib.import_module(f"hxpm_runtime.{module}")
+        return importlib.import_module(f"hxpm.runtime.{module}")
     except ImportError as e:
         raise RuntimeMissingError(
             f"this command needs the hxpm runtime ({e.name} is not installed)"

@@ -35,13 +35,13 @@ from common import ROOT, print_table
 sys.path.insert(0, str(ROOT / "runtime"))
 
 try:
-    import hxpm_runtime.generate as hx_generate
     import torch
-    from hxpm_runtime.loader import quiet_transformers
-    from hxpm_runtime.session import AdapterRef, BaseRef, GenerationConfig, Session
     from safetensors.torch import save_file
 
+    import hxpm.runtime.generate as hx_generate
     from hxpm.core.digest import base_model_digest
+    from hxpm.runtime.loader import quiet_transformers
+    from hxpm.runtime.session import AdapterRef, BaseRef, GenerationConfig, Session
     from tests.runtime.conftest import ATTN, MLP, make_adapter, make_tiny_base
 except ImportError as e:  # pragma: no cover
     raise SystemExit(

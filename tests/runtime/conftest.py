@@ -21,13 +21,12 @@ pytest.importorskip("transformers")
 pytest.importorskip("peft")
 
 try:  # the lead adds runtime/ to the distribution; until then, find it from the checkout
-    import hxpm_runtime  # noqa: F401
+    import hxpm.runtime  # noqa: F401
 except ImportError:  # pragma: no cover
     sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "runtime"))
 
-from hxpm_runtime.loader import quiet_transformers  # noqa: E402
-
 from hxpm.core.digest import base_model_digest  # noqa: E402
+from hxpm.runtime.loader import quiet_transformers  # noqa: E402
 
 SPECIAL_TOKENS = ("<|endoftext|>", "<|im_start|>", "<|im_end|>")
 CHATML_TEMPLATE = (
@@ -187,7 +186,7 @@ def tiny(tmp_path_factory: pytest.TempPathFactory) -> TinyWorld:
 
 @pytest.fixture(scope="session")
 def base_ref(tiny: TinyWorld):
-    from hxpm_runtime.session import BaseRef
+    from hxpm.runtime.session import BaseRef
 
     return BaseRef("tiny", tiny.base, tiny.digest)
 
@@ -195,7 +194,7 @@ def base_ref(tiny: TinyWorld):
 @pytest.fixture(scope="session")
 def ref(tiny: TinyWorld):
     """``ref("lora-a", load_order=3, ...)``: an AdapterRef for one of the built adapters."""
-    from hxpm_runtime.session import AdapterRef
+    from hxpm.runtime.session import AdapterRef
 
     def make(name: str, **kw):
         kw.setdefault("base_sha256", tiny.digest)
@@ -207,7 +206,7 @@ def ref(tiny: TinyWorld):
 @pytest.fixture(scope="module")
 def session(base_ref):
     """A CPU session shared by a test module (tests leave it on the bare base)."""
-    from hxpm_runtime.session import Session
+    from hxpm.runtime.session import Session
 
     s = Session(base_ref, device="cpu")
     yield s

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 import torch
-from hxpm_runtime.device import choose_device
-from hxpm_runtime.session import GenerationConfig, Session
 
 from hxpm.errors import UsageError
+from hxpm.runtime.device import choose_device
+from hxpm.runtime.session import GenerationConfig, Session
 
 no_cuda = pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has CUDA")
 

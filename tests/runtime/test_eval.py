@@ -8,10 +8,10 @@ import shutil
 from pathlib import Path
 
 import pytest
-from hxpm_runtime.metrics import METRICS, score, scorer
-from hxpm_runtime.recipe import MetricSpec, parse_evaluation
 
 from hxpm.errors import ManifestError, NotFoundError, UsageError
+from hxpm.runtime.metrics import METRICS, score, scorer
+from hxpm.runtime.recipe import MetricSpec, parse_evaluation
 from hxpm.services.training import EvalRequest, evaluate_expert
 from tests.runtime.test_train import (
     HELDOUT,
@@ -27,8 +27,8 @@ from tests.runtime.test_train import (
 @pytest.fixture(scope="module")
 def trained(tiny, base_ref, tmp_path_factory) -> Path:
     """An expert directory with a trained color adapter (runtime API: no store needed)."""
-    from hxpm_runtime.recipe import Example, TrainConfig
-    from hxpm_runtime.train import TrainJob, train
+    from hxpm.runtime.recipe import Example, TrainConfig
+    from hxpm.runtime.train import TrainJob, train
 
     root = tmp_path_factory.mktemp("eval")
     d = make_expert(

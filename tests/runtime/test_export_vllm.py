@@ -20,14 +20,14 @@ from pathlib import Path
 
 import pytest
 import torch
-from hxpm_runtime.loader import quiet_transformers
-from hxpm_runtime.session import AdapterRef, BaseRef, Session
 from peft import LoraConfig, PeftModel, get_peft_model
 from safetensors.torch import load_file, save_file
 from transformers import AutoModelForCausalLM
 
 from hxpm.core.adapter_config import load_adapter_config
 from hxpm.core.vllm import vllm_refusals
+from hxpm.runtime.loader import quiet_transformers
+from hxpm.runtime.session import AdapterRef, BaseRef, Session
 from tests.factories import manifest_dict
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -254,7 +254,7 @@ def test_ia3_written_by_peft_is_refused(tiny):
 
 
 def test_the_check_catches_a_wrong_merge(tiny, ref, base_ref, tmp_path):
-    from hxpm_runtime.stack_export import check_merged, write_merged_stack
+    from hxpm.runtime.stack_export import check_merged, write_merged_stack
 
     members = [ref("lora-a", load_order=1), ref("lora-b", load_order=2)]
     merged = write_merged_stack(base_ref, members, tmp_path / "m")
@@ -306,9 +306,8 @@ def test_demo_classifier_stack_merges_exactly(cli, tmp_path):
 
 
 def test_only_lora_on_linear_layers_is_merged(ref, base_ref, tmp_path):
-    from hxpm_runtime.stack_export import write_merged_stack
-
     from hxpm.errors import InferenceError
+    from hxpm.runtime.stack_export import write_merged_stack
 
     with pytest.raises(InferenceError, match=r"embed_tokens is not a Linear layer \(Embedding\)"):
         write_merged_stack(base_ref, [ref("lora-a"), ref("lora-emb", load_order=1)], tmp_path / "m")

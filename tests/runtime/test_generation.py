@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 import torch
-from hxpm_runtime.session import GenerationConfig
-from hxpm_runtime.templates import build_prompt
 
 from hxpm.errors import InferenceError, UsageError
+from hxpm.runtime.session import GenerationConfig
+from hxpm.runtime.templates import build_prompt
 
 GREEDY = GenerationConfig(max_new_tokens=24)
 
@@ -163,9 +163,8 @@ def test_built_in_templates_with_a_system_prompt():
 
 
 def test_a_base_without_chat_template_uses_the_experts_template(tmp_path, ref):
-    from hxpm_runtime.session import BaseRef, Session
-
     from hxpm.core.digest import base_model_digest
+    from hxpm.runtime.session import BaseRef, Session
 
     from .conftest import make_tiny_base
 

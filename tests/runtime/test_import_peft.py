@@ -14,12 +14,12 @@ from pathlib import Path
 
 import pytest
 import torch
-from hxpm_runtime.loader import quiet_transformers
-from hxpm_runtime.session import AdapterRef, BaseRef, Session
 from peft import IA3Config, LoraConfig, PeftModel, get_peft_model
 from transformers import AutoModelForCausalLM
 
 from hxpm.errors import InferenceError
+from hxpm.runtime.loader import quiet_transformers
+from hxpm.runtime.session import AdapterRef, BaseRef, Session
 
 pytestmark = pytest.mark.runtime
 

@@ -6,7 +6,6 @@ import json
 import shutil
 
 import pytest
-from hxpm_runtime.session import AdapterRef, BaseRef, Session
 from safetensors.torch import load_file, save_file
 
 from hxpm.errors import (
@@ -16,6 +15,7 @@ from hxpm.errors import (
     NotFoundError,
     UsageError,
 )
+from hxpm.runtime.session import AdapterRef, BaseRef, Session
 
 TOKENS = list(range(40, 60))
 

@@ -6,9 +6,10 @@ import json
 
 import pytest
 import torch
-from hxpm_runtime.session import Session
 from safetensors.torch import load_file
 from transformers import AutoModelForCausalLM
+
+from hxpm.runtime.session import Session
 
 TOKENS = list(range(32, 96, 3))  # 22 byte tokens
 ATOL = 1e-4
@@ -195,7 +196,7 @@ def test_a_set_larger_than_max_loaded_is_refused(base_ref, ref):
 
 
 def test_two_versions_of_one_expert_are_distinct_adapters(session, ref, tiny):
-    from hxpm_runtime.session import AdapterRef
+    from hxpm.runtime.session import AdapterRef
 
     old = AdapterRef("lora-a", "1.0.0", tiny.adapters["lora-a"])
     new = AdapterRef("lora-a", "2.0.0", tiny.adapters["lora-b"])

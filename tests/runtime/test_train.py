@@ -116,7 +116,7 @@ def store(cli, tiny) -> Store:
 
 
 def generate(base_ref, refs, prompt: str, max_new_tokens: int = 32) -> str:
-    from hxpm_runtime.session import GenerationConfig, Session
+    from hxpm.runtime.session import GenerationConfig, Session
 
     with Session(base_ref, device="cpu") as s:
         s.use(refs)
@@ -127,7 +127,7 @@ def generate(base_ref, refs, prompt: str, max_new_tokens: int = 32) -> str:
 
 
 def test_training_lowers_the_loss_and_the_expert_learns_its_task(store, tiny, tmp_path, base_ref):
-    from hxpm_runtime.session import AdapterRef, GenerationConfig, Session
+    from hxpm.runtime.session import AdapterRef, GenerationConfig, Session
 
     d = make_expert(tmp_path, "expert-color", tiny.digest, train=[color(w) for w in WORDS])
     steps: list[tuple[int, int, float]] = []
@@ -246,9 +246,9 @@ def test_a_dependent_trains_on_its_installed_requires_and_runs_stacked(cli, stor
 def test_training_composes_the_set_exactly_as_session_runs_it(
     kind, new_order, mode, tiny, base_ref, ref, tmp_path
 ):
-    from hxpm_runtime.recipe import Example, TrainConfig
-    from hxpm_runtime.session import AdapterRef, Session
-    from hxpm_runtime.train import TrainJob, train
+    from hxpm.runtime.recipe import Example, TrainConfig
+    from hxpm.runtime.session import AdapterRef, Session
+    from hxpm.runtime.train import TrainJob, train
 
     closure = (
         (ref("ia3-a", load_order=1), ref("ia3-b", load_order=2))
@@ -289,10 +289,9 @@ def test_training_composes_the_set_exactly_as_session_runs_it(
 
 
 def test_an_ia3_adapter_cannot_train_on_a_lora_closure(base_ref, ref, tmp_path):
-    from hxpm_runtime.recipe import Example, TrainConfig
-    from hxpm_runtime.train import TrainJob, train
-
     from hxpm.errors import InferenceError
+    from hxpm.runtime.recipe import Example, TrainConfig
+    from hxpm.runtime.train import TrainJob, train
 
     job = TrainJob(
         base_ref,

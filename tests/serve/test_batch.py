@@ -1,4 +1,4 @@
-"""Batched decoding (hxpm_runtime.batch) gives each request what it gets alone."""
+"""Batched decoding (hxpm.runtime.batch) gives each request what it gets alone."""
 
 from __future__ import annotations
 
@@ -18,9 +18,8 @@ PROMPTS = [
 
 @pytest.fixture(scope="module")
 def session():
-    from hxpm_runtime.session import BaseRef, Session
-
     from hxpm.core.digest import base_model_digest
+    from hxpm.runtime.session import BaseRef, Session
 
     base = ROOT / "models" / "tiny-qwen3"
     s = Session(BaseRef("tiny", base, base_model_digest(base)), device="cpu")
@@ -29,15 +28,15 @@ def session():
 
 
 def _alone(session, prompt, config):
-    from hxpm_runtime.generate import decode
+    from hxpm.runtime.generate import decode
 
     ids = session.tokenizer(prompt)["input_ids"]
     return decode(session.model, session.tokenizer, ids, config, device=torch.device("cpu"))
 
 
 def test_requests_joining_between_steps_match_single_decoding(session):
-    from hxpm_runtime.batch import BatchDecoder, batchable
-    from hxpm_runtime.refs import GenerationConfig
+    from hxpm.runtime.batch import BatchDecoder, batchable
+    from hxpm.runtime.refs import GenerationConfig
 
     assert batchable(session.model)
     configs = [GenerationConfig(max_new_tokens=n) for n in (30, 12, 25, 40)]
@@ -61,8 +60,8 @@ def test_requests_joining_between_steps_match_single_decoding(session):
 
 
 def test_seeded_sampling_and_stop_strings_match_single_decoding(session):
-    from hxpm_runtime.batch import BatchDecoder
-    from hxpm_runtime.refs import GenerationConfig
+    from hxpm.runtime.batch import BatchDecoder
+    from hxpm.runtime.refs import GenerationConfig
 
     configs = [
         GenerationConfig(max_new_tokens=30, temperature=0.9, top_p=0.9, seed=s) for s in (1, 2, 3)
@@ -79,8 +78,8 @@ def test_seeded_sampling_and_stop_strings_match_single_decoding(session):
 
 
 def test_cancel_removes_a_row_and_the_others_go_on(session):
-    from hxpm_runtime.batch import BatchDecoder
-    from hxpm_runtime.refs import GenerationConfig
+    from hxpm.runtime.batch import BatchDecoder
+    from hxpm.runtime.refs import GenerationConfig
 
     config = GenerationConfig(max_new_tokens=20)
     decoder = BatchDecoder(session.model, session.tokenizer, torch.device("cpu"))

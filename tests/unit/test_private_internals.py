@@ -180,7 +180,7 @@ def test_peft_layer_internals_read_by_merge_and_export(kind):
         )
     model = inject_adapter_in_model(config, _tiny_model(), adapter_name="a")
     layer = model.q_proj
-    where = "runtime/hxpm_runtime/merge.py, stack_export.py"
+    where = "hxpm/runtime/merge.py, stack_export.py"
     _expect(
         isinstance(layer, BaseTunerLayer) and hasattr(layer, "base_layer"),
         f"{type(layer).__name__} is no BaseTunerLayer with a base_layer",
@@ -226,7 +226,7 @@ def test_peft_functional_helpers_the_runtime_calls():
     from peft.tuners.tuners_utils import cast_adapter_dtype
     from peft.utils import get_peft_model_state_dict
 
-    where = "runtime/hxpm_runtime/adapters.py, session.py, train.py"
+    where = "hxpm/runtime/adapters.py, session.py, train.py"
     for name, params in [
         ("inject_adapter_in_model", {"adapter_name", "low_cpu_mem_usage"}),
         ("set_peft_model_state_dict", {"adapter_name", "low_cpu_mem_usage"}),

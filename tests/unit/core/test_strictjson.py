@@ -89,7 +89,7 @@ ALLOWED = {
     "hxpm/core/strictjson.py": "the reader itself",
     "hxpm/store/state.py": "rows of our own state.sqlite, written by json.dumps",
     "hxpm/index/search_query.py": "rows of our own index cache, written by json.dumps",
-    "runtime/hxpm_runtime/metrics.py": "scores model output as JSON; parses nothing it keeps",
+    "hxpm/runtime/metrics.py": "scores model output as JSON; parses nothing it keeps",
     "hxpm/templates/expert/tests/test_expert.py": "a template copied into the author's repo",
     "hxpm/index/cache.py": "rows of our own index cache, written by json.dumps",
     # Untrusted, read leniently on purpose (the index cache's design, see its docstring):

@@ -1,13 +1,13 @@
 """hxpm's embedded runtime: load a base model, stack experts on it, generate.
 
 Importing this package is cheap: torch, transformers and peft are imported by the modules
-that need them (``hxpm_runtime.session``, ``.loader``, ``.adapters``, ``.merge``,
+that need them (``hxpm.runtime.session``, ``.loader``, ``.adapters``, ``.merge``,
 ``.generate``, ``.device``), never here, so that hxpm commands that only need the plain
-value types (``hxpm_runtime.refs``) stay light.
+value types (``hxpm.runtime.refs``) stay light.
 
 Entry point::
 
-    from hxpm_runtime.session import AdapterRef, BaseRef, GenerationConfig, Session
+    from hxpm.runtime.session import AdapterRef, BaseRef, GenerationConfig, Session
 
     with Session(BaseRef("tiny", path, digest)) as s:
         s.use([AdapterRef("expert-sql", "0.3.0", sql_dir, load_order=6)])
