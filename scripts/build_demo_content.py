@@ -40,9 +40,8 @@ from collections.abc import Sequence
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-for _p in (ROOT, ROOT / "runtime"):
-    if str(_p) not in sys.path:
-        sys.path.insert(0, str(_p))
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
 
 from hxpm.core.digest import base_model_digest  # noqa: E402
 from hxpm.core.manifest import Manifest  # noqa: E402

@@ -36,9 +36,6 @@ MAX_COMPLETION_BYTES = 64
 # Experts whose held-out answers combine known values in new ways (a table with a column).
 COMPOSITIONAL = {"expert-json", "expert-sql", "expert-cypher"}
 
-if str(ROOT / "runtime") not in sys.path:  # hxpm.runtime.recipe and .metrics need no torch
-    sys.path.insert(0, str(ROOT / "runtime"))
-
 
 def read_jsonl(path: Path) -> list[dict]:
     return [

@@ -1,4 +1,4 @@
-"""new: scaffold an expert repository from templates/expert/."""
+"""new: scaffold an expert repository from hxpm/templates/expert/."""
 
 from __future__ import annotations
 

@@ -1,7 +1,6 @@
-"""``hxpm new``: create an expert repository from the skeleton in ``templates/expert/``.
+"""``hxpm new``: create an expert repository from the skeleton in ``hxpm/templates/expert/``.
 
-The skeleton ships inside the package as ``hxpm/templates/expert/`` (an exact copy of the
-repository's ``templates/expert/``, checked by a test), so a wheel install finds it too.
+The skeleton ships inside the package (package data), so a wheel install finds it too.
 Files are copied with ``{{placeholder}}`` substitution (values are JSON-escaped in ``.json``
 files); the folder then becomes a Git repository with one commit holding every file.
 

@@ -23,16 +23,13 @@ import argparse
 import json
 import shutil
 import statistics
-import sys
 import tempfile
 import time
 import warnings
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from common import ROOT, print_table
-
-sys.path.insert(0, str(ROOT / "runtime"))
+from common import print_table
 
 try:
     import torch

@@ -9,7 +9,6 @@ build a bigger model the same way.
 from __future__ import annotations
 
 import json
-import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,11 +18,6 @@ import pytest
 torch = pytest.importorskip("torch")
 pytest.importorskip("transformers")
 pytest.importorskip("peft")
-
-try:  # the lead adds runtime/ to the distribution; until then, find it from the checkout
-    import hxpm.runtime  # noqa: F401
-except ImportError:  # pragma: no cover
-    sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "runtime"))
 
 from hxpm.core.digest import base_model_digest  # noqa: E402
 from hxpm.runtime.loader import quiet_transformers  # noqa: E402
