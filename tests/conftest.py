@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -55,6 +56,25 @@ def cli(hxpm_home: Path, capsys: pytest.CaptureFixture[str]) -> Callable[..., Cl
             code = e.code if isinstance(e.code, int) else (0 if e.code is None else 1)
         captured = capsys.readouterr()
         return CliResult(code, captured.out, captured.err)
+
+    return run
+
+
+@pytest.fixture
+def hxpm_process(hxpm_home: Path) -> Callable[..., CliResult]:
+    """Run ``python -m hxpm ARGS`` as a real process on this test's store (stdin optional)."""
+
+    def run(*args: str | Path, stdin: str | None = None, timeout: float = 120) -> CliResult:
+        r = subprocess.run(
+            [sys.executable, "-m", "hxpm", *map(str, args)],
+            input=stdin,
+            env={**os.environ, "HXPM_HOME": str(hxpm_home)},
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
+        )
+        return CliResult(r.returncode, r.stdout, r.stderr)
 
     return run
 

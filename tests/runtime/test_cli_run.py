@@ -135,23 +135,14 @@ def test_missing_runtime_extra_says_how_to_install(world, hxpm_home):
     assert "hxpm[runtime]" in r.stderr and "Traceback" not in r.stderr
 
 
-def test_chat_keeps_the_base_and_switches_sets(world, hxpm_home):
-    env = {**os.environ, "HXPM_HOME": str(hxpm_home)}
+def test_chat_keeps_the_base_and_switches_sets(world, hxpm_process):
     script = "/experts expert-json\nhello there\n/auto\nselect sql rows\n/experts\nhi\n/exit\n"
-    r = subprocess.run(
-        [sys.executable, "-m", "hxpm", "chat", "--max-new-tokens", "3", "--device", "cpu"],
-        input=script,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    assert r.returncode == 0, r.stderr
-    assert "loaded on cpu" in r.stderr
-    assert "(expert-json: named on the command line" in r.stderr
-    assert "(expert-sql:" in r.stderr
-    assert "(bare base:" in r.stderr
+    r = hxpm_process("chat", "--max-new-tokens", "3", "--device", "cpu", stdin=script)
+    assert r.code == 0, r.err
+    assert "loaded on cpu" in r.err
+    assert "(expert-json: named on the command line" in r.err
+    assert "(expert-sql:" in r.err
+    assert "(bare base:" in r.err
 
 
 def test_run_prints_no_library_warnings(world, hxpm_home):

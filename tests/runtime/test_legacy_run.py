@@ -7,10 +7,6 @@ the real manifest's rank and target modules, on models/tiny-qwen3 registered as
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-
 import pytest
 
 from tests.legacy_world import (
@@ -87,17 +83,8 @@ def test_run_named_and_routed(cli, installed):
     assert info["base"]["manifest_base_model"] == LEGACY_BASE
 
 
-def test_chat_uses_the_legacy_expert(installed, hxpm_home):
-    env = {**os.environ, "HXPM_HOME": str(hxpm_home)}
+def test_chat_uses_the_legacy_expert(installed, hxpm_process):
     script = "/experts expert-json\nhello\n/exit\n"
-    r = subprocess.run(
-        [sys.executable, "-m", "hxpm", "chat", "--max-new-tokens", "2", "--device", "cpu"],
-        input=script,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    assert r.returncode == 0, r.stderr
-    assert "(expert-json: named on the command line" in r.stderr
+    r = hxpm_process("chat", "--max-new-tokens", "2", "--device", "cpu", stdin=script)
+    assert r.code == 0, r.err
+    assert "(expert-json: named on the command line" in r.err
