@@ -32,4 +32,7 @@ while IFS= read -r prompt; do
   hxpm run --prompt "$prompt" --device cpu --max-new-tokens 48
 done < demo/prompts.txt
 
+step "Build the index's static catalog (READMEs read at each pinned commit)" hxpm index site demo -o .demo/site
+
 printf '\n\033[1mDemo complete.\033[0m Store: %s\n' "$HXPM_HOME"
+printf 'Catalog of the demo index: file://%s/.demo/site/index.html\n' "$ROOT"

@@ -212,6 +212,51 @@ def index_export_sparse(
     )
 
 
+@index_app.command("site")
+def index_site(
+    source: Annotated[str, typer.Argument(metavar="CHECKOUT|NAME")],
+    outdir: Annotated[Path, typer.Option("-o", "--output", metavar="DIR", help="Site folder.")],
+    index_url: Annotated[
+        str | None,
+        typer.Option(
+            "--index-url", metavar="URL", help="URL users add the index by (shown in commands)."
+        ),
+    ] = None,
+    offline: Annotated[
+        bool, typer.Option("--offline", help="Read READMEs from the caches only.")
+    ] = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Write a static, browsable catalog of an index (opens from file://; docs/site.md)."""
+    from hxpm.services.site import build_site
+
+    r = build_site(source, outdir, install_url=index_url, offline=offline)
+    for path, why in r.skipped:
+        warn(f"left out {path}: {why}")
+    if as_json:
+        emit_json(
+            "index-site",
+            {
+                "outdir": str(r.stats.outdir.resolve()),
+                "index": r.index,
+                "commit": r.commit,
+                "experts": r.stats.experts,
+                "keys": r.stats.keys,
+                "files": r.stats.files,
+                "bytes": r.stats.bytes,
+                "readmes": r.readmes,
+                "skipped": [{"path": p, "reason": why} for p, why in r.skipped],
+            },
+        )
+        return
+    home = (r.stats.outdir / "index.html").resolve()
+    say(
+        f"[green]wrote[/] the site of {escape(r.index)} at {r.commit[:12]}: "
+        f"{r.stats.experts} expert page(s), {r.stats.keys} key page(s), "
+        f"{r.stats.bytes / 1e6:.1f} MB; open {escape(str(home))}"
+    )
+
+
 @index_app.command("remove")
 def index_remove(
     name: Annotated[str, typer.Argument(metavar="NAME")], as_json: JsonOpt = False
