@@ -35,6 +35,7 @@ from hxpm.core.versions import Requirement, Version
 from hxpm.errors import HxpmError, IndexDataError
 from hxpm.index import model_checks as ck
 from hxpm.index.model_checks import MISSING, Fields, bad, relocate, render_requirement
+from hxpm.index.routing_summary import SUMMARY_EXPECTATION, RoutingSummary, parse_routing_summary
 from hxpm.package.signing import Statement, parse_signature_file
 
 __all__ = [
@@ -181,6 +182,7 @@ class VersionLine:
     variants: tuple[VariantEntry, ...]
     yanked: bool
     raw: dict[str, Any] = field(repr=False, hash=False)
+    routing_profile: RoutingSummary | None = None  # optional routing.profile (search --prompt)
 
     def __post_init__(self) -> None:
         if not is_valid_name(self.name):
@@ -234,6 +236,7 @@ class VersionLine:
             "priority": routing.number("priority", lo=0.0, hi=1.0, default=DEFAULT_PRIORITY),
             "variants": _parse_variants(f),
             "yanked": f.boolean("yanked", default=False),
+            "routing_profile": _parse_routing_profile(routing),
         }
         try:
             return cls(raw=doc, **values)
@@ -254,6 +257,7 @@ class VersionLine:
             self.priority,
             self.variants,
             self.yanked,
+            self.routing_profile,
         )
 
     def with_yanked(self, yanked: bool) -> VersionLine:
@@ -309,6 +313,17 @@ def _check_line_format(f: Fields, current: int) -> None:
         )
     if not (isinstance(v, int) and not isinstance(v, bool) and v == current):  # not 1.0
         raise f.fail("v", v, f"the integer {current} (the version line format)")
+
+
+def _parse_routing_profile(f: Fields) -> RoutingSummary | None:
+    """``routing.profile``: optional, strict when present (hxpm.index.routing_summary)."""
+    value = f.doc.get("profile", MISSING)
+    if value is MISSING:
+        return None
+    try:
+        return parse_routing_summary(value)
+    except IndexDataError as exc:
+        raise f.fail("profile", value, f"{SUMMARY_EXPECTATION} ({exc})") from None
 
 
 def _parse_source(f: Fields) -> SourceRef:
@@ -423,9 +438,13 @@ def render_expert_file(lines: Sequence[VersionLine]) -> bytes:
 
 
 def line_from_manifest(
-    manifest: Manifest, source: SourceRef, variants: Sequence[VariantEntry]
+    manifest: Manifest,
+    source: SourceRef,
+    variants: Sequence[VariantEntry],
+    routing_profile: RoutingSummary | None = None,
 ) -> VersionLine:
-    """The line ``hxpm publish`` appends for ``manifest`` built at ``source``.
+    """The line ``hxpm publish`` appends for ``manifest`` built at ``source``
+    (``routing_profile``: the summary of the packages' routing profile, if they have one).
 
     Raises:
         IndexDataError: no variants, a variant for a base model the manifest does not list
@@ -443,6 +462,7 @@ def line_from_manifest(
         routing.priority if routing else DEFAULT_PRIORITY,
         variants,
         False,
+        routing_profile,
     )
     return VersionLine._from_doc(doc, where)
 
@@ -478,8 +498,10 @@ def _render(
     priority: float,
     variants: Sequence[VariantEntry],
     yanked: bool,
+    routing_profile: RoutingSummary | None = None,
 ) -> dict[str, Any]:
     """A line's fields in their canonical order (a line's own, or a manifest's to publish)."""
+    summary = {"profile": routing_profile.to_dict()} if routing_profile is not None else {}
     return {
         "v": LINE_VERSION,
         "name": what.name,
@@ -495,6 +517,7 @@ def _render(
             "keywords": list(keywords),
             "exclude_keywords": list(exclude_keywords),
             "priority": priority,
+            **summary,
         },
         "variants": [v.to_dict() for v in variants],
         "yanked": yanked,

@@ -19,6 +19,7 @@ from typing import Any, TypeVar
 from hxpm.errors import HxpmError, IndexDataError
 from hxpm.index.model import _VARIANT_FIELDS, SourceRef, VariantEntry, VersionLine
 from hxpm.index.model_checks import parse_requirement_cached, parse_version_cached
+from hxpm.index.routing_summary import parse_routing_summary
 
 __all__ = ["line_from_verified"]
 
@@ -63,6 +64,9 @@ def _line(doc: dict[str, Any]) -> VersionLine:
         "variants": tuple(_variant(v) for v in doc["variants"]),
         "yanked": bool(doc.get("yanked", False)),
         "raw": doc,
+        "routing_profile": parse_routing_summary(routing["profile"])
+        if "profile" in routing
+        else None,
     }
     if not values["variants"]:
         raise ValueError("no variants")

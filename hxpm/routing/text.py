@@ -152,13 +152,25 @@ def plural_forms(word: str) -> tuple[str, ...]:
 
 
 def keyword_forms(tokens: Tokens) -> tuple[tuple[str, ...], ...]:
-    """Every token sequence a keyword accepts: itself, then its last word pluralised
-    ("borrow checker" -> "borrow checkers")."""
+    """Every token sequence a keyword accepts: itself, its last word in the other -ize/-ise
+    spelling, and those pluralised ("borrow checker" -> "borrow checkers")."""
     forms = [tokens.words]
     last = tokens.words[-1]
-    for plural in plural_forms(last):
-        forms.append((*tokens.words[:-1], plural))
+    for spelling in (last, *_other_spelling(last)):
+        if spelling != last:
+            forms.append((*tokens.words[:-1], spelling))
+        for plural in plural_forms(spelling):
+            forms.append((*tokens.words[:-1], plural))
     return tuple(forms)
+
+
+def _other_spelling(word: str) -> tuple[str, ...]:
+    """British and American spellings of -ize/-ise verbs: "categorize" <-> "categorise"."""
+    if len(word) > 5 and word.isascii():
+        for a, b in (("ize", "ise"), ("ise", "ize")):
+            if word.endswith(a):
+                return (word[: -len(a)] + b,)
+    return ()
 
 
 def matches_at(prompt: Tokens, start: int, form: tuple[str, ...], glued: tuple[bool, ...]) -> bool:

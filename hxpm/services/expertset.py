@@ -9,7 +9,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from hxpm.core.versions import Requirement, parse_requirement
 from hxpm.errors import NotFoundError
 from hxpm.store.records import BaseModel, InstalledExpert
 from hxpm.store.store import Store
@@ -44,6 +43,8 @@ def registered_base(store: Store, name: str | None) -> BaseModel:
 
 def installed_set(store: Store, specs: Sequence[str], *, base: str | None = None) -> ExpertSet:
     """Resolve ``specs`` (NAME or NAME@RANGE) and their requires over installed experts."""
+    # Imported here: `hxpm route` uses registered_base on its start-up path, not these.
+    from hxpm.core.versions import Requirement, parse_requirement
     from hxpm.resolve.model import InMemorySource
     from hxpm.resolve.resolver import resolve
     from hxpm.services.candidates import InstalledPayload, candidate_from_installed

@@ -25,9 +25,11 @@ from hxpm.index.model import (
     render_expert_file,
     shard_path,
 )
+from hxpm.index.routing_summary import RoutingSummary
 from hxpm.index.urls import normalise_git_url
 from hxpm.package.reader import PackageContents, read_package
 from hxpm.package.signing import parse_public_key, parse_signature_file
+from hxpm.routing.profile import parse_profile, summary_terms
 
 MAX_SIG_BYTES = 16 * 1024
 
@@ -56,8 +58,10 @@ def publish(expert_dir: Path, index_dir: Path, *, url: str | None = None) -> Pub
             hint="Commit or stash them: what you publish must be what is tagged.",
         )
     public_url = normalise_git_url(url).url if url else _origin_url(expert_dir)
-    variants = [_variant_entry(expert_dir, head, manifest, v) for v in manifest.variants]
-    line = line_from_manifest(manifest, SourceRef(public_url, tag, head), variants)
+    built = [_variant_entry(expert_dir, head, manifest, v) for v in manifest.variants]
+    variants = [entry for entry, _ in built]
+    summary = _routing_summary([profile for _, profile in built])
+    line = line_from_manifest(manifest, SourceRef(public_url, tag, head), variants, summary)
     path, commit = _append_line(index_dir, line)
     return PublishResult(line, path, commit)
 
@@ -72,7 +76,19 @@ def _origin_url(repo: Path) -> str:
     return normalise_git_url(remote).url
 
 
-def _variant_entry(repo: Path, head: str, manifest: Manifest, variant: BaseVariant) -> VariantEntry:
+def _routing_summary(profiles: list[bytes | None]) -> RoutingSummary | None:
+    """The index line's ``routing.profile``: the top terms of the first variant's profile
+    (variants are built from the same training set). The reader already checked it."""
+    data = next((p for p in profiles if p is not None), None)
+    if data is None:
+        return None
+    profile = parse_profile(data)
+    return RoutingSummary(profile.prompts, summary_terms(profile))
+
+
+def _variant_entry(
+    repo: Path, head: str, manifest: Manifest, variant: BaseVariant
+) -> tuple[VariantEntry, bytes | None]:
     rel = f"dist/{package_filename(manifest.name, variant.name, str(manifest.version))}"
     pkg = repo / rel
     if not pkg.is_file():
@@ -95,7 +111,7 @@ def _variant_entry(repo: Path, head: str, manifest: Manifest, variant: BaseVaria
             f"{rel}.sig was made for another build of this package",
             hint=f"Re-sign it: hxpm sign {rel}",
         )
-    return VariantEntry(
+    entry = VariantEntry(
         variant.name,
         variant.sha256,
         rel,
@@ -105,6 +121,7 @@ def _variant_entry(repo: Path, head: str, manifest: Manifest, variant: BaseVaria
         contents.tree_sha256,
         sig_text,
     )
+    return entry, contents.routing_profile
 
 
 def _require_committed(repo: Path, head: str, rel: str, data: bytes) -> None:

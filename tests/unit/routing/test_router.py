@@ -628,6 +628,7 @@ def test_to_dict_shape() -> None:
         "excluded_by",
         "capability_hits",
         "reasons",
+        "profile",  # added under the same schema id: None for experts without a profile
     ]
     assert first == {
         "name": J,
@@ -644,6 +645,7 @@ def test_to_dict_shape() -> None:
             "mentions 'json': capability 'format:json' (+0.5)",
             "evidence 3.5 x 1.25 (priority 0.75)",
         ],
+        "profile": None,
     }
     assert json.loads(json.dumps(data)) == data
 

@@ -1,0 +1,88 @@
+"""Names a publisher should not have to list: dialects, products and short names of a technology.
+
+An expert whose keywords or capability values name a technology below ("sql", "python") also
+matches that technology's aliases ("postgres", "py"), shown in ``--explain`` as
+``matched keyword 'sql' as alias 'postgres'``. A manifest overrides an alias by listing it in
+``exclude_keywords`` (then it is evidence *against* the expert, never for it).
+
+Technology names (keywords that are also capability values in one of :data:`TECH_NAMESPACES`,
+or a name below) also accept *word forms*: a version number glued on ("python3", "mysql8",
+"json5") and the "-ify" family ("jsonify", "jsonified"). Other keywords do not: "classify"
+must not read as "class" + "ify".
+"""
+
+from __future__ import annotations
+
+import re
+
+# canonical name -> aliases, all written as users type them (tokenised like keywords).
+ALIASES: dict[str, tuple[str, ...]] = {
+    "sql": (
+        "postgres",
+        "postgresql",
+        "psql",
+        "mysql",
+        "mariadb",
+        "sqlite",
+        "t-sql",
+        "tsql",
+        "mssql",
+        "sql server",
+        "pl/sql",
+        "plsql",
+        "oracle sql",
+        "redshift",
+        "bigquery",
+        "snowflake sql",
+        "duckdb",
+    ),
+    "cypher": ("neo4j", "opencypher", "memgraph", "graph database", "graph db"),
+    "neo4j": ("cypher", "opencypher"),
+    "python": ("py", "py3", "pythonic", "pythonista", "cpython", "pypy"),
+    "rust": ("rustlang", "rustc", "rustacean"),
+    "javascript": ("js", "node.js", "nodejs", "ecmascript"),
+    "typescript": ("ts",),
+    "c++": ("cpp", "cxx"),
+    "c#": ("csharp", "dotnet", ".net"),
+    "go": ("golang",),
+    "kotlin": ("kt",),
+    "ruby": ("rb",),
+    "yaml": ("yml",),
+    "bash": ("shell script", "zsh"),
+}
+
+TECH_NAMESPACES = frozenset(["tech", "language", "lang", "format", "query", "framework"])
+
+_VERSION_SUFFIX = re.compile(r"^([a-z][a-z+#]{2,}?)(\d+(?:\.\d+)*)$")
+_IFY_SUFFIXES = ("ifying", "ified", "ifies", "ify")
+
+
+def aliases_of(name: str) -> tuple[str, ...]:
+    """The aliases of a technology name (normalised lower-case), or ()."""
+    return ALIASES.get(name, ())
+
+
+def is_tech_name(name: str, capability_values: frozenset[str]) -> bool:
+    return name in ALIASES or name in capability_values
+
+
+def base_of_word_form(token: str) -> tuple[str, str] | None:
+    """("python", "version suffix") for "python3", ("json", "-ify form") for "jsonify"."""
+    m = _VERSION_SUFFIX.match(token)
+    if m:
+        return m.group(1), "version suffix"
+    for suffix in _IFY_SUFFIXES:
+        stem = token.removesuffix(suffix)
+        if stem != token and len(stem) >= 3:
+            return stem, "-ify form"
+    return None
+
+
+def tech_capability_values(capabilities: tuple[str, ...]) -> frozenset[str]:
+    """Capability values in technology namespaces: "tech:sql" -> "sql"."""
+    values = set()
+    for cap in capabilities:
+        ns, sep, value = cap.partition(":")
+        if sep and ns.strip().lower() in TECH_NAMESPACES and value.strip():
+            values.add(value.strip().lower())
+    return frozenset(values)

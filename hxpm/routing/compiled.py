@@ -1,0 +1,220 @@
+"""Candidates compiled for the router: every keyword, alias, word form, capability value
+and exclusion of every candidate in one index keyed by its first token (private to
+:mod:`hxpm.routing`; :class:`hxpm.routing.router.Router` builds it once).
+
+Weights (docs/routing.md, "The score"): a keyword is worth 1.0, +0.5 per extra word of a
+phrase, at most 2.0; a capability value 0.5; an exclusion −2.0.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from hxpm.routing.aliases import aliases_of, tech_capability_values
+from hxpm.routing.decision import DEFAULT_PRIORITY, ExpertScore, RouteCandidate
+from hxpm.routing.text import STOPWORDS, Tokens, is_word, keyword_forms, tokenize, word_count
+
+WORD_WEIGHT = 1.0
+PHRASE_EXTRA_WORD = 0.5  # a phrase is more specific than a word: "group by" is worth 1.5
+MAX_KEYWORD_WEIGHT = 2.0  # ...but a long phrase cannot outweigh two independent keywords
+CAPABILITY_WEIGHT = 0.5  # capabilities are declared, not chosen for routing: weaker evidence
+EXCLUDE_PENALTY = 2.0  # outweighs two plain keywords: the publisher said "not me"
+
+KEYWORD, EXCLUDE, CAPABILITY = 0, 1, 2
+
+
+@dataclass(frozen=True, slots=True)
+class Spec:
+    """One thing in a candidate that a prompt can hit: a keyword, an exclusion or a
+    capability value (shared by every capability with that value: tech:sql, query:sql)."""
+
+    cand: int
+    kind: int
+    display: str
+    weight: float
+    words: int
+    tokens: Tokens  # the keyword's own tokens: a hit in another form is an inflection
+    capabilities: tuple[str, ...] = ()
+    via: str = ""  # "alias 'postgres'": how a hit on these tokens reads in --explain
+
+
+@dataclass(frozen=True, slots=True)
+class Compiled:
+    candidate: RouteCandidate
+    priority: float
+    rank: int  # position in the static order (name, newest version, content) for last ties
+    notes: tuple[str, ...]  # reasons known before any prompt, e.g. ignored keywords
+    zero: ExpertScore  # the score when nothing is hit, built once
+
+
+@dataclass(slots=True)
+class Builder:
+    specs: list[Spec] = field(default_factory=list)
+    # technology name -> spec ids of its keyword, for word forms ("python3", "jsonify")
+    tech: dict[str, list[int]] = field(default_factory=dict)
+    # first token -> (spec id, token form, glue pattern); one dict probe per prompt token.
+    index: dict[str, list[tuple[int, tuple[str, ...], tuple[bool, ...]]]] = field(
+        default_factory=dict
+    )
+
+    def add(
+        self,
+        spec: Spec,
+        tokens: Tokens,
+        seen: set[tuple[tuple[str, ...], tuple[bool, ...]]] | None = None,
+    ) -> None:
+        """Index every form of ``tokens`` not in ``seen``; with "table" and "tables" both
+        listed, the prompt word "tables" must count once, not twice."""
+        sid = len(self.specs)
+        self.specs.append(spec)
+        for form in keyword_forms(tokens):
+            if seen is not None:
+                if (form, tokens.glued) in seen:
+                    continue
+                seen.add((form, tokens.glued))
+            self.index.setdefault(form[0], []).append((sid, form, tokens.glued))
+
+
+def check_min_score(value: float) -> float:
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, (int, float))
+        or not math.isfinite(value)
+        or value < 0
+    ):
+        raise ValueError(f"min_score: expected a finite number >= 0, got {value!r}")
+    return float(value)
+
+
+def _clamp_priority(value: object) -> float:
+    # Manifests are validated elsewhere; the router still must not crash or go negative.
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        return DEFAULT_PRIORITY
+    return min(1.0, max(0.0, float(value)))
+
+
+def _strings(values: object) -> tuple[str, ...]:
+    # A bare string where a tuple belongs would otherwise be read one character at a time.
+    if isinstance(values, str):
+        return (values,)
+    if isinstance(values, Iterable):
+        return tuple(v for v in values if isinstance(v, str))
+    return ()
+
+
+def _version_key(version: str) -> tuple[tuple[int, ...], bool, str]:
+    core, _, pre = version.partition("+")[0].partition("-")
+    nums = tuple(int(p) if p.isdigit() else -1 for p in core.split("."))
+    return (nums, not pre, pre)
+
+
+def static_ranks(cands: list[RouteCandidate]) -> list[int]:
+    """Last-resort order: name, then newest version, then full content; independent of the
+    order the caller passed the candidates in."""
+    order = sorted(range(len(cands)), key=lambda i: repr(cands[i]))
+    order.sort(key=lambda i: _version_key(str(cands[i].version)), reverse=True)
+    order.sort(key=lambda i: str(cands[i].name))
+    ranks = [0] * len(cands)
+    for rank, i in enumerate(order):
+        ranks[i] = rank
+    return ranks
+
+
+def compile_candidate(i: int, cand: RouteCandidate, rank: int, builder: Builder) -> Compiled:
+    notes: list[str] = []
+    excludes = _strings(cand.exclude_keywords)
+    capabilities = _strings(cand.capabilities)
+    tech = tech_capability_values(capabilities)
+    blocked = {tokenize(x).words for x in excludes}
+    _compile_keywords(i, KEYWORD, _strings(cand.keywords), builder, notes)
+    _compile_aliases(i, _strings(cand.keywords), tech, blocked, builder)
+    # Capabilities before exclusions so that reasons read: evidence for, then against.
+    _compile_capabilities(i, capabilities, builder)
+    _compile_keywords(i, EXCLUDE, excludes, builder, notes)
+    priority = _clamp_priority(cand.priority)
+    zero_reasons = (*notes, "no keyword or capability matched")
+    zero = ExpertScore(str(cand.name), str(cand.version), 0.0, (), (), (), (), zero_reasons)
+    return Compiled(cand, priority, rank, tuple(notes), zero)
+
+
+def _compile_keywords(
+    i: int, kind: int, keywords: tuple[str, ...], builder: Builder, notes: list[str]
+) -> None:
+    seen: set[tuple[tuple[str, ...], tuple[bool, ...]]] = set()
+    for kw in keywords:
+        tokens = tokenize(kw)
+        problem = _unusable(tokens)
+        if problem:
+            notes.append(f"ignored keyword {kw!r} ({problem})")
+            continue
+        if (tokens.words, tokens.glued) in seen:
+            continue  # "SQL" and "sql" (or "tables" after "table") are one keyword
+        n = word_count(tokens)
+        weight = (
+            min(MAX_KEYWORD_WEIGHT, WORD_WEIGHT + PHRASE_EXTRA_WORD * (n - 1))
+            if kind == KEYWORD
+            else EXCLUDE_PENALTY
+        )
+        builder.add(Spec(i, kind, kw, weight, n, tokens), tokens, seen)
+
+
+def _compile_aliases(
+    i: int,
+    keywords: tuple[str, ...],
+    tech: frozenset[str],
+    blocked: set[tuple[str, ...]],
+    builder: Builder,
+) -> None:
+    """Aliases and word forms of each one-word keyword that names a technology. An alias the
+    manifest excludes, or already lists as a keyword, adds nothing."""
+    own = {s.tokens.words for s in builder.specs if s.cand == i}
+    for kw in keywords:
+        tokens = tokenize(kw)
+        if len(tokens.words) != 1 or _unusable(tokens):
+            continue
+        name = tokens.words[0]
+        sid = next(
+            (k for k, s in enumerate(builder.specs) if s.cand == i and s.tokens.words == (name,)),
+            None,
+        )
+        if sid is None:
+            continue  # a second spelling of a keyword already compiled
+        if name in tech or aliases_of(name):
+            builder.tech.setdefault(name, []).append(sid)
+        weight = builder.specs[sid].weight
+        for alias in aliases_of(name):
+            at = tokenize(alias)
+            if at.words in own or at.words in blocked:
+                continue
+            own.add(at.words)
+            spec = Spec(i, KEYWORD, kw, weight, 1, at, via=f"alias {alias!r}")
+            if len(at.words) == 1:  # "sqlite3" is a word form of the alias "sqlite"
+                builder.tech.setdefault(at.words[0], []).append(len(builder.specs))
+            builder.add(spec, at)
+
+
+def _unusable(tokens: Tokens) -> str | None:
+    if not any(is_word(w) for w in tokens.words):
+        return "no letters or digits"
+    if len(tokens.words) == 1 and tokens.words[0] in STOPWORDS:
+        return "too common a word to route on"
+    return None
+
+
+def _compile_capabilities(i: int, capabilities: tuple[str, ...], builder: Builder) -> None:
+    """One spec per distinct value: tech:sql and query:sql are the same evidence ("sql")."""
+    groups: dict[tuple[tuple[str, ...], tuple[bool, ...]], tuple[str, Tokens, list[str]]] = {}
+    for cap in capabilities:
+        value = (cap.partition(":")[2] if ":" in cap else cap).replace("_", " ")
+        tokens = tokenize(value)
+        if _unusable(tokens):
+            continue
+        key = (tokens.words, tokens.glued)
+        groups.setdefault(key, (value.strip(), tokens, []))[2].append(cap)
+    for value, tokens, caps in groups.values():
+        builder.add(
+            Spec(i, CAPABILITY, value, CAPABILITY_WEIGHT, word_count(tokens), tokens, tuple(caps)),
+            tokens,
+        )

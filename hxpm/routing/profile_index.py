@@ -1,0 +1,85 @@
+"""Profiles of many candidates compiled into one inverted index: one pass per prompt.
+
+For a prompt with terms ``T`` (``n = max(len(T), MIN_DENOMINATOR)``) a profiled candidate's
+similarity is ``mean over T of weight(t)``, where ``weight(t)`` is :func:`term_weight` of the
+candidate's frequency of ``t`` (0 when its profile lacks ``t``) against the generic prompts'.
+Terms the profile lacks all weigh the same for every candidate, so their sum ``U`` is computed
+once and each candidate only adds the difference its own terms make.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from hxpm.routing.profile import MIN_DENOMINATOR, Profile, background, prompt_terms, term_weight
+
+TOP_TERMS_SHOWN = 4
+
+
+@dataclass(frozen=True, slots=True)
+class ProfileMatch:
+    similarity: float  # mean log-ratio over the prompt's terms: > 0 looks like the expert's data
+    terms: int  # prompt terms considered
+    matched: tuple[str, ...]  # the prompt terms the profile knows, strongest first (a few)
+    positive: int  # how many prompt terms the profile knows and favours
+
+
+class ProfileIndex:
+    __slots__ = ("_bg", "_index", "_profiled")
+
+    def __init__(self, profiles: Sequence[Profile | None]) -> None:
+        self._bg = background() if any(p is not None for p in profiles) else {}
+        self._profiled = tuple(i for i, p in enumerate(profiles) if p is not None)
+        # term -> (candidate, frequency); weights are computed for a prompt's few terms only,
+        # so that start-up with hundreds of profiles is a pass of dict inserts.
+        self._index: dict[str, list[tuple[int, float]]] = {}
+        index = self._index
+        for i, p in enumerate(profiles):
+            if p is None:
+                continue
+            for term, freq in p.terms.items():
+                entries = index.get(term)
+                if entries is None:
+                    index[term] = [(i, freq)]
+                else:
+                    entries.append((i, freq))
+
+    def __bool__(self) -> bool:
+        return bool(self._profiled)
+
+    def match(self, prompt: str) -> dict[int, ProfileMatch]:
+        """Candidate index -> its profile match, for every candidate with a profile."""
+        if not self._profiled:
+            return {}
+        terms = prompt_terms(prompt)
+        words = sum(1 for t in terms if " " not in t)
+        n = max(words, MIN_DENOMINATOR)
+        absent = {t: self._absent(t) for t in terms}
+        unknown = sum(absent.values())
+        found: dict[int, list[tuple[float, str]]] = {}
+        for t in terms:
+            g = self._bg.get(t, 0.0)
+            for i, freq in self._index.get(t, ()):
+                found.setdefault(i, []).append((term_weight(freq, g), t))
+        out: dict[int, ProfileMatch] = {}
+        empty = ProfileMatch(round(unknown / n, 6), len(terms), (), 0)
+        for i in self._profiled:
+            hits = found.get(i)
+            if not hits:
+                out[i] = empty
+                continue
+            total = unknown + sum(w - absent[t] for w, t in hits)
+            hits.sort(key=lambda wt: (-wt[0], wt[1]))
+            shown = tuple(t for w, t in hits[:TOP_TERMS_SHOWN] if w > 0)
+            positive = sum(1 for w, _ in hits if w > 0)
+            out[i] = ProfileMatch(round(total / n, 6), len(terms), shown, positive)
+        return out
+
+    def _absent(self, term: str) -> float:
+        """The weight of a prompt term a profile lacks: negative for a word general prompts
+        use (it says "general request"), zero for a word neither has seen (a table name, a
+        snippet), and zero for a missing pair of words (most pairs are new)."""
+        if " " in term:
+            return 0.0
+        return term_weight(0.0, self._bg.get(term, 0.0))

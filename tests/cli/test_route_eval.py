@@ -1,0 +1,88 @@
+"""`hxpm route --eval` and `--explain` over the demo experts, installed from their source
+folders (hxpm builds the packages, with profiles from their real training sets)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+EXPERTS = ROOT / "experts"
+INDEPENDENT = ROOT / "tests" / "fixtures" / "routing" / "independent.tsv"
+
+
+@pytest.fixture
+def demo(cli):
+    r = cli("base", "add", "hxpm/tiny-qwen3", "--path", ROOT / "models" / "tiny-qwen3")
+    assert r.code == 0, r.err
+    for src in sorted(p for p in EXPERTS.iterdir() if (p / "manifest.json").is_file()):
+        r = cli("install", src, "--unsafe-allow-unsigned")
+        assert r.code == 0, r.err
+
+
+def test_eval_independent_set_json(cli, demo) -> None:
+    r = cli("route", "--eval", INDEPENDENT, "--json")
+    assert r.code == 0, r.err
+    doc = r.json()
+    assert doc["schema"] == "hxpm.route-eval/1"
+    assert doc["total"] >= 100 and doc["experts"] == 7
+    assert doc["accuracy"] >= 0.95, doc["errors"]
+    classes = {c["name"]: c for c in doc["classes"]}
+    assert set(classes) >= {"expert-sql", "expert-cypher", "none"}
+    assert classes["none"]["support"] >= 25
+    assert all(0 <= c["recall"] <= 1 for c in classes.values() if c["recall"] is not None)
+    assert sum(x["count"] for x in doc["confusion"]) == doc["total"]
+    assert doc["slowest"]["ms"] < 50 and doc["slowest"]["prompt"]
+
+
+def _heldout_jsonl_and_table(cli, tmp_path: Path) -> None:
+    lines = []
+    for name in ("expert-sql", "expert-cypher"):
+        for line in (EXPERTS / name / "datasets" / "heldout.jsonl").read_text().splitlines():
+            lines.append(json.dumps({"prompt": json.loads(line)["prompt"], "expected": name}))
+    lines.append(json.dumps({"prompt": "Why is the sky blue?", "expected": None}))
+    path = tmp_path / "heldout.jsonl"
+    path.write_text("\n".join(lines) + "\n")
+    r = cli("route", "--eval", path)
+    assert r.code == 0, r.err
+    assert "accuracy 100.0%" in r.out
+    assert "precision" in r.out and "expert-cypher" in r.out
+
+
+def test_jsonl_table_and_explain(cli, demo, tmp_path: Path) -> None:
+    _heldout_jsonl_and_table(cli, tmp_path)
+    _explain_shows_the_profile_and_aliases(cli)
+
+
+def _explain_shows_the_profile_and_aliases(cli) -> None:
+    r = cli("route", "--explain", "write a postgres query that returns the ten most recent orders")
+    assert r.code == 0, r.err
+    assert "alias 'postgres'" in r.out
+    assert "training-prompt profile" in r.out
+    r = cli("route", "Summarize the French revolution in two sentences.", "--json")
+    assert r.json()["decision"]["chosen"] is None
+
+
+@pytest.mark.parametrize(
+    ("content", "suffix", "message"),
+    [
+        ("just a prompt without a label\n", ".tsv", "expected 'prompt<TAB>expected"),
+        ('{"prompt": 3, "expected": "x"}\n', ".jsonl", "expected string fields"),
+        ("{not json\n", ".jsonl", "not a JSON line"),
+        ("# only a comment\n", ".tsv", "no labelled prompts"),
+    ],
+)
+def test_bad_eval_files_are_refused(cli, tmp_path, content, suffix, message) -> None:
+    path = tmp_path / f"eval{suffix}"
+    path.write_text(content)
+    r = cli("route", "--eval", path)
+    assert r.code == 1
+    assert message in r.err and "Traceback" not in r.err
+
+
+def test_prompt_and_eval_are_exclusive(cli, tmp_path) -> None:
+    assert cli("route").code == 2
+    assert cli("route", "sql", "--eval", INDEPENDENT).code == 2
+    assert cli("route", "--eval", tmp_path / "missing.tsv").code == 4
