@@ -1,3 +1,3 @@
-from hxpm.cli.app import main
+from hxpm.cli.lean import main
 
 main()

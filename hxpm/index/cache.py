@@ -34,7 +34,7 @@ from __future__ import annotations
 
 import re
 import sqlite3
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -47,6 +47,7 @@ from hxpm.index.cache_schema import SCHEMA_VERSION, ensure_schema
 from hxpm.index.search_query import EXACT_BONUS, SearchHit, plan_search
 
 if TYPE_CHECKING:  # the model (semver, PyNaCl) is imported only when lines are checked
+    from hxpm.index.cache_routing import RoutingEntry
     from hxpm.index.model import VersionLine
 
 __all__ = [
@@ -57,6 +58,9 @@ __all__ = [
     "IndexCache",
     "SearchHit",
 ]
+
+_RELEASE_SQL = "idx, version, requires, incompatible, load_order, max_chain, yanked, bases"
+_BATCH = 500  # names per statement, well under SQLite's bound on parameters
 
 _COMMIT_RE = re.compile(r"^[0-9a-f]{40}([0-9a-f]{24})?$")
 
@@ -325,10 +329,7 @@ class IndexCache:
             IndexDataError: a file of ``name`` holds an invalid line, or a stored record
                 is damaged.
         """
-        sql = (
-            "SELECT idx, version, requires, incompatible, load_order, max_chain, yanked, "
-            "bases FROM lines WHERE name = ?"
-        )
+        sql = f"SELECT {_RELEASE_SQL} FROM lines WHERE name = ?"
         args: tuple[str, ...] = (name,)
         if index is not None:
             sql, args = sql + " AND idx = ?", (name, index)
@@ -336,6 +337,49 @@ class IndexCache:
             rows_.verify_pending(self._db, name, index)
             rows = self._db.execute(sql, args).fetchall()
         return [_release(name, row) for row in rows]
+
+    def releases_for_names(self, names: Collection[str]) -> dict[str, list[CachedRelease]]:
+        """:meth:`releases_for` of many names (all indexes) in a few statements: what a
+        resolver asks for one level of a closure at a time. A name whose pending file or
+        stored record does not read back is left out, so that :meth:`releases_for` of it
+        raises its own error when (and if) the name is asked for.
+
+        Raises:
+            StoreError: the database cannot be read.
+        """
+        out: dict[str, list[CachedRelease]] = {}
+        ordered = sorted(set(names))
+        with self._errors("read"):
+            for start in range(0, len(ordered), _BATCH):
+                out.update(self._releases_batch(ordered[start : start + _BATCH]))
+        return out
+
+    def _releases_batch(self, names: list[str]) -> dict[str, list[CachedRelease]]:
+        marks = ",".join("?" * len(names))
+        pending = self._db.execute(
+            f"SELECT DISTINCT name FROM files WHERE name IN ({marks})", names
+        ).fetchall()
+        out: dict[str, list[CachedRelease]] = {name: [] for name in names}
+        for (name,) in pending:
+            try:
+                rows_.verify_pending(self._db, name, None)
+            except IndexDataError:
+                del out[name]
+        rows = self._db.execute(
+            f"SELECT name, {_RELEASE_SQL} FROM lines WHERE name IN ({marks})", names
+        ).fetchall()
+        damaged: set[str] = set()
+        for row in rows:
+            found = out.get(row[0])
+            if found is None:
+                continue
+            try:
+                found.append(_release(row[0], row[1:]))
+            except IndexDataError:
+                damaged.add(row[0])
+        for name in damaged:
+            del out[name]
+        return out
 
     def line(self, index: str, name: str, version: str) -> VersionLine:
         """The whole stored line of ``name`` ``version`` in ``index`` (not re-checked).
@@ -359,6 +403,42 @@ class IndexCache:
                 f"{where}: not cached (any more)", hint="Run `hxpm index update` and try again."
             )
         return line_from_verified(row[0], where=where)
+
+    def lines_at(
+        self, keys: Sequence[tuple[str, str, str]]
+    ) -> dict[tuple[str, str, str], VersionLine]:
+        """:meth:`line` of many (index, name, version) keys in a few statements. A key not
+        cached, of a name with files not checked yet, or whose record does not read back is
+        left out: :meth:`line` of it raises its own error.
+
+        Raises:
+            StoreError: the database cannot be read.
+        """
+        from hxpm.index.verified import line_from_verified
+
+        wanted = set(keys)
+        names = sorted({name for _, name, _ in wanted})
+        out: dict[tuple[str, str, str], VersionLine] = {}
+        with self._errors("read"):
+            for start in range(0, len(names), _BATCH):
+                chunk = names[start : start + _BATCH]
+                marks = ",".join("?" * len(chunk))
+                pending = self._db.execute(
+                    f"SELECT DISTINCT name FROM files WHERE name IN ({marks})", chunk
+                ).fetchall()
+                skip = {row[0] for row in pending}
+                rows = self._db.execute(
+                    f"SELECT idx, name, version, line FROM lines WHERE name IN ({marks})", chunk
+                )
+                for idx, name, version, text in rows:
+                    key = (idx, name, version)
+                    if key not in wanted or name in skip:
+                        continue
+                    try:
+                        out[key] = line_from_verified(text, where=f"index cache {idx}: {name}")
+                    except IndexDataError:
+                        continue
+        return out
 
     def names(self, index: str | None = None) -> list[str]:
         """Every cached expert name (of all indexes, or of one), sorted, without repeats.
@@ -401,6 +481,18 @@ class IndexCache:
         with self._errors("search"):
             return query.run(self._db)
 
+    def routing_entries(self) -> list[RoutingEntry]:
+        """The routing fields (keywords, exclusions, priority, ``routing.profile``) of the
+        version search shows for every (index, expert), for ``hxpm search --prompt``.
+
+        Raises:
+            StoreError: the database cannot be read.
+        """
+        from hxpm.index.cache_routing import routing_entries
+
+        with self._errors("search"):
+            return routing_entries(self._db)
+
 
 # --- helpers -------------------------------------------------------------------------------
 
@@ -423,16 +515,19 @@ def _release(name: str, row: tuple[Any, ...]) -> CachedRelease:
 
     idx, version, requires, incompatible, load_order, max_chain, yanked, bases = row
     try:
+        # Three stored JSON arrays decoded in one call: this runs for every version of
+        # every name a resolution reads.
+        required, incompatible_with, variants = json.loads(f"[{requires},{incompatible},{bases}]")
         return CachedRelease(
             idx,
             name,
             version,
-            tuple(json.loads(requires)),
-            tuple(json.loads(incompatible)),
+            tuple(required),
+            tuple(incompatible_with),
             int(load_order),
             int(max_chain),
             bool(yanked),
-            tuple((str(b), str(s)) for b, s in json.loads(bases)),
+            tuple((str(b), str(s)) for b, s in variants),
         )
     except (TypeError, ValueError) as exc:
         raise IndexDataError(

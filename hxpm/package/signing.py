@@ -28,9 +28,6 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-import nacl.exceptions
-import nacl.signing
-
 from hxpm.core.digest import is_sha256_hex
 from hxpm.core.names import NAME_EXPECTATION, is_valid_name
 from hxpm.core.strictjson import DuplicateKeyError, JsonError, read_json
@@ -108,6 +105,8 @@ class SecretKey:
     @property
     def public_key(self) -> PublicKey:
         """The public half, derived from the seed."""
+        import nacl.signing  # PyNaCl loads when a key is used, not when lines are read
+
         return PublicKey(bytes(nacl.signing.SigningKey(self.seed).verify_key))
 
 
@@ -348,6 +347,8 @@ def sign_statement(statement: Statement, key: SecretKey) -> str:
             f"got {statement.key_id}"
         )
     data = statement.to_bytes()
+    import nacl.signing  # PyNaCl loads when a key is used, not when lines are read
+
     signature = nacl.signing.SigningKey(key.seed).sign(data).signature
     return f"{data.decode('ascii')}\n{KEY_PREFIX}{base64.b64encode(signature).decode('ascii')}\n"
 
@@ -402,6 +403,9 @@ def verify_envelope(envelope: SignatureEnvelope, key: PublicKey) -> None:
             f"signature: expected a signature by key {key.key_id}, "
             f"got one by key {envelope.statement.key_id}"
         )
+    import nacl.exceptions  # PyNaCl loads when a key is used, not when lines are read
+    import nacl.signing
+
     try:
         nacl.signing.VerifyKey(key.raw).verify(envelope.statement_bytes, envelope.signature)
     except (nacl.exceptions.CryptoError, ValueError, TypeError):
@@ -417,6 +421,8 @@ def verify_envelope(envelope: SignatureEnvelope, key: PublicKey) -> None:
 def sign_document(data: bytes, key: SecretKey) -> bytes:
     """The raw 64-byte Ed25519 signature of ``data`` (a sparse index snapshot's signed
     part; its own ``format`` field keeps it from being read as a package statement)."""
+    import nacl.signing  # PyNaCl loads when a key is used, not when lines are read
+
     return bytes(nacl.signing.SigningKey(key.seed).sign(data).signature)
 
 
@@ -426,6 +432,9 @@ def verify_document(data: bytes, signature: bytes, key: PublicKey, *, what: str)
     Raises:
         SignatureError: it does not verify under ``key`` (``what`` names the document).
     """
+    import nacl.exceptions  # PyNaCl loads when a key is used, not when lines are read
+    import nacl.signing
+
     try:
         nacl.signing.VerifyKey(key.raw).verify(data, signature)
     except (nacl.exceptions.CryptoError, ValueError, TypeError):

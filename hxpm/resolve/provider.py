@@ -19,7 +19,7 @@ only meaningful against masks of the same name; the absent pick is always the la
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from operator import attrgetter
 from typing import TYPE_CHECKING
 
@@ -152,6 +152,8 @@ class ExpertProvider(AbstractProvider["Need", "Pick", str]):
         self.prefer_installed = prefer_installed
         self.locked: Mapping[str, Version] = dict(locked or {})
         self._infos: dict[str, NameInfo] = {}
+        # A source that can load many names at once gets each level of the closure together.
+        self._prefetch: Callable[[Collection[str]], None] | None = getattr(source, "prefetch", None)
         # Size of the latest find_matches answer per name: a cheap "fewest candidates" signal.
         self._counts: dict[str, int] = {}
 
@@ -174,6 +176,13 @@ class ExpertProvider(AbstractProvider["Need", "Pick", str]):
             info = NameInfo(name, found, self.locked.get(name), picks, rejected)
             self._infos[name] = info
         return info
+
+    def prefetch(self, requirements: Iterable[Requirement]) -> None:
+        """Let the source load the names of ``requirements`` not loaded yet, together."""
+        if self._prefetch is not None:
+            names = {r.name for r in requirements if r.name not in self._infos}
+            if len(names) > 1:
+                self._prefetch(names)
 
     def static_reason(self, candidate: Candidate) -> Reason | None:
         """Why ``candidate`` can never be chosen for this base, or None if it can."""
@@ -257,6 +266,7 @@ class ExpertProvider(AbstractProvider["Need", "Pick", str]):
             if expert is None:
                 deps = ()
             else:
+                self.prefetch((*expert.requires, *expert.incompatible_with))
                 deps = tuple(self.need(r) for r in expert.requires) + tuple(
                     self.need(r, negative=True) for r in expert.incompatible_with
                 )

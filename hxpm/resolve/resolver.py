@@ -18,10 +18,11 @@ from collections.abc import Collection, Mapping, Sequence
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
-from resolvelib import BaseReporter, ResolutionImpossible, ResolutionTooDeep, Resolver
+from resolvelib import BaseReporter, ResolutionImpossible, ResolutionTooDeep
 
 from hxpm.core.versions import Requirement, Version
 from hxpm.errors import DependencyCycleError, MaxChainError, ResolutionError
+from hxpm.resolve._pinned import MemoResolver
 from hxpm.resolve.explain import (
     ConflictReport,
     build_conflict_report,
@@ -113,9 +114,10 @@ def resolve(
         locked=locked,
     )
     reporter = _DebugReporter() if os.environ.get("HXPM_RESOLVER_DEBUG") else _Reporter()
+    provider.prefetch(roots)
     needs = [provider.need(r) for r in roots]
     try:
-        result = Resolver(provider, reporter).resolve(needs, max_rounds=MAX_ROUNDS)
+        result = MemoResolver(provider, reporter).resolve(needs, max_rounds=MAX_ROUNDS)
     except ResolutionImpossible as exc:
         report = build_conflict_report(exc.causes, provider, pulled_in_by=reporter.pulled_in_by)
         raise _conflict_error(report) from None

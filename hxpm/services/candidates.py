@@ -6,7 +6,7 @@ line (bytes in the source repo at the pinned commit, or at a URL), or a Git repo
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -47,6 +47,15 @@ class IndexPayload:
             source = source()
             object.__setattr__(self, "source", source)
         return source
+
+    @property
+    def loaded(self) -> bool:
+        """Whether the whole line is at hand (no cache read left)."""
+        return isinstance(self.source, VersionLine)
+
+    def keep(self, line: VersionLine) -> None:
+        """Keep ``line``, read for this payload in a batch (``plan._read_chosen_lines``)."""
+        object.__setattr__(self, "source", line)
 
     def variant(self, base_model: str) -> VariantEntry:
         own = dict(self.matched).get(base_model)
@@ -180,22 +189,40 @@ class StoreSource:
         self._memo: dict[str, list[Candidate]] = {}
         self._include_installed = include_installed
         self._bases = store.db.bases()
+        self._installed_names: set[str] | None = None
 
     def candidates_for(self, name: str) -> Sequence[Candidate]:
         if name not in self._memo:
             self._memo[name] = self._collect(name)
         return self._memo[name]
 
-    def _collect(self, name: str) -> list[Candidate]:
+    def prefetch(self, names: Collection[str]) -> None:
+        """Load several names at once (a level of a closure): a few statements instead of
+        a few per name. Names this cannot load are left to :meth:`candidates_for`."""
+        wanted = [n for n in names if n not in self._memo and n not in self._pinned]
+        if len(wanted) < 2:
+            return
+        if self._sparse is not None:
+            self._sparse.ensure(wanted)
+        for name, releases in self._cache.releases_for_names(wanted).items():
+            self._memo[name] = self._collect(name, releases)
+
+    def _installed(self, name: str) -> list[InstalledExpert]:
+        if self._installed_names is None:  # one query, not one per name of the closure
+            self._installed_names = self._store.db.installed_names()
+        return self._store.db.installed(name) if name in self._installed_names else []
+
+    def _collect(self, name: str, releases: list[CachedRelease] | None = None) -> list[Candidate]:
         chosen: dict[tuple[Version, str], Candidate] = {}
         for c in self._extra.get(name, []):
             chosen.setdefault((c.version, c.origin), c)
-        for e in self._store.db.installed(name) if self._include_installed else ():
+        for e in self._installed(name) if self._include_installed else ():
             c = candidate_from_installed(e)
             chosen.setdefault((c.version, "installed"), c)
-        if self._sparse is not None:
-            self._sparse.ensure([name])
-        releases = self._cache.releases_for(name, index=self._pinned.get(name))
+        if releases is None:
+            if self._sparse is not None:
+                self._sparse.ensure([name])
+            releases = self._cache.releases_for(name, index=self._pinned.get(name))
         releases.sort(key=lambda r: (self._priority.get(r.index, 1 << 30), r.index))
         seen: set[Version] = set()
         for release in releases:

@@ -7,29 +7,31 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from hxpm.services.install import (
-    InstallOptions,
-    InstallResult,
-    ProgressFn,
-    install_directory,
-    install_package_file,
-)
 from hxpm.store.fsutil import names_existing_path
 from hxpm.store.store import Store
 
 if TYPE_CHECKING:
     from hxpm.services.apply import ApplyResult, StepCallback
+    from hxpm.services.install import InstallOptions, InstallResult, ProgressFn
     from hxpm.services.plan import Plan
 
-# Given a label (the file name), a callback for byte progress, or None.
-ProgressFactory = Callable[[str], ProgressFn | None]
+    # Given a label (the file name), a callback for byte progress, or None.
+    ProgressFactory = Callable[[str], ProgressFn | None]
+
+
+def _options(request: InstallRequest) -> InstallOptions:
+    # Package reading, building and signing load only when something is installed: a
+    # resolution (`install --dry-run`) never imports them.
+    from hxpm.services.install import InstallOptions
+
+    return request.options or InstallOptions()
 
 
 @dataclass(frozen=True, slots=True)
 class InstallRequest:
     args: tuple[str, ...]
     base: str | None = None
-    options: InstallOptions = InstallOptions()
+    options: InstallOptions | None = None  # None: the defaults
     dry_run: bool = False
     allow_prerelease: bool = False
     signature: Path | None = None  # only with one local package file
@@ -67,23 +69,25 @@ def install(
         return InstallOutcome(local=tuple(results), plan=plan, dry_run=True)
     from hxpm.services.apply import apply_plan  # fetching: not for a dry run
 
-    applied = apply_plan(store, plan, request.options, on_step=on_step, progress=progress)
+    applied = apply_plan(store, plan, _options(request), on_step=on_step, progress=progress)
     return InstallOutcome(local=tuple(results), plan=plan, applied=applied)
 
 
 def _install_local(
     store: Store, path: Path, request: InstallRequest, progress: ProgressFactory | None
 ) -> InstallResult:
+    from hxpm.services.install import install_directory, install_package_file
+
     cb = progress(path.name) if progress else None
     if path.is_dir():
         return install_directory(
-            store, path, base=request.base, options=request.options, progress=cb
+            store, path, base=request.base, options=_options(request), progress=cb
         )
     return install_package_file(
         store,
         path,
         signature=request.signature,
-        options=request.options,
+        options=_options(request),
         progress=cb,
         base=request.base,
     )

@@ -76,20 +76,36 @@ def plan_install(store: Store, args: Sequence[str], options: PlanOptions = PlanO
             prefer_installed=not options.upgrade,
             locked=options.locked,
         )
-        _read_chosen_lines(resolution)
+        _read_chosen_lines(cache, resolution)
     finally:
         cache.close()
     root_names = {r.name for r in roots}
-    steps = tuple(_step(store, c, base, c.name in root_names) for c in resolution.experts)
+    installed = store.db.installed_names()
+    steps = tuple(
+        _step(store, c, base, c.name in root_names, c.name in installed) for c in resolution.experts
+    )
     return Plan(base, base_sha, tuple(roots), steps, resolution)
 
 
-def _read_chosen_lines(resolution: Resolution) -> None:
+def _read_chosen_lines(cache: IndexCache, resolution: Resolution) -> None:
     """Resolution read only the cache's resolution columns: read the whole verified line of
-    each chosen candidate now, while the cache is open (apply and lock files need them)."""
+    each chosen candidate now, while the cache is open (apply and lock files need them),
+    all in one statement."""
+    unread = [
+        ((c.payload.index, c.name, str(c.version)), c.payload)
+        for c in resolution.experts
+        if isinstance(c.payload, IndexPayload)
+        and c.payload.index is not None
+        and not c.payload.loaded
+    ]
+    found = cache.lines_at([key for key, _ in unread])
+    for key, payload in unread:
+        line = found.get(key)
+        if line is not None:
+            payload.keep(line)
     for c in resolution.experts:
         if isinstance(c.payload, IndexPayload):
-            c.payload.line  # noqa: B018  (loads and keeps it)
+            c.payload.line  # noqa: B018  (any left: read one by one, raising its own error)
 
 
 def _roots(
@@ -130,7 +146,10 @@ def _expand_short_name(
     store: Store, cache: IndexCache, req: Requirement, index: str | None
 ) -> Requirement:
     """``sql`` means ``expert-sql`` when nothing is called ``sql``."""
-    for name in name_candidates(req.name):
+    names = name_candidates(req.name)
+    if len(names) == 1:
+        return req  # a full name means itself, whether or not anything knows it
+    for name in names:
         if store.db.installed(name) or cache.releases_for(name, index=index):
             return Requirement(name, req.spec, req.source, req.raw)
     return req
@@ -147,7 +166,9 @@ def _choose_base(store: Store, base: str | None) -> tuple[str, str | None]:
     return name, registered.sha256 if registered else None
 
 
-def _step(store: Store, c: Candidate, base: str, requested: bool) -> PlanStep:
+def _step(store: Store, c: Candidate, base: str, requested: bool, any_installed: bool) -> PlanStep:
+    if not any_installed:  # most of a closure: no query
+        return PlanStep("install", c, None, requested)
     installed = [e for e in store.db.installed(c.name) if e.base_model == base]
     if c.installed or any(e.version == str(c.version) for e in installed):
         return PlanStep("keep", c, None, requested)

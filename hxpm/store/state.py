@@ -207,6 +207,21 @@ class StateDB:
         rows = self._all(sql + " ORDER BY name, installed_at", args)
         return [self._expert_from_row(r) for r in rows]
 
+    def installed_state(self) -> tuple[tuple[Any, ...], ...]:
+        """A token that changes whenever an expert is installed, removed, reinstalled or
+        rebased: one row per installed expert, no manifest decoded (for caches)."""
+        return tuple(
+            tuple(r)
+            for r in self._all(
+                "SELECT name, version, base_model, tree_sha256, installed_at, path "
+                "FROM experts ORDER BY name, version, base_model"
+            )
+        )
+
+    def installed_names(self) -> set[str]:
+        """The names with at least one installed version (one cheap query)."""
+        return {r[0] for r in self._all("SELECT DISTINCT name FROM experts")}
+
     def find_installed(self, name: str, version: str, base_model: str) -> InstalledExpert | None:
         row = self._one(
             f"SELECT {_EXPERT_COLUMNS} FROM experts WHERE name=? AND version=? AND base_model=?",
