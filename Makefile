@@ -18,7 +18,7 @@ $(VENV)/.installed: pyproject.toml
 # The runtime extra, with torch pinned first so that pip never resolves a CUDA build.
 $(VENV)/.runtime: $(VENV)/.installed
 	$(PIP) install --quiet --disable-pip-version-check '$(TORCH_SPEC)'
-	$(PIP) install --quiet --disable-pip-version-check -e '.[dev,runtime,serve]'
+	$(PIP) install --quiet --disable-pip-version-check -e '.[dev,runtime,serve,quantize]'
 	touch $@
 
 demo: $(VENV)/.runtime

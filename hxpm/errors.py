@@ -95,6 +95,55 @@ class UnsupportedAdapterError(PackageBuildError):
     code = "unsupported-adapter"
 
 
+class DatasetError(HxpmError):
+    """A dataset file does not fit: ``details`` names the file, line, field and expectation."""
+
+    code = "invalid-dataset"
+    exit_code = 1
+    default_hint = (
+        "Each line of a dataset is one JSON object, all in one format; "
+        "`hxpm dataset validate FILE` lists the problems (docs/datasets.md)."
+    )
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        file: str,
+        line: int | None = None,
+        field: str | None = None,
+        expected: str | None = None,
+        hint: str | None = None,
+    ) -> None:
+        self.file, self.line, self.field, self.expected = file, line, field, expected
+        details = {"file": file, "line": line, "field": field, "expected": expected}
+        super().__init__(message, hint=hint, details=details)
+
+
+class GrammarError(HxpmError):
+    """A GBNF grammar or JSON Schema does not compile: ``details`` names file and line."""
+
+    code = "invalid-grammar"
+    exit_code = 1
+    default_hint = (
+        "Fix the grammar at the line named; GBNF follows llama.cpp's grammar format "
+        "(docs/grammar.md)."
+    )
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        file: str,
+        line: int | None = None,
+        expected: str | None = None,
+        hint: str | None = None,
+    ) -> None:
+        self.file, self.line, self.expected = file, line, expected
+        details = {"file": file, "line": line, "expected": expected}
+        super().__init__(message, hint=hint, details=details)
+
+
 class InferenceError(HxpmError):
     """The runtime cannot load or run a model or an adapter (not a verification problem)."""
 
@@ -248,6 +297,8 @@ ERROR_FAMILIES: tuple[type[HxpmError], ...] = (
     InvalidRequirementError,
     ManifestError,
     PackageBuildError,
+    DatasetError,
+    GrammarError,
     InferenceError,
     RuntimeMissingError,
     ResolutionError,

@@ -23,15 +23,52 @@ ExpertsOpt = Annotated[
     ),
 ]
 DeviceOpt = Annotated[str, typer.Option("--device", help="auto, cpu, cuda or cuda:N.")]
+GrammarOpt = Annotated[
+    Path | None,
+    typer.Option("--grammar", metavar="FILE", help="Constrain the answer to this GBNF grammar."),
+]
+JsonSchemaOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--json-schema", metavar="FILE", help="Constrain the answer to JSON valid by this schema."
+    ),
+]
+QuantizeOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--quantize",
+        metavar="int8|int4|bf16|fp16|none",
+        help="Load the base so, whatever the experts' manifests ask (docs/runtime.md).",
+    ),
+]
 
 
 def route(
-    prompt: Annotated[str, typer.Argument(metavar="PROMPT")],
+    prompt: Annotated[str | None, typer.Argument(metavar="[PROMPT]")] = None,
     explain: Annotated[bool, typer.Option("--explain", help="Show every score and why.")] = False,
+    eval_file: Annotated[
+        Path | None,
+        typer.Option(
+            "--eval",
+            metavar="FILE",
+            help="Measure routing on labelled prompts (TSV 'prompt<TAB>expert|none', or JSONL).",
+        ),
+    ] = None,
     base: BaseOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Show which installed experts would answer PROMPT (no model is loaded)."""
+    if (prompt is None) == (eval_file is None):
+        from hxpm.errors import UsageError
+
+        raise UsageError(
+            "give a PROMPT or --eval FILE (one of the two)",
+            hint='hxpm route "write a SQL query ..."  or  hxpm route --eval prompts.tsv',
+        )
+    if eval_file is not None:
+        _route_eval(eval_file, base, as_json)
+        return
+    assert prompt is not None
     from hxpm.services.routing import route_prompt
 
     routed = route_prompt(Store.from_env(), prompt, base=base)
@@ -41,12 +78,46 @@ def route(
         emit_json("route", {"decision": d.to_dict(), "experts": names})
         return
     target = " + ".join(names) if names else "the bare base model"
+    if not explain:
+        # One plain line: loading rich to print it would cost more than routing did.
+        sys.stdout.write(inert(f"{target} — {d.reason}") + "\n")
+        return
     say(f"[bold]{escape(target)}[/] — {escape(d.reason)}")
-    if explain:
+    table(
+        ["expert", "score", "evidence"],
+        [(s.name, f"{s.score:.3f}", "; ".join(s.reasons)) for s in d.scores],
+        empty="no experts installed for this base",
+    )
+
+
+def _route_eval(path: Path, base: str | None, as_json: bool) -> None:
+    from hxpm.services.routing import evaluate_routing
+
+    report = evaluate_routing(Store.from_env(), path, base=base)
+    if as_json:
+        emit_json("route-eval", {k: v for k, v in report.to_dict().items() if k != "schema"})
+        return
+    say(
+        f"[bold]accuracy {report.accuracy:.1%}[/] ({report.correct}/{report.total} prompts, "
+        f"{report.experts} experts); slowest decision {report.slowest_ms:.2f} ms "
+        f"({escape(repr(report.slowest_prompt[:60]))}), mean {report.mean_ms:.3f} ms"
+    )
+
+    def pct(x: float | None) -> str:
+        return "-" if x is None else f"{x:.1%}"
+
+    table(
+        ["expected", "prompts", "routed here", "precision", "recall"],
+        [
+            (c.name, str(c.support), str(c.predicted), pct(c.precision), pct(c.recall))
+            for c in report.classes
+        ],
+    )
+    table(["expected", "chosen", "count"], [(e, c, str(n)) for e, c, n in report.confusion])
+    if report.errors:
         table(
-            ["expert", "score", "evidence"],
-            [(s.name, f"{s.score:.3f}", "; ".join(s.reasons)) for s in d.scores],
-            empty="no experts installed for this base",
+            ["where", "expected", "chosen", "prompt"],
+            [(w, e, c, p) for w, p, e, c in report.errors],
         )
 
 
@@ -60,12 +131,17 @@ def run(
     top_k: Annotated[int | None, typer.Option("--top-k", min=0)] = None,
     seed: Annotated[int | None, typer.Option("--seed")] = None,
     device: DeviceOpt = "auto",
+    quantize: QuantizeOpt = None,
+    grammar: GrammarOpt = None,
+    json_schema: JsonSchemaOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Answer one prompt with the routed (or named) experts stacked on the base model."""
     from hxpm.services.run import DecodingOverrides, run_once
 
-    overrides = DecodingOverrides(max_new_tokens, temperature, top_p, top_k, seed)
+    overrides = DecodingOverrides(
+        max_new_tokens, temperature, top_p, top_k, seed, grammar=grammar, json_schema=json_schema
+    )
     stream = not as_json and sys.stdout.isatty()
     record = run_once(
         Store.from_env(),
@@ -75,6 +151,7 @@ def run(
         overrides=overrides,
         device=device,
         on_text=_write if stream else None,
+        quantize=quantize,
     )
     if as_json:
         emit_json("run", {k: v for k, v in record.to_dict().items() if k != "schema"})
@@ -116,9 +193,12 @@ def chat(
     temperature: Annotated[float | None, typer.Option("--temperature", min=0.0)] = None,
     seed: Annotated[int | None, typer.Option("--seed")] = None,
     device: DeviceOpt = "auto",
+    grammar: GrammarOpt = None,
+    json_schema: JsonSchemaOpt = None,
     max_loaded: Annotated[
         int, typer.Option("--max-loaded", min=1, help="Adapters kept attached (LRU).")
     ] = 8,
+    quantize: QuantizeOpt = None,
 ) -> None:
     """Chat with the base model kept loaded: /experts a,b  /auto  /exit."""
     from hxpm.cli.chat_loop import chat_loop
@@ -128,9 +208,12 @@ def chat(
         Store.from_env(),
         experts=_split(experts),
         base=base,
-        overrides=DecodingOverrides(max_new_tokens, temperature, None, None, seed),
+        overrides=DecodingOverrides(
+            max_new_tokens, temperature, None, None, seed, grammar=grammar, json_schema=json_schema
+        ),
         device=device,
         max_loaded=max_loaded,
+        quantize=quantize,
     )
 
 

@@ -56,6 +56,14 @@ def serve(
     max_loaded: Annotated[
         int, typer.Option("--max-loaded", min=1, help="Adapters kept attached (LRU).")
     ] = 8,
+    quantize: Annotated[
+        str | None,
+        typer.Option(
+            "--quantize",
+            metavar="int8|int4|bf16|fp16|none",
+            help="Load the base so, whatever the experts' manifests ask (docs/runtime.md).",
+        ),
+    ] = None,
 ) -> None:
     """Serve the base and installed experts over an OpenAI-compatible HTTP API."""
     try:
@@ -76,6 +84,7 @@ def serve(
         deadline_s=deadline,
         max_loaded=max_loaded,
         limits=Limits(max_queue=max_queue, max_batch=max_batch),
+        quantize=quantize,
     )
     run_server(
         Store.from_env(), host=host, port=port, base=base, config=config, on_listening=_announce

@@ -44,6 +44,7 @@ from hxpm.package.layout import (
     ADAPTER_WEIGHTS,
     DEFAULT_LIMITS,
     MANIFEST,
+    ROUTING_PROFILE,
     SHARED_FILES,
     SOFT_PROMPT_DIR,
     SOFT_PROMPT_RE,
@@ -51,6 +52,7 @@ from hxpm.package.layout import (
     VARIANT_FILES,
     canonical_order,
 )
+from hxpm.package.profile_source import routing_profile_member
 from hxpm.package.safetensors_check import check_safetensors_file
 
 CHUNK = 1 << 20
@@ -282,7 +284,10 @@ def _tarinfo(name: str, size: int) -> tarfile.TarInfo:
 
 
 def _write_archive(
-    out: compression.Writable, manifest_bytes: bytes, members: dict[str, Path]
+    out: compression.Writable,
+    manifest_bytes: bytes,
+    members: dict[str, Path],
+    generated: dict[str, bytes] | None = None,
 ) -> list[tuple[str, int, str]]:
     """Stream the tar into a zstd writer over ``out``; return (path, size, sha256) rows."""
     rows: list[tuple[str, int, str]] = []
@@ -293,7 +298,13 @@ def _write_archive(
         tar.copybufsize = CHUNK  # type: ignore[attr-defined]  # default: 16 KiB steps
         tar.addfile(_tarinfo(MANIFEST, len(manifest_bytes)), io.BytesIO(manifest_bytes))
         rows.append((MANIFEST, len(manifest_bytes), hashlib.sha256(manifest_bytes).hexdigest()))
-        for name in canonical_order(members):
+        generated = generated or {}
+        for name in canonical_order([*members, *generated]):
+            if name in generated:  # written by hxpm (routing_profile.json), not a source file
+                data = generated[name]
+                tar.addfile(_tarinfo(name, len(data)), io.BytesIO(data))
+                rows.append((name, len(data), hashlib.sha256(data).hexdigest()))
+                continue
             try:
                 with open(members[name], "rb") as src:
                     size = os.fstat(src.fileno()).st_size
@@ -315,6 +326,8 @@ def _build_one(
     _check_declared_soft_prompts(manifest, members, (variant_dir(expert_dir, variant), expert_dir))
     _check_member_files(members)
     manifest_bytes = manifest.reduced_to(variant.name).to_json_bytes()
+    profile = routing_profile_member(expert_dir, manifest)
+    generated = {ROUTING_PROFILE: profile} if profile is not None else {}
     if len(manifest_bytes) > DEFAULT_LIMITS.max_manifest_size:
         raise PackageBuildError(
             f"manifest.json is {len(manifest_bytes)} bytes, over the "
@@ -330,7 +343,7 @@ def _build_one(
     try:
         with os.fdopen(fd, "wb") as raw:
             hashing = _HashingWriter(raw, target)
-            rows = _write_archive(hashing, manifest_bytes, members)
+            rows = _write_archive(hashing, manifest_bytes, members, generated)
             raw.flush()
             os.fsync(raw.fileno())
         os.chmod(tmp_name, 0o644)

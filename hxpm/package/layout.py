@@ -46,7 +46,11 @@ TOKENIZER_FILES: tuple[str, ...] = (
 SHARED_FILES: tuple[str, ...] = ("README.md", "LICENSE", "grammar.gbnf")
 # Files trained for one base model (they live in weights/<slug>/ when the expert has several).
 VARIANT_FILES: tuple[str, ...] = (ADAPTER_CONFIG, ADAPTER_WEIGHTS, *TOKENIZER_FILES)
-FLAT_MEMBERS: frozenset[str] = frozenset((*REQUIRED_MEMBERS, *TOKENIZER_FILES, *SHARED_FILES))
+# Written by `hxpm package` from the training prompts (hxpm/routing/profile.py), never copied.
+ROUTING_PROFILE = "routing_profile.json"
+FLAT_MEMBERS: frozenset[str] = frozenset(
+    (*REQUIRED_MEMBERS, *TOKENIZER_FILES, *SHARED_FILES, ROUTING_PROFILE)
+)
 
 SOFT_PROMPT_DIR = "soft_prompts"
 SOFT_PROMPT_SUFFIX = ".safetensors"
@@ -73,6 +77,7 @@ class MemberKind(enum.Enum):
     MANIFEST = "manifest"  # parsed in memory (max_manifest_size)
     ADAPTER_CONFIG = "adapter-config"  # parsed in memory as a JSON object (max_json_size)
     SAFETENSORS = "safetensors"  # header checked while streaming
+    ROUTING_PROFILE = "routing-profile"  # parsed in memory and checked (64 KiB at most)
     FILE = "file"  # hashed and extracted as is
     LEGACY_IGNORED = "legacy-ignored"  # legacy only: checked, then skipped
 
@@ -190,6 +195,8 @@ def classify_member(name: str, *, legacy: bool) -> MemberKind:
         return MemberKind.ADAPTER_CONFIG
     if name == ADAPTER_WEIGHTS or SOFT_PROMPT_RE.match(name):
         return MemberKind.SAFETENSORS
+    if name == ROUTING_PROFILE:
+        return MemberKind.ROUTING_PROFILE
     if name in FLAT_MEMBERS:
         return MemberKind.FILE
     if legacy and _LEGACY_GRAMMAR_RE.match(name):

@@ -69,6 +69,8 @@ from hxpm.package.layout import (
 )
 from hxpm.package.safetensors_check import check_safetensors_header
 from hxpm.package.tarsafe import check_trailing, open_stream
+from hxpm.routing.profile import MAX_BYTES as PROFILE_MAX_BYTES
+from hxpm.routing.profile import ProfileError, parse_profile
 
 _TAR_ERRORS: tuple[type[BaseException], ...] = (
     tarfile.TarError,
@@ -102,6 +104,7 @@ class PackageContents:
     ignored: tuple[str, ...] = ()  # legacy-only members checked but not extracted
     # The manifest's warnings, then one naming the skipped members: for install and inspect.
     warnings: tuple[str, ...] = ()
+    routing_profile: bytes | None = None  # routing_profile.json as checked (for publish)
 
 
 def archive_sha256(path: Path) -> str:
@@ -127,6 +130,7 @@ class _Extractor:
         self.ignored: list[str] = []
         self.manifest: Manifest | None = None
         self.manifest_bytes = b""
+        self.routing_profile: bytes | None = None
         self.pool: Executor | None = None  # hashes and writes behind the reader (see Sink)
 
     def fail(self, name: str, what: str) -> PackageFormatError:
@@ -202,6 +206,7 @@ class _Extractor:
         cap = {
             MemberKind.MANIFEST: limits.max_manifest_size,
             MemberKind.ADAPTER_CONFIG: limits.max_json_size,
+            MemberKind.ROUTING_PROFILE: PROFILE_MAX_BYTES,
         }.get(kind, limits.max_member_size)
         if size > cap:
             raise self.fail(name, f"{size} bytes exceeds the {cap}-byte limit")
@@ -237,6 +242,12 @@ class _Extractor:
                 check_safetensors_header(sink.read, size, member=f"{self.source}: {name}")
             elif kind in (MemberKind.MANIFEST, MemberKind.ADAPTER_CONFIG):
                 self.parse_json(name, sink.read(size), kind)
+            elif kind is MemberKind.ROUTING_PROFILE:
+                try:
+                    self.routing_profile = sink.read(size)
+                    parse_profile(self.routing_profile)
+                except ProfileError as exc:
+                    raise self.fail(name, f"not a routing profile: {exc}") from None
             sink.pump()
         if sink.count != size:
             raise archive_corrupt(self.source, f"member {name!r}: {sink.count} of {size} bytes")
@@ -367,6 +378,7 @@ def _read(
         legacy=state.legacy,
         ignored=tuple(state.ignored),
         warnings=warnings,
+        routing_profile=state.routing_profile,
     )
 
 

@@ -15,6 +15,7 @@ from typing import Any
 
 import torch
 
+from .grammar import GrammarMatcher
 from .refs import GenerationConfig
 
 _REPLACEMENT = "\ufffd"  # what a half-decoded multi-byte character looks like
@@ -43,6 +44,9 @@ def eos_token_ids(model: Any, tokenizer: Any) -> frozenset[int]:
     return frozenset(ids)
 
 
+MIN_TEMPERATURE = 1e-4  # lower temperatures sample as this one: the top token, in effect
+
+
 class Sampler:
     """Greedy when temperature is 0, else temperature / top-k / top-p sampling (seeded)."""
 
@@ -59,7 +63,9 @@ class Sampler:
         if self._generator is None:
             return int(torch.argmax(logits))
         cfg = self._config
-        logits = logits.float() / cfg.temperature
+        # Shifted so the top logit is 0, and the temperature floored (1e-46 is 0 in float32):
+        # a tiny temperature then gives -inf for the others, not nan; greedy, as it should.
+        logits = (logits.float() - logits.max()) / max(cfg.temperature, MIN_TEMPERATURE)
         if 0 < cfg.top_k < logits.numel():
             kth = torch.topk(logits, cfg.top_k).values[-1]
             logits = logits.masked_fill(logits < kth, float("-inf"))
@@ -143,6 +149,19 @@ def cache_of(out: Any) -> Any:
     return cache if cache is not None else out.past_key_values
 
 
+def new_cache(model: Any) -> Any:
+    """An empty ``DynamicCache`` for ``model`` (transformers' current cache API).
+
+    Passed on every step, it is filled in place by the model; the config lets transformers
+    pick per-layer kinds (sliding windows) where the architecture has them.
+    """
+    from transformers import DynamicCache
+
+    if "config" in inspect.signature(DynamicCache.__init__).parameters:
+        return DynamicCache(config=model.config)
+    return DynamicCache()  # transformers < 4.56: no per-layer kinds
+
+
 def decode(
     model: Any,
     tokenizer: Any,
@@ -151,30 +170,63 @@ def decode(
     *,
     device: torch.device,
     on_text: Callable[[str], None] | None = None,
+    prefix_embeds: torch.Tensor | None = None,
 ) -> Decoded:
-    """Generate up to ``config.max_new_tokens`` tokens after ``prompt_ids``."""
+    """Generate up to ``config.max_new_tokens`` tokens after ``prompt_ids``.
+
+    ``prefix_embeds`` ([tokens, hidden], the model's dtype): soft prompt vectors put before
+    the prompt's token embeddings on the first step (docs/runtime.md, soft prompts).
+    """
     eos = eos_token_ids(model, tokenizer)
     sample = Sampler(config, device)
     stream = TextStream(tokenizer, config.stop, on_text)
     new_ids: list[int] = []
     stopped_by = "length"
-    cache_kw = cache_keyword(model)
+    grammar = grammar_matcher(config, model, tokenizer, eos)
+    cache = {cache_keyword(model): new_cache(model)}
     with torch.inference_mode():
         ids = torch.tensor([prompt_ids], dtype=torch.long, device=device)
         # logits_to_keep=1: only the last position's logits are needed (vocab can be 150k).
-        out = model(input_ids=ids, use_cache=True, logits_to_keep=1)
+        out = model(**first_step_inputs(model, ids, prefix_embeds), logits_to_keep=1, **cache)
         for _ in range(config.max_new_tokens):
-            token = sample(out.logits[0, -1])
+            logits = out.logits[0, -1]
+            token = sample(logits if grammar is None else grammar.mask(logits))
             if token in eos:
                 stopped_by = "eos"
                 break
             new_ids.append(token)
+            if grammar is not None:
+                grammar.consume(token)
             if stream.push(token):
                 stopped_by = "stop"
+                break
+            if grammar is not None and grammar.done:
+                stopped_by = "eos"  # the grammar is complete: only EOS could follow
                 break
             if len(new_ids) == config.max_new_tokens:
                 break
             step = torch.tensor([[token]], dtype=torch.long, device=device)
-            out = model(input_ids=step, use_cache=True, **{cache_kw: cache_of(out)})
+            out = model(input_ids=step, use_cache=True, **cache)
     text = stream.finish()
     return Decoded(tuple(new_ids), text, stopped_by)
+
+
+def grammar_matcher(
+    config: GenerationConfig, model: Any, tokenizer: Any, eos: frozenset[int]
+) -> GrammarMatcher | None:
+    """The matcher for ``config.grammar`` (docs/grammar.md), or None when unconstrained."""
+    if config.grammar is None:
+        return None
+    n_vocab = max(int(getattr(model.config, "vocab_size", 0) or 0), len(tokenizer))
+    return GrammarMatcher(config.grammar, tokenizer, eos, n_vocab)
+
+
+def first_step_inputs(
+    model: Any, ids: torch.Tensor, prefix_embeds: torch.Tensor | None
+) -> dict[str, Any]:
+    """The prefill's inputs: token ids, or embeddings with the soft prompt in front."""
+    if prefix_embeds is None:
+        return {"input_ids": ids, "use_cache": True}
+    embedded = model.get_input_embeddings()(ids)
+    prefix = prefix_embeds.to(device=embedded.device, dtype=embedded.dtype).unsqueeze(0)
+    return {"inputs_embeds": torch.cat([prefix, embedded], dim=1), "use_cache": True}

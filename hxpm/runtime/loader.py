@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import contextlib
-import warnings
-from collections.abc import Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +12,10 @@ import torch
 from hxpm.core.digest import base_model_digest, base_model_files, digests_equal
 from hxpm.errors import InferenceError, IntegrityError, NotFoundError
 
-from .refs import BaseRef
+from . import quantize as quant
+from .quiet import library_output
+from .refs import BaseRef, LoadOptions
+from .rope import apply_rope_scaling
 
 
 def verify_base(base: BaseRef) -> str:
@@ -54,26 +56,10 @@ def verify_base(base: BaseRef) -> str:
     return digest
 
 
-@contextlib.contextmanager
-def quiet_transformers() -> Iterator[None]:
-    """Silence transformers' progress bars, logs and warnings while loading.
-
-    Library code never prints (docs/architecture.md §10); the caller reports what happened.
-    """
-    from transformers.utils import logging as hf_logging
-
-    bars_were_on = hf_logging.is_progress_bar_enabled()
-    level = hf_logging.get_verbosity()
-    hf_logging.disable_progress_bar()
-    hf_logging.set_verbosity_error()
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            yield
-    finally:
-        hf_logging.set_verbosity(level)
-        if bars_were_on:
-            hf_logging.enable_progress_bar()
+def quiet_transformers() -> contextlib.AbstractContextManager[None]:
+    """Library warnings, logs and progress bars go to the debug log while loading
+    (``HXPM_DEBUG=1`` shows them). Library code never prints (docs/architecture.md §10)."""
+    return library_output()
 
 
 def load_tokenizer(base: BaseRef) -> Any:
@@ -93,17 +79,28 @@ def load_tokenizer(base: BaseRef) -> Any:
         ) from None
 
 
-def load_model(base: BaseRef, device: torch.device, dtype: torch.dtype) -> torch.nn.Module:
-    """The causal LM in ``base.path`` on ``device`` in ``dtype``, in eval mode, frozen."""
-    from transformers import AutoModelForCausalLM
+def load_model(
+    base: BaseRef,
+    device: torch.device,
+    dtype: torch.dtype,
+    configure: Callable[[Any], None] | None = None,
+) -> torch.nn.Module:
+    """The causal LM in ``base.path`` on ``device`` in ``dtype``, in eval mode, frozen.
+
+    ``configure`` may change the model config before the model is built (RoPE scaling).
+    """
+    from transformers import AutoConfig, AutoModelForCausalLM
 
     # transformers 4.56 renamed torch_dtype to dtype; older ones take an unknown keyword for a
     # config attribute and would silently load float32.
     dtype_kw = "dtype" if _transformers_at_least(4, 56) else "torch_dtype"
     try:
         with quiet_transformers():
+            config = AutoConfig.from_pretrained(str(base.path), local_files_only=True)
+            if configure is not None:
+                configure(config)
             model: torch.nn.Module = AutoModelForCausalLM.from_pretrained(
-                str(base.path), local_files_only=True, **{dtype_kw: dtype}
+                str(base.path), config=config, local_files_only=True, **{dtype_kw: dtype}
             )
         model.to(device)
     except torch.cuda.OutOfMemoryError:
@@ -119,6 +116,30 @@ def load_model(base: BaseRef, device: torch.device, dtype: torch.dtype) -> torch
     # Inference only: no autograd bookkeeping on the base (adapters are frozen when attached).
     model.requires_grad_(False)
     return model
+
+
+def load_base(
+    base: BaseRef, device: torch.device, dtype: torch.dtype, options: LoadOptions
+) -> tuple[Any, int]:
+    """The base with ``options`` applied (RoPE scaling, quantization) and its effective
+    context length (0: the config does not say)."""
+    mode, scaling = options.quantization, options.rope_scaling
+    quantized = mode in quant.QUANTIZE_CHOICES
+    if quantized:
+        with library_output():  # torchao logs which optional kernels it could not load
+            quant.check_backend(str(mode))
+    context = 0
+
+    def configure(config: Any) -> None:
+        nonlocal context
+        if scaling is not None:
+            context = apply_rope_scaling(config, scaling, base.name)
+
+    model = load_model(base, device, dtype, configure)
+    if quantized:
+        with library_output():
+            quant.quantize_model(model, str(mode))
+    return model, context or int(getattr(model.config, "max_position_embeddings", 0) or 0)
 
 
 def _model_load_errors() -> tuple[type[BaseException], ...]:

@@ -7,6 +7,9 @@ from pathlib import Path
 
 from hxpm.errors import UsageError
 
+from .grammar import GrammarSpec
+from .rope import RopeScaling
+
 MERGE_MODES = ("auto", "always", "never")
 StopReason = str  # "eos" | "stop" | "length"
 
@@ -36,11 +39,30 @@ class AdapterRef:
     load_order: int = 0
     base_sha256: str = ""
     prompt_template: str | None = None
+    # The variant's run-time fields (docs/runtime.md): soft prompt files in manifest order,
+    # the RoPE scaling and the base quantization it was made for.
+    soft_prompts: tuple[Path, ...] = ()
+    rope_scaling: RopeScaling | None = None
+    quantization: str | None = None
 
     @property
     def key(self) -> tuple[str, str, str]:
         """Identity of a loaded adapter: the same name at another version is another one."""
         return (self.name, self.version, str(Path(self.path).resolve()))
+
+
+@dataclass(frozen=True, slots=True)
+class LoadOptions:
+    """How the base is loaded: decided once per session, before any expert is attached.
+
+    ``quantization`` is int8/int4 (quantized Linear weights), fp16/bf16 (a dtype) or None.
+    ``forced``: the user chose it (``--quantize``), so experts asking for another value run
+    on it anyway; otherwise an expert whose variant asks for another value is refused.
+    """
+
+    rope_scaling: RopeScaling | None = None
+    quantization: str | None = None
+    forced: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,6 +75,7 @@ class GenerationConfig:
     top_k: int = 0
     seed: int | None = None
     stop: tuple[str, ...] = ()
+    grammar: GrammarSpec | None = None  # constrains the answer (docs/grammar.md)
 
     def check(self) -> None:
         """Raise UsageError for settings no sampler can honour."""

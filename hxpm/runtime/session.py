@@ -28,14 +28,32 @@ from hxpm.core.digest import digests_equal
 from hxpm.errors import BaseMismatchError, InferenceError, UsageError
 
 from . import adapters as adapter_io
+from . import quantize as quant
+from . import softprompt
 from .device import choose_device, dtype_name
+from .fields import check_set, options_for
 from .generate import decode
-from .loader import load_model, load_tokenizer, verify_base
+from .loader import load_base, load_tokenizer, verify_base
 from .merge import Merger, why_not_mergeable
-from .refs import MERGE_MODES, AdapterRef, BaseRef, GenerationConfig, GenerationResult
+from .quiet import library_output
+from .refs import (
+    MERGE_MODES,
+    AdapterRef,
+    BaseRef,
+    GenerationConfig,
+    GenerationResult,
+    LoadOptions,
+)
 from .templates import build_prompt
 
-__all__ = ["AdapterRef", "BaseRef", "GenerationConfig", "GenerationResult", "Session"]
+__all__ = [
+    "AdapterRef",
+    "BaseRef",
+    "GenerationConfig",
+    "GenerationResult",
+    "LoadOptions",
+    "Session",
+]
 
 
 _Key = tuple[str, str, str]  # AdapterRef.key: name, version, resolved path
@@ -49,36 +67,78 @@ class _Loaded:
     kind: str
     modules: frozenset[str]
     why_not_mergeable: str | None  # None: it can be merged into the base weights
+    soft_prompts: tuple[torch.Tensor, ...] = ()  # [tokens, hidden] each, float32 on the CPU
 
 
 class Session:
     """One loaded base model plus the experts attached to it (see the module docstring)."""
 
+    _model: Any  # the transformers model (None once closed or while reloading)
+
     def __init__(
-        self, base: BaseRef, *, device: str = "auto", max_loaded: int = 8, merge: str = "auto"
+        self,
+        base: BaseRef,
+        *,
+        device: str = "auto",
+        max_loaded: int = 8,
+        merge: str = "auto",
+        options: LoadOptions | None = None,
+        adapt: bool = False,
     ) -> None:
         if merge not in MERGE_MODES:
             raise UsageError(f"merge must be one of {', '.join(MERGE_MODES)}, got {merge!r}")
         if max_loaded < 1:
             raise UsageError(f"max_loaded must be at least 1, got {max_loaded}")
-        self._device, self._dtype = choose_device(device)
+        self._device, self._device_dtype = choose_device(device)
         self.base = base
         self.base_digest = verify_base(base)
         self.max_loaded = max_loaded
         self.merge = merge
+        # adapt: a set needing another RoPE scaling or quantization reloads the base (chat,
+        # where sets change with each message) instead of being refused.
+        self.adapt = adapt
         self._tokenizer = load_tokenizer(base)
-        self._model: Any = load_model(base, self._device, self._dtype)
+        self._counter = 0
+        self._pending_switch_s = 0.0
+        self._closed = False
+        self._load(options or LoadOptions())
+
+    def _load(self, options: LoadOptions) -> None:
+        """(Re)load the base with ``options``; every adapter is detached."""
+        quantized = options.quantization in quant.QUANTIZE_CHOICES
+        if quantized and self.merge == "always":
+            raise UsageError(
+                "merge='always' cannot be used with a quantized base",
+                hint="Adapters run unmerged on a quantized base; use merge='auto'.",
+            )
+        self._dtype = self._device_dtype
+        if options.quantization in quant.DTYPE_CHOICES:
+            self._dtype = quant.dtype_for(options.quantization)
+        self._model = None  # the old weights go before the new ones load
+        self._model, self._context = load_base(self.base, self._device, self._dtype, options)
+        self.options, self._quantized = options, quantized
+        self._hidden = softprompt.hidden_size(self._model)
         # Module paths of the base before any peft wrapper: what adapters may target.
         self._modules = dict(self._model.named_modules())
         self._merger = Merger(self._model)
         self._loaded: OrderedDict[_Key, _Loaded] = OrderedDict()  # least recent first
         self._active: tuple[_Loaded, ...] = ()
         self._peft_active: tuple[str, ...] | None = ()  # None: unknown, re-apply
-        self._counter = 0
-        self._pending_switch_s = 0.0
-        self._closed = False
 
     # --- properties -----------------------------------------------------------------------
+
+    def soft_prefix(self) -> torch.Tensor | None:
+        """The active set's soft prompts, ``[tokens, hidden]`` float32 (None: none).
+
+        A decoder other than ``generate`` (the batched one) must prepend it to the prompt's
+        embeddings, or refuse the set: never drop it silently.
+        """
+        return softprompt.prefix_for([p for e in self._active for p in e.soft_prompts])
+
+    @property
+    def context_length(self) -> int:
+        """The positions a prompt plus its answer may take (0: unknown), RoPE scaling included."""
+        return self._context
 
     @property
     def device(self) -> str:
@@ -130,6 +190,19 @@ class Session:
         wanted = self._ordered(adapters)
         for ref in wanted.values():
             self._check_base(ref)
+        if self.adapt and wanted:
+            needed = options_for(
+                list(wanted.values()),
+                self._forced_quantization(),
+            )
+            if needed != self.options:
+                loaded_with = self.options
+                try:
+                    self._load(needed)
+                except Exception:
+                    self._load(loaded_with)  # keep the session usable, as it was
+                    raise
+        check_set(list(wanted.values()), self.options, self.base.name)
         if len(wanted) > self.max_loaded:
             raise UsageError(
                 f"{len(wanted)} experts requested but max_loaded is {self.max_loaded}",
@@ -140,13 +213,20 @@ class Session:
             for key, ref in wanted.items()
             if key not in self._loaded
         }
+        prompts = {
+            key: softprompt.read_all(
+                wanted[key].soft_prompts, hidden=self._hidden, label=f"expert {wanted[key].name}"
+            )
+            for key in fresh
+        }
         self._check_families(wanted, fresh)
         self._evict_for(wanted, len(fresh))
         previous = self._active
         try:
             for key, ref in wanted.items():
                 if key in fresh:
-                    self._attach(key, ref, fresh[key])
+                    with library_output():
+                        self._attach(key, ref, fresh[key], prompts[key])
                 self._loaded.move_to_end(key)
             self._active = tuple(self._loaded[key] for key in wanted)
             self._sync()
@@ -158,6 +238,12 @@ class Session:
         elapsed = time.perf_counter() - started
         self._pending_switch_s += elapsed
         return elapsed
+
+    def _forced_quantization(self) -> str | None:
+        """The ``--quantize`` value the session keeps through reloads (None: not forced)."""
+        if not self.options.forced:
+            return None
+        return self.options.quantization or "none"
 
     def _ordered(self, adapters: Sequence[AdapterRef]) -> dict[_Key, AdapterRef]:
         """By identity, in load order (requires before dependents); ties keep the caller's."""
@@ -199,7 +285,13 @@ class Session:
             self._peft_active = None
             self._merger.forget_layers()
 
-    def _attach(self, key: _Key, ref: AdapterRef, files: adapter_io.AdapterFiles) -> None:
+    def _attach(
+        self,
+        key: _Key,
+        ref: AdapterRef,
+        files: adapter_io.AdapterFiles,
+        prompts: tuple[torch.Tensor, ...] = (),
+    ) -> None:
         self._counter += 1
         name = f"hx{self._counter}"
         self._peft_active = None  # new wrappers start with their own adapter active
@@ -207,7 +299,9 @@ class Session:
         adapter_io.attach(self._model, name, files)
         # Whether it can be merged depends only on its own layers: decide once.
         why_not = why_not_mergeable(self._model, [name], {name: files.modules})
-        self._loaded[key] = _Loaded(ref, name, files.family, files.kind, files.modules, why_not)
+        self._loaded[key] = _Loaded(
+            ref, name, files.family, files.kind, files.modules, why_not, prompts
+        )
 
     def _sync(self) -> None:
         """Make the model compute exactly ``self._active`` (merged or through peft)."""
@@ -220,7 +314,8 @@ class Session:
             self._set_peft_active(names)
 
     def _merge_now(self) -> bool:
-        if self.merge == "never" or not self._active:
+        # A quantized base keeps its quantized weights: adapters run unmerged on top.
+        if self.merge == "never" or not self._active or self._quantized:
             return False
         reason = next(
             (
@@ -274,17 +369,21 @@ class Session:
         ids = self._tokenizer(rendered.text, add_special_tokens=rendered.add_special_tokens)[
             "input_ids"
         ]
-        self._check_context(len(ids), config.max_new_tokens)
+        prefix = self.soft_prefix()
+        soft_tokens = 0 if prefix is None else int(prefix.shape[0])
+        self._check_context(len(ids) + soft_tokens, config.max_new_tokens)
         started = time.perf_counter()
         try:
-            decoded = decode(
-                self._model,
-                self._tokenizer,
-                list(ids),
-                config,
-                device=self._device,
-                on_text=on_text,
-            )
+            with library_output():
+                decoded = decode(
+                    self._model,
+                    self._tokenizer,
+                    list(ids),
+                    config,
+                    device=self._device,
+                    on_text=on_text,
+                    prefix_embeds=prefix,
+                )
         except torch.cuda.OutOfMemoryError:
             raise InferenceError(
                 "out of GPU memory while generating",
@@ -311,7 +410,7 @@ class Session:
         self._check_context(prompt_tokens, max_new_tokens)
 
     def _check_context(self, prompt_tokens: int, max_new_tokens: int) -> None:
-        context = int(getattr(self._model.config, "max_position_embeddings", 0) or 0)
+        context = self._context
         if context and prompt_tokens + max_new_tokens > context:
             room = max(context - max_new_tokens, 0)
             raise UsageError(

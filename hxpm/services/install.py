@@ -34,6 +34,7 @@ from hxpm.errors import (
 from hxpm.package.build import build_packages
 from hxpm.package.reader import PackageContents, read_package
 from hxpm.package.signing import SignatureEnvelope, parse_signature_file
+from hxpm.package.soft_prompt_check import check_soft_prompts
 from hxpm.services.basematch import BaseMatch, match_base
 from hxpm.services.trust import trusted_keys
 from hxpm.store.fsutil import (
@@ -230,6 +231,8 @@ def place_archive_locked(
         if envelope is not None:
             verified = verify_signature(envelope, _facts(contents, variant), trusted)
         match = _check_base(store, variant, meta.base, warnings)
+        if match.base is not None:  # soft prompts must fit the base they will run on
+            check_soft_prompts(stage, contents.manifest.raw, match.base.path, match.base.name)
         return _place(store, contents, match, stage, verified, options, meta, warnings)
     except OSError as e:
         raise StoreError(

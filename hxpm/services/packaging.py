@@ -8,6 +8,8 @@ from hxpm.core.manifest import Manifest
 from hxpm.errors import NotFoundError
 from hxpm.package.build import BuiltPackage, build_packages
 from hxpm.package.reader import PackageContents, read_package
+from hxpm.services.grammars import check_expert_grammar
+from hxpm.services.quality import check_quality_claims
 
 
 def validate_manifest(target: Path) -> Manifest:
@@ -16,7 +18,10 @@ def validate_manifest(target: Path) -> Manifest:
     path = target / "manifest.json" if target.is_dir() else target
     if not path.is_file():
         raise NotFoundError(f"no manifest at {path}")
-    return Manifest.load(path)
+    manifest = Manifest.load(path)
+    # A grammar that does not compile is refused here, not at run time (docs/grammar.md).
+    check_expert_grammar(path.parent, manifest.raw)
+    return manifest
 
 
 def package_directory(
@@ -25,6 +30,10 @@ def package_directory(
     expert_dir = expert_dir.expanduser().resolve()
     if not expert_dir.is_dir():
         raise NotFoundError(f"no expert directory at {expert_dir}")
+    if (expert_dir / "manifest.json").is_file():
+        raw = Manifest.load(expert_dir / "manifest.json").raw
+        check_expert_grammar(expert_dir, raw)
+        check_quality_claims(expert_dir, raw)  # scores measured on the shipped held-out set
     return build_packages(expert_dir, out_dir or expert_dir / "dist", base=base)
 
 

@@ -9,12 +9,15 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from hxpm.errors import RuntimeMissingError
 from hxpm.routing.router import RouteDecision
 from hxpm.services.expertset import ExpertSet, installed_set, registered_base
+from hxpm.services.grammars import grammar_for
 from hxpm.services.routing import route_prompt
+from hxpm.services.runfields import load_options, variant_fields
 from hxpm.store.records import BaseModel, InstalledExpert
 from hxpm.store.store import Store
 
@@ -33,6 +36,8 @@ class DecodingOverrides:
     top_p: float | None = None
     top_k: int | None = None
     seed: int | None = None
+    grammar: Path | None = None  # --grammar FILE (GBNF): replaces the expert's grammar
+    json_schema: Path | None = None  # --json-schema FILE
 
 
 @dataclass(frozen=True)
@@ -62,7 +67,10 @@ class RunRecord:
             "route": s.decision.to_dict() if s.decision else None,
             "output": r.text,
             "stopped_by": r.stopped_by,
-            "decoding": self.decoding,
+            "decoding": {
+                k: (v.describe() if k == "grammar" and v is not None else v)
+                for k, v in self.decoding.items()
+            },
             "tokens": {"prompt": r.prompt_tokens, "generated": r.new_tokens},
             "timings": {
                 "load_s": round(self.load_s, 4),
@@ -110,6 +118,7 @@ def decoding_for(selection: Selection, overrides: DecodingOverrides) -> dict[str
         "top_k": _first(overrides.top_k, settings.get("top_k"), 0),
         "seed": overrides.seed,
         "stop": [s for s in settings.get("stop_sequences") or [] if isinstance(s, str) and s],
+        "grammar": grammar_for(selection, overrides),
     }
     return out
 
@@ -118,14 +127,33 @@ def _first(*values: Any) -> Any:
     return next(v for v in values if v is not None)
 
 
-def open_session(base: BaseModel, *, device: str = "auto", max_loaded: int = 8) -> Session:
+def open_session(
+    base: BaseModel,
+    *,
+    device: str = "auto",
+    max_loaded: int = 8,
+    quantize: str | None = None,
+    options: Any = None,
+    adapt: bool = False,
+) -> Session:
+    """Load ``base``. ``options`` (a runtime LoadOptions) wins over ``quantize`` (the
+    ``--quantize`` value: experts asking for another quantization then run on it anyway).
+    ``adapt``: reload the base when a set needs another RoPE scaling or quantization."""
     try:
         from hxpm.runtime.session import BaseRef, Session
     except ImportError as e:
         raise RuntimeMissingError(
             f"this command needs the hxpm runtime ({e.name} is not installed)"
         ) from None
-    return Session(BaseRef(base.name, base.path, base.sha256), device=device, max_loaded=max_loaded)
+    if options is None:
+        options = load_options([], quantize)
+    return Session(
+        BaseRef(base.name, base.path, base.sha256),
+        device=device,
+        max_loaded=max_loaded,
+        options=options,
+        adapt=adapt,
+    )
 
 
 def adapter_refs(experts: Sequence[InstalledExpert]) -> list[Any]:
@@ -136,7 +164,17 @@ def adapter_refs(experts: Sequence[InstalledExpert]) -> list[Any]:
         variants = e.manifest.get("base_models") or [e.manifest.get("base_model") or {}]
         template = next((v.get("prompt_template") for v in variants if isinstance(v, dict)), None)
         order = (e.manifest.get("constraints") or {}).get("load_order", 0)
-        refs.append(AdapterRef(e.name, e.version, e.path, int(order), e.base_sha256, template))
+        refs.append(
+            AdapterRef(
+                e.name,
+                e.version,
+                e.path,
+                int(order),
+                e.base_sha256,
+                template,
+                **variant_fields(e),
+            )
+        )
     return refs
 
 
@@ -150,6 +188,7 @@ def generation_config(decoding: dict[str, Any]) -> GenerationConfig:
         top_k=int(decoding["top_k"]),
         seed=decoding["seed"],
         stop=tuple(decoding["stop"]),
+        grammar=decoding.get("grammar"),
     )
 
 
@@ -179,10 +218,13 @@ def run_once(
     overrides: DecodingOverrides,
     device: str = "auto",
     on_text: Callable[[str], None] | None = None,
+    quantize: str | None = None,
 ) -> RunRecord:
     selection = select_experts(store, prompt, experts=experts, base=base)
     t0 = time.perf_counter()
-    session = open_session(selection.base, device=device)
+    # The base is loaded for these experts: their RoPE scaling and quantization (or --quantize).
+    options = load_options(selection.experts, quantize)
+    session = open_session(selection.base, device=device, options=options)
     try:
         return run_prompt(
             session, selection, prompt, overrides, load_s=time.perf_counter() - t0, on_text=on_text

@@ -51,12 +51,24 @@ def test_the_corpus_is_the_six_real_experts() -> None:
     ]
 
 
+def real_checkout(repo: str, tmp_path: Path) -> Path:
+    """The manifest with the grammar its repository ships beside it (when it has one)."""
+    folder = tmp_path / repo
+    folder.mkdir()
+    shutil.copy2(real_manifest(repo), folder / "manifest.json")
+    grammar = CORPUS / "grammars" / repo / "grammar.gbnf"
+    if grammar.is_file():
+        shutil.copy2(grammar, folder / "grammar.gbnf")
+    return folder / "manifest.json"
+
+
 @pytest.mark.parametrize("repo", REAL)
-def test_every_real_manifest_validates(cli, repo: str) -> None:
-    r = cli("validate", real_manifest(repo))
+def test_every_real_manifest_validates(cli, repo: str, tmp_path: Path) -> None:
+    manifest = real_checkout(repo, tmp_path)
+    r = cli("validate", manifest)
     assert r.code == 0, r.err
     assert "valid" in r.out
-    doc = cli("validate", real_manifest(repo), "--json").json()
+    doc = cli("validate", manifest, "--json").json()
     assert doc["ok"] is True and doc["name"] == repo
     if repo == "expert-typescript":  # bare capabilities and a pickled soft prompt
         assert len(doc["warnings"]) == 2
@@ -65,6 +77,26 @@ def test_every_real_manifest_validates(cli, repo: str) -> None:
         assert "safetensors.torch.save_file" in r.err
     else:
         assert doc["warnings"] == [] and "warning" not in r.err
+
+
+def test_a_real_manifest_asking_for_a_grammar_it_lacks_is_refused(cli) -> None:
+    # expert-sql's manifest sets decoding.use_grammar; without its grammar.gbnf beside it the
+    # promise cannot be kept, so validate says so instead of ignoring it.
+    r = cli("validate", real_manifest("expert-sql"))
+    assert r.code == 4 and "grammar.gbnf" in r.err and "use_grammar" in r.err
+
+
+def test_a_real_grammar_broken_is_refused_with_its_line(cli, tmp_path: Path) -> None:
+    manifest = real_checkout("expert-json", tmp_path)
+    grammar = manifest.parent / "grammar.gbnf"
+    lines = grammar.read_text(encoding="utf-8").splitlines()
+    lines.insert(10, "extra ::= nosuchrule")  # a rule that refers to nothing, at line 11
+    grammar.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    r = cli("validate", manifest, "--json")
+    assert r.code == 1
+    err = r.json()
+    assert err["error"] == "invalid-grammar" and err["details"]["line"] == 11
+    assert "nosuchrule" in err["message"]
 
 
 def test_two_comment_keys_validate_with_a_warning_naming_the_path(cli) -> None:
@@ -134,7 +166,9 @@ def expert_dir(root: Path, manifest: Path, adapter: Path) -> Path:
     d = root / manifest.parent.name
     d.mkdir(parents=True)
     shutil.copyfile(manifest, d / "manifest.json")
-    grammar = CORPUS / "grammars" / manifest.parent.name / "grammar.gbnf"
+    grammar = manifest.parent / "grammar.gbnf"
+    if not grammar.is_file():
+        grammar = CORPUS / "grammars" / manifest.parent.name / "grammar.gbnf"
     if grammar.is_file():
         shutil.copyfile(grammar, d / "grammar.gbnf")
     for name in ("adapter_config.json", "adapter_model.safetensors"):

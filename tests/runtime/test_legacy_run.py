@@ -88,3 +88,27 @@ def test_chat_uses_the_legacy_expert(installed, hxpm_process):
     r = hxpm_process("chat", "--max-new-tokens", "2", "--device", "cpu", stdin=script)
     assert r.code == 0, r.err
     assert "(expert-json: named on the command line" in r.err
+
+
+def test_a_pickled_soft_prompt_installs_with_a_warning_and_is_refused_at_run(cli, tmp_path):
+    # expert-typescript's real manifest declares soft_prompts/ts_style_48.bin, a torch.save
+    # pickle that hxpm never reads: the expert installs (saying so), and running it is refused
+    # with how to convert the file, instead of silently running without its soft prompt.
+    spec = adapter_spec(real_manifest("expert-typescript"))
+    adapter = make_adapter(
+        TINY_BASE,
+        tmp_path / "adapter",
+        spec["type"],
+        seed=3,
+        targets=tuple(spec["target_modules"]),
+        r=int(spec["r"]),
+        alpha=int(spec["alpha"]),
+    )
+    d = legacy_expert_dir(tmp_path / "src", "expert-typescript", adapter=adapter)
+    pkg = legacy_archive(d, tmp_path / "expert-typescript-qwen3-0-6b.v0.2.1.expert")
+    assert cli("base", "add", REGISTERED_AS, "--path", TINY_BASE).code == 0
+    r = cli("install", pkg, "--unsafe-allow-unsigned")
+    assert r.code == 0, r.err
+    assert "ts_style_48.bin" in r.err and "safetensors" in r.err
+    r = cli("run", "--prompt", "x", "--expert", "expert-typescript", "--device", "cpu")
+    assert r.code == 1 and "ts_style_48.bin" in r.err and "PyTorch pickle" in r.err

@@ -1,0 +1,289 @@
+"""Grammar-constrained decoding: GBNF grammars and JSON Schemas, compiled by llguidance.
+
+llguidance sits behind this module only (docs/grammar.md says why it was chosen over
+xgrammar). Importing this module does not import torch, transformers or llguidance:
+``hxpm validate`` and ``hxpm package`` compile an expert's grammar with ``check_grammar``
+on a machine without torch. Masking logits (``GrammarMatcher.mask``) needs torch, imported
+there.
+
+GBNF (llama.cpp's grammar format, what the older tool's experts ship as ``grammar.gbnf``)
+is converted to llguidance's Lark dialect by llguidance's own converter; errors are
+reported against the GBNF text, with the line of the rule at fault.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import weakref
+from dataclasses import dataclass
+from typing import Any
+
+from hxpm.errors import GrammarError, InferenceError, RuntimeMissingError
+
+GRAMMAR_KINDS = ("gbnf", "json_schema", "json_object")
+MAX_GRAMMAR_BYTES = 256 * 1024  # the four real grammars are 2-4 KiB; a schema is smaller
+_RULE_DEF = re.compile(r"^[ \t]*([A-Za-z0-9_-]+)[ \t]*::=", re.MULTILINE)
+_GBNF_LINE = re.compile(r"\bat line (\d+)\b")
+_LARK_POS = re.compile(r"^(?:at )?(\d+)\(\d+\): ")
+_LARK_RULE = re.compile(r"^([A-Za-z_][A-Za-z0-9_]*)\s*:")
+_EXCERPT = re.compile(r"^\s*\d+ \|")
+# JSON output laid out like json.dumps: free whitespace lets a model pad an answer forever.
+_JSON_LAYOUT = {"item_separator": ", ", "key_separator": ": ", "whitespace_flexible": False}
+
+
+@dataclass(frozen=True, slots=True)
+class GrammarSpec:
+    """What constrains an answer: ``kind`` is one of GRAMMAR_KINDS; ``text`` is the GBNF
+    text or the JSON Schema as JSON ("" for json_object); ``source`` names where it came
+    from (a file, an expert, ``response_format``) for messages."""
+
+    kind: str
+    text: str
+    source: str
+
+    @classmethod
+    def gbnf(cls, text: str, source: str) -> GrammarSpec:
+        return cls("gbnf", text, source)
+
+    @classmethod
+    def json_schema(cls, schema: str | dict[str, Any], source: str) -> GrammarSpec:
+        text = schema if isinstance(schema, str) else json.dumps(schema, sort_keys=True)
+        return cls("json_schema", text, source)
+
+    @classmethod
+    def json_object(cls, source: str) -> GrammarSpec:
+        return cls("json_object", "", source)
+
+    def describe(self) -> dict[str, str]:
+        """A small JSON-able summary (the text itself is not repeated in results)."""
+        return {"kind": self.kind, "source": self.source}
+
+
+def _llguidance() -> Any:
+    try:
+        import llguidance
+    except ImportError:
+        raise RuntimeMissingError(
+            "grammars need llguidance, a dependency of hxpm that is missing here",
+            hint="Reinstall hxpm: pip install --force-reinstall hxpm",
+        ) from None
+    return llguidance
+
+
+def compile_grammar(spec: GrammarSpec) -> str:
+    """The llguidance grammar for ``spec``, checked (no tokenizer needed).
+
+    Raises:
+        GrammarError: the grammar or schema does not compile; ``details`` has the line.
+        RuntimeMissingError: llguidance is not installed.
+    """
+    llg = _llguidance()
+    if len(spec.text.encode("utf-8")) > MAX_GRAMMAR_BYTES:
+        raise GrammarError(
+            f"{spec.source}: the grammar is larger than {MAX_GRAMMAR_BYTES // 1024} KiB",
+            file=spec.source,
+            expected=f"a grammar of at most {MAX_GRAMMAR_BYTES // 1024} KiB",
+        )
+    if spec.kind == "gbnf":
+        grammar, lark = _from_gbnf(llg, spec)
+    elif spec.kind in ("json_schema", "json_object"):
+        grammar, lark = _from_schema(llg, spec), ""
+    else:
+        raise GrammarError(
+            f"{spec.source}: unknown grammar kind {spec.kind!r}",
+            file=spec.source,
+            expected=", ".join(GRAMMAR_KINDS),
+        )
+    is_error, messages = llg.LLMatcher.validate_grammar_with_warnings(grammar)
+    if is_error:
+        raise _compile_error(spec, messages[0] if messages else "unknown error", lark)
+    return str(grammar)
+
+
+def check_grammar(spec: GrammarSpec) -> None:
+    """Raise GrammarError unless ``spec`` compiles (what validate/package call)."""
+    compile_grammar(spec)
+
+
+def _from_gbnf(llg: Any, spec: GrammarSpec) -> tuple[str, str]:
+    # gbnf_to_lark, not any_to_lark: the latter takes a GBNF rule named "start" for Lark.
+    from llguidance.gbnf_to_lark import gbnf_to_lark
+
+    try:
+        lark = gbnf_to_lark(spec.text)
+    except Exception as e:  # noqa: BLE001 - the converter raises bare Exception for its errors
+        message = str(e)
+        found = _GBNF_LINE.search(message)
+        line = int(found.group(1)) if found else _line_of_missing_rule(spec.text, message)
+        raise GrammarError(
+            _located(spec.source, line, message.split(" at line ")[0]),
+            file=spec.source,
+            line=line,
+            expected="a GBNF grammar (llama.cpp format) with a rule named root",
+        ) from None
+    return str(llg.LLMatcher.grammar_from_lark(lark)), lark
+
+
+def _from_schema(llg: Any, spec: GrammarSpec) -> str:
+    schema: str | dict[str, Any] = spec.text if spec.kind == "json_schema" else {"type": "object"}
+    try:
+        return str(llg.LLMatcher.grammar_from_json_schema(schema, defaults=_JSON_LAYOUT))
+    except ValueError as e:
+        raise GrammarError(
+            f"{spec.source}: not a JSON Schema: {str(e).splitlines()[0]}",
+            file=spec.source,
+            expected="a JSON Schema (a JSON object)",
+        ) from None
+
+
+def _line_of_missing_rule(text: str, message: str) -> int | None:
+    """The converter names a missing rule without a line: find where it is referenced."""
+    missing = re.search(r"Rule '([^']+)' not found", message)
+    if not missing:
+        return None
+    use = re.compile(rf"(?<![\w-]){re.escape(missing.group(1))}(?![\w-])")
+    for number, line in enumerate(text.splitlines(), start=1):
+        body = line.split("::=", 1)[-1] if "::=" in line else line
+        if not line.lstrip().startswith("#") and use.search(body):
+            return number
+    return None
+
+
+def _compile_error(spec: GrammarSpec, message: str, lark: str) -> GrammarError:
+    """The library's message, without its excerpt of the converted text, and the GBNF line
+    of the rule at fault (llguidance reports positions in the Lark text it was given)."""
+    lines = message.splitlines()
+    kept = [p.strip() for p in lines if p.strip().strip("^") and not _EXCERPT.match(p)]
+    head = " ".join(kept)
+    position = _LARK_POS.match(head)
+    line = _gbnf_line(spec.text, lark, int(position.group(1))) if position and lark else None
+    text = _LARK_POS.sub("", head)
+    expected = "a GBNF grammar (llama.cpp format)" if spec.kind == "gbnf" else "a JSON Schema"
+    return GrammarError(
+        _located(spec.source, line, text), file=spec.source, line=line, expected=expected
+    )
+
+
+def _gbnf_line(gbnf: str, lark: str, lark_line: int) -> int | None:
+    """Map a line of the converted Lark text to the GBNF line defining the same rule."""
+    rule = None
+    for candidate in reversed(lark.splitlines()[:lark_line]):
+        found = _LARK_RULE.match(candidate)
+        if found:
+            rule = found.group(1).lower()
+            break
+    if rule is None:
+        return None
+    for found in _RULE_DEF.finditer(gbnf):
+        if _lark_name(found.group(1)) == rule:
+            return gbnf.count("\n", 0, found.start(1)) + 1
+    return None
+
+
+def _lark_name(gbnf_name: str) -> str:
+    # The converter's renaming (llguidance.gbnf_to_lark.resolve): root -> start, '-' -> '_',
+    # camelCase -> snake_case, case folded.
+    if gbnf_name == "root":
+        return "start"
+    return re.sub(r"([a-z])([A-Z])", r"\1_\2", gbnf_name.replace("-", "_")).lower()
+
+
+def _located(source: str, line: int | None, message: str) -> str:
+    where = f"{source}, line {line}" if line is not None else source
+    return f"{where}: {message}"
+
+
+# --- matching (needs a tokenizer; masking needs torch) -------------------------------------
+
+_TOKENIZERS: weakref.WeakKeyDictionary[Any, dict[tuple[Any, ...], Any]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def _ll_tokenizer(hf_tokenizer: Any, eos_ids: frozenset[int], n_vocab: int) -> Any:
+    """llguidance's view of a fast HF tokenizer, cached per tokenizer (building it walks the
+    whole vocabulary: about a second for a 150k vocabulary)."""
+    llg = _llguidance()
+    from llguidance.hf import from_tokenizer
+
+    key = (tuple(sorted(eos_ids)), n_vocab)
+    try:
+        per_tokenizer = _TOKENIZERS.setdefault(hf_tokenizer, {})
+    except TypeError:  # not weak-referenceable: build it every time
+        per_tokenizer = {}
+    if key not in per_tokenizer:
+        try:
+            per_tokenizer[key] = from_tokenizer(
+                hf_tokenizer, n_vocab=n_vocab, eos_token=sorted(eos_ids) or None
+            )
+        except ValueError as e:
+            raise InferenceError(
+                f"grammar-constrained decoding needs a fast tokenizer: {e}",
+                hint="Use a base model that ships tokenizer.json.",
+            ) from None
+    assert isinstance(per_tokenizer[key], llg.LLTokenizer)
+    return per_tokenizer[key]
+
+
+class GrammarMatcher:
+    """Tracks one answer against a grammar: which tokens may come next, and when it is done.
+
+    EOS tokens are allowed only where the grammar accepts the text so far; ``done`` is true
+    once nothing but EOS may follow (the decoder stops there).
+    """
+
+    def __init__(
+        self, spec: GrammarSpec, hf_tokenizer: Any, eos_ids: frozenset[int], n_vocab: int
+    ) -> None:
+        llg = _llguidance()
+        self.spec = spec
+        self._n_vocab = n_vocab
+        self._tokenizer = _ll_tokenizer(hf_tokenizer, eos_ids, n_vocab)
+        self._matcher = llg.LLMatcher(self._tokenizer, compile_grammar(spec), log_level=0)
+        self._raise_on_error()
+
+    @property
+    def done(self) -> bool:
+        return bool(self._matcher.is_stopped())
+
+    @property
+    def accepting(self) -> bool:
+        return bool(self._matcher.is_accepting())
+
+    def mask(self, logits: Any) -> Any:
+        """``logits`` ([vocab] tensor) with every token the grammar forbids set to -inf."""
+        import torch
+
+        allowed = torch.frombuffer(bytearray(self._matcher.compute_logit_bias()), dtype=torch.uint8)
+        self._raise_on_error()
+        keep = torch.zeros(logits.shape[-1], dtype=torch.bool)
+        size = min(allowed.numel(), keep.numel())
+        keep[:size] = allowed[:size] > 0
+        if not bool(keep.any()):
+            raise InferenceError(f"{self.spec.source}: the grammar allows no token here")
+        return logits.masked_fill(~keep.to(logits.device), float("-inf"))
+
+    def consume(self, token_id: int) -> None:
+        """Advance past ``token_id`` (one the mask allowed)."""
+        if not self._matcher.consume_token(token_id):
+            self._raise_on_error()
+
+    def _raise_on_error(self) -> None:
+        if self._matcher.is_error():
+            raise InferenceError(
+                f"{self.spec.source}: grammar matcher failed: {self._matcher.get_error()}"
+            )
+
+
+def grammar_accepts(
+    spec: GrammarSpec, hf_tokenizer: Any, text: str, eos_ids: frozenset[int] = frozenset()
+) -> bool:
+    """Whether ``text`` is a complete sentence of the grammar, by llguidance's own matcher
+    (what tests and the benchmark use to judge outputs)."""
+    llg = _llguidance()
+    n_vocab = len(hf_tokenizer)
+    tokenizer = _ll_tokenizer(hf_tokenizer, eos_ids, n_vocab)
+    matcher = llg.LLMatcher(tokenizer, compile_grammar(spec), log_level=0)
+    tokens = tokenizer.tokenize_str(text)
+    return bool(matcher.consume_tokens(tokens)) and bool(matcher.is_accepting())
