@@ -21,6 +21,22 @@ def train(
     epochs: Annotated[float | None, typer.Option("--epochs", min=0.01)] = None,
     max_steps: Annotated[int | None, typer.Option("--max-steps", min=1)] = None,
     device: DeviceOpt = "auto",
+    resume: Annotated[
+        bool,
+        typer.Option("--resume", help="Continue from the newest checkpoint (save_steps)."),
+    ] = False,
+    threads: Annotated[
+        int | None,
+        typer.Option("--threads", min=1, help="CPU threads (default: the usable CPUs)."),
+    ] = None,
+    method: Annotated[
+        str | None,
+        typer.Option("--method", help="sft or dpo (default: training.config.method)."),
+    ] = None,
+    from_scratch: Annotated[
+        bool,
+        typer.Option("--from-scratch", help="DPO: start from a fresh adapter, not the SFT one."),
+    ] = False,
     as_json: JsonOpt = False,
 ) -> None:
     """Train the expert DIR's manifest describes, on its requires stacked and frozen."""
@@ -28,7 +44,16 @@ def train(
     from hxpm.services.training import TrainRequest, train_expert
 
     request = TrainRequest(
-        expert_dir, base=base, seed=seed, epochs=epochs, device=device, max_steps=max_steps
+        expert_dir,
+        base=base,
+        seed=seed,
+        epochs=epochs,
+        device=device,
+        max_steps=max_steps,
+        threads=threads,
+        resume=resume,
+        method=method,
+        from_scratch=from_scratch,
     )
     with progress_display(enabled=not as_json) as display:
         result = train_expert(Store.from_env(), request, on_step=display.loss_step)
@@ -38,6 +63,11 @@ def train(
     for w in result.warnings:
         warn(w)
     on = f" on {', '.join(result.requires)}" if result.requires else ""
+    if result.preference is not None:
+        before, after = result.preference
+        say(f"held-out pairs with the chosen answer likelier: {before:.0%} -> {after:.0%}")
+    if result.first_step > 1:
+        say(f"resumed at step {result.first_step} from {escape(str(result.checkpoints))}")
     say(
         f"[green]trained[/] {escape(result.name)} {escape(str(result.version))}{escape(on)}: "
         f"{result.steps} steps, "
@@ -61,6 +91,11 @@ def _train_dict(r: Any) -> dict[str, Any]:
         "mode": r.mode,
         "device": r.device,
         "warnings": list(r.warnings),
+        "first_step": r.first_step,
+        "eval_loss": r.eval_loss,
+        "checkpoints": str(r.checkpoints) if r.checkpoints else None,
+        "method": r.method,
+        "preference": list(r.preference) if r.preference else None,
     }
 
 
@@ -83,6 +118,19 @@ def eval_cmd(
     base: BaseOpt = None,
     limit: Annotated[int | None, typer.Option("--limit", min=1)] = None,
     device: DeviceOpt = "auto",
+    metric: Annotated[
+        str | None,
+        typer.Option(
+            "--metric",
+            metavar="NAME",
+            help="exact_match, json_valid, json_exact, prefix_match, label, token_f1 or bleu "
+            "(default: evaluation.metric).",
+        ),
+    ] = None,
+    write: Annotated[
+        bool,
+        typer.Option("--write", help="Store the scores in DIR's manifest (quality_metrics)."),
+    ] = False,
     as_json: JsonOpt = False,
 ) -> None:
     """Score an expert (and the bare base) on a held-out set with the manifest's metric."""
@@ -94,7 +142,14 @@ def eval_cmd(
     result = evaluate_expert(
         Store.from_env(),
         EvalRequest(
-            expert_dir, dataset, base=base, installed=installed, device=device, limit=limit
+            expert_dir,
+            dataset,
+            base=base,
+            installed=installed,
+            device=device,
+            limit=limit,
+            metric=metric,
+            write=write,
         ),
     )
     if as_json:
@@ -106,6 +161,8 @@ def eval_cmd(
         f"({escape(result.metric)}): base {result.base_score:.3f}, with the expert "
         f"{result.expert_score:.3f}"
     )
+    if result.written is not None:
+        say(f"recorded in {escape(str(expert_dir))}/manifest.json (quality_metrics)")
     table(
         ["prompt", "expected", "base", "expert"],
         [

@@ -27,8 +27,8 @@ class EvalOutcome:
     experts: tuple[str, ...]  # the active set of the expert pass, in load order
     base_outputs: tuple[str, ...]
     expert_outputs: tuple[str, ...]
-    base_correct: tuple[bool, ...]
-    expert_correct: tuple[bool, ...]
+    base_correct: tuple[float, ...]  # each item: 1.0/0.0 (pass/fail) or a graded value
+    expert_correct: tuple[float, ...]
     base_score: float
     expert_score: float
     seconds: float

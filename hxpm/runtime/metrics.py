@@ -13,17 +13,38 @@ fraction of items answered true.
 | ``regex`` | the stripped output fully matches ``evaluation.pattern`` |
 | ``label`` | the first line, or the first word, of the output equals the expected label, |
 |           | ignoring case, surrounding whitespace and trailing punctuation |
+
+Two graded metrics give each item a value from 0 to 1 (the score is their mean):
+
+* ``token_f1``: the harmonic mean of token precision and recall between output and expected,
+  tokens being the lower-cased words after removing punctuation and the articles a/an/the
+  (the SQuAD evaluation's normalisation; Rajpurkar et al., 2016).
+* ``bleu``: sentence BLEU-4 on whitespace tokens: the geometric mean of the clipped 1- to
+  4-gram precisions times the brevity penalty ``exp(1 - r/c)`` when the output is shorter
+  (Papineni et al., 2002), each precision smoothed as ``(matches + 1) / (total + 1)`` for
+  n > 1 (Lin & Och, 2004, "smoothing 1"), so one missing 4-gram does not zero a sentence.
 """
 
 from __future__ import annotations
 
 import json
+import math
 import re
+from collections import Counter
 from collections.abc import Callable, Sequence
 from functools import lru_cache
 from typing import Any
 
-METRICS = ("exact_match", "json_valid", "json_exact", "prefix_match", "regex", "label")
+METRICS = (
+    "exact_match",
+    "json_valid",
+    "json_exact",
+    "prefix_match",
+    "regex",
+    "label",
+    "token_f1",
+    "bleu",
+)
 _PUNCTUATION = " \t.,;:!?\"'`"
 
 
@@ -45,8 +66,8 @@ def check_expected(metric: str, expected: str) -> str | None:
     return None
 
 
-def scorer(metric: str, *, pattern: str | None = None) -> Callable[[str, str], bool]:
-    """``score(output, expected) -> bool`` for ``metric``.
+def scorer(metric: str, *, pattern: str | None = None) -> Callable[[str, str], float]:
+    """``score(output, expected) -> value in [0, 1]`` for ``metric`` (1/0 when pass/fail).
 
     Raises:
         ValueError: an unknown metric, or ``regex`` without a valid pattern (the recipe
@@ -62,6 +83,10 @@ def scorer(metric: str, *, pattern: str | None = None) -> Callable[[str, str], b
         return lambda out, exp: out.lstrip().startswith(exp.strip())
     if metric == "label":
         return _label
+    if metric == "token_f1":
+        return token_f1
+    if metric == "bleu":
+        return bleu
     if metric == "regex":
         if pattern is None or check_pattern(pattern) is not None:
             raise ValueError(f"the regex metric needs a valid pattern, got {pattern!r}")
@@ -72,11 +97,46 @@ def scorer(metric: str, *, pattern: str | None = None) -> Callable[[str, str], b
 
 def score(
     metric: str, outputs: Sequence[str], expected: Sequence[str], *, pattern: str | None = None
-) -> tuple[float, tuple[bool, ...]]:
-    """The fraction of items that count, and each item's verdict."""
+) -> tuple[float, tuple[float, ...]]:
+    """The mean of the items' values, and each item's value (1.0/0.0 for pass/fail metrics)."""
     judge = scorer(metric, pattern=pattern)
-    verdicts = tuple(judge(o, e) for o, e in zip(outputs, expected, strict=True))
-    return (sum(verdicts) / len(verdicts) if verdicts else 0.0), verdicts
+    values = tuple(float(judge(o, e)) for o, e in zip(outputs, expected, strict=True))
+    return (sum(values) / len(values) if values else 0.0), values
+
+
+_ARTICLES = re.compile(r"\b(a|an|the)\b")
+_PUNCT = re.compile(r"[^\w\s]")
+
+
+def _words(text: str) -> list[str]:
+    return _ARTICLES.sub(" ", _PUNCT.sub(" ", text.casefold())).split()
+
+
+def token_f1(output: str, expected: str) -> float:
+    got, want = _words(output), _words(expected)
+    if not got or not want:
+        return float(got == want)
+    common = sum((Counter(got) & Counter(want)).values())
+    if common == 0:
+        return 0.0
+    precision, recall = common / len(got), common / len(want)
+    return 2 * precision * recall / (precision + recall)
+
+
+def bleu(output: str, expected: str) -> float:
+    got, want = output.split(), expected.split()
+    if not got or not want:
+        return float(got == want)
+    logs = 0.0
+    for n in range(1, 5):
+        grams = Counter(tuple(got[i : i + n]) for i in range(len(got) - n + 1))
+        ref = Counter(tuple(want[i : i + n]) for i in range(len(want) - n + 1))
+        matches, total = sum((grams & ref).values()), max(0, len(got) - n + 1)
+        if n == 1 and matches == 0:
+            return 0.0
+        logs += math.log((matches + (n > 1)) / (total + (n > 1)))
+    penalty = 1.0 if len(got) >= len(want) else math.exp(1 - len(want) / len(got))
+    return penalty * math.exp(logs / 4)
 
 
 @lru_cache(maxsize=4096)

@@ -22,9 +22,6 @@ The weights are saved in peft's ``save_pretrained`` layout (``adapter_config.jso
 from __future__ import annotations
 
 import contextlib
-import copy
-import json
-import math
 import os
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -38,15 +35,21 @@ from hxpm.core.digest import digests_equal
 from hxpm.errors import BaseMismatchError, InferenceError, ManifestError
 
 from . import adapters as adapter_io
-from . import trainset
+from . import train_files, trainset
 from .device import choose_device
 from .loader import load_model, load_tokenizer, quiet_transformers, verify_base
 from .merge import Merger, why_not_mergeable
-from .recipe import Example, TrainConfig
+from .recipe import (
+    ChatExample,
+    Example,
+    PreferenceExample,
+    SftExample,
+    TextExample,
+    TrainConfig,
+)
 from .refs import AdapterRef, BaseRef
 
-NEW = "hxtrain"  # the peft adapter name of the adapter being trained
-_SAVED_PREFIX = "base_model.model."
+NEW = train_files.NEW  # the peft adapter name of the adapter being trained
 
 
 @dataclass(frozen=True)
@@ -55,7 +58,7 @@ class TrainJob:
 
     base: BaseRef
     config: TrainConfig
-    examples: tuple[Example, ...]
+    examples: tuple[SftExample | PreferenceExample, ...]  # pairs when config.method is dpo
     output_dir: Path
     name: str = "expert"
     load_order: int = 0
@@ -66,6 +69,10 @@ class TrainJob:
     max_steps: int | None = None  # overrides the epoch count: exactly this many steps
     device: str = "auto"
     threads: int | None = None  # CPU threads (None: default_threads())
+    validation: tuple[SftExample | PreferenceExample, ...] = ()  # loss every eval_steps
+    init_adapter: Path | None = None  # start from this trained adapter (DPO after SFT)
+    checkpoint_dir: Path | None = None  # checkpoint-N folders (None: output_dir/checkpoints)
+    resume: bool = False  # continue from the newest complete checkpoint
 
 
 @dataclass(frozen=True)
@@ -86,6 +93,11 @@ class TrainOutcome:
     # running the saved set reproduces training: tests compare the two).
     probe_ids: tuple[int, ...] = field(repr=False, default=())
     probe_logits: torch.Tensor | None = field(repr=False, default=None)
+    first_step: int = 1  # > 1: resumed, losses start at this global step
+    eval_loss: float | None = None  # the last validation loss (None: no validation set)
+    warnings: tuple[str, ...] = ()
+    # DPO: the share of validation pairs whose chosen answer is the likelier, before / after
+    preference: tuple[float, float] | None = None
 
 
 def train(
@@ -105,47 +117,100 @@ def train(
     started = time.perf_counter()
     device, dtype = choose_device(job.device)
     digest = verify_base(job.base)
+    checkpoints = job.checkpoint_dir or Path(job.output_dir) / "checkpoints"
+    resume_from = train_files.resume_point(checkpoints) if job.resume else None
     with cpu_threads(job.threads) if device.type == "cpu" else contextlib.nullcontext():
         tokenizer = load_tokenizer(job.base)
         model = load_model(job.base, device, dtype)
         closure = _closure_files(job, model, digest)
         ordered = _load_order(job, closure)
-        encoded = trainset.encode(
-            tokenizer,
-            model,
-            job.examples,
-            max_length=_max_length(job, model),
-            templates=[
-                job.prompt_template if ref is None else ref.prompt_template for ref, _ in ordered
-            ],
-        )
+        templates = [
+            job.prompt_template if ref is None else ref.prompt_template for ref, _ in ordered
+        ]
+        data = _encode(job, tokenizer, model, _max_length(job, model), templates)
+        if not job.resume:
+            train_files.clear_checkpoints(checkpoints)
         with _seeded(job.seed, device):
             mode, trainable = _compose(model, job, closure, ordered)
+            if job.init_adapter is not None:
+                train_files.load_adapter(model, job.init_adapter)
             t0 = time.perf_counter()
-            losses = _optimise(model, job, encoded, trainable, tokenizer, device, on_step)
+            result, notes, preference = _optimise(
+                model, job, data, trainable, device, checkpoints, resume_from, on_step
+            )
             train_s = time.perf_counter() - t0
-        probe = encoded.items[0].ids
-        probe_logits = _logits(model, probe, device)
-        _save(model, job)
+        probe_logits = _logits(model, data.probe, device)
+        train_files.save_adapter(model, job.output_dir)
     del model
     if device.type == "cuda":
         torch.cuda.empty_cache()
+    losses = list(result.losses) or [float("nan")]
     tail = losses[-min(10, len(losses)) :]
     return TrainOutcome(
         job.output_dir,
-        len(losses),
+        result.first_step + len(result.losses) - 1,
         losses[0],
         sum(tail) / len(tail),
         time.perf_counter() - started,
         train_s,
-        len(encoded.items),
-        encoded.truncated,
-        encoded.skipped,
+        len(data.train),
+        data.truncated,
+        data.skipped,
         mode,
         str(device),
-        tuple(losses),
-        probe,
+        tuple(result.losses),
+        data.probe,
         probe_logits,
+        result.first_step,
+        result.eval_loss,
+        notes,
+        preference,
+    )
+
+
+@dataclass(frozen=True)
+class _Data:
+    train: tuple[Any, ...]  # Encoded items, or (chosen, rejected) pairs for DPO
+    eval: tuple[Any, ...]
+    truncated: int
+    skipped: int
+    pad: int
+    probe: tuple[int, ...]  # the first training sequence
+
+
+def _encode(
+    job: TrainJob, tokenizer: Any, model: Any, length: int, templates: list[str | None]
+) -> _Data:
+    from hxpm.errors import UsageError
+
+    kw: dict[str, Any] = {"max_length": length, "templates": templates}
+    dpo = job.config.method == "dpo"
+    wanted = PreferenceExample if dpo else (Example, TextExample, ChatExample)
+    if not all(isinstance(e, wanted) for e in (*job.examples, *job.validation)):
+        raise UsageError(
+            f"method {job.config.method} trains on "
+            + (
+                "preference pairs (prompt, chosen, rejected)"
+                if dpo
+                else "text, prompt/completion or messages records, not preference pairs"
+            ),
+            hint="Set training.config.method to match the dataset (docs/training.md).",
+        )
+    end = trainset.end_of_turn(model, tokenizer)
+    pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else end
+    if dpo:
+        train_pairs = [e for e in job.examples if isinstance(e, PreferenceExample)]
+        held_pairs = [e for e in job.validation if isinstance(e, PreferenceExample)]
+        pairs = trainset.encode_pairs(tokenizer, model, train_pairs, **kw)
+        heldout = trainset.encode_pairs(tokenizer, model, held_pairs, **kw) if held_pairs else ()
+        cut = sum(c.truncated or r.truncated for c, r in pairs)
+        return _Data(pairs, heldout, cut, len(train_pairs) - len(pairs), pad, pairs[0][0].ids)
+    train_sft = [e for e in job.examples if not isinstance(e, PreferenceExample)]
+    held_sft = [e for e in job.validation if not isinstance(e, PreferenceExample)]
+    encoded = trainset.encode(tokenizer, model, train_sft, **kw)
+    validation = trainset.encode(tokenizer, model, held_sft, **kw).items if held_sft else ()
+    return _Data(
+        encoded.items, validation, encoded.truncated, encoded.skipped, pad, encoded.items[0].ids
     )
 
 
@@ -233,7 +298,7 @@ def _compose(
     job: TrainJob,
     closure: Sequence[tuple[AdapterRef, adapter_io.AdapterFiles]],
     ordered: Sequence[tuple[AdapterRef | None, Any]],
-) -> tuple[str, list[torch.nn.Parameter]]:
+) -> tuple[str, list[tuple[str, torch.nn.Parameter]]]:
     """Attach the frozen closure and the new trainable adapter; returns (mode, params)."""
     from peft.functional import inject_adapter_in_model, set_adapter
     from peft.tuners.tuners_utils import cast_adapter_dtype
@@ -263,7 +328,7 @@ def _compose(
         mine = f".{NEW}." in name or name.endswith(f".{NEW}")
         param.requires_grad_(mine)
         if mine:
-            trainable.append(param)
+            trainable.append((name, param))
     return ("merged" if merged else "stacked"), trainable
 
 
@@ -278,132 +343,49 @@ def _max_length(job: TrainJob, model: torch.nn.Module) -> int:
 def _optimise(
     model: torch.nn.Module,
     job: TrainJob,
-    encoded: trainset.EncodedSet,
-    params: list[torch.nn.Parameter],
-    tokenizer: Any,
+    data: _Data,
+    params: list[tuple[str, torch.nn.Parameter]],
     device: torch.device,
+    checkpoints: Path,
+    resume_from: Path | None,
     on_step: Callable[[int, int, float], None] | None,
-) -> list[float]:
+) -> tuple[Any, tuple[str, ...], tuple[float, float] | None]:
+    """Run transformers' Trainer over ``params``: (LoopResult, warnings, DPO preference)."""
+    from . import train_dpo, train_loop
+
     c = job.config
-    items = encoded.items
-    per_epoch = math.ceil(
-        trainset.epoch_batches(len(items), c.batch_size) / c.gradient_accumulation_steps
+    args, notes = train_loop.training_arguments(
+        c,
+        output_dir=checkpoints,
+        device=device,
+        seed=job.seed,
+        epochs=job.epochs if job.epochs is not None else c.epochs,
+        max_steps=job.max_steps if job.max_steps is not None else c.max_steps,
+        has_eval=bool(data.eval),
     )
-    epochs = job.epochs if job.epochs is not None else c.epochs
-    total = job.max_steps if job.max_steps is not None else max(1, math.ceil(epochs * per_epoch))
-    optimizer = torch.optim.AdamW(params, lr=c.learning_rate, weight_decay=c.weight_decay)
-    schedule = torch.optim.lr_scheduler.LambdaLR(
-        optimizer, lambda step: lr_factor(step, total, c.warmup_steps, c.lr_scheduler)
-    )
-    pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else encoded.end_token
-    generator = torch.Generator().manual_seed(job.seed)
-    groups = trainset.iterate_groups(items, c.batch_size, c.gradient_accumulation_steps, generator)
-    losses: list[float] = []
-    model.train()
-    try:
-        for step in range(1, total + 1):
-            batches = [trainset.collate([items[i] for i in b], pad, device) for b in next(groups)]
-            tokens = sum(b.tokens for b in batches)
-            loss_sum = 0.0
-            for batch in batches:
-                loss = _batch_loss(model, batch)
-                (loss / tokens).backward()
-                loss_sum += float(loss.detach())
-            value = loss_sum / tokens
-            if not math.isfinite(value):
-                raise InferenceError(
-                    f"training diverged: the loss is {value} at step {step}",
-                    hint="Lower training.config.learning_rate.",
-                )
-            torch.nn.utils.clip_grad_norm_(params, c.max_grad_norm)
-            optimizer.step()
-            schedule.step()
-            optimizer.zero_grad(set_to_none=True)
-            losses.append(value)
-            if on_step is not None:
-                on_step(step, total, value)
-    finally:
-        model.eval()
-    return losses
-
-
-def _batch_loss(model: torch.nn.Module, batch: trainset.Batch) -> torch.Tensor:
-    """Summed cross-entropy over the labelled tokens (logits only where needed)."""
-    out = model(
-        input_ids=batch.input_ids,
-        attention_mask=batch.attention_mask,
-        use_cache=False,
-        logits_to_keep=batch.keep,
-    )
-    targets = batch.labels[:, batch.keep + 1]
-    return torch.nn.functional.cross_entropy(
-        out.logits.float().flatten(0, 1),
-        targets.flatten(),
-        ignore_index=trainset.IGNORE,
-        reduction="sum",
-    )
-
-
-def lr_factor(step: int, total: int, warmup: int, scheduler: str) -> float:
-    """Multiplier of the learning rate before optimizer step ``step`` (0-based)."""
-    if step < warmup:
-        return (step + 1) / (warmup + 1)
-    if scheduler == "constant":
-        return 1.0
-    progress = (step - warmup) / max(1, total - warmup)
-    if scheduler == "linear":
-        return max(0.0, 1.0 - progress)
-    return 0.5 * (1.0 + math.cos(math.pi * min(progress, 1.0)))
+    preference = None
+    trainer: train_loop.HxTrainer
+    with quiet_transformers():
+        if c.method == "dpo":
+            trainer, before = train_dpo.dpo_trainer(
+                model, args, params, data.train, data.eval, data.pad, beta=c.beta, device=device
+            )
+        else:
+            trainer = train_loop.sft_trainer(model, args, params, data.train, data.eval, data.pad)
+        result = train_loop.run(trainer, resume_from=resume_from, on_step=on_step)
+    if c.method == "dpo" and data.eval:
+        after = train_dpo.pair_logps(model, data.eval, data.pad, c.batch_size, device)
+        preference = (
+            train_dpo.preference_accuracy(before),
+            train_dpo.preference_accuracy(after),
+        )
+    return result, notes, preference
 
 
 def _logits(model: torch.nn.Module, ids: Sequence[int], device: torch.device) -> torch.Tensor:
     with torch.inference_mode():
         tensor = torch.tensor([list(ids)], dtype=torch.long, device=device)
         return model(input_ids=tensor, use_cache=False).logits[0].float().cpu()
-
-
-# --- saving ----------------------------------------------------------------------------------
-
-
-def _save(model: torch.nn.Module, job: TrainJob) -> None:
-    """Write peft's layout atomically: each file to a temporary name, then renamed."""
-    from peft.utils import get_peft_model_state_dict
-    from safetensors.torch import save_file
-
-    state = get_peft_model_state_dict(model, adapter_name=NEW, save_embedding_layers=False)
-    tensors = {
-        _SAVED_PREFIX + key: value.detach().to("cpu", torch.float32).contiguous()
-        for key, value in sorted(state.items())
-    }
-    configs = cast("dict[str, Any]", model.peft_config)  # set by peft on the model
-    config = copy.copy(configs[NEW])
-    config.inference_mode = True
-    text = json.dumps(_jsonable(config.to_dict()), indent=2, sort_keys=True) + "\n"
-    out = Path(job.output_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    weights_tmp = out / f".{adapter_io.WEIGHTS_FILE}.tmp"
-    config_tmp = out / f".{adapter_io.CONFIG_FILE}.tmp"
-    try:
-        save_file(tensors, str(weights_tmp), metadata={"format": "pt"})
-        config_tmp.write_text(text, encoding="utf-8")
-        os.replace(weights_tmp, out / adapter_io.WEIGHTS_FILE)
-        os.replace(config_tmp, out / adapter_io.CONFIG_FILE)
-    finally:
-        for tmp in (weights_tmp, config_tmp):
-            tmp.unlink(missing_ok=True)
-
-
-def _jsonable(value: Any) -> Any:
-    """peft configs hold sets and enums: sorted lists and plain strings, for stable bytes."""
-    if isinstance(value, dict):
-        return {str(k): _jsonable(v) for k, v in value.items()}
-    if isinstance(value, (set, frozenset)):
-        return sorted(_jsonable(v) for v in value)
-    if isinstance(value, (list, tuple)):
-        return [_jsonable(v) for v in value]
-    if hasattr(value, "value") and not isinstance(value, (str, int, float, bool)):
-        return value.value  # PeftType / TaskType enums
-    return value
 
 
 # --- process state ---------------------------------------------------------------------------
@@ -421,22 +403,18 @@ def cpu_threads(requested: int | None) -> Iterator[None]:
 
 
 def default_threads() -> int:
-    """torch's thread count, at most the CPUs this process may use that nothing else runs on.
+    """torch's thread count, at most the CPUs this process may use.
 
-    OpenMP threads wait for each other at every operation: with two cores and another busy
-    process, two threads ran a training step ~10x slower than one (measured on the tiny base),
-    while on idle cores the second thread gains ~1.5x. So the CPUs other processes are running
-    on right now (the kernel's count of runnable tasks) are left to them.
+    Fixed for a machine: float sums depend on how work is split among threads, so a count
+    that followed the machine's load would give the same seed different weights.
+    ``--threads`` (``TrainJob.threads``) sets it; on a CPU shared with busy processes, fewer
+    threads are faster (OpenMP threads wait for each other at every operation).
     """
     try:
         usable = len(os.sched_getaffinity(0))
     except AttributeError:  # not Linux
         usable = os.cpu_count() or 1
-    try:  # "/proc/loadavg": ... runnable/total ...; this thread is one of the runnable
-        others = int(Path("/proc/loadavg").read_text().split()[3].split("/")[0]) - 1
-    except (OSError, ValueError, IndexError):
-        others = 0
-    return max(1, min(torch.get_num_threads(), usable - max(0, others)))
+    return max(1, min(torch.get_num_threads(), usable))
 
 
 @contextlib.contextmanager

@@ -1,34 +1,34 @@
-"""Turn prompt/completion examples into token batches for supervised fine-tuning.
+"""Turn training examples into token sequences with the ranges that carry loss.
 
-Each example becomes ``prompt ids + completion ids + end-of-turn id``: the prompt is rendered
-by ``templates.build_prompt`` exactly as ``Session.generate`` renders it at run time, and the
-end-of-turn token (``<|im_end|>`` for ChatML models) is one that ``generate`` stops on, so the
-expert learns to stop. Only completion tokens (and the end token) carry loss.
+A prompt/completion example becomes ``prompt ids + completion ids + end-of-turn id``: the
+prompt is rendered by ``templates.build_prompt`` exactly as ``Session.generate`` renders it at
+run time, and the end-of-turn token (``<|im_end|>`` for ChatML models) is one that
+``generate`` stops on, so the expert learns to stop. Only completion tokens (and the end
+token) carry loss. Text carries loss on its assistant turns (all of it without chat
+markers); a conversation is rendered with the base's chat template and carries loss on its
+assistant messages. Preference pairs become two such sequences each.
 """
 
 from __future__ import annotations
 
-import math
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
-
-import torch
 
 from hxpm.errors import InferenceError, UsageError
 
 from .generate import eos_token_ids
-from .recipe import Example
+from .recipe import Example, PreferenceExample, SftExample, TextExample
 from .templates import build_prompt
 
 IGNORE = -100
-_GROUP = 16  # batches per length-sorted group (less padding, still shuffled)
+Span = tuple[int, int]  # [start, end) token positions
 
 
 @dataclass(frozen=True, slots=True)
 class Encoded:
     ids: tuple[int, ...]
-    prompt_len: int  # tokens before the first one that carries loss
+    labelled: tuple[Span, ...]  # the token ranges that carry loss
     truncated: bool
 
 
@@ -38,15 +38,6 @@ class EncodedSet:
     truncated: int
     skipped: int  # prompts so long that no completion token fit in max_length
     end_token: int
-
-
-@dataclass(frozen=True, slots=True)
-class Batch:
-    input_ids: torch.Tensor  # [B, T] right-padded
-    attention_mask: torch.Tensor | None  # None when no row is padded
-    labels: torch.Tensor  # [B, T]: the token itself where it carries loss, else IGNORE
-    keep: torch.Tensor  # 1D positions whose logits predict a labelled token
-    tokens: int  # labelled tokens
 
 
 def end_of_turn(model: Any, tokenizer: Any) -> int:
@@ -74,83 +65,130 @@ def end_of_turn(model: Any, tokenizer: Any) -> int:
 def encode(
     tokenizer: Any,
     model: Any,
-    examples: Sequence[Example],
+    examples: Sequence[SftExample],
     *,
     templates: Sequence[str | None],
     max_length: int,
 ) -> EncodedSet:
-    """Tokenize ``examples``; completions are cut at ``max_length`` (their end token too)."""
+    """Tokenize ``examples``; each is cut at ``max_length`` tokens.
+
+    Raises:
+        UsageError: no example keeps a token that carries loss within ``max_length``.
+    """
     end = end_of_turn(model, tokenizer)
     items, truncated, skipped = [], 0, 0
     for ex in examples:
-        rendered = build_prompt(tokenizer, ex.prompt, system=None, templates=templates)
-        prompt = list(
-            tokenizer(rendered.text, add_special_tokens=rendered.add_special_tokens)["input_ids"]
-        )
-        completion = list(tokenizer(ex.completion, add_special_tokens=False)["input_ids"])
-        ids = prompt + completion + [end]
-        if len(prompt) >= max_length:
+        if isinstance(ex, Example):
+            ids, spans = _prompt_completion(tokenizer, ex.prompt, ex.completion, templates, end)
+        elif isinstance(ex, TextExample):
+            ids, spans = _text(tokenizer, ex.text, ex.spans or ((0, len(ex.text)),))
+        else:
+            text, char_spans = render_chat(tokenizer, ex.messages)
+            ids, spans = _text(tokenizer, text, char_spans)
+        item = _cut(ids, spans, max_length)
+        if item is None:
             skipped += 1
             continue
-        cut = len(ids) > max_length
-        truncated += cut
-        items.append(Encoded(tuple(ids[:max_length]), len(prompt), cut))
+        truncated += item.truncated
+        items.append(item)
     if not items:
         raise UsageError(
-            f"no training example fits in max_length={max_length} tokens: every "
-            "prompt (with its chat template) is at least that long",
+            f"no training example fits in max_length={max_length} tokens: in every one, "
+            "the text before the part to learn (with its chat template) is at least that long",
             hint="Raise training.config.max_length.",
         )
     return EncodedSet(tuple(items), truncated, skipped, end)
 
 
-def batch_order(
-    lengths: Sequence[int], batch_size: int, generator: torch.Generator
-) -> list[list[int]]:
-    """One epoch of batches (indices): shuffled, grouped by length to cut padding."""
-    perm = torch.randperm(len(lengths), generator=generator).tolist()
-    batches: list[list[int]] = []
-    span = batch_size * _GROUP
-    for start in range(0, len(perm), span):
-        group = sorted(perm[start : start + span], key=lambda i: -lengths[i])
-        batches.extend(group[i : i + batch_size] for i in range(0, len(group), batch_size))
-    order = torch.randperm(len(batches), generator=generator).tolist()
-    return [batches[i] for i in order]
+def encode_pairs(
+    tokenizer: Any,
+    model: Any,
+    pairs: Sequence[PreferenceExample],
+    *,
+    templates: Sequence[str | None],
+    max_length: int,
+) -> tuple[tuple[Encoded, Encoded], ...]:
+    """(chosen, rejected) token sequences of DPO pairs; pairs that do not fit are left out.
+
+    Raises:
+        UsageError: no pair fits in ``max_length``.
+    """
+    end = end_of_turn(model, tokenizer)
+    out = []
+    for pair in pairs:
+        both = [
+            _cut(*_prompt_completion(tokenizer, pair.prompt, answer, templates, end), max_length)
+            for answer in (pair.chosen, pair.rejected)
+        ]
+        if both[0] is not None and both[1] is not None:
+            out.append((both[0], both[1]))
+    if not out:
+        raise UsageError(
+            f"no preference pair fits in max_length={max_length} tokens",
+            hint="Raise training.config.max_length.",
+        )
+    return tuple(out)
 
 
-def epoch_batches(n: int, batch_size: int) -> int:
-    return math.ceil(n / batch_size)
-
-
-def collate(items: Sequence[Encoded], pad_id: int, device: torch.device) -> Batch:
-    width = max(len(e.ids) for e in items)
-    ids = torch.full((len(items), width), pad_id, dtype=torch.long)
-    labels = torch.full((len(items), width), IGNORE, dtype=torch.long)
-    mask = torch.zeros((len(items), width), dtype=torch.long)
-    for row, e in enumerate(items):
-        n = len(e.ids)
-        ids[row, :n] = torch.tensor(e.ids)
-        labels[row, e.prompt_len : n] = ids[row, e.prompt_len : n]
-        mask[row, :n] = 1
-    # Position t predicts token t+1: keep the positions from the first labelled one - 1.
-    first = min(e.prompt_len for e in items) - 1
-    keep = torch.arange(first, width - 1)
-    padded = bool((mask == 0).any())
-    return Batch(
-        ids.to(device),
-        mask.to(device) if padded else None,
-        labels.to(device),
-        keep.to(device),
-        int((labels != IGNORE).sum()),
+def _prompt_completion(
+    tokenizer: Any, prompt: str, completion: str, templates: Sequence[str | None], end: int
+) -> tuple[list[int], list[Span]]:
+    rendered = build_prompt(tokenizer, prompt, system=None, templates=templates)
+    head = list(
+        tokenizer(rendered.text, add_special_tokens=rendered.add_special_tokens)["input_ids"]
     )
+    tail = list(tokenizer(completion, add_special_tokens=False)["input_ids"])
+    ids = head + tail + [end]
+    return ids, [(len(head), len(ids))]
 
 
-def iterate_groups(
-    encoded: Sequence[Encoded], batch_size: int, accumulation: int, generator: torch.Generator
-) -> Iterator[list[list[int]]]:
-    """Endless optimizer steps, each ``accumulation`` batches (fewer at an epoch's end)."""
-    lengths = [len(e.ids) for e in encoded]
-    while True:
-        batches = batch_order(lengths, batch_size, generator)
-        for start in range(0, len(batches), accumulation):
-            yield batches[start : start + accumulation]
+def _text(tokenizer: Any, text: str, char_spans: Sequence[Span]) -> tuple[list[int], list[Span]]:
+    """Token ids of ``text`` and the token ranges whose first character is in a span."""
+    enc = tokenizer(text, add_special_tokens=False, return_offsets_mapping=True)
+    ids = list(enc["input_ids"])
+    spans: list[Span] = []
+    for i, (start, _) in enumerate(enc["offset_mapping"]):
+        if any(a <= start < b for a, b in char_spans):
+            if spans and spans[-1][1] == i:
+                spans[-1] = (spans[-1][0], i + 1)
+            else:
+                spans.append((i, i + 1))
+    return ids, spans
+
+
+def _cut(ids: list[int], spans: list[Span], max_length: int) -> Encoded | None:
+    kept = tuple((a, min(b, max_length)) for a, b in spans if a < max_length)
+    if not kept:
+        return None
+    return Encoded(tuple(ids[:max_length]), kept, len(ids) > max_length)
+
+
+def render_chat(
+    tokenizer: Any, messages: Sequence[tuple[str, str]]
+) -> tuple[str, tuple[Span, ...]]:
+    """A conversation as the base's chat template writes it, and its assistant spans.
+
+    An assistant message's span is what rendering it adds to the conversation before it
+    (with the generation prompt): its content and closing marker, whatever the template.
+    Bases without a template get ChatML.
+    """
+    turns = [{"role": role, "content": content} for role, content in messages]
+    spans: list[Span] = []
+    for i, (role, _) in enumerate(messages):
+        if role != "assistant":
+            continue
+        before = _render(tokenizer, turns[:i], generation_prompt=True)
+        upto = _render(tokenizer, turns[: i + 1], generation_prompt=False).rstrip()
+        if upto.startswith(before):
+            spans.append((len(before), len(upto)))
+    return _render(tokenizer, turns, generation_prompt=False), tuple(spans)
+
+
+def _render(tokenizer: Any, turns: list[dict[str, str]], *, generation_prompt: bool) -> str:
+    if getattr(tokenizer, "chat_template", None) and turns:
+        text = tokenizer.apply_chat_template(
+            turns, tokenize=False, add_generation_prompt=generation_prompt
+        )
+        return str(text)
+    body = "".join(f"<|im_start|>{t['role']}\n{t['content']}<|im_end|>\n" for t in turns)
+    return body + ("<|im_start|>assistant\n" if generation_prompt else "")

@@ -13,17 +13,20 @@ new adapter, composed as the runtime will run the set (see ``hxpm.runtime.train`
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
-from hxpm.core.digest import digests_equal
+from hxpm.core.digest import digests_equal, sha256_file
 from hxpm.core.manifest import BaseVariant, Manifest
 from hxpm.errors import BaseMismatchError, NotFoundError, RuntimeMissingError, UsageError
 from hxpm.package.build import WEIGHTS_DIR
 from hxpm.services.expertset import installed_set, registered_base
+from hxpm.services.quality import quality_record, relative_dataset, write_quality
+from hxpm.services.training_data import read_training_set
 from hxpm.store.records import BaseModel, InstalledExpert
 from hxpm.store.store import Store
 
@@ -31,6 +34,7 @@ if TYPE_CHECKING:
     from hxpm.runtime.refs import AdapterRef
 
 MANIFEST = "manifest.json"
+CHECKPOINTS = "checkpoints"  # in the expert directory, one folder per base variant
 EXAMPLES_SHOWN = 5
 
 
@@ -42,7 +46,10 @@ class TrainRequest:
     epochs: float | None = None  # overrides training.config.epochs
     device: str = "auto"
     max_steps: int | None = None  # exactly this many optimizer steps (overrides epochs)
-    threads: int | None = None  # CPU threads; None: torch's default
+    threads: int | None = None  # CPU threads; None: the CPUs this process may use
+    resume: bool = False  # continue from the newest checkpoint (checkpoints/<base-slug>/)
+    method: str | None = None  # "sft" or "dpo"; None: training.config.method
+    from_scratch: bool = False  # DPO: a fresh adapter, not the expert's trained (SFT) one
 
 
 @dataclass(frozen=True)
@@ -63,6 +70,12 @@ class TrainResult:
     mode: str = ""  # "merged" (closure in the base weights) or "stacked" (peft layers)
     device: str = ""
     warnings: tuple[str, ...] = ()
+    first_step: int = 1  # > 1: resumed from the checkpoint of step first_step - 1
+    eval_loss: float | None = None  # the last validation loss (validation_path)
+    checkpoints: Path | None = None
+    method: str = "sft"
+    preference: tuple[float, float] | None = None  # DPO: held-out pairs won, before/after
+    started_from: Path | None = None  # DPO: the trained adapter it continued from
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -83,6 +96,14 @@ class TrainResult:
             "mode": self.mode,
             "device": self.device,
             "warnings": list(self.warnings),
+            "first_step": self.first_step,
+            "eval_loss": None if self.eval_loss is None else round(self.eval_loss, 6),
+            "checkpoints": str(self.checkpoints) if self.checkpoints else None,
+            "method": self.method,
+            "preference": None
+            if self.preference is None
+            else {"before": self.preference[0], "after": self.preference[1]},
+            "started_from": str(self.started_from) if self.started_from else None,
         }
 
 
@@ -94,6 +115,8 @@ class EvalRequest:
     installed: str | None = None  # evaluate an INSTALLED expert by name instead
     device: str = "auto"
     limit: int | None = None  # the first N items only
+    metric: str | None = None  # overrides evaluation.metric (not regex: it needs a pattern)
+    write: bool = False  # store the scores in the manifest's quality_metrics
 
 
 @dataclass(frozen=True)
@@ -109,8 +132,9 @@ class EvalResult:
     version: str = ""
     dataset: str = ""
     seconds: float = 0.0
-    base_correct: tuple[bool, ...] = field(default=(), repr=False)
-    expert_correct: tuple[bool, ...] = field(default=(), repr=False)
+    base_correct: tuple[float, ...] = field(default=(), repr=False)
+    expert_correct: tuple[float, ...] = field(default=(), repr=False)
+    written: dict[str, Any] | None = None  # the quality_metrics stored (--write)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -126,6 +150,7 @@ class EvalResult:
             "experts": list(self.experts),
             "examples": list(self.examples),
             "seconds": round(self.seconds, 3),
+            "written": self.written,
         }
 
 
@@ -158,18 +183,21 @@ def train_expert(
         variant_adapter=variant.adapters[0] if variant.adapters else None,
         source=str(expert_dir / MANIFEST),
     )
-    train_file = recipe_mod.dataset_file(expert_dir, recipe.dataset.path, "training.dataset.path")
-    examples = recipe_mod.read_examples(train_file)
+    method = request.method or recipe.config.method
+    data = read_training_set(expert_dir, recipe.dataset, method)
     closure = _closure(store, manifest, base)
     train_mod = _runtime("train")
     from hxpm.runtime.refs import BaseRef
     from hxpm.services.run import adapter_refs
 
     output_dir = weights_dir(expert_dir, manifest, variant)
+    start = output_dir if method == "dpo" and not request.from_scratch else None
+    if start is not None and not (output_dir / "adapter_model.safetensors").is_file():
+        start = None  # nothing trained yet: DPO from a fresh adapter
     job = train_mod.TrainJob(
         base=BaseRef(base.name, base.path, base.sha256),
-        config=recipe.config,
-        examples=examples,
+        config=dataclasses.replace(recipe.config, method=method),
+        examples=data.train,
         output_dir=output_dir,
         name=manifest.name,
         load_order=manifest.load_order,
@@ -180,6 +208,10 @@ def train_expert(
         max_steps=request.max_steps,
         device=request.device,
         threads=request.threads,
+        validation=data.validation,
+        checkpoint_dir=expert_dir / CHECKPOINTS / variant.slug,
+        resume=request.resume,
+        init_adapter=start,
     )
     out = train_mod.train(job, on_step=on_step)
     return TrainResult(
@@ -198,7 +230,13 @@ def train_expert(
         out.train_seconds,
         out.mode,
         out.device,
-        recipe.warnings,
+        (*recipe.warnings, *out.warnings),
+        out.first_step,
+        out.eval_loss,
+        job.checkpoint_dir,
+        method,
+        out.preference,
+        start,
     )
 
 
@@ -217,6 +255,8 @@ def _check_train_request(request: TrainRequest) -> None:
         problems.append(f"--epochs: expected a number > 0, got {request.epochs!r}")
     if request.max_steps is not None and request.max_steps < 1:
         problems.append(f"--max-steps: expected an integer >= 1, got {request.max_steps!r}")
+    if request.method is not None and request.method not in ("sft", "dpo"):
+        problems.append(f"--method: expected sft or dpo, got {request.method!r}")
     if request.threads is not None and request.threads < 1:
         problems.append(f"--threads: expected an integer >= 1, got {request.threads!r}")
     if problems:
@@ -283,15 +323,24 @@ def evaluate_expert(
         )
     if request.limit is not None and request.limit < 1:
         raise UsageError(f"--limit: expected an integer >= 1, got {request.limit!r}")
+    if request.write and request.expert_dir is None:
+        raise UsageError(
+            "--write stores scores in an expert directory's manifest, not in an installed expert"
+        )
     recipe_mod = _runtime("recipe")
     if request.installed is not None:
         target = _installed_target(store, request.installed, request.base)
     else:
         assert request.expert_dir is not None
         target = _dir_target(store, request.expert_dir, request.base)
-    metric = recipe_mod.parse_evaluation(target.manifest, source=target.source)
+    metric = _metric(recipe_mod, target, request.metric)
     decoding = recipe_mod.decoding_of(target.manifest)
     dataset = request.dataset or _heldout(recipe_mod, target)
+    relative = ""
+    if request.write and target.expert_dir is not None:
+        if request.limit is not None:
+            raise UsageError("--write records scores of the whole held-out set; drop --limit")
+        relative = relative_dataset(target.expert_dir, Path(dataset))
     examples = recipe_mod.read_examples(Path(dataset).expanduser(), limit=request.limit)
     _check_expected(metric.name, examples, dataset)
     evaluate_mod = _runtime("evaluate")
@@ -310,6 +359,17 @@ def evaluate_expert(
             :EXAMPLES_SHOWN
         ]
     )
+    written = None
+    if request.write and target.expert_dir is not None:
+        written = quality_record(
+            metric.name,
+            out.base_score,
+            out.expert_score,
+            out.n,
+            relative,
+            sha256_file(Path(dataset).expanduser()),
+        )
+        write_quality(target.expert_dir / MANIFEST, written)
     return EvalResult(
         metric.name,
         out.n,
@@ -324,7 +384,23 @@ def evaluate_expert(
         out.seconds,
         out.base_correct,
         out.expert_correct,
+        written,
     )
+
+
+def _metric(recipe_mod: ModuleType, target: _Target, name: str | None) -> Any:
+    spec = recipe_mod.parse_evaluation(target.manifest, source=target.source)
+    if name is None or name == spec.name:
+        return spec
+    from hxpm.runtime.metrics import METRICS
+
+    if name not in METRICS or name == "regex":
+        allowed = ", ".join(m for m in METRICS if m != "regex")
+        raise UsageError(
+            f"--metric {name[:40]!r}: expected one of {allowed}",
+            hint='regex needs a pattern: set evaluation.metric "regex" and evaluation.pattern.',
+        )
+    return recipe_mod.MetricSpec(name)
 
 
 @dataclass(frozen=True)

@@ -99,7 +99,7 @@ def test_eval_refusals(store, expert, tmp_path):  # noqa: F811
     with pytest.raises(NotFoundError, match="no trained adapter") as info:
         evaluate_expert(store, EvalRequest(untrained, heldout))
     assert "hxpm train" in info.value.hint
-    edit_manifest(expert, lambda m: m.update(evaluation={"metric": "bleu"}))
+    edit_manifest(expert, lambda m: m.update(evaluation={"metric": "rouge"}))
     with pytest.raises(ManifestError, match=r"evaluation\.metric.*exact_match"):
         evaluate_expert(store, EvalRequest(expert, heldout))
     edit_manifest(expert, lambda m: m.update(evaluation={"metric": "json_exact"}))
@@ -111,7 +111,7 @@ def test_eval_refusals(store, expert, tmp_path):  # noqa: F811
 @pytest.mark.parametrize(
     ("evaluation", "field"),
     [
-        ({"metric": "bleu"}, "evaluation.metric"),
+        ({"metric": "rouge"}, "evaluation.metric"),
         ({"metric": "regex"}, "evaluation.pattern"),
         ({"metric": "regex", "pattern": "(unclosed"}, "evaluation.pattern"),
         ({"metric": "label", "pattern": "x"}, "evaluation.pattern"),
@@ -164,5 +164,5 @@ def test_regex_metric_matches_the_whole_output():
 
 def test_unknown_metrics_are_refused():
     assert "json_exact" in METRICS
-    with pytest.raises(ValueError, match="unknown metric 'bleu'"):
-        scorer("bleu")
+    with pytest.raises(ValueError, match="unknown metric 'rouge'"):
+        scorer("rouge")

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 import torch
 
-from hxpm.errors import BaseMismatchError, ManifestError, NotFoundError, UsageError
+from hxpm.errors import BaseMismatchError, DatasetError, ManifestError, NotFoundError, UsageError
 from hxpm.services.training import TrainRequest, train_expert
 from hxpm.store.store import Store
 from tests.factories import manifest_dict
@@ -221,7 +221,7 @@ def test_a_dependent_trains_on_its_installed_requires_and_runs_stacked(cli, stor
         train_expert(store, TrainRequest(dep, max_steps=1, device="cpu"))
     train_expert(store, TrainRequest(fmt, max_steps=60, device="cpu"))
     assert cli("install", fmt, "--unsafe-allow-unsigned").code == 0
-    result = train_expert(store, TrainRequest(dep, max_steps=100, device="cpu"))
+    result = train_expert(store, TrainRequest(dep, max_steps=160, device="cpu"))
     assert result.requires == ("expert-shape@1.0.0",) and result.mode == "stacked"
     assert json.loads((dep / "adapter_config.json").read_text())["use_dora"] is True
     r = cli("install", dep, "--unsafe-allow-unsigned")
@@ -332,7 +332,7 @@ _DELETE = object()
     [
         ("training.config.rank", 0, "training.config.rank"),
         ("training.config.adapter_type", "lokr", "training.config.adapter_type"),
-        ("training.config.method", "dpo", "training.config.method"),
+        ("training.config.method", "ppo", "training.config.method"),
         ("training.config.epochs", -1, "training.config.epochs"),
         ("training.config.learning_rate", "fast", "training.config.learning_rate"),
         ("training.config.batch_size", 0, "training.config.batch_size"),
@@ -340,7 +340,11 @@ _DELETE = object()
         ("training.config.target_modules", [], "training.config.target_modules"),
         ("training.config.lr_scheduler", "step", "training.config.lr_scheduler"),
         ("training.config.warmup_steps", -3, "training.config.warmup_steps"),
-        ("training.dataset.format", "alpaca", "training.dataset.format"),
+        ("training.dataset.format", "parquet", "training.dataset.format"),
+        ("training.config.save_steps", -1, "training.config.save_steps"),
+        ("training.config.bf16", "yes", "training.config.bf16"),
+        ("training.config.gradient_checkpointing", "x", "training.config.gradient_checkpointing"),
+        ("training.config.warmup_ratio", 1.5, "training.config.warmup_ratio"),
         ("training.dataset.path", _DELETE, "training.dataset.path"),
         ("training.decoding.stop_sequences", [""], "training.decoding.stop_sequences[0]"),
         ("training.decoding.max_new_tokens", 0, "training.decoding.max_new_tokens"),
@@ -387,8 +391,10 @@ def test_bad_datasets_name_the_file_and_line(store, tiny, tmp_path):
     d = make_expert(tmp_path, "expert-color", tiny.digest, train=[color(w) for w in WORDS])
     with (d / "datasets" / "train.jsonl").open("a") as f:
         f.write('{"prompt": "x", "answer": "y"}\n')
-    with pytest.raises(UsageError, match=r"train\.jsonl line 11: .*completion"):
+    with pytest.raises(DatasetError, match=r"train\.jsonl line 11: .*completion") as info:
         train_expert(store, TrainRequest(d, device="cpu"))
+    assert info.value.line == 11 and info.value.field == "completion"
+    assert not (d / "adapter_model.safetensors").exists()
     (d / "datasets" / "train.jsonl").unlink()
     with pytest.raises(NotFoundError, match=r"training\.dataset\.path"):
         train_expert(store, TrainRequest(d, device="cpu"))
