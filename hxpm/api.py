@@ -39,13 +39,19 @@ from hxpm.services.run import (
 from hxpm.store.store import Store
 
 if TYPE_CHECKING:
+    from collections.abc import Hashable
+
     from hxpm.runtime.batch import BatchDecoder, Slot
     from hxpm.runtime.chat import Message
+    from hxpm.runtime.multilora import RowAdapters
     from hxpm.runtime.refs import GenerationConfig
 
 __all__ = ["Completion", "Prepared", "Session", "Settings", "Stream"]
 
 Conversation = str | Sequence[Any]  # a prompt, or Message / {"role", "content"} items
+# The batch group of every set that can share a forward pass with any other (plain LoRA sets
+# and the bare base, see hxpm/runtime/multilora.py); another set is a group of its own.
+MIXED: tuple[str, ...] = ("*mixed*",)
 FINISH_REASONS = {"eos": "stop", "stop": "stop", "length": "length", "cancelled": "cancelled"}
 
 
@@ -59,6 +65,8 @@ class Settings:
     top_k: int | None = None
     seed: int | None = None
     stop: tuple[str, ...] = ()
+    ignore_eos: bool = False  # generate max_tokens even past the end token (benchmarks)
+    grammar: Any = None  # a hxpm.runtime.grammar.GrammarSpec: replaces the expert's grammar
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,6 +96,7 @@ class Session:
         self._runtime = runtime  # hxpm.runtime.session.Session
         self._fixed: Selection | None = None  # None: route each prompt
         self._active_key: tuple[str, ...] | None = None
+        self._mixer: RowAdapters | None = None
         self.switches = 0
 
     @classmethod
@@ -98,10 +107,19 @@ class Session:
         device: str = "auto",
         max_loaded: int = 8,
         store: Store | None = None,
+        quantize: str | None = None,
+        adapt: bool = False,
     ) -> Session:
-        """Load ``base`` (default: the store's default base). Takes seconds: torch loads."""
+        """Load ``base`` (default: the store's default base). Takes seconds: torch loads.
+
+        ``quantize``: int8/int4/fp16/bf16/none, as ``--quantize`` (docs/runtime.md).
+        ``adapt``: a set whose experts need another RoPE scaling or quantization reloads the
+        base rather than being refused (a decoder made earlier keeps the old model)."""
         catalog = Catalog(store or Store.from_env(), base)
-        return cls(catalog, open_session(catalog.base, device=device, max_loaded=max_loaded))
+        runtime = open_session(
+            catalog.base, device=device, max_loaded=max_loaded, quantize=quantize, adapt=adapt
+        )
+        return cls(catalog, runtime)
 
     @property
     def base(self) -> str:
@@ -149,10 +167,38 @@ class Session:
 
     def activate(self, selection: Selection) -> float | None:
         """Make ``selection`` the active set; the seconds spent, or None when it already was."""
-        key = experts_label(selection)
+        return self._activate(_set_key(selection), selection.experts)
+
+    # --- batching several sets -------------------------------------------------------------
+
+    def row_adapters(self, selection: Selection) -> Hashable | None:
+        """The key a batch row runs ``selection`` under, or None: the bare base, or a set
+        that cannot share a forward pass with others (DoRA, IA³, unreadable: it runs alone)."""
+        if not selection.experts:
+            return None
+        refs = adapter_refs(selection.experts)
+        key = tuple(ref.key for ref in refs)
+        return key if self._row_mixer().prepare(key, refs) is None else None
+
+    def batch_group(self, selection: Selection) -> tuple[str, ...]:
+        """Requests of one group may decode in the same forward pass: ``MIXED`` for the bare
+        base and every plain-LoRA set, else the set's own label."""
+        if not selection.experts or self.row_adapters(selection) is not None:
+            return MIXED
+        return experts_label(selection)
+
+    def activate_group(self, selection: Selection) -> float | None:
+        """Make the model ready for ``selection``'s batch group (see ``batch_group``): the
+        bare base for ``MIXED`` (rows add their own sets), else the set merged as usual."""
+        group = self.batch_group(selection)
+        if group == MIXED:
+            return self._activate(MIXED, ())
+        return self._activate(_set_key(selection), selection.experts)
+
+    def _activate(self, key: tuple[str, ...], experts: Sequence[Any]) -> float | None:
         if key == self._active_key:
             return None
-        seconds = float(self._runtime.use(adapter_refs(selection.experts)))
+        seconds = float(self._runtime.use(adapter_refs(experts)))
         if self._active_key is not None:
             self.switches += 1
         self._active_key = key
@@ -198,7 +244,10 @@ class Session:
                 templates=[r.prompt_template for r in adapter_refs(selection.experts)],
             )
             text, special = rendered.text, rendered.add_special_tokens
-        ids = self._runtime.tokenizer(text, add_special_tokens=special)["input_ids"]
+        # verbose=False: a text longer than the context is normal here (``fit`` measures it to
+        # drop turns, ``prepare`` refuses it with a UsageError); the tokenizer's own warning
+        # about it would only reach the user's terminal.
+        ids = self._runtime.tokenizer(text, add_special_tokens=special, verbose=False)["input_ids"]
         return tuple(int(i) for i in ids)
 
     def fit(
@@ -224,8 +273,9 @@ class Session:
             turns, dropped = turns[cut:], dropped + cut
         return system + turns, dropped
 
-    def decoder(self, max_batch: int = 16) -> BatchDecoder:
-        """A batch decoder on this session's model (batch 1 where the cache cannot join)."""
+    def decoder(self, max_batch: int = 16, *, mixed: bool = False) -> BatchDecoder:
+        """A batch decoder on this session's model (batch 1 where the cache cannot join);
+        ``mixed``: rows run their own sets (``row_adapters``) in the same forward pass."""
         import torch
 
         from hxpm.runtime.batch import BatchDecoder, batchable
@@ -236,7 +286,16 @@ class Session:
             self._runtime.tokenizer,
             torch.device(self.device),
             max_batch=max_batch if batchable(model) else 1,
+            mixer=self._row_mixer() if mixed else None,
         )
+
+    def _row_mixer(self) -> RowAdapters:
+        if self._mixer is None:
+            from hxpm.runtime.multilora import RowAdapters
+
+            runtime = self._runtime
+            self._mixer = RowAdapters(runtime.model, self.base, runtime.base_digest)
+        return self._mixer
 
     def stream(
         self,
@@ -269,6 +328,9 @@ class Session:
 
     def release(self) -> None:
         """Free the model (and GPU memory); the session cannot be used afterwards."""
+        if self._mixer is not None:
+            self._mixer.close()
+            self._mixer = None
         self._runtime.close()
         self._active_key = None
 
@@ -302,6 +364,8 @@ class Stream:
         finally:
             self._decoder.cancel(slot)
             self.completion = completion_of(slot, self._selection)
+        if slot.error is not None:  # the grammar failed: no answer to give
+            raise slot.error
 
 
 def completion_of(slot: Slot, selection: Selection) -> Completion:
@@ -313,6 +377,12 @@ def completion_of(slot: Slot, selection: Selection) -> Completion:
         experts_label(selection),
         selection.why,
     )
+
+
+def _set_key(selection: Selection) -> tuple[str, ...]:
+    """What makes a merged set the same one: its installed trees, not only name@version (an
+    expert removed and installed again with other weights is another set)."""
+    return tuple(str(e.path) for e in selection.experts)
 
 
 def to_messages(conversation: Conversation) -> list[Message]:
@@ -352,4 +422,4 @@ def _config(selection: Selection, settings: Settings) -> GenerationConfig:
     config = generation_config(decoding)
     # A request's stop strings add to the expert's own (its trained end-of-answer markers).
     stops = tuple(dict.fromkeys((*config.stop, *settings.stop)))
-    return replace(config, stop=stops)
+    return replace(config, stop=stops, grammar=settings.grammar or config.grammar)

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 from hxpm.api import Session, Settings
 from hxpm.cli.output import console, escape, inert
 from hxpm.errors import HxpmError
+from hxpm.services.grammars import command_line_grammar
 from hxpm.services.run import DecodingOverrides
 from hxpm.store.store import Store
 
@@ -35,10 +36,13 @@ def chat_loop(
     overrides: DecodingOverrides,
     device: str,
     max_loaded: int,
+    quantize: str | None = None,
 ) -> None:
     err = console(stderr=True)
     t0 = time.perf_counter()
-    session = Session.open(base, device=device, max_loaded=max_loaded, store=store)
+    session = Session.open(
+        base, device=device, max_loaded=max_loaded, store=store, quantize=quantize, adapt=True
+    )
     err.print(
         f"[dim]{escape(session.base)} loaded on {session.device} in "
         f"{time.perf_counter() - t0:.1f} s. {HELP}[/]"
@@ -49,6 +53,7 @@ def chat_loop(
         overrides.top_p,
         overrides.top_k,
         overrides.seed,
+        grammar=command_line_grammar(overrides.grammar, overrides.json_schema),
     )
     history: list[Message] = []
     try:

@@ -1,27 +1,44 @@
-"""Batched decoding: several requests for the same active set advance in one forward pass.
+"""Batched decoding: several requests advance in one forward pass.
 
-Each request is prefilled alone (its own KV cache, no padding), then its cache is joined to
-the running batch: caches are left-padded to a common length and stacked along the batch
-dimension. A row's real entries are always its rightmost ``length`` columns, so one
-attention mask (zeros over the padding) and explicit position ids (each row's own length)
-make every row compute what it would compute alone. Requests may join between any two steps
-(continuous batching) and leave as soon as they finish or are cancelled; columns that became
-padding for every remaining row are cut off.
+Requests that arrive together are prefilled together (left-padded, with an attention mask
+and per-row position ids), then their cache rows are joined to the running batch: caches
+are left-padded to a common length and stacked along the batch dimension. A row's real
+entries are always its rightmost ``length`` columns, so one attention mask (zeros over the
+padding) and explicit position ids (each row's own length) make every row compute what it
+would compute alone. Requests may join between any two steps (continuous batching) and
+leave as soon as they finish or are cancelled; columns that became padding for every
+remaining row are cut off.
 
 Greedy outputs equal single-request decoding (tests/serve/test_batch.py checks it); sampled
-ones use each request's own seeded generator, as ``generate.decode`` does.
+ones use each request's own seeded generator, as ``generate.decode`` does. With a
+``RowAdapters`` (multilora.py), each row may run its own expert set in the same pass.
 """
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import torch
 
+from hxpm.errors import HxpmError
+
 from .generate import Sampler, TextStream, cache_keyword, cache_of, eos_token_ids
+from .grammar_sampling import sampler_for
+from .multilora import RowAdapters, RowKey
 from .refs import GenerationConfig
+
+
+@dataclass(frozen=True, slots=True)
+class Request:
+    """One request to prefill: its prompt, settings, set (RowAdapters key) and eos handling."""
+
+    prompt_ids: Sequence[int]
+    config: GenerationConfig
+    adapters: RowKey | None = None
+    ignore_eos: bool = False
 
 
 @dataclass(eq=False)
@@ -35,7 +52,10 @@ class Slot:
     pieces: list[str] = field(default_factory=list)
     new_ids: list[int] = field(default_factory=list)
     length: int = 0  # real entries of this row in the batch cache
-    stopped_by: str | None = None  # set when finished: "eos" | "stop" | "length" | "cancelled"
+    adapters: RowKey | None = None  # the row's set in RowAdapters; None: the model as it is
+    ignore_eos: bool = False  # decode max_new_tokens whatever comes (vLLM's ignore_eos)
+    stopped_by: str | None = None  # "eos" | "stop" | "length" | "cancelled" | "error" at the end
+    error: HxpmError | None = None  # why, when stopped_by is "error"
     text: str = ""
 
     @property
@@ -53,7 +73,13 @@ class BatchDecoder:
     """Decodes the slots of one active expert set together (see the module docstring)."""
 
     def __init__(
-        self, model: Any, tokenizer: Any, device: torch.device, *, max_batch: int = 16
+        self,
+        model: Any,
+        tokenizer: Any,
+        device: torch.device,
+        *,
+        max_batch: int = 16,
+        mixer: RowAdapters | None = None,
     ) -> None:
         self._model = model
         self._tokenizer = tokenizer
@@ -64,6 +90,7 @@ class BatchDecoder:
         self._cache: Any = None
         self._width = 0  # columns of the batch cache
         self._cache_kw = cache_keyword(model)
+        self._mixer = mixer
 
     @property
     def slots(self) -> tuple[Slot, ...]:
@@ -73,28 +100,64 @@ class BatchDecoder:
     def has_room(self) -> bool:
         return len(self._slots) < self.max_batch
 
-    def add(self, prompt_ids: Sequence[int], config: GenerationConfig) -> Slot:
-        """Prefill one request and join it to the batch; its first token is sampled already.
+    @property
+    def room(self) -> int:
+        return self.max_batch - len(self._slots)
 
-        The returned slot may be finished at once (an end token first, or max_new_tokens 1);
+    def add(
+        self, prompt_ids: Sequence[int], config: GenerationConfig, adapters: RowKey | None = None
+    ) -> Slot:
+        """Prefill one request and join it to the batch (see ``add_many``)."""
+        return self.add_many([Request(prompt_ids, config, adapters)])[0]
+
+    def add_many(self, requests: Sequence[Request]) -> list[Slot]:
+        """Prefill requests together and join them to the batch; each first token is sampled.
+
+        A returned slot may be finished at once (an end token first, or max_new_tokens 1);
         it is then never part of the batch.
         """
+        slots = [self._new_slot(r) for r in requests]
+        if not slots:
+            return []
+        width = max(len(r.prompt_ids) for r in requests)
+        rows = [[0] * (width - len(r.prompt_ids)) + list(r.prompt_ids) for r in requests]
+        lengths = torch.tensor([len(r.prompt_ids) for r in requests], device=self._device)
+        columns = torch.arange(width, device=self._device)
+        start = (width - lengths).unsqueeze(1)
+        with torch.inference_mode(), self._rows(slots):
+            out = self._model(
+                input_ids=torch.tensor(rows, dtype=torch.long, device=self._device),
+                attention_mask=(columns.unsqueeze(0) >= start).long(),
+                position_ids=(columns.unsqueeze(0) - start).clamp(min=0),
+                use_cache=True,
+                logits_to_keep=1,
+            )
+        for i, slot in enumerate(slots):
+            slot.length = slot.prompt_tokens
+            self._sample(slot, out.logits[i, -1])
+        live = [i for i, slot in enumerate(slots) if not slot.finished]
+        if live:
+            self._join([slots[i] for i in live], _rows_of(cache_of(out), live, len(slots)), width)
+        return slots
+
+    def _new_slot(self, r: Request) -> Slot:
         pieces: list[str] = []
-        slot = Slot(
-            config,
-            len(prompt_ids),
-            Sampler(config, self._device),
-            TextStream(self._tokenizer, config.stop, pieces.append),
+        stream = TextStream(self._tokenizer, r.config.stop, pieces.append)
+        sampler = sampler_for(r.config, self._device, self._model, self._tokenizer, self._eos)
+        return Slot(
+            r.config,
+            len(r.prompt_ids),
+            sampler,
+            stream,
             pieces,
+            adapters=r.adapters,
+            ignore_eos=r.ignore_eos,
         )
-        with torch.inference_mode():
-            ids = torch.tensor([list(prompt_ids)], dtype=torch.long, device=self._device)
-            out = self._model(input_ids=ids, use_cache=True, logits_to_keep=1)
-        slot.length = len(prompt_ids)
-        self._accept(slot, slot.sampler(out.logits[0, -1]))
-        if not slot.finished:
-            self._join(slot, cache_of(out))
-        return slot
+
+    def _rows(self, slots: Sequence[Slot]) -> Any:
+        if self._mixer is None:
+            return contextlib.nullcontext()
+        return self._mixer.rows([s.adapters for s in slots])
 
     def step(self) -> list[Slot]:
         """Feed every live row its last token and sample the next; return the rows that ended."""
@@ -108,7 +171,7 @@ class BatchDecoder:
         tokens = torch.tensor(
             [[s.new_ids[-1]] for s in self._slots], dtype=torch.long, device=self._device
         )
-        with torch.inference_mode():
+        with torch.inference_mode(), self._rows(self._slots):
             out = self._model(
                 input_ids=tokens,
                 attention_mask=mask,
@@ -120,7 +183,7 @@ class BatchDecoder:
         self._width += 1
         for i, slot in enumerate(self._slots):
             slot.length += 1
-            self._accept(slot, slot.sampler(out.logits[i, -1]))
+            self._sample(slot, out.logits[i, -1])
         done = [s for s in self._slots if s.finished]
         if done:
             self._keep([s for s in self._slots if not s.finished])
@@ -134,9 +197,20 @@ class BatchDecoder:
         slot.text = slot.stream.text
         self._keep([s for s in self._slots if s is not slot])
 
+    def _sample(self, slot: Slot, logits: torch.Tensor) -> None:
+        """Sample the row's next token; a row whose grammar fails ends alone, with its error
+        (the other rows of the batch go on)."""
+        try:
+            token = slot.sampler(logits)
+        except HxpmError as e:
+            slot.error = e
+            self._finish(slot, "error")
+            return
+        self._accept(slot, token)
+
     def _accept(self, slot: Slot, token: int) -> None:
         """Record a sampled token and decide whether the request has ended."""
-        if token in self._eos:
+        if token in self._eos and not slot.ignore_eos:
             self._finish(slot, "eos")
             return
         slot.new_ids.append(token)
@@ -151,23 +225,24 @@ class BatchDecoder:
 
     # --- the batch cache -------------------------------------------------------------------
 
-    def _join(self, slot: Slot, cache: Any) -> None:
+    def _join(self, slots: list[Slot], cache: Any, width: int) -> None:
+        """Append ``slots`` whose cache rows are left-padded to ``width`` columns."""
         if not self._slots:
-            self._slots, self._cache, self._width = [slot], cache, slot.length
+            self._slots, self._cache, self._width = list(slots), cache, width
             return
-        width = max(self._width, slot.length)
+        joined_width = max(self._width, width)
         for mine, theirs in zip(_layers(self._cache), _layers(cache), strict=True):
             for attr in ("keys", "values"):
                 joined = torch.cat(
                     [
-                        _pad_left(getattr(mine, attr), width),
-                        _pad_left(getattr(theirs, attr), width),
+                        _pad_left(getattr(mine, attr), joined_width),
+                        _pad_left(getattr(theirs, attr), joined_width),
                     ],
                     dim=0,
                 )
                 setattr(mine, attr, joined)
-        self._slots.append(slot)
-        self._width = width
+        self._slots.extend(slots)
+        self._width = joined_width
 
     def _keep(self, keep: list[Slot]) -> None:
         """Drop the other rows; cut the columns that are padding in every kept row."""
@@ -201,6 +276,17 @@ def _layers(cache: Any) -> list[Any]:
     if layers is None:
         raise TypeError(f"unsupported KV cache {type(cache).__name__}: no per-layer tensors")
     return list(layers)
+
+
+def _rows_of(cache: Any, rows: list[int], total: int) -> Any:
+    """The cache with only ``rows`` kept (all of it when every row is kept)."""
+    if len(rows) == total:
+        return cache
+    index = torch.tensor(rows, device=_layers(cache)[0].keys.device)
+    for layer in _layers(cache):
+        layer.keys = layer.keys[index]
+        layer.values = layer.values[index]
+    return cache
 
 
 def _pad_left(t: torch.Tensor, width: int) -> torch.Tensor:

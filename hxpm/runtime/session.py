@@ -366,9 +366,11 @@ class Session:
             system=system,
             templates=[e.ref.prompt_template for e in self._active],
         )
-        ids = self._tokenizer(rendered.text, add_special_tokens=rendered.add_special_tokens)[
-            "input_ids"
-        ]
+        # verbose=False: _check_context below says what is too long; the tokenizer's own
+        # "sequence length is longer than" warning would only reach the terminal first.
+        ids = self._tokenizer(
+            rendered.text, add_special_tokens=rendered.add_special_tokens, verbose=False
+        )["input_ids"]
         prefix = self.soft_prefix()
         soft_tokens = 0 if prefix is None else int(prefix.shape[0])
         self._check_context(len(ids) + soft_tokens, config.max_new_tokens)

@@ -19,23 +19,27 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, Response, StreamingResponse
+from fastapi.responses import JSONResponse, PlainTextResponse, Response, StreamingResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from hxpm.api import Session, last_user_text, to_messages
-from hxpm.errors import HxpmError, UsageError
+from hxpm.errors import GrammarError, HxpmError, UsageError
 from hxpm.serve.errors import NotReadyError, body_of, openai_error
 from hxpm.serve.guard import Guard
 from hxpm.serve.metrics import ServeMetrics
 from hxpm.serve.scheduler import Job, Limits, Scheduler
 from hxpm.serve.schemas import (
+    COMMON_ERRORS,
+    COMPLETION_RESPONSES,
+    HEALTH_RESPONSES,
+    METRICS_RESPONSES,
+    RESPONSE_FORMAT_TYPES,
     ChatCompletionRequest,
     CompletionRequest,
     chat_body,
     chat_chunk,
     hxpm_block,
     new_id,
-    stop_problem,
     text_body,
     text_chunk,
     usage,
@@ -53,6 +57,7 @@ class ServeConfig:
     deadline_s: float = 300.0  # per request, queueing included
     max_loaded: int = 8
     limits: Limits = field(default_factory=Limits)
+    quantize: str | None = None  # --quantize (docs/runtime.md)
 
 
 class _State:
@@ -67,7 +72,10 @@ class _State:
     def load(self) -> None:
         try:
             runtime = open_session(
-                self.catalog.base, device=self.config.device, max_loaded=self.config.max_loaded
+                self.catalog.base,
+                device=self.config.device,
+                max_loaded=self.config.max_loaded,
+                quantize=self.config.quantize,
             )
             scheduler = Scheduler(Session(self.catalog, runtime), self.metrics, self.config.limits)
             scheduler.start()
@@ -101,9 +109,30 @@ def create_app(catalog: Catalog, config: ServeConfig = ServeConfig()) -> Any:
             await asyncio.to_thread(state.scheduler.stop)
 
     app = FastAPI(title="hxpm serve", version="1", lifespan=lifespan)
+    _publish_limits(app, config)
     _install_error_handlers(app)
     _routes(app, state)
     return Guard(app, api_key=config.api_key, max_body=config.max_body, metrics=state.metrics)
+
+
+def _publish_limits(app: FastAPI, config: ServeConfig) -> None:
+    """/openapi.json states this server's --max-tokens as the maximum of the token fields, so
+    that a body valid by the published schema is one the server accepts."""
+    build = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            schema = build()
+            for name in ("ChatCompletionRequest", "CompletionRequest"):
+                fields = schema["components"]["schemas"][name]["properties"]
+                for key in ("max_tokens", "max_completion_tokens"):
+                    for option in fields.get(key, {}).get("anyOf", ()):
+                        if option.get("type") == "integer":
+                            option["maximum"] = config.max_tokens
+            app.openapi_schema = schema
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
 
 
 def _install_error_handlers(app: FastAPI) -> None:
@@ -115,6 +144,8 @@ def _install_error_handlers(app: FastAPI) -> None:
     async def bad_request(_: Request, e: RequestValidationError) -> JSONResponse:
         first = e.errors()[0] if e.errors() else {}
         loc = [str(x) for x in first.get("loc", ()) if x != "body"]
+        if loc[:1] == ["response_format"] and len(loc) > 2 and loc[1] in RESPONSE_FORMAT_TYPES:
+            del loc[1]  # pydantic's tag of the union member: not a field of the request
         param = ".".join(loc) or None
         message = f"{param or 'body'}: {first.get('msg', 'invalid')}"
         return JSONResponse(
@@ -136,7 +167,7 @@ def _error_response(e: HxpmError) -> JSONResponse:
 
 
 def _routes(app: FastAPI, state: _State) -> None:
-    @app.get("/health")
+    @app.get("/health", responses=HEALTH_RESPONSES)
     async def health() -> JSONResponse:
         if state.scheduler is not None:
             return JSONResponse(
@@ -149,31 +180,26 @@ def _routes(app: FastAPI, state: _State) -> None:
         status = "failed" if state.problem else "loading"
         return JSONResponse({"status": status, "error": state.problem}, status_code=503)
 
-    @app.get("/metrics")
+    @app.get("/metrics", response_class=PlainTextResponse, responses=METRICS_RESPONSES)
     async def metrics() -> Response:
         return Response(
             state.metrics.render(), media_type="text/plain; version=0.0.4; charset=utf-8"
         )
 
-    @app.get("/v1/models")
+    @app.get("/v1/models", responses=COMMON_ERRORS)
     async def models() -> dict[str, Any]:
         created = int(time.time())
         return {"object": "list", "data": [m.to_dict(created) for m in state.catalog.models()]}
 
-    @app.post("/v1/chat/completions")
+    @app.post("/v1/chat/completions", responses=COMPLETION_RESPONSES)
     async def chat_completions(body: ChatCompletionRequest, request: Request) -> Response:
         messages = [{"role": m.role, "content": m.text()} for m in body.messages]
         return await _complete(state, request, body, messages, chat=True)
 
-    @app.post("/v1/completions")
+    @app.post("/v1/completions", responses=COMPLETION_RESPONSES)
     async def completions(body: CompletionRequest, request: Request) -> Response:
-        prompts = [body.prompt] if isinstance(body.prompt, str) else body.prompt
-        if len(prompts) != 1:
-            raise UsageError(
-                "prompt must be one string (batches of prompts are not served)",
-                details={"param": "prompt"},
-            )
-        return await _complete(state, request, body, prompts[0], chat=False)
+        prompt = body.prompt if isinstance(body.prompt, str) else body.prompt[0]
+        return await _complete(state, request, body, prompt, chat=False)
 
 
 async def _complete(
@@ -185,7 +211,8 @@ async def _complete(
     chat: bool,
 ) -> Response:
     scheduler = state.ready()
-    job = _job(state, body, conversation, chat=chat)
+    grammar = await _response_grammar(body)
+    job = _job(state, body, conversation, grammar, chat=chat)
     scheduler.submit(job)
     rid = new_id("chatcmpl" if chat else "cmpl")
     first = await _next_event(job, request)
@@ -222,8 +249,33 @@ async def _complete(
     return JSONResponse(out, headers=headers)
 
 
+async def _response_grammar(body: ChatCompletionRequest | CompletionRequest) -> Any:
+    """``response_format`` as a GrammarSpec, compiled once here so that a schema that does
+    not compile is a 400 before the request reaches the batch (None: free text)."""
+    spec = body.grammar()
+    if spec is None:
+        return None
+    from hxpm.runtime.grammar import compile_grammar
+
+    try:
+        # Off the event loop: a large schema may take a while to compile.
+        await asyncio.to_thread(compile_grammar, spec)
+    except GrammarError as e:
+        raise UsageError(
+            e.message,
+            hint="Send a JSON Schema object llguidance can compile (docs/serve.md).",
+            details={"param": "response_format"},
+        ) from None
+    return spec
+
+
 def _job(
-    state: _State, body: ChatCompletionRequest | CompletionRequest, conversation: Any, *, chat: bool
+    state: _State,
+    body: ChatCompletionRequest | CompletionRequest,
+    conversation: Any,
+    grammar: Any,
+    *,
+    chat: bool,
 ) -> Job:
     cap = state.config.max_tokens
     wanted = body.requested_tokens()
@@ -232,9 +284,6 @@ def _job(
             f"max_tokens is {wanted} but this server allows at most {cap}",
             details={"param": "max_tokens"},
         )
-    problem = stop_problem(body.stops())
-    if problem:
-        raise UsageError(problem, details={"param": "stop"})
     route_on = last_user_text(to_messages(conversation)) if chat else str(conversation)
     try:
         selection = state.catalog.choose(body.model, route_on)
@@ -245,7 +294,7 @@ def _job(
     return Job(
         conversation,
         selection,
-        body.settings(wanted),
+        body.settings(wanted, grammar),
         not chat,
         asyncio.get_running_loop(),
         time.monotonic() + state.config.deadline_s,

@@ -1,46 +1,51 @@
-"""Errors only the server raises, and how every HxpmError maps to an OpenAI-shaped response."""
+"""Errors only the server raises, and how every HxpmError maps to an OpenAI-shaped response.
+
+The server reuses hxpm's one error root (hxpm/errors.py): a ``ServeError`` carries the same
+message, hint, code and details as any HxpmError, and every family there answers with its
+own HTTP status (``_FAMILY_STATUS``). What the server adds is only what the CLI has no use
+for: an HTTP status and OpenAI's error ``type``, declared on the class. Those errors never
+end a process, so they keep the root's nominal exit code; they stay out of hxpm/errors.py
+(and docs/errors.md, the CLI's table) because no command can raise them. A missing API key
+is answered by the Guard (guard.py) before any route runs, with the same body shape.
+"""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 from hxpm.errors import HxpmError, NotFoundError, ResolutionError, UsageError, VerificationError
 
 
-class QueueFullError(HxpmError):
+class ServeError(HxpmError):
+    """An error of the server's own: answered with ``status`` and OpenAI's ``kind``."""
+
+    status: ClassVar[int] = 500
+    kind: ClassVar[str] = "server_error"
+
+
+class QueueFullError(ServeError):
     """Too many requests are waiting: answered 429 with Retry-After."""
 
     code = "queue-full"
-    exit_code = 6
+    status, kind = 429, "rate_limit_error"
 
 
-class DeadlineError(HxpmError):
+class DeadlineError(ServeError):
     """A request ran past its deadline (queued or generating): answered 504."""
 
     code = "deadline"
-    exit_code = 6
+    status, kind = 504, "timeout_error"
 
 
-class AuthError(HxpmError):
-    """A missing or wrong API key: answered 401."""
-
-    code = "unauthorized"
-    exit_code = 2
-
-
-class NotReadyError(HxpmError):
+class NotReadyError(ServeError):
     """The base model is still loading (or failed to load): answered 503."""
 
     code = "not-ready"
-    exit_code = 1
+    status = 503
 
 
-# (HTTP status, OpenAI error type) per error class; the first match in order wins.
-_STATUS: tuple[tuple[type[HxpmError], int, str], ...] = (
-    (QueueFullError, 429, "rate_limit_error"),
-    (DeadlineError, 504, "timeout_error"),
-    (AuthError, 401, "authentication_error"),
-    (NotReadyError, 503, "server_error"),
+# (family, HTTP status, OpenAI error type) for hxpm's own families; the first match wins.
+_FAMILY_STATUS: tuple[tuple[type[HxpmError], int, str], ...] = (
     (NotFoundError, 404, "invalid_request_error"),
     (UsageError, 400, "invalid_request_error"),
     (ResolutionError, 400, "invalid_request_error"),
@@ -49,7 +54,9 @@ _STATUS: tuple[tuple[type[HxpmError], int, str], ...] = (
 
 
 def status_of(error: HxpmError) -> tuple[int, str]:
-    for cls, status, kind in _STATUS:
+    if isinstance(error, ServeError):
+        return error.status, error.kind
+    for cls, status, kind in _FAMILY_STATUS:
         if isinstance(error, cls):
             return status, kind
     return 500, "server_error"

@@ -1,11 +1,15 @@
 """The one thread that owns the model: a bounded queue, grouping by expert set, batched decode.
 
 * Requests wait in a bounded queue (``submit`` raises QueueFullError past ``max_queue``).
-* The worker serves one expert set at a time: while requests for the active set wait (and no
-  request for another set has waited longer than ``max_wait_s``), they join the running batch
-  between decode steps (continuous batching); otherwise the batch drains, the oldest waiting
-  request's set becomes active (a *set switch*, counted) and its requests join together.
-* Each step is one forward pass for every running request of the set (hxpm.runtime.batch).
+* Requests fall into batch groups (``Session.batch_group``): every plain-LoRA set and the
+  bare base share one group, whose rows each run their own set in the same forward pass
+  (hxpm.runtime.multilora); a set that cannot (DoRA, IA³) is a group of its own, merged.
+* The worker serves one group at a time: while requests of the active group wait (and no
+  request of another group has waited longer than ``max_wait_s``), they join the running
+  batch between decode steps (continuous batching); otherwise the batch drains, the oldest
+  waiting request's group becomes active (a *set switch*, counted) and its requests join.
+* Requests admitted together are prefilled in one forward pass; each step is one forward
+  pass for every running request (hxpm.runtime.batch).
 * A request whose client went away (``Job.cancel``) or whose deadline passed leaves the batch
   at the next step.
 
@@ -42,10 +46,7 @@ class Job:
     enqueued: float = field(default_factory=time.monotonic)
     first_token_at: float | None = None
     cancelled: bool = False
-
-    @property
-    def key(self) -> tuple[str, ...]:
-        return experts_label(self.selection)
+    group: tuple[str, ...] | None = None  # Session.batch_group, set by the worker
 
     def cancel(self) -> None:
         """Called from the event loop when the client disconnects: a flag the worker reads."""
@@ -73,9 +74,10 @@ class Scheduler:
         self._cond = threading.Condition()
         self._stopping = False
         self._thread = threading.Thread(target=self._run, name="hxpm-serve-worker", daemon=True)
-        self._decoder = session.decoder(limits.max_batch)
+        self._decoder = session.decoder(limits.max_batch, mixed=True)
         self._running: dict[Any, Job] = {}  # slot -> job
-        self._active_key: tuple[str, ...] | None = None
+        self._active_group: tuple[str, ...] | None = None
+        self._active_key_seen = False  # the first activation is no switch
 
     def start(self) -> None:
         self._thread.start()
@@ -117,7 +119,7 @@ class Scheduler:
             except Exception as e:  # noqa: BLE001 -- fail the running requests, not the server
                 self._fail_all(InferenceError(f"generation failed: {str(e)[:200]}"))
 
-    def _next_job(self) -> Job | None:
+    def _next_job(self, admitted: int) -> Job | None:
         """The next waiting job to admit now, or None (see the module docstring)."""
         with self._cond:
             now = time.monotonic()
@@ -130,18 +132,24 @@ class Scheduler:
                             "the request waited in the queue past its deadline", hint="Retry later."
                         ),
                     )
-            if not self._waiting or not self._decoder.has_room:
+            if not self._waiting or self._decoder.room <= admitted:
                 return None
-            if not self._running:
-                # The batch has drained: the oldest request's set goes next (no set starves).
+            for job in self._waiting:
+                if job.group is None:
+                    job.group = self._group_of(job)
+            if not self._running and not admitted:
+                # The batch has drained: the oldest request's group goes next (none starves).
                 job = self._waiting[0]
+                self._active_group = job.group
             else:
-                # Join the running batch only if it came before the oldest request for another
-                # set (give or take max_wait_s): grouping without starving the other sets.
-                others = [j.enqueued for j in self._waiting if j.key != self._active_key]
+                # Join the running batch only if it came before the oldest request of another
+                # group (give or take max_wait_s): grouping without starving the other groups.
+                others = [j.enqueued for j in self._waiting if j.group != self._active_group]
                 limit = min(others) + self.limits.max_wait_s if others else float("inf")
                 same = [
-                    j for j in self._waiting if j.key == self._active_key and j.enqueued <= limit
+                    j
+                    for j in self._waiting
+                    if j.group == self._active_group and j.enqueued <= limit
                 ]
                 if not same:
                     return None
@@ -150,29 +158,69 @@ class Scheduler:
             self.metrics.queue_depth.set(len(self._waiting))
             return job
 
+    def _group_of(self, job: Job) -> tuple[str, ...]:
+        try:
+            return self.session.batch_group(job.selection)
+        except HxpmError:
+            return experts_label(job.selection)  # alone: activating it reports the error
+
     def _admit(self) -> None:
-        while (job := self._next_job()) is not None:
+        from hxpm.runtime.batch import Request  # torch: loaded with the session already
+
+        jobs: list[Job] = []
+        while (job := self._next_job(len(jobs))) is not None:
+            jobs.append(job)
+        ready = []
+        for job in jobs:
             try:
                 prepared = self.session.prepare(
                     job.conversation, job.selection, job.settings, raw=job.raw
                 )
                 self._activate(job)
-                slot = self._decoder.add(prepared.prompt_ids, prepared.config)
+                row = self.session.row_adapters(job.selection)
             except HxpmError as e:
                 job.emit("error", e)
                 continue
-            self.metrics.tokens_in.inc(len(prepared.prompt_ids))
+            ready.append(
+                (job, Request(prepared.prompt_ids, prepared.config, row, job.settings.ignore_eos))
+            )
+        if not ready:
+            return
+        self._prefill(ready)
+
+    def _prefill(self, ready: list[tuple[Job, Any]]) -> None:
+        """Prefill ``ready`` together; if that fails, each alone, so that one request's fault
+        (a grammar its matcher cannot build) fails that request only."""
+        try:
+            slots = self._decoder.add_many([request for _, request in ready])
+        except Exception as e:  # noqa: BLE001 -- these requests are not running yet
+            if len(ready) > 1:
+                for one in ready:
+                    self._prefill([one])
+                return
+            error = (
+                e
+                if isinstance(e, HxpmError)
+                else InferenceError(f"generation failed: {str(e)[:200]}")
+            )
+            ready[0][0].emit("error", error)
+            return
+        self._started(ready, slots)
+
+    def _started(self, ready: list[tuple[Job, Any]], slots: list[Any]) -> None:
+        for (job, request), slot in zip(ready, slots, strict=True):
+            self.metrics.tokens_in.inc(len(request.prompt_ids))
             self._running[slot] = job
             self._deliver(slot, job)
 
     def _activate(self, job: Job) -> None:
-        seconds = self.session.activate(job.selection)
+        seconds = self.session.activate_group(job.selection)
         if seconds is not None:
-            if self._active_key is not None:
+            if self._active_key_seen:
                 self.metrics.set_switches.inc()
             self.metrics.merge_seconds.observe(seconds)
             self.metrics.loaded_experts.set(len(job.selection.experts))
-        self._active_key = job.key
+        self._active_key_seen = True
 
     def _step(self) -> None:
         now = time.monotonic()
@@ -209,6 +257,9 @@ class Scheduler:
         if slot.finished:
             self.metrics.tokens_out.inc(len(slot.new_ids))
             self._running.pop(slot, None)
+            if slot.error is not None:
+                job.emit("error", slot.error)
+                return
             completion: Completion = completion_of(slot, job.selection)
             job.emit("done", completion)
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from hxpm.errors import HxpmError, NotFoundError, UsageError
+from hxpm.errors import HxpmError, InvalidRequirementError, NotFoundError, UsageError
 from hxpm.services.expertset import installed_set, registered_base
 from hxpm.services.query import newest_first
 from hxpm.services.routing import route_prompt
@@ -26,6 +26,10 @@ from hxpm.store.store import Store
 
 AUTO = "auto"
 MAX_MODEL_NAME = 1000  # characters; longer names are refused before any lookup
+MODEL_HINT = (
+    "A model is the base's name, 'auto', or installed experts (NAME or NAME@RANGE, "
+    "e.g. expert-sql@^1.0) joined with '+'."
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,6 +71,9 @@ class Catalog:
     def __init__(self, store: Store, base: str | None = None) -> None:
         self.store = store
         self.base: BaseModel = registered_base(store, base)
+        # models() resolves every expert's stack; kept until the installed rows change, so
+        # an install or removal by another process shows at the next call, no restart.
+        self._models: tuple[tuple[tuple[Any, ...], ...], list[ModelEntry]] | None = None
 
     def newest_experts(self) -> list[InstalledExpert]:
         newest: dict[str, InstalledExpert] = {}
@@ -77,7 +84,14 @@ class Catalog:
         return sorted(newest.values(), key=lambda e: e.name)
 
     def models(self) -> list[ModelEntry]:
-        """The base first, then every installed expert with its resolved stack."""
+        """The base first, then every installed expert with its resolved stack (as installed
+        now: one cheap query tells whether the last answer still holds)."""
+        state = self.store.db.installed_state()
+        if self._models is None or self._models[0] != state:
+            self._models = (state, self._resolve_models())
+        return list(self._models[1])
+
+    def _resolve_models(self) -> list[ModelEntry]:
         entries = [ModelEntry(self.base.name, None, None, str(self.base.path), ())]
         for e in self.newest_experts():
             try:
@@ -116,6 +130,8 @@ class Catalog:
         parts = [p.strip() for p in name.split("+")]
         if any(not p for p in parts):
             raise UsageError(f"model {name!r} has an empty part between '+' signs")
+        for part in parts:  # checked here so that errors name `model`, not a CLI option
+            _check_part(part)
         try:
             chosen = installed_set(self.store, parts, base=self.base.name)
         except NotFoundError as e:
@@ -129,3 +145,12 @@ class Catalog:
 
     def _known_hint(self) -> str:
         return "Installed models: " + ", ".join(self.available()) + "."
+
+
+def _check_part(part: str) -> None:
+    from hxpm.core.versions import parse_requirement
+
+    try:
+        parse_requirement(part, field="model")
+    except InvalidRequirementError as e:
+        raise InvalidRequirementError(e.message, hint=MODEL_HINT) from None

@@ -56,6 +56,18 @@ def demo_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return home
 
 
+@pytest.fixture(scope="module")
+def session() -> Iterator[object]:
+    """The tiny base loaded in this process (hxpm.runtime.session.Session), no store."""
+    from hxpm.core.digest import base_model_digest
+    from hxpm.runtime.session import BaseRef, Session
+
+    base = ROOT / "models" / "tiny-qwen3"
+    s = Session(BaseRef("tiny", base, base_model_digest(base)), device="cpu")
+    yield s
+    s.close()
+
+
 @dataclass
 class Server:
     url: str  # http://127.0.0.1:PORT
@@ -128,9 +140,9 @@ def stop_server(server: Server) -> int:
     return server.proc.returncode
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def server(demo_home: Path) -> Iterator[Server]:
-    """Default settings: loopback, no API key."""
+    """Default settings: loopback, no API key (shared by the modules that need no other)."""
     s = start_server(demo_home)
     yield s
     stop_server(s)

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import pytest
 
-from tests.serve.conftest import ROOT
-
 torch = pytest.importorskip("torch")
 
 PROMPTS = [
@@ -14,17 +12,6 @@ PROMPTS = [
     "x",
     'json please: {"a": 1, "b": [1, 2, 3]} and more words here',
 ]
-
-
-@pytest.fixture(scope="module")
-def session():
-    from hxpm.core.digest import base_model_digest
-    from hxpm.runtime.session import BaseRef, Session
-
-    base = ROOT / "models" / "tiny-qwen3"
-    s = Session(BaseRef("tiny", base, base_model_digest(base)), device="cpu")
-    yield s
-    s.close()
 
 
 def _alone(session, prompt, config):
@@ -90,3 +77,62 @@ def test_cancel_removes_a_row_and_the_others_go_on(session):
     while decoder.slots:
         decoder.step()
     assert b.text == _alone(session, PROMPTS[1], config).text
+
+
+def test_prompts_prefilled_together_match_single_decoding(session):
+    from hxpm.runtime.batch import BatchDecoder, Request
+    from hxpm.runtime.refs import GenerationConfig
+
+    config = GenerationConfig(max_new_tokens=20)
+    decoder = BatchDecoder(session.model, session.tokenizer, torch.device("cpu"))
+    ids = [session.tokenizer(p)["input_ids"] for p in PROMPTS]
+    assert len({len(i) for i in ids}) == len(ids)  # left padding really happens
+    slots = decoder.add_many([Request(i, config) for i in ids])
+    assert len(decoder.slots) == len(PROMPTS)
+    while decoder.slots:
+        decoder.step()
+    for prompt, slot in zip(PROMPTS, slots, strict=True):
+        alone = _alone(session, prompt, config)
+        assert tuple(slot.new_ids) == alone.token_ids and slot.text == alone.text
+
+
+def test_ignore_eos_decodes_max_tokens(session):
+    from hxpm.runtime.batch import BatchDecoder, Request
+    from hxpm.runtime.refs import GenerationConfig
+
+    decoder = BatchDecoder(session.model, session.tokenizer, torch.device("cpu"))
+    eos = next(iter(decoder._eos))
+    config = GenerationConfig(max_new_tokens=6)
+    slot = decoder.add_many([Request([eos, eos], config, ignore_eos=True)])[0]
+    while decoder.slots:
+        decoder.step()
+    assert len(slot.new_ids) == 6 and slot.stopped_by == "length"
+
+
+def test_a_row_whose_sampler_fails_ends_alone_with_its_error(session):
+    """A grammar that can go no further fails its own request, not the batch. llguidance
+    refuses such grammars when compiling, so no real one can be made here on demand: the
+    failing row's sampler is a stand-in that raises as GrammarMatcher.mask does."""
+    from hxpm.errors import InferenceError
+    from hxpm.runtime.batch import BatchDecoder
+    from hxpm.runtime.refs import GenerationConfig
+
+    config = GenerationConfig(max_new_tokens=20)
+    decoder = BatchDecoder(session.model, session.tokenizer, torch.device("cpu"))
+    ids = [session.tokenizer(p)["input_ids"] for p in PROMPTS[:2]]
+    good, bad = decoder.add(ids[0], config), decoder.add(ids[1], config)
+    real, calls = bad.sampler, []
+
+    def failing(logits):
+        calls.append(1)
+        if len(calls) > 3:
+            raise InferenceError("grammar: the grammar allows no token here")
+        return real(logits)
+
+    bad.sampler = failing
+    while decoder.slots:
+        decoder.step()
+    assert bad.stopped_by == "error" and "allows no token" in bad.error.message
+    assert len(bad.new_ids) == 4  # the first token (prefill) and three steps
+    alone = _alone(session, PROMPTS[0], config)
+    assert good.text == alone.text and good.stopped_by == alone.stopped_by

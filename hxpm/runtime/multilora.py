@@ -1,0 +1,241 @@
+"""Per-row LoRA: rows of one batch run different expert sets in the same forward pass.
+
+The base weights stay unmerged (the bare base); every set of plain LoRA experts is *folded*
+into one LoRA per module: the experts' ``A`` matrices stacked and their ``B`` matrices,
+scaling baked in, placed side by side, so that ``B_set @ A_set`` is exactly the sum of the
+experts' deltas (what peft's ``add_weighted_adapter(combination_type="cat")`` builds). A
+forward hook on each adapted base ``Linear`` then adds ``(x_i @ A_i^T) @ B_i^T`` for every row
+``i`` with its own set's factors, as two batched matmuls over factors gathered per row (zero
+factors for bare-base rows, so they compute exactly what the bare base computes).
+
+Only sets that fold exactly are mixed: plain LoRA on ``nn.Linear`` layers. DoRA rescales
+whole rows of the weight, IA³ multiplies, other variants change the forward: such sets are
+refused with a reason (``prepare``) and run set-at-a-time, merged, by the caller.
+
+The cost is memory: each prepared set keeps its factors, and a bound batch keeps them
+gathered per row (rows × rank × features per module), which is small for the ranks experts
+use but grows with the batch.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import OrderedDict
+from collections.abc import Hashable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+from torch import nn
+
+from hxpm.core.digest import digests_equal
+from hxpm.errors import HxpmError
+
+from . import adapters as adapter_io
+from .merge import layer_chain
+from .refs import AdapterRef
+
+RowKey = Hashable  # identifies one prepared set; None in a row means the bare base
+
+
+@dataclass(frozen=True, slots=True)
+class FoldedSet:
+    """One expert set as one LoRA per module: ``{path: (A [r, in], B·scaling [out, r])}``."""
+
+    factors: dict[str, tuple[torch.Tensor, torch.Tensor]]
+
+
+def fold(
+    model: nn.Module, refs: Sequence[AdapterRef], base_name: str, base_digest: str
+) -> FoldedSet | str:
+    """The set ``refs`` folded into one LoRA per module, or why it cannot be (a reason)."""
+    modules = dict(model.named_modules())
+    parts: dict[str, list[tuple[torch.Tensor, torch.Tensor]]] = {}
+    for ref in sorted(refs, key=lambda r: r.load_order):
+        if ref.base_sha256 and not digests_equal(ref.base_sha256.lower(), base_digest):
+            return f"{ref.name} was built for another base"
+        try:
+            files = adapter_io.read_adapter(ref, modules, base_name)
+        except HxpmError as e:
+            return e.message
+        reason = _why_not_plain(files)
+        if reason:
+            return f"{ref.name}: {reason}"
+        for path, (a, b) in _factors(model, files).items():
+            parts.setdefault(path, []).append((a, b))
+    dtype = _dtype(model)
+    folded = {
+        path: (
+            torch.cat([a for a, _ in pieces]).to(dtype),
+            torch.cat([b for _, b in pieces], dim=1).to(dtype),
+        )
+        for path, pieces in parts.items()
+    }
+    return FoldedSet(folded)
+
+
+def _why_not_plain(files: adapter_io.AdapterFiles) -> str | None:
+    config = files.config
+    if files.kind != "lora":
+        return f"{files.kind} adapters change more than a low-rank delta"
+    if getattr(config, "fan_in_fan_out", False):
+        return "fan_in_fan_out layers"
+    for variant in ("alora_invocation_tokens", "use_qalora", "arrow_config", "use_bdlora"):
+        if getattr(config, variant, None):
+            return f"a LoRA variant ({variant})"
+    return None
+
+
+def _factors(
+    model: nn.Module, files: adapter_io.AdapterFiles
+) -> dict[str, tuple[torch.Tensor, torch.Tensor]]:
+    """``{path: (A, B·scaling)}`` in float32, with the scaling peft would give each module."""
+    from peft.utils.other import get_pattern_key
+
+    config = files.config
+    by_path: dict[str, dict[str, torch.Tensor]] = {}
+    for key, tensor in files.state.items():
+        path, _, leaf = key.removeprefix("base_model.model.").partition(".lora_")
+        by_path.setdefault(path, {})[leaf] = tensor
+    out = {}
+    for path, tensors in by_path.items():
+        _, base = layer_chain(model, path)
+        if type(base) is not nn.Linear:
+            raise _NotFoldable(f"{path} is not a Linear layer")
+        a, b = tensors["A.weight"].float(), tensors["B.weight"].float()
+        rank_key = get_pattern_key(config.rank_pattern.keys(), path)
+        alpha_key = get_pattern_key(config.alpha_pattern.keys(), path)
+        r = config.rank_pattern.get(rank_key, config.r)
+        alpha = config.alpha_pattern.get(alpha_key, config.lora_alpha)
+        scaling = alpha / math.sqrt(r) if config.use_rslora else alpha / r
+        out[path] = (a, b * scaling)
+    return out
+
+
+class _NotFoldable(Exception):
+    pass
+
+
+def _dtype(model: nn.Module) -> torch.dtype:
+    return next(model.parameters()).dtype
+
+
+class RowAdapters:
+    """The hooks and the per-row factors of one model (see the module docstring).
+
+    ``prepare(key, ...)`` folds a set once; ``rows(keys)`` makes the next forward passes
+    apply ``keys[i]``'s set to row ``i`` (None: the bare base). Outside ``rows`` the hooks
+    do nothing, so other callers see the model unchanged.
+    """
+
+    def __init__(self, model: nn.Module, base_name: str, base_digest: str, *, max_sets: int = 64):
+        self._model = model
+        self._base = (base_name, base_digest)
+        self._max_sets = max(1, max_sets)
+        self._sets: OrderedDict[RowKey, FoldedSet | str] = OrderedDict()
+        self._hooks: dict[str, Any] = {}  # path -> hook handle
+        self._bound_keys: tuple[RowKey, ...] | None = None
+        self._bound: dict[str, tuple[torch.Tensor, torch.Tensor]] = {}
+        self._on = False
+
+    def prepare(self, key: RowKey, refs: Sequence[AdapterRef]) -> str | None:
+        """Fold ``refs`` under ``key`` (once); None when it can be mixed, else the reason."""
+        if key not in self._sets:
+            try:
+                folded = fold(self._model, refs, *self._base)
+            except (_NotFoldable, KeyError) as e:
+                folded = str(e)
+            self._sets[key] = folded
+            self._evict()
+            if isinstance(folded, FoldedSet):
+                self._hook(folded.factors)
+        self._sets.move_to_end(key)
+        found = self._sets[key]
+        return found if isinstance(found, str) else None
+
+    def mixable(self, key: RowKey) -> bool:
+        return isinstance(self._sets.get(key), FoldedSet)
+
+    @contextmanager
+    def rows(self, keys: Sequence[RowKey | None]) -> Iterator[None]:
+        """Within the block, row ``i`` of every forward pass runs ``keys[i]``'s set."""
+        self._bind(tuple(keys))
+        self._on = bool(self._bound)
+        try:
+            yield
+        finally:
+            self._on = False
+
+    def _bind(self, keys: tuple[RowKey | None, ...]) -> None:
+        if keys == self._bound_keys:
+            return
+        self._bound_keys = keys
+        self._bound = {}
+        sets = {k: s for k in set(keys) if isinstance(s := self._sets.get(k), FoldedSet)}
+        paths = sorted({p for s in sets.values() for p in s.factors})
+        for path in paths:
+            present = [s.factors[path] for s in sets.values() if path in s.factors]
+            rank = max(a.shape[0] for a, _ in present)
+            a0, b0 = present[0]
+            # Row gather over a bank: index 0 holds zero factors (rows without this path).
+            bank_a = torch.zeros(len(sets) + 1, rank, a0.shape[1], dtype=a0.dtype)
+            bank_b = torch.zeros(len(sets) + 1, b0.shape[0], rank, dtype=b0.dtype)
+            index = {}
+            for j, (key, s) in enumerate(sets.items(), start=1):
+                index[key] = j
+                if path in s.factors:
+                    a, b = s.factors[path]
+                    bank_a[j, : a.shape[0]] = a
+                    bank_b[j, :, : b.shape[1]] = b
+            rows = torch.tensor([index.get(k, 0) for k in keys])
+            device = self._device(path)
+            # [rows, in, r] and [rows, r, out]: x @ A^T then @ B^T as two batched matmuls.
+            self._bound[path] = (
+                bank_a[rows].transpose(1, 2).contiguous().to(device),
+                bank_b[rows].transpose(1, 2).contiguous().to(device),
+            )
+
+    def _device(self, path: str) -> torch.device:
+        _, base = layer_chain(self._model, path)
+        weight: torch.Tensor = base.weight  # type: ignore[assignment]
+        return weight.device
+
+    def _hook(self, factors: dict[str, tuple[torch.Tensor, torch.Tensor]]) -> None:
+        for path in factors:
+            if path in self._hooks:
+                continue
+            # The innermost Linear: peft may wrap the module at ``path`` later, never this one.
+            _, base = layer_chain(self._model, path)
+            self._hooks[path] = base.register_forward_hook(self._delta_hook(path))
+
+    def _delta_hook(self, path: str) -> Any:
+        def hook(module: nn.Module, args: tuple[Any, ...], output: torch.Tensor) -> Any:
+            if not self._on:
+                return None
+            factors = self._bound.get(path)
+            if factors is None:
+                return None
+            a, b = factors
+            x = args[0]
+            if x.dim() != 3 or x.shape[0] != a.shape[0]:
+                raise RuntimeError(f"{path}: {x.shape[0]} rows but {a.shape[0]} bound")
+            return torch.baddbmm(output, torch.bmm(x, a), b)
+
+        return hook
+
+    def _evict(self) -> None:
+        bound = set(self._bound_keys or ())
+        while len(self._sets) > self._max_sets:
+            victim = next((k for k in self._sets if k not in bound), None)
+            if victim is None:
+                return
+            del self._sets[victim]
+
+    def close(self) -> None:
+        """Remove the hooks (the model computes the bare base again)."""
+        for handle in self._hooks.values():
+            handle.remove()
+        self._hooks.clear()
+        self._sets.clear()
+        self._bound, self._bound_keys, self._on = {}, None, False
