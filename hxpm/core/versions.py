@@ -9,14 +9,17 @@ itself names a pre-release of the same ``major.minor.patch`` (npm's rule).
 
 from __future__ import annotations
 
+import operator
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
-from functools import total_ordering
-
-import semver
+from typing import TYPE_CHECKING, Any
 
 from hxpm.core.names import NAME_EXPECTATION, is_valid_name
 from hxpm.errors import InvalidRequirementError
+
+if TYPE_CHECKING:
+    import semver
 
 SPEC_EXPECTATION = "a version range such as *, 1.2.3, >=1.0.0, >=1.0.0,<2.0.0, ^1.2 or ~1.2"
 # ASCII only: without it \d also matches other scripts' digits and int() reads "1\u0661" as 11.
@@ -27,19 +30,88 @@ _PARTIAL_RE = re.compile(
     rf"(?:-({_PRE_ID}(?:\.{_PRE_ID})*))?(?:\+[0-9A-Za-z-]+(?:\.[0-9A-Za-z-]+)*)?$",
     re.ASCII,
 )
+# The semver library's own grammar for a full version (its Version._REGEX, which this
+# module used before parsing itself): tests/unit/core/test_version_keys.py checks both
+# accept the same strings.
+_BUILD_ID = r"[0-9a-zA-Z-]+"
+_VERSION_RE = re.compile(
+    r"^(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)"
+    rf"(?:-({_PRE_ID}(?:\.{_PRE_ID})*))?(?:\+({_BUILD_ID}(?:\.{_BUILD_ID})*))?\Z",
+    re.ASCII,
+)
 # SemVer sets no limit; the semver library refuses longer version strings, and digit runs
 # past Python's int() limit (4300 digits) would raise a bare ValueError.
 MAX_VERSION_CHARS = 255
 _COMPARATOR_RE = re.compile(r"^(\^|~|>=|<=|==|!=|>|<|=)?\s*(.+)$")
 _LEGACY_RE = re.compile(r"^([a-z][a-z0-9-]{0,63})\s*((?:\^|~|>=|<=|==|!=|>|<|=).+)$")
 
+#: (major, minor, patch, pre-release part): tuples compare in SemVer precedence.
+VersionKey = tuple[int, int, int, tuple[Any, ...]]
+_RELEASE = (1,)  # a release sorts after every pre-release of its major.minor.patch
 
-@total_ordering
-@dataclass(frozen=True, slots=True)
+
+def _identifier_key(identifier: str) -> tuple[int, int, str]:
+    # The semver library's precedence: numeric identifiers by value (compared as digit
+    # strings, so a 200-digit one costs no int()), below alphanumeric ones, which compare
+    # as ASCII text.
+    if identifier.isdecimal():
+        digits = identifier.lstrip("0") or "0"
+        return (0, len(digits), digits)
+    return (1, 0, identifier)
+
+
 class Version:
-    """A SemVer 2.0 version, ordered by SemVer precedence."""
+    """A SemVer 2.0 version, ordered by SemVer precedence; immutable.
 
-    value: semver.Version
+    Parsed once into plain ints and strings plus :attr:`key`, a tuple whose order is
+    SemVer precedence, so comparing and hashing never build ``semver`` objects (a
+    resolution compares thousands of versions); :attr:`value` gives the ``semver.Version``
+    for what still wants one.
+    """
+
+    __slots__ = ("_semver", "_text", "build", "key", "major", "minor", "patch", "prerelease")
+
+    major: int
+    minor: int
+    patch: int
+    prerelease: str | None
+    build: str | None
+    key: VersionKey
+    _text: str
+    _semver: semver.Version | None
+
+    def __init__(
+        self,
+        major: int,
+        minor: int = 0,
+        patch: int = 0,
+        prerelease: str | None = None,
+        build: str | None = None,
+    ) -> None:
+        """Raises ValueError past :data:`MAX_VERSION_CHARS` (as ``semver.Version`` does)."""
+        text = f"{major}.{minor}.{patch}"
+        if prerelease:
+            text += f"-{prerelease}"
+        if build:
+            text += f"+{build}"
+        if min(major, minor, patch) < 0 or len(text) > MAX_VERSION_CHARS:
+            raise ValueError(f"version {text[:40]}... is negative or too long")
+        pre_key = (
+            _RELEASE
+            if prerelease is None
+            else (0, *(_identifier_key(i) for i in prerelease.split(".")))
+        )
+        for slot, value in (
+            ("major", major),
+            ("minor", minor),
+            ("patch", patch),
+            ("prerelease", prerelease),
+            ("build", build),
+            ("key", (major, minor, patch, pre_key)),
+            ("_text", text),
+            ("_semver", None),
+        ):
+            object.__setattr__(self, slot, value)
 
     @classmethod
     def parse(cls, text: object, *, field: str = "version") -> Version:
@@ -47,40 +119,91 @@ class Version:
             raise InvalidRequirementError(
                 f"{field}: expected a SemVer string such as 1.2.3, got {text!r}"
             )
-        if len(text.strip()) > MAX_VERSION_CHARS:
-            raise _too_long(text.strip(), field)
-        try:
-            return cls(semver.Version.parse(text.strip()))
-        except (ValueError, TypeError):
+        stripped = text.strip()
+        if len(stripped) > MAX_VERSION_CHARS:
+            raise _too_long(stripped, field)
+        m = _VERSION_RE.match(stripped)
+        if m is None:
             raise InvalidRequirementError(
                 f"{field}: expected a SemVer version such as 1.2.3 or 1.0.0-rc.1, "
                 f"got {_shown(text)}"
-            ) from None
+            )
+        major, minor, patch, pre, build = m.groups()
+        return cls(int(major), int(minor), int(patch), pre, build)
+
+    @property
+    def value(self) -> semver.Version:
+        """This version as a ``semver.Version`` (built, and semver imported, on first use)."""
+        built = self._semver
+        if built is None:
+            import semver
+
+            parts = (self.major, self.minor, self.patch, self.prerelease, self.build)
+            built = semver.Version(*parts)
+            object.__setattr__(self, "_semver", built)
+        return built
 
     @property
     def is_prerelease(self) -> bool:
-        return self.value.prerelease is not None
+        return self.prerelease is not None
 
     @property
     def release(self) -> tuple[int, int, int]:
-        return (self.value.major, self.value.minor, self.value.patch)
+        return (self.major, self.minor, self.patch)
+
+    def __setattr__(self, name: str, value: object) -> None:
+        raise AttributeError(f"Version is immutable (cannot set {name})")
+
+    def __copy__(self) -> Version:
+        return self
+
+    def __deepcopy__(self, memo: object) -> Version:
+        return self
 
     def __lt__(self, other: object) -> bool:
         if not isinstance(other, Version):
             return NotImplemented
-        return self.value.compare(other.value) < 0
+        return self.key < other.key
+
+    def __le__(self, other: object) -> bool:
+        if not isinstance(other, Version):
+            return NotImplemented
+        return self.key <= other.key
+
+    def __gt__(self, other: object) -> bool:
+        if not isinstance(other, Version):
+            return NotImplemented
+        return self.key > other.key
+
+    def __ge__(self, other: object) -> bool:
+        if not isinstance(other, Version):
+            return NotImplemented
+        return self.key >= other.key
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, Version):
             return NotImplemented
-        return self.value.compare(other.value) == 0
+        return self.key == other.key
 
     def __hash__(self) -> int:
         # Build metadata does not take part in SemVer precedence, so not in equality either.
-        return hash((self.release, self.value.prerelease))
+        return hash(self.key)
 
     def __str__(self) -> str:
-        return str(self.value)
+        return self._text
+
+    def __repr__(self) -> str:
+        return f"Version({self._text!r})"
+
+
+_OPS: dict[str, Callable[[VersionKey, VersionKey], bool]] = {
+    ">=": operator.ge,
+    "<=": operator.le,
+    ">": operator.gt,
+    "<": operator.lt,
+    "==": operator.eq,
+    "!=": operator.ne,
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,15 +212,7 @@ class Comparator:
     version: Version
 
     def matches(self, v: Version) -> bool:
-        c = v.value.compare(self.version.value)
-        return {
-            ">=": c >= 0,
-            "<=": c <= 0,
-            ">": c > 0,
-            "<": c < 0,
-            "==": c == 0,
-            "!=": c != 0,
-        }[self.op]
+        return _OPS[self.op](v.key, self.version.key)
 
     def __str__(self) -> str:
         return f"{self.op}{self.version}"
@@ -136,16 +251,33 @@ class VersionSpec:
 ANY = VersionSpec()
 
 
+#: Ranges parsed so far, by text (values are immutable; failures are not kept): an index
+#: repeats the same few hundred ranges across thousands of requirements.
+_SPECS: dict[str, VersionSpec] = {}
+_MAX_SPECS = 8192
+
+
 def parse_spec(text: str, *, field: str = "requirement") -> VersionSpec:
     """Parse a version range; raise InvalidRequirementError naming ``field`` when bad."""
     raw = text.strip()
     if raw in ("", "*", "x"):
         return ANY
+    known = _SPECS.get(raw)
+    if known is not None:
+        return known
+    spec = _parse_spec(raw, field)
+    if len(_SPECS) >= _MAX_SPECS:
+        _SPECS.clear()  # bounded: a long-lived process reading many indexes starts over
+    _SPECS[raw] = spec
+    return spec
+
+
+def _parse_spec(raw: str, field: str) -> VersionSpec:
     comparators: list[Comparator] = []
     for part in raw.split(","):
         try:
             comparators.extend(_parse_one(part.strip(), raw, field))
-        except ValueError:  # semver's cap on a version string, also for a computed bound
+        except ValueError:  # the cap on a version string, also for a computed bound
             raise _too_long(raw, field) from None
     return VersionSpec(tuple(comparators), raw)
 
@@ -184,7 +316,7 @@ def _parse_one(part: str, raw: str, field: str) -> list[Comparator]:
     pre = pm.group(4)
     if pre is not None and patch is None:
         raise _bad_spec(raw, field)
-    low = Version(semver.Version(major, minor or 0, patch or 0, pre))
+    low = Version(major, minor or 0, patch or 0, pre)
     if op == "^":
         return [Comparator(">=", low), Comparator("<", _caret_upper(major, minor, patch))]
     if op == "~":
@@ -209,16 +341,16 @@ def _partial_range(op: str, low: Version, upper: Version, raw: str, field: str) 
 
 def _caret_upper(major: int, minor: int | None, patch: int | None) -> Version:
     if major > 0 or minor is None:
-        return Version(semver.Version(major + 1, 0, 0))
+        return Version(major + 1, 0, 0)
     if minor > 0 or patch is None:
-        return Version(semver.Version(0, minor + 1, 0))
-    return Version(semver.Version(0, 0, patch + 1))
+        return Version(0, minor + 1, 0)
+    return Version(0, 0, patch + 1)
 
 
 def _tilde_upper(major: int, minor: int | None) -> Version:
     if minor is None:
-        return Version(semver.Version(major + 1, 0, 0))
-    return Version(semver.Version(major, minor + 1, 0))
+        return Version(major + 1, 0, 0)
+    return Version(major, minor + 1, 0)
 
 
 @dataclass(frozen=True, slots=True)

@@ -23,15 +23,20 @@ from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, S
 from operator import attrgetter
 from typing import TYPE_CHECKING
 
-from resolvelib import AbstractProvider
-
-from hxpm.core.versions import Requirement, Version, VersionSpec
+from hxpm.core.versions import Requirement, Version, VersionKey, VersionSpec
 from hxpm.resolve.model import Candidate, CandidateSource, Reason
 
 if TYPE_CHECKING:
+    from resolvelib import AbstractProvider
     from resolvelib.structs import RequirementInformation
 
     Information = RequirementInformation["Need", "Pick"]
+    _ProviderBase = AbstractProvider["Need", "Pick", str]
+else:
+    # resolvelib duck-types its provider (it never checks the base class), so at run time
+    # the base is plain object: a resolution the first pass finishes (first_pass.py) never
+    # imports resolvelib.
+    _ProviderBase = object
 
 
 class Pick:
@@ -124,6 +129,10 @@ class NameInfo:
         return None
 
 
+def _version_key(candidate: Candidate) -> VersionKey:
+    return candidate.version.key  # SemVer precedence as a plain tuple: C-speed sorting
+
+
 def _bits(picks: Sequence[Pick], test: Callable[[Candidate], object]) -> int:
     mask = 0
     for pick in picks:
@@ -132,7 +141,7 @@ def _bits(picks: Sequence[Pick], test: Callable[[Candidate], object]) -> int:
     return mask
 
 
-class ExpertProvider(AbstractProvider["Need", "Pick", str]):
+class ExpertProvider(_ProviderBase):
     """Resolvelib callbacks holding hxpm's policy; all data comes from ``source``."""
 
     def __init__(
@@ -177,6 +186,10 @@ class ExpertProvider(AbstractProvider["Need", "Pick", str]):
             self._infos[name] = info
         return info
 
+    def forget_counts(self) -> None:
+        """Drop the latest find_matches sizes, as before any resolution (first_pass.py)."""
+        self._counts.clear()
+
     def prefetch(self, requirements: Iterable[Requirement]) -> None:
         """Let the source load the names of ``requirements`` not loaded yet, together."""
         if self._prefetch is not None:
@@ -205,7 +218,7 @@ class ExpertProvider(AbstractProvider["Need", "Pick", str]):
     def _ordered(self, eligible: list[Candidate]) -> list[Candidate]:
         # Newest first; on equal versions an installed copy, then origin, for determinism.
         ordered = sorted(eligible, key=lambda c: (not c.installed, c.origin))
-        ordered.sort(key=attrgetter("version"), reverse=True)  # stable: keeps the tie order
+        ordered.sort(key=_version_key, reverse=True)  # stable: keeps the tie order
         if self.prefer_installed:
             # An installed version that satisfies everything wins: no churn
             # (docs/architecture.md §7).
@@ -295,6 +308,10 @@ class ExpertProvider(AbstractProvider["Need", "Pick", str]):
         # (each builds two mappings); that keeps a round linear in the open names.
         causes = _cause_names(backtrack_causes)
         return (min(identifiers, key=lambda name: self._preference(name, causes)),)
+
+    def preference(self, name: str) -> tuple[bool, bool, int, str]:
+        """How resolvelib ranks an open name while nothing has backtracked (lowest first)."""
+        return self._preference(name, frozenset())
 
     def _preference(self, name: str, causes: frozenset[str]) -> tuple[bool, bool, int, str]:
         # Lower sorts first: names in the latest conflict, locked names, fewest candidates.

@@ -1,76 +1,31 @@
 """Resolve requirements to a set of experts in load order (docs/architecture.md §7).
 
-``resolve`` runs resolvelib over :class:`ExpertProvider`, then checks what resolvelib does not
-know about: cycles in ``requires`` (an expert cannot load after itself) and each expert's
+``resolve`` runs :func:`~hxpm.resolve.first_pass.first_pass` over :class:`ExpertProvider`
+(resolvelib's answer when no backtracking is needed) and resolvelib itself for everything
+that pass declines (``_backtracking.py``), then checks what resolvelib does not know
+about: cycles in ``requires`` (an expert cannot load after itself) and each expert's
 ``max_chain``. Every failure is a :class:`ResolutionError` (exit 3) carrying a
 :class:`ConflictReport` as ``details["report"]``; raw resolvelib exceptions never escape.
 
-Set ``HXPM_RESOLVER_DEBUG=1`` to log every pin, rejection and backtrack to the
-``hxpm.resolve`` logger.
+Set ``HXPM_RESOLVER_DEBUG=1`` to log every pin, rejection and backtrack of the resolvelib
+run to the ``hxpm.resolve`` logger (a resolution the first pass finishes has none).
 """
 
 from __future__ import annotations
 
 import heapq
-import logging
 import os
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Any
-
-from resolvelib import BaseReporter, ResolutionImpossible, ResolutionTooDeep
 
 from hxpm.core.versions import Requirement, Version
-from hxpm.errors import DependencyCycleError, MaxChainError, ResolutionError
-from hxpm.resolve._pinned import MemoResolver
-from hxpm.resolve.explain import (
-    ConflictReport,
-    build_conflict_report,
-    cycle_report,
-    max_chain_report,
-    render_text,
-)
+from hxpm.errors import DependencyCycleError, MaxChainError
+from hxpm.resolve.first_pass import Information, Trace, first_pass
 from hxpm.resolve.model import USER, Candidate, CandidateSource, Resolution
-from hxpm.resolve.provider import ExpertProvider, Need, Pick
-
-if TYPE_CHECKING:
-    from resolvelib.resolvers import Result
-    from resolvelib.structs import RequirementInformation
-
-    Causes = Collection[RequirementInformation[Need, Pick]]
+from hxpm.resolve.provider import ExpertProvider
 
 #: Rounds (pins plus backtracks) before giving up; pip uses the same bound.
 MAX_ROUNDS = 200_000
-
-log = logging.getLogger("hxpm.resolve")
-
-
-class _Reporter(BaseReporter[Need, Pick, str]):
-    """Remembers what a report needs: the latest conflict (for a give-up after too many
-    rounds) and, per name, the expert whose requirement last brought it in."""
-
-    def __init__(self) -> None:
-        self.last_causes: Causes = ()
-        self.pulled_in_by: dict[str, Pick | None] = {}
-
-    def adding_requirement(self, requirement: Need, parent: Pick | None) -> None:
-        if not requirement.negative:
-            self.pulled_in_by[requirement.name] = parent
-
-    def resolving_conflicts(self, causes: Causes) -> None:
-        self.last_causes = list(causes)
-
-
-class _DebugReporter(_Reporter):
-    def resolving_conflicts(self, causes: Causes) -> None:
-        super().resolving_conflicts(causes)
-        log.debug("backtracking because of %s", causes)
-
-    def rejecting_candidate(self, criterion: Any, candidate: Any) -> None:
-        log.debug("rejecting %r: %r", candidate, criterion)
-
-    def pinning(self, candidate: Any) -> None:
-        log.debug("pinning %r", candidate)
 
 
 def resolve(
@@ -113,45 +68,40 @@ def resolve(
         prefer_installed=prefer_installed,
         locked=locked,
     )
-    reporter = _DebugReporter() if os.environ.get("HXPM_RESOLVER_DEBUG") else _Reporter()
     provider.prefetch(roots)
     needs = [provider.need(r) for r in roots]
-    try:
-        result = MemoResolver(provider, reporter).resolve(needs, max_rounds=MAX_ROUNDS)
-    except ResolutionImpossible as exc:
-        report = build_conflict_report(exc.causes, provider, pulled_in_by=reporter.pulled_in_by)
-        raise _conflict_error(report) from None
-    except ResolutionTooDeep as exc:
-        report = build_conflict_report(
-            reporter.last_causes,
-            provider,
-            pulled_in_by=reporter.pulled_in_by,
-            too_deep_after=exc.round_count,
-        )
-        raise _conflict_error(report) from None
+    # Most requests need no backtracking: the first pass gives resolvelib's answer for
+    # those without its per-round scan of every name, and declines the rest.
+    trace = _debug_trace() if os.environ.get("HXPM_RESOLVER_DEBUG") else None
+    solution = first_pass(provider, needs, MAX_ROUNDS, trace=trace)
+    if solution is None:
+        from hxpm.resolve._backtracking import resolve_with_backtracking
+
+        solution = resolve_with_backtracking(provider, needs, MAX_ROUNDS)
     chosen = {
-        name: pick.candidate for name, pick in result.mapping.items() if pick.candidate is not None
+        name: pick.candidate
+        for name, pick in solution.mapping.items()
+        if pick.candidate is not None
     }
     ordered = _load_order(chosen, base_model)
     _check_max_chain(ordered, chosen, base_model)
-    return Resolution(tuple(ordered), MappingProxyType(_required_by(result, chosen)))
+    return Resolution(tuple(ordered), MappingProxyType(_required_by(solution.information, chosen)))
 
 
-def _conflict_error(report: ConflictReport) -> ResolutionError:
-    # The hints are part of the message (as pip prints "To fix this you could try to"), so
-    # ``hint`` stays empty; JSON readers find them in details["report"]["hints"].
-    return ResolutionError(render_text(report), details={"report": report.to_dict()})
+def _debug_trace() -> Trace:
+    import logging  # only when debugging: a plain resolution never loads logging
+
+    return logging.getLogger("hxpm.resolve").debug
 
 
 def _required_by(
-    result: Result[Need, Pick, str], chosen: Mapping[str, Candidate]
+    information: Mapping[str, Iterable[Information]], chosen: Mapping[str, Candidate]
 ) -> dict[str, tuple[str, ...]]:
     required_by: dict[str, tuple[str, ...]] = {}
     for name in sorted(chosen):
         who: set[str] = set()
-        for info in result.criteria[name].information:
-            parent = info.parent
-            if info.requirement.negative:
+        for requirement, parent in information[name]:
+            if requirement.negative:
                 continue
             if parent is None:
                 who.add(USER)
@@ -188,6 +138,8 @@ def _load_order(chosen: Mapping[str, Candidate], base_model: str) -> list[Candid
             if not waiting[dependent]:
                 heapq.heappush(ready, (chosen[dependent].load_order, dependent))
     if len(ordered) < len(chosen):
+        from hxpm.resolve.explain import cycle_report
+
         cycle = _find_cycle({n for n, w in waiting.items() if w}, deps, chosen)
         report = cycle_report(cycle, base_model)
         raise DependencyCycleError(
@@ -229,6 +181,8 @@ def _check_max_chain(
         closure.append(bits)
         size = bits.bit_count()
         if size > candidate.max_chain:
+            from hxpm.resolve.explain import max_chain_report
+
             members = [c for j, c in enumerate(ordered) if bits >> j & 1]
             report = max_chain_report(candidate, members, base_model)
             raise MaxChainError(

@@ -6,12 +6,14 @@ line (bytes in the source repo at the pinned commit, or at a URL), or a Git repo
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from hxpm.core.manifest import Manifest
-from hxpm.core.versions import Requirement, Version
+from hxpm.core.versions import Requirement, Version, parse_requirement
+from hxpm.errors import HxpmError
 from hxpm.index.cache import CachedRelease, IndexCache
 from hxpm.index.model import VariantEntry, VersionLine
 from hxpm.index.model_checks import parse_requirement_cached, parse_version_cached
@@ -137,7 +139,23 @@ def candidate_from_release(
 
 
 def _requirements(items: Sequence[str], field: str) -> tuple[Requirement, ...]:
-    return tuple(parse_requirement_cached(item, f"{field}[{i}]") for i, item in enumerate(items))
+    if not items:
+        return ()  # most lines: no incompatible_with, often no requires
+    return tuple(
+        _requirement_of(item) or parse_requirement_cached(item, f"{field}[{i}]")
+        for i, item in enumerate(items)
+    )
+
+
+@functools.lru_cache(maxsize=16384)
+def _requirement_of(text: str) -> Requirement | None:
+    """The requirement ``text`` spells, or None if it is bad (the caller then raises,
+    naming the field). Keyed by the text alone: a closure repeats the same requirement
+    strings at different positions, which ``parse_requirement_cached`` keys apart."""
+    try:
+        return parse_requirement(text)
+    except HxpmError:
+        return None
 
 
 def _offered_bases(

@@ -16,6 +16,8 @@ lines, as a file:// Git index and as a PEP 503/658 simple index), one run prints
   when that fails the table says so and leaves uv out;
 * the same dry run through ``python -m hxpm`` (the entry point that never imports typer),
   and where its time goes (interpreter start, imports, resolution, output);
+* the CPU time (user + sys, from ``wait4``) of the dry run, uv and the bare interpreter:
+  steadier than wall time on a shared machine, since waiting for a core is not counted;
 * with ``--million``: 100,000 experts x 10 versions filled into the index cache through
   the same verified-ingest API (simulated: no Git repository that size is built): the
   100k index's 10,000 experts plus 90,000 more, so the same 50 roots resolve the same
@@ -212,7 +214,13 @@ def uv_binary() -> tuple[Path | None, str]:
 
 def time_uv(uv: Path, registry: Path, work: Path, repeat: int) -> float:
     env = {**os.environ, "UV_CACHE_DIR": str(work / "uv-cache"), "UV_NO_CONFIG": "1"}
-    cmd = [
+    cmd = uv_compile_cmd(uv, registry, work)
+    run_ok(cmd, env)  # warm uv's cache too: hxpm's dry run reads a warm index cache
+    return median_seconds(lambda: run_ok(cmd, env), repeat)
+
+
+def uv_compile_cmd(uv: Path, registry: Path, work: Path) -> list[str]:
+    return [
         str(uv),
         "pip",
         "compile",
@@ -226,8 +234,6 @@ def time_uv(uv: Path, registry: Path, work: Path, repeat: int) -> float:
         str(work / "uv-out.txt"),
         str(registry / "requirements.in"),
     ]
-    run_ok(cmd, env)  # warm uv's cache too: hxpm's dry run reads a warm index cache
-    return median_seconds(lambda: run_ok(cmd, env), repeat)
 
 
 def time_pip(registry: Path, work: Path) -> float:
@@ -291,6 +297,21 @@ def breakdown(cmd: list[str], env: dict[str, str], repeat: int) -> dict[str, flo
         )
         runs.append(json.loads(done.stdout))
     return {k: sorted(r[k] for r in runs)[len(runs) // 2] for k in runs[0]}
+
+
+def cpu_seconds(cmd: list[str], env: dict[str, str], repeat: int) -> tuple[float, float]:
+    """(median, fastest) CPU time, user + sys, of ``cmd`` over ``repeat`` runs: steadier
+    than wall time on a shared machine, since waiting for a core is not counted."""
+    samples = []
+    for _ in range(repeat):
+        proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        _, status, usage = os.wait4(proc.pid, 0)
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        if proc.returncode != 0:
+            raise SystemExit(f"benchmark command failed ({proc.returncode}): {cmd}")
+        samples.append(usage.ru_utime + usage.ru_stime)
+    samples.sort()
+    return samples[len(samples) // 2], samples[0]
 
 
 def closure_size(cmd: list[str], env: dict[str, str]) -> int:
@@ -423,6 +444,24 @@ def main(repeat: int = 3, with_million: bool = False, deep: bool = False) -> Non
             f"{phases['output'] * 1000:.0f} ms; whole process via python -m hxpm "
             f"{t_lean * 1000:.0f} ms, via the hxpm script {t_dry * 1000:.0f} ms"
         )
+        cpu_runs = 2 * repeat + 3
+        cpu = {
+            "install --dry-run (hxpm script)": cpu_seconds(dry_run_cmd(registry), env, cpu_runs),
+            "python -m hxpm install --dry-run": cpu_seconds(
+                lean_cmd(dry_run_cmd(registry)), env, cpu_runs
+            ),
+            "python -c pass": cpu_seconds([sys.executable, "-c", "pass"], env, cpu_runs),
+        }
+        if uv is not None:
+            uv_env = {**os.environ, "UV_CACHE_DIR": str(work / "uv-cache"), "UV_NO_CONFIG": "1"}
+            cpu["uv pip compile"] = cpu_seconds(
+                uv_compile_cmd(uv, registry, work), uv_env, cpu_runs
+            )
+        uv_cpu = cpu.get("uv pip compile")
+        print(f"CPU time, user + sys (median / fastest of {cpu_runs}; steadier than wall time):")
+        for what, (median, fastest) in cpu.items():
+            ratio = f", {median / uv_cpu[0]:.2f}x uv's median" if uv_cpu else ""
+            print(f"  {what:<36} {median * 1000:6.0f} ms / {fastest * 1000:4.0f} ms{ratio}")
         if t_uv is None:
             print(f"uv row left out: {uv_note}")
         if daemon is None:
