@@ -38,12 +38,15 @@ _MAX_INT_DIGITS = len(str(_MAX_INT)) + 1
 
 
 class JsonError(ValueError):
-    """Bytes that are not a JSON document hxpm accepts: ``reason`` at JSON ``path``."""
+    """Bytes that are not a JSON document hxpm accepts: ``reason`` at JSON ``path``.
 
-    def __init__(self, reason: str, path: str = "$") -> None:
+    ``line`` is the 1-based text line of a syntax error (None for other refusals)."""
+
+    def __init__(self, reason: str, path: str = "$", *, line: int | None = None) -> None:
         super().__init__(f"{reason} at {path}" if path != "$" else reason)
         self.reason = reason
         self.path = path
+        self.line = line
 
 
 class DuplicateKeyError(JsonError):
@@ -183,7 +186,7 @@ def _read(
         ) from None
     except json.JSONDecodeError as exc:
         raise JsonError(
-            f"not valid JSON: {exc.msg} (line {exc.lineno} column {exc.colno})"
+            f"not valid JSON: {exc.msg} (line {exc.lineno} column {exc.colno})", line=exc.lineno
         ) from None
     found: list[DuplicateKey] = []
     _walk(value, "", 0, max_depth, found)

@@ -18,6 +18,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from hxpm.core.strictjson import JsonError, read_json
 from hxpm.errors import GrammarError, NotFoundError, UsageError
 
 if TYPE_CHECKING:
@@ -146,14 +147,18 @@ def _read(path: Path) -> str:
         ) from None
 
 
+MAX_SCHEMA_BYTES = 256 * 1024  # the same cap as a grammar file
+
+
 def _schema_text(text: str, source: str) -> str:
     try:
-        schema = json.loads(text)
-    except json.JSONDecodeError as e:
+        schema = read_json(text, max_bytes=MAX_SCHEMA_BYTES)
+    except JsonError as e:
         raise GrammarError(
-            f"{source}, line {e.lineno}: not JSON: {e.msg}",
+            f"{source}{f', line {e.line}' if e.line else ''}: not a JSON document hxpm "
+            f"accepts: {e}",
             file=source,
-            line=e.lineno,
+            line=e.line,
             expected="a JSON Schema (a JSON object)",
         ) from None
     if not isinstance(schema, dict):

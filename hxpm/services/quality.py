@@ -26,6 +26,8 @@ from pathlib import Path
 from typing import Any
 
 from hxpm.core.digest import digests_equal, is_sha256_hex, sha256_file
+from hxpm.core.manifest_checks import MAX_MANIFEST_BYTES
+from hxpm.core.strictjson import read_json_keeping_comments
 from hxpm.errors import UsageError, VerificationError
 
 FIELD = "quality_metrics"
@@ -63,7 +65,11 @@ def quality_record(
 
 def write_quality(manifest_path: Path, record: dict[str, Any]) -> None:
     """Replace ``quality_metrics`` in the manifest file, keeping every other field as it is."""
-    data = json.loads(manifest_path.read_text(encoding="utf-8"))
+    # The manifest was validated before scoring; read it strictly all the same. Repeated
+    # `_comment` keys (the older tool's manifests have them) are allowed, as validate allows.
+    data, _comments = read_json_keeping_comments(
+        manifest_path.read_bytes(), max_bytes=MAX_MANIFEST_BYTES
+    )
     data[FIELD] = record
     tmp = manifest_path.with_name(f".{manifest_path.name}.tmp")
     try:

