@@ -32,6 +32,10 @@ while IFS= read -r prompt; do
   hxpm run --prompt "$prompt" --device cpu --max-new-tokens 48
 done < demo/prompts.txt
 
+step "Search the index by what you want done (installed or not)" hxpm search --prompt "count the orders per customer in postgres"
+step "Any answer can be held to a JSON Schema: even the random bare base answers in shape" \
+  hxpm run --prompt "describe a small red shirt" --expert "" --json-schema demo/shirt.schema.json --device cpu --max-new-tokens 32
+
 step "Build the index's static catalog (READMEs read at each pinned commit)" hxpm index site demo -o .demo/site
 
 printf '\n\033[1mDemo complete.\033[0m Store: %s\n' "$HXPM_HOME"
