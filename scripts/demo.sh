@@ -34,7 +34,7 @@ done < demo/prompts.txt
 
 step "Search the index by what you want done (installed or not)" hxpm search --prompt "count the orders per customer in postgres"
 step "Any answer can be held to a JSON Schema: even the random bare base answers in shape" \
-  hxpm run --prompt "describe a small red shirt" --expert "" --json-schema demo/shirt.schema.json --device cpu --max-new-tokens 32
+  hxpm run --prompt "describe a small red shirt" --expert "" --json-schema demo/shirt.schema.json --device cpu --max-new-tokens 64
 
 step "Build the index's static catalog (READMEs read at each pinned commit)" hxpm index site demo -o .demo/site
 

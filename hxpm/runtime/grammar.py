@@ -48,7 +48,7 @@ class GrammarSpec:
 
     @classmethod
     def json_schema(cls, schema: str | dict[str, Any], source: str) -> GrammarSpec:
-        text = schema if isinstance(schema, str) else json.dumps(schema, sort_keys=True)
+        text = schema if isinstance(schema, str) else json.dumps(schema)  # schema order kept
         return cls("json_schema", text, source)
 
     @classmethod

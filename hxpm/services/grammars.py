@@ -167,4 +167,4 @@ def _schema_text(text: str, source: str) -> str:
             file=source,
             expected="a JSON Schema (a JSON object)",
         )
-    return json.dumps(schema, sort_keys=True)
+    return json.dumps(schema)  # keys keep the schema's order: answers follow it, as OpenAI's do
