@@ -66,6 +66,8 @@ def train(
     if result.preference is not None:
         before, after = result.preference
         say(f"held-out pairs with the chosen answer likelier: {before:.0%} -> {after:.0%}")
+    if result.soft_prompt is not None:
+        say(f"soft prompt in {escape(str(result.soft_prompt))} (declared in manifest.json)")
     if result.first_step > 1:
         say(f"resumed at step {result.first_step} from {escape(str(result.checkpoints))}")
     say(
@@ -96,6 +98,7 @@ def _train_dict(r: Any) -> dict[str, Any]:
         "checkpoints": str(r.checkpoints) if r.checkpoints else None,
         "method": r.method,
         "preference": list(r.preference) if r.preference else None,
+        "soft_prompt": str(r.soft_prompt) if r.soft_prompt else None,
     }
 
 

@@ -12,7 +12,7 @@ lines are skipped). See docs/training.md for every field and its default.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +23,7 @@ from hxpm.errors import ManifestError, NotFoundError, UsageError
 
 from .metrics import METRICS, check_pattern
 from .train_config import TrainConfig, one_of, parse_config
+from .train_dpo_config import DpoConfig, dpo_config, parse_dpo
 
 # training.dataset.format: a container ("jsonl"/"auto": the record format is detected), a
 # record format (docs/datasets.md), or an alias of one that older manifests use.
@@ -76,6 +77,13 @@ class Recipe:
     config: TrainConfig
     decoding: Decoding
     warnings: tuple[str, ...] = ()  # ignored keys, disagreements with the manifest variant
+    dpo: DpoConfig = field(default_factory=DpoConfig)  # training.dpo
+
+    def config_for(self, method: str) -> TrainConfig:
+        """The hyper-parameters of a ``method`` run (DPO: ``training.dpo`` applied)."""
+        if method == "dpo":
+            return dpo_config(self.config, self.dpo)
+        return replace(self.config, method=method)
 
 
 @dataclass(frozen=True, slots=True)
@@ -157,9 +165,10 @@ def parse_recipe(
     config_obj = mc.get_object(training, "config", "training", probs) or {}
     config = parse_config(config_obj, variant_adapter, probs, warnings)
     decoding = parse_decoding(training, probs)
+    dpo = parse_dpo(training, probs, warnings)
     if probs:
         raise _recipe_error(source, probs)
-    return Recipe(dataset, config, decoding, tuple(warnings))
+    return Recipe(dataset, config, decoding, tuple(warnings), dpo)
 
 
 def _parse_dataset(training: dict[str, Any], probs: Problems) -> DatasetSpec:

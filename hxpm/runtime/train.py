@@ -35,7 +35,7 @@ from hxpm.core.digest import digests_equal
 from hxpm.errors import BaseMismatchError, InferenceError, ManifestError
 
 from . import adapters as adapter_io
-from . import train_files, trainset
+from . import train_files, train_prompt, trainset
 from .device import choose_device
 from .loader import load_model, load_tokenizer, quiet_transformers, verify_base
 from .merge import Merger, why_not_mergeable
@@ -98,6 +98,7 @@ class TrainOutcome:
     warnings: tuple[str, ...] = ()
     # DPO: the share of validation pairs whose chosen answer is the likelier, before / after
     preference: tuple[float, float] | None = None
+    soft_prompt: Path | None = None  # adapter_type prompt: the trained vectors' file
 
 
 def train(
@@ -118,7 +119,10 @@ def train(
     device, dtype = choose_device(job.device)
     digest = verify_base(job.base)
     checkpoints = job.checkpoint_dir or Path(job.output_dir) / "checkpoints"
-    resume_from = train_files.resume_point(checkpoints) if job.resume else None
+    run_digest = train_files.run_digest(
+        (job.config, job.seed, job.epochs, job.max_steps, *job.examples, "|", *job.validation)
+    )
+    resume_from = train_files.resume_point(checkpoints, run_digest) if job.resume else None
     with cpu_threads(job.threads) if device.type == "cpu" else contextlib.nullcontext():
         tokenizer = load_tokenizer(job.base)
         model = load_model(job.base, device, dtype)
@@ -130,18 +134,22 @@ def train(
         data = _encode(job, tokenizer, model, _max_length(job, model), templates)
         if not job.resume:
             train_files.clear_checkpoints(checkpoints)
+            if job.config.save_steps > 0:  # no checkpoints, nothing to resume: no file
+                train_files.write_run_digest(checkpoints, run_digest)
         with _seeded(job.seed, device):
             mode, trainable = _compose(model, job, closure, ordered)
             if job.init_adapter is not None:
                 train_files.load_adapter(model, job.init_adapter)
+            trained, trainable = train_prompt.prepare(model, job.config, trainable)
             t0 = time.perf_counter()
             result, notes, preference = _optimise(
-                model, job, data, trainable, device, checkpoints, resume_from, on_step
+                trained, job, data, trainable, device, checkpoints, resume_from, on_step
             )
             train_s = time.perf_counter() - t0
-        probe_logits = _logits(model, data.probe, device)
+        probe_logits = _logits(trained, data.probe, device)
         train_files.save_adapter(model, job.output_dir)
-    del model
+        soft_prompt = train_prompt.save_if_trained(trained, job.config, job.output_dir, job.name)
+    del model, trained
     if device.type == "cuda":
         torch.cuda.empty_cache()
     losses = list(result.losses) or [float("nan")]
@@ -165,6 +173,7 @@ def train(
         result.eval_loss,
         notes,
         preference,
+        soft_prompt,
     )
 
 
@@ -185,6 +194,11 @@ def _encode(
 
     kw: dict[str, Any] = {"max_length": length, "templates": templates}
     dpo = job.config.method == "dpo"
+    if dpo and job.config.adapter_type == "prompt":
+        raise UsageError(
+            "method dpo cannot train a soft prompt (adapter_type prompt) in this version",
+            hint="Train the soft prompt with method sft.",
+        )
     wanted = PreferenceExample if dpo else (Example, TextExample, ChatExample)
     if not all(isinstance(e, wanted) for e in (*job.examples, *job.validation)):
         raise UsageError(
@@ -334,6 +348,8 @@ def _compose(
 
 def _max_length(job: TrainJob, model: torch.nn.Module) -> int:
     context = int(getattr(model.config, "max_position_embeddings", 0) or 0)
+    if context and job.config.adapter_type == "prompt":
+        context -= job.config.num_virtual_tokens  # the soft prompt takes positions too
     return min(job.config.max_length, context) if context else job.config.max_length
 
 
@@ -368,7 +384,15 @@ def _optimise(
     with quiet_transformers():
         if c.method == "dpo":
             trainer, before = train_dpo.dpo_trainer(
-                model, args, params, data.train, data.eval, data.pad, beta=c.beta, device=device
+                model,
+                args,
+                params,
+                data.train,
+                data.eval,
+                data.pad,
+                beta=c.beta,
+                device=device,
+                sft_weight=c.sft_weight,
             )
         else:
             trainer = train_loop.sft_trainer(model, args, params, data.train, data.eval, data.pad)

@@ -15,14 +15,18 @@ from hxpm.core import manifest_checks as mc
 from hxpm.core.manifest_checks import MISSING, Problems, item_path, key_path
 
 METHODS = ("sft", "dpo")
-ADAPTER_TYPES = ("lora", "dora", "ia3")
+# "prompt": a soft prompt (PEFT prompt tuning) trained beside a placeholder LoRA with B = 0
+ADAPTER_TYPES = ("lora", "dora", "ia3", "prompt")
 SCHEDULERS = ("constant", "linear", "cosine", "cosine_with_restarts")
 ALL_LINEAR = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
 IA3_TARGETS = ("k_proj", "v_proj", "down_proj")  # peft's default for Llama/Qwen-like models
 IA3_FEEDFORWARD = ("down_proj",)
 MAX_RANK = 256
 DEFAULT_RANK = 8
-DEFAULT_LEARNING_RATE = {"lora": 2e-4, "dora": 2e-4, "ia3": 3e-3}
+DEFAULT_LEARNING_RATE = {"lora": 2e-4, "dora": 2e-4, "ia3": 3e-3, "prompt": 3e-2}
+DEFAULT_VIRTUAL_TOKENS = 20
+MAX_VIRTUAL_TOKENS = 512  # hxpm.runtime.softprompt.MAX_TOKENS
+SOFT_PROMPT_NAME = r"[A-Za-z0-9][A-Za-z0-9._-]{0,74}"  # hxpm.package.layout.SOFT_PROMPT_RE
 P = "training.config"
 
 
@@ -57,6 +61,9 @@ class TrainConfig:
     fp16: bool = False
     gradient_checkpointing: bool = False
     beta: float = 0.1  # dpo: how far the policy may move from the reference
+    sft_weight: float = 0.0  # dpo: weight of the chosen answers' NLL added to the DPO loss
+    num_virtual_tokens: int = DEFAULT_VIRTUAL_TOKENS  # prompt: the soft prompt's length
+    soft_prompt_name: str = ""  # prompt: soft_prompts/<name>.safetensors ("": the expert's)
 
 
 # (key, aliases, expected, check, default) for number fields; int fields have bounds instead.
@@ -102,6 +109,8 @@ CONFIG_KEYS = frozenset(
         "save_strategy",
         "evaluation_strategy",
         "eval_strategy",
+        "num_virtual_tokens",
+        "soft_prompt_name",
         *(k for k, *_ in _NUMBERS),
         *(k for k, *_ in _INTS),
         *_FLAGS,
@@ -165,6 +174,25 @@ def parse_config(
         lr_cycles=_cycles(obj, probs),
         metric_for_best_model=_metric_name(obj, probs),
         gradient_checkpointing=_checkpointing(obj, probs),
+        num_virtual_tokens=mc.get_int(
+            obj,
+            "num_virtual_tokens",
+            P,
+            probs,
+            lo=1,
+            hi=MAX_VIRTUAL_TOKENS,
+            default=DEFAULT_VIRTUAL_TOKENS,
+        )
+        or DEFAULT_VIRTUAL_TOKENS,
+        soft_prompt_name=mc.get_string(
+            obj,
+            "soft_prompt_name",
+            P,
+            probs,
+            check=lambda v: re.fullmatch(SOFT_PROMPT_NAME, v) is not None,
+            expected="a file name of 1-75 letters, digits, '.', '_' or '-'",
+        )
+        or "",
         **{k: v for k, v in values.items() if v is not None},
     )
     ignored = sorted(k for k in obj if k not in CONFIG_KEYS and not k.startswith("_"))
@@ -332,7 +360,7 @@ def _disagreements(config: TrainConfig, variant: Any) -> list[str]:
         "target_modules": tuple(variant.target_modules or ()) or None,
     }
     trained = {
-        "type": config.adapter_type,
+        "type": "lora" if config.adapter_type == "prompt" else config.adapter_type,
         "r": config.rank,
         "alpha": config.alpha,
         "target_modules": config.target_modules,

@@ -7,6 +7,11 @@ closure, plus the expert's SFT adapter when DPO continues from it (else a fresh 
 changes nothing: LoRA starts with B = 0). Its log-probabilities are computed once, before the
 first step, so no second model is held in memory.
 
+With ``sft_weight`` > 0 the chosen answers' mean token negative log-likelihood, times that
+weight, is added (the "DPO + NLL" regularisation of Pang et al., 2024, "Iterative Reasoning
+Preference Optimization"): pure DPO may raise the margin by making *both* answers unlikely,
+and on a small expert that loses the exact answer format the SFT adapter had learnt.
+
 TRL's DPOTrainer wraps the model in its own peft adapter and reference copy; hxpm composes the
 requires closure beneath the new adapter itself (``hxpm.runtime.train``), so the loss is
 written here on the Trainer that TRL's trainers build on.
@@ -27,6 +32,13 @@ Pair = tuple[Encoded, Encoded]  # (chosen, rejected)
 
 def sequence_logps(model: torch.nn.Module, batch: dict[str, torch.Tensor]) -> torch.Tensor:
     """Summed log-probability of each row's labelled tokens, shape [rows]."""
+    return _logps_and_counts(model, batch)[0]
+
+
+def _logps_and_counts(
+    model: torch.nn.Module, batch: dict[str, torch.Tensor]
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """(summed log-probability, labelled token count) of each row, both shape [rows]."""
     out = model(
         input_ids=batch["input_ids"], attention_mask=batch["attention_mask"], use_cache=False
     )
@@ -34,7 +46,7 @@ def sequence_logps(model: torch.nn.Module, batch: dict[str, torch.Tensor]) -> to
     logps = torch.log_softmax(out.logits[:, :-1].float(), dim=-1)
     mask = targets != IGNORE
     picked = torch.gather(logps, 2, targets.clamp(min=0).unsqueeze(-1)).squeeze(-1)
-    return (picked * mask).sum(dim=1)
+    return (picked * mask).sum(dim=1), mask.sum(dim=1)
 
 
 def _rows(pair: Pair) -> list[dict[str, Any]]:
@@ -96,9 +108,10 @@ def collate_pairs(pad_id: int) -> Callable[[list[dict[str, Any]]], dict[str, tor
 
 
 class DpoTrainer(HxTrainer):
-    def __init__(self, *args: Any, beta: float, **kw: Any) -> None:
+    def __init__(self, *args: Any, beta: float, sft_weight: float = 0.0, **kw: Any) -> None:
         super().__init__(*args, **kw)
         self.beta = beta
+        self.sft_weight = sft_weight
         self.loss_is_scaled_for_ga = False  # a mean over the micro-batch's pairs
 
     def compute_loss(
@@ -108,10 +121,14 @@ class DpoTrainer(HxTrainer):
         return_outputs: bool = False,
         num_items_in_batch: Any = None,
     ) -> Any:
-        logps = sequence_logps(model, inputs).view(-1, 2)
+        sums, counts = _logps_and_counts(model, inputs)
+        logps = sums.view(-1, 2)
         ref = inputs["ref"].to(logps.device)
         margin = (logps[:, 0] - ref[:, 0]) - (logps[:, 1] - ref[:, 1])
         loss = -torch.nn.functional.logsigmoid(self.beta * margin).mean()
+        if self.sft_weight > 0:
+            chosen_tokens = counts.view(-1, 2)[:, 0].clamp(min=1)
+            loss = loss + self.sft_weight * (-(logps[:, 0] / chosen_tokens)).mean()
         self.note_loss(model, loss)
         return (loss, {}) if return_outputs else loss
 
@@ -126,6 +143,7 @@ def dpo_trainer(
     *,
     beta: float,
     device: torch.device,
+    sft_weight: float = 0.0,
 ) -> tuple[DpoTrainer, list[tuple[float, float]]]:
     """The trainer, and the reference log-probabilities of ``eval_pairs`` (before training)."""
     size = args.per_device_train_batch_size
@@ -136,6 +154,7 @@ def dpo_trainer(
         args=args,
         params=params,
         beta=beta,
+        sft_weight=sft_weight,
         train_dataset=PairDataset(train_pairs, train_ref),
         eval_dataset=PairDataset(eval_pairs, eval_ref) if eval_pairs else None,
         data_collator=collate_pairs(pad_id),

@@ -4,15 +4,17 @@ from, and where a resumed run starts."""
 from __future__ import annotations
 
 import copy
+import hashlib
 import json
 import os
 import shutil
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any, cast
 
 import torch
 
-from hxpm.errors import InferenceError, NotFoundError
+from hxpm.errors import InferenceError, NotFoundError, UsageError
 
 from . import adapters as adapter_io
 from .loader import quiet_transformers
@@ -47,13 +49,44 @@ def load_adapter(model: torch.nn.Module, folder: Path) -> None:
         )
 
 
-def resume_point(checkpoints: Path) -> Path:
-    """The newest complete checkpoint to resume from.
+RUN_FILE = "run.sha256"  # in the checkpoints folder: the digest of the run they belong to
+
+
+def run_digest(parts: Iterable[object]) -> str:
+    """A digest of what decides a run's steps: the effective recipe, seed, step overrides
+    and every example (their reprs: frozen dataclasses of plain values, stable)."""
+    h = hashlib.sha256()
+    for part in parts:
+        h.update(repr(part).encode("utf-8"))
+        h.update(b"\0")
+    return h.hexdigest()
+
+
+def write_run_digest(checkpoints: Path, digest: str) -> None:
+    checkpoints.mkdir(parents=True, exist_ok=True)
+    (checkpoints / RUN_FILE).write_text(digest + "\n", encoding="ascii")
+
+
+def resume_point(checkpoints: Path, digest: str | None = None) -> Path:
+    """The newest complete checkpoint to resume from, of a run with ``digest``.
 
     Raises:
         NotFoundError: there is none (nothing was saved yet: save_steps unset or not reached).
+        UsageError: the checkpoints belong to a run of another recipe, seed or dataset (a
+            resumed run would silently mix two trainings).
     """
     from .train_loop import last_checkpoint
+
+    try:
+        saved = (checkpoints / RUN_FILE).read_text(encoding="ascii").strip()
+    except (OSError, UnicodeDecodeError):
+        saved = None  # written by an older hxpm: nothing to compare
+    if digest is not None and saved is not None and saved != digest:
+        raise UsageError(
+            f"the checkpoints in {checkpoints} belong to another run: the recipe, the seed, "
+            "--epochs/--max-steps or the dataset changed since they were written",
+            hint="Restore what changed, or train without --resume to start over.",
+        )
 
     found = last_checkpoint(checkpoints)
     if found is None:

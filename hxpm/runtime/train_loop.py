@@ -17,7 +17,6 @@ Two things are ours:
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -28,12 +27,15 @@ import torch
 from transformers import Trainer, TrainerCallback, TrainingArguments
 from transformers.trainer_callback import PrinterCallback, ProgressCallback
 
+from hxpm.core.strictjson import read_json
 from hxpm.errors import InferenceError
 
 from . import train_state
 from .trainset import IGNORE, Encoded
 
 StepHook = Callable[[int, int, float], None]
+
+_STATE_CAP = 64 << 20  # trainer_state.json of a checkpoint: small, but read bounded
 
 
 class EncodedDataset(torch.utils.data.Dataset[dict[str, Any]]):
@@ -235,7 +237,7 @@ def last_checkpoint(folder: Path) -> Path | None:
         if not suffix.isdigit():
             continue
         try:
-            json.loads((entry / "trainer_state.json").read_text(encoding="utf-8"))
+            read_json((entry / "trainer_state.json").read_bytes(), max_bytes=_STATE_CAP)
         except (OSError, ValueError):
             continue  # killed while writing this one
         found.append((int(suffix), entry))

@@ -25,6 +25,7 @@ import numpy as np
 import torch
 from safetensors.torch import load_file, save_file
 
+from hxpm.core.strictjson import read_json
 from hxpm.errors import UsageError
 
 PARAMS = "trainable.safetensors"
@@ -33,6 +34,9 @@ OPTIMIZER_META = "optimizer.json"
 SCHEDULER = "scheduler.json"
 RNG = "rng.safetensors"
 RNG_META = "rng.json"
+# Our own state files are small (optimizer metadata lists parameter groups); a checkpoint
+# copied from elsewhere must not make the reader work without bound.
+_JSON_CAP = 64 << 20
 
 
 def _write_tensors(path: Path, tensors: Mapping[str, torch.Tensor]) -> None:
@@ -59,7 +63,7 @@ def _read_tensors(path: Path) -> dict[str, torch.Tensor]:
 
 def _read_json(path: Path) -> Any:
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
+        return read_json(path.read_bytes(), max_bytes=_JSON_CAP)
     except (OSError, ValueError) as e:
         raise _broken(path, str(e)) from None
 

@@ -13,7 +13,6 @@ new adapter, composed as the runtime will run the set (see ``hxpm.runtime.train`
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,6 +26,7 @@ from hxpm.package.build import WEIGHTS_DIR
 from hxpm.services.expertset import installed_set, registered_base
 from hxpm.services.quality import quality_record, relative_dataset, write_quality
 from hxpm.services.training_data import read_training_set
+from hxpm.services.training_manifest import declare_soft_prompt
 from hxpm.store.records import BaseModel, InstalledExpert
 from hxpm.store.store import Store
 
@@ -76,6 +76,7 @@ class TrainResult:
     method: str = "sft"
     preference: tuple[float, float] | None = None  # DPO: held-out pairs won, before/after
     started_from: Path | None = None  # DPO: the trained adapter it continued from
+    soft_prompt: Path | None = None  # adapter_type prompt: the trained soft prompt file
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -104,6 +105,7 @@ class TrainResult:
             if self.preference is None
             else {"before": self.preference[0], "after": self.preference[1]},
             "started_from": str(self.started_from) if self.started_from else None,
+            "soft_prompt": str(self.soft_prompt) if self.soft_prompt else None,
         }
 
 
@@ -184,6 +186,11 @@ def train_expert(
         source=str(expert_dir / MANIFEST),
     )
     method = request.method or recipe.config.method
+    if method == "dpo" and recipe.config.adapter_type == "prompt":
+        raise UsageError(
+            "method dpo cannot train a soft prompt (adapter_type prompt) in this version",
+            hint="Train the soft prompt with method sft.",
+        )
     data = read_training_set(expert_dir, recipe.dataset, method)
     closure = _closure(store, manifest, base)
     train_mod = _runtime("train")
@@ -196,7 +203,7 @@ def train_expert(
         start = None  # nothing trained yet: DPO from a fresh adapter
     job = train_mod.TrainJob(
         base=BaseRef(base.name, base.path, base.sha256),
-        config=dataclasses.replace(recipe.config, method=method),
+        config=recipe.config_for(method),
         examples=data.train,
         output_dir=output_dir,
         name=manifest.name,
@@ -214,6 +221,10 @@ def train_expert(
         init_adapter=start,
     )
     out = train_mod.train(job, on_step=on_step)
+    if out.soft_prompt is not None:
+        declare_soft_prompt(
+            expert_dir / MANIFEST, out.soft_prompt.stem, job.config.num_virtual_tokens
+        )
     return TrainResult(
         out.output_dir,
         out.steps,
@@ -237,6 +248,7 @@ def train_expert(
         method,
         out.preference,
         start,
+        out.soft_prompt,
     )
 
 
@@ -451,6 +463,7 @@ def _dir_target(store: Store, expert_dir: Path, base_name: str | None) -> _Targe
         manifest.load_order,
         variant.sha256,
         variant.prompt_template,
+        soft_prompts=_declared_soft_prompts(folder, manifest.raw),
     )
     return _Target(
         manifest.name,
@@ -463,17 +476,31 @@ def _dir_target(store: Store, expert_dir: Path, base_name: str | None) -> _Targe
     )
 
 
+def _declared_soft_prompts(folder: Path, manifest: dict[str, Any]) -> tuple[Path, ...]:
+    """The manifest's soft prompt files in the weights folder (as a package will hold them)."""
+    from hxpm.package.soft_prompt_check import declared_soft_prompts
+
+    return tuple(folder / path for path, _tokens in declared_soft_prompts(manifest))
+
+
 def _heldout(recipe_mod: ModuleType, target: _Target) -> Path:
+    """``training.dataset.heldout``, else ``test_path`` (the older ecosystem's test split)."""
     training = target.manifest.get("training")
     dataset = training.get("dataset") if isinstance(training, dict) else None
-    heldout = dataset.get("heldout") if isinstance(dataset, dict) else None
-    if target.expert_dir is None or not isinstance(heldout, str) or not heldout.strip():
+    spec = dataset if isinstance(dataset, dict) else {}
+    named = [
+        (key, spec[key])
+        for key in ("heldout", "test_path")
+        if isinstance(spec.get(key), str) and spec[key].strip()
+    ]
+    if target.expert_dir is None or not named:
         raise UsageError(
             "no held-out set to evaluate on",
             hint="Pass --dataset FILE (JSONL prompt/completion lines), or set "
-            "training.dataset.heldout in the expert's manifest.",
+            "training.dataset.heldout (or test_path) in the expert's manifest.",
         )
-    path: Path = recipe_mod.dataset_file(target.expert_dir, heldout, "training.dataset.heldout")
+    key, relative = named[0]
+    path: Path = recipe_mod.dataset_file(target.expert_dir, relative, f"training.dataset.{key}")
     return path
 
 

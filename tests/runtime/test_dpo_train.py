@@ -44,8 +44,10 @@ def store(cli, tiny):
     s.close()
 
 
-def _dpo_expert(root: Path, digest: str, **config) -> Path:
+def _dpo_expert(root: Path, digest: str, dpo: dict | None = None, **config) -> Path:
     training = recipe(method="dpo", learning_rate=0.005, batch_size=5, warmup_steps=0, **config)
+    # Pure DPO at the SFT rate: these tests look at the DPO loss alone (log 2 at the start).
+    training["dpo"] = {"learning_rate": 0.005, "sft_weight": 0, **(dpo or {})}
     training["dataset"] = {
         "path": "datasets/pairs.jsonl",
         "validation_path": "datasets/pairs-heldout.jsonl",
@@ -102,3 +104,36 @@ def test_sft_refuses_preference_pairs_naming_the_line(store, tiny, tmp_path):
     with pytest.raises(DatasetError, match=r"pairs\.jsonl line 1: .*method is sft"):
         train_expert(store, TrainRequest(d, device="cpu", method="sft", max_steps=1))
     assert not (d / "adapter_model.safetensors").exists()
+
+
+def test_training_dpo_has_its_own_gentler_defaults_and_is_validated():
+    from hxpm.errors import ManifestError
+    from hxpm.runtime.recipe import parse_recipe
+
+    training = recipe(method="sft", learning_rate=0.005, epochs=10, warmup_steps=10)
+    r = parse_recipe({"training": training})
+    assert r.config_for("sft") == r.config  # SFT never reads training.dpo
+    dpo = r.config_for("dpo")
+    assert dpo.method == "dpo" and dpo.learning_rate == pytest.approx(0.0001)
+    assert (dpo.epochs, dpo.warmup_steps, dpo.sft_weight, dpo.beta) == (1.0, 0, 1.0, 0.1)
+    assert (dpo.rank, dpo.target_modules) == (r.config.rank, r.config.target_modules)
+    training["dpo"] = {"learning_rate": 1e-4, "epochs": 2, "beta": 0.5, "sft_weight": 0.25}
+    dpo = parse_recipe({"training": training}).config_for("dpo")
+    assert (dpo.learning_rate, dpo.epochs, dpo.beta, dpo.sft_weight) == (1e-4, 2, 0.5, 0.25)
+    training["dpo"] = {"learning_rate": 0, "sft_weight": -1, "beta": "x", "bogus": 1}
+    with pytest.raises(ManifestError) as e:
+        parse_recipe({"training": training})
+    fields = {p[0] for p in e.value.problems}
+    assert {"training.dpo.learning_rate", "training.dpo.sft_weight", "training.dpo.beta"} <= fields
+    training["dpo"] = {"bogus": 1}
+    assert any(
+        "training.dpo: ignored bogus" in w for w in parse_recipe({"training": training}).warnings
+    )
+
+
+def test_dpo_adds_the_chosen_answers_nll_when_sft_weight_is_set(store, tiny, tmp_path):
+    d = _dpo_expert(tmp_path, tiny.digest, dpo={"sft_weight": 1.0})
+    result = train_expert(store, TrainRequest(d, device="cpu", threads=1, max_steps=8))
+    # log 2 (policy = reference) plus the mean token NLL of the chosen JSON on a random base
+    assert result.first_loss > 0.6931 + 1.0, result.first_loss
+    assert result.last_loss < result.first_loss
