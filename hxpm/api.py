@@ -222,6 +222,7 @@ class Session:
         Raises:
             UsageError: bad settings or messages, or too long for the context.
         """
+        _refuse_soft_prompts(selection)
         config = _config(selection, settings)
         config.check()
         ids = self._prompt_ids(conversation, selection, raw=raw)
@@ -377,6 +378,18 @@ def completion_of(slot: Slot, selection: Selection) -> Completion:
         experts_label(selection),
         selection.why,
     )
+
+
+def _refuse_soft_prompts(selection: Selection) -> None:
+    """This API's batched decoder does not prepend soft prompts yet (``hxpm run`` and ``hxpm
+    eval`` do): an expert that declares one is refused rather than run without it."""
+    for expert in selection.experts:
+        if expert.manifest.get("soft_prompts"):
+            raise UsageError(
+                f"{expert.name} declares a soft prompt, which hxpm serve and hxpm chat do not "
+                "apply yet: refused rather than run without it",
+                hint=f'Use hxpm run --expert {expert.name} --prompt "..." (docs/runtime.md).',
+            )
 
 
 def _set_key(selection: Selection) -> tuple[str, ...]:

@@ -7,8 +7,10 @@ The pipeline, run in a throw-away store (a temporary HXPM_HOME, never the user's
    names its base digest;
 2. for each expert, in dependency order (what it ``requires`` first):
    ``hxpm train experts/<name> --seed 0`` (hxpm's own trainer: the adapter trains on top of
-   its installed requires closure), then ``hxpm package`` and install the package into the
-   build store (unsigned, allowed there only), so that its dependents can train on top;
+   its installed requires closure; an expert that ships preference pairs, the
+   document-classifier, then gets ``hxpm train --method dpo`` on top), then
+   ``hxpm package`` and install the package into the build store (unsigned, allowed there
+   only), so that its dependents can train on top;
 3. ``hxpm eval`` every expert on its held-out set (the bare base vs base + closure + expert,
    greedy decoding) and write the scores into each README (between ``<!-- scores -->`` and
    ``<!-- /scores -->``) and into ``experts/SCORES.json``;
@@ -281,6 +283,31 @@ def build(
                     f"{res.first_loss:.3f} -> {res.last_loss:.3f}"
                     + "".join(f"\n  warning: {w}" for w in res.warnings)
                 )
+                if _has_preference_pairs(expert_dir):
+                    # Then DPO from the shipped preference pairs, on top of the SFT adapter,
+                    # with the recipe's own training.dpo settings (docs/training.md).
+                    log(f"train {name} (dpo)")
+                    dpo = train_expert(
+                        store,
+                        TrainRequest(
+                            expert_dir,
+                            base=BASE_NAME,
+                            seed=SEED,
+                            threads=train_threads,
+                            method="dpo",
+                        ),
+                        on_step=on_step,
+                    )
+                    trained[name]["dpo"] = {
+                        "steps": dpo.steps,
+                        "first_loss": dpo.first_loss,
+                        "last_loss": dpo.last_loss,
+                        "seconds": dpo.seconds,
+                    }
+                    log(
+                        f"  {name}: dpo {dpo.steps} steps in {dpo.seconds:.1f}s, loss "
+                        f"{dpo.first_loss:.3f} -> {dpo.last_loss:.3f}"
+                    )
             if not (expert_dir / "adapter_model.safetensors").is_file():
                 raise SystemExit(f"{name} has no trained weights; train it first")
             install_unsigned(store, package_into(expert_dir, staging / name))
@@ -347,6 +374,12 @@ def build(
         )
     log(f"total {total:.0f}s")
     return 0
+
+
+def _has_preference_pairs(expert_dir: Path) -> bool:
+    manifest = json.loads((expert_dir / "manifest.json").read_text(encoding="utf-8"))
+    dataset = manifest.get("training", {}).get("dataset", {})
+    return bool(dataset.get("preference_path"))
 
 
 def main(argv: list[str] | None = None) -> int:
