@@ -14,8 +14,8 @@ The pipeline, run in a throw-away store (a temporary HXPM_HOME, never the user's
 3. ``hxpm eval`` every expert on its held-out set (the bare base vs base + closure + expert,
    greedy decoding) and write the scores into each README (between ``<!-- scores -->`` and
    ``<!-- /scores -->``) and into ``experts/SCORES.json``;
-4. package every expert again into ``experts/<name>/dist/`` (the README now has its scores)
-   and hand the packages to :func:`sign_packages` (the release signing step).
+4. package every expert again into ``experts/<name>/dist/`` (the README now has its scores);
+   scripts/build_demo_index.py then signs them with the demo key and rewrites index/.
 
 The trained ``adapter_config.json`` and ``adapter_model.safetensors`` are written into each
 expert folder. Run from anywhere (about 5-10 minutes on 2 CPU cores):
@@ -70,17 +70,6 @@ def log(msg: str) -> None:
 
 
 # --- the release hook ------------------------------------------------------------------------
-
-
-def sign_packages(packages: Sequence[Path]) -> None:
-    """Sign the freshly built demo packages (``<package>.sig`` next to each).
-
-    TODO(lead): signing is the release step, with the project's demo publisher key, e.g.
-    ``hxpm sign <pkg> --key-name <key>`` (hxpm.services.keys / hxpm.package.signing) for each
-    package here. Until it is wired, this does nothing and the packages stay unsigned; stale
-    ``.sig`` files were removed with the old packages, so none can mismatch.
-    """
-    del packages
 
 
 # --- helpers ---------------------------------------------------------------------------------
@@ -347,14 +336,12 @@ def build(
         ordered = {n: scores[n] for n in order if n in scores}
         SCORES_FILE.write_text(json.dumps(ordered, indent=2) + "\n", encoding="utf-8")
 
-        packages = []
         for name in selected:
             dist = EXPERTS_DIR / name / "dist"
             if dist.is_dir():
                 for old in dist.glob("*.expert*"):
                     old.unlink()
-            packages.append(package_into(EXPERTS_DIR / name, dist))
-        sign_packages(packages)
+            package_into(EXPERTS_DIR / name, dist)
     finally:
         store.close()
         if keep_home:

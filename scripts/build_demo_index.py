@@ -34,7 +34,7 @@ HXPM = [sys.executable, "-m", "hxpm"]
 
 
 def hxpm(*args: object, home: Path) -> str:
-    env = {**os.environ, "HXPM_HOME": str(home), "HXPM_KEY_DIR": str(KEY_DIR)}
+    env = {**os.environ, "HXPM_HOME": str(home), "HXPM_KEY_DIR": str(home.parent / "keys")}
     r = subprocess.run(
         [*HXPM, *map(str, args)], env=env, capture_output=True, text=True, check=False
     )
@@ -46,8 +46,18 @@ def hxpm(*args: object, home: Path) -> str:
 def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         home = Path(tmp) / "home"
-        if not (KEY_DIR / f"{KEY_NAME}.key").exists():
+        keys = Path(tmp) / "keys"
+        keys.mkdir(mode=0o700)
+        if (KEY_DIR / f"{KEY_NAME}.key").exists():
+            # Git keeps no 0600 mode, and hxpm refuses a secret key others can read: sign
+            # from a private copy of the committed demo key.
+            for part in (f"{KEY_NAME}.key", f"{KEY_NAME}.pub"):
+                shutil.copyfile(KEY_DIR / part, keys / part)
+            (keys / f"{KEY_NAME}.key").chmod(0o600)
+        else:
             hxpm("key", "generate", "--name", KEY_NAME, home=home)
+            for part in (f"{KEY_NAME}.key", f"{KEY_NAME}.pub"):
+                shutil.copyfile(keys / part, KEY_DIR / part)
         public = json.loads(hxpm("key", "show", "--name", KEY_NAME, "--json", home=home))
         for pkg in sorted(ROOT.glob("experts/*/dist/*.expert")):
             hxpm("sign", pkg, "--key-name", KEY_NAME, home=home)

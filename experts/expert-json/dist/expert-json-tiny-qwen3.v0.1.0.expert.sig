@@ -1,2 +1,2 @@
-{"base_model":"hxpm/tiny-qwen3","base_sha256":"4ca49dce4f38dfc238760a9136282862628d94bf3f35fed086952d2c20039e0e","created":"2026-11-22T10:25:50Z","format":"hxpm-sig/1","key_id":"94731aa0ee15890d","name":"expert-json","sha256":"6b2a1376c802a56104a42d0738afc60af2b9eb29be4890c6ff22e9ffc8ec2664","tree_sha256":"cc73b7eb5c672a49e3f0641e2b3d319af7d32cb16cfa446c6b3f704d0e84ffc9","version":"0.1.0"}
-ed25519:hqOCFMSCqWfob2cI+As9dA4f+fOJR3wpM3OC69qmKVy7uugQKY0LdusucdA5vlJ2qzi/6VJ208qXXUykH2WeBQ==
+{"base_model":"hxpm/tiny-qwen3","base_sha256":"4ca49dce4f38dfc238760a9136282862628d94bf3f35fed086952d2c20039e0e","created":"2026-12-06T20:59:25Z","format":"hxpm-sig/1","key_id":"94731aa0ee15890d","name":"expert-json","sha256":"e2cba899cb33fcb69ff129ac80a6c25ecfa6d0077ccf9b506481bf0260df1075","tree_sha256":"93a81d8214fd32304ed8c507a06bd836641d6ce751b0759175c43d6b679a46d3","version":"0.1.0"}
+ed25519:pxfGA/QoXw1AIjt0sjuU4UOuhHnaM723hbPUz6fa/+MwAKZ7Jm103jaVrEdVDRdkgJe/BeGWH76dFCY5aV2eBQ==

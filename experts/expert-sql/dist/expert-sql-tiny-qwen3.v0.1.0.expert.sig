@@ -1,2 +1,2 @@
-{"base_model":"hxpm/tiny-qwen3","base_sha256":"4ca49dce4f38dfc238760a9136282862628d94bf3f35fed086952d2c20039e0e","created":"2026-11-22T10:25:51Z","format":"hxpm-sig/1","key_id":"94731aa0ee15890d","name":"expert-sql","sha256":"526dce0545f9c21e01f3617adeff09145921eca10bd2075ac4382bb40f1360ca","tree_sha256":"b1496f854f466e2d725f87d8df4fadf689d9334af637771dcd984f688c560bdb","version":"0.1.0"}
-ed25519:T644tjDP28gQj9VgqODOFszldjDXcd47UuJxePGg188aKUmrDByAF8T0zVASGal3E0EDInJjvJdT4Fs04hl9Cw==
+{"base_model":"hxpm/tiny-qwen3","base_sha256":"4ca49dce4f38dfc238760a9136282862628d94bf3f35fed086952d2c20039e0e","created":"2026-12-06T20:59:26Z","format":"hxpm-sig/1","key_id":"94731aa0ee15890d","name":"expert-sql","sha256":"ad369ca65970f17686ac3d8c8d904d7973ff7eaea67a711b1598f319311b61d5","tree_sha256":"37bf19a04a07d13be31ae5a01cf915c2cbc887fd526bb5539ea02af7d3c225bf","version":"0.1.0"}
+ed25519:65/o3bfa80JE39S0ys86b0z5MmhHcGtF/jZyT4e1TWUNTr/H8tu42t8yPwTpHXzAqFi3ZCv5jfJioCe0jHBIBA==
