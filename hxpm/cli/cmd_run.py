@@ -180,9 +180,16 @@ def _render_run(d: dict[str, Any], *, streamed: bool) -> None:
     used = ", ".join(f"{e['name']} {e['version']}" for e in d["experts"]) or "none (bare base)"
     from hxpm.cli.output import console
 
+    grammar = (d.get("decoding") or {}).get("grammar")
+    constrained = (
+        f"; constrained by {escape(grammar['source'])} ({escape(grammar['kind'])})"
+        if grammar
+        else ""
+    )
     console(stderr=True).print(
-        f"[dim]experts: {escape(used)} — {escape(d['why'])}; {d['tokens']['generated']} "
-        f"tokens, {d['tokens_per_s']} tok/s, stopped by {d['stopped_by']}[/]"
+        f"[dim]experts: {escape(used)} — {escape(d['why'])}{constrained}; "
+        f"{d['tokens']['generated']} tokens, {d['tokens_per_s']} tok/s, "
+        f"stopped by {d['stopped_by']}[/]"
     )
 
 

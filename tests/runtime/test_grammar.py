@@ -154,3 +154,25 @@ def test_json_schema_output_parses_and_validates(tiny_session):
     free = _generate(tiny_session, None, seed=5, tokens=64, prompt="give me json")
     with pytest.raises(ValueError):
         json.loads(free.text)
+
+
+def test_run_with_a_real_grammar_from_the_command_line(cli, tiny_session, tmp_path):
+    # `hxpm run --grammar` on the bare tiny base (the sampling of the test above, through the
+    # CLI): the answer completes, the library's own matcher accepts it, and the record says
+    # what constrained it.
+    assert cli("base", "add", "hxpm/tiny-qwen3", "--path", TINY).code == 0
+    grammar = CORPUS / "expert-neo4j" / "grammar.gbnf"
+    r = cli(
+        "run", "--prompt", "Write a query for the users table", "--expert", "",
+        "--grammar", grammar, "--temperature", "1", "--seed", "2",
+        "--device", "cpu", "--max-new-tokens", "64", "--json",
+    )  # fmt: skip
+    assert r.code == 0, r.err
+    record = r.json()
+    assert record["decoding"]["grammar"] == {"kind": "gbnf", "source": str(grammar)}
+    assert record["stopped_by"] == "eos", record
+    assert grammar_accepts(corpus("expert-neo4j"), tiny_session.tokenizer, record["output"])
+    bad = tmp_path / "bad.gbnf"
+    bad.write_text('root ::= "a" (\n', encoding="utf-8")
+    r = cli("run", "--prompt", "x", "--expert", "", "--grammar", bad, "--device", "cpu")
+    assert r.code == 1 and "line" in r.err
