@@ -1,2 +1,2 @@
-{"base_model":"hxpm/tiny-qwen3","base_sha256":"4ca49dce4f38dfc238760a9136282862628d94bf3f35fed086952d2c20039e0e","created":"2026-12-06T20:59:25Z","format":"hxpm-sig/1","key_id":"94731aa0ee15890d","name":"expert-json","sha256":"e2cba899cb33fcb69ff129ac80a6c25ecfa6d0077ccf9b506481bf0260df1075","tree_sha256":"93a81d8214fd32304ed8c507a06bd836641d6ce751b0759175c43d6b679a46d3","version":"0.1.0"}
-ed25519:pxfGA/QoXw1AIjt0sjuU4UOuhHnaM723hbPUz6fa/+MwAKZ7Jm103jaVrEdVDRdkgJe/BeGWH76dFCY5aV2eBQ==
+{"base_model":"hxpm/tiny-qwen3","base_sha256":"4ca49dce4f38dfc238760a9136282862628d94bf3f35fed086952d2c20039e0e","created":"2026-12-06T21:51:57Z","format":"hxpm-sig/1","key_id":"94731aa0ee15890d","name":"expert-json","sha256":"d0198f85e4074e22cd091bdce8a8c3386042ef04b330dc0acaa6a8f4317c7f78","tree_sha256":"af86bc0e90696abad5da7427d96bcbf75efd54be30e260449b315a1e7ee73941","version":"0.1.0"}
+ed25519:uiOfGDs+alRwbT5hFAfQJByqreV8cTqi+F2XjCrnijL+vmkSo6jBDbWeP7ix+yv/z4MjhPou5ca8eADlu62+DQ==

@@ -1,2 +1,2 @@
-{"base_model":"hxpm/tiny-qwen3","base_sha256":"4ca49dce4f38dfc238760a9136282862628d94bf3f35fed086952d2c20039e0e","created":"2026-12-06T20:59:25Z","format":"hxpm-sig/1","key_id":"94731aa0ee15890d","name":"expert-rust","sha256":"09a80f37297b4f9db2834ec1c4e036dc05a67ccb3ee3643fb2aafb4a168fbe3d","tree_sha256":"9dd1f42e52a7eac609d2eef4b18f62c3ecd7ba5890dd2e9b6a9b62e826962f6b","version":"0.1.0"}
-ed25519:o4lvaz9fRWfb6SegdTb/PNdxOVKbAJgBI0RrFJ1WWkiPkPVtv+DMkVIDEj8rGOJoeiAKuDOKbWdXxOfneX94DA==
+{"base_model":"hxpm/tiny-qwen3","base_sha256":"4ca49dce4f38dfc238760a9136282862628d94bf3f35fed086952d2c20039e0e","created":"2026-12-06T21:51:58Z","format":"hxpm-sig/1","key_id":"94731aa0ee15890d","name":"expert-rust","sha256":"09a80f37297b4f9db2834ec1c4e036dc05a67ccb3ee3643fb2aafb4a168fbe3d","tree_sha256":"9dd1f42e52a7eac609d2eef4b18f62c3ecd7ba5890dd2e9b6a9b62e826962f6b","version":"0.1.0"}
+ed25519:2JuQ75w87QLt0jbky5UCSnq1KtELh+Xx2qnpBWMUZQtFavPqtQUff6TNa1pp4lj2/aoA9AlZX/fGbZnfDYFTBg==

@@ -1,2 +1,2 @@
-{"base_model":"hxpm/tiny-qwen3","base_sha256":"4ca49dce4f38dfc238760a9136282862628d94bf3f35fed086952d2c20039e0e","created":"2026-12-06T20:59:26Z","format":"hxpm-sig/1","key_id":"94731aa0ee15890d","name":"expert-sql","sha256":"ad369ca65970f17686ac3d8c8d904d7973ff7eaea67a711b1598f319311b61d5","tree_sha256":"37bf19a04a07d13be31ae5a01cf915c2cbc887fd526bb5539ea02af7d3c225bf","version":"0.1.0"}
-ed25519:65/o3bfa80JE39S0ys86b0z5MmhHcGtF/jZyT4e1TWUNTr/H8tu42t8yPwTpHXzAqFi3ZCv5jfJioCe0jHBIBA==
+{"base_model":"hxpm/tiny-qwen3","base_sha256":"4ca49dce4f38dfc238760a9136282862628d94bf3f35fed086952d2c20039e0e","created":"2026-12-06T21:51:59Z","format":"hxpm-sig/1","key_id":"94731aa0ee15890d","name":"expert-sql","sha256":"bd10320d4fa54c7e19e1e8c6f5309ab2af30301d98d09869bfae21f712597552","tree_sha256":"81f02d8340b65789b4c180c86dbcc8afbb19f84bfd86cd1dd43c9879f898e232","version":"0.1.0"}
+ed25519:UJwDDc2p1RPTt7wjnm4Qs1V+HQbOc+2E+2ndKVMQVDoGFC9DfJxfqhVCJkJQDR1UfUTaASGDjRhvhpGdLMhuCw==
