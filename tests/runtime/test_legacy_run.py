@@ -23,19 +23,25 @@ from tests.runtime.conftest import make_adapter
 
 @pytest.fixture(scope="module")
 def legacy_package(tmp_path_factory):
+    # expert-json's real manifest: DoRA, r 14, alpha 28, 6 modules
     root = tmp_path_factory.mktemp("legacy-run")
-    spec = adapter_spec(real_manifest("expert-json"))  # DoRA, r 14, alpha 28, 6 modules
+    return _real_package(root, "expert-json", "expert-json-qwen3-0-6b.v0.4.1.expert", seed=11)
+
+
+def _real_package(root, name: str, file_name: str, *, seed: int):
+    """A gzip package as the older tool builds it: the real manifest, a PEFT adapter of its
+    declared kind, rank and modules."""
+    spec = adapter_spec(real_manifest(name))
     adapter = make_adapter(
         TINY_BASE,
         root / "adapter",
         spec["type"],
-        seed=11,
+        seed=seed,
         targets=tuple(spec["target_modules"]),
         r=int(spec["r"]),
         alpha=int(spec["alpha"]),
     )
-    d = legacy_expert_dir(root / "src", "expert-json", adapter=adapter)
-    return legacy_archive(d, root / "expert-json-qwen3-0-6b.v0.4.1.expert")
+    return legacy_archive(legacy_expert_dir(root / "src", name, adapter=adapter), root / file_name)
 
 
 @pytest.fixture
@@ -94,18 +100,9 @@ def test_a_pickled_soft_prompt_installs_with_a_warning_and_is_refused_at_run(cli
     # expert-typescript's real manifest declares soft_prompts/ts_style_48.bin, a torch.save
     # pickle that hxpm never reads: the expert installs (saying so), and running it is refused
     # with how to convert the file, instead of silently running without its soft prompt.
-    spec = adapter_spec(real_manifest("expert-typescript"))
-    adapter = make_adapter(
-        TINY_BASE,
-        tmp_path / "adapter",
-        spec["type"],
-        seed=3,
-        targets=tuple(spec["target_modules"]),
-        r=int(spec["r"]),
-        alpha=int(spec["alpha"]),
+    pkg = _real_package(
+        tmp_path, "expert-typescript", "expert-typescript-qwen3-0-6b.v0.2.1.expert", seed=3
     )
-    d = legacy_expert_dir(tmp_path / "src", "expert-typescript", adapter=adapter)
-    pkg = legacy_archive(d, tmp_path / "expert-typescript-qwen3-0-6b.v0.2.1.expert")
     assert cli("base", "add", REGISTERED_AS, "--path", TINY_BASE).code == 0
     r = cli("install", pkg, "--unsafe-allow-unsigned")
     assert r.code == 0, r.err
