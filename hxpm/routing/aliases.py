@@ -38,8 +38,25 @@ ALIASES: dict[str, tuple[str, ...]] = {
     ),
     "cypher": ("neo4j", "opencypher", "memgraph", "graph database", "graph db"),
     "neo4j": ("cypher", "opencypher"),
-    "python": ("py", "py3", "pythonic", "pythonista", "cpython", "pypy"),
-    "rust": ("rustlang", "rustc", "rustacean"),
+    "python": (
+        "py",
+        "py3",
+        "pythonic",
+        "pythonista",
+        "cpython",
+        "pypy",
+        # Libraries and tools nobody uses from another language.
+        "pandas",
+        "numpy",
+        "django",
+        "flask",
+        "fastapi",
+        "pytest",
+        "matplotlib",
+        "scipy",
+        "jupyter",
+    ),
+    "rust": ("rustlang", "rustc", "rustacean", "rustup", "tokio", "serde", "clippy"),
     "javascript": ("js", "node.js", "nodejs", "ecmascript"),
     "typescript": ("ts",),
     "c++": ("cpp", "cxx"),
@@ -51,6 +68,39 @@ ALIASES: dict[str, tuple[str, ...]] = {
     "bash": ("shell script", "zsh"),
 }
 
+# Technology words that also have an everyday sense: "rust" on a bike chain, a pet "python",
+# a kitchen "table", a "record" at the gym. Alone, with nothing technical in the prompt and a
+# profile that does not recognise it, such a hit is weak evidence (scoring.py halves it).
+EVERYDAY_SENSES = frozenset(
+    [
+        "rust",
+        "python",
+        "java",
+        "ruby",
+        "swift",
+        "go",
+        "shell",
+        "table",
+        "record",
+        "row",
+        "edge",
+        "match",
+        "order",
+        "class",
+        "select",
+        "query",
+        "relationship",
+        "sentence",
+        "grammar",
+        "english",
+        "document",
+        "category",
+        "cargo",
+        "crate",
+        "spark",
+    ]
+)
+
 TECH_NAMESPACES = frozenset(["tech", "language", "lang", "format", "query", "framework"])
 
 _VERSION_SUFFIX = re.compile(r"^([a-z][a-z+#]{2,}?)(\d+(?:\.\d+)*)$")
@@ -60,6 +110,11 @@ _IFY_SUFFIXES = ("ifying", "ified", "ifies", "ify")
 def aliases_of(name: str) -> tuple[str, ...]:
     """The aliases of a technology name (normalised lower-case), or ()."""
     return ALIASES.get(name, ())
+
+
+def has_everyday_sense(word: str) -> bool:
+    """True for "tables" as for "table": a plural keeps the everyday sense."""
+    return word in EVERYDAY_SENSES or (word.endswith("s") and word[:-1] in EVERYDAY_SENSES)
 
 
 def is_tech_name(name: str, capability_values: frozenset[str]) -> bool:

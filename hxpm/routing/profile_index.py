@@ -23,6 +23,15 @@ class ProfileMatch:
     terms: int  # prompt terms considered
     matched: tuple[str, ...]  # the prompt terms the profile knows, strongest first (a few)
     positive: int  # how many prompt terms the profile knows and favours
+    denominator: int = 1  # what the similarity's sum was divided by
+    # (term, how much knowing it moved the sum), for every term the profile knows
+    contributions: tuple[tuple[str, float], ...] = ()
+
+    def similarity_without(self, stem: str) -> float:
+        """The similarity had the profile not known ``stem`` (nor pairs with it): whether
+        the rest of the prompt reads like the expert's data, apart from that one word."""
+        own = sum(d for t, d in self.contributions if stem in t.split(" "))
+        return self.similarity - own / self.denominator
 
 
 class ProfileIndex:
@@ -63,17 +72,18 @@ class ProfileIndex:
             for i, freq in self._index.get(t, ()):
                 found.setdefault(i, []).append((term_weight(freq, g), t))
         out: dict[int, ProfileMatch] = {}
-        empty = ProfileMatch(round(unknown / n, 6), len(terms), (), 0)
+        empty = ProfileMatch(round(unknown / n, 6), len(terms), (), 0, n)
         for i in self._profiled:
             hits = found.get(i)
             if not hits:
                 out[i] = empty
                 continue
-            total = unknown + sum(w - absent[t] for w, t in hits)
+            deltas = tuple((t, w - absent[t]) for w, t in hits)
+            total = unknown + sum(d for _, d in deltas)
             hits.sort(key=lambda wt: (-wt[0], wt[1]))
             shown = tuple(t for w, t in hits[:TOP_TERMS_SHOWN] if w > 0)
             positive = sum(1 for w, _ in hits if w > 0)
-            out[i] = ProfileMatch(round(total / n, 6), len(terms), shown, positive)
+            out[i] = ProfileMatch(round(total / n, 6), len(terms), shown, positive, n, deltas)
         return out
 
     def _absent(self, term: str) -> float:

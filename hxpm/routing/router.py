@@ -36,6 +36,7 @@ from hxpm.routing.text import (
     generic_opener,
     matches_at,
     suffix_blocks,
+    technical_marker,
     tokenize,
 )
 
@@ -81,16 +82,20 @@ class Router:
         if not isinstance(prompt, str):
             raise TypeError(f"prompt: expected a string, got {type(prompt).__name__}")
         tokens = tokenize(prompt)
-        ranked = self._rank(tokens, self._profiles.match(prompt) if self._profiles else {})
+        profiles = self._profiles.match(prompt) if self._profiles else {}
+        technical = technical_marker(tokens, prompt) is not None
+        ranked = self._rank(tokens, profiles, technical)
         return decide(prompt, tokens, ranked, self.min_score)
 
-    def _rank(self, tokens: Tokens, profiles: dict[int, ProfileMatch]) -> list[Ranked]:
+    def _rank(
+        self, tokens: Tokens, profiles: dict[int, ProfileMatch], technical: bool
+    ) -> list[Ranked]:
         by_cand: dict[int, list[tuple[int, tuple[str, ...]]]] = {}
         for sid, form in sorted(self._hits(tokens).items()):
             by_cand.setdefault(self._specs[sid].cand, []).append((sid, form))
         shared: dict[int, tuple[float, tuple[str, ...]]] = {}
         ranked = [
-            score_hits(c, [(self._specs[s], f) for s, f in by_cand[i]], profiles.get(i))
+            score_hits(c, [(self._specs[s], f) for s, f in by_cand[i]], profiles.get(i), technical)
             if i in by_cand
             else score_profile_only(c, profiles[i], shared)
             if i in profiles

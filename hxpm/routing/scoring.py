@@ -10,8 +10,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from hxpm.routing.compiled import CAPABILITY, KEYWORD, Compiled, Spec
+from hxpm.routing.aliases import has_everyday_sense
+from hxpm.routing.compiled import CAPABILITY, EXCLUDE, KEYWORD, Compiled, Spec
 from hxpm.routing.decision import ExpertScore
+from hxpm.routing.profile import prompt_terms
 from hxpm.routing.profile_index import ProfileMatch
 
 # Profile similarity (mean log-ratio per prompt term, see profile.py) becomes evidence: x1.0,
@@ -20,6 +22,11 @@ from hxpm.routing.profile_index import ProfileMatch
 PROFILE_WEIGHT = 1.0
 PROFILE_CAP = 2.5
 PROFILE_OFFSET = 0.75  # similarity at which the profile is neutral (calibrated, docs/routing.md)
+# A lone keyword in its everyday sense ("a table for two") counts this much of its weight.
+EVERYDAY_FACTOR = 0.2
+# ...unless the rest of the prompt leans this clearly toward the expert's training prompts
+# (profile similarity without the word; 0 is "as much the expert's as general").
+EVERYDAY_BACKING = 0.1
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,8 +50,14 @@ def _render(form: tuple[str, ...], glued: tuple[bool, ...]) -> str:
 
 
 def score_hits(
-    c: Compiled, hits: list[tuple[Spec, tuple[str, ...]]], pm: ProfileMatch | None = None
+    c: Compiled,
+    hits: list[tuple[Spec, tuple[str, ...]]],
+    pm: ProfileMatch | None = None,
+    technical: bool = True,
 ) -> Ranked:
+    """``technical``: the prompt shows code or data (text.technical_marker); without it a
+    lone everyday-sense keyword the profile does not back counts EVERYDAY_FACTOR of itself."""
+    everyday = None if technical else _lone_everyday_word(hits, pm)
     kw: list[str] = []
     ph: list[str] = []
     ex: list[str] = []
@@ -61,22 +74,29 @@ def score_hits(
         if spec.kind == KEYWORD:
             label = "phrase" if spec.words > 1 else "keyword"
             (ph if spec.words > 1 else kw).append(spec.display)
-            reasons.append(f"matched {label} {spec.display!r}{as_} (+{spec.weight:.1f})")
-            evidence += spec.weight
+            weight, why = spec.weight, ""
+            if everyday is not None and form == (everyday,):
+                weight = round(spec.weight * EVERYDAY_FACTOR, 3)
+                why = f": {everyday!r} has an everyday sense and nothing else is technical"
+            reasons.append(f"matched {label} {spec.display!r}{as_} (+{weight:.1f}{why})")
+            evidence += weight
             words += spec.words
             chars += len(spec.display)
         elif spec.kind == CAPABILITY:
             caps.extend(spec.capabilities)
             named = ", ".join(repr(x) for x in spec.capabilities)
-            reasons.append(
-                f"mentions {spec.display!r}{as_}: capability {named} (+{spec.weight:.1f})"
-            )
-            evidence += spec.weight
+            weight = spec.weight * (EVERYDAY_FACTOR if everyday is not None else 1.0)
+            reasons.append(f"mentions {spec.display!r}{as_}: capability {named} (+{weight:.2g})")
+            evidence += weight
         else:
             ex.append(spec.display)
             reasons.append(f"excluded by {spec.display!r}{as_} (-{spec.weight:.1f})")
             evidence -= spec.weight
     profile_evidence = _profile_evidence(pm, reasons)
+    if everyday is not None and profile_evidence > 0:
+        # The profile knows the word itself and nothing else: that is the same evidence.
+        reasons.append(f"profile backs only {everyday!r} itself: counted as 0")
+        profile_evidence = 0.0
     evidence += profile_evidence
     lists = (kw, ph, ex, caps)
     return _finish(c, evidence, lists, reasons, (len(ph), words, chars), pm, profile_evidence)
@@ -103,6 +123,24 @@ def score_profile_only(
         str(cand.name), str(cand.version), 0.0, (), (), (), (), c.notes + tail, pm, evidence
     )
     return Ranked(es, c.priority, (0, 0, 0), c.rank, 0, pm)
+
+
+def _lone_everyday_word(
+    hits: list[tuple[Spec, tuple[str, ...]]], pm: ProfileMatch | None
+) -> str | None:
+    """The word of the only positive hit when it may be meant in its everyday sense: one
+    word is all that hit this expert (as keyword and capability alike), and the profile
+    recognises nothing else in the prompt ("rust" alone does not make a prompt Rust)."""
+    forms = {form for spec, form in hits if spec.kind != EXCLUDE}
+    if len(forms) != 1:
+        return None
+    (form,) = forms
+    if len(form) != 1 or not has_everyday_sense(form[0]):
+        return None
+    stem = (*prompt_terms(form[0]), form[0])[0]  # the profile's spelling of the word
+    if pm is not None and pm.similarity_without(stem) > EVERYDAY_BACKING:
+        return None
+    return form[0]
 
 
 def _profile_evidence(pm: ProfileMatch | None, reasons: list[str]) -> float:

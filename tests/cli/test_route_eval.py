@@ -11,6 +11,8 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 EXPERTS = ROOT / "experts"
 INDEPENDENT = ROOT / "tests" / "fixtures" / "routing" / "independent.tsv"
+CONFIRM = INDEPENDENT.with_name("confirm.tsv")
+HOLDOUT = INDEPENDENT.with_name("holdout.tsv")
 
 
 @pytest.fixture
@@ -35,6 +37,22 @@ def test_eval_independent_set_json(cli, demo) -> None:
     assert all(0 <= c["recall"] <= 1 for c in classes.values() if c["recall"] is not None)
     assert sum(x["count"] for x in doc["confusion"]) == doc["total"]
     assert doc["slowest"]["ms"] < 50 and doc["slowest"]["prompt"]
+
+
+def test_later_hand_written_sets(cli, demo) -> None:
+    """The sets written after independent.tsv had shaped the router (docs/routing.md,
+    "Measured"): everyday senses stay with the bare base, accuracy holds its measured floor."""
+    r = cli("route", "--eval", HOLDOUT, "--json")
+    assert r.code == 0, r.err
+    doc = r.json()
+    assert doc["total"] == 42 and doc["accuracy"] >= 0.95, doc["errors"]
+    assert not [e for e in doc["errors"] if e["expected"] == "none"], doc["errors"]
+    r = cli("route", "--eval", CONFIRM, "--json")
+    assert r.code == 0, r.err
+    doc = r.json()
+    assert doc["total"] == 40 and doc["accuracy"] >= 0.85, doc["errors"]
+    wrongly_routed = {e["prompt"] for e in doc["errors"] if e["expected"] == "none"}
+    assert not {p for p in wrongly_routed if "rust" in p or "table" in p or "python" in p}
 
 
 def _heldout_jsonl_and_table(cli, tmp_path: Path) -> None:
