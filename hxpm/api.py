@@ -22,6 +22,7 @@ A session is not thread-safe: use it from one thread.
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Self
@@ -52,6 +53,7 @@ Conversation = str | Sequence[Any]  # a prompt, or Message / {"role", "content"}
 # The batch group of every set that can share a forward pass with any other (plain LoRA sets
 # and the bare base, see hxpm/runtime/multilora.py); another set is a group of its own.
 MIXED: tuple[str, ...] = ("*mixed*",)
+MAX_PREFIXES = 64  # soft prefixes kept read, one per expert set (≤ 512 × hidden floats each)
 FINISH_REASONS = {"eos": "stop", "stop": "stop", "length": "length", "cancelled": "cancelled"}
 
 
@@ -86,6 +88,7 @@ class Prepared:
     selection: Selection
     prompt_ids: tuple[int, ...]
     config: GenerationConfig
+    soft_prefix: Any = None  # the set's soft prompts, a [tokens, hidden] tensor; None: none
 
 
 class Session:
@@ -97,6 +100,7 @@ class Session:
         self._fixed: Selection | None = None  # None: route each prompt
         self._active_key: tuple[str, ...] | None = None
         self._mixer: RowAdapters | None = None
+        self._prefixes: OrderedDict[tuple[str, ...], Any] = OrderedDict()  # set -> soft prefix
         self.switches = 0
 
     @classmethod
@@ -219,15 +223,43 @@ class Session:
         ``raw``: ``conversation`` is a plain string continued as it is (no chat template),
         as OpenAI's legacy completions endpoint does.
 
+        The selection's soft prompts (if any) are read and checked here; they count as
+        prompt tokens for the context.
+
         Raises:
-            UsageError: bad settings or messages, or too long for the context.
+            UsageError: bad settings or messages, or too long for the context; its
+                ``details["param"]`` names the request field at fault ("messages", or
+                "prompt" when ``raw``), as `hxpm serve` reports it.
+            InferenceError, BaseMismatchError: an unreadable soft prompt, or one built for
+                another base.
         """
-        _refuse_soft_prompts(selection)
         config = _config(selection, settings)
         config.check()
-        ids = self._prompt_ids(conversation, selection, raw=raw)
-        self._runtime.check_context(len(ids), config.max_new_tokens)
-        return Prepared(selection, ids, config)
+        prefix = self.soft_prefix(selection)
+        try:
+            ids = self._prompt_ids(conversation, selection, raw=raw)
+            self._runtime.check_context(len(ids) + _tokens(prefix), config.max_new_tokens)
+        except UsageError as e:
+            e.details.setdefault("param", "prompt" if raw else "messages")
+            raise
+        return Prepared(selection, ids, config, prefix)
+
+    def soft_prefix(self, selection: Selection) -> Any:
+        """The soft prompts of ``selection``'s experts in load order, as one ``[tokens,
+        hidden]`` tensor (None: none), read once per set (docs/runtime.md, soft prompts)."""
+        key = _set_key(selection)
+        if key not in self._prefixes:
+            from hxpm.runtime import softprompt
+
+            refs = sorted(adapter_refs(selection.experts), key=lambda r: r.load_order)
+            self._prefixes[key] = softprompt.prefix_of(
+                [(f"expert {r.name}", r.soft_prompts) for r in refs],
+                hidden=softprompt.hidden_size(self._runtime.model),
+            )
+            while len(self._prefixes) > MAX_PREFIXES:
+                self._prefixes.popitem(last=False)
+        self._prefixes.move_to_end(key)
+        return self._prefixes[key]
 
     def _prompt_ids(
         self, conversation: Conversation, selection: Selection, *, raw: bool = False
@@ -263,6 +295,7 @@ class Session:
         system = messages[:1] if messages and messages[0].role == "system" else []
         turns = messages[len(system) :]
         room = self.context_length - _config(selection, settings).max_new_tokens
+        room -= _tokens(self.soft_prefix(selection))
         dropped = 0
         while (
             len(turns) > 1
@@ -315,7 +348,8 @@ class Session:
         prepared = self.prepare(conversation, selection, Settings(**settings))
         self.activate(selection)
         decoder = self.decoder(max_batch=1)
-        return Stream(decoder, decoder.add(prepared.prompt_ids, prepared.config), selection)
+        slot = decoder.add(prepared.prompt_ids, prepared.config, soft_prefix=prepared.soft_prefix)
+        return Stream(decoder, slot, selection)
 
     def generate(
         self, conversation: Conversation, *, model: str | None = None, **settings: Any
@@ -380,16 +414,9 @@ def completion_of(slot: Slot, selection: Selection) -> Completion:
     )
 
 
-def _refuse_soft_prompts(selection: Selection) -> None:
-    """This API's batched decoder does not prepend soft prompts yet (``hxpm run`` and ``hxpm
-    eval`` do): an expert that declares one is refused rather than run without it."""
-    for expert in selection.experts:
-        if expert.manifest.get("soft_prompts"):
-            raise UsageError(
-                f"{expert.name} declares a soft prompt, which hxpm serve and hxpm chat do not "
-                "apply yet: refused rather than run without it",
-                hint=f'Use hxpm run --expert {expert.name} --prompt "..." (docs/runtime.md).',
-            )
+def _tokens(prefix: Any) -> int:
+    """The positions a soft prefix takes (0: none)."""
+    return 0 if prefix is None else int(prefix.shape[0])
 
 
 def _set_key(selection: Selection) -> tuple[str, ...]:

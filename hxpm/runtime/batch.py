@@ -9,6 +9,10 @@ would compute alone. Requests may join between any two steps (continuous batchin
 leave as soon as they finish or are cancelled; columns that became padding for every
 remaining row are cut off.
 
+A row whose expert set has a soft prompt prefills on embeddings: its soft prompt's vectors
+take the columns just before its prompt (positions from 0, inside its attention mask), as
+``generate.decode`` prepends them; rows without one are embedded as the model would.
+
 Greedy outputs equal single-request decoding (tests/serve/test_batch.py checks it); sampled
 ones use each request's own seeded generator, as ``generate.decode`` does. With a
 ``RowAdapters`` (multilora.py), each row may run its own expert set in the same pass.
@@ -31,7 +35,7 @@ from .multilora import RowAdapters, RowKey
 from .refs import GenerationConfig
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, eq=False)
 class Request:
     """One request to prefill: its prompt, settings, set (RowAdapters key) and eos handling."""
 
@@ -39,6 +43,15 @@ class Request:
     config: GenerationConfig
     adapters: RowKey | None = None
     ignore_eos: bool = False
+    # The row's soft prompt ([tokens, hidden], softprompt.prefix_for): put before the prompt's
+    # embeddings, as ``generate.decode`` does; None: none.
+    soft_prefix: torch.Tensor | None = None
+
+    @property
+    def length(self) -> int:
+        """The positions the prompt takes in the cache: soft prompt tokens included."""
+        soft = 0 if self.soft_prefix is None else int(self.soft_prefix.shape[0])
+        return soft + len(self.prompt_ids)
 
 
 @dataclass(eq=False)
@@ -105,10 +118,15 @@ class BatchDecoder:
         return self.max_batch - len(self._slots)
 
     def add(
-        self, prompt_ids: Sequence[int], config: GenerationConfig, adapters: RowKey | None = None
+        self,
+        prompt_ids: Sequence[int],
+        config: GenerationConfig,
+        adapters: RowKey | None = None,
+        *,
+        soft_prefix: torch.Tensor | None = None,
     ) -> Slot:
         """Prefill one request and join it to the batch (see ``add_many``)."""
-        return self.add_many([Request(prompt_ids, config, adapters)])[0]
+        return self.add_many([Request(prompt_ids, config, adapters, soft_prefix=soft_prefix)])[0]
 
     def add_many(self, requests: Sequence[Request]) -> list[Slot]:
         """Prefill requests together and join them to the batch; each first token is sampled.
@@ -119,26 +137,44 @@ class BatchDecoder:
         slots = [self._new_slot(r) for r in requests]
         if not slots:
             return []
-        width = max(len(r.prompt_ids) for r in requests)
-        rows = [[0] * (width - len(r.prompt_ids)) + list(r.prompt_ids) for r in requests]
-        lengths = torch.tensor([len(r.prompt_ids) for r in requests], device=self._device)
+        width = max(r.length for r in requests)
+        lengths = torch.tensor([r.length for r in requests], device=self._device)
         columns = torch.arange(width, device=self._device)
         start = (width - lengths).unsqueeze(1)
         with torch.inference_mode(), self._rows(slots):
             out = self._model(
-                input_ids=torch.tensor(rows, dtype=torch.long, device=self._device),
+                **self._prefill_inputs(requests, width),
                 attention_mask=(columns.unsqueeze(0) >= start).long(),
                 position_ids=(columns.unsqueeze(0) - start).clamp(min=0),
                 use_cache=True,
                 logits_to_keep=1,
             )
         for i, slot in enumerate(slots):
-            slot.length = slot.prompt_tokens
+            slot.length = requests[i].length
             self._sample(slot, out.logits[i, -1])
         live = [i for i, slot in enumerate(slots) if not slot.finished]
         if live:
             self._join([slots[i] for i in live], _rows_of(cache_of(out), live, len(slots)), width)
         return slots
+
+    def _prefill_inputs(self, requests: Sequence[Request], width: int) -> dict[str, Any]:
+        """Token ids left-padded to ``width``; embeddings instead when a row has a soft prompt.
+
+        A row's soft prompt takes the columns just before its prompt's tokens, so it starts
+        at position 0 and is attended to like a prompt prefix, exactly as ``generate.decode``
+        puts it (the other rows, and the padding, are unchanged).
+        """
+        rows = [[0] * (width - len(r.prompt_ids)) + list(r.prompt_ids) for r in requests]
+        ids = torch.tensor(rows, dtype=torch.long, device=self._device)
+        if all(r.soft_prefix is None for r in requests):
+            return {"input_ids": ids}
+        embedded = self._model.get_input_embeddings()(ids)
+        for i, r in enumerate(requests):
+            if r.soft_prefix is not None:
+                end = width - len(r.prompt_ids)
+                prefix = r.soft_prefix.to(device=embedded.device, dtype=embedded.dtype)
+                embedded[i, end - prefix.shape[0] : end] = prefix
+        return {"inputs_embeds": embedded}
 
     def _new_slot(self, r: Request) -> Slot:
         pieces: list[str] = []

@@ -73,3 +73,14 @@ def hidden_size(model: torch.nn.Module) -> int:
     """The width of the base's input embeddings."""
     embeddings = model.get_input_embeddings()  # type: ignore[operator]
     return int(embeddings.weight.shape[1])
+
+
+def prefix_of(experts: Sequence[tuple[str, Sequence[Path]]], *, hidden: int) -> torch.Tensor | None:
+    """The prefix of a set given as ``(label, soft prompt files)`` per expert in load order:
+    every file read and checked (``read_soft_prompt``), concatenated (None: no soft prompt).
+
+    What a decoder that runs sets per request (the batched one) prepends for that request.
+    """
+    return prefix_for(
+        [p for label, paths in experts for p in read_all(paths, hidden=hidden, label=label)]
+    )

@@ -24,7 +24,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from hxpm.api import Session, last_user_text, to_messages
 from hxpm.errors import GrammarError, HxpmError, UsageError
-from hxpm.serve.errors import NotReadyError, body_of, openai_error
+from hxpm.serve.errors import NotReadyError, body_of, openai_error, validation_error
 from hxpm.serve.guard import Guard
 from hxpm.serve.metrics import ServeMetrics
 from hxpm.serve.scheduler import Job, Limits, Scheduler
@@ -142,16 +142,8 @@ def _install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def bad_request(_: Request, e: RequestValidationError) -> JSONResponse:
-        first = e.errors()[0] if e.errors() else {}
-        loc = [str(x) for x in first.get("loc", ()) if x != "body"]
-        if loc[:1] == ["response_format"] and len(loc) > 2 and loc[1] in RESPONSE_FORMAT_TYPES:
-            del loc[1]  # pydantic's tag of the union member: not a field of the request
-        param = ".".join(loc) or None
-        message = f"{param or 'body'}: {first.get('msg', 'invalid')}"
-        return JSONResponse(
-            openai_error(message, "invalid_request_error", param=param, code="invalid_value"),
-            status_code=400,
-        )
+        tagged = {"response_format": RESPONSE_FORMAT_TYPES}
+        return JSONResponse(validation_error(e.errors(), e.body, tagged), status_code=400)
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(_: Request, e: StarletteHTTPException) -> JSONResponse:
@@ -280,9 +272,11 @@ def _job(
     cap = state.config.max_tokens
     wanted = body.requested_tokens()
     if wanted is not None and wanted > cap:
+        sent = body.tokens_field()
         raise UsageError(
-            f"max_tokens is {wanted} but this server allows at most {cap}",
-            details={"param": "max_tokens"},
+            f"{sent} is {wanted} but this server allows at most {cap}",
+            hint=f"Ask for at most {cap} tokens (hxpm serve --max-tokens sets the cap).",
+            details={"param": sent},
         )
     route_on = last_user_text(to_messages(conversation)) if chat else str(conversation)
     try:

@@ -11,6 +11,7 @@ is answered by the Guard (guard.py) before any route runs, with the same body sh
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar
 
 from hxpm.errors import HxpmError, NotFoundError, ResolutionError, UsageError, VerificationError
@@ -83,3 +84,52 @@ def body_of(error: HxpmError) -> tuple[int, dict[str, Any]]:
     if "available" in error.details:
         body["error"]["available"] = list(error.details["available"])
     return status, body
+
+
+def validation_error(
+    errors: Sequence[Any], body: Any, tagged: Mapping[str, Sequence[str]]
+) -> dict[str, Any]:
+    """The 400 body for pydantic's ``errors`` about ``body`` (the JSON the client sent).
+
+    ``param`` names the field as the client wrote it: pydantic's locations also hold the
+    names of union members (``stop.constrained-str``, ``content.list[TextPart]``) and the
+    tags of discriminated unions (``tagged``: field -> its tags), which are no fields of the
+    request. Of several errors (one per union member) the one reaching deepest into the body
+    is reported, and a wrong type only when no member says more (``prompt: ["a", "b"]`` is
+    too long, rather than "not a string").
+    """
+    best: tuple[int, bool, int] | None = None
+    param, message = None, "invalid"
+    for rank, error in enumerate(errors):
+        steps = [s for s in error.get("loc", ()) if s != "body"]
+        if len(steps) > 2 and steps[1] in tagged.get(str(steps[0]), ()):
+            del steps[1]  # the union member's tag, e.g. response_format.json_schema.…
+        path = _sent_path(steps, body, error.get("type") == "missing")
+        score = (len(path), not str(error.get("type", "")).endswith("_type"), -rank)
+        if best is None or score > best:
+            best = score
+            param = ".".join(str(p) for p in path) or None
+            message = str(error.get("msg", "invalid"))
+    return openai_error(
+        f"{param or 'body'}: {message}", "invalid_request_error", param=param, code="invalid_value"
+    )
+
+
+def _sent_path(steps: Sequence[Any], body: Any, missing: bool) -> list[str | int]:
+    """The steps that are keys and indexes of ``body`` (plus a required field left out)."""
+    path: list[str | int] = []
+    node = body
+    for i, step in enumerate(steps):
+        if _has(node, step):
+            path.append(step)
+            node = node[step]
+        elif missing and isinstance(node, dict) and i == len(steps) - 1:
+            path.append(step)  # a required field the client left out: name it
+        # else: the name of a union member (``constrained-str``): no field of the request
+    return path
+
+
+def _has(node: Any, step: Any) -> bool:
+    if isinstance(node, dict):
+        return isinstance(step, str) and step in node
+    return isinstance(node, list) and isinstance(step, int) and 0 <= step < len(node)

@@ -181,9 +181,14 @@ class Scheduler:
             except HxpmError as e:
                 job.emit("error", e)
                 continue
-            ready.append(
-                (job, Request(prepared.prompt_ids, prepared.config, row, job.settings.ignore_eos))
+            request = Request(
+                prepared.prompt_ids,
+                prepared.config,
+                row,
+                job.settings.ignore_eos,
+                prepared.soft_prefix,
             )
+            ready.append((job, request))
         if not ready:
             return
         self._prefill(ready)

@@ -137,6 +137,10 @@ class ChatCompletionRequest(_Sampling):
     def requested_tokens(self) -> int | None:
         return self.max_completion_tokens or self.max_tokens
 
+    def tokens_field(self) -> str:
+        """The field ``requested_tokens`` comes from, as the client named it."""
+        return "max_completion_tokens" if self.max_completion_tokens else "max_tokens"
+
 
 class CompletionRequest(_Sampling):
     # One prompt (a list of one is what some clients send): batches of prompts are not served.
@@ -148,6 +152,9 @@ class CompletionRequest(_Sampling):
 
     def requested_tokens(self) -> int | None:
         return self.max_tokens
+
+    def tokens_field(self) -> str:
+        return "max_tokens"
 
 
 class ErrorDetail(BaseModel):

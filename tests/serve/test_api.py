@@ -8,8 +8,6 @@ import re
 import subprocess
 import sys
 
-import pytest
-
 from tests.serve.conftest import ROOT, hxpm_cmd
 
 
@@ -86,21 +84,3 @@ def test_chat_drops_the_oldest_turns_when_the_context_is_full(demo_home):
     lowered = err.lower()
     assert "warning" not in lowered and "token indices" not in lowered, err
     assert "[transformers]" not in err, err
-
-
-def test_an_expert_with_a_soft_prompt_is_refused_not_run_without_it() -> None:
-    # The batched decoder cannot prepend soft prompts yet: the API must say so instead of
-    # silently answering without the expert's soft prompt.
-    from types import SimpleNamespace
-
-    from hxpm.api import _refuse_soft_prompts
-    from hxpm.errors import UsageError
-
-    plain = SimpleNamespace(name="expert-a", manifest={})
-    soft = SimpleNamespace(
-        name="expert-b",
-        manifest={"soft_prompts": [{"name": "t", "path": "soft_prompts/t.safetensors"}]},
-    )
-    _refuse_soft_prompts(SimpleNamespace(experts=(plain,)))  # type: ignore[arg-type]
-    with pytest.raises(UsageError, match="expert-b declares a soft prompt"):
-        _refuse_soft_prompts(SimpleNamespace(experts=(plain, soft)))  # type: ignore[arg-type]
