@@ -226,7 +226,8 @@ def build(
     import torch
 
     from hxpm.services.bases import add_base
-    from hxpm.services.training import EvalRequest, TrainRequest, evaluate_expert, train_expert
+    from hxpm.services.evaluation import EvalRequest, evaluate_expert
+    from hxpm.services.training import TrainRequest, train_expert
     from hxpm.store.store import Store
 
     # Generation runs on one thread: the model is tiny, and two OpenMP pools competing for

@@ -138,7 +138,7 @@ def eval_cmd(
 ) -> None:
     """Score an expert (and the bare base) on a held-out set with the manifest's metric."""
     from hxpm.errors import UsageError
-    from hxpm.services.training import EvalRequest, evaluate_expert
+    from hxpm.services.evaluation import EvalRequest, evaluate_expert
 
     if (expert_dir is None) == (installed is None):
         raise UsageError("give an expert directory or --installed NAME (one of them)")

@@ -3,7 +3,8 @@
 
 ``hxpm index update`` fills it from Git; install, resolve and search read it without
 touching Git. Layout (schema version in ``PRAGMA user_version``; tables in
-:mod:`hxpm.index.cache_schema`, rows in :mod:`hxpm.index.cache_rows`):
+:mod:`hxpm.index.cache_schema`, rows written in :mod:`hxpm.index.cache_rows`, read in
+:mod:`hxpm.index.cache_reads`):
 
 - ``files``: each expert file as the index served it, stored at update time once its path
   was checked against its name (the shard), *not yet checked line by line*.
@@ -25,71 +26,47 @@ line and problem); the rest of the index is unaffected. Resolution never reads a
 file, and search output from one is display text (escaped when shown).
 
 Every write is one transaction, so a reader sees an index entirely before or entirely after
-an update. It is a cache: schemas 1 and 2 are migrated in place; any other older schema is
+an update. It is a cache: schemas 1 to 3 are migrated in place; any other older schema is
 dropped and rebuilt (the next update refills it); a newer one is refused; every sqlite
 error becomes a :class:`StoreError`.
 """
 
 from __future__ import annotations
 
-import re
 import sqlite3
 from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, Self
+from typing import TYPE_CHECKING, Self
 
-from hxpm.errors import IndexDataError, StoreError, UsageError
+from hxpm.errors import IndexDataError, StoreError
 from hxpm.index import cache_rows as rows_
+from hxpm.index.cache_reads import (
+    RELEASE_SQL,
+    CachedLine,
+    CachedRelease,
+    line_at,
+    lines_at,
+    lines_of,
+    release_of,
+    releases_batch,
+)
 from hxpm.index.cache_schema import SCHEMA_VERSION, ensure_schema
-from hxpm.index.search_query import EXACT_BONUS, SearchHit, plan_search
 
 if TYPE_CHECKING:  # the model (semver, PyNaCl) is imported only when lines are checked
     from hxpm.index.cache_routing import RoutingEntry
     from hxpm.index.model import VersionLine
+    from hxpm.index.search_query import SearchHit
 
 __all__ = [
-    "EXACT_BONUS",
     "SCHEMA_VERSION",
     "CachedLine",
     "CachedRelease",
     "IndexCache",
-    "SearchHit",
 ]
 
-_RELEASE_SQL = "idx, version, requires, incompatible, load_order, max_chain, yanked, bases"
 _BATCH = 500  # names per statement, well under SQLite's bound on parameters
-
-_COMMIT_RE = re.compile(r"^[0-9a-f]{40}([0-9a-f]{24})?$")
-
-
-@dataclass(frozen=True, slots=True)
-class CachedLine:
-    """A version line and the index it came from."""
-
-    index: str
-    line: VersionLine
-
-
-@dataclass(frozen=True, slots=True)
-class CachedRelease:
-    """What resolution needs of one cached version line, read from its verified record.
-
-    Strings as stored (the caller parses versions and requirements); the whole line is
-    :meth:`IndexCache.line`.
-    """
-
-    index: str
-    name: str
-    version: str
-    requires: tuple[str, ...]
-    incompatible_with: tuple[str, ...]
-    load_order: int
-    max_chain: int
-    yanked: bool
-    bases: tuple[tuple[str, str], ...]  # (base_model, base_sha256) of each variant
 
 
 class IndexCache:
@@ -180,7 +157,7 @@ class IndexCache:
             IndexDataError: a file is not where its name belongs, or comes twice.
             StoreError: the database cannot be written (nothing changed then).
         """
-        _check_index(index, commit)
+        rows_.check_index(index, commit)
         with self._transaction(f"replace index {index}") as conn:
             rows_.delete_rows(conn, "idx = ?", (index,))
             count = rows_.store_files(conn, index, ((p, d, False) for p, d in files))
@@ -200,7 +177,7 @@ class IndexCache:
             IndexDataError: a file is not where its name belongs, or comes twice.
             StoreError: the database cannot be written (nothing changed then).
         """
-        _check_index(index, commit)
+        rows_.check_index(index, commit)
         with self._transaction(f"update index {index}") as conn:
             count = rows_.store_files(conn, index, ((p, d, True) for p, d in files))
             rows_.set_head(conn, index, commit)
@@ -214,7 +191,7 @@ class IndexCache:
             IndexDataError: ``lines`` list one (name, version) twice.
             StoreError: the database cannot be written (nothing changed then).
         """
-        _check_index(index, commit)
+        rows_.check_index(index, commit)
         groups = rows_.group_lines(lines)
         with self._transaction(f"replace index {index}") as conn:
             rows_.delete_rows(conn, "idx = ?", (index,))
@@ -232,7 +209,7 @@ class IndexCache:
             IndexDataError: a sequence holds a line of another name, or a version twice.
             StoreError: the database cannot be written (nothing changed then).
         """
-        _check_index(index, commit)
+        rows_.check_index(index, commit)
         groups: dict[str, list[VersionLine]] = {}
         for name, seq in changed.items():
             got = rows_.group_lines(seq)
@@ -303,21 +280,8 @@ class IndexCache:
             IndexDataError: a file of ``name`` holds an invalid line, or a stored record no
                 longer reads back (a damaged cache).
         """
-        from hxpm.index.verified import line_from_verified
-
-        sql = "SELECT idx, version, line FROM lines WHERE name = ?"
-        args: tuple[str, ...] = (name,)
-        if index is not None:
-            sql, args = sql + " AND idx = ?", (name, index)
         with self._errors("read"):
-            rows_.verify_pending(self._db, name, index)
-            rows = self._db.execute(sql, args).fetchall()
-        out = [
-            CachedLine(idx, line_from_verified(text, where=f"index cache {idx}: {name} {ver}"))
-            for idx, ver, text in rows
-        ]
-        out.sort(key=lambda c: (c.index, c.line.version))
-        return out
+            return lines_of(self._db, name, index)
 
     def releases_for(self, name: str, *, index: str | None = None) -> list[CachedRelease]:
         """What resolution needs of every cached version of ``name`` (all indexes or one),
@@ -329,14 +293,14 @@ class IndexCache:
             IndexDataError: a file of ``name`` holds an invalid line, or a stored record
                 is damaged.
         """
-        sql = f"SELECT {_RELEASE_SQL} FROM lines WHERE name = ?"
+        sql = f"SELECT {RELEASE_SQL} FROM lines WHERE name = ?"
         args: tuple[str, ...] = (name,)
         if index is not None:
             sql, args = sql + " AND idx = ?", (name, index)
         with self._errors("read"):
             rows_.verify_pending(self._db, name, index)
             rows = self._db.execute(sql, args).fetchall()
-        return [_release(name, row) for row in rows]
+        return [release_of(name, row) for row in rows]
 
     def releases_for_names(self, names: Collection[str]) -> dict[str, list[CachedRelease]]:
         """:meth:`releases_for` of many names (all indexes) in a few statements: what a
@@ -351,34 +315,7 @@ class IndexCache:
         ordered = sorted(set(names))
         with self._errors("read"):
             for start in range(0, len(ordered), _BATCH):
-                out.update(self._releases_batch(ordered[start : start + _BATCH]))
-        return out
-
-    def _releases_batch(self, names: list[str]) -> dict[str, list[CachedRelease]]:
-        marks = ",".join("?" * len(names))
-        pending = self._db.execute(
-            f"SELECT DISTINCT name FROM files WHERE name IN ({marks})", names
-        ).fetchall()
-        out: dict[str, list[CachedRelease]] = {name: [] for name in names}
-        for (name,) in pending:
-            try:
-                rows_.verify_pending(self._db, name, None)
-            except IndexDataError:
-                del out[name]
-        rows = self._db.execute(
-            f"SELECT name, {_RELEASE_SQL} FROM lines WHERE name IN ({marks})", names
-        ).fetchall()
-        damaged: set[str] = set()
-        for row in rows:
-            found = out.get(row[0])
-            if found is None:
-                continue
-            try:
-                found.append(_release(row[0], row[1:]))
-            except IndexDataError:
-                damaged.add(row[0])
-        for name in damaged:
-            del out[name]
+                out.update(releases_batch(self._db, ordered[start : start + _BATCH]))
         return out
 
     def line(self, index: str, name: str, version: str) -> VersionLine:
@@ -389,20 +326,8 @@ class IndexCache:
             IndexDataError: no such line is cached, its file holds an invalid line, or
                 its record is damaged.
         """
-        from hxpm.index.verified import line_from_verified
-
-        where = f"index cache {index}: {name} {version}"
         with self._errors("read"):
-            rows_.verify_pending(self._db, name, index)
-            row = self._db.execute(
-                "SELECT line FROM lines WHERE name = ? AND idx = ? AND version = ?",
-                (name, index, version),
-            ).fetchone()
-        if row is None:
-            raise IndexDataError(
-                f"{where}: not cached (any more)", hint="Run `hxpm index update` and try again."
-            )
-        return line_from_verified(row[0], where=where)
+            return line_at(self._db, index, name, version)
 
     def lines_at(
         self, keys: Sequence[tuple[str, str, str]]
@@ -414,31 +339,8 @@ class IndexCache:
         Raises:
             StoreError: the database cannot be read.
         """
-        from hxpm.index.verified import line_from_verified
-
-        wanted = set(keys)
-        names = sorted({name for _, name, _ in wanted})
-        out: dict[tuple[str, str, str], VersionLine] = {}
         with self._errors("read"):
-            for start in range(0, len(names), _BATCH):
-                chunk = names[start : start + _BATCH]
-                marks = ",".join("?" * len(chunk))
-                pending = self._db.execute(
-                    f"SELECT DISTINCT name FROM files WHERE name IN ({marks})", chunk
-                ).fetchall()
-                skip = {row[0] for row in pending}
-                rows = self._db.execute(
-                    f"SELECT idx, name, version, line FROM lines WHERE name IN ({marks})", chunk
-                )
-                for idx, name, version, text in rows:
-                    key = (idx, name, version)
-                    if key not in wanted or name in skip:
-                        continue
-                    try:
-                        out[key] = line_from_verified(text, where=f"index cache {idx}: {name}")
-                    except IndexDataError:
-                        continue
-        return out
+            return lines_at(self._db, keys)
 
     def names(self, index: str | None = None) -> list[str]:
         """Every cached expert name (of all indexes, or of one), sorted, without repeats.
@@ -475,6 +377,8 @@ class IndexCache:
         Raises:
             StoreError: the database cannot be read.
         """
+        from hxpm.index.search_query import plan_search  # search only: not on resolution's path
+
         query = plan_search(term, capability=capability, indexes=indexes, limit=limit)
         if query is None:
             return []
@@ -497,40 +401,7 @@ class IndexCache:
 # --- helpers -------------------------------------------------------------------------------
 
 
-def _check_index(index: object, commit: object) -> None:
-    if not isinstance(index, str) or not index or len(index) > 128 or not index.isprintable():
-        raise UsageError(f"index name: expected 1-128 printable characters, got {index!r}")
-    if not isinstance(commit, str) or not _COMMIT_RE.fullmatch(commit):
-        raise UsageError(f"index commit: expected a Git commit id (40 hex digits), got {commit!r}")
-
-
 def _with_texts(
     groups: Mapping[str, list[VersionLine]],
 ) -> dict[str, list[tuple[VersionLine, str]]]:
     return {name: [(ln, ln.to_json_line()) for ln in group] for name, group in groups.items()}
-
-
-def _release(name: str, row: tuple[Any, ...]) -> CachedRelease:
-    import json
-
-    idx, version, requires, incompatible, load_order, max_chain, yanked, bases = row
-    try:
-        # Three stored JSON arrays decoded in one call: this runs for every version of
-        # every name a resolution reads.
-        required, incompatible_with, variants = json.loads(f"[{requires},{incompatible},{bases}]")
-        return CachedRelease(
-            idx,
-            name,
-            version,
-            tuple(required),
-            tuple(incompatible_with),
-            int(load_order),
-            int(max_chain),
-            bool(yanked),
-            tuple((str(b), str(s)) for b, s in variants),
-        )
-    except (TypeError, ValueError) as exc:
-        raise IndexDataError(
-            f"index cache {idx}: {name} {version}: the stored record is damaged ({exc})",
-            hint=rows_.REBUILD_HINT,
-        ) from None

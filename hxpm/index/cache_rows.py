@@ -19,13 +19,14 @@ from __future__ import annotations
 
 import itertools
 import json
+import re
 import sqlite3
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from hxpm.errors import IndexDataError
+from hxpm.errors import IndexDataError, UsageError
 
 if TYPE_CHECKING:  # the model (semver, PyNaCl) is imported only when lines are checked
     from hxpm.core.versions import Version
@@ -34,6 +35,11 @@ if TYPE_CHECKING:  # the model (semver, PyNaCl) is imported only when lines are 
 BATCH_FILES = 500  # expert files held before their rows are inserted (bounded memory)
 REBUILD_HINT = "Delete index-cache.sqlite in the hxpm home and run `hxpm index update`."
 MAX_SUMMARY_LINES = 64  # lines of an unchecked file looked at for its search summary
+# Separators of the compact resolution columns. NUL between items: the requirement parser
+# refuses it anywhere (a newline or tab may sit between a range's clauses), and base model
+# names are printable text. TAB between a base model name and its digest.
+ITEM_SEP, PAIR_SEP = "\x00", "\t"
+_COMMIT_RE = re.compile(r"^[0-9a-f]{40}([0-9a-f]{24})?$")
 
 
 @dataclass(frozen=True, slots=True)
@@ -262,16 +268,18 @@ def delete_rows(conn: sqlite3.Connection, where: str, args: tuple[str, ...]) -> 
 
 
 def release_columns(line: VersionLine) -> tuple[Any, ...]:
-    """The resolution columns of a verified line (what ``CachedRelease`` reads)."""
+    """The resolution columns of a verified line (what ``CachedRelease`` reads), compact
+    text that ``str.split`` decodes: requirements joined by NUL, bases as
+    ``base_model<TAB>base_sha256`` joined by NUL (schema 4; 2 and 3 stored JSON arrays)."""
     from hxpm.index.model_checks import render_requirement
 
     return (
-        json.dumps([render_requirement(r) for r in line.requires]),
-        json.dumps([render_requirement(r) for r in line.incompatible_with]),
+        ITEM_SEP.join(render_requirement(r) for r in line.requires),
+        ITEM_SEP.join(render_requirement(r) for r in line.incompatible_with),
         line.load_order,
         line.max_chain,
         int(line.yanked),
-        json.dumps([[v.base_model, v.base_sha256] for v in line.variants]),
+        ITEM_SEP.join(f"{v.base_model}{PAIR_SEP}{v.base_sha256}" for v in line.variants),
     )
 
 
@@ -313,3 +321,11 @@ def set_head(conn: sqlite3.Connection, index: str, commit: str) -> None:
         "INSERT OR REPLACE INTO indexes (name, head, updated_at) VALUES (?,?,?)",
         (index, commit, now),
     )
+
+
+def check_index(index: object, commit: object) -> None:
+    """An index name and a Git commit id, as a write records them, or UsageError."""
+    if not isinstance(index, str) or not index or len(index) > 128 or not index.isprintable():
+        raise UsageError(f"index name: expected 1-128 printable characters, got {index!r}")
+    if not isinstance(commit, str) or not _COMMIT_RE.fullmatch(commit):
+        raise UsageError(f"index commit: expected a Git commit id (40 hex digits), got {commit!r}")

@@ -4,7 +4,7 @@ The one place where a file read from an index (Git, or another transport) become
 cache may store: the path must be the shard of the name it ends in (so a file cannot
 shadow another expert's; checked when the file is stored, :func:`name_of_expert_file`),
 and every line is parsed strictly, its signature statement checked against it
-(:func:`hxpm.index.model.parse_expert_records`; run once per file, the first time its name
+(:func:`hxpm.index.expert_file.parse_expert_records`; run once per file, the first time its name
 is read, :func:`read_expert_file`). The cache keeps the result and never checks it again.
 """
 
@@ -57,7 +57,7 @@ def read_expert_file(
         IndexDataError: ``path`` is not where the expert it names belongs, or the file
             holds an invalid line, a line of another expert, or a version twice.
     """
-    from hxpm.index.model import parse_expert_records
+    from hxpm.index.expert_file import parse_expert_records
 
     name = name_of_expert_file(index, path)
     if name is None:

@@ -1,7 +1,9 @@
-"""The Git index data model: the per-expert version lines and files (docs/architecture.md §5).
+"""The Git index data model: one version line of one expert (docs/architecture.md §5).
 
 ``config.json`` is modelled in :mod:`hxpm.index.config`; field readers and value checks
-live in :mod:`hxpm.index.model_checks`.
+live in :mod:`hxpm.index.model_checks`; a whole expert file (many lines) is read and written
+by :mod:`hxpm.index.expert_file`, and the line ``hxpm publish`` makes of a manifest by
+:mod:`hxpm.index.manifest_line`.
 Pure values and strict parsing, no I/O (the format: docs/formats/index.md). Invariants:
 
 - Every object here is valid: parsing checks every field, and the dataclasses check their
@@ -12,48 +14,50 @@ Pure values and strict parsing, no I/O (the format: docs/formats/index.md). Inva
 - A variant's embedded signature must describe that very line: name, version, base model
   and digests. A line carrying another package's signature is refused as malformed, before
   any trust decision (which needs the user's keys and lives in :mod:`hxpm.trust_policy`).
+
+The manifest model and signing are imported only where a line is checked or written: a
+dry run rebuilds lines from the index cache's verified records (:mod:`hxpm.index.verified`)
+and needs only these classes.
 """
 
 from __future__ import annotations
 
-import itertools
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from hxpm.core.manifest import (
+from hxpm.core.manifest_values import (
     DEFAULT_LOAD_ORDER,
     DEFAULT_MAX_CHAIN,
     DEFAULT_PRIORITY,
     MAX_CHAIN_LIMIT,
-    Manifest,
 )
-from hxpm.core.manifest_checks import MANIFEST_CAPABILITY_EXPECTATION, check_listed_capability
 from hxpm.core.names import NAME_EXPECTATION, base_slug, is_valid_name
 from hxpm.core.versions import Requirement, Version
 from hxpm.errors import HxpmError, IndexDataError
 from hxpm.index import model_checks as ck
 from hxpm.index.model_checks import MISSING, Fields, bad, relocate, render_requirement
 from hxpm.index.routing_summary import SUMMARY_EXPECTATION, RoutingSummary, parse_routing_summary
-from hxpm.package.signing import Statement, parse_signature_file
+
+if TYPE_CHECKING:
+    from hxpm.core.manifest import Manifest
+    from hxpm.package.signing import Statement
 
 __all__ = [
     "LINE_VERSION",
     "SourceRef",
     "VariantEntry",
     "VersionLine",
-    "line_from_manifest",
-    "parse_expert_file",
-    "parse_expert_records",
-    "render_expert_file",
+    "line_doc",
     "shard_path",
 ]
 
 LINE_VERSION = 1
 MAX_LINE_BYTES = 1 << 20
-MAX_EXPERT_FILE_BYTES = 16 << 20
 VERSION_EXPECTATION = "a SemVer version in canonical form, such as 1.2.3 or 1.0.0-rc.1"
+
+
 # Defaults of the optional line fields: a line that leaves them out is written back without
 # them, so hand-written lines keep their text (see model_checks.merge).
 _LINE_DEFAULTS: dict[str, Any] = {
@@ -135,6 +139,8 @@ class VariantEntry:
         """The signed statement inside ``signature`` (parsed and checked on construction)."""
         statement = self._statement
         if statement is None:
+            from hxpm.package.signing import parse_signature_file
+
             statement = parse_signature_file(self.signature).statement
             object.__setattr__(self, "_statement", statement)
         return statement
@@ -208,10 +214,20 @@ class VersionLine:
             raise bad(
                 "", f"{len(text)} bytes", f"a line of at most {MAX_LINE_BYTES} bytes", where=where
             )
-        return cls._from_doc(ck.decode_object(text, where, "a version line"), where)
+        return cls.from_doc(ck.decode_object(text, where, "a version line"), where)
 
     @classmethod
-    def _from_doc(cls, doc: dict[str, Any], where: str) -> VersionLine:
+    def from_doc(cls, doc: dict[str, Any], where: str) -> VersionLine:
+        """The line ``doc`` (a decoded JSON object) describes, checked as :meth:`parse`.
+
+        Raises:
+            IndexDataError: as :meth:`parse`.
+        """
+        from hxpm.core.manifest_checks import (
+            MANIFEST_CAPABILITY_EXPECTATION,
+            check_listed_capability,
+        )
+
         f = Fields(doc, where)
         _check_line_format(f, LINE_VERSION)
         routing = f.child("routing", required=False)
@@ -249,7 +265,7 @@ class VersionLine:
         return json.dumps(doc, separators=(",", ":"), ensure_ascii=False)
 
     def _typed_doc(self) -> dict[str, Any]:
-        return _render(
+        return line_doc(
             self,
             self.source,
             self.keywords,
@@ -364,133 +380,7 @@ def _parse_variants(f: Fields) -> tuple[VariantEntry, ...]:
     return tuple(out)
 
 
-# --- expert files --------------------------------------------------------------------------
-
-
-def parse_expert_file(data: bytes, *, name: str, where: str) -> list[VersionLine]:
-    """Every non-empty line of an expert's index file, sorted by version.
-
-    Raises:
-        IndexDataError: the file is over 16 MiB, a line is invalid, a line names another
-            expert than ``name``, or a version is listed twice.
-    """
-    return [line for line, _ in parse_expert_records(data, name=name, where=where)]
-
-
-def parse_expert_records(data: bytes, *, name: str, where: str) -> list[tuple[VersionLine, str]]:
-    """As :func:`parse_expert_file`, each line with its own JSON text (what the index
-    cache stores as the verified record; :mod:`hxpm.index.verified` reads it back).
-
-    Raises:
-        IndexDataError: as :func:`parse_expert_file`.
-    """
-    if len(data) > MAX_EXPERT_FILE_BYTES:
-        raise bad(
-            "",
-            f"{len(data)} bytes",
-            f"an expert file of at most {MAX_EXPERT_FILE_BYTES} bytes",
-            where=where,
-        )
-    seen: dict[Version, int] = {}
-    records: list[tuple[VersionLine, str]] = []
-    # Split on \n only: U+2028 and friends are legal inside JSON strings.
-    for number, raw in enumerate(bytes(data).split(b"\n"), start=1):
-        if not raw.strip():
-            continue
-        at = f"{where} line {number}"
-        text = ck.decode_text(raw, at, "a version line")
-        line = VersionLine.parse(text, where=at)
-        if line.name != name:
-            raise bad(
-                "name",
-                line.name,
-                f"{name!r}: this file lists {name} only, and a line "
-                "for another expert does not belong in it",
-                where=at,
-            )
-        if line.version in seen:
-            raise bad(
-                "version",
-                str(line.version),
-                f"a version not already listed (line "
-                f"{seen[line.version]} has it; published lines are immutable)",
-                where=at,
-            )
-        seen[line.version] = number
-        records.append((line, text))
-    records.sort(key=lambda record: record[0].version)
-    return records
-
-
-def render_expert_file(lines: Sequence[VersionLine]) -> bytes:
-    """The file for one expert: its lines in version order, each ending in ``\\n``.
-
-    Raises:
-        IndexDataError: the lines name more than one expert, or repeat a version.
-    """
-    ordered = sorted(lines, key=lambda ln: ln.version)
-    for before, after in itertools.pairwise(ordered):
-        if after.name != ordered[0].name:
-            raise bad("name", after.name, f"{ordered[0].name!r} (one expert per file)")
-        if after.version == before.version:
-            raise bad("version", str(after.version), "each version at most once per file")
-    return b"".join(ln.to_json_line().encode("utf-8") + b"\n" for ln in ordered)
-
-
-def line_from_manifest(
-    manifest: Manifest,
-    source: SourceRef,
-    variants: Sequence[VariantEntry],
-    routing_profile: RoutingSummary | None = None,
-) -> VersionLine:
-    """The line ``hxpm publish`` appends for ``manifest`` built at ``source``
-    (``routing_profile``: the summary of the packages' routing profile, if they have one).
-
-    Raises:
-        IndexDataError: no variants, a variant for a base model the manifest does not list
-            (or with another base digest), or a signature that is not for this version.
-    """
-    where = f"{manifest.name} {manifest.version}"
-    for i, variant in enumerate(variants):
-        _check_against_manifest(manifest, i, variant, where)
-    routing = manifest.routing
-    doc = _render(
-        manifest,
-        source,
-        routing.keywords if routing else (),
-        routing.exclude_keywords if routing else (),
-        routing.priority if routing else DEFAULT_PRIORITY,
-        variants,
-        False,
-        routing_profile,
-    )
-    return VersionLine._from_doc(doc, where)
-
-
-def _check_against_manifest(manifest: Manifest, i: int, variant: VariantEntry, where: str) -> None:
-    """A published variant must be one the manifest lists, with the same base digest."""
-    listed = {v.name: v for v in manifest.variants}
-    base = listed.get(variant.base_model)
-    at = f"variants[{i}].base_model"
-    if base is None:
-        raise bad(
-            at,
-            variant.base_model,
-            f"a base model the manifest lists ({', '.join(map(repr, listed))})",
-            where=where,
-            hint=None,
-        )
-    if base.sha256 and base.sha256 != variant.base_sha256:
-        raise bad(
-            f"variants[{i}].base_sha256",
-            variant.base_sha256,
-            f"{base.sha256} (the manifest's digest for {base.name})",
-            where=where,
-            hint=None,
-        )
-
-
-def _render(
+def line_doc(
     what: VersionLine | Manifest,
     source: SourceRef,
     keywords: Sequence[str],

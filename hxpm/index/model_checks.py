@@ -14,15 +14,14 @@ import json
 import math
 import re
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-from hxpm.core.digest import is_sha256_hex
-from hxpm.core.manifest_checks import REQUIREMENT_EXPECTATION, check_base_name
-from hxpm.core.strictjson import DuplicateKeyError, loads_strict
 from hxpm.core.versions import Requirement, Version, parse_requirement
 from hxpm.errors import HxpmError, IndexDataError
-from hxpm.package.signing import MAX_BASE_MODEL_CHARS, Statement, parse_signature_file
+
+if TYPE_CHECKING:  # checking a line imports these; reading a verified record does not
+    from hxpm.package.signing import Statement
 
 # Printed as the value of a field that is absent (kept apart from an explicit null).
 MISSING: Any = type("Missing", (), {"__repr__": lambda self: "<missing>"})()
@@ -101,6 +100,8 @@ def decode_object(data: str | bytes, where: str, what: str) -> dict[str, Any]:
     doc = _canonical_object(data)
     if doc is not None:
         return doc
+    from hxpm.core.strictjson import DuplicateKeyError, loads_strict
+
     try:
         doc = loads_strict(data)
     except DuplicateKeyError as exc:
@@ -360,6 +361,10 @@ def check_variant(values: dict[str, Any]) -> Statement:
 
     Returns the parsed statement so the line can check name and version against it.
     """
+    from hxpm.core.digest import is_sha256_hex
+    from hxpm.core.manifest_checks import check_base_name
+    from hxpm.package.signing import MAX_BASE_MODEL_CHARS, parse_signature_file
+
     base = values["base_model"]
     if (
         not isinstance(base, str)
@@ -438,6 +443,8 @@ def read_version(f: Fields, expectation: str) -> Version:
 
 
 def read_requirements(f: Fields, key: str) -> tuple[Requirement, ...]:
+    from hxpm.core.manifest_checks import REQUIREMENT_EXPECTATION
+
     out: list[Requirement] = []
     for i, item in enumerate(f.array(key, what="requirement strings")):
         at = f"{f.at(key)}[{i}]"

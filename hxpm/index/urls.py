@@ -24,16 +24,18 @@ cache key. Error messages quote refused text with its credentials removed.
 
 from __future__ import annotations
 
-import hashlib
 import os
 import re
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 from urllib.parse import SplitResult, unquote, urlsplit
 
 from hxpm.core.redact import strip_url_credentials
 from hxpm.core.versions import parse_spec
 from hxpm.errors import UsageError
-from hxpm.index.credentials import FROM_URL, Credentials
+
+if TYPE_CHECKING:  # a dry run parses names only: no credentials, netrc or hashlib to import
+    from hxpm.index.credentials import Credentials
 
 MAX_URL_CHARS = 2048
 MAX_REF_CHARS = 255
@@ -89,6 +91,8 @@ class GitURL:
     @property
     def cache_key(self) -> str:
         """First 16 hex digits of SHA-256 of :attr:`url`; names this remote's cache folder."""
+        import hashlib
+
         return hashlib.sha256(self.url.encode("utf-8")).hexdigest()[:16]
 
     @property
@@ -287,6 +291,8 @@ def _from_scheme_url(url: str, original: str) -> GitURL:
     credentials = None
     if scheme in ("http", "https"):
         if parts.username is not None:
+            from hxpm.index.credentials import FROM_URL, Credentials
+
             password = unquote(parts.password) if parts.password is not None else None
             credentials = Credentials(unquote(parts.username), password, FROM_URL)
         login = ""  # an HTTP user is often a token: it travels in `credentials` only

@@ -92,7 +92,7 @@ def _text(value: Any) -> str:
 
 
 def _default(name: str) -> Any:
-    from hxpm.core.manifest import DEFAULT_LOAD_ORDER, DEFAULT_MAX_CHAIN, DEFAULT_PRIORITY
+    from hxpm.core.manifest_values import DEFAULT_LOAD_ORDER, DEFAULT_MAX_CHAIN, DEFAULT_PRIORITY
 
     return {
         "load_order": DEFAULT_LOAD_ORDER,

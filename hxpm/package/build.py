@@ -33,8 +33,9 @@ from pathlib import Path
 from typing import BinaryIO
 
 from hxpm.core.digest import tree_digest
-from hxpm.core.manifest import BaseVariant, Manifest
+from hxpm.core.manifest import Manifest
 from hxpm.core.manifest_checks import is_pickle_name, soft_prompt_pickle_message
+from hxpm.core.manifest_values import BaseVariant
 from hxpm.core.names import package_filename
 from hxpm.core.strictjson import JsonError, read_json
 from hxpm.errors import PackageBuildError, PackageFormatError, StoreError

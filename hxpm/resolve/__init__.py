@@ -11,8 +11,8 @@ from importlib import import_module
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from hxpm.resolve.explain import ConflictReport as ConflictReport
-    from hxpm.resolve.explain import render_text as render_text
+    from hxpm.resolve.conflict_report import ConflictReport as ConflictReport
+    from hxpm.resolve.conflict_report import render_text as render_text
     from hxpm.resolve.model import USER as USER
     from hxpm.resolve.model import Candidate as Candidate
     from hxpm.resolve.model import CandidateSource as CandidateSource
@@ -28,8 +28,8 @@ _WHERE = {
     "InMemorySource": "model",
     "Reason": "model",
     "Resolution": "model",
-    "ConflictReport": "explain",
-    "render_text": "explain",
+    "ConflictReport": "conflict_report",
+    "render_text": "conflict_report",
     "resolve": "resolver",
 }
 

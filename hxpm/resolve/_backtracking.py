@@ -16,7 +16,8 @@ from resolvelib import BaseReporter, ResolutionImpossible, ResolutionTooDeep
 
 from hxpm.errors import ResolutionError
 from hxpm.resolve._pinned import MemoResolver
-from hxpm.resolve.explain import ConflictReport, build_conflict_report, render_text
+from hxpm.resolve.conflict_report import ConflictReport, render_text
+from hxpm.resolve.explain import build_conflict_report
 from hxpm.resolve.first_pass import Solution
 from hxpm.resolve.provider import ExpertProvider, Need, Pick
 

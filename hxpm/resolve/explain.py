@@ -1,17 +1,10 @@
 """Conflict reports: from resolvelib's causes to words a user can act on (docs/architecture.md §7).
 
-A :class:`ConflictReport` says who required what, which versions of each contested name were
-considered and why each was rejected, and what to try next. ``render_text`` writes it for
-people; ``to_dict`` gives the same content as JSON with a versioned, stable shape::
-
-    {"schema": "hxpm.conflict/1", "kind": "conflict" | "too-deep" | "cycle" | "max-chain",
-     "summary": str, "base_model": str,
-     "conflicts": [{"name", "known", "summary",
-                    "demands": [{"requirement", "by", "kind", "text", "via"}],
-                    "considered": [{"version", "origin", "installed", "yanked",
-                                    "reasons": [{"code", "message"}]}]}],
-     "hints": [str], "cycle": [str], "max_chain": null | {"expert", "max_chain", "size",
-                                                           "members"}}
+``build_conflict_report`` groups resolvelib's (requirement, parent) causes by name and, for
+each version considered, records every reason it was not used; ``cycle_report`` and
+``max_chain_report`` cover the two failures hxpm finds itself. The report's values, JSON
+shape and text rendering live in ``hxpm.resolve.conflict_report``; the hints in
+``hxpm.resolve.conflict_hints``.
 
 Rejection reasons come from the same masks the provider filtered with (static ones, such as
 base-model mismatches, are recorded by the provider when it loads a name), so the report
@@ -21,9 +14,17 @@ cannot disagree with what the resolver did.
 from __future__ import annotations
 
 from collections.abc import Collection, Mapping, Sequence
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
+from hxpm.resolve.conflict_hints import name_hints, name_summary
+from hxpm.resolve.conflict_report import (
+    LOCK,
+    ChainViolation,
+    ConflictReport,
+    Considered,
+    Demand,
+    NameConflict,
+)
 from hxpm.resolve.model import USER, Candidate, Reason
 
 if TYPE_CHECKING:
@@ -32,111 +33,6 @@ if TYPE_CHECKING:
     from hxpm.resolve.provider import ExpertProvider, NameInfo, Need, Pick
 
     Information = RequirementInformation[Need, Pick]
-
-SCHEMA = "hxpm.conflict/1"
-LOCK = "<lock>"
-_SHOWN_VERSIONS = 20  # per name in the text; JSON always has every version
-
-
-@dataclass(frozen=True, slots=True)
-class Demand:
-    """One requirement on a contested name: ``by`` is USER, LOCK or ``name@version``."""
-
-    requirement: str
-    by: str
-    kind: str  # "requires" | "incompatible_with" | "locked"
-    text: str
-    via: tuple[str, ...] = ()  # how ``by`` got into the set: its requirer, theirs, … (keys)
-
-
-@dataclass(frozen=True, slots=True)
-class Considered:
-    """One version the resolver looked at, and every reason it was not used."""
-
-    version: str
-    origin: str
-    installed: bool
-    yanked: bool
-    reasons: tuple[Reason, ...]
-
-
-@dataclass(frozen=True, slots=True)
-class NameConflict:
-    name: str
-    known: bool  # False: no source lists the name at all
-    summary: str
-    demands: tuple[Demand, ...]
-    considered: tuple[Considered, ...]
-
-
-@dataclass(frozen=True, slots=True)
-class ChainViolation:
-    expert: str  # name@version
-    max_chain: int
-    size: int
-    members: tuple[str, ...]
-
-
-@dataclass(frozen=True, slots=True)
-class ConflictReport:
-    kind: str  # "conflict" | "too-deep" | "cycle" | "max-chain"
-    summary: str
-    base_model: str
-    conflicts: tuple[NameConflict, ...] = ()
-    hints: tuple[str, ...] = ()
-    cycle: tuple[str, ...] = ()
-    chain: ChainViolation | None = None
-
-    def to_dict(self) -> dict[str, Any]:
-        """The JSON form described in the module docstring (only str/int/bool/list/dict)."""
-        return {
-            "schema": SCHEMA,
-            "kind": self.kind,
-            "summary": self.summary,
-            "base_model": self.base_model,
-            "conflicts": [_conflict_dict(c) for c in self.conflicts],
-            "hints": list(self.hints),
-            "cycle": list(self.cycle),
-            "max_chain": None
-            if self.chain is None
-            else {
-                "expert": self.chain.expert,
-                "max_chain": self.chain.max_chain,
-                "size": self.chain.size,
-                "members": list(self.chain.members),
-            },
-        }
-
-
-def _conflict_dict(c: NameConflict) -> dict[str, Any]:
-    return {
-        "name": c.name,
-        "known": c.known,
-        "summary": c.summary,
-        "demands": [
-            {
-                "requirement": d.requirement,
-                "by": d.by,
-                "kind": d.kind,
-                "text": d.text,
-                "via": list(d.via),
-            }
-            for d in c.demands
-        ],
-        "considered": [
-            {
-                "version": v.version,
-                "origin": v.origin,
-                "installed": v.installed,
-                "yanked": v.yanked,
-                "reasons": [{"code": r.code, "message": r.message} for r in v.reasons],
-            }
-            for v in c.considered
-        ],
-    }
-
-
-# --- building ---------------------------------------------------------------------------
 
 
 def build_conflict_report(
@@ -165,7 +61,7 @@ def build_conflict_report(
     )
     hints: list[str] = []
     for conflict, infos in zip(conflicts, grouped.values(), strict=True):
-        hints.extend(_hints(provider, conflict, infos))
+        hints.extend(name_hints(provider, conflict, infos))
     if too_deep_after is not None:
         summary = (
             f"gave up after {too_deep_after} rounds: these requirements need too much backtracking"
@@ -245,7 +141,7 @@ def _name_conflict(
     return NameConflict(
         name,
         bool(info.candidates),
-        _summary(provider, name, infos, considered),
+        name_summary(provider, name, infos, considered),
         tuple(demands),
         considered,
     )
@@ -339,155 +235,3 @@ def _dynamic_reasons(
             )
         )
     return tuple(reasons)
-
-
-def _summary(
-    provider: ExpertProvider,
-    name: str,
-    infos: list[Information],
-    considered: tuple[Considered, ...],
-) -> str:
-    if not considered:
-        sources = sorted({s for i in infos if (s := i.requirement.requirement.source)})
-        tail = f", and {', '.join(sources)} offered no version of it" if sources else ""
-        return f"no index lists {name}{tail}"
-    codes = {r.code for c in considered for r in c.reasons}
-    if codes == {"base-model"}:
-        return f"{name} has no variant for base {provider.base_model}"
-    if codes <= {"base-model", "base-digest"}:
-        return (
-            f"{name} has no variant built for this copy of {provider.base_model} "
-            f"(sha256 {provider.base_sha256[:12]}…)"
-        )
-    if codes - {"base-model", "base-digest"} == {"incompatible"}:
-        parents = sorted(
-            {
-                i.parent.candidate.label
-                for i in infos
-                if i.requirement.negative
-                and i.parent is not None
-                and i.parent.candidate is not None
-            }
-        )
-        return f"{name} cannot be installed together with {', '.join(parents)}"
-    return f"no version of {name} satisfies every requirement"
-
-
-def _hints(provider: ExpertProvider, conflict: NameConflict, infos: list[Information]) -> list[str]:
-    name = conflict.name
-    if not conflict.known:
-        return [
-            (
-                f"check the spelling of {name}, add an index that lists it, or install it "
-                "from its Git URL"
-            )
-        ]
-    codes = _actionable_codes(conflict)
-    hints: list[str] = []
-    if "incompatible" in codes:
-        hints.extend(_incompatible_hints(name, conflict))
-    if "range" in codes:
-        ranges = sorted({d.requirement for d in conflict.demands if d.kind == "requires"})
-        usable = [
-            c.version
-            for c in conflict.considered
-            if not {r.code for r in c.reasons} & {"base-model", "base-digest"}
-        ][:5]
-        hints.append(
-            f"loosen the range on {name} ({', '.join(ranges)}); usable versions: "
-            f"{', '.join(usable) or 'none'}"
-        )
-    if "base-model" in codes:
-        hints.append(_base_hint(provider, conflict, infos))
-    if "base-digest" in codes:
-        hints.append(
-            f"{name} was built against another copy of {provider.base_model}: "
-            "re-fetch the base model, or ask the publisher to rebuild for yours"
-        )
-    hints.extend(_version_hints(name, conflict, codes))
-    if "locked" in codes:
-        locked = next(d.requirement for d in conflict.demands if d.kind == "locked")
-        hints.append(f"the lock pins {locked}: update the lock to allow another version")
-    return hints
-
-
-def _actionable_codes(conflict: NameConflict) -> set[str]:
-    # Prefer the fixes that would free a version on their own (its only reason); when every
-    # version has several reasons, offer all of them.
-    per_version = [{r.code for r in c.reasons} for c in conflict.considered]
-    sole = {next(iter(codes)) for codes in per_version if len(codes) == 1}
-    return sole or set().union(*per_version)
-
-
-def _incompatible_hints(name: str, conflict: NameConflict) -> list[str]:
-    by_parent: dict[tuple[str, str], list[str]] = {}
-    for d in conflict.demands:
-        if d.kind == "incompatible_with":
-            parent, version = d.by.split("@", 1)
-            by_parent.setdefault((parent, d.requirement), []).append(version)
-    return [
-        f"{parent} {', '.join(versions)} declare{'s' if len(versions) == 1 else ''} "
-        f"incompatible_with {req}: drop {parent} or {name}, or choose versions that do "
-        "not clash"
-        for (parent, req), versions in by_parent.items()
-    ]
-
-
-def _base_hint(provider: ExpertProvider, conflict: NameConflict, infos: list[Information]) -> str:
-    info = provider.info(conflict.name)
-    bases = sorted(
-        {b for c in info.candidates for b, _ in c.base_models if b != provider.base_model}
-    )
-    tail = f", or select a base it supports: {', '.join(bases)}" if bases else ""
-    return (
-        f"install a variant built for {provider.base_model} (ask the publisher of "
-        f"{conflict.name} for one){tail}"
-    )
-
-
-def _version_hints(name: str, conflict: NameConflict, codes: set[str]) -> list[str]:
-    hints: list[str] = []
-    for code, text in (
-        ("yanked", "pin with {n}@{v} to use a yanked version"),
-        ("prerelease", "allow pre-releases, or name one in the range: {n}@{v}"),
-        ("conflict", "pin {n}@{v} to see why that version cannot be used"),
-    ):
-        hit = next((c for c in conflict.considered if any(r.code == code for r in c.reasons)), None)
-        if code in codes and hit is not None:
-            hints.append(text.format(n=name, v=hit.version))
-    return hints
-
-
-# --- rendering ----------------------------------------------------------------------------
-
-
-def render_text(report: ConflictReport) -> str:
-    """The report for people: a headline, each contested name, then hints."""
-    lines = [
-        (f"Cannot resolve the requested experts for base {report.base_model}: {report.summary}.")
-    ]
-    for conflict in report.conflicts:
-        lines += ["", f"{conflict.name}:"]
-        lines += [f"  {d.text}" for d in conflict.demands]
-        if not conflict.known:
-            lines.append(f"  {conflict.summary}")
-            continue
-        lines.append("  versions considered:")
-        for seen in conflict.considered[:_SHOWN_VERSIONS]:
-            where = ", ".join(
-                x
-                for x in (
-                    seen.origin,
-                    "installed" if seen.installed else "",
-                    "yanked" if seen.yanked else "",
-                )
-                if x
-            )
-            head = f"{seen.version} ({where})" if where else seen.version
-            lines.append(f"    {head}: {'; '.join(r.message for r in seen.reasons)}")
-        if len(conflict.considered) > _SHOWN_VERSIONS:
-            lines.append(f"    … and {len(conflict.considered) - _SHOWN_VERSIONS} older")
-    if report.hints:
-        lines += ["", "To fix this you could:"]
-        lines += [f"  - {h}" for h in report.hints]
-    return "\n".join(lines)

@@ -148,8 +148,8 @@ def parse_recipe(
 ) -> Recipe:
     """The manifest's ``training`` section, validated, with defaults filled in.
 
-    ``variant_adapter`` (an ``hxpm.core.manifest.AdapterSpec``, optional) supplies defaults for
-    the adapter type, rank, alpha and target modules the recipe leaves out.
+    ``variant_adapter`` (an ``hxpm.core.manifest_values.AdapterSpec``, optional) supplies
+    defaults for the adapter type, rank, alpha and target modules the recipe leaves out.
 
     Raises:
         ManifestError: no ``training`` section, or fields of the wrong type or range; every

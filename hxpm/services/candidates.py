@@ -11,10 +11,10 @@ from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from hxpm.core.manifest import Manifest
 from hxpm.core.versions import Requirement, Version, parse_requirement
 from hxpm.errors import HxpmError
-from hxpm.index.cache import CachedRelease, IndexCache
+from hxpm.index.cache import IndexCache
+from hxpm.index.cache_reads import CachedRelease
 from hxpm.index.model import VariantEntry, VersionLine
 from hxpm.index.model_checks import parse_requirement_cached, parse_version_cached
 from hxpm.resolve.model import Candidate
@@ -71,6 +71,9 @@ class IndexPayload:
 
 
 def candidate_from_installed(e: InstalledExpert) -> Candidate:
+    # Imported here: a dry run with nothing installed never needs the manifest model.
+    from hxpm.core.manifest import Manifest
+
     m = Manifest.from_dict(e.manifest, source=f"store: {e.name} {e.version}")
     return Candidate(
         name=e.name,
@@ -122,7 +125,7 @@ def candidate_from_release(
     """A candidate from the cache's resolution columns, as :func:`candidate_from_line`
     would make it from the whole line; the line is read from ``cache`` only if asked for
     (so only while ``cache`` is open)."""
-    base_models, matched = _offered_bases(release.bases, bases)
+    base_models, matched = _offered_bases_memo(release.bases, tuple(bases))
     index, name, version = release.index, release.name, release.version
     return Candidate(
         name=name,
@@ -156,6 +159,16 @@ def _requirement_of(text: str) -> Requirement | None:
         return parse_requirement(text)
     except HxpmError:
         return None
+
+
+@functools.lru_cache(maxsize=4096)
+def _offered_bases_memo(
+    variants: tuple[tuple[str, str], ...], bases: tuple[BaseModel, ...]
+) -> tuple[tuple[tuple[str, str], ...], tuple[tuple[str, str], ...]]:
+    """:func:`_offered_bases`, memoised: the versions of a closure mostly offer the same
+    bases (the cache hands out one tuple per stored text), and the registered bases are
+    the same for every candidate of a resolution."""
+    return _offered_bases(variants, bases)
 
 
 def _offered_bases(

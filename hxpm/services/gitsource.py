@@ -15,7 +15,8 @@ from hxpm.core.names import package_filename
 from hxpm.core.versions import ANY, Version, VersionSpec, parse_spec
 from hxpm.errors import IndexDataError, InvalidRequirementError, NotFoundError
 from hxpm.index import git
-from hxpm.index.model import SourceRef, VariantEntry, line_from_manifest
+from hxpm.index.manifest_line import line_from_manifest
+from hxpm.index.model import SourceRef, VariantEntry
 from hxpm.index.urls import GitSource, GitURL
 from hxpm.package.signing import parse_signature_file
 from hxpm.resolve.model import Candidate

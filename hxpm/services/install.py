@@ -21,7 +21,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
-from hxpm.core.manifest import BaseVariant, Manifest
+from hxpm.core.manifest import Manifest
+from hxpm.core.manifest_values import BaseVariant
 from hxpm.core.versions import Version
 from hxpm.errors import (
     NotFoundError,

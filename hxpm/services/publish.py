@@ -10,21 +10,16 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from hxpm.core.manifest import BaseVariant, Manifest
+from hxpm.core.manifest import Manifest
+from hxpm.core.manifest_values import BaseVariant
 from hxpm.core.names import package_filename
 from hxpm.core.versions import Version, parse_requirement
 from hxpm.errors import NotFoundError, StatementMismatchError, UsageError
 from hxpm.index import git
 from hxpm.index.config import IndexConfig, IndexKey
-from hxpm.index.model import (
-    SourceRef,
-    VariantEntry,
-    VersionLine,
-    line_from_manifest,
-    parse_expert_file,
-    render_expert_file,
-    shard_path,
-)
+from hxpm.index.expert_file import parse_expert_file, render_expert_file
+from hxpm.index.manifest_line import line_from_manifest
+from hxpm.index.model import SourceRef, VariantEntry, VersionLine, shard_path
 from hxpm.index.routing_summary import RoutingSummary
 from hxpm.index.urls import normalise_git_url
 from hxpm.package.reader import PackageContents, read_package

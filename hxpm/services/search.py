@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from hxpm.index.cache import IndexCache, SearchHit
+from hxpm.index.cache import IndexCache
 from hxpm.index.cache_routing import RoutingEntry
+from hxpm.index.search_query import SearchHit
 from hxpm.services.query import newest_first
 from hxpm.store.store import Store
 

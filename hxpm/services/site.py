@@ -19,7 +19,8 @@ from hxpm.core.strictjson import JsonError, read_json
 from hxpm.errors import HxpmError, NotFoundError, UsageError
 from hxpm.index import git
 from hxpm.index.config import MAX_CONFIG_BYTES, IndexConfig
-from hxpm.index.model import MAX_EXPERT_FILE_BYTES, VersionLine, parse_expert_file, shard_path
+from hxpm.index.expert_file import MAX_EXPERT_FILE_BYTES, parse_expert_file
+from hxpm.index.model import VersionLine, shard_path
 from hxpm.index.sparse import is_sparse_url
 from hxpm.index.urls import normalise_git_url
 from hxpm.site.build import SiteStats, write_site

@@ -21,7 +21,8 @@ from pathlib import Path
 from hxpm.errors import HxpmError, StoreError, UsageError
 from hxpm.index import git
 from hxpm.index.config import MAX_CONFIG_BYTES, IndexConfig
-from hxpm.index.model import MAX_EXPERT_FILE_BYTES, parse_expert_file, shard_path
+from hxpm.index.expert_file import MAX_EXPERT_FILE_BYTES, parse_expert_file
+from hxpm.index.model import shard_path
 from hxpm.index.sparse import (
     CONFIG_FILE,
     MAX_SERIAL,

@@ -20,7 +20,7 @@ from dataclasses import dataclass, replace
 from hxpm import http
 from hxpm.errors import IndexDataError, IntegrityError, RollbackError, UntrustedKeyError
 from hxpm.index.config import MAX_CONFIG_BYTES, IndexConfig
-from hxpm.index.model import MAX_EXPERT_FILE_BYTES
+from hxpm.index.expert_file import MAX_EXPERT_FILE_BYTES
 from hxpm.index.sparse import (
     CONFIG_FILE,
     MAX_SNAPSHOT_BYTES,

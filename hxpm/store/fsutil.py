@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
-import shutil
 import stat
-import uuid
 from pathlib import Path
 
 
@@ -57,7 +55,8 @@ def fsync_tree(root: Path) -> None:
 def atomic_write_bytes(path: Path, data: bytes, *, mode: int = 0o644) -> None:
     """Write ``data`` to ``path`` via a same-directory temp file, fsync and ``os.replace``."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.incomplete")
+    # os.urandom, not uuid: importing uuid (and platform) costs every command ~3 ms.
+    tmp = path.with_name(f".{path.name}.{os.urandom(4).hex()}.incomplete")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
     try:
         with os.fdopen(fd, "wb") as f:
@@ -74,7 +73,7 @@ def atomic_write_bytes(path: Path, data: bytes, *, mode: int = 0o644) -> None:
 
 def new_staging_dir(tmp_root: Path, prefix: str) -> Path:
     tmp_root.mkdir(parents=True, exist_ok=True)
-    path = tmp_root / f"{prefix}-{uuid.uuid4().hex[:12]}"
+    path = tmp_root / f"{prefix}-{os.urandom(6).hex()}"
     path.mkdir(mode=0o755)
     return path
 
@@ -102,6 +101,8 @@ def remove_tree(path: Path) -> None:
             if not stat.S_ISLNK(mode):
                 os.chmod(p, 0o755 if stat.S_ISDIR(mode) else 0o644)
         func(p)
+
+    import shutil  # here: most commands never remove a tree
 
     for dirpath, _dirnames, _filenames in os.walk(path):
         with contextlib.suppress(OSError):

@@ -30,6 +30,11 @@ a warm-up run has written it, as an installed hxpm runs. Timings are medians of
 ``--repeat`` runs and are reported, never asserted.
 
 Run: .venv/bin/python tests/benchmarks/bench_registry.py [--repeat N] [--million [--deep]]
+
+``--only dry-run [--experts N]``: only the steady-state dry run (the ``hxpm`` script and
+``python -m hxpm``) against uv and the interpreter floor, on the registry of N experts
+(default 10,000; another size is generated once), the commands alternated run by run so
+that a shared machine's load falls on all of them alike; wall and CPU medians.
 """
 
 from __future__ import annotations
@@ -39,6 +44,7 @@ import json
 import os
 import shutil
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -391,6 +397,62 @@ def million(
     )
 
 
+def _wall_and_cpu(cmd: list[str], env: dict[str, str]) -> tuple[float, float]:
+    """(wall seconds, CPU user + sys seconds) of one run of ``cmd``."""
+    t0 = time.perf_counter()
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    _, status, usage = os.wait4(proc.pid, 0)
+    wall = time.perf_counter() - t0
+    if os.waitstatus_to_exitcode(status) != 0:
+        raise SystemExit(f"benchmark command failed: {cmd}")
+    return wall, usage.ru_utime + usage.ru_stime
+
+
+def dry_run_only(experts: int, repeat: int) -> None:
+    """``--only dry-run``: the steady-state dry run vs uv and ``python -c pass``,
+    alternated run by run; medians of ``repeat`` runs each."""
+    registry = index_gen.build(experts)
+    with tempfile.TemporaryDirectory(prefix="hxpm-bench-") as tmp:
+        work = Path(tmp)
+        env = env_with_home(work / "home")
+        run_ok([HXPM, "index", "add", "bench", (registry / "index.git").as_uri()], env)
+        dry = dry_run_cmd(registry)
+        roots = (registry / "roots.txt").read_text().split()
+        cases = {
+            "install --dry-run (hxpm script)": (dry, env),
+            "python -m hxpm install --dry-run": (lean_cmd(dry), env),
+            "python -c pass": ([sys.executable, "-c", "pass"], env),
+        }
+        uv, uv_note = uv_binary()
+        if uv is not None:
+            uv_env = {**os.environ, "UV_CACHE_DIR": str(work / "uv-cache"), "UV_NO_CONFIG": "1"}
+            cases["uv pip compile"] = (uv_compile_cmd(uv, registry, work), uv_env)
+        for cmd, cmd_env in cases.values():
+            run_ok(cmd, cmd_env)  # the dry run checks the lines it reads; uv warms its cache
+        samples: dict[str, list[tuple[float, float]]] = {what: [] for what in cases}
+        for _ in range(repeat):
+            for what, (cmd, cmd_env) in cases.items():
+                samples[what].append(_wall_and_cpu(cmd, cmd_env))
+        medians = {
+            what: (statistics.median(w for w, _ in runs), statistics.median(c for _, c in runs))
+            for what, runs in samples.items()
+        }
+        uv_median = medians.get("uv pip compile")
+        print(
+            f"dry run of {len(roots)} roots, {experts:,} experts x 10 versions "
+            f"(median of {repeat} alternated runs: wall / CPU user + sys)"
+        )
+        for what, (wall, cpu) in medians.items():
+            ratio = (
+                f"  ({wall / uv_median[0]:.2f}x / {cpu / uv_median[1]:.2f}x uv)"
+                if uv_median
+                else ""
+            )
+            print(f"  {what:<34} {wall * 1000:6.0f} ms / {cpu * 1000:6.0f} ms{ratio}")
+        if uv is None:
+            print(f"uv row left out: {uv_note}")
+
+
 def main(repeat: int = 3, with_million: bool = False, deep: bool = False) -> None:
     registry = index_gen.build(10_000)
     repo = registry / "index.git"
@@ -487,5 +549,19 @@ if __name__ == "__main__":
         action="store_true",
         help="with --million: a deeper 100,000-expert graph and other roots (the earlier run)",
     )
+    parser.add_argument(
+        "--only",
+        choices=["dry-run"],
+        help="dry-run: only the steady-state dry run vs uv, alternated (seconds, not minutes)",
+    )
+    parser.add_argument(
+        "--experts",
+        type=int,
+        default=10_000,
+        help="with --only dry-run: registry size (another size is generated once)",
+    )
     args = parser.parse_args()
-    main(args.repeat, args.million, args.deep)
+    if args.only == "dry-run":
+        dry_run_only(args.experts, max(args.repeat, 15))
+    else:
+        main(args.repeat, args.million, args.deep)

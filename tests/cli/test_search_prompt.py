@@ -15,7 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from hxpm.index.model import parse_expert_file, shard_path
+from hxpm.index.expert_file import parse_expert_file
+from hxpm.index.model import shard_path
 from hxpm.index.routing_summary import MAX_SUMMARY_TERMS
 from tests.integration.distribution import World, serving_world
 

@@ -72,7 +72,7 @@ def test_all_seven_are_documented():
 
 @pytest.mark.parametrize("name", EXPERTS)
 def test_installed_expert_reaches_its_documented_score(demo_store, name):
-    from hxpm.services.training import EvalRequest, evaluate_expert
+    from hxpm.services.evaluation import EvalRequest, evaluate_expert
     from hxpm.store.store import Store
 
     heldout = ROOT / "experts" / name / "datasets" / "heldout.jsonl"

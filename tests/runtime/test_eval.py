@@ -12,7 +12,7 @@ import pytest
 from hxpm.errors import ManifestError, NotFoundError, UsageError
 from hxpm.runtime.metrics import METRICS, score, scorer
 from hxpm.runtime.recipe import MetricSpec, parse_evaluation
-from hxpm.services.training import EvalRequest, evaluate_expert
+from hxpm.services.evaluation import EvalRequest, evaluate_expert
 from tests.runtime.test_train import (
     HELDOUT,
     WORDS,

@@ -7,7 +7,7 @@ import shutil
 import pytest
 
 from hxpm.errors import UsageError
-from hxpm.services.training import EvalRequest, evaluate_expert
+from hxpm.services.evaluation import EvalRequest, evaluate_expert
 from tests.runtime.test_train import HELDOUT, WORDS, color, edit_manifest, make_expert, write_jsonl
 from tests.runtime.test_train import store as store
 

@@ -11,13 +11,8 @@ from typing import Any
 import jsonschema
 import pytest
 
-from hxpm.core.manifest import (
-    MAX_MANIFEST_BYTES,
-    AdapterSpec,
-    BaseVariant,
-    Manifest,
-    Routing,
-)
+from hxpm.core.manifest import MAX_MANIFEST_BYTES, Manifest
+from hxpm.core.manifest_values import AdapterSpec, BaseVariant, Routing
 from hxpm.core.versions import Version
 from hxpm.errors import ManifestError, NotFoundError
 from tests.factories import manifest_dict

@@ -12,7 +12,8 @@ from typing import Any
 
 import pytest
 
-from hxpm.core.manifest import DEFAULT_MAX_CHAIN, DEFAULT_PRIORITY, Manifest
+from hxpm.core.manifest import Manifest
+from hxpm.core.manifest_values import DEFAULT_MAX_CHAIN, DEFAULT_PRIORITY
 from hxpm.core.strictjson import (
     DuplicateKeyError,
     JsonObject,

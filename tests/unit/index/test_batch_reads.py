@@ -76,7 +76,7 @@ def test_a_bad_pending_file_is_left_to_its_own_read(cache: IndexCache) -> None:
 def test_a_damaged_record_is_left_to_its_own_read(cache: IndexCache) -> None:
     cache.releases_for_names(NAMES)
     conn = sqlite3.connect(cache.path)
-    conn.execute("UPDATE lines SET requires = '[' WHERE name = ?", (NAMES[3],))
+    conn.execute("UPDATE lines SET bases = 'no-digest' WHERE name = ?", (NAMES[3],))
     conn.commit()
     conn.close()
     got = cache.releases_for_names(NAMES)
@@ -95,6 +95,18 @@ def test_lines_at_reads_as_line_does(cache: IndexCache) -> None:
     for key in keys:
         assert got[key] == cache.line(*key)
         assert got[key].variants[0].statement.name == key[1]
+
+
+def test_lines_at_looks_each_key_up_in_the_index(cache: IndexCache) -> None:
+    cache.releases_for_names(NAMES)
+    seen = _statements(cache)
+    cache.lines_at([("main", n, "1.0.0") for n in NAMES])
+    (read,) = [s for s in seen if "FROM lines" in s or "JOIN lines" in s]
+    plan = cache._db.execute(f"EXPLAIN QUERY PLAN {read}").fetchall()
+    details = [row[-1] for row in plan]
+    # A scan of `lines` would read every verified line of every index for 50 keys.
+    assert not any(d.startswith("SCAN l") and "CONSTANT" not in d for d in details), details
+    assert any("USING INDEX lines_by_name" in d for d in details), details
 
 
 def test_lines_at_leaves_pending_names_to_line(tmp_path: Path) -> None:

@@ -10,8 +10,9 @@ from typing import Any
 import pytest
 
 from hxpm.errors import IndexDataError, StoreError, UsageError
-from hxpm.index.cache import EXACT_BONUS, SCHEMA_VERSION, IndexCache
+from hxpm.index.cache import SCHEMA_VERSION, IndexCache
 from hxpm.index.model import VersionLine
+from hxpm.index.search_query import EXACT_BONUS
 from tests.unit.index import COMMIT, make_line
 
 OTHER_COMMIT = "b" * 40

@@ -15,15 +15,9 @@ import pytest
 from hxpm.core.manifest import Manifest
 from hxpm.errors import IndexDataError
 from hxpm.index.config import INDEX_FORMAT, IndexConfig, IndexKey
-from hxpm.index.model import (
-    SourceRef,
-    VariantEntry,
-    VersionLine,
-    line_from_manifest,
-    parse_expert_file,
-    render_expert_file,
-    shard_path,
-)
+from hxpm.index.expert_file import parse_expert_file, render_expert_file
+from hxpm.index.manifest_line import line_from_manifest
+from hxpm.index.model import SourceRef, VariantEntry, VersionLine, shard_path
 from hxpm.package.signing import generate_secret_key
 from tests.factories import manifest_dict
 from tests.unit.index import BASE, COMMIT, KEY, h, line_doc, line_text, make_line, variant_doc

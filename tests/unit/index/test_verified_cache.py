@@ -15,14 +15,16 @@ from typing import Any
 import pytest
 
 from hxpm.core.strictjson import loads_strict
-from hxpm.errors import IndexDataError
+from hxpm.core.versions import parse_requirement
+from hxpm.errors import HxpmError, IndexDataError
 from hxpm.index import git, model
-from hxpm.index.cache import IndexCache
-from hxpm.index.model import VersionLine, parse_expert_file, parse_expert_records, shard_path
+from hxpm.index.cache import SCHEMA_VERSION, IndexCache
+from hxpm.index.expert_file import parse_expert_file, parse_expert_records
+from hxpm.index.model import VersionLine, shard_path
 from hxpm.index.model_checks import _canonical_object, decode_object
 from hxpm.index.verified import line_from_verified
 from hxpm.services.candidates import candidate_from_line, candidate_from_release
-from tests.unit.index import COMMIT, line_doc, line_text
+from tests.unit.index import BASE, COMMIT, h, line_doc, line_text
 
 OTHER = "b" * 40
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "original-ecosystem"
@@ -134,13 +136,13 @@ def test_bulk_parse_equals_per_line_parse() -> None:
 
 def _count_strict_parses(monkeypatch: pytest.MonkeyPatch) -> list[Any]:
     calls: list[Any] = []
-    real = model.VersionLine._from_doc.__func__  # type: ignore[attr-defined]
+    real = model.VersionLine.from_doc.__func__  # type: ignore[attr-defined]
 
     def counted(cls: type[VersionLine], *args: Any) -> VersionLine:
         calls.append(args)
         return real(cls, *args)  # type: ignore[no-any-return]
 
-    monkeypatch.setattr(model.VersionLine, "_from_doc", classmethod(counted))
+    monkeypatch.setattr(model.VersionLine, "from_doc", classmethod(counted))
     return calls
 
 
@@ -301,13 +303,20 @@ def test_candidate_from_release_equals_candidate_from_line(cache: IndexCache) ->
     data = expert_file(
         "expert-sql",
         "1.2.0",
-        requires=["expert-json@^1.0"],
+        # A range may hold a newline or tab between its clauses (the parser allows any
+        # whitespace there): the compact form must not split on it.
+        requires=["expert-json@^1.0", "expert-csv@>=0.2,\n\t<0.5"],
         incompatible_with=["expert-old@<2"],
         max_chain=7,
         load_order=3,
+        bases=(BASE, "hxpm/tiny-qwen3"),
     )
     cache.replace_index_files("main", COMMIT, [(shard_path("expert-sql"), data)])
     (release,) = cache.releases_for("expert-sql")
+    # The compact columns (schema 4) give back every item, in order.
+    assert release.requires == ("expert-json@^1.0", "expert-csv@>=0.2,\n\t<0.5")
+    assert release.incompatible_with == ("expert-old@<2",)
+    assert release.bases == ((BASE, h(BASE)), ("hxpm/tiny-qwen3", h("hxpm/tiny-qwen3")))
     (cached,) = cache.lines_for("expert-sql")
     from_release = candidate_from_release(cache, release)
     from_line = candidate_from_line("main", cached.line)
@@ -344,7 +353,7 @@ def test_a_schema_1_cache_is_migrated_in_place(tmp_path: Path) -> None:
     with IndexCache(path) as cache:
         (release,) = cache.releases_for("expert-sql")
         assert release.requires == ("expert-json@^1.0",) and cache.commit_of("main") == COMMIT
-    assert sqlite3.connect(path).execute("PRAGMA user_version").fetchone()[0] == 3
+    assert sqlite3.connect(path).execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
 
 
 def test_a_schema_1_cache_with_a_bad_line_is_rebuilt(tmp_path: Path) -> None:
@@ -363,7 +372,8 @@ def test_a_schema_2_cache_keeps_its_verified_records(
             "main", COMMIT, [(shard_path("expert-sql"), expert_file("expert-sql", "0.1.0"))]
         )
         cache.releases_for("expert-sql")
-    conn = sqlite3.connect(path)  # what schema 2 looked like: no files table
+    conn = sqlite3.connect(path)  # what schema 2 looked like: no files table, JSON columns
+    _json_columns(conn)
     conn.execute("DROP TABLE files")
     conn.execute("PRAGMA user_version=2")
     conn.commit()
@@ -375,7 +385,73 @@ def test_a_schema_2_cache_keeps_its_verified_records(
             "main", OTHER, [(shard_path("expert-json"), expert_file("expert-json", "1.0.0"))]
         )
         assert calls == [] and cache.names() == ["expert-json", "expert-sql"]
-    assert sqlite3.connect(path).execute("PRAGMA user_version").fetchone()[0] == 3
+    assert sqlite3.connect(path).execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+
+
+def _json_columns(conn: sqlite3.Connection) -> None:
+    """Rewrite the resolution columns as schemas 2 and 3 stored them: JSON arrays."""
+    rows = conn.execute("SELECT rowid, requires, incompatible, bases FROM lines").fetchall()
+    for rowid, requires, incompatible, bases in rows:
+        conn.execute(
+            "UPDATE lines SET requires = ?, incompatible = ?, bases = ? WHERE rowid = ?",
+            (
+                json.dumps(requires.split("\x00") if requires else []),
+                json.dumps(incompatible.split("\x00") if incompatible else []),
+                json.dumps([pair.split("\t") for pair in bases.split("\x00")]),
+                rowid,
+            ),
+        )
+
+
+def _schema_3_cache(path: Path, bases: str | None = None) -> None:
+    with IndexCache(path) as cache:
+        data = expert_file("expert-sql", "0.1.0", "0.2.0", requires=["expert-json@^1.0"])
+        cache.replace_index_files("main", COMMIT, [(shard_path("expert-sql"), data)])
+        cache.releases_for("expert-sql")  # checked: verified records with columns
+    conn = sqlite3.connect(path)
+    _json_columns(conn)
+    if bases is not None:
+        conn.execute("UPDATE lines SET bases = ?", (bases,))
+    conn.execute("PRAGMA user_version=3")
+    conn.commit()
+    conn.close()
+
+
+def test_the_compact_separator_is_refused_inside_every_requirement() -> None:
+    # The schema 4 columns join requirements with NUL; the parser refusing it anywhere is
+    # what makes that join reversible (a NUL inside one would read back as two).
+    for text in ("expert-a@>=1.0,\x00<2", "expert-a\x00", "github.com/u/ex\x00pert@>=0.4"):
+        with pytest.raises(HxpmError):
+            parse_requirement(text)
+    assert parse_requirement("expert-a@>=1.0,\n<2").raw == "expert-a@>=1.0,\n<2"
+
+
+def test_a_schema_3_cache_gets_compact_columns_without_rechecking(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "index-cache.sqlite"
+    _schema_3_cache(path)
+    stored = sqlite3.connect(path).execute("SELECT requires, bases FROM lines").fetchall()
+    assert stored[0][0] == '["expert-json@^1.0"]'  # the JSON form schema 3 wrote
+    calls = _count_strict_parses(monkeypatch)
+    with IndexCache(path) as cache:
+        releases = sorted(cache.releases_for("expert-sql"), key=lambda r: r.version)
+        assert [r.version for r in releases] == ["0.1.0", "0.2.0"]
+        assert all(r.requires == ("expert-json@^1.0",) for r in releases)
+        assert all(r.bases == ((BASE, h(BASE)),) for r in releases)
+        assert calls == [] and cache.commit_of("main") == COMMIT
+    conn = sqlite3.connect(path)
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+    assert conn.execute("SELECT requires FROM lines").fetchone()[0] == "expert-json@^1.0"
+    assert conn.execute("SELECT bases FROM lines").fetchone()[0] == f"{BASE}\t{h(BASE)}"
+
+
+def test_a_schema_3_cache_whose_columns_do_not_convert_is_rebuilt(tmp_path: Path) -> None:
+    path = tmp_path / "index-cache.sqlite"
+    _schema_3_cache(path, bases='[["Qwen/Qwen3-0.6B"]]')  # a pair without its digest
+    with IndexCache(path) as cache:
+        assert cache.indexes() == [] and cache.releases_for("expert-sql") == []
+    assert sqlite3.connect(path).execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
 
 
 # --- one tree walk -------------------------------------------------------------------------

@@ -269,7 +269,7 @@ def test_gives_up_after_too_many_rounds(monkeypatch: pytest.MonkeyPatch) -> None
 
 
 def test_the_message_is_the_rendered_report() -> None:
-    from hxpm.resolve.explain import ConflictReport, render_text
+    from hxpm.resolve.conflict_report import ConflictReport, render_text
 
     err = failure(["expert-b@>=5"], [cand("expert-b", "1.0.0")])
     assert err.message.startswith(
