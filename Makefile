@@ -41,13 +41,13 @@ OLDEST ?= .venv-oldest
 test-oldest:
 	rm -rf $(OLDEST)
 	$(PYTHON) -m venv $(OLDEST)
-	$(PYTHON) scripts/oldest_pins.py runtime serve dev --skip torch > $(OLDEST)/pins.txt
+	$(PYTHON) scripts/oldest_pins.py runtime serve quantize dev --skip torch > $(OLDEST)/pins.txt
 	$(OLDEST)/bin/python -m pip install --quiet --disable-pip-version-check '$(TORCH_SPEC)'
 	$(OLDEST)/bin/python -m pip install --quiet --disable-pip-version-check \
-		-c $(OLDEST)/pins.txt -e '.[runtime,serve,dev]'
+		-c $(OLDEST)/pins.txt -e '.[runtime,serve,quantize,dev]'
 	$(OLDEST)/bin/python -m pip check
 	# The runtime tests skip where peft cannot import: make that an error here instead.
-	$(OLDEST)/bin/python -c 'import torch, transformers, peft, fastapi'
+	$(OLDEST)/bin/python -c 'import torch, transformers, peft, fastapi, torchao'
 	$(OLDEST)/bin/python -m pytest -q -p no:cacheprovider
 
 # Every fuzz target for HXPM_FUZZ_SECONDS each (default 60; atheris when installed, else
