@@ -27,10 +27,11 @@ from typing import Any
 
 import torch
 
-from hxpm.errors import HxpmError
+from hxpm.errors import HxpmError, InferenceError
 
 from .generate import Sampler, TextStream, cache_keyword, cache_of, eos_token_ids
-from .grammar_sampling import sampler_for
+from .grammar import mask_rows
+from .grammar_sampling import GrammarSampler, sampler_for
 from .multilora import RowAdapters, RowKey
 from .refs import GenerationConfig
 
@@ -217,9 +218,14 @@ class BatchDecoder:
             )
         self._cache = cache_of(out)
         self._width += 1
+        logits = out.logits[:, -1]
+        masked = self._grammar_masked(logits)
         for i, slot in enumerate(self._slots):
             slot.length += 1
-            self._sample(slot, out.logits[i, -1])
+            if i in masked:
+                self._sample_masked(slot, masked[i])
+            else:
+                self._sample(slot, logits[i])
         done = [s for s in self._slots if s.finished]
         if done:
             self._keep([s for s in self._slots if not s.finished])
@@ -238,6 +244,39 @@ class BatchDecoder:
         (the other rows of the batch go on)."""
         try:
             token = slot.sampler(logits)
+        except HxpmError as e:
+            slot.error = e
+            self._finish(slot, "error")
+            return
+        self._accept(slot, token)
+
+    def _grammar_masked(self, logits: torch.Tensor) -> dict[int, torch.Tensor | HxpmError]:
+        """Row -> its logits masked by its grammar (all grammar rows in one batched call), or
+        the error that ends that row; rows without a grammar are absent."""
+        rows = [i for i, s in enumerate(self._slots) if isinstance(s.sampler, GrammarSampler)]
+        if len(rows) < 2:  # one row: the sampler masks it itself, no batch to share
+            return {}
+        samplers = [self._slots[i].sampler for i in rows]
+        matchers = [s.matcher for s in samplers if isinstance(s, GrammarSampler)]
+        masked, alive = mask_rows(matchers, logits[rows])
+        out: dict[int, torch.Tensor | HxpmError] = {}
+        for k, (i, matcher) in enumerate(zip(rows, matchers, strict=True)):
+            try:
+                matcher.check()
+                if not alive[k]:
+                    raise InferenceError(f"{matcher.spec.source}: the grammar allows no token here")
+                out[i] = masked[k]
+            except HxpmError as e:
+                out[i] = e
+        return out
+
+    def _sample_masked(self, slot: Slot, masked: torch.Tensor | HxpmError) -> None:
+        sampler = slot.sampler
+        try:
+            if isinstance(masked, HxpmError):
+                raise masked
+            assert isinstance(sampler, GrammarSampler)
+            token = sampler.pick_masked(masked)
         except HxpmError as e:
             slot.error = e
             self._finish(slot, "error")

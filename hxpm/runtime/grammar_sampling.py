@@ -31,8 +31,16 @@ class GrammarSampler(Sampler):
         self._matcher = matcher
         self._eos = eos
 
+    @property
+    def matcher(self) -> GrammarMatcher:
+        return self._matcher
+
     def __call__(self, logits: torch.Tensor) -> int:
-        token = super().__call__(self._matcher.mask(logits))
+        return self.pick_masked(self._matcher.mask(logits))
+
+    def pick_masked(self, masked: torch.Tensor) -> int:
+        """Sample from logits the grammar has already masked (``grammar.mask_rows``)."""
+        token = super().__call__(masked)
         if token not in self._eos:
             self._matcher.consume(token)
         return token

@@ -37,6 +37,8 @@ from .merge import layer_chain
 from .refs import AdapterRef
 
 RowKey = Hashable  # identifies one prepared set; None in a row means the bare base
+_RECENT_BINDINGS = 4
+_Banks = dict[str, tuple[torch.Tensor, torch.Tensor]]  # path -> (A^T bank, B^T bank)
 
 
 @dataclass(frozen=True, slots=True)
@@ -137,6 +139,12 @@ class RowAdapters:
         self._hooks: dict[str, Any] = {}  # path -> hook handle
         self._bound_keys: tuple[RowKey, ...] | None = None
         self._bound: dict[str, tuple[torch.Tensor, torch.Tensor]] = {}
+        # The last few bindings: a scheduler alternates between the running batch's rows
+        # and the rows it is prefilling, and rebuilding 28 gathered banks each time shows.
+        self._recent: OrderedDict[tuple[RowKey, ...], dict[str, Any]] = OrderedDict()
+        self._bank_cache: OrderedDict[frozenset[RowKey], tuple[dict[RowKey, int], _Banks]] = (
+            OrderedDict()
+        )
         self._on = False
 
     def prepare(self, key: RowKey, refs: Sequence[AdapterRef]) -> str | None:
@@ -147,6 +155,8 @@ class RowAdapters:
             except (_NotFoldable, KeyError) as e:
                 folded = str(e)
             self._sets[key] = folded
+            self._recent.clear()  # a binding made before gave this key's rows zero factors
+            self._bank_cache.clear()
             self._evict()
             if isinstance(folded, FoldedSet):
                 self._hook(folded.factors)
@@ -171,30 +181,56 @@ class RowAdapters:
         if keys == self._bound_keys:
             return
         self._bound_keys = keys
+        cached = self._recent.get(keys)
+        if cached is not None:
+            self._recent.move_to_end(keys)
+            self._bound = cached
+            return
         self._bound = {}
-        sets = {k: s for k in set(keys) if isinstance(s := self._sets.get(k), FoldedSet)}
-        paths = sorted({p for s in sets.values() for p in s.factors})
-        for path in paths:
-            present = [s.factors[path] for s in sets.values() if path in s.factors]
+        self._recent[keys] = self._bound
+        while len(self._recent) > _RECENT_BINDINGS:
+            self._recent.popitem(last=False)
+        members = frozenset(k for k in keys if isinstance(self._sets.get(k), FoldedSet))
+        if not members:
+            return
+        index, banks = self._banks_for(members)
+        on_cpu = torch.tensor([index.get(k, 0) for k in keys])
+        rows_on: dict[torch.device, torch.Tensor] = {}
+        for path, (bank_a, bank_b) in banks.items():
+            rows = rows_on.get(bank_a.device)
+            if rows is None:
+                rows = rows_on[bank_a.device] = on_cpu.to(bank_a.device)
+            # [rows, in, r] and [rows, r, out]: x @ A^T then @ B^T as two batched matmuls.
+            self._bound[path] = (bank_a.index_select(0, rows), bank_b.index_select(0, rows))
+
+    def _banks_for(self, members: frozenset[RowKey]) -> tuple[dict[RowKey, int], _Banks]:
+        """Per path, the factors of ``members`` stacked (transposed, on the layer's device)
+        behind a zero entry 0, and each member's entry. Rows change at every join and leave;
+        the sets present rarely do, so binding new rows is one gather per path."""
+        cached = self._bank_cache.get(members)
+        if cached is not None:
+            self._bank_cache.move_to_end(members)
+            return cached
+        sets = [(k, s) for k, s in self._sets.items() if k in members and isinstance(s, FoldedSet)]
+        index = {key: j for j, (key, _) in enumerate(sets, start=1)}
+        banks: _Banks = {}
+        for path in sorted({p for _, s in sets for p in s.factors}):
+            present = [s.factors[path] for _, s in sets if path in s.factors]
             rank = max(a.shape[0] for a, _ in present)
             a0, b0 = present[0]
-            # Row gather over a bank: index 0 holds zero factors (rows without this path).
-            bank_a = torch.zeros(len(sets) + 1, rank, a0.shape[1], dtype=a0.dtype)
-            bank_b = torch.zeros(len(sets) + 1, b0.shape[0], rank, dtype=b0.dtype)
-            index = {}
-            for j, (key, s) in enumerate(sets.items(), start=1):
-                index[key] = j
+            bank_a = torch.zeros(len(sets) + 1, a0.shape[1], rank, dtype=a0.dtype)
+            bank_b = torch.zeros(len(sets) + 1, rank, b0.shape[0], dtype=b0.dtype)
+            for j, (_, s) in enumerate(sets, start=1):
                 if path in s.factors:
                     a, b = s.factors[path]
-                    bank_a[j, : a.shape[0]] = a
-                    bank_b[j, :, : b.shape[1]] = b
-            rows = torch.tensor([index.get(k, 0) for k in keys])
+                    bank_a[j, :, : a.shape[0]] = a.T
+                    bank_b[j, : b.shape[1]] = b.T
             device = self._device(path)
-            # [rows, in, r] and [rows, r, out]: x @ A^T then @ B^T as two batched matmuls.
-            self._bound[path] = (
-                bank_a[rows].transpose(1, 2).contiguous().to(device),
-                bank_b[rows].transpose(1, 2).contiguous().to(device),
-            )
+            banks[path] = (bank_a.to(device), bank_b.to(device))
+        self._bank_cache[members] = (index, banks)
+        while len(self._bank_cache) > _RECENT_BINDINGS:
+            self._bank_cache.popitem(last=False)
+        return index, banks
 
     def _device(self, path: str) -> torch.device:
         _, base = layer_chain(self._model, path)
@@ -231,6 +267,8 @@ class RowAdapters:
             if victim is None:
                 return
             del self._sets[victim]
+            self._recent.clear()
+            self._bank_cache.clear()
 
     def close(self) -> None:
         """Remove the hooks (the model computes the bare base again)."""
@@ -239,3 +277,5 @@ class RowAdapters:
         self._hooks.clear()
         self._sets.clear()
         self._bound, self._bound_keys, self._on = {}, None, False
+        self._recent.clear()
+        self._bank_cache.clear()

@@ -65,6 +65,9 @@ def experts_label(selection: Selection) -> tuple[str, ...]:
     return tuple(f"{e.name}@{e.version}" for e in selection.experts)
 
 
+MAX_CACHED_SETS = 256  # distinct model names a long-lived process keeps resolved
+
+
 class Catalog:
     """Store-side view for one base. Use it from one thread (the store's SQLite connection)."""
 
@@ -74,6 +77,10 @@ class Catalog:
         # models() resolves every expert's stack; kept until the installed rows change, so
         # an install or removal by another process shows at the next call, no restart.
         self._models: tuple[tuple[tuple[Any, ...], ...], list[ModelEntry]] | None = None
+        # Named sets as resolved, for the same installed rows: a server resolves the same
+        # few names on every request, and resolving reads and checks every manifest.
+        self._sets_state: tuple[tuple[Any, ...], ...] | None = None
+        self._sets: dict[tuple[str, ...], tuple[InstalledExpert, ...]] = {}
 
     def newest_experts(self) -> list[InstalledExpert]:
         newest: dict[str, InstalledExpert] = {}
@@ -132,13 +139,28 @@ class Catalog:
             raise UsageError(f"model {name!r} has an empty part between '+' signs")
         for part in parts:  # checked here so that errors name `model`, not a CLI option
             _check_part(part)
+        why = f"asked for: {' + '.join(parts)}"
+        return Selection(self.base, self._named_set(tuple(parts)), None, why)
+
+    def _named_set(self, parts: tuple[str, ...]) -> tuple[InstalledExpert, ...]:
+        """The installed experts ``parts`` resolve to, cached until the installed rows
+        change (one cheap query per call tells)."""
+        state = self.store.db.installed_state()
+        if state != self._sets_state:
+            self._sets_state, self._sets = state, {}
+        found = self._sets.get(parts)
+        if found is not None:
+            return found
         try:
-            chosen = installed_set(self.store, parts, base=self.base.name)
+            chosen = installed_set(self.store, list(parts), base=self.base.name)
         except NotFoundError as e:
             raise NotFoundError(
                 e.message, hint=self._known_hint(), details={"available": self.available()}
             ) from None
-        return Selection(self.base, chosen.experts, None, f"asked for: {' + '.join(parts)}")
+        if len(self._sets) >= MAX_CACHED_SETS:
+            self._sets.clear()
+        self._sets[parts] = chosen.experts
+        return chosen.experts
 
     def available(self) -> list[str]:
         return [self.base.name, AUTO, *(e.name for e in self.newest_experts())]

@@ -136,3 +136,40 @@ def test_a_row_whose_sampler_fails_ends_alone_with_its_error(session):
     assert len(bad.new_ids) == 4  # the first token (prefill) and three steps
     alone = _alone(session, PROMPTS[0], config)
     assert good.text == alone.text and good.stopped_by == alone.stopped_by
+
+
+def test_grammar_rows_masked_together_match_single_decoding(session):
+    """Rows under grammars are masked in one batched llguidance call (grammar.mask_rows);
+    each gets exactly what it gets alone, greedy and seeded, beside an unconstrained row."""
+    from pathlib import Path
+
+    from hxpm.runtime.batch import BatchDecoder
+    from hxpm.runtime.grammar import GrammarSpec
+    from hxpm.runtime.refs import GenerationConfig
+
+    corpus = Path(__file__).resolve().parents[1] / "fixtures" / "original-ecosystem" / "grammars"
+    sql = corpus / "expert-sql" / "grammar.gbnf"  # the older tool's real SQL grammar
+    specs = [
+        GrammarSpec.gbnf(sql.read_text(), str(sql)),
+        GrammarSpec.json_object("response_format"),
+        GrammarSpec.json_schema({"type": "object", "properties": {"n": {"type": "integer"}}}, "s"),
+        None,
+    ]
+    configs = [
+        GenerationConfig(max_new_tokens=24, grammar=specs[0]),
+        GenerationConfig(max_new_tokens=24, grammar=specs[1], temperature=0.8, seed=7),
+        GenerationConfig(max_new_tokens=24, grammar=specs[2]),
+        GenerationConfig(max_new_tokens=24),
+    ]
+    decoder = BatchDecoder(session.model, session.tokenizer, torch.device("cpu"))
+    slots = [
+        decoder.add(session.tokenizer(p)["input_ids"], c)
+        for p, c in zip(PROMPTS, configs, strict=True)
+    ]
+    while decoder.slots:
+        decoder.step()
+    for prompt, config, slot in zip(PROMPTS, configs, slots, strict=True):
+        alone = _alone(session, prompt, config)
+        # decode() stops when the grammar is complete; the batch row stops at the EOS that
+        # is then the only token left: the same tokens and text.
+        assert tuple(slot.new_ids) == alone.token_ids and slot.text == alone.text
