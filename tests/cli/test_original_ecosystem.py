@@ -15,6 +15,7 @@ import io
 import json
 import shutil
 import tarfile
+import warnings
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -151,7 +152,10 @@ def _save_peft_adapter(out: Path, kind: str, r: int, alpha: int, targets: tuple[
         use_dora=kind == "dora",
         lora_dropout=0.0,
     )
-    peft_model = get_peft_model(model, config)
+    with warnings.catch_warnings():
+        # peft 0.21 asks transformers 5.25 for a property it has deprecated: not ours.
+        warnings.filterwarnings("ignore", "`is_gradient_checkpointing` is deprecated")
+        peft_model = get_peft_model(model, config)
     with torch.no_grad():  # peft starts B at zero; make the adapter change something
         for name, p in peft_model.named_parameters():
             if "lora_B" in name:
