@@ -122,16 +122,9 @@ def read_file(cache_dir: Path, commit: str, path: str, *, max_bytes: int) -> byt
     rel = check_rel_path(path)
     with open_repo(cache_dir) as repo:
         mode, sha = lookup(repo, commit, rel)
-        if stat.S_ISDIR(mode) or stat.S_ISLNK(mode) or mode == GITLINK_MODE:
+        if stat.S_ISDIR(mode):
             raise NotFoundError(f"expected a file at {path!r} in {commit}, got a directory or link")
-        size = object_size(repo, sha)
-        if size is not None and size > max_bytes:
-            raise _too_big(path, commit, max_bytes, size)
-        blob = repo.object_store[sha]
-        data = blob.as_raw_string() if isinstance(blob, Blob) else b""
-        if len(data) > max_bytes:
-            raise _too_big(path, commit, max_bytes, len(data))
-        return data
+        return _capped_blob(repo, commit, path, mode, sha, max_bytes, object_size(repo, sha))
 
 
 def iter_files(
@@ -195,9 +188,15 @@ def _text_path(path: bytes) -> str:
 def _blob_bytes(
     repo: Repo, commit: str, path: str, mode: int, sha: ObjectID, max_bytes: int, sizes: ObjectSizes
 ) -> bytes:
+    # The size from the object's header: a huge blob is refused before it is read.
+    return _capped_blob(repo, commit, path, mode, sha, max_bytes, sizes(sha))
+
+
+def _capped_blob(
+    repo: Repo, commit: str, path: str, mode: int, sha: ObjectID, max_bytes: int, size: int | None
+) -> bytes:
     if stat.S_ISLNK(mode) or mode == GITLINK_MODE:
         raise NotFoundError(f"expected a file at {path!r} in {commit}, got a directory or link")
-    size = sizes(sha)  # from the object's header: a huge blob is refused before it is read
     if size is not None and size > max_bytes:
         raise _too_big(path, commit, max_bytes, size)
     blob = repo.object_store[sha]

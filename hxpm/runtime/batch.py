@@ -222,10 +222,7 @@ class BatchDecoder:
         masked = self._grammar_masked(logits)
         for i, slot in enumerate(self._slots):
             slot.length += 1
-            if i in masked:
-                self._sample_masked(slot, masked[i])
-            else:
-                self._sample(slot, logits[i])
+            self._sample(slot, logits[i], masked.get(i))
         done = [s for s in self._slots if s.finished]
         if done:
             self._keep([s for s in self._slots if not s.finished])
@@ -239,11 +236,20 @@ class BatchDecoder:
         slot.text = slot.stream.text
         self._keep([s for s in self._slots if s is not slot])
 
-    def _sample(self, slot: Slot, logits: torch.Tensor) -> None:
-        """Sample the row's next token; a row whose grammar fails ends alone, with its error
-        (the other rows of the batch go on)."""
+    def _sample(
+        self, slot: Slot, logits: torch.Tensor, masked: torch.Tensor | HxpmError | None = None
+    ) -> None:
+        """Sample the row's next token (from ``masked`` when the step masked the grammar rows
+        together); a row whose grammar fails ends alone, with its error (the other rows of
+        the batch go on)."""
+        sampler = slot.sampler
         try:
-            token = slot.sampler(logits)
+            if isinstance(masked, HxpmError):
+                raise masked
+            if masked is not None and isinstance(sampler, GrammarSampler):
+                token = sampler.pick_masked(masked)
+            else:
+                token = sampler(logits)
         except HxpmError as e:
             slot.error = e
             self._finish(slot, "error")
@@ -269,19 +275,6 @@ class BatchDecoder:
             except HxpmError as e:
                 out[i] = e
         return out
-
-    def _sample_masked(self, slot: Slot, masked: torch.Tensor | HxpmError) -> None:
-        sampler = slot.sampler
-        try:
-            if isinstance(masked, HxpmError):
-                raise masked
-            assert isinstance(sampler, GrammarSampler)
-            token = sampler.pick_masked(masked)
-        except HxpmError as e:
-            slot.error = e
-            self._finish(slot, "error")
-            return
-        self._accept(slot, token)
 
     def _accept(self, slot: Slot, token: int) -> None:
         """Record a sampled token and decide whether the request has ended."""
