@@ -11,7 +11,7 @@ insert or delete, the transaction, a tree removal) or after a random delay. Afte
 - running the same command again succeeds, and then `verify --store` is clean.
 
 A power loss cannot be simulated here; fsync of the staging tree is checked separately
-(tests/unit/store/test_durability.py).
+(tests/unit/test_hostile_numbers_and_files.py, "the staging tree is fsynced").
 """
 
 from __future__ import annotations
