@@ -4,6 +4,10 @@ the training-prompt profile's evidence, with one reason per piece (docs/routing.
     evidence = Σ keyword weights + Σ capability weights − Σ exclusion penalties
              + clamp(profile similarity − PROFILE_OFFSET, −PROFILE_CAP, +PROFILE_CAP)
     score    = max(0, evidence) × (0.5 + priority)
+
+except that a lone technology word in its everyday sense ("rust" on a bike chain) counts
+EVERYDAY_FACTOR of its weight, without the profile's positive evidence for that word alone
+(docs/routing.md, "Everyday senses").
 """
 
 from __future__ import annotations
