@@ -3,6 +3,8 @@ docs/architecture.md §1)."""
 
 from __future__ import annotations
 
+import random
+
 import pytest
 
 from hxpm.core.versions import (
@@ -86,6 +88,8 @@ def test_version_ordering_follows_semver_precedence() -> None:
         "2.0.0",
     ]
     shuffled = list(reversed(ordered))
+    assert [str(x) for x in sorted(v(t) for t in shuffled)] == ordered
+    random.Random(7).shuffle(shuffled)  # also from an order that is not simply reversed
     assert [str(x) for x in sorted(v(t) for t in shuffled)] == ordered
     assert v("1.10.0") > v("1.9.0")
 
