@@ -3,10 +3,12 @@
 The base weights stay unmerged (the bare base); every set of plain LoRA experts is *folded*
 into one LoRA per module: the experts' ``A`` matrices stacked and their ``B`` matrices,
 scaling baked in, placed side by side, so that ``B_set @ A_set`` is exactly the sum of the
-experts' deltas (what peft's ``add_weighted_adapter(combination_type="cat")`` builds). A
-forward hook on each adapted base ``Linear`` then adds ``(x_i @ A_i^T) @ B_i^T`` for every row
-``i`` with its own set's factors, as two batched matmuls over factors gathered per row (zero
-factors for bare-base rows, so they compute exactly what the bare base computes).
+experts' deltas (what peft's ``add_weighted_adapter(combination_type="cat")`` builds). Each
+adapted base ``Linear``'s forward is then wrapped to add ``(x_i @ A_i^T) @ B_i^T`` for every
+row ``i`` with its own set's factors, as two batched matmuls over factors gathered per row (zero
+factors for bare-base rows, so they compute exactly what the bare base computes). A wrapper
+rather than a forward hook: on a small base each module call is a few microseconds of work,
+and torch's hook dispatch added about a third to the delta's cost (docs/performance.md, serve).
 
 Only sets that fold exactly are mixed: plain LoRA on ``nn.Linear`` layers. DoRA rescales
 whole rows of the weight, IA³ multiplies, other variants change the forward: such sets are
@@ -124,10 +126,10 @@ def _dtype(model: nn.Module) -> torch.dtype:
 
 
 class RowAdapters:
-    """The hooks and the per-row factors of one model (see the module docstring).
+    """The wrapped layers and the per-row factors of one model (see the module docstring).
 
     ``prepare(key, ...)`` folds a set once; ``rows(keys)`` makes the next forward passes
-    apply ``keys[i]``'s set to row ``i`` (None: the bare base). Outside ``rows`` the hooks
+    apply ``keys[i]``'s set to row ``i`` (None: the bare base). Outside ``rows`` the wrappers
     do nothing, so other callers see the model unchanged.
     """
 
@@ -136,7 +138,7 @@ class RowAdapters:
         self._base = (base_name, base_digest)
         self._max_sets = max(1, max_sets)
         self._sets: OrderedDict[RowKey, FoldedSet | str] = OrderedDict()
-        self._hooks: dict[str, Any] = {}  # path -> hook handle
+        self._wrapped: dict[str, nn.Module] = {}  # path -> the Linear whose forward is wrapped
         self._bound_keys: tuple[RowKey, ...] | None = None
         self._bound: dict[str, tuple[torch.Tensor, torch.Tensor]] = {}
         # The last few bindings: a scheduler alternates between the running batch's rows
@@ -159,7 +161,7 @@ class RowAdapters:
             self._bank_cache.clear()
             self._evict()
             if isinstance(folded, FoldedSet):
-                self._hook(folded.factors)
+                self._wrap(folded.factors)
         self._sets.move_to_end(key)
         found = self._sets[key]
         return found if isinstance(found, str) else None
@@ -237,28 +239,31 @@ class RowAdapters:
         weight: torch.Tensor = base.weight  # type: ignore[assignment]
         return weight.device
 
-    def _hook(self, factors: dict[str, tuple[torch.Tensor, torch.Tensor]]) -> None:
+    def _wrap(self, factors: dict[str, tuple[torch.Tensor, torch.Tensor]]) -> None:
         for path in factors:
-            if path in self._hooks:
+            if path in self._wrapped:
                 continue
             # The innermost Linear: peft may wrap the module at ``path`` later, never this one.
             _, base = layer_chain(self._model, path)
-            self._hooks[path] = base.register_forward_hook(self._delta_hook(path))
+            # An instance attribute: nn.Module.__call__ calls it instead of the class's forward
+            # (a plain function is no parameter or submodule, so nothing else sees it).
+            base.forward = self._forward_with_delta(path, base.forward)
+            self._wrapped[path] = base
 
-    def _delta_hook(self, path: str) -> Any:
-        def hook(module: nn.Module, args: tuple[Any, ...], output: torch.Tensor) -> Any:
+    def _forward_with_delta(self, path: str, forward: Any) -> Any:
+        def forward_rows(x: torch.Tensor) -> torch.Tensor:
+            out: torch.Tensor = forward(x)
             if not self._on:
-                return None
+                return out
             factors = self._bound.get(path)
             if factors is None:
-                return None
+                return out
             a, b = factors
-            x = args[0]
             if x.dim() != 3 or x.shape[0] != a.shape[0]:
                 raise RuntimeError(f"{path}: {x.shape[0]} rows but {a.shape[0]} bound")
-            return torch.baddbmm(output, torch.bmm(x, a), b)
+            return torch.baddbmm(out, torch.bmm(x, a), b)
 
-        return hook
+        return forward_rows
 
     def _evict(self) -> None:
         bound = set(self._bound_keys or ())
@@ -271,10 +276,10 @@ class RowAdapters:
             self._bank_cache.clear()
 
     def close(self) -> None:
-        """Remove the hooks (the model computes the bare base again)."""
-        for handle in self._hooks.values():
-            handle.remove()
-        self._hooks.clear()
+        """Unwrap the layers (the model computes the bare base again)."""
+        for base in self._wrapped.values():
+            base.__dict__.pop("forward", None)  # the class's own forward again
+        self._wrapped.clear()
         self._sets.clear()
         self._bound, self._bound_keys, self._on = {}, None, False
         self._recent.clear()

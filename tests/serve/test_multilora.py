@@ -157,6 +157,9 @@ def test_outside_rows_the_model_is_untouched(session, mixer):
     with torch.inference_mode(), mixer.rows(["sql"]):
         pass
     assert torch.equal(session.logits(ids), before)
+    wrapped = [m for m in session.model.modules() if "forward" in vars(m)]
+    assert wrapped, "prepare wraps the adapted layers' forward"
     mixer.close()
-    with torch.inference_mode(), mixer.rows(["sql"]):  # closed: no hooks, no sets
+    assert not [m for m in session.model.modules() if "forward" in vars(m)]
+    with torch.inference_mode(), mixer.rows(["sql"]):  # closed: no wrappers, no sets
         assert torch.equal(session.logits(ids), before)
