@@ -34,7 +34,13 @@ def read_soft_prompt(path: Path, *, hidden: int, label: str) -> torch.Tensor:
     try:
         tensors = load_file(str(path))
     except (OSError, SafetensorError, ValueError, RuntimeError) as e:
-        raise InferenceError(f"{where}: cannot read it: {e}") from None
+        # Installs check soft prompts' digests and shapes, so an installed one that cannot be
+        # read was damaged afterwards: say how to find and repair it.
+        raise InferenceError(
+            f"{where}: cannot read it: {e}",
+            hint="The installed file may be damaged: `hxpm verify --store` checks every file "
+            "against its digest; `hxpm install --force-reinstall NAME` repairs it.",
+        ) from None
     if len(tensors) != 1:
         raise InferenceError(
             f"{where}: holds {len(tensors)} tensors, expected exactly one [tokens, hidden]"

@@ -157,3 +157,29 @@ def test_chat_answers_a_soft_prompt_expert_as_hxpm_run(soft_home, run_answer):
     from hxpm.cli.output import inert  # chat shows generated text inert, as it should
 
     assert out == inert(run_answer["output"]) + "\n"
+
+
+def test_an_unreadable_soft_prompt_is_a_server_error_naming_it(soft_home, tmp_path):
+    """A soft-prompt file damaged in the store after install: the request gets a 500 in
+    OpenAI's shape naming the file and how to repair it, not a bare "internal error"; the
+    server keeps answering other models."""
+    import shutil
+
+    home = tmp_path / "home"
+    shutil.copytree(soft_home, home)
+    (damaged,) = home.rglob("task.safetensors")
+    damaged.chmod(0o644)
+    damaged.write_bytes(b"not a safetensors file")
+    server = start_server(home)
+    try:
+        with pytest.raises(openai.InternalServerError) as caught:
+            _ask(server, "expert-soft", PROMPT)
+        error = caught.value.body
+        assert isinstance(error, dict)
+        assert "expert-soft" in error["message"] and "task.safetensors" in error["message"]
+        assert "hxpm verify --store" in error["message"]  # the hint, as OpenAI clients show it
+        assert "Traceback" not in error["message"]
+        assert error["code"] in {"inference", "verification"}
+        assert _ask(server, BASE, PROMPT).choices[0].message.content  # still serving
+    finally:
+        stop_server(server)
