@@ -419,6 +419,7 @@ class Session:
                 f"the prompt is {prompt_tokens} tokens but at most {room} fit: the model's "
                 f"context is {context} tokens and max_new_tokens is {max_new_tokens}",
                 hint="Shorten the prompt or lower --max-new-tokens.",
+                details={"context_length": context, "prompt_tokens": prompt_tokens},
             )
 
     def logits(self, token_ids: Sequence[int]) -> torch.Tensor:

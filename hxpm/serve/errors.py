@@ -79,7 +79,11 @@ def openai_error(
 def body_of(error: HxpmError) -> tuple[int, dict[str, Any]]:
     status, kind = status_of(error)
     param = error.details.get("param")
-    code = "model_not_found" if status == 404 and param == "model" else error.code
+    code = error.code
+    if status == 404 and param == "model":
+        code = "model_not_found"
+    elif "context_length" in error.details:
+        code = "context_length_exceeded"  # the code OpenAI clients look for
     body = openai_error(error.message, kind, param=param, code=code, hint=error.hint)
     if "available" in error.details:
         body["error"]["available"] = list(error.details["available"])
@@ -108,11 +112,19 @@ def validation_error(
         score = (len(path), not str(error.get("type", "")).endswith("_type"), -rank)
         if best is None or score > best:
             best = score
-            param = ".".join(str(p) for p in path) or None
+            param = _param_name(path)
             message = str(error.get("msg", "invalid"))
     return openai_error(
         f"{param or 'body'}: {message}", "invalid_request_error", param=param, code="invalid_value"
     )
+
+
+def _param_name(path: Sequence[str | int]) -> str | None:
+    """OpenAI's spelling of a field's path: ``messages[0].content``, ``stop[1]``."""
+    name = ""
+    for step in path:
+        name += f"[{step}]" if isinstance(step, int) else f".{step}" if name else step
+    return name or None
 
 
 def _sent_path(steps: Sequence[Any], body: Any, missing: bool) -> list[str | int]:

@@ -1,6 +1,7 @@
 """Every 400 of a real `hxpm serve` names, in OpenAI's ``param``, the field the client sent:
-as written in the body (``stop.0``, ``messages.0.content``), never pydantic's names for
-union members (``constrained-str``, ``list[TextPart]``) or union tags."""
+as written in the body and spelled as OpenAI spells paths (``stop[0]``,
+``messages[0].content``), never pydantic's names for union members (``constrained-str``,
+``list[TextPart]``) or union tags."""
 
 from __future__ import annotations
 
@@ -58,15 +59,15 @@ def _with(base: dict[str, Any], **changes: Any) -> dict[str, Any]:
         (_with(CHAT, model=_DROP), "model"),
         (_with(CHAT, messages=[]), "messages"),
         (_with(CHAT, messages="hi"), "messages"),
-        (_with(CHAT, messages=[{"role": "tool", "content": "x"}]), "messages.0.role"),
-        (_with(CHAT, messages=[{"role": "user"}]), "messages.0.content"),
-        (_with(CHAT, messages=[{"role": "user", "content": {"a": 1}}]), "messages.0.content"),
+        (_with(CHAT, messages=[{"role": "tool", "content": "x"}]), "messages[0].role"),
+        (_with(CHAT, messages=[{"role": "user"}]), "messages[0].content"),
+        (_with(CHAT, messages=[{"role": "user", "content": {"a": 1}}]), "messages[0].content"),
         (
             _with(CHAT, messages=[{"role": "user", "content": [{"type": "image"}]}]),
-            "messages.0.content.0.type",
+            "messages[0].content[0].type",
         ),
         (_with(CHAT, stop=""), "stop"),
-        (_with(CHAT, stop=["ok", ""]), "stop.1"),
+        (_with(CHAT, stop=["ok", ""]), "stop[1]"),
         (_with(CHAT, stop=["a", "b", "c", "d", "e"]), "stop"),
         (_with(CHAT, temperature=-1), "temperature"),
         (_with(CHAT, top_p=0), "top_p"),
@@ -100,7 +101,7 @@ def test_a_chat_400_names_the_field_sent(server, body, param):
         (_with(TEXT, prompt=LONG), "prompt"),
         (_with(TEXT, prompt=_DROP), "prompt"),
         (_with(TEXT, prompt=""), "prompt"),
-        (_with(TEXT, prompt=[""]), "prompt.0"),
+        (_with(TEXT, prompt=[""]), "prompt[0]"),
         (_with(TEXT, prompt=["a", "b"]), "prompt"),
         (_with(TEXT, prompt=5), "prompt"),
         (_with(TEXT, model="sql+expert-json@>="), "model"),
@@ -126,3 +127,16 @@ def test_a_body_that_is_no_json_object_names_no_field(server):
     for raw in (b"{not json", b"[1, 2]"):
         status, answer = _post(server, "chat/completions", None, raw)
         assert status == 400 and answer["error"]["param"] is None, answer
+
+
+def test_a_prompt_beyond_the_context_has_openais_context_length_code(server):
+    """Clients that trim a conversation on OpenAI's ``context_length_exceeded`` find it."""
+    for path, body, param in (
+        ("chat/completions", _with(CHAT, messages=[{"role": "user", "content": LONG}]), "messages"),
+        ("completions", _with(TEXT, prompt=LONG), "prompt"),
+    ):
+        status, answer = _post(server, path, body)
+        assert status == 400, answer
+        assert answer["error"]["code"] == "context_length_exceeded", answer
+        assert answer["error"]["param"] == param
+        assert "context is 512 tokens" in answer["error"]["message"]
