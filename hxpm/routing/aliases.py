@@ -55,9 +55,25 @@ ALIASES: dict[str, tuple[str, ...]] = {
         "matplotlib",
         "scipy",
         "jupyter",
+        "seaborn",
+        "sklearn",
+        "scikit-learn",
+        "pydantic",
+        "virtualenv",
+        "venv",
     ),
-    "rust": ("rustlang", "rustc", "rustacean", "rustup", "tokio", "serde", "clippy"),
-    "javascript": ("js", "node.js", "nodejs", "ecmascript"),
+    "rust": (
+        "rustlang",
+        "rustc",
+        "rustacean",
+        "rustup",
+        "rustfmt",
+        "tokio",
+        "serde",
+        "clippy",
+        "crates.io",
+    ),
+    "javascript": ("js", "node.js", "nodejs", "ecmascript", "npm"),
     "typescript": ("ts",),
     "c++": ("cpp", "cxx"),
     "c#": ("csharp", "dotnet", ".net"),
@@ -68,9 +84,28 @@ ALIASES: dict[str, tuple[str, ...]] = {
     "bash": ("shell script", "zsh"),
 }
 
+# Words for one task that users write interchangeably: an expert listing "classify" is asked
+# "which category ..." too. Same rules as an alias (counts as its keyword, once; an excluded
+# synonym is evidence against). Not technology names: no version or "-ify" word forms.
+TASK_SYNONYMS: dict[str, tuple[str, ...]] = {
+    word: tuple(w for w in group if w != word)
+    for group in (
+        (
+            "classify",
+            "classification",
+            "classifier",
+            "categorize",
+            "categorization",
+            "categorisation",
+            "category",
+        ),
+    )
+    for word in group
+}
+
 # Technology words that also have an everyday sense: "rust" on a bike chain, a pet "python",
 # a kitchen "table", a "record" at the gym. Alone, with nothing technical in the prompt and a
-# profile that does not recognise it, such a hit is weak evidence (scoring.py halves it).
+# profile that does not recognise it, such a hit is weak evidence (scoring.py counts a fifth of it).
 EVERYDAY_SENSES = frozenset(
     [
         "rust",
@@ -98,6 +133,8 @@ EVERYDAY_SENSES = frozenset(
         "cargo",
         "crate",
         "spark",
+        "pandas",
+        "flask",
     ]
 )
 
@@ -110,6 +147,11 @@ _IFY_SUFFIXES = ("ifying", "ified", "ifies", "ify")
 def aliases_of(name: str) -> tuple[str, ...]:
     """The aliases of a technology name (normalised lower-case), or ()."""
     return ALIASES.get(name, ())
+
+
+def synonyms_of(word: str) -> tuple[str, ...]:
+    """The other words for the task ``word`` names (normalised lower-case), or ()."""
+    return TASK_SYNONYMS.get(word, ())
 
 
 def has_everyday_sense(word: str) -> bool:

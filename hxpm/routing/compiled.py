@@ -12,8 +12,9 @@ import math
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from hxpm.routing.aliases import aliases_of, tech_capability_values
+from hxpm.routing.aliases import ALIASES, aliases_of, synonyms_of, tech_capability_values
 from hxpm.routing.decision import DEFAULT_PRIORITY, ExpertScore, RouteCandidate
+from hxpm.routing.shapes import LANGUAGES_WITH_SHAPES, claims_editing
 from hxpm.routing.text import STOPWORDS, Tokens, is_word, keyword_forms, tokenize, word_count
 
 WORD_WEIGHT = 1.0
@@ -47,6 +48,7 @@ class Compiled:
     rank: int  # position in the static order (name, newest version, content) for last ties
     notes: tuple[str, ...]  # reasons known before any prompt, e.g. ignored keywords
     zero: ExpertScore  # the score when nothing is hit, built once
+    edits: bool = False  # its keywords or capabilities say it edits text (shapes.py)
 
 
 @dataclass(slots=True)
@@ -54,6 +56,8 @@ class Builder:
     specs: list[Spec] = field(default_factory=list)
     # technology name -> spec ids of its keyword, for word forms ("python3", "jsonify")
     tech: dict[str, list[int]] = field(default_factory=dict)
+    # query language -> spec ids its shapes hit ("MATCH" -> expert-cypher's 'cypher')
+    shapes: dict[str, list[int]] = field(default_factory=dict)
     # first token -> (spec id, token form, glue pattern); one dict probe per prompt token.
     index: dict[str, list[tuple[int, tuple[str, ...], tuple[bool, ...]]]] = field(
         default_factory=dict
@@ -136,7 +140,9 @@ def compile_candidate(i: int, cand: RouteCandidate, rank: int, builder: Builder)
     priority = _clamp_priority(cand.priority)
     zero_reasons = (*notes, "no keyword or capability matched")
     zero = ExpertScore(str(cand.name), str(cand.version), 0.0, (), (), (), (), zero_reasons)
-    return Compiled(cand, priority, rank, tuple(notes), zero)
+    values = tuple(c.partition(":")[2] for c in capabilities)
+    edits = claims_editing(_strings(cand.keywords), values)
+    return Compiled(cand, priority, rank, tuple(notes), zero, edits)
 
 
 def _compile_keywords(
@@ -167,9 +173,10 @@ def _compile_aliases(
     blocked: set[tuple[str, ...]],
     builder: Builder,
 ) -> None:
-    """Aliases and word forms of each one-word keyword that names a technology. An alias the
-    manifest excludes, or already lists as a keyword, adds nothing."""
+    """Aliases, task synonyms, word forms and language shapes of each one-word keyword. An
+    alias the manifest excludes, or already lists as a keyword, adds nothing."""
     own = {s.tokens.words for s in builder.specs if s.cand == i}
+    shaped: set[str] = set()
     for kw in keywords:
         tokens = tokenize(kw)
         if len(tokens.words) != 1 or _unusable(tokens):
@@ -184,15 +191,35 @@ def _compile_aliases(
         if name in tech or aliases_of(name):
             builder.tech.setdefault(name, []).append(sid)
         weight = builder.specs[sid].weight
-        for alias in aliases_of(name):
+        for kind, alias in [
+            *(("alias", a) for a in aliases_of(name)),
+            *(("synonym", w) for w in synonyms_of(name)),
+        ]:
             at = tokenize(alias)
             if at.words in own or at.words in blocked:
                 continue
             own.add(at.words)
-            spec = Spec(i, KEYWORD, kw, weight, 1, at, via=f"alias {alias!r}")
-            if len(at.words) == 1:  # "sqlite3" is a word form of the alias "sqlite"
+            spec = Spec(i, KEYWORD, kw, weight, 1, at, via=f"{kind} {alias!r}")
+            if kind == "alias" and len(at.words) == 1:  # "sqlite3": a form of "sqlite"
                 builder.tech.setdefault(at.words[0], []).append(len(builder.specs))
             builder.add(spec, at)
+        _compile_shapes(i, kw, name, weight, shaped, builder)
+
+
+def _compile_shapes(
+    i: int, kw: str, name: str, weight: float, shaped: set[str], builder: Builder
+) -> None:
+    """A keyword naming a query language (or one of its aliases) is also hit by that
+    language's shapes ("MATCH" in capitals); once per candidate and language."""
+    for lang in sorted(LANGUAGES_WITH_SHAPES):  # sorted: spec ids in a stable order
+        names_it = name == lang or name in ALIASES[lang] or lang in aliases_of(name)
+        if lang in shaped or not names_it:
+            continue
+        shaped.add(lang)
+        # Not indexed by tokens: the router hits it when shapes.language_shapes finds lang.
+        spec = Spec(i, KEYWORD, kw, weight, 1, Tokens(("",), (False,)), via="shape")
+        builder.shapes.setdefault(lang, []).append(len(builder.specs))
+        builder.specs.append(spec)
 
 
 def _unusable(tokens: Tokens) -> str | None:

@@ -29,14 +29,14 @@ from hxpm.routing.decision import (
     RouteDecision,
 )
 from hxpm.routing.profile_index import ProfileIndex, ProfileMatch
-from hxpm.routing.scoring import Ranked, score_hits, score_profile_only
+from hxpm.routing.scoring import Context, Ranked, score_hits, score_profile_only
+from hxpm.routing.shapes import capitals_marker, code_marker, editing_request, language_shapes
 from hxpm.routing.text import (
     Tokens,
     artifact_marker,
     generic_opener,
     matches_at,
     suffix_blocks,
-    technical_marker,
     tokenize,
 )
 
@@ -57,7 +57,7 @@ STRONG_PROFILE = 1.5  # a generic-looking question this close to the training pr
 class Router:
     """Candidates compiled once; :meth:`route` is then a single pass over the prompt tokens."""
 
-    __slots__ = ("_compiled", "_index", "_profiles", "_specs", "_tech", "min_score")
+    __slots__ = ("_compiled", "_index", "_profiles", "_shapes", "_specs", "_tech", "min_score")
 
     def __init__(
         self, candidates: Iterable[RouteCandidate], *, min_score: float = DEFAULT_MIN_SCORE
@@ -72,6 +72,7 @@ class Router:
         self._specs = tuple(builder.specs)
         self._index = builder.index
         self._tech = builder.tech
+        self._shapes = builder.shapes
         self._profiles = ProfileIndex([c.profile for c in cands])
 
     @property
@@ -83,19 +84,27 @@ class Router:
             raise TypeError(f"prompt: expected a string, got {type(prompt).__name__}")
         tokens = tokenize(prompt)
         profiles = self._profiles.match(prompt) if self._profiles else {}
-        technical = technical_marker(tokens, prompt) is not None
-        ranked = self._rank(tokens, profiles, technical)
+        shapes = language_shapes(tokens, prompt)  # a language's statement is code too
+        code = bool(shapes) or code_marker(tokens, prompt) is not None
+        technical = code or capitals_marker(prompt) is not None
+        ctx = Context(technical, code, editing_request(tokens))
+        hits = self._hits(tokens)
+        self._shape_hits(shapes, hits)
+        ranked = self._rank(hits, profiles, ctx)
         return decide(prompt, tokens, ranked, self.min_score)
 
     def _rank(
-        self, tokens: Tokens, profiles: dict[int, ProfileMatch], technical: bool
+        self,
+        hits: dict[int, tuple[str, ...]],
+        profiles: dict[int, ProfileMatch],
+        ctx: Context,
     ) -> list[Ranked]:
         by_cand: dict[int, list[tuple[int, tuple[str, ...]]]] = {}
-        for sid, form in sorted(self._hits(tokens).items()):
+        for sid, form in sorted(hits.items()):
             by_cand.setdefault(self._specs[sid].cand, []).append((sid, form))
         shared: dict[int, tuple[float, tuple[str, ...]]] = {}
         ranked = [
-            score_hits(c, [(self._specs[s], f) for s, f in by_cand[i]], profiles.get(i), technical)
+            score_hits(c, [(self._specs[s], f) for s, f in by_cand[i]], profiles.get(i), ctx)
             if i in by_cand
             else score_profile_only(c, profiles[i], shared)
             if i in profiles
@@ -118,6 +127,12 @@ class Router:
                 if sid not in hits and matches_at(tokens, i, form, glued):
                     hits[sid] = form
         return hits
+
+    def _shape_hits(self, shapes: dict[str, str], hits: dict[int, tuple[str, ...]]) -> None:
+        """ "MATCH" in capitals hits every keyword that names Cypher (shapes.py says which)."""
+        for lang, shape in shapes.items():
+            for sid in self._shapes.get(lang, ()):
+                hits.setdefault(sid, (shape,))
 
     def _word_form_hits(self, tokens: Tokens, i: int, hits: dict[int, tuple[str, ...]]) -> None:
         """ "python3" / "jsonify" hit a technology name's keyword (aliases.py says which)."""

@@ -5,9 +5,14 @@ the training-prompt profile's evidence, with one reason per piece (docs/routing.
              + clamp(profile similarity − PROFILE_OFFSET, −PROFILE_CAP, +PROFILE_CAP)
     score    = max(0, evidence) × (0.5 + priority)
 
-except that a lone technology word in its everyday sense ("rust" on a bike chain) counts
-EVERYDAY_FACTOR of its weight, without the profile's positive evidence for that word alone
-(docs/routing.md, "Everyday senses").
+except that (docs/routing.md, "Everyday senses", "Technical prompts", "Editing requests"):
+
+- a lone technology word in its everyday sense ("rust" on a bike chain) counts
+  EVERYDAY_FACTOR of its weight, without the profile's positive evidence for that word alone;
+- in a technical prompt the profile speaks against a specific keyword by TECHNICAL_FLOOR at
+  most;
+- in an editing request, hits that only name the edited text count 0 for an expert that
+  does not edit, and so does the profile's positive evidence.
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ from hxpm.routing.compiled import CAPABILITY, EXCLUDE, KEYWORD, Compiled, Spec
 from hxpm.routing.decision import ExpertScore
 from hxpm.routing.profile import prompt_terms
 from hxpm.routing.profile_index import ProfileMatch
+from hxpm.routing.shapes import TEXT_WORDS
 
 # Profile similarity (mean log-ratio per prompt term, see profile.py) becomes evidence: x1.0,
 # capped both ways so that it can outweigh one stray keyword ("... in two sentences") but
@@ -31,6 +37,10 @@ EVERYDAY_FACTOR = 0.2
 # ...unless the rest of the prompt leans this clearly toward the expert's training prompts
 # (profile similarity without the word; 0 is "as much the expert's as general").
 EVERYDAY_BACKING = 0.1
+# In a technical prompt a specific keyword (not an everyday word) is not a stray one: the
+# profile may still speak against it, by at most half a keyword, so that one such keyword
+# at the default priority stays at the threshold (docs/routing.md, "Technical prompts").
+TECHNICAL_FLOOR = 0.5
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,15 +63,26 @@ def _render(form: tuple[str, ...], glued: tuple[bool, ...]) -> str:
     )
 
 
+@dataclass(frozen=True, slots=True)
+class Context:
+    """What the whole prompt shows, the same for every candidate."""
+
+    technical: bool = True  # shapes.technical_marker: code, data or a name in capitals
+    code: bool = True  # shapes.code_marker or a language shape: not only a name in capitals
+    editing: str | None = None  # shapes.editing_request: "fix ... spelling"
+
+
 def score_hits(
     c: Compiled,
     hits: list[tuple[Spec, tuple[str, ...]]],
     pm: ProfileMatch | None = None,
-    technical: bool = True,
+    ctx: Context = Context(),
 ) -> Ranked:
-    """``technical``: the prompt shows code or data (text.technical_marker); without it a
-    lone everyday-sense keyword the profile does not back counts EVERYDAY_FACTOR of itself."""
-    everyday = None if technical else _lone_everyday_word(hits, pm)
+    """Without ``ctx.technical`` a lone everyday-sense keyword the profile does not back
+    counts EVERYDAY_FACTOR of itself; in an editing request, hits that only name the edited
+    text count 0 for an expert that does not edit (docs/routing.md)."""
+    everyday = None if ctx.code else _lone_everyday_word(hits, pm)
+    edited = ctx.editing if ctx.editing and not c.edits and _text_words_only(hits) else None
     kw: list[str] = []
     ph: list[str] = []
     ex: list[str] = []
@@ -70,18 +91,13 @@ def score_hits(
     evidence = 0.0
     chars = words = 0
     for spec, form in hits:
-        as_ = "" if form == spec.tokens.words else f" as {_render(form, spec.tokens.glued)!r}"
-        if spec.via:
-            as_ = f" as {spec.via}" + (as_.replace(" as ", " (", 1) + ")" if as_ else "")
+        as_ = _as(spec, form)
         if spec.kind == KEYWORD and spec.display in kw:
             continue  # "postgres" and "sql" are one keyword, however many aliases hit
         if spec.kind == KEYWORD:
             label = "phrase" if spec.words > 1 else "keyword"
             (ph if spec.words > 1 else kw).append(spec.display)
-            weight, why = spec.weight, ""
-            if everyday is not None and form == (everyday,):
-                weight = round(spec.weight * EVERYDAY_FACTOR, 3)
-                why = f": {everyday!r} has an everyday sense and nothing else is technical"
+            weight, why = _keyword_weight(spec, form, everyday, edited)
             reasons.append(f"matched {label} {spec.display!r}{as_} (+{weight:.1f}{why})")
             evidence += weight
             words += spec.words
@@ -90,20 +106,91 @@ def score_hits(
             caps.extend(spec.capabilities)
             named = ", ".join(repr(x) for x in spec.capabilities)
             weight = spec.weight * (EVERYDAY_FACTOR if everyday is not None else 1.0)
+            weight = 0.0 if edited else weight
             reasons.append(f"mentions {spec.display!r}{as_}: capability {named} (+{weight:.2g})")
             evidence += weight
         else:
             ex.append(spec.display)
             reasons.append(f"excluded by {spec.display!r}{as_} (-{spec.weight:.1f})")
             evidence -= spec.weight
-    profile_evidence = _profile_evidence(pm, reasons)
-    if everyday is not None and profile_evidence > 0:
-        # The profile knows the word itself and nothing else: that is the same evidence.
-        reasons.append(f"profile backs only {everyday!r} itself: counted as 0")
-        profile_evidence = 0.0
+    profile_evidence = _adjusted_profile(pm, reasons, hits, ctx, _discount(everyday, edited))
     evidence += profile_evidence
     lists = (kw, ph, ex, caps)
     return _finish(c, evidence, lists, reasons, (len(ph), words, chars), pm, profile_evidence)
+
+
+def _discount(everyday: str | None, edited: str | None) -> str | None:
+    """Why the profile may not back this expert's hits, or None."""
+    if everyday is not None:
+        return f"profile backs only {everyday!r} itself: counted as 0"
+    if edited is not None:
+        return f"profile counted as 0: an editing request ({edited!r}) is not this expert's task"
+    return None
+
+
+def _as(spec: Spec, form: tuple[str, ...]) -> str:
+    """How a hit in another form reads in --explain: " as alias 'postgres'"."""
+    if spec.via == "shape":
+        return f" through {form[0]}"  # "through the clause 'MATCH'"
+    as_ = "" if form == spec.tokens.words else f" as {_render(form, spec.tokens.glued)!r}"
+    if spec.via:
+        as_ = f" as {spec.via}" + (as_.replace(" as ", " (", 1) + ")" if as_ else "")
+    return as_
+
+
+def _keyword_weight(
+    spec: Spec, form: tuple[str, ...], everyday: str | None, edited: str | None
+) -> tuple[float, str]:
+    if edited is not None:
+        return 0.0, f": it names the text of an editing request ({edited!r})"
+    if everyday is not None and form == (everyday,):
+        why = f": {everyday!r} has an everyday sense and nothing else is technical"
+        return round(spec.weight * EVERYDAY_FACTOR, 3), why
+    return spec.weight, ""
+
+
+def _adjusted_profile(
+    pm: ProfileMatch | None,
+    reasons: list[str],
+    hits: list[tuple[Spec, tuple[str, ...]]],
+    ctx: Context,
+    discount: str | None,
+) -> float:
+    """The profile's evidence, with the two exceptions of docs/routing.md: it does not back
+    a discounted hit (an everyday sense, an editing request's text), and in a technical
+    prompt it cannot speak against a specific keyword by more than TECHNICAL_FLOOR."""
+    value = _profile_evidence(pm, reasons)
+    if discount is not None and value > 0:
+        # The profile knows the word itself and nothing else: that is the same evidence.
+        reasons.append(discount)
+        return 0.0
+    if value < -TECHNICAL_FLOOR and ctx.technical and discount is None:
+        specific = _specific_keyword(hits, ctx.code)
+        if specific is not None:
+            reasons.append(
+                f"profile counted as {-TECHNICAL_FLOOR:+.2f}: {specific} in a technical prompt"
+            )
+            return -TECHNICAL_FLOOR
+    return value
+
+
+def _specific_keyword(hits: list[tuple[Spec, tuple[str, ...]]], code: bool) -> str | None:
+    """The first keyword hit, as the prompt wrote it, that is not a lone word with an
+    everyday sense ("pandas", "table"; a shape, "pythonic" or a phrase is specific) unless
+    the prompt shows code or data (a name in capitals alone is not enough: "my BOSS")."""
+    for spec, form in hits:
+        if spec.kind != KEYWORD:
+            continue
+        if not code and len(form) == 1 and has_everyday_sense(form[0]):
+            continue
+        return form[0] if spec.via == "shape" else repr(_render(form, spec.tokens.glued))
+    return None
+
+
+def _text_words_only(hits: list[tuple[Spec, tuple[str, ...]]]) -> bool:
+    """Every positive hit is one word naming a text ("sentence", "grammar")."""
+    forms = [form for spec, form in hits if spec.kind != EXCLUDE]
+    return bool(forms) and all(len(f) == 1 and f[0] in TEXT_WORDS for f in forms)
 
 
 def score_profile_only(

@@ -278,7 +278,7 @@ _FILLER_PAIRS = frozenset(
 _DEICTIC = frozenset(
     ["this", "these", "following", "below", "above", "attached", "given", "my", "our", "mine"]
 )
-_CODE_SYMBOLS = frozenset(["`", "{", "}", "[", "]", ";", "=", "<", ">", '"', "|"])
+CODE_SYMBOLS = frozenset(["`", "{", "}", "[", "]", ";", "=", "<", ">", '"', "|"])
 
 
 def generic_opener(prompt: Tokens) -> str | None:
@@ -309,118 +309,11 @@ def artifact_marker(prompt: Tokens, raw: str) -> str | None:
     for i, tok in enumerate(words):
         if tok in _DEICTIC:
             return tok
-        if tok in _CODE_SYMBOLS:
+        if tok in CODE_SYMBOLS:
             return tok
         # "query: MATCH (n) RETURN n" -- a colon followed by at least two more tokens.
         if tok == ":" and len(words) - i > 2:
             return ":"
-    if "\n" in raw.strip():
-        return "a line break"
-    return None
-
-
-# An identifier in SHOUTING case ("MATCH", "ACTED_IN", "LIKES") is code or a schema name in
-# a prompt; two letters at least, so that "I" and "A" do not count.
-_SHOUTED = re.compile(r"\b[A-Z][A-Z0-9_]{1,}\b")
-_COMMON_CAPS = frozenset(["OK", "US", "UK", "EU", "TV", "PM", "AM", "ID", "FAQ", "CEO"])
-
-
-# Words that put a prompt in programming or data territory, whatever else it says: with one
-# of them, "rust" and "python" are languages, "table" holds rows.
-_TECH_WORDS = frozenset(
-    [
-        "file",
-        "files",
-        "script",
-        "scripts",
-        "function",
-        "functions",
-        "code",
-        "csv",
-        "tsv",
-        "dataframe",
-        "loop",
-        "loops",
-        "array",
-        "arrays",
-        "variable",
-        "variables",
-        "compile",
-        "compiler",
-        "compiles",
-        "api",
-        "library",
-        "module",
-        "modules",
-        "method",
-        "methods",
-        "column",
-        "columns",
-        "database",
-        "schema",
-        "regex",
-        "json",
-        "yaml",
-        "xml",
-        "html",
-        "sql",
-        "syntax",
-        "terminal",
-        "integer",
-        "integers",
-        "float",
-        "floats",
-        "boolean",
-        "vector",
-        "vectors",
-        "struct",
-        "trait",
-        "enum",
-        "lambda",
-        "dict",
-        "tuple",
-        "tuples",
-        "iterator",
-        "closure",
-        "runtime",
-        "stdin",
-        "stdout",
-        "unittest",
-        "repository",
-        "repo",
-        "linker",
-        "debugger",
-        "segfault",
-        "traceback",
-    ]
-)
-
-
-def technical_marker(prompt: Tokens, raw: str) -> str | None:
-    """What shows the prompt is about code or data (a symbol, an identifier), or None.
-
-    Stricter than :func:`artifact_marker`: "my" and "this" say the user supplies something,
-    not that it is technical ("rust off my bike chain"). A quote counts only when it opens a
-    literal ("'card'"), not in a contraction ("don't").
-    """
-    words = prompt.words
-    for i, tok in enumerate(words):
-        if tok in _CODE_SYMBOLS or tok == "`":
-            return tok
-        if tok == "'" and not prompt.glued[i] and i + 1 < len(words):
-            return "a quoted literal"
-        if tok in _TECH_WORDS:
-            return repr(tok)
-        if tok == "(" and prompt.glued[i] and is_word(words[i - 1]):
-            return "a call"  # "f(x)"
-        if tok == "." and i + 1 < len(words) and prompt.glued[i + 1] and is_word(words[i + 1]):
-            return "a file name"  # "main.py", ".txt"
-        if "_" in tok.strip("_"):
-            return "an identifier"
-    shown = raw if raw.isascii() else unicodedata.normalize("NFKC", raw)  # full-width capitals
-    for m in _SHOUTED.finditer(shown):
-        if m.group() not in _COMMON_CAPS:
-            return repr(m.group())
     if "\n" in raw.strip():
         return "a line break"
     return None

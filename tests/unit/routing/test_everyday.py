@@ -9,7 +9,8 @@ from hxpm.routing import RouteCandidate, Router
 from hxpm.routing.aliases import has_everyday_sense
 from hxpm.routing.profile import build_profile
 from hxpm.routing.scoring import EVERYDAY_FACTOR
-from hxpm.routing.text import technical_marker, tokenize
+from hxpm.routing.shapes import technical_marker
+from hxpm.routing.text import tokenize
 
 RUST_PROMPTS = [f"Rust: write fn f that returns x plus {n} as an i32" for n in range(30)]
 SQL_PROMPTS = [f"drop the table orders_{n} and keep the rows of customers" for n in range(30)]
@@ -103,4 +104,6 @@ def test_prose_has_no_technical_marker(prompt: str) -> None:
 
 def test_plurals_keep_the_everyday_sense() -> None:
     assert has_everyday_sense("tables") and has_everyday_sense("rust")
-    assert not has_everyday_sense("postgres") and not has_everyday_sense("pandas")
+    assert not has_everyday_sense("postgres") and not has_everyday_sense("numpy")
+    # The library is named after the animal: alone in prose, "pandas" are animals.
+    assert has_everyday_sense("pandas") and not has_everyday_sense("panda")

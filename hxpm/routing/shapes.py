@@ -1,0 +1,350 @@
+"""Prompt shapes that say more than their words (docs/routing.md, "Shapes").
+
+- **Language shapes**: a query language shows itself without being named. A clause written
+  in capitals (``MATCH``, ``GROUP BY``), a relationship type in capitals before
+  "relationship"/"edge" (``a FRIEND relationship``), or a snake_case table after
+  ``from``/``join`` (``from order_items``) is evidence for that language, counted like an
+  alias of its name.
+- **Editing requests**: "fix the spelling in this sentence", "proofread my text". The words
+  that name the text being edited ("sentence", "text", "grammar") are its object, not its
+  topic: an expert matched only by them, which does not itself claim to edit, is not asked.
+
+Plain Python, no I/O: part of ``hxpm route``'s fast path.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+from hxpm.routing.text import CODE_SYMBOLS, Tokens, is_word
+
+# Clauses that belong to one query language only, as users write them in code: in capitals.
+# Shared clauses (WHERE, RETURN, ORDER BY, CREATE, MERGE) say nothing about which language.
+_CLAUSES: dict[str, tuple[str, ...]] = {
+    "cypher": ("MATCH", "OPTIONAL MATCH", "UNWIND", "DETACH DELETE"),
+    "sql": (
+        "SELECT",
+        "GROUP BY",
+        "INSERT INTO",
+        "DELETE FROM",
+        "LEFT JOIN",
+        "INNER JOIN",
+        "CREATE TABLE",
+        "ALTER TABLE",
+    ),
+}
+_CLAUSE_RE = re.compile(
+    r"(?<![\w])("
+    + "|".join(c.replace(" ", r"\s+") for cs in _CLAUSES.values() for c in cs)
+    + r")(?![\w])"
+)
+_CLAUSE_LANGUAGE = {c: lang for lang, cs in _CLAUSES.items() for c in cs}
+
+# A relationship type is written in capitals (KNOWS, ACTED_IN): "a FRIEND relationship",
+# "edges of type LIKES". Only the property graph model names its edges that way.
+_EDGE_WORDS = r"(?:relationships?|relations?|edges?)"
+_REL_TYPE_RES = (
+    re.compile(rf"(?<![\w])([A-Z][A-Z0-9_]+)\s+{_EDGE_WORDS}(?![\w])", re.IGNORECASE),
+    re.compile(
+        rf"(?<![\w]){_EDGE_WORDS}\s+(?:of\s+type|typed|labell?ed)\s+([A-Z][A-Z0-9_]+)(?![\w])",
+        re.IGNORECASE,
+    ),
+)
+
+# Statements of one programming language, matched in the lower-cased prompt.
+_CODE_SHAPES: tuple[tuple[str, str, re.Pattern[str]], ...] = tuple(
+    (lang, label, re.compile(pattern))
+    for lang, label, pattern in (
+        ("python", "the import 'from ... import'", r"(?<![\w.])from\s+[a-z_][\w.]*\s+import\s+\w"),
+        ("python", "the import 'import ... as'", r"(?<![\w.])import\s+[a-z_][\w.]*\s+as\s+\w"),
+        ("rust", "the binding 'let mut'", r"(?<![\w.])let\s+mut\s+\w"),
+        ("rust", "the borrow '&mut'", r"&mut\s"),
+        ("rust", "the macro 'println!'", r"(?<![\w.])(?:println|vec|format)!"),
+    )
+)
+
+# The words after which a snake_case name is a table: "from order_items", "join line_items".
+_TABLE_BEFORE = frozenset(["from", "join"])
+# ...unless it is a Python module ("from my_pkg import x") or a conversion ("from snake_case
+# to camelCase").
+_NOT_A_TABLE_AFTER = frozenset(["import", "to"])
+
+LANGUAGES_WITH_SHAPES = frozenset([*_CLAUSES, *(lang for lang, _, _ in _CODE_SHAPES)])
+
+
+def language_shapes(tokens: Tokens, raw: str) -> dict[str, str]:
+    """Language -> the shape that shows it ("the clause 'MATCH'"), the first found of each."""
+    shown = _shown(raw)
+    found: dict[str, str] = {}
+    if _shouting(shown):  # capitals say nothing in a prompt written in capitals
+        shown = ""
+    for m in _CLAUSE_RE.finditer(shown):
+        clause = " ".join(m.group(1).split())
+        if " " in clause or _starts_statement(shown, m.start(), m.end()):
+            found.setdefault(_CLAUSE_LANGUAGE[clause], f"the clause {clause!r}")
+    # IGNORECASE for "Relationship"; the type itself must be in capitals, checked here.
+    names = (m.group(1) for pattern in _REL_TYPE_RES for m in pattern.finditer(shown))
+    name = next((n for n in names if n.isupper() and n not in _COMMON_CAPS), None)
+    if name is not None:
+        found.setdefault("cypher", f"the relationship type {name!r}")
+    lowered = shown.lower() if shown else raw.lower()
+    for lang, label, pattern in _CODE_SHAPES:
+        if lang not in found and pattern.search(lowered):
+            found[lang] = label
+    table = _table_name(tokens)
+    if table is not None:
+        found.setdefault("sql", f"the table name {table!r}")
+    return found
+
+
+def _starts_statement(shown: str, start: int, end: int) -> bool:
+    """A one-word clause is code when it starts the prompt, a line or a quote, or when
+    another name in capitals follows ("MATCH ... RETURN"); not in "a great MATCH today"."""
+    before = shown[:start].rstrip(" \t")
+    if not before or before[-1] in "\n:`\"'(":
+        return True
+    return any(w not in _COMMON_CAPS for w in _SHOUTED.findall(shown, end))
+
+
+def _table_name(tokens: Tokens) -> str | None:
+    words = tokens.words
+    for i in range(len(words) - 1):
+        if words[i] not in _TABLE_BEFORE:
+            continue
+        name = words[i + 1]
+        if "_" not in name.strip("_") or not any(ch.isalpha() for ch in name):
+            continue
+        after = words[i + 2] if i + 2 < len(words) else ""
+        if after in _NOT_A_TABLE_AFTER or (after == "." and tokens.glued[i + 2]):
+            continue  # a module, a conversion, a file name ("from data_2024.csv")
+        return name
+    return None
+
+
+# --- technical prompts ---------------------------------------------------------------------
+
+# An identifier in SHOUTING case ("MATCH", "ACTED_IN", "LIKES") is code or a schema name in
+# a prompt; two letters at least, so that "I" and "A" do not count.
+_SHOUTED = re.compile(r"\b[A-Z][A-Z0-9_]{1,}\b")
+_COMMON_CAPS = frozenset(["OK", "US", "UK", "EU", "TV", "PM", "AM", "ID", "FAQ", "CEO"])
+_LETTER_WORDS = re.compile(r"[^\W\d_]{2,}")
+
+
+# Words that put a prompt in programming or data territory, whatever else it says: with one
+# of them, "rust" and "python" are languages, "table" holds rows.
+_TECH_WORDS = frozenset(
+    [
+        "file",
+        "files",
+        "script",
+        "scripts",
+        "function",
+        "functions",
+        "code",
+        "csv",
+        "tsv",
+        "dataframe",
+        "loop",
+        "loops",
+        "array",
+        "arrays",
+        "variable",
+        "variables",
+        "compile",
+        "compiler",
+        "compiles",
+        "api",
+        "library",
+        "module",
+        "modules",
+        "method",
+        "methods",
+        "column",
+        "columns",
+        "database",
+        "schema",
+        "regex",
+        "json",
+        "yaml",
+        "xml",
+        "html",
+        "sql",
+        "syntax",
+        "terminal",
+        "integer",
+        "integers",
+        "float",
+        "floats",
+        "boolean",
+        "vector",
+        "vectors",
+        "struct",
+        "trait",
+        "enum",
+        "lambda",
+        "dict",
+        "tuple",
+        "tuples",
+        "iterator",
+        "closure",
+        "runtime",
+        "stdin",
+        "stdout",
+        "unittest",
+        "repository",
+        "repo",
+        "linker",
+        "debugger",
+        "segfault",
+        "traceback",
+    ]
+)
+
+
+def technical_marker(prompt: Tokens, raw: str) -> str | None:
+    """What shows the prompt is about code or data (a symbol, an identifier, a name in
+    capitals), or None."""
+    return code_marker(prompt, raw) or capitals_marker(raw)
+
+
+def code_marker(prompt: Tokens, raw: str) -> str | None:
+    """What shows the prompt is about code or data, a name in capitals apart (it may be
+    emphasis: "my BOSS"), or None.
+
+    Stricter than :func:`hxpm.routing.text.artifact_marker`: "my" and "this" say the user
+    supplies something, not that it is technical ("rust off my bike chain"). A quote counts
+    only when it opens a literal ("'card'"), not in a contraction ("don't").
+    """
+    words = prompt.words
+    for i, tok in enumerate(words):
+        if tok in CODE_SYMBOLS:
+            return tok
+        if tok == "'" and not prompt.glued[i] and i + 1 < len(words):
+            return "a quoted literal"
+        if tok in _TECH_WORDS:
+            return repr(tok)
+        if tok == "(" and prompt.glued[i] and is_word(words[i - 1]):
+            return "a call"  # "f(x)"
+        if tok == "." and i + 1 < len(words) and prompt.glued[i + 1] and is_word(words[i + 1]):
+            return "a file name"  # "main.py", ".txt"
+        if "_" in tok.strip("_"):
+            return "an identifier"
+    if "\n" in raw.strip():
+        return "a line break"
+    return None
+
+
+def capitals_marker(raw: str) -> str | None:
+    """The first name in capitals ("'MATCH'"), unless the prompt shouts: when half of its
+    words are in capitals, capitals say nothing."""
+    shown = _shown(raw)
+    if _shouting(shown):
+        return None
+    for m in _SHOUTED.finditer(shown):
+        if m.group() not in _COMMON_CAPS:
+            return repr(m.group())
+    return None
+
+
+def _shown(raw: str) -> str:
+    return raw if raw.isascii() else unicodedata.normalize("NFKC", raw)  # full-width capitals
+
+
+def _shouting(shown: str) -> bool:
+    words = _LETTER_WORDS.findall(shown)
+    return len(words) >= 3 and 2 * sum(1 for w in words if w.isupper()) >= len(words)
+
+
+# --- editing requests ------------------------------------------------------------------------
+
+# Verbs that ask for an edit of a text on their own ("proofread this"), and verbs that do so
+# with an editing object ("fix the spelling", "correct the grammar", "improve the wording").
+_EDIT_ALONE = frozenset(
+    ["proofread", "spellcheck", "rephrase", "reword", "paraphrase", "rewrite", "copyedit"]
+)
+_EDIT_VERBS = frozenset(["fix", "correct", "edit", "improve", "polish", "check", "tidy", "clean"])
+_EDIT_OBJECTS = frozenset(
+    [
+        "spelling",
+        "spellings",
+        "grammar",
+        "typo",
+        "typos",
+        "punctuation",
+        "wording",
+        "phrasing",
+        "capitalization",
+        "capitalisation",
+        "misspelling",
+        "misspellings",
+    ]
+)
+# The words that name the text being edited: matched alone, they are the edit's object.
+TEXT_WORDS = frozenset(
+    [
+        "sentence",
+        "sentences",
+        "text",
+        "texts",
+        "paragraph",
+        "paragraphs",
+        "english",
+        "grammar",
+        "spelling",
+        "wording",
+        "phrase",
+        "phrases",
+        "word",
+        "words",
+    ]
+)
+# An expert whose keywords or capabilities contain one of these edits text itself.
+EDITING_CLAIMS = frozenset(
+    [
+        *_EDIT_ALONE,
+        "correct",
+        "correction",
+        "corrections",
+        "corrector",
+        "fix",
+        "fixer",
+        "proofreading",
+        "proofreader",
+        "spellchecker",
+        "spelling",
+        "typo",
+        "typos",
+        "edit",
+        "editing",
+        "editor",
+        "rewriting",
+        "paraphrasing",
+    ]
+)
+
+
+def editing_request(tokens: Tokens) -> str | None:
+    """What makes the prompt an editing request ("fix ... spelling"), or None."""
+    words = tokens.words
+    verb = thing = None
+    for i, w in enumerate(words):
+        if w in _EDIT_ALONE:
+            return w
+        if w == "spell" and words[i + 1 : i + 3] == ("-", "check"):
+            return "spell-check"
+        if w in _EDIT_VERBS:
+            verb = verb or w
+        elif w in _EDIT_OBJECTS:
+            thing = thing or w
+    # Either order: "fix the spelling", "the wording is clumsy, can you improve it".
+    return f"{verb} ... {thing}" if verb and thing else None
+
+
+def claims_editing(keywords: tuple[str, ...], capability_words: tuple[str, ...]) -> bool:
+    """Whether an expert says it edits text: a word of its keywords or capability values."""
+    for text in (*keywords, *capability_words):
+        for word in re.split(r"[^\w]+", text.lower().replace("_", " ")):
+            if word and is_word(word) and word in EDITING_CLAIMS:
+                return True
+    return False
