@@ -11,14 +11,18 @@ every expert appears after every expert it requires.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from hxpm.core.versions import Requirement, Version
 
 #: Who asked for a root requirement, in ``Resolution.required_by`` and in conflict reports.
 USER = "<user>"
+
+#: (``requires``, ``incompatible_with``) of a candidate.
+Dependencies = tuple[tuple[Requirement, ...], tuple[Requirement, ...]]
+_PARSED_LATER = frozenset(("requires", "incompatible_with"))
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,6 +41,56 @@ class Candidate:
     installed: bool = False
     origin: str = ""  # "installed", an index name or a Git URL: shown in messages, breaks ties
     payload: Any = field(default=None, compare=False, hash=False)
+    # What gives ``requires`` and ``incompatible_with`` of a candidate made by
+    # :meth:`with_parsed_later`; None once they are set (always, for one made by __init__).
+    _parse_later: Callable[[], Dependencies] | None = field(
+        default=None, compare=False, hash=False, repr=False, kw_only=True
+    )
+
+    @classmethod
+    def with_parsed_later(
+        cls,
+        name: str,
+        version: Version,
+        parse: Callable[[], Dependencies],
+        *,
+        load_order: int,
+        max_chain: int,
+        base_models: tuple[tuple[str, str], ...],
+        yanked: bool,
+        origin: str,
+        payload: Any,
+    ) -> Candidate:
+        """A candidate whose ``requires`` and ``incompatible_with`` are ``parse()``'s answer,
+        computed when first read. A large index lists ~10 versions of every name and the
+        resolver reads the requirements of only the few it tries (docs/performance.md,
+        registry section); equality, hashing and repr read them like any attribute."""
+        candidate = object.__new__(cls)
+        _set = object.__setattr__  # frozen: what the dataclass's own __init__ does
+        _set(candidate, "name", name)
+        _set(candidate, "version", version)
+        _set(candidate, "load_order", load_order)
+        _set(candidate, "max_chain", max_chain)
+        _set(candidate, "base_models", base_models)
+        _set(candidate, "yanked", yanked)
+        _set(candidate, "installed", False)
+        _set(candidate, "origin", origin)
+        _set(candidate, "payload", payload)
+        _set(candidate, "_parse_later", parse)
+        return candidate
+
+    if not TYPE_CHECKING:  # hidden from mypy: it would make every attribute name valid
+
+        def __getattr__(self, attr: str) -> Any:
+            # Reached only when a slot was never set: the two that with_parsed_later leaves
+            # for their first read. Anything else is a plain missing attribute.
+            if attr not in _PARSED_LATER:
+                raise AttributeError(f"{type(self).__name__!r} object has no attribute {attr!r}")
+            requires, incompatible_with = self._parse_later()
+            object.__setattr__(self, "requires", requires)
+            object.__setattr__(self, "incompatible_with", incompatible_with)
+            object.__setattr__(self, "_parse_later", None)
+            return requires if attr == "requires" else incompatible_with
 
     @property
     def label(self) -> str:

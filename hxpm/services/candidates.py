@@ -8,21 +8,20 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable, Collection, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from hxpm.core.versions import Requirement, Version, parse_requirement
+from hxpm.core.versions import Requirement, Version, VersionKey, parse_requirement
 from hxpm.errors import HxpmError
 from hxpm.index.cache import IndexCache
 from hxpm.index.cache_reads import CachedRelease
-from hxpm.index.model import VariantEntry, VersionLine
 from hxpm.index.model_checks import parse_requirement_cached, parse_version_cached
 from hxpm.resolve.model import Candidate
-from hxpm.services.basematch import matching_bases
 from hxpm.store.records import BaseModel, InstalledExpert
 from hxpm.store.store import Store
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # the index model loads only where a whole line is read (not a dry run)
+    from hxpm.index.model import VariantEntry, VersionLine
     from hxpm.services.sparse_fetch import SparseFetcher
 
 
@@ -31,33 +30,52 @@ class InstalledPayload:
     expert: InstalledExpert
 
 
-@dataclass(frozen=True, slots=True)
 class IndexPayload:
-    index: str | None  # None for a release read straight from a Git repo
-    # The line, or (for a candidate read from the index cache's resolution columns) a
-    # function reading its verified record: only chosen candidates need the whole line.
-    source: VersionLine | Callable[[], VersionLine] = field(repr=False)
-    # (registered base, the variant's own base name) where they differ: legacy manifests
-    # name a local path (docs/store.md, "Base models")
-    matched: tuple[tuple[str, str], ...] = ()
+    """Where an index candidate's bytes come from: its index and its whole version line.
+
+    A plain class with slots, not a frozen dataclass: the line is read on first use and
+    then kept (so it is not a value), and a dry run makes one per version it lists.
+    """
+
+    __slots__ = ("_line", "_read", "index", "matched")
+
+    def __init__(
+        self,
+        index: str | None,
+        source: VersionLine | Callable[[], VersionLine],
+        matched: tuple[tuple[str, str], ...] = (),
+    ) -> None:
+        self.index = index  # None for a release read straight from a Git repo
+        # ``source`` is the line, or (for a candidate read from the index cache's resolution
+        # columns) a function reading its verified record: only chosen candidates need the
+        # whole line, and a dry run needs none.
+        self._line: VersionLine | None = None if callable(source) else source
+        self._read: Callable[[], VersionLine] | None = source if callable(source) else None
+        # (registered base, the variant's own base name) where they differ: legacy
+        # manifests name a local path (docs/store.md, "Base models")
+        self.matched = matched
+
+    def __repr__(self) -> str:
+        return f"IndexPayload(index={self.index!r}, matched={self.matched!r})"
 
     @property
     def line(self) -> VersionLine:
         """The whole version line (read from the cache on first use, then kept)."""
-        source = self.source
-        if not isinstance(source, VersionLine):
-            source = source()
-            object.__setattr__(self, "source", source)
-        return source
+        line = self._line
+        if line is None:
+            assert self._read is not None  # one of the two is always set
+            line = self._line = self._read()
+            self._read = None
+        return line
 
     @property
     def loaded(self) -> bool:
         """Whether the whole line is at hand (no cache read left)."""
-        return isinstance(self.source, VersionLine)
+        return self._line is not None
 
     def keep(self, line: VersionLine) -> None:
         """Keep ``line``, read for this payload in a batch (``plan._read_chosen_lines``)."""
-        object.__setattr__(self, "source", line)
+        self._line, self._read = line, None
 
     def variant(self, base_model: str) -> VariantEntry:
         own = dict(self.matched).get(base_model)
@@ -125,13 +143,24 @@ def candidate_from_release(
     """A candidate from the cache's resolution columns, as :func:`candidate_from_line`
     would make it from the whole line; the line is read from ``cache`` only if asked for
     (so only while ``cache`` is open)."""
+    return _release_candidate(cache, release, parse_version_cached(release.version), bases)
+
+
+def _release_candidate(
+    cache: IndexCache, release: CachedRelease, parsed: Version, bases: Sequence[BaseModel]
+) -> Candidate:
     base_models, matched = _offered_bases_memo(release.bases, tuple(bases))
     index, name, version = release.index, release.name, release.version
-    return Candidate(
-        name=name,
-        version=parse_version_cached(version),
-        requires=_requirements(release.requires, "requires"),
-        incompatible_with=_requirements(release.incompatible_with, "incompatible_with"),
+    requires, incompatible = release.requires, release.incompatible_with
+    # Requirements are parsed when the resolver first reads them: it tries a few of the
+    # versions it lists. A bad text (a damaged cache) raises then, naming its field.
+    return Candidate.with_parsed_later(
+        name,
+        parsed,
+        lambda: (
+            _requirements(requires, "requires"),
+            _requirements(incompatible, "incompatible_with"),
+        ),
         load_order=release.load_order,
         max_chain=release.max_chain,
         base_models=base_models,
@@ -180,7 +209,7 @@ def _offered_bases(
     matched: list[tuple[str, str]] = []
     base_models = []
     for base_model, base_sha256 in variants:
-        hits = [] if base_model in registered else matching_bases(base_model, base_sha256, bases)
+        hits = [] if base_model in registered else _matching_bases(base_model, base_sha256, bases)
         for b in hits:
             if b.name not in dict(matched):
                 matched.append((b.name, base_model))
@@ -188,6 +217,18 @@ def _offered_bases(
         if not hits:
             base_models.append((base_model, base_sha256))
     return tuple(base_models), tuple(matched)
+
+
+def _matching_bases(
+    base_model: str, base_sha256: str, bases: Sequence[BaseModel]
+) -> list[BaseModel]:
+    if not bases:
+        return []  # nothing registered to stand in
+    # Imported here: a variant naming a registered base (or no base registered at all,
+    # as in a dry run's benchmark) never needs the matching rules.
+    from hxpm.services.basematch import matching_bases
+
+    return matching_bases(base_model, base_sha256, bases)
 
 
 class StoreSource:
@@ -219,12 +260,15 @@ class StoreSource:
         self._priority = {i.name: i.priority for i in store.db.indexes()}
         self._memo: dict[str, list[Candidate]] = {}
         self._include_installed = include_installed
-        self._bases = store.db.bases()
+        self._bases = tuple(store.db.bases())  # one tuple: the bases' memo key
         self._installed_names: set[str] | None = None
 
     def candidates_for(self, name: str) -> Sequence[Candidate]:
         if name not in self._memo:
-            self._memo[name] = self._collect(name)
+            if self._sparse is None and name not in self._pinned:
+                self._read_ahead([name])
+            if name not in self._memo:  # read alone: a pinned index, or it raises its error
+                self._memo[name] = self._collect(name)
         return self._memo[name]
 
     def prefetch(self, names: Collection[str]) -> None:
@@ -233,10 +277,34 @@ class StoreSource:
         wanted = [n for n in names if n not in self._memo and n not in self._pinned]
         if len(wanted) < 2:
             return
-        if self._sparse is not None:
+        if self._sparse is not None:  # each name is a download: only what is asked for
             self._sparse.ensure(wanted)
-        for name, releases in self._cache.releases_for_names(wanted).items():
-            self._memo[name] = self._collect(name, releases)
+            self._load(wanted)
+            return
+        self._read_ahead(wanted)
+
+    def _read_ahead(self, wanted: list[str]) -> None:
+        """Load ``wanted`` and, a level per batch, what the likeliest version of each name
+        loaded requires: that is usually what the resolver asks for next, one pin at a
+        time, so a closure takes a few statements instead of one or two per pin. A wrong
+        guess only reads rows nobody asks for."""
+        while wanted:
+            loaded = self._load(wanted)
+            wanted = sorted(
+                {n for c in loaded for n in _required_names(c)}
+                - self._memo.keys()
+                - self._pinned.keys()
+            )
+
+    def _load(self, names: list[str]) -> list[Candidate]:
+        """Load ``names`` in one batch; the likeliest candidate of each name loaded."""
+        likeliest = []
+        for name, releases in self._cache.releases_for_names(names).items():
+            found = self._memo[name] = self._collect(name, releases)
+            guess = _likeliest(found)
+            if guess is not None:
+                likeliest.append(guess)
+        return likeliest
 
     def _installed(self, name: str) -> list[InstalledExpert]:
         if self._installed_names is None:  # one query, not one per name of the closure
@@ -244,25 +312,48 @@ class StoreSource:
         return self._store.db.installed(name) if name in self._installed_names else []
 
     def _collect(self, name: str, releases: list[CachedRelease] | None = None) -> list[Candidate]:
-        chosen: dict[tuple[Version, str], Candidate] = {}
+        # Keyed by the version's precedence key, which is what Version equality compares
+        # (a tuple hashes in C; a Version's __hash__ is a Python call).
+        chosen: dict[tuple[VersionKey, str], Candidate] = {}
         for c in self._extra.get(name, []):
-            chosen.setdefault((c.version, c.origin), c)
+            chosen.setdefault((c.version.key, c.origin), c)
         for e in self._installed(name) if self._include_installed else ():
             c = candidate_from_installed(e)
-            chosen.setdefault((c.version, "installed"), c)
+            chosen.setdefault((c.version.key, "installed"), c)
         if releases is None:
             if self._sparse is not None:
                 self._sparse.ensure([name])
             releases = self._cache.releases_for(name, index=self._pinned.get(name))
-        releases.sort(key=lambda r: (self._priority.get(r.index, 1 << 30), r.index))
-        seen: set[Version] = set()
+        if len({r.index for r in releases}) > 1:  # from one index: nothing to order
+            releases.sort(key=lambda r: (self._priority.get(r.index, 1 << 30), r.index))
+        seen: set[VersionKey] = set()
         for release in releases:
-            c = candidate_from_release(self._cache, release, self._bases)
-            if c.version in seen:
+            version = parse_version_cached(release.version)
+            if version.key in seen:
                 continue  # a lower-priority index offering the same version
-            seen.add(c.version)
-            chosen.setdefault((c.version, c.origin), c)
+            seen.add(version.key)
+            c = _release_candidate(self._cache, release, version, self._bases)
+            chosen.setdefault((version.key, release.index), c)
         return list(chosen.values())
+
+
+def _likeliest(candidates: Sequence[Candidate]) -> Candidate | None:
+    """The candidate a resolver most likely pins: installed, else the newest release."""
+    best: Candidate | None = None
+    for c in candidates:
+        if c.yanked or c.version.is_prerelease:
+            continue
+        if best is None or (c.installed, c.version.key) > (best.installed, best.version.key):
+            best = c
+    return best
+
+
+def _required_names(candidate: Candidate) -> list[str]:
+    """The names ``candidate`` requires or excludes (the resolver loads both)."""
+    try:
+        return [r.name for r in (*candidate.requires, *candidate.incompatible_with)]
+    except HxpmError:
+        return []  # a bad text: the resolver reports it if it ever looks at this candidate
 
 
 def sparse_fetcher_for(store: Store, cache: IndexCache) -> SparseFetcher | None:

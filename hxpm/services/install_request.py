@@ -62,9 +62,12 @@ def install(
     # Resolution and Git load dulwich and resolvelib: only pay for them when needed.
     from hxpm.services.plan import PlanOptions, plan_install
 
-    plan = plan_install(
-        store, remote, PlanOptions(base=request.base, allow_prerelease=request.allow_prerelease)
+    options = PlanOptions(
+        base=request.base,
+        allow_prerelease=request.allow_prerelease,
+        read_lines=not request.dry_run,  # a dry run shows the plan: no line is read
     )
+    plan = plan_install(store, remote, options)
     if request.dry_run:
         return InstallOutcome(local=tuple(results), plan=plan, dry_run=True)
     from hxpm.services.apply import apply_plan  # fetching: not for a dry run

@@ -13,7 +13,6 @@ from hxpm.index.cache import IndexCache
 from hxpm.resolve.model import Candidate, Resolution
 from hxpm.resolve.resolver import resolve
 from hxpm.services.candidates import IndexPayload, StoreSource, sparse_fetcher_for
-from hxpm.services.query import newest_first
 from hxpm.services.sources import GitTarget, LocalTarget, NameTarget, classify
 from hxpm.store.store import Store
 
@@ -48,6 +47,9 @@ class PlanOptions:
     upgrade: bool = False  # prefer the newest allowed over what is installed
     include_installed: bool = True  # False when locking: every pin needs its source
     locked: Mapping[str, Version] | None = None
+    # False when the plan is only shown (``install --dry-run``): the chosen candidates'
+    # whole index lines are then not read, and their payloads cannot be applied or locked.
+    read_lines: bool = True
 
 
 def plan_install(store: Store, args: Sequence[str], options: PlanOptions = PlanOptions()) -> Plan:
@@ -76,7 +78,8 @@ def plan_install(store: Store, args: Sequence[str], options: PlanOptions = PlanO
             prefer_installed=not options.upgrade,
             locked=options.locked,
         )
-        _read_chosen_lines(cache, resolution)
+        if options.read_lines:
+            _read_chosen_lines(cache, resolution)
     finally:
         cache.close()
     root_names = {r.name for r in roots}
@@ -174,6 +177,8 @@ def _step(store: Store, c: Candidate, base: str, requested: bool, any_installed:
         return PlanStep("keep", c, None, requested)
     if not installed:
         return PlanStep("install", c, None, requested)
+    from hxpm.services.query import newest_first  # only when something is installed
+
     newest = newest_first(installed)[0].version
     action: Action = "upgrade" if Version.parse(newest) < c.version else "downgrade"
     return PlanStep(action, c, newest, requested)

@@ -278,11 +278,11 @@ from hxpm.cli.lean import dry_run_request
 from hxpm.cli.render_plan import plan_dict
 from hxpm.services.plan import PlanOptions, plan_install
 from hxpm.store.store import Store
-import hxpm.index.verified
 t1 = time.perf_counter()
 request = dry_run_request(sys.argv[1:])
 store = Store.from_env()
-plan = plan_install(store, request.sources, PlanOptions(base=request.base))
+# as install --dry-run plans: the chosen candidates' whole lines are not read
+plan = plan_install(store, request.sources, PlanOptions(base=request.base, read_lines=False))
 t2 = time.perf_counter()
 text = json.dumps({"plan": plan_dict(plan)}, indent=2)
 t3 = time.perf_counter()
