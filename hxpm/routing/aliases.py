@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import re
 
+from hxpm.routing.variants import singular_of
+
 # canonical name -> aliases, all written as users type them (tokenised like keywords).
 ALIASES: dict[str, tuple[str, ...]] = {
     "sql": (
@@ -129,12 +131,30 @@ EVERYDAY_SENSES = frozenset(
         "grammar",
         "english",
         "document",
-        "category",
         "cargo",
         "crate",
         "spark",
         "pandas",
         "flask",
+        "node",
+        "graph",
+    ]
+)
+
+# Task words with an everyday sense: one classifies expenses, a hurricane has a category.
+# They name the expert's task when the prompt hands over the material to work on ("classify
+# this: ...", "which category is this message: ..."), not in a question about a practice
+# ("how do I classify my expenses?"). scoring.py treats them as EVERYDAY_SENSES otherwise.
+EVERYDAY_TASK_WORDS = frozenset(
+    [
+        "classify",
+        "classification",
+        "classifier",
+        "categorize",
+        "categorise",
+        "categorization",
+        "categorisation",
+        "category",
     ]
 )
 
@@ -154,9 +174,13 @@ def synonyms_of(word: str) -> tuple[str, ...]:
     return TASK_SYNONYMS.get(word, ())
 
 
-def has_everyday_sense(word: str) -> bool:
-    """True for "tables" as for "table": a plural keeps the everyday sense."""
-    return word in EVERYDAY_SENSES or (word.endswith("s") and word[:-1] in EVERYDAY_SENSES)
+def has_everyday_sense(word: str, *, material: bool = False) -> bool:
+    """True for "tables" as for "table": a plural keeps the everyday sense. With
+    ``material`` (the prompt supplies a text to work on), task words have none."""
+    singular = singular_of(word) or word
+    if word in EVERYDAY_TASK_WORDS or singular in EVERYDAY_TASK_WORDS:
+        return not material
+    return word in EVERYDAY_SENSES or singular in EVERYDAY_SENSES
 
 
 def is_tech_name(name: str, capability_values: frozenset[str]) -> bool:

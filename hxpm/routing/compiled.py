@@ -14,8 +14,10 @@ from dataclasses import dataclass, field
 
 from hxpm.routing.aliases import ALIASES, aliases_of, synonyms_of, tech_capability_values
 from hxpm.routing.decision import DEFAULT_PRIORITY, ExpertScore, RouteCandidate
-from hxpm.routing.shapes import LANGUAGES_WITH_SHAPES, claims_editing
+from hxpm.routing.requests import claims_editing, claims_writing
+from hxpm.routing.shapes import LANGUAGES_WITH_SHAPES
 from hxpm.routing.text import STOPWORDS, Tokens, is_word, keyword_forms, tokenize, word_count
+from hxpm.routing.variants import Misspellings, variant_forms
 
 WORD_WEIGHT = 1.0
 PHRASE_EXTRA_WORD = 0.5  # a phrase is more specific than a word: "group by" is worth 1.5
@@ -48,7 +50,10 @@ class Compiled:
     rank: int  # position in the static order (name, newest version, content) for last ties
     notes: tuple[str, ...]  # reasons known before any prompt, e.g. ignored keywords
     zero: ExpertScore  # the score when nothing is hit, built once
-    edits: bool = False  # its keywords or capabilities say it edits text (shapes.py)
+    edits: bool = False  # its keywords or capabilities say it edits text (requests.py)
+    writes: bool = False  # ...or that it writes text
+    # its `language:` capability values that are also its keywords ("sql"): what it writes
+    languages: frozenset[str] = frozenset()
 
 
 @dataclass(slots=True)
@@ -58,6 +63,8 @@ class Builder:
     tech: dict[str, list[int]] = field(default_factory=dict)
     # query language -> spec ids its shapes hit ("MATCH" -> expert-cypher's 'cypher')
     shapes: dict[str, list[int]] = field(default_factory=dict)
+    # technology names of 5+ letters -> spec ids a misspelling of them hits ("pyhton")
+    typos: Misspellings = field(default_factory=Misspellings)
     # first token -> (spec id, token form, glue pattern); one dict probe per prompt token.
     index: dict[str, list[tuple[int, tuple[str, ...], tuple[bool, ...]]]] = field(
         default_factory=dict
@@ -73,12 +80,26 @@ class Builder:
         listed, the prompt word "tables" must count once, not twice."""
         sid = len(self.specs)
         self.specs.append(spec)
-        for form in keyword_forms(tokens):
+        own = [(form, tokens.glued) for form in keyword_forms(tokens)]
+        self._index_forms(sid, own if seen is not None else [*own, *variant_forms(tokens)], seen)
+
+    def add_variants(self, sid: int, seen: set[tuple[tuple[str, ...], tuple[bool, ...]]]) -> None:
+        """Other spellings of a keyword ("row" for "rows", "type of doc" for "document
+        type"), after every keyword's own forms, so that a listed keyword keeps its hits."""
+        self._index_forms(sid, variant_forms(self.specs[sid].tokens), seen)
+
+    def _index_forms(
+        self,
+        sid: int,
+        forms: Iterable[tuple[tuple[str, ...], tuple[bool, ...]]],
+        seen: set[tuple[tuple[str, ...], tuple[bool, ...]]] | None,
+    ) -> None:
+        for form, glued in forms:
             if seen is not None:
-                if (form, tokens.glued) in seen:
+                if (form, glued) in seen:
                     continue
-                seen.add((form, tokens.glued))
-            self.index.setdefault(form[0], []).append((sid, form, tokens.glued))
+                seen.add((form, glued))
+            self.index.setdefault(form[0], []).append((sid, form, glued))
 
 
 def check_min_score(value: float) -> float:
@@ -142,13 +163,28 @@ def compile_candidate(i: int, cand: RouteCandidate, rank: int, builder: Builder)
     zero = ExpertScore(str(cand.name), str(cand.version), 0.0, (), (), (), (), zero_reasons)
     values = tuple(c.partition(":")[2] for c in capabilities)
     edits = claims_editing(_strings(cand.keywords), values)
-    return Compiled(cand, priority, rank, tuple(notes), zero, edits)
+    writes = claims_writing(_strings(cand.keywords), values)
+    languages = _languages(capabilities, _strings(cand.keywords))
+    return Compiled(cand, priority, rank, tuple(notes), zero, edits, writes, languages)
+
+
+def _languages(capabilities: tuple[str, ...], keywords: tuple[str, ...]) -> frozenset[str]:
+    """ "language:sql" with the keyword "sql": the expert writes SQL. A natural language
+    ("language:en") is not a keyword, so it is not one."""
+    own = {k.strip().lower() for k in keywords}
+    values = set()
+    for cap in capabilities:
+        ns, _, value = cap.partition(":")
+        if ns.strip().lower() in ("language", "lang") and value.strip().lower() in own:
+            values.add(value.strip().lower())
+    return frozenset(values)
 
 
 def _compile_keywords(
     i: int, kind: int, keywords: tuple[str, ...], builder: Builder, notes: list[str]
 ) -> None:
     seen: set[tuple[tuple[str, ...], tuple[bool, ...]]] = set()
+    added: list[int] = []
     for kw in keywords:
         tokens = tokenize(kw)
         problem = _unusable(tokens)
@@ -163,7 +199,10 @@ def _compile_keywords(
             if kind == KEYWORD
             else EXCLUDE_PENALTY
         )
+        added.append(len(builder.specs))
         builder.add(Spec(i, kind, kw, weight, n, tokens), tokens, seen)
+    for sid in added:
+        builder.add_variants(sid, seen)
 
 
 def _compile_aliases(
@@ -190,6 +229,7 @@ def _compile_aliases(
             continue  # a second spelling of a keyword already compiled
         if name in tech or aliases_of(name):
             builder.tech.setdefault(name, []).append(sid)
+            _compile_typo(i, kw, name, builder.specs[sid].weight, builder)
         weight = builder.specs[sid].weight
         for kind, alias in [
             *(("alias", a) for a in aliases_of(name)),
@@ -204,6 +244,16 @@ def _compile_aliases(
                 builder.tech.setdefault(at.words[0], []).append(len(builder.specs))
             builder.add(spec, at)
         _compile_shapes(i, kw, name, weight, shaped, builder)
+
+
+def _compile_typo(i: int, kw: str, name: str, weight: float, builder: Builder) -> None:
+    """A technology name is also hit by a prompt word one slip away from it ("pyhton");
+    not indexed by tokens: the router asks ``builder.typos`` about words no keyword took."""
+    before = len(builder.typos.names.get(name, ()))
+    builder.typos.add(name, len(builder.specs))
+    if len(builder.typos.names.get(name, ())) > before:
+        spec = Spec(i, KEYWORD, kw, weight, 1, Tokens(("",), (False,)), via="typo")
+        builder.specs.append(spec)
 
 
 def _compile_shapes(

@@ -27,10 +27,12 @@ class ProfileMatch:
     # (term, how much knowing it moved the sum), for every term the profile knows
     contributions: tuple[tuple[str, float], ...] = ()
 
-    def similarity_without(self, stem: str) -> float:
-        """The similarity had the profile not known ``stem`` (nor pairs with it): whether
-        the rest of the prompt reads like the expert's data, apart from that one word."""
-        own = sum(d for t, d in self.contributions if stem in t.split(" "))
+    def similarity_without(self, stem: str, ignored: frozenset[str] = frozenset()) -> float:
+        """The similarity had the profile not known ``stem`` nor the ``ignored`` words (nor
+        pairs with them): whether the rest of the prompt reads like the expert's data."""
+        own = sum(
+            d for t, d in self.contributions if any(w == stem or w in ignored for w in t.split(" "))
+        )
         return self.similarity - own / self.denominator
 
 

@@ -19,8 +19,14 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 
-from hxpm.routing.aliases import base_of_word_form
-from hxpm.routing.compiled import Builder, check_min_score, compile_candidate, static_ranks
+from hxpm.routing.aliases import base_of_word_form, has_everyday_sense
+from hxpm.routing.compiled import (
+    KEYWORD,
+    Builder,
+    check_min_score,
+    compile_candidate,
+    static_ranks,
+)
 from hxpm.routing.decision import (
     DEFAULT_MIN_SCORE,
     SCHEMA,
@@ -29,8 +35,14 @@ from hxpm.routing.decision import (
     RouteDecision,
 )
 from hxpm.routing.profile_index import ProfileIndex, ProfileMatch
+from hxpm.routing.requests import (
+    code_request,
+    conversion_request,
+    editing_request,
+    writing_request,
+)
 from hxpm.routing.scoring import Context, Ranked, score_hits, score_profile_only
-from hxpm.routing.shapes import capitals_marker, code_marker, editing_request, language_shapes
+from hxpm.routing.shapes import capitals_marker, code_marker, language_shapes, material_marker
 from hxpm.routing.text import (
     Tokens,
     artifact_marker,
@@ -57,7 +69,16 @@ STRONG_PROFILE = 1.5  # a generic-looking question this close to the training pr
 class Router:
     """Candidates compiled once; :meth:`route` is then a single pass over the prompt tokens."""
 
-    __slots__ = ("_compiled", "_index", "_profiles", "_shapes", "_specs", "_tech", "min_score")
+    __slots__ = (
+        "_compiled",
+        "_index",
+        "_profiles",
+        "_shapes",
+        "_specs",
+        "_tech",
+        "_typos",
+        "min_score",
+    )
 
     def __init__(
         self, candidates: Iterable[RouteCandidate], *, min_score: float = DEFAULT_MIN_SCORE
@@ -73,6 +94,7 @@ class Router:
         self._index = builder.index
         self._tech = builder.tech
         self._shapes = builder.shapes
+        self._typos = builder.typos
         self._profiles = ProfileIndex([c.profile for c in cands])
 
     @property
@@ -87,9 +109,17 @@ class Router:
         shapes = language_shapes(tokens, prompt)  # a language's statement is code too
         code = bool(shapes) or code_marker(tokens, prompt) is not None
         technical = code or capitals_marker(prompt) is not None
-        ctx = Context(technical, code, editing_request(tokens))
         hits = self._hits(tokens)
         self._shape_hits(shapes, hits)
+        ctx = Context(
+            technical,
+            code,
+            editing_request(tokens),
+            writing_request(tokens),
+            conversion_request(tokens),
+            material_marker(tokens, prompt) is not None,
+            self._named_languages(hits, code),
+        )
         ranked = self._rank(hits, profiles, ctx)
         return decide(prompt, tokens, ranked, self.min_score)
 
@@ -122,17 +152,44 @@ class Router:
             entries = index.get(tok)
             if entries is None:
                 self._word_form_hits(tokens, i, hits)
+                self._typo_hits(tok, hits)
                 continue
             for sid, form, glued in entries:
                 if sid not in hits and matches_at(tokens, i, form, glued):
                     hits[sid] = form
         return hits
 
+    def _named_languages(self, hits: dict[int, tuple[str, ...]], code: bool) -> dict[str, str]:
+        """Language -> how the prompt names it ("pandas"): a hit on a keyword that is one of
+        its expert's `language:` capabilities, by the name, an alias, a shape or a misspelling;
+        a lone everyday word ("python") only when the prompt shows code or data."""
+        named: dict[str, str] = {}
+        for sid, form in hits.items():
+            spec = self._specs[sid]
+            languages = self._compiled[spec.cand].languages
+            if spec.kind != KEYWORD or not languages:
+                continue
+            name = spec.display.strip().lower()
+            word = name if spec.via == "typo" else form[0]
+            if name in languages and (code or not has_everyday_sense(word)):
+                named.setdefault(name, form[0])
+        return named
+
     def _shape_hits(self, shapes: dict[str, str], hits: dict[int, tuple[str, ...]]) -> None:
         """ "MATCH" in capitals hits every keyword that names Cypher (shapes.py says which)."""
         for lang, shape in shapes.items():
             for sid in self._shapes.get(lang, ()):
                 hits.setdefault(sid, (shape,))
+
+    def _typo_hits(self, tok: str, hits: dict[int, tuple[str, ...]]) -> None:
+        """ "pyhton" hits the keyword 'python' (variants.py says which slips count)."""
+        if not self._typos:
+            return
+        found = self._typos.lookup(tok)
+        if found is None:
+            return
+        for sid in self._typos.names[found[0]]:
+            hits.setdefault(sid, (tok, found[1]))
 
     def _word_form_hits(self, tokens: Tokens, i: int, hits: dict[int, tuple[str, ...]]) -> None:
         """ "python3" / "jsonify" hit a technology name's keyword (aliases.py says which)."""
@@ -198,6 +255,9 @@ def _generic_override(best: Ranked | None, tokens: Tokens, prompt: str) -> str |
     marker = artifact_marker(tokens, prompt)
     if marker is not None:
         return f"it is about supplied material ({marker!r})"
+    asked = code_request(tokens)
+    if asked is not None:
+        return f"it asks for code ({asked!r})"
     return None
 
 

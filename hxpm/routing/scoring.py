@@ -17,14 +17,14 @@ except that (docs/routing.md, "Everyday senses", "Technical prompts", "Editing r
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from hxpm.routing.aliases import has_everyday_sense
 from hxpm.routing.compiled import CAPABILITY, EXCLUDE, KEYWORD, Compiled, Spec
 from hxpm.routing.decision import ExpertScore
 from hxpm.routing.profile import prompt_terms
 from hxpm.routing.profile_index import ProfileMatch
-from hxpm.routing.shapes import TEXT_WORDS
+from hxpm.routing.requests import TEXT_WORDS, Conversion
 
 # Profile similarity (mean log-ratio per prompt term, see profile.py) becomes evidence: x1.0,
 # capped both ways so that it can outweigh one stray keyword ("... in two sentences") but
@@ -41,6 +41,15 @@ EVERYDAY_BACKING = 0.1
 # profile may still speak against it, by at most half a keyword, so that one such keyword
 # at the default priority stays at the threshold (docs/routing.md, "Technical prompts").
 TECHNICAL_FLOOR = 0.5
+# Function words a profile may know ("classify ... as ..."): they say nothing about what a
+# prompt is about, so they never back an everyday word (STOPWORDS are not terms at all).
+_GRAMMAR_WORDS = frozenset(
+    [
+        *("as", "if", "so", "but", "than", "then", "into", "about", "up", "out", "off", "over"),
+        *("via", "per", "also", "just", "only", "there", "here", "very", "too", "any", "some"),
+        *("each", "every", "all", "both", "such", "other", "same", "more", "most", "much"),
+    ]
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,6 +67,8 @@ class Ranked:
 
 
 def _render(form: tuple[str, ...], glued: tuple[bool, ...]) -> str:
+    if len(form) != len(glued):  # a reworded phrase ("type of doc"): words apart
+        return " ".join(form)
     return "".join(
         t if g or k == 0 else " " + t for k, (t, g) in enumerate(zip(form, glued, strict=True))
     )
@@ -69,7 +80,12 @@ class Context:
 
     technical: bool = True  # shapes.technical_marker: code, data or a name in capitals
     code: bool = True  # shapes.code_marker or a language shape: not only a name in capitals
-    editing: str | None = None  # shapes.editing_request: "fix ... spelling"
+    editing: str | None = None  # requests.editing_request: "fix ... spelling"
+    writing: str | None = None  # requests.writing_request: "write ... sentence"
+    conversion: Conversion | None = None  # requests.conversion_request: "JSON to YAML"
+    material: bool = True  # shapes.material_marker: a text handed over ("classify this: ...")
+    # language -> the word that names it ("python": "pandas"), Router._named_languages
+    languages: dict[str, str] = field(default_factory=dict)
 
 
 def score_hits(
@@ -81,8 +97,8 @@ def score_hits(
     """Without ``ctx.technical`` a lone everyday-sense keyword the profile does not back
     counts EVERYDAY_FACTOR of itself; in an editing request, hits that only name the edited
     text count 0 for an expert that does not edit (docs/routing.md)."""
-    everyday = None if ctx.code else _lone_everyday_word(hits, pm)
-    edited = ctx.editing if ctx.editing and not c.edits and _text_words_only(hits) else None
+    everyday = None if ctx.code else _lone_everyday_word(hits, pm, ctx.material)
+    edited = _not_its_task(c, hits, ctx)
     kw: list[str] = []
     ph: list[str] = []
     ex: list[str] = []
@@ -124,7 +140,7 @@ def _discount(everyday: str | None, edited: str | None) -> str | None:
     if everyday is not None:
         return f"profile backs only {everyday!r} itself: counted as 0"
     if edited is not None:
-        return f"profile counted as 0: an editing request ({edited!r}) is not this expert's task"
+        return f"profile counted as 0: {edited} is not this expert's task"
     return None
 
 
@@ -132,6 +148,8 @@ def _as(spec: Spec, form: tuple[str, ...]) -> str:
     """How a hit in another form reads in --explain: " as alias 'postgres'"."""
     if spec.via == "shape":
         return f" through {form[0]}"  # "through the clause 'MATCH'"
+    if spec.via == "typo":
+        return f" as the misspelling {form[0]!r} ({form[1]})"
     as_ = "" if form == spec.tokens.words else f" as {_render(form, spec.tokens.glued)!r}"
     if spec.via:
         as_ = f" as {spec.via}" + (as_.replace(" as ", " (", 1) + ")" if as_ else "")
@@ -142,7 +160,7 @@ def _keyword_weight(
     spec: Spec, form: tuple[str, ...], everyday: str | None, edited: str | None
 ) -> tuple[float, str]:
     if edited is not None:
-        return 0.0, f": it names the text of an editing request ({edited!r})"
+        return 0.0, f": it names {edited}"
     if everyday is not None and form == (everyday,):
         why = f": {everyday!r} has an everyday sense and nothing else is technical"
         return round(spec.weight * EVERYDAY_FACTOR, 3), why
@@ -183,7 +201,30 @@ def _specific_keyword(hits: list[tuple[Spec, tuple[str, ...]]], code: bool) -> s
             continue
         if not code and len(form) == 1 and has_everyday_sense(form[0]):
             continue
+        if spec.via == "typo":
+            return repr(form[0])
         return form[0] if spec.via == "shape" else repr(_render(form, spec.tokens.glued))
+    return None
+
+
+def _not_its_task(
+    c: Compiled, hits: list[tuple[Spec, tuple[str, ...]]], ctx: Context
+) -> str | None:
+    """What the prompt asks for instead, when this expert's hits only name the text or
+    format the request works on (docs/routing.md, "Editing, writing and conversion
+    requests"); None when they are its topic or the expert claims that task."""
+    if ctx.editing and not c.edits and _text_words_only(hits):
+        return f"the text of an editing request ({ctx.editing!r})"
+    if ctx.writing and not c.writes and _text_words_only(hits):
+        return f"the text a writing request asks for ({ctx.writing!r})"
+    if c.languages and ctx.languages and not c.languages & ctx.languages.keys():
+        lang, word = next(iter(ctx.languages.items()))
+        return f"data of a request in another language ({lang!r}, named by {word!r})"
+    conv = ctx.conversion
+    if conv is not None:
+        forms = [form for spec, form in hits if spec.kind != EXCLUDE]
+        if forms and all(f[0] in conv.source for f in forms):
+            return f"the input of {conv.describe()}"
     return None
 
 
@@ -217,21 +258,27 @@ def score_profile_only(
 
 
 def _lone_everyday_word(
-    hits: list[tuple[Spec, tuple[str, ...]]], pm: ProfileMatch | None
+    hits: list[tuple[Spec, tuple[str, ...]]], pm: ProfileMatch | None, material: bool
 ) -> str | None:
     """The word of the only positive hit when it may be meant in its everyday sense: one
     word is all that hit this expert (as keyword and capability alike), and the profile
     recognises nothing else in the prompt ("rust" alone does not make a prompt Rust)."""
-    forms = {form for spec, form in hits if spec.kind != EXCLUDE}
+    forms = {_word_of(spec, form) for spec, form in hits if spec.kind != EXCLUDE}
     if len(forms) != 1:
         return None
     (form,) = forms
-    if len(form) != 1 or not has_everyday_sense(form[0]):
+    if len(form) != 1 or not has_everyday_sense(form[0], material=material):
         return None
     stem = (*prompt_terms(form[0]), form[0])[0]  # the profile's spelling of the word
-    if pm is not None and pm.similarity_without(stem) > EVERYDAY_BACKING:
+    if pm is not None and pm.similarity_without(stem, _GRAMMAR_WORDS) > EVERYDAY_BACKING:
         return None
     return form[0]
+
+
+def _word_of(spec: Spec, form: tuple[str, ...]) -> tuple[str, ...]:
+    """The words a hit stands for: a misspelling stands for the name ("Pyhton" in "Monty
+    Pyhton" keeps the everyday sense of "python")."""
+    return (spec.display.strip().lower(),) if spec.via == "typo" else form
 
 
 def _profile_evidence(pm: ProfileMatch | None, reasons: list[str]) -> float:

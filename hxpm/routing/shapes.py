@@ -5,9 +5,9 @@
   "relationship"/"edge" (``a FRIEND relationship``), or a snake_case table after
   ``from``/``join`` (``from order_items``) is evidence for that language, counted like an
   alias of its name.
-- **Editing requests**: "fix the spelling in this sentence", "proofread my text". The words
-  that name the text being edited ("sentence", "text", "grammar") are its object, not its
-  topic: an expert matched only by them, which does not itself claim to edit, is not asked.
+
+Requests whose text is the object, not the topic (editing, writing, converting), are read
+in :mod:`hxpm.routing.requests`.
 
 Plain Python, no I/O: part of ``hxpm route``'s fast path.
 """
@@ -39,17 +39,23 @@ _CLAUSE_RE = re.compile(
     + "|".join(c.replace(" ", r"\s+") for cs in _CLAUSES.values() for c in cs)
     + r")(?![\w])"
 )
+_NAMED_CLAUSE = re.compile(r"\s+(?:statements?|clauses?|quer(?:y|ies)|keywords?)\b", re.IGNORECASE)
 _CLAUSE_LANGUAGE = {c: lang for lang, cs in _CLAUSES.items() for c in cs}
 
 # A relationship type is written in capitals (KNOWS, ACTED_IN): "a FRIEND relationship",
 # "edges of type LIKES". Only the property graph model names its edges that way.
 _EDGE_WORDS = r"(?:relationships?|relations?|edges?)"
+# A type named like a verb and its preposition (REPORTS_TO, ACTED_IN, WORKS_AT) or written
+# in a pattern ("-[:KNOWS]->") is one in any position.
+_PREPOSITIONS = "TO|IN|AT|OF|ON|BY|FOR|FROM|WITH|INTO|UNDER|OVER|ABOUT"
 _REL_TYPE_RES = (
     re.compile(rf"(?<![\w])([A-Z][A-Z0-9_]+)\s+{_EDGE_WORDS}(?![\w])", re.IGNORECASE),
     re.compile(
         rf"(?<![\w]){_EDGE_WORDS}\s+(?:of\s+type|typed|labell?ed)\s+([A-Z][A-Z0-9_]+)(?![\w])",
         re.IGNORECASE,
     ),
+    re.compile(rf"(?<![\w])([A-Z][A-Z0-9]*(?:_[A-Z0-9]+)*_(?:{_PREPOSITIONS}))(?![\w])"),
+    re.compile(r"-\[\s*\w*\s*:\s*([A-Z][A-Z0-9_]*)\s*[\]*|]"),
 )
 
 # Statements of one programming language, matched in the lower-cased prompt.
@@ -95,7 +101,65 @@ def language_shapes(tokens: Tokens, raw: str) -> dict[str, str]:
     table = _table_name(tokens)
     if table is not None:
         found.setdefault("sql", f"the table name {table!r}")
+    phrasing = _query_phrasing(raw)
+    if phrasing is not None:
+        found.setdefault("sql", f"the query phrasing {phrasing!r}")
     return found
+
+
+# A query asked in lower case: "from <table>" with a filter or a grouping on a column
+# ("... where age > 30 from people", "... from employees grouped by department"). The table
+# is a bare lower-case word: "from London", "from my phone", "from the list" are not tables.
+_FROM_TABLE = re.compile(r"(?<![\w.])(?i:from)\s+([a-z][a-z0-9_]*)(?![\w.(])")
+_NOT_TABLES = frozenset(
+    [
+        "the",
+        "a",
+        "an",
+        "my",
+        "your",
+        "our",
+        "their",
+        "his",
+        "her",
+        "its",
+        "this",
+        "that",
+        "these",
+        "those",
+        "there",
+        "here",
+        "it",
+        "them",
+        "us",
+        "me",
+        "him",
+        "you",
+        "scratch",
+        "home",
+        "now",
+        "then",
+        "time",
+        "work",
+        "school",
+        "memory",
+    ]
+)
+_FILTER_OR_GROUP = re.compile(
+    r"(?<![\w.])(?i:where)\s+[a-z_][\w.]*\s*(?:>=|<=|<>|!=|==|=|>|<)\s*[\w'\"]"
+    r"|(?<![\w.])(?i:group(?:ed)?\s+by)\s+[a-z_]\w*"
+)
+
+
+def _query_phrasing(raw: str) -> str | None:
+    """ "from employees ... grouped by department", or None."""
+    clause = _FILTER_OR_GROUP.search(raw)
+    if clause is None:
+        return None
+    for m in _FROM_TABLE.finditer(raw):
+        if m.group(1) not in _NOT_TABLES:
+            return f"from {m.group(1)} ... {' '.join(clause.group().split())}"
+    return None
 
 
 def _starts_statement(shown: str, start: int, end: int) -> bool:
@@ -103,6 +167,8 @@ def _starts_statement(shown: str, start: int, end: int) -> bool:
     another name in capitals follows ("MATCH ... RETURN"); not in "a great MATCH today"."""
     before = shown[:start].rstrip(" \t")
     if not before or before[-1] in "\n:`\"'(":
+        return True
+    if _NAMED_CLAUSE.match(shown, end):  # "the MATCH statement for ...": a clause, named
         return True
     return any(w not in _COMMON_CAPS for w in _SHOUTED.findall(shown, end))
 
@@ -235,6 +301,25 @@ def code_marker(prompt: Tokens, raw: str) -> str | None:
     return None
 
 
+# Words that point at a text the prompt hands over ("classify this", "the following").
+# Not "my"/"our": "classify my expenses" asks about a practice, it supplies nothing.
+_HANDED_OVER = frozenset(["this", "these", "following", "below", "above", "attached", "given"])
+
+
+def material_marker(prompt: Tokens, raw: str) -> str | None:
+    """What shows the prompt hands over a text to work on: a pointing word ("this"), a
+    colon with text after it, a quotation, a line break; or None."""
+    words = prompt.words
+    for i, tok in enumerate(words):
+        if tok in _HANDED_OVER or tok == '"':
+            return repr(tok)
+        if tok == ":" and len(words) - i > 2:
+            return "':'"
+    if "\n" in raw.strip():
+        return "a line break"
+    return None
+
+
 def capitals_marker(raw: str) -> str | None:
     """The first name in capitals ("'MATCH'"), unless the prompt shouts: when half of its
     words are in capitals, capitals say nothing."""
@@ -254,97 +339,3 @@ def _shown(raw: str) -> str:
 def _shouting(shown: str) -> bool:
     words = _LETTER_WORDS.findall(shown)
     return len(words) >= 3 and 2 * sum(1 for w in words if w.isupper()) >= len(words)
-
-
-# --- editing requests ------------------------------------------------------------------------
-
-# Verbs that ask for an edit of a text on their own ("proofread this"), and verbs that do so
-# with an editing object ("fix the spelling", "correct the grammar", "improve the wording").
-_EDIT_ALONE = frozenset(
-    ["proofread", "spellcheck", "rephrase", "reword", "paraphrase", "rewrite", "copyedit"]
-)
-_EDIT_VERBS = frozenset(["fix", "correct", "edit", "improve", "polish", "check", "tidy", "clean"])
-_EDIT_OBJECTS = frozenset(
-    [
-        "spelling",
-        "spellings",
-        "grammar",
-        "typo",
-        "typos",
-        "punctuation",
-        "wording",
-        "phrasing",
-        "capitalization",
-        "capitalisation",
-        "misspelling",
-        "misspellings",
-    ]
-)
-# The words that name the text being edited: matched alone, they are the edit's object.
-TEXT_WORDS = frozenset(
-    [
-        "sentence",
-        "sentences",
-        "text",
-        "texts",
-        "paragraph",
-        "paragraphs",
-        "english",
-        "grammar",
-        "spelling",
-        "wording",
-        "phrase",
-        "phrases",
-        "word",
-        "words",
-    ]
-)
-# An expert whose keywords or capabilities contain one of these edits text itself.
-EDITING_CLAIMS = frozenset(
-    [
-        *_EDIT_ALONE,
-        "correct",
-        "correction",
-        "corrections",
-        "corrector",
-        "fix",
-        "fixer",
-        "proofreading",
-        "proofreader",
-        "spellchecker",
-        "spelling",
-        "typo",
-        "typos",
-        "edit",
-        "editing",
-        "editor",
-        "rewriting",
-        "paraphrasing",
-    ]
-)
-
-
-def editing_request(tokens: Tokens) -> str | None:
-    """What makes the prompt an editing request ("fix ... spelling"), or None."""
-    words = tokens.words
-    verb = thing = None
-    for i, w in enumerate(words):
-        if w in _EDIT_ALONE:
-            return w
-        if w == "spell" and words[i + 1 : i + 3] == ("-", "check"):
-            return "spell-check"
-        if w in _EDIT_VERBS:
-            verb = verb or w
-        elif w in _EDIT_OBJECTS:
-            thing = thing or w
-    # Either order: "fix the spelling", "the wording is clumsy, can you improve it".
-    return f"{verb} ... {thing}" if verb and thing else None
-
-
-def claims_editing(keywords: tuple[str, ...], capability_words: tuple[str, ...]) -> bool:
-    """Whether an expert says it edits text: a word of its keywords or capability values."""
-    for text in (*keywords, *capability_words):
-        for word in re.split(r"[^\w]+", text.lower().replace("_", " ")):
-            if word and is_word(word) and word in EDITING_CLAIMS:
-                return True
-    return False

@@ -357,7 +357,10 @@ def test_exclude_keyword_penalises_and_says_so() -> None:
     assert s.excluded_by == ("sql",)
     assert "excluded by 'sql' (-2.0)" in s.reasons
     assert s.score == 0.0
-    assert d.chosen == S
+    # expert-sql's "sql" is only the input of a conversion to Cypher (docs/routing.md,
+    # "Editing, writing and conversion requests"): neither expert answers.
+    assert d.chosen is None
+    assert any("input of a conversion to 'cypher'" in r for r in score_of(d, S).reasons)
 
 
 def test_exclude_is_a_penalty_not_a_veto() -> None:

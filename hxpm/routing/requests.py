@@ -1,0 +1,279 @@
+"""Requests whose text is the object, not the topic (docs/routing.md, "Editing, writing
+and conversion requests").
+
+- **Editing requests**: "fix the spelling in this sentence", "proofread my text". The words
+  that name the text being edited ("sentence", "text", "grammar") are its object.
+- **Writing requests**: "write a sentence using the word 'serendipity'". The text unit
+  ("sentence", "paragraph") is what the user wants written, not what the user asks about.
+- **Conversions**: "convert this JSON to YAML". The format named before "to"/"into" is the
+  input; the answer is in the other one.
+
+An expert matched only by such words, which does not itself claim that task (an expert
+that edits, writes, or produces the target format), is not asked (scoring.py).
+
+Plain Python, no I/O: part of ``hxpm route``'s fast path.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from hxpm.routing.aliases import ALIASES
+from hxpm.routing.text import Tokens, is_word
+
+# Verbs that ask for an edit of a text on their own ("proofread this"), and verbs that do so
+# with an editing object ("fix the spelling", "correct the grammar", "improve the wording").
+_EDIT_ALONE = frozenset(
+    ["proofread", "spellcheck", "rephrase", "reword", "paraphrase", "rewrite", "copyedit"]
+)
+_EDIT_VERBS = frozenset(["fix", "correct", "edit", "improve", "polish", "check", "tidy", "clean"])
+_EDIT_OBJECTS = frozenset(
+    [
+        "spelling",
+        "spellings",
+        "grammar",
+        "typo",
+        "typos",
+        "punctuation",
+        "wording",
+        "phrasing",
+        "capitalization",
+        "capitalisation",
+        "misspelling",
+        "misspellings",
+    ]
+)
+# The words that name the text being edited: matched alone, they are the edit's object.
+TEXT_WORDS = frozenset(
+    [
+        "sentence",
+        "sentences",
+        "text",
+        "texts",
+        "paragraph",
+        "paragraphs",
+        "english",
+        "grammar",
+        "spelling",
+        "wording",
+        "phrase",
+        "phrases",
+        "word",
+        "words",
+    ]
+)
+# An expert whose keywords or capabilities contain one of these edits text itself.
+EDITING_CLAIMS = frozenset(
+    [
+        *_EDIT_ALONE,
+        "correct",
+        "correction",
+        "corrections",
+        "corrector",
+        "fix",
+        "fixer",
+        "proofreading",
+        "proofreader",
+        "spellchecker",
+        "spelling",
+        "typo",
+        "typos",
+        "edit",
+        "editing",
+        "editor",
+        "rewriting",
+        "paraphrasing",
+    ]
+)
+
+
+def editing_request(tokens: Tokens) -> str | None:
+    """What makes the prompt an editing request ("fix ... spelling"), or None."""
+    words = tokens.words
+    verb = thing = None
+    for i, w in enumerate(words):
+        if w in _EDIT_ALONE:
+            return w
+        if w == "spell" and words[i + 1 : i + 3] == ("-", "check"):
+            return "spell-check"
+        if w in _EDIT_VERBS:
+            verb = verb or w
+        elif w in _EDIT_OBJECTS:
+            thing = thing or w
+    # Either order: "fix the spelling", "the wording is clumsy, can you improve it".
+    return f"{verb} ... {thing}" if verb and thing else None
+
+
+def claims_editing(keywords: tuple[str, ...], capability_words: tuple[str, ...]) -> bool:
+    """Whether an expert says it edits text: a word of its keywords or capability values."""
+    return _claims(keywords, capability_words, EDITING_CLAIMS)
+
+
+# --- writing requests --------------------------------------------------------------------------
+
+# Verbs that ask for a text to be produced, and the words that may stand between the verb
+# and the text unit ("write me two short sentences", "make up a funny sentence").
+_WRITE_VERBS = frozenset(
+    [
+        *("write", "compose", "draft", "generate", "create", "produce", "invent", "craft"),
+        *("make", "give", "suggest"),
+    ]
+)
+_BETWEEN = frozenset(
+    [
+        "a",
+        "an",
+        "the",
+        "me",
+        "us",
+        "up",
+        "some",
+        "one",
+        "two",
+        "three",
+        "few",
+        "short",
+        "simple",
+        "long",
+        "new",
+        "funny",
+        "example",
+        "single",
+        "nice",
+        "good",
+        "original",
+    ]
+)
+_WRITE_WINDOW = 4  # words after the verb in which the text unit must come
+WRITING_CLAIMS = frozenset(
+    ["write", "writer", "writing", "compose", "composition", "generate", "generation"]
+)
+
+
+def writing_request(tokens: Tokens) -> str | None:
+    """What makes the prompt ask for a text to be written ("write ... sentence"), or None."""
+    words = tokens.words
+    for i, w in enumerate(words):
+        if w not in _WRITE_VERBS:
+            continue
+        for nxt in words[i + 1 : i + 1 + _WRITE_WINDOW]:
+            if nxt in TEXT_WORDS:
+                return f"{w} ... {nxt}"
+            if nxt not in _BETWEEN:
+                break
+    return None
+
+
+def claims_writing(keywords: tuple[str, ...], capability_words: tuple[str, ...]) -> bool:
+    """Whether an expert says it writes text: a word of its keywords or capability values."""
+    return _claims(keywords, capability_words, WRITING_CLAIMS)
+
+
+# --- conversions --------------------------------------------------------------------------------
+
+_CONVERT_VERBS = frozenset(
+    ["convert", "translate", "transform", "turn", "port", "migrate", "transpile", "change"]
+)
+# Formats and languages a conversion may aim at, besides the alias table's names.
+_FORMATS = frozenset(
+    [
+        "json",
+        "yaml",
+        "yml",
+        "toml",
+        "xml",
+        "csv",
+        "tsv",
+        "html",
+        "markdown",
+        "ini",
+        "protobuf",
+        "sql",
+        "cypher",
+        "python",
+        "rust",
+        "java",
+        "javascript",
+        "typescript",
+        "go",
+        "c",
+        "c++",
+        "c#",
+        "kotlin",
+        "swift",
+        "ruby",
+        "php",
+        "bash",
+        "excel",
+        "latex",
+    ]
+)
+_TARGETS = _FORMATS | frozenset(ALIASES) | frozenset(a for v in ALIASES.values() for a in v)
+_SKIP_BEFORE_TARGET = frozenset(["a", "an", "the", "valid", "plain", "proper"])
+
+
+@dataclass(frozen=True, slots=True)
+class Conversion:
+    """ "convert this JSON to YAML": the words of the input part and the target's name."""
+
+    source: frozenset[str]
+    target: str
+
+    def describe(self) -> str:
+        return f"a conversion to {self.target!r}"
+
+
+def conversion_request(tokens: Tokens) -> Conversion | None:
+    """A request to convert something named before "to"/"into" into a format or language
+    named after it ("convert this JSON to YAML"), or None ("convert celsius to fahrenheit"
+    names no format; "convert to JSON: ..." has no input part)."""
+    words = tokens.words
+    verb = next((i for i, w in enumerate(words) if w in _CONVERT_VERBS), None)
+    if verb is None:
+        return None
+    for j in range(verb + 2, len(words) - 1):
+        if words[j] not in ("to", "into"):
+            continue
+        k = j + 1
+        while k < len(words) - 1 and words[k] in _SKIP_BEFORE_TARGET:
+            k += 1
+        target = words[k]
+        if target in _TARGETS and target not in words[verb + 1 : j]:
+            return Conversion(frozenset(words[verb + 1 : j]), target)
+        return None
+    return None
+
+
+def _claims(
+    keywords: tuple[str, ...], capability_words: tuple[str, ...], claims: frozenset[str]
+) -> bool:
+    for text in (*keywords, *capability_words):
+        for word in re.split(r"[^\w]+", text.lower().replace("_", " ")):
+            if word and is_word(word) and word in claims:
+                return True
+    return False
+
+
+# --- questions that ask for code ----------------------------------------------------------------
+
+_CODE_NOUNS = frozenset(
+    ["query", "statement", "clause", "command", "code", "snippet", "regex", "expression"]
+)
+_ASKING_FOR = frozenset(["for", "to", "that", "which", "returning", "listing", "getting"])
+_QUESTION_HEAD = 8  # the code noun comes early: "what's the MATCH statement for ..."
+
+
+def code_request(tokens: Tokens) -> str | None:
+    """ "what's the MATCH statement for all employees ...": a question whose answer is a
+    piece of code for a task it goes on to describe ("the ... statement for ..."), unlike
+    "what is a query?" or "what is a query for?"; or None."""
+    words = tokens.words
+    for k in range(1, min(len(words) - 2, _QUESTION_HEAD)):
+        if words[k] not in _CODE_NOUNS or words[k + 1] not in _ASKING_FOR:
+            continue
+        if not is_word(words[k + 2]):
+            continue
+        if any(w in ("the", "a", "an") for w in words[max(0, k - 3) : k]):
+            return f"the {words[k]} {words[k + 1]} ..."
+    return None
