@@ -5,10 +5,20 @@ into one LoRA per module: the experts' ``A`` matrices stacked and their ``B`` ma
 scaling baked in, placed side by side, so that ``B_set @ A_set`` is exactly the sum of the
 experts' deltas (what peft's ``add_weighted_adapter(combination_type="cat")`` builds). Each
 adapted base ``Linear``'s forward is then wrapped to add ``(x_i @ A_i^T) @ B_i^T`` for every
-row ``i`` with its own set's factors, as two batched matmuls over factors gathered per row (zero
-factors for bare-base rows, so they compute exactly what the bare base computes). A wrapper
-rather than a forward hook: on a small base each module call is a few microseconds of work,
-and torch's hook dispatch added about a third to the delta's cost (docs/performance.md, serve).
+row ``i`` with its own set's factors (bare-base rows get none, so they compute exactly what
+the bare base computes). A wrapper rather than a forward hook: on a small base each module
+call is a few microseconds of work, and torch's hook dispatch added about a third to the
+delta's cost (docs/performance.md, serve).
+
+Two layouts of the factors, chosen per layer by the total rank of the sets in the batch:
+
+- **side by side** (total rank ≤ ``SIDE_BY_SIDE_RANK``): one copy of every present set's
+  ``A`` and ``B`` concatenated along the rank, ``((x @ A_all) * mask) @ B_all`` with a mask
+  that keeps each row's own set's columns: plain matmuls over a few KB of factors. Every row
+  computes every present set's ``x @ A``, which is cheap while the sets are few.
+- **gathered** (more): each row's own factors gathered into ``[rows, in, r]`` and
+  ``[rows, r, out]``, two batched matmuls: no wasted rank, but a copy of the factors per row,
+  which on a small model costs more in memory traffic than the matmuls themselves.
 
 Only sets that fold exactly are mixed: plain LoRA on ``nn.Linear`` layers. DoRA rescales
 whole rows of the weight, IA³ multiplies, other variants change the forward: such sets are
@@ -40,7 +50,27 @@ from .refs import AdapterRef
 
 RowKey = Hashable  # identifies one prepared set; None in a row means the bare base
 _RECENT_BINDINGS = 4
-_Banks = dict[str, tuple[torch.Tensor, torch.Tensor]]  # path -> (A^T bank, B^T bank)
+# Up to this total rank per layer the sets of a batch sit side by side (module docstring):
+# 3 sets of rank 8 on the tiny base were 0.86x the bare step side by side, 0.82x gathered.
+SIDE_BY_SIDE_RANK = 64
+
+
+@dataclass(frozen=True, slots=True)
+class _Bank:
+    """One layer's factors for the sets of a batch, behind their entries 1..n (0: none).
+
+    Side by side: ``a`` [in, R], ``b`` [R, out] and ``spans[j]``, entry j's columns.
+    Gathered: ``a`` [n + 1, in, r], ``b`` [n + 1, r, out] (entry 0 zeros), ``spans`` empty.
+    """
+
+    a: torch.Tensor
+    b: torch.Tensor
+    spans: tuple[tuple[int, int], ...] = ()
+
+
+Factors = tuple[torch.Tensor, torch.Tensor]  # (A [r, in], B·scaling [out, r])
+# What a wrapped layer applies to the rows of a batch: (a, b, mask); mask None: gathered.
+_Bound = tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]
 
 
 @dataclass(frozen=True, slots=True)
@@ -140,13 +170,13 @@ class RowAdapters:
         self._sets: OrderedDict[RowKey, FoldedSet | str] = OrderedDict()
         self._wrapped: dict[str, nn.Module] = {}  # path -> the Linear whose forward is wrapped
         self._bound_keys: tuple[RowKey, ...] | None = None
-        self._bound: dict[str, tuple[torch.Tensor, torch.Tensor]] = {}
+        self._bound: dict[str, _Bound] = {}
         # The last few bindings: a scheduler alternates between the running batch's rows
         # and the rows it is prefilling, and rebuilding 28 gathered banks each time shows.
-        self._recent: OrderedDict[tuple[RowKey, ...], dict[str, Any]] = OrderedDict()
-        self._bank_cache: OrderedDict[frozenset[RowKey], tuple[dict[RowKey, int], _Banks]] = (
-            OrderedDict()
-        )
+        self._recent: OrderedDict[tuple[RowKey, ...], dict[str, _Bound]] = OrderedDict()
+        self._bank_cache: OrderedDict[
+            frozenset[RowKey], tuple[dict[RowKey, int], dict[str, _Bank]]
+        ] = OrderedDict()
         self._on = False
 
     def prepare(self, key: RowKey, refs: Sequence[AdapterRef]) -> str | None:
@@ -196,39 +226,40 @@ class RowAdapters:
         if not members:
             return
         index, banks = self._banks_for(members)
-        on_cpu = torch.tensor([index.get(k, 0) for k in keys])
-        rows_on: dict[torch.device, torch.Tensor] = {}
-        for path, (bank_a, bank_b) in banks.items():
-            rows = rows_on.get(bank_a.device)
+        entries = [index.get(k, 0) for k in keys]
+        gathered: dict[torch.device, torch.Tensor] = {}
+        masks: dict[tuple[Any, ...], torch.Tensor] = {}
+        for path, bank in banks.items():
+            device = bank.a.device
+            if bank.spans:
+                mask = masks.get((device, bank.spans))
+                if mask is None:
+                    mask = masks[(device, bank.spans)] = _mask(entries, bank, device)
+                self._bound[path] = (bank.a, bank.b, mask)
+                continue
+            rows = gathered.get(device)
             if rows is None:
-                rows = rows_on[bank_a.device] = on_cpu.to(bank_a.device)
+                rows = gathered[device] = torch.tensor(entries, device=device)
             # [rows, in, r] and [rows, r, out]: x @ A^T then @ B^T as two batched matmuls.
-            self._bound[path] = (bank_a.index_select(0, rows), bank_b.index_select(0, rows))
+            self._bound[path] = (bank.a.index_select(0, rows), bank.b.index_select(0, rows), None)
 
-    def _banks_for(self, members: frozenset[RowKey]) -> tuple[dict[RowKey, int], _Banks]:
-        """Per path, the factors of ``members`` stacked (transposed, on the layer's device)
-        behind a zero entry 0, and each member's entry. Rows change at every join and leave;
-        the sets present rarely do, so binding new rows is one gather per path."""
+    def _banks_for(self, members: frozenset[RowKey]) -> tuple[dict[RowKey, int], dict[str, _Bank]]:
+        """Per path, the factors of ``members`` (transposed, on the layer's device) in the
+        layout their total rank calls for, and each member's entry. Rows change at every join
+        and leave; the sets present rarely do, so binding new rows is cheap."""
         cached = self._bank_cache.get(members)
         if cached is not None:
             self._bank_cache.move_to_end(members)
             return cached
         sets = [(k, s) for k, s in self._sets.items() if k in members and isinstance(s, FoldedSet)]
         index = {key: j for j, (key, _) in enumerate(sets, start=1)}
-        banks: _Banks = {}
+        banks: dict[str, _Bank] = {}
         for path in sorted({p for _, s in sets for p in s.factors}):
-            present = [s.factors[path] for _, s in sets if path in s.factors]
-            rank = max(a.shape[0] for a, _ in present)
-            a0, b0 = present[0]
-            bank_a = torch.zeros(len(sets) + 1, a0.shape[1], rank, dtype=a0.dtype)
-            bank_b = torch.zeros(len(sets) + 1, rank, b0.shape[0], dtype=b0.dtype)
-            for j, (_, s) in enumerate(sets, start=1):
-                if path in s.factors:
-                    a, b = s.factors[path]
-                    bank_a[j, :, : a.shape[0]] = a.T
-                    bank_b[j, : b.shape[1]] = b.T
+            present = [s.factors.get(path) for _, s in sets]
+            total = sum(f[0].shape[0] for f in present if f is not None)
+            bank = _side_by_side(present) if total <= SIDE_BY_SIDE_RANK else _gathered(present)
             device = self._device(path)
-            banks[path] = (bank_a.to(device), bank_b.to(device))
+            banks[path] = _Bank(bank.a.to(device), bank.b.to(device), bank.spans)
         self._bank_cache[members] = (index, banks)
         while len(self._bank_cache) > _RECENT_BINDINGS:
             self._bank_cache.popitem(last=False)
@@ -258,10 +289,14 @@ class RowAdapters:
             factors = self._bound.get(path)
             if factors is None:
                 return out
-            a, b = factors
-            if x.dim() != 3 or x.shape[0] != a.shape[0]:
-                raise RuntimeError(f"{path}: {x.shape[0]} rows but {a.shape[0]} bound")
-            return torch.baddbmm(out, torch.bmm(x, a), b)
+            a, b, mask = factors
+            rows = a.shape[0] if mask is None else mask.shape[0]
+            if x.dim() != 3 or x.shape[0] != rows:
+                raise RuntimeError(f"{path}: {x.shape[0]} rows but {rows} bound")
+            if mask is None:
+                return torch.baddbmm(out, torch.bmm(x, a), b)
+            h = torch.matmul(x, a).mul_(mask).flatten(0, 1)  # [rows * tokens, R]
+            return torch.addmm(out.flatten(0, 1), h, b).view_as(out)
 
         return forward_rows
 
@@ -284,3 +319,40 @@ class RowAdapters:
         self._bound, self._bound_keys, self._on = {}, None, False
         self._recent.clear()
         self._bank_cache.clear()
+
+
+def _side_by_side(present: Sequence[Factors | None]) -> _Bank:
+    """``A``s concatenated along the rank ([in, R]), ``B``s likewise ([R, out])."""
+    spans, start = [], 0
+    for f in present:
+        end = start + (0 if f is None else f[0].shape[0])
+        spans.append((start, end))
+        start = end
+    pieces = [f for f in present if f is not None]
+    a = torch.cat([a for a, _ in pieces]).T.contiguous()
+    b = torch.cat([b for _, b in pieces], dim=1).T.contiguous()
+    return _Bank(a, b, ((0, 0), *spans))  # entry 0, the bare base: no columns
+
+
+def _gathered(present: Sequence[Factors | None]) -> _Bank:
+    """Entries 1..n padded to the largest rank behind a zero entry 0."""
+    found = [f for f in present if f is not None]
+    rank = max(a.shape[0] for a, _ in found)
+    a0, b0 = found[0]
+    bank_a = torch.zeros(len(present) + 1, a0.shape[1], rank, dtype=a0.dtype)
+    bank_b = torch.zeros(len(present) + 1, rank, b0.shape[0], dtype=b0.dtype)
+    for j, f in enumerate(present, start=1):
+        if f is not None:
+            a, b = f
+            bank_a[j, :, : a.shape[0]] = a.T
+            bank_b[j, : b.shape[1]] = b.T
+    return _Bank(bank_a, bank_b)
+
+
+def _mask(entries: Sequence[int], bank: _Bank, device: torch.device) -> torch.Tensor:
+    """[rows, 1, R]: ones over each row's own entry's columns (none for entry 0)."""
+    mask = torch.zeros(len(entries), 1, bank.a.shape[1], dtype=bank.a.dtype)
+    for i, j in enumerate(entries):
+        start, end = bank.spans[j]
+        mask[i, 0, start:end] = 1
+    return mask.to(device)

@@ -30,10 +30,15 @@ def ref(name: str, path: Path | None = None, order: int | None = None):
     return AdapterRef(name, "0.1.0", path or ROOT / "experts" / name, load_order)
 
 
-@pytest.fixture()
-def mixer(session):
+@pytest.fixture(params=["side-by-side", "gathered"])
+def mixer(session, request, monkeypatch):
+    """Both layouts of the factors (multilora's docstring): every test runs on each."""
+    from hxpm.runtime import multilora
     from hxpm.runtime.multilora import RowAdapters
 
+    monkeypatch.setattr(
+        multilora, "SIDE_BY_SIDE_RANK", 10**6 if request.param == "side-by-side" else 0
+    )
     session.use([])  # mixing runs on the bare base weights
     m = RowAdapters(session.model, "tiny", session.base_digest)
     yield m
