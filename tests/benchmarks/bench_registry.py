@@ -408,9 +408,36 @@ def _wall_and_cpu(cmd: list[str], env: dict[str, str]) -> tuple[float, float]:
     return wall, usage.ru_utime + usage.ru_stime
 
 
+# The least any CPython dry run could do: start, read every cached row of the names the plan
+# chose (what resolution reads, without resolving) and print a JSON document. Not hxpm code:
+# a floor that shows how much of uv's time the interpreter and I/O alone take.
+_FLOOR = """
+import json, sqlite3, sys
+names = sys.argv[2:]
+con = sqlite3.connect(f"file:{sys.argv[1]}?mode=ro", uri=True)
+rows = []
+for i in range(0, len(names), 300):
+    part = names[i : i + 300]
+    marks = ",".join("?" * len(part))
+    rows += con.execute(
+        "SELECT name, idx, version, requires, incompatible, load_order, max_chain, yanked, bases"
+        f" FROM lines WHERE name IN ({marks})", part
+    ).fetchall()
+sys.stdout.write(json.dumps({"rows": len(rows), "names": names}, indent=2))
+"""
+
+
+def floor_cmd(dry: list[str], env: dict[str, str], home: Path) -> list[str]:
+    """``python -c _FLOOR`` over the names the dry run chooses."""
+    done = subprocess.run(dry, env=env, capture_output=True, text=True, check=True)
+    plan = json.loads(done.stdout)["plan"]
+    names = [step["name"] for step in plan["steps"]]
+    return [sys.executable, "-c", _FLOOR, str(home / "index-cache.sqlite"), *names]
+
+
 def dry_run_only(experts: int, repeat: int) -> None:
-    """``--only dry-run``: the steady-state dry run vs uv and ``python -c pass``,
-    alternated run by run; medians of ``repeat`` runs each."""
+    """``--only dry-run``: the steady-state dry run vs uv, ``python -c pass`` and the CPython
+    floor (``_FLOOR``), alternated run by run; medians of ``repeat`` runs each."""
     registry = index_gen.build(experts)
     with tempfile.TemporaryDirectory(prefix="hxpm-bench-") as tmp:
         work = Path(tmp)
@@ -422,6 +449,7 @@ def dry_run_only(experts: int, repeat: int) -> None:
             "install --dry-run (hxpm script)": (dry, env),
             "python -m hxpm install --dry-run": (lean_cmd(dry), env),
             "python -c pass": ([sys.executable, "-c", "pass"], env),
+            "floor: read the rows, print JSON": (floor_cmd(dry, env, work / "home"), env),
         }
         uv, uv_note = uv_binary()
         if uv is not None:
