@@ -64,6 +64,15 @@ def serve(
             help="Load the base so, whatever the experts' manifests ask (docs/runtime.md).",
         ),
     ] = None,
+    threads: Annotated[
+        int | None,
+        typer.Option(
+            "--threads",
+            min=1,
+            help="torch's CPU threads (default: the usable CPUs but one, left to the server).",
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
     """Serve the base and installed experts over an OpenAI-compatible HTTP API."""
     try:
@@ -85,6 +94,7 @@ def serve(
         max_loaded=max_loaded,
         limits=Limits(max_queue=max_queue, max_batch=max_batch),
         quantize=quantize,
+        threads=threads,
     )
     run_server(
         Store.from_env(), host=host, port=port, base=base, config=config, on_listening=_announce

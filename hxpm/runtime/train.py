@@ -22,7 +22,6 @@ The weights are saved in peft's ``save_pretrained`` layout (``adapter_config.jso
 from __future__ import annotations
 
 import contextlib
-import os
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -36,6 +35,7 @@ from hxpm.errors import BaseMismatchError, InferenceError, ManifestError
 
 from . import adapters as adapter_io
 from . import train_files, train_prompt, trainset
+from .cpu import usable_cpus
 from .device import choose_device
 from .loader import load_model, load_tokenizer, quiet_transformers, verify_base
 from .merge import Merger, why_not_mergeable
@@ -434,11 +434,7 @@ def default_threads() -> int:
     ``--threads`` (``TrainJob.threads``) sets it; on a CPU shared with busy processes, fewer
     threads are faster (OpenMP threads wait for each other at every operation).
     """
-    try:
-        usable = len(os.sched_getaffinity(0))
-    except AttributeError:  # not Linux
-        usable = os.cpu_count() or 1
-    return max(1, min(torch.get_num_threads(), usable))
+    return max(1, min(torch.get_num_threads(), usable_cpus()))
 
 
 @contextlib.contextmanager

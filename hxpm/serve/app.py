@@ -45,7 +45,7 @@ from hxpm.serve.schemas import (
     usage,
 )
 from hxpm.services.catalog import Catalog
-from hxpm.services.run import open_session
+from hxpm.services.run import open_session, serving_threads
 
 
 @dataclass(frozen=True)
@@ -58,6 +58,7 @@ class ServeConfig:
     max_loaded: int = 8
     limits: Limits = field(default_factory=Limits)
     quantize: str | None = None  # --quantize (docs/runtime.md)
+    threads: int | None = None  # torch's CPU threads; None: the usable CPUs but one
 
 
 class _State:
@@ -68,6 +69,7 @@ class _State:
         self.metrics = ServeMetrics()
         self.scheduler: Scheduler | None = None
         self.problem: str | None = None  # why loading failed
+        self.threads = 0  # torch's CPU threads, once loaded
 
     def load(self) -> None:
         try:
@@ -77,6 +79,7 @@ class _State:
                 max_loaded=self.config.max_loaded,
                 quantize=self.config.quantize,
             )
+            self.threads = serving_threads(self.config.threads)
             scheduler = Scheduler(Session(self.catalog, runtime), self.metrics, self.config.limits)
             scheduler.start()
             self.scheduler = scheduler
@@ -167,6 +170,7 @@ def _routes(app: FastAPI, state: _State) -> None:
                     "status": "ok",
                     "base": state.catalog.base.name,
                     "device": state.scheduler.session.device,
+                    "threads": state.threads,
                 }
             )
         status = "failed" if state.problem else "loading"

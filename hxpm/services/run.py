@@ -156,6 +156,14 @@ def open_session(
     )
 
 
+def serving_threads(requested: int | None) -> int:
+    """Set torch's CPU threads for a server process (``hxpm serve --threads``; default: one
+    fewer than the usable CPUs, leaving one to the event loop) and return the count."""
+    from hxpm.runtime.cpu import set_serving_threads
+
+    return set_serving_threads(requested)
+
+
 def adapter_refs(experts: Sequence[InstalledExpert]) -> list[Any]:
     from hxpm.runtime.session import AdapterRef
 

@@ -34,6 +34,12 @@ def hxpm_run(server: Server, prompt: str, *args: str) -> dict:
     return json.loads(r.stdout)
 
 
+def test_health_says_torchs_threads_one_cpu_left_to_the_server(server):
+    status, body = server.get("/health")
+    assert status == 200
+    assert json.loads(body)["threads"] == max(1, len(os.sched_getaffinity(0)) - 1)
+
+
 def test_models_list_the_base_and_every_expert_with_its_stack(server):
     models = {m.id: m for m in client(server).models.list().data}
     assert BASE in models and models[BASE].parent is None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -22,7 +23,9 @@ LONG = [{"role": "user", "content": "tell me a very long story " * 3}]
 def locked(demo_home):
     """An API key (from the environment), one request at a time, one waiting at most."""
     s = start_server(
-        demo_home, "--max-batch", "1", "--max-queue", "1", env_extra={"HXPM_API_KEY": KEY}
+        demo_home,
+        *("--max-batch", "1", "--max-queue", "1", "--threads", "3"),
+        env_extra={"HXPM_API_KEY": KEY},
     )
     yield s
     stop_server(s)
@@ -33,7 +36,8 @@ def client(server, key=KEY):
 
 
 def test_every_endpoint_but_health_needs_the_key(locked):
-    assert locked.get("/health")[0] == 200
+    status, body = locked.get("/health")
+    assert status == 200 and json.loads(body)["threads"] == 3  # --threads, as asked
     for path in ("/v1/models", "/metrics", "/openapi.json"):
         assert locked.get(path)[0] == 401, path
         assert locked.get(path, "wrong")[0] == 401, path
