@@ -86,22 +86,44 @@ ALIASES: dict[str, tuple[str, ...]] = {
     "bash": ("shell script", "zsh"),
 }
 
+CLASSIFICATION_WORDS = (
+    "classify",
+    "classification",
+    "classifier",
+    "categorize",
+    "categorization",
+    "categorisation",
+    "category",
+)
+# The sentence types, as a worksheet asks about them: "a statement or a question".
+_SENTENCE_TYPES = ("statement", "question", "command", "exclamation")
+
+
+def _either_or() -> tuple[str, ...]:
+    """ "statement or question", "statement or a question", ... for every two types."""
+    out = []
+    for a in _SENTENCE_TYPES:
+        for b in _SENTENCE_TYPES:
+            if a != b:
+                article = "an" if b[0] in "aeiou" else "a"
+                out += [f"{a} or {b}", f"{a} or {article} {b}"]
+    return tuple(out)
+
+
+SENTENCE_TYPE_WORDS = (
+    "sentence type",
+    *("declarative", "interrogative", "imperative", "exclamatory", "exclamative"),
+    *_either_or(),
+)
+
 # Words for one task that users write interchangeably: an expert listing "classify" is asked
-# "which category ..." too. Same rules as an alias (counts as its keyword, once; an excluded
-# synonym is evidence against). Not technology names: no version or "-ify" word forms.
+# "which category ..." too, one listing "sentence type" is asked "declarative or
+# imperative?". Same rules as an alias (counts as its keyword, once; an excluded synonym is
+# evidence against). Not technology names: no version or "-ify" word forms. Keys and
+# synonyms are phrases as the tokenizer reads them (lower case, single spaces).
 TASK_SYNONYMS: dict[str, tuple[str, ...]] = {
     word: tuple(w for w in group if w != word)
-    for group in (
-        (
-            "classify",
-            "classification",
-            "classifier",
-            "categorize",
-            "categorization",
-            "categorisation",
-            "category",
-        ),
-    )
+    for group in (CLASSIFICATION_WORDS, SENTENCE_TYPE_WORDS)
     for word in group
 }
 
@@ -147,6 +169,9 @@ EVERYDAY_SENSES = frozenset(
 # ("how do I classify my expenses?"). scoring.py treats them as EVERYDAY_SENSES otherwise.
 EVERYDAY_TASK_WORDS = frozenset(
     [
+        # "the imperative for climate action", "declarative programming"
+        "imperative",
+        "declarative",
         "classify",
         "classification",
         "classifier",

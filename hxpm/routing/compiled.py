@@ -12,9 +12,15 @@ import math
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from hxpm.routing.aliases import ALIASES, aliases_of, synonyms_of, tech_capability_values
+from hxpm.routing.aliases import (
+    ALIASES,
+    CLASSIFICATION_WORDS,
+    aliases_of,
+    synonyms_of,
+    tech_capability_values,
+)
 from hxpm.routing.decision import DEFAULT_PRIORITY, ExpertScore, RouteCandidate
-from hxpm.routing.requests import claims_editing, claims_writing
+from hxpm.routing.requests import claims_editing, claims_translating, claims_writing
 from hxpm.routing.shapes import LANGUAGES_WITH_SHAPES
 from hxpm.routing.text import STOPWORDS, Tokens, is_word, keyword_forms, tokenize, word_count
 from hxpm.routing.variants import Misspellings, variant_forms
@@ -54,6 +60,9 @@ class Compiled:
     writes: bool = False  # ...or that it writes text
     # its `language:` capability values that are also its keywords ("sql"): what it writes
     languages: frozenset[str] = frozenset()
+    # ...and every one-word keyword: a language it lists is one it answers in ("java")
+    covers: frozenset[str] = frozenset()
+    translates: bool = False  # its keywords or capabilities say it translates (requests.py)
 
 
 @dataclass(slots=True)
@@ -65,6 +74,8 @@ class Builder:
     shapes: dict[str, list[int]] = field(default_factory=dict)
     # technology names of 5+ letters -> spec ids a misspelling of them hits ("pyhton")
     typos: Misspellings = field(default_factory=Misspellings)
+    # spec ids a labelling request hits ("label this text by type": the classification task)
+    requests: list[int] = field(default_factory=list)
     # first token -> (spec id, token form, glue pattern); one dict probe per prompt token.
     index: dict[str, list[tuple[int, tuple[str, ...], tuple[bool, ...]]]] = field(
         default_factory=dict
@@ -165,7 +176,11 @@ def compile_candidate(i: int, cand: RouteCandidate, rank: int, builder: Builder)
     edits = claims_editing(_strings(cand.keywords), values)
     writes = claims_writing(_strings(cand.keywords), values)
     languages = _languages(capabilities, _strings(cand.keywords))
-    return Compiled(cand, priority, rank, tuple(notes), zero, edits, writes, languages)
+    covers = languages | {k.strip().lower() for k in _strings(cand.keywords)}
+    translates = claims_translating(_strings(cand.keywords), values)
+    return Compiled(
+        cand, priority, rank, tuple(notes), zero, edits, writes, languages, covers, translates
+    )
 
 
 def _languages(capabilities: tuple[str, ...], keywords: tuple[str, ...]) -> frozenset[str]:
@@ -218,6 +233,8 @@ def _compile_aliases(
     shaped: set[str] = set()
     for kw in keywords:
         tokens = tokenize(kw)
+        if len(tokens.words) > 1 and not _unusable(tokens):
+            _compile_phrase_synonyms(i, kw, tokens, own, blocked, builder)
         if len(tokens.words) != 1 or _unusable(tokens):
             continue
         name = tokens.words[0]
@@ -244,6 +261,43 @@ def _compile_aliases(
                 builder.tech.setdefault(at.words[0], []).append(len(builder.specs))
             builder.add(spec, at)
         _compile_shapes(i, kw, name, weight, shaped, builder)
+        labelled = any(builder.specs[r].cand == i for r in builder.requests)
+        if name in CLASSIFICATION_WORDS and not labelled:
+            # Not indexed by tokens: the router hits it when a labelling request is found.
+            builder.requests.append(len(builder.specs))
+            builder.specs.append(Spec(i, KEYWORD, kw, weight, 1, _NO_TOKENS, via="request"))
+
+
+_NO_TOKENS = Tokens(("",), (False,))
+
+
+def _compile_phrase_synonyms(
+    i: int,
+    kw: str,
+    tokens: Tokens,
+    own: set[tuple[str, ...]],
+    blocked: set[tuple[str, ...]],
+    builder: Builder,
+) -> None:
+    """ "sentence type" is also hit by "declarative", "statement or a question"
+    (aliases.TASK_SYNONYMS), as a one-word keyword is by its synonyms."""
+    sid = next(
+        (
+            k
+            for k, s in enumerate(builder.specs)
+            if s.cand == i and s.kind == KEYWORD and s.tokens.words == tokens.words
+        ),
+        None,
+    )
+    if sid is None:
+        return
+    for synonym in synonyms_of(" ".join(tokens.words)):
+        at = tokenize(synonym)
+        if at.words in own or at.words in blocked:
+            continue
+        own.add(at.words)
+        spec = Spec(i, KEYWORD, kw, builder.specs[sid].weight, 1, at, via=f"synonym {synonym!r}")
+        builder.add(spec, at)
 
 
 def _compile_typo(i: int, kw: str, name: str, weight: float, builder: Builder) -> None:

@@ -9,12 +9,16 @@ once and each candidate only adds the difference its own terms make.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 from hxpm.routing.profile import MIN_DENOMINATOR, Profile, background, prompt_terms, term_weight
 
 TOP_TERMS_SHOWN = 4
+# Garment size codes, as profile terms (lower case): letter sizes from XS to 5XL, waist and
+# leg lengths ("32w", "w32", "34l"). Single letters (S, M, L) are too common to read as sizes.
+SIZE_CODE = re.compile(r"(?:[2-5]?x{1,3}[sl])|(?:[2-5]\d[wl])|(?:[wl][2-5]\d)|(?:\d\dw\d\dl)")
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,7 +67,7 @@ class ProfileIndex:
         """Candidate index -> its profile match, for every candidate with a profile."""
         if not self._profiled:
             return {}
-        terms = prompt_terms(prompt)
+        terms = self._read_codes(prompt_terms(prompt))
         words = sum(1 for t in terms if " " not in t)
         n = max(words, MIN_DENOMINATOR)
         absent = {t: self._absent(t) for t in terms}
@@ -87,6 +91,18 @@ class ProfileIndex:
             positive = sum(1 for w, _ in hits if w > 0)
             out[i] = ProfileMatch(round(total / n, 6), len(terms), shown, positive, n, deltas)
         return out
+
+    def _read_codes(self, terms: tuple[str, ...]) -> tuple[str, ...]:
+        """A size code no profile knows ("32w", "xl") reads as the word "size", in pairs
+        too: "beige chinos 32W" describes an item by its size."""
+        if not any(SIZE_CODE.fullmatch(w) for t in terms for w in t.split(" ")):
+            return terms
+        index = self._index
+
+        def read(word: str) -> str:
+            return "size" if SIZE_CODE.fullmatch(word) and word not in index else word
+
+        return tuple(dict.fromkeys(" ".join(map(read, t.split(" "))) for t in terms))
 
     def _absent(self, term: str) -> float:
         """The weight of a prompt term a profile lacks: negative for a word general prompts

@@ -20,7 +20,9 @@ import re
 from dataclasses import dataclass
 
 from hxpm.routing.aliases import ALIASES
+from hxpm.routing.languages import natural_language
 from hxpm.routing.text import Tokens, is_word
+from hxpm.routing.variants import singular_of
 
 # Verbs that ask for an edit of a text on their own ("proofread this"), and verbs that do so
 # with an editing object ("fix the spelling", "correct the grammar", "improve the wording").
@@ -168,6 +170,74 @@ def writing_request(tokens: Tokens) -> str | None:
 def claims_writing(keywords: tuple[str, ...], capability_words: tuple[str, ...]) -> bool:
     """Whether an expert says it writes text: a word of its keywords or capability values."""
     return _claims(keywords, capability_words, WRITING_CLAIMS)
+
+
+# --- translations ---------------------------------------------------------------------------
+
+_TRANSLATE_WORDS = frozenset(
+    ["translate", "translates", "translated", "translating", "translation", "translations"]
+)
+TRANSLATING_CLAIMS = frozenset(
+    ["translate", "translation", "translations", "translator", "translating"]
+)
+
+
+def translation_request(tokens: Tokens) -> str | None:
+    """ "translate ... french": a word of translation and a natural language the prompt
+    names (languages.py), or None ("how does this translate to sales" names none)."""
+    verb = next((w for w in tokens.words if w in _TRANSLATE_WORDS), None)
+    if verb is None:
+        return None
+    language = natural_language(tokens)
+    return f"{verb} ... {language}" if language is not None else None
+
+
+def claims_translating(keywords: tuple[str, ...], capability_words: tuple[str, ...]) -> bool:
+    """Whether an expert says it translates: a word of its keywords or capability values."""
+    return _claims(keywords, capability_words, TRANSLATING_CLAIMS)
+
+
+# --- labelling requests -----------------------------------------------------------------------
+
+_LABEL_VERBS = frozenset(
+    [
+        *("label", "labels", "labelling", "labeling", "labelled", "labeled"),
+        *("tag", "tags", "tagging", "tagged"),
+    ]
+)
+_BY_WHAT = frozenset(["by", "with", "according"])
+_KIND_NOUNS = frozenset(["type", "kind", "sort", "category", "genre", "topic", "class"])
+# What is labelled is a text: "this text", "these emails", "each of the following".
+_LABELLED_TEXTS = frozenset(
+    [
+        *TEXT_WORDS,
+        *("document", "documents", "doc", "docs", "email", "emails", "message", "messages"),
+        *("article", "articles", "passage", "passages", "review", "reviews", "post", "posts"),
+        *("headline", "headlines", "ticket", "tickets", "tweet", "tweets", "snippet"),
+        *("snippets", "excerpt", "excerpts", "item", "items", "following", "below"),
+    ]
+)
+_LABEL_WINDOW = 8  # words from the verb to the kind: "label each of these texts by type"
+
+
+def labelling_request(tokens: Tokens) -> tuple[str, str] | None:
+    """ "label this text by type": a verb that labels, then "by"/"with"/"according to" and
+    the kind of thing to label by (the classification task); (verb, what it reads as) or
+    None. "label the jars" labels by nothing, "tag me in the photo" neither."""
+    words = tokens.words
+    for i, w in enumerate(words):
+        if w not in _LABEL_VERBS:
+            continue
+        window = words[i + 1 : i + 1 + _LABEL_WINDOW]
+        for k, by in enumerate(window):
+            if by not in _BY_WHAT:
+                continue
+            if not any(w in _LABELLED_TEXTS for w in window[:k]):
+                break  # "label the jars by kind": not a text
+            rest = [x for x in window[k + 1 : k + 4] if x not in ("to", "its", "their", "the")]
+            if rest and (singular_of(rest[0]) or rest[0]) in _KIND_NOUNS:
+                return w, f"the request '{w} ... {by} {rest[0]}'"
+    return None
 
 
 # --- conversions --------------------------------------------------------------------------------

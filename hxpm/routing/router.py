@@ -34,19 +34,29 @@ from hxpm.routing.decision import (
     RouteCandidate,
     RouteDecision,
 )
+from hxpm.routing.languages import programming_languages
 from hxpm.routing.profile_index import ProfileIndex, ProfileMatch
 from hxpm.routing.requests import (
     code_request,
     conversion_request,
     editing_request,
+    labelling_request,
+    translation_request,
     writing_request,
 )
-from hxpm.routing.scoring import Context, Ranked, score_hits, score_profile_only
+from hxpm.routing.scoring import (
+    Context,
+    Ranked,
+    score_hits,
+    score_profile_only,
+    strong_profile,
+)
 from hxpm.routing.shapes import capitals_marker, code_marker, language_shapes, material_marker
 from hxpm.routing.text import (
     Tokens,
     artifact_marker,
     generic_opener,
+    is_question,
     matches_at,
     suffix_blocks,
     tokenize,
@@ -63,7 +73,6 @@ __all__ = [
 ]
 
 STRONG_KEYWORDS = 3  # distinct keyword hits that make a generic question the expert's anyway
-STRONG_PROFILE = 1.5  # a generic-looking question this close to the training prompts is theirs
 
 
 class Router:
@@ -73,6 +82,7 @@ class Router:
         "_compiled",
         "_index",
         "_profiles",
+        "_requests",
         "_shapes",
         "_specs",
         "_tech",
@@ -95,6 +105,7 @@ class Router:
         self._tech = builder.tech
         self._shapes = builder.shapes
         self._typos = builder.typos
+        self._requests = tuple(builder.requests)
         self._profiles = ProfileIndex([c.profile for c in cands])
 
     @property
@@ -111,6 +122,7 @@ class Router:
         technical = code or capitals_marker(prompt) is not None
         hits = self._hits(tokens)
         self._shape_hits(shapes, hits)
+        self._request_hits(tokens, hits)
         ctx = Context(
             technical,
             code,
@@ -118,7 +130,9 @@ class Router:
             writing_request(tokens),
             conversion_request(tokens),
             material_marker(tokens, prompt) is not None,
-            self._named_languages(hits, code),
+            {**programming_languages(tokens, code), **self._named_languages(hits, code)},
+            translation_request(tokens),
+            is_question(tokens),
         )
         ranked = self._rank(hits, profiles, ctx)
         return decide(prompt, tokens, ranked, self.min_score)
@@ -136,7 +150,7 @@ class Router:
         ranked = [
             score_hits(c, [(self._specs[s], f) for s, f in by_cand[i]], profiles.get(i), ctx)
             if i in by_cand
-            else score_profile_only(c, profiles[i], shared)
+            else score_profile_only(c, profiles[i], shared, ctx)
             if i in profiles
             else Ranked(c.zero, c.priority, (0, 0, 0), c.rank, 0)
             for i, c in enumerate(self._compiled)
@@ -180,6 +194,16 @@ class Router:
         for lang, shape in shapes.items():
             for sid in self._shapes.get(lang, ()):
                 hits.setdefault(sid, (shape,))
+
+    def _request_hits(self, tokens: Tokens, hits: dict[int, tuple[str, ...]]) -> None:
+        """ "label this text by type" hits every expert's classification keyword."""
+        if not self._requests:
+            return
+        found = labelling_request(tokens)
+        if found is None:
+            return
+        for sid in self._requests:
+            hits.setdefault(sid, found)
 
     def _typo_hits(self, tok: str, hits: dict[int, tuple[str, ...]]) -> None:
         """ "pyhton" hits the keyword 'python' (variants.py says which slips count)."""
@@ -246,7 +270,7 @@ def _generic_override(best: Ranked | None, tokens: Tokens, prompt: str) -> str |
     if best is None:
         return None
     pm = best.profile
-    if pm is not None and pm.similarity >= STRONG_PROFILE and pm.positive >= 2:
+    if pm is not None and strong_profile(pm):
         return f"it reads like {best.score.name}'s training prompts ({pm.similarity:.2f})"
     if best.keyword_count == 0:
         return None

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from hxpm.routing.aliases import has_everyday_sense
+from hxpm.routing.aliases import EVERYDAY_TASK_WORDS, has_everyday_sense
 from hxpm.routing.compiled import CAPABILITY, EXCLUDE, KEYWORD, Compiled, Spec
 from hxpm.routing.decision import ExpertScore
 from hxpm.routing.profile import prompt_terms
@@ -41,6 +41,7 @@ EVERYDAY_BACKING = 0.1
 # profile may still speak against it, by at most half a keyword, so that one such keyword
 # at the default priority stays at the threshold (docs/routing.md, "Technical prompts").
 TECHNICAL_FLOOR = 0.5
+STRONG_PROFILE = 1.5  # a question this close to the training prompts is the expert's
 # Function words a profile may know ("classify ... as ..."): they say nothing about what a
 # prompt is about, so they never back an everyday word (STOPWORDS are not terms at all).
 _GRAMMAR_WORDS = frozenset(
@@ -50,6 +51,11 @@ _GRAMMAR_WORDS = frozenset(
         *("each", "every", "all", "both", "such", "other", "same", "more", "most", "much"),
     ]
 )
+
+
+# Task words whose training prompts are everyday sentences ("the report is due today"): the
+# profile of a sentence-type expert knows the words of any sentence, so it cannot back them.
+_UNBACKED_TASK_WORDS = frozenset(["imperative", "declarative"])
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,6 +92,8 @@ class Context:
     material: bool = True  # shapes.material_marker: a text handed over ("classify this: ...")
     # language -> the word that names it ("python": "pandas"), Router._named_languages
     languages: dict[str, str] = field(default_factory=dict)
+    translation: str | None = None  # requests.translation_request: "translate ... french"
+    question: bool = False  # text.is_question: "what colour shoes go with ...?"
 
 
 def score_hits(
@@ -129,10 +137,31 @@ def score_hits(
             ex.append(spec.display)
             reasons.append(f"excluded by {spec.display!r}{as_} (-{spec.weight:.1f})")
             evidence -= spec.weight
-    profile_evidence = _adjusted_profile(pm, reasons, hits, ctx, _discount(everyday, edited))
+    discount = _discount(everyday, edited) or _unbacked_question(hits, pm, ctx)
+    profile_evidence = _adjusted_profile(pm, reasons, hits, ctx, discount)
     evidence += profile_evidence
     lists = (kw, ph, ex, caps)
     return _finish(c, evidence, lists, reasons, (len(ph), words, chars), pm, profile_evidence)
+
+
+def strong_profile(pm: ProfileMatch | None) -> bool:
+    """The prompt reads like the expert's training prompts: similarity STRONG_PROFILE with
+    at least two prompt terms the profile favours."""
+    return pm is not None and pm.similarity >= STRONG_PROFILE and pm.positive >= 2
+
+
+def _unbacked_question(
+    hits: list[tuple[Spec, tuple[str, ...]]], pm: ProfileMatch | None, ctx: Context
+) -> str | None:
+    """A question no keyword hit, with no code or data in it ("what colour shoes go with a
+    red t-shirt?"), asks for advice, not for the expert's task, unless it reads like the
+    expert's training prompts (the generic-question bar, docs/routing.md)."""
+    if hits or not ctx.question or ctx.code or strong_profile(pm):
+        return None
+    return (
+        "profile counted as 0: a question that names none of this expert's keywords "
+        f"needs similarity >= {STRONG_PROFILE:g} over 2 favoured terms"
+    )
 
 
 def _discount(everyday: str | None, edited: str | None) -> str | None:
@@ -148,6 +177,8 @@ def _as(spec: Spec, form: tuple[str, ...]) -> str:
     """How a hit in another form reads in --explain: " as alias 'postgres'"."""
     if spec.via == "shape":
         return f" through {form[0]}"  # "through the clause 'MATCH'"
+    if spec.via == "request":
+        return f" through {form[1]}"  # "through the request 'label ... by type'"
     if spec.via == "typo":
         return f" as the misspelling {form[0]!r} ({form[1]})"
     as_ = "" if form == spec.tokens.words else f" as {_render(form, spec.tokens.glued)!r}"
@@ -161,7 +192,7 @@ def _keyword_weight(
 ) -> tuple[float, str]:
     if edited is not None:
         return 0.0, f": it names {edited}"
-    if everyday is not None and form == (everyday,):
+    if everyday is not None and _word_of(spec, form) == (everyday,):
         why = f": {everyday!r} has an everyday sense and nothing else is technical"
         return round(spec.weight * EVERYDAY_FACTOR, 3), why
     return spec.weight, ""
@@ -203,6 +234,8 @@ def _specific_keyword(hits: list[tuple[Spec, tuple[str, ...]]], code: bool) -> s
             continue
         if spec.via == "typo":
             return repr(form[0])
+        if spec.via == "request":
+            return form[1]
         return form[0] if spec.via == "shape" else repr(_render(form, spec.tokens.glued))
     return None
 
@@ -217,7 +250,9 @@ def _not_its_task(
         return f"the text of an editing request ({ctx.editing!r})"
     if ctx.writing and not c.writes and _text_words_only(hits):
         return f"the text a writing request asks for ({ctx.writing!r})"
-    if c.languages and ctx.languages and not c.languages & ctx.languages.keys():
+    if ctx.translation and not c.translates and _text_words_only(hits):
+        return f"the text of a translation request ({ctx.translation!r})"
+    if c.languages and ctx.languages and not c.covers & ctx.languages.keys():
         lang, word = next(iter(ctx.languages.items()))
         return f"data of a request in another language ({lang!r}, named by {word!r})"
     conv = ctx.conversion
@@ -235,7 +270,10 @@ def _text_words_only(hits: list[tuple[Spec, tuple[str, ...]]]) -> bool:
 
 
 def score_profile_only(
-    c: Compiled, pm: ProfileMatch, shared: dict[int, tuple[float, tuple[str, ...]]]
+    c: Compiled,
+    pm: ProfileMatch,
+    shared: dict[int, tuple[float, tuple[str, ...]]],
+    ctx: Context = Context(),
 ) -> Ranked:
     """A candidate no keyword hit: only its profile speaks. Most of 300 candidates share one
     "knows none of the prompt's terms" match, so its reasons are formatted once per prompt."""
@@ -244,12 +282,12 @@ def score_profile_only(
         reasons: list[str] = []
         evidence = _profile_evidence(pm, reasons)
         if evidence > 0:
-            return score_hits(c, [], pm)
+            return score_hits(c, [], pm, ctx)
         reasons.append(f"evidence {evidence:g} <= 0: score 0")
         known = shared[id(pm)] = (evidence, tuple(reasons))
     evidence, tail = known
     if evidence > 0:
-        return score_hits(c, [], pm)
+        return score_hits(c, [], pm, ctx)
     cand = c.candidate
     es = ExpertScore(
         str(cand.name), str(cand.version), 0.0, (), (), (), (), c.notes + tail, pm, evidence
@@ -263,12 +301,15 @@ def _lone_everyday_word(
     """The word of the only positive hit when it may be meant in its everyday sense: one
     word is all that hit this expert (as keyword and capability alike), and the profile
     recognises nothing else in the prompt ("rust" alone does not make a prompt Rust)."""
-    forms = {_word_of(spec, form) for spec, form in hits if spec.kind != EXCLUDE}
+    positive = [(spec, form) for spec, form in hits if spec.kind != EXCLUDE]
+    forms = {_task_or_word(spec, form) for spec, form in positive}
     if len(forms) != 1:
         return None
-    (form,) = forms
+    form = _word_of(*positive[0])
     if len(form) != 1 or not has_everyday_sense(form[0], material=material):
         return None
+    if form[0] in _UNBACKED_TASK_WORDS:
+        return form[0]  # with no material handed over, nothing the profile knows makes it a task
     stem = (*prompt_terms(form[0]), form[0])[0]  # the profile's spelling of the word
     if pm is not None and pm.similarity_without(stem, _GRAMMAR_WORDS) > EVERYDAY_BACKING:
         return None
@@ -277,8 +318,19 @@ def _lone_everyday_word(
 
 def _word_of(spec: Spec, form: tuple[str, ...]) -> tuple[str, ...]:
     """The words a hit stands for: a misspelling stands for the name ("Pyhton" in "Monty
-    Pyhton" keeps the everyday sense of "python")."""
-    return (spec.display.strip().lower(),) if spec.via == "typo" else form
+    Pyhton" keeps the everyday sense of "python"); a labelling request for its verb."""
+    if spec.via == "typo":
+        return (spec.display.strip().lower(),)
+    return form[:1] if spec.via == "request" else form
+
+
+def _task_or_word(spec: Spec, form: tuple[str, ...]) -> tuple[str, ...]:
+    """Task words for one keyword are one word ("declarative or imperative" names the
+    sentence type once): what makes a hit lone."""
+    word = _word_of(spec, form)
+    if len(word) == 1 and spec.via.startswith("synonym") and word[0] in EVERYDAY_TASK_WORDS:
+        return ("synonym of", spec.display)
+    return word
 
 
 def _profile_evidence(pm: ProfileMatch | None, reasons: list[str]) -> float:

@@ -317,3 +317,25 @@ def artifact_marker(prompt: Tokens, raw: str) -> str | None:
     if "\n" in raw.strip():
         return "a line break"
     return None
+
+
+# Words a question opens with, once leading fillers are skipped ("which colour goes with ...").
+_QUESTION_WORDS = frozenset(
+    [
+        *("what", "what's", "which", "who", "whom", "whose", "where", "when", "why", "how"),
+        *("should", "would", "could", "can", "do", "does", "did", "is", "are", "will"),
+    ]
+)
+
+
+def is_question(prompt: Tokens) -> bool:
+    """Whether the prompt asks a question: it ends with "?" (before closing quotes) or opens
+    with a question word ("what colour shoes go with jeans")."""
+    words = prompt.words
+    end = len(words)
+    while end > 0 and words[end - 1] in ('"', "'", ")", "”"):
+        end -= 1
+    if end > 0 and words[end - 1] == "?":
+        return True
+    i = _skip_fillers(words)
+    return i < len(words) and words[i] in _QUESTION_WORDS

@@ -1,0 +1,129 @@
+"""Languages a prompt names that may have no installed expert (docs/routing.md, "A language
+no installed expert writes", "Translation requests").
+
+- **Programming languages**: "Write a Java method that ..." names Java. An expert that writes
+  another language (Rust, Python) is not asked merely because the request uses generic
+  coding words its training prompts share ("string", "check whether"): the base answers.
+- **Natural languages**: "Translate this sentence into French" names French; with a verb of
+  translation, it makes the prompt a translation request (requests.py).
+
+Plain Python, no I/O: part of ``hxpm route``'s fast path.
+"""
+
+from __future__ import annotations
+
+from hxpm.routing.aliases import ALIASES, has_everyday_sense
+from hxpm.routing.text import Tokens, is_word, matches_at, tokenize
+
+# Programming languages users name, with the other names they type for them. The router's
+# own alias table adds its names (js, golang, csharp, ...).
+_PROGRAMMING: dict[str, tuple[str, ...]] = {
+    "java": (),
+    "javascript": (),
+    "typescript": (),
+    "go": (),
+    "c": (),
+    "c++": (),
+    "c#": (),
+    "kotlin": (),
+    "php": (),
+    "ruby": (),
+    "swift": (),
+    "scala": (),
+    "haskell": (),
+    "perl": (),
+    "lua": (),
+    "dart": (),
+    "elixir": (),
+    "erlang": (),
+    "clojure": (),
+    "ocaml": (),
+    "f#": ("fsharp",),
+    "fortran": (),
+    "cobol": (),
+    "julia": (),
+    "zig": (),
+    "groovy": (),
+    "objective-c": ("objc",),
+    "visual basic": ("vba", "vb.net"),
+    "matlab": (),
+    "python": (),
+    "rust": (),
+    "sql": (),
+    "bash": (),
+}
+# Names that are everyday words too ("a cup of java", "go home", "plan c", besides those of
+# aliases.EVERYDAY_SENSES): they name the language only in a prompt that shows code or data
+# (shapes.code_marker), as "python" does.
+_EVERYDAY_NAMES = frozenset(["c", "dart", "julia", "groovy", "perl", "elixir"])
+# A word after the name makes any of them a language ("a C program", "a Go function", "Go's
+# channels"); in a prompt with code, "in"/"using" before it does too ("in C"). The shortest
+# need one of the two: "a function to go through a list" names no language.
+_BARE_NAMES = frozenset(["go", "c"])
+_NAME_BEFORE = frozenset(
+    [
+        *("function", "functions", "method", "methods", "program", "programs", "code"),
+        *("script", "snippet", "struct", "structs", "class", "classes", "module", "package"),
+        *("library", "compiler", "implementation", "version", "equivalent", "developer"),
+        *("programmer", "routine", "file", "files", "source", "project", "app", "'"),
+    ]
+)
+_NAME_AFTER = frozenset(["in", "using", "into", "idiomatic", "pure", "modern"])
+
+
+def _programming_index() -> dict[str, list[tuple[str, str, Tokens]]]:
+    index: dict[str, list[tuple[str, str, Tokens]]] = {}
+    for name, others in _PROGRAMMING.items():
+        for spelling in dict.fromkeys((name, *others, *ALIASES.get(name, ()))):
+            tokens = tokenize(spelling)
+            index.setdefault(tokens.words[0], []).append((name, spelling, tokens))
+    return index
+
+
+_INDEX = _programming_index()
+
+
+def programming_languages(tokens: Tokens, code: bool) -> dict[str, str]:
+    """Language -> the word that names it ("java": "java"), for every programming language
+    the prompt names; an everyday name only when ``code`` (the prompt shows code or data)."""
+    found: dict[str, str] = {}
+    words = tokens.words
+    for i, tok in enumerate(words):
+        for name, spelling, form in _INDEX.get(tok, ()):
+            if name in found or not matches_at(tokens, i, form.words, form.glued):
+                continue
+            if len(form.words) == 1 and _not_a_name(tokens, i, code):
+                continue
+            found[name] = spelling
+    return found
+
+
+def _not_a_name(tokens: Tokens, i: int, code: bool) -> bool:
+    word = tokens.words[i]
+    if word not in _EVERYDAY_NAMES and not has_everyday_sense(word):
+        return False
+    after = tokens.words[i + 1] if i + 1 < len(tokens.words) else ""
+    if after in _NAME_BEFORE:
+        return False  # "a C program", "a Go function": the next word makes it a language
+    if not code:
+        return True
+    before = tokens.words[i - 1] if i > 0 else ""
+    return word in _BARE_NAMES and before not in _NAME_AFTER
+
+
+# Natural languages a translation aims at or comes from.
+NATURAL_LANGUAGES = frozenset(
+    [
+        *("english", "french", "spanish", "german", "italian", "portuguese", "dutch"),
+        *("russian", "chinese", "mandarin", "cantonese", "japanese", "korean", "arabic"),
+        *("hindi", "urdu", "bengali", "turkish", "polish", "swedish", "norwegian", "danish"),
+        *("finnish", "greek", "hebrew", "latin", "czech", "hungarian", "romanian"),
+        *("ukrainian", "vietnamese", "thai", "indonesian", "malay", "swahili", "persian"),
+        *("farsi", "tagalog", "irish", "welsh", "catalan", "esperanto", "icelandic"),
+    ]
+)
+
+
+def natural_language(tokens: Tokens) -> str | None:
+    """The first natural language the prompt names ("french"), or None."""
+    return next((w for w in tokens.words if w in NATURAL_LANGUAGES and is_word(w)), None)
