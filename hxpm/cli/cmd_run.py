@@ -69,24 +69,11 @@ def route(
         _route_eval(eval_file, base, as_json)
         return
     assert prompt is not None
+    from hxpm.cli.render_route import render_routed
     from hxpm.services.routing import route_prompt
 
-    routed = route_prompt(Store.from_env(), prompt, base=base)
-    d = routed.decision
-    names = list(routed.expert_set.names) if routed.expert_set else []
-    if as_json:
-        emit_json("route", {"decision": d.to_dict(), "experts": names})
-        return
-    target = " + ".join(names) if names else "the bare base model"
-    if not explain:
-        # One plain line: loading rich to print it would cost more than routing did.
-        sys.stdout.write(inert(f"{target} — {d.reason}") + "\n")
-        return
-    say(f"[bold]{escape(target)}[/] — {escape(d.reason)}")
-    table(
-        ["expert", "score", "evidence"],
-        [(s.name, f"{s.score:.3f}", "; ".join(s.reasons)) for s in d.scores],
-        empty="no experts installed for this base",
+    render_routed(
+        route_prompt(Store.from_env(), prompt, base=base), as_json=as_json, explain=explain
     )
 
 

@@ -80,6 +80,22 @@ class Builder:
     index: dict[str, list[tuple[int, tuple[str, ...], tuple[bool, ...]]]] = field(
         default_factory=dict
     )
+    # (candidate, words) -> its first spec id, and its first keyword's; each candidate's
+    # words: lookups that scanning every expert's specs made quadratic in the experts.
+    first_spec: dict[tuple[int, tuple[str, ...]], int] = field(default_factory=dict)
+    first_keyword: dict[tuple[int, tuple[str, ...]], int] = field(default_factory=dict)
+    words_of: dict[int, set[tuple[str, ...]]] = field(default_factory=dict)
+
+    def append(self, spec: Spec) -> int:
+        """Add ``spec`` without indexing its forms (the router finds it another way)."""
+        sid = len(self.specs)
+        self.specs.append(spec)
+        key = (spec.cand, spec.tokens.words)
+        self.first_spec.setdefault(key, sid)
+        if spec.kind == KEYWORD:
+            self.first_keyword.setdefault(key, sid)
+        self.words_of.setdefault(spec.cand, set()).add(spec.tokens.words)
+        return sid
 
     def add(
         self,
@@ -89,8 +105,7 @@ class Builder:
     ) -> None:
         """Index every form of ``tokens`` not in ``seen``; with "table" and "tables" both
         listed, the prompt word "tables" must count once, not twice."""
-        sid = len(self.specs)
-        self.specs.append(spec)
+        sid = self.append(spec)
         own = [(form, tokens.glued) for form in keyword_forms(tokens)]
         self._index_forms(sid, own if seen is not None else [*own, *variant_forms(tokens)], seen)
 
@@ -229,7 +244,7 @@ def _compile_aliases(
 ) -> None:
     """Aliases, task synonyms, word forms and language shapes of each one-word keyword. An
     alias the manifest excludes, or already lists as a keyword, adds nothing."""
-    own = {s.tokens.words for s in builder.specs if s.cand == i}
+    own = set(builder.words_of.get(i, ()))
     shaped: set[str] = set()
     for kw in keywords:
         tokens = tokenize(kw)
@@ -238,10 +253,7 @@ def _compile_aliases(
         if len(tokens.words) != 1 or _unusable(tokens):
             continue
         name = tokens.words[0]
-        sid = next(
-            (k for k, s in enumerate(builder.specs) if s.cand == i and s.tokens.words == (name,)),
-            None,
-        )
+        sid = builder.first_spec.get((i, (name,)))
         if sid is None:
             continue  # a second spelling of a keyword already compiled
         if name in tech or aliases_of(name):
@@ -264,8 +276,9 @@ def _compile_aliases(
         labelled = any(builder.specs[r].cand == i for r in builder.requests)
         if name in CLASSIFICATION_WORDS and not labelled:
             # Not indexed by tokens: the router hits it when a labelling request is found.
-            builder.requests.append(len(builder.specs))
-            builder.specs.append(Spec(i, KEYWORD, kw, weight, 1, _NO_TOKENS, via="request"))
+            builder.requests.append(
+                builder.append(Spec(i, KEYWORD, kw, weight, 1, _NO_TOKENS, via="request"))
+            )
 
 
 _NO_TOKENS = Tokens(("",), (False,))
@@ -281,14 +294,7 @@ def _compile_phrase_synonyms(
 ) -> None:
     """ "sentence type" is also hit by "declarative", "statement or a question"
     (aliases.TASK_SYNONYMS), as a one-word keyword is by its synonyms."""
-    sid = next(
-        (
-            k
-            for k, s in enumerate(builder.specs)
-            if s.cand == i and s.kind == KEYWORD and s.tokens.words == tokens.words
-        ),
-        None,
-    )
+    sid = builder.first_keyword.get((i, tokens.words))
     if sid is None:
         return
     for synonym in synonyms_of(" ".join(tokens.words)):
@@ -306,8 +312,7 @@ def _compile_typo(i: int, kw: str, name: str, weight: float, builder: Builder) -
     before = len(builder.typos.names.get(name, ()))
     builder.typos.add(name, len(builder.specs))
     if len(builder.typos.names.get(name, ())) > before:
-        spec = Spec(i, KEYWORD, kw, weight, 1, Tokens(("",), (False,)), via="typo")
-        builder.specs.append(spec)
+        builder.append(Spec(i, KEYWORD, kw, weight, 1, Tokens(("",), (False,)), via="typo"))
 
 
 def _compile_shapes(
@@ -322,8 +327,7 @@ def _compile_shapes(
         shaped.add(lang)
         # Not indexed by tokens: the router hits it when shapes.language_shapes finds lang.
         spec = Spec(i, KEYWORD, kw, weight, 1, Tokens(("",), (False,)), via="shape")
-        builder.shapes.setdefault(lang, []).append(len(builder.specs))
-        builder.specs.append(spec)
+        builder.shapes.setdefault(lang, []).append(builder.append(spec))
 
 
 def _unusable(tokens: Tokens) -> str | None:
