@@ -237,16 +237,21 @@ class BatchDecoder:
         self._keep([s for s in self._slots if s is not slot])
 
     def _sample(
-        self, slot: Slot, logits: torch.Tensor, masked: torch.Tensor | HxpmError | None = None
+        self,
+        slot: Slot,
+        logits: torch.Tensor,
+        masked: torch.Tensor | HxpmError | int | None = None,
     ) -> None:
         """Sample the row's next token (from ``masked`` when the step masked the grammar rows
-        together); a row whose grammar fails ends alone, with its error (the other rows of
-        the batch go on)."""
+        together, or ``masked`` itself when it is the token already chosen); a row whose
+        grammar fails ends alone, with its error (the other rows of the batch go on)."""
         sampler = slot.sampler
         try:
             if isinstance(masked, HxpmError):
                 raise masked
-            if masked is not None and isinstance(sampler, GrammarSampler):
+            if isinstance(masked, int) and isinstance(sampler, GrammarSampler):
+                token = sampler.take(masked)
+            elif isinstance(masked, torch.Tensor) and isinstance(sampler, GrammarSampler):
                 token = sampler.pick_masked(masked)
             else:
                 token = sampler(logits)
@@ -256,16 +261,29 @@ class BatchDecoder:
             return
         self._accept(slot, token)
 
-    def _grammar_masked(self, logits: torch.Tensor) -> dict[int, torch.Tensor | HxpmError]:
+    def _grammar_masked(self, logits: torch.Tensor) -> dict[int, torch.Tensor | HxpmError | int]:
         """Row -> its logits masked by its grammar (all grammar rows in one batched call), or
-        the error that ends that row; rows without a grammar are absent."""
+        the error that ends that row; rows without a grammar are absent.
+
+        A greedy row whose top token the grammar allows gets that token instead, with no mask
+        computed: the masked logits' top token would be that same one (the mask keeps the
+        allowed logits as they are), and checking one token costs far less than a mask over
+        the vocabulary."""
+        out: dict[int, torch.Tensor | HxpmError | int] = {}
         rows = [i for i, s in enumerate(self._slots) if isinstance(s.sampler, GrammarSampler)]
+        greedy = [i for i in rows if self._slots[i].sampler.greedy]
+        if greedy:
+            top = logits[greedy].argmax(dim=-1).tolist()
+            for i, token in zip(greedy, top, strict=True):
+                sampler = self._slots[i].sampler
+                if isinstance(sampler, GrammarSampler) and sampler.matcher.allows(int(token)):
+                    out[i] = int(token)
+            rows = [i for i in rows if i not in out]
         if len(rows) < 2:  # one row: the sampler masks it itself, no batch to share
-            return {}
+            return out
         samplers = [self._slots[i].sampler for i in rows]
         matchers = [s.matcher for s in samplers if isinstance(s, GrammarSampler)]
         masked, alive = mask_rows(matchers, logits[rows])
-        out: dict[int, torch.Tensor | HxpmError] = {}
         for k, (i, matcher) in enumerate(zip(rows, matchers, strict=True)):
             try:
                 matcher.check()

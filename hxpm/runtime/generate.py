@@ -58,6 +58,11 @@ class Sampler:
             self._generator = torch.Generator(device=device)
             self._generator.manual_seed(seed)
 
+    @property
+    def greedy(self) -> bool:
+        """Whether the pick is the top logit (temperature 0)."""
+        return self._generator is None
+
     def __call__(self, logits: torch.Tensor) -> int:
         """Pick the next token from the last position's logits (shape [vocab])."""
         if self._generator is None:

@@ -40,7 +40,10 @@ class GrammarSampler(Sampler):
 
     def pick_masked(self, masked: torch.Tensor) -> int:
         """Sample from logits the grammar has already masked (``grammar.mask_rows``)."""
-        token = super().__call__(masked)
+        return self.take(super().__call__(masked))
+
+    def take(self, token: int) -> int:
+        """Advance the grammar past ``token``, one it allows (an end token leaves it as is)."""
         if token not in self._eos:
             self._matcher.consume(token)
         return token

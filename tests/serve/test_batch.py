@@ -173,3 +173,48 @@ def test_grammar_rows_masked_together_match_single_decoding(session):
         # decode() stops when the grammar is complete; the batch row stops at the EOS that
         # is then the only token left: the same tokens and text.
         assert tuple(slot.new_ids) == alone.token_ids and slot.text == alone.text
+
+
+def test_greedy_grammar_rows_skip_the_mask_when_the_top_token_is_allowed(session, monkeypatch):
+    """With the trained SQL expert the top token is usually grammatical: the row takes it
+    after a one-token check, with no mask computed, and still decodes exactly as alone (where
+    every step masks)."""
+    from pathlib import Path
+
+    from hxpm.runtime import batch as batch_module
+    from hxpm.runtime import grammar as grammar_module
+    from hxpm.runtime.batch import BatchDecoder
+    from hxpm.runtime.grammar import GrammarSpec
+    from hxpm.runtime.refs import AdapterRef, GenerationConfig
+
+    root = Path(__file__).resolve().parents[2]
+    sql = root / "experts" / "expert-sql"
+    session.use([AdapterRef("expert-sql", "0.1.0", sql, 5)])  # merged: the expert answers
+    try:
+        spec = GrammarSpec.gbnf((sql / "grammar.gbnf").read_text(), "expert-sql grammar")
+        config = GenerationConfig(max_new_tokens=20, grammar=spec)
+        prompts = ["count the rows in users", "list all orders", "names of all products"]
+        calls = {"allowed": 0, "masked rows": 0}
+        allows, mask_rows = grammar_module.GrammarMatcher.allows, batch_module.mask_rows
+
+        def counting_allows(self, token):
+            ok = allows(self, token)
+            calls["allowed"] += ok
+            return ok
+
+        def counting_mask_rows(matchers, logits):
+            calls["masked rows"] += len(matchers)
+            return mask_rows(matchers, logits)
+
+        monkeypatch.setattr(grammar_module.GrammarMatcher, "allows", counting_allows)
+        monkeypatch.setattr(batch_module, "mask_rows", counting_mask_rows)
+        decoder = BatchDecoder(session.model, session.tokenizer, torch.device("cpu"))
+        slots = [decoder.add(session.tokenizer(p)["input_ids"], config) for p in prompts]
+        while decoder.slots:
+            decoder.step()
+        assert calls["allowed"] > calls["masked rows"], calls  # the check did most of the work
+        for prompt, slot in zip(prompts, slots, strict=True):
+            alone = _alone(session, prompt, config)
+            assert tuple(slot.new_ids) == alone.token_ids and slot.text == alone.text
+    finally:
+        session.use([])
