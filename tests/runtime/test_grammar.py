@@ -176,3 +176,29 @@ def test_run_with_a_real_grammar_from_the_command_line(cli, tiny_session, tmp_pa
     bad.write_text('root ::= "a" (\n', encoding="utf-8")
     r = cli("run", "--prompt", "x", "--expert", "", "--grammar", bad, "--device", "cpu")
     assert r.code == 1 and "line" in r.err
+
+
+def test_answers_of_one_grammar_start_from_copies_that_never_share_state():
+    """The second matcher of a grammar is a copy of a pristine one (a server starts one per
+    request); advancing one answer must not move another, old or new."""
+    from transformers import AutoTokenizer
+
+    from hxpm.runtime.grammar import GrammarMatcher
+
+    tokenizer = AutoTokenizer.from_pretrained(TINY)
+    spec = corpus("expert-sql")
+    eos = frozenset({258})
+    first = GrammarMatcher(spec, tokenizer, eos, len(tokenizer))
+    select = tokenizer("SELECT", add_special_tokens=False)["input_ids"]
+    for token in select:
+        first.consume(token)
+    second = GrammarMatcher(spec, tokenizer, eos, len(tokenizer))
+    assert second.allows(select[0]) and not second.accepting
+    for token in tokenizer(" * FROM t", add_special_tokens=False)["input_ids"]:
+        first.consume(token)
+    assert first.accepting  # a whole query...
+    assert not second.accepting and second.allows(select[0])  # ...in the first answer only
+    for token in tokenizer("SELECT a FROM b", add_special_tokens=False)["input_ids"]:
+        second.consume(token)
+    third = GrammarMatcher(spec, tokenizer, eos, len(tokenizer))
+    assert second.accepting and not third.accepting and third.allows(select[0])
