@@ -51,7 +51,8 @@ from .refs import AdapterRef
 RowKey = Hashable  # identifies one prepared set; None in a row means the bare base
 _RECENT_BINDINGS = 4
 # Up to this total rank per layer the sets of a batch sit side by side (module docstring):
-# 3 sets of rank 8 on the tiny base were 0.86x the bare step side by side, 0.82x gathered.
+# 16 rows over 3 sets of rank 8 on the tiny base: 0.84x the bare step side by side, 0.80x
+# gathered (30 interleaved rounds, docs/performance.md).
 SIDE_BY_SIDE_RANK = 64
 
 
