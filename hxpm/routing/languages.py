@@ -103,6 +103,8 @@ def _not_a_name(tokens: Tokens, i: int, code: bool) -> bool:
     if word not in _EVERYDAY_NAMES and not has_everyday_sense(word):
         return False
     after = tokens.words[i + 1] if i + 1 < len(tokens.words) else ""
+    if i == 0 and after == ":":
+        return False  # "Go: how do I read a file?": a heading names the language
     if after in _NAME_BEFORE:
         return False  # "a C program", "a Go function": the next word makes it a language
     if not code:

@@ -27,7 +27,11 @@ from hxpm.routing.variants import singular_of
 # Verbs that ask for an edit of a text on their own ("proofread this"), and verbs that do so
 # with an editing object ("fix the spelling", "correct the grammar", "improve the wording").
 _EDIT_ALONE = frozenset(
-    ["proofread", "spellcheck", "rephrase", "reword", "paraphrase", "rewrite", "copyedit"]
+    [
+        *("proofread", "spellcheck", "rephrase", "reword", "paraphrase", "rewrite", "copyedit"),
+        # a summary is a new text made from the given one: the text is the object here too
+        *("summarise", "summarize", "summarising", "summarizing", "simplify"),
+    ]
 )
 _EDIT_VERBS = frozenset(["fix", "correct", "edit", "improve", "polish", "check", "tidy", "clean"])
 _EDIT_OBJECTS = frozenset(

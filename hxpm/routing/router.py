@@ -34,6 +34,7 @@ from hxpm.routing.decision import (
     RouteCandidate,
     RouteDecision,
 )
+from hxpm.routing.intent import DATA_FORMATS, about_request, format_is_output, output_formats
 from hxpm.routing.languages import programming_languages
 from hxpm.routing.profile_index import ProfileIndex, ProfileMatch
 from hxpm.routing.requests import (
@@ -130,9 +131,15 @@ class Router:
             writing_request(tokens),
             conversion_request(tokens),
             material_marker(tokens, prompt) is not None,
-            {**programming_languages(tokens, code), **self._named_languages(hits, code)},
+            {
+                **programming_languages(tokens, code),
+                **self._named_languages(hits, code),
+                **output_formats(tokens),
+            },
             translation_request(tokens),
             is_question(tokens),
+            about_request(tokens, bool(shapes), is_question(tokens)),
+            frozenset(f for f in DATA_FORMATS if format_is_output(tokens, f)),
         )
         ranked = self._rank(hits, profiles, ctx)
         return decide(prompt, tokens, ranked, self.min_score)

@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from hxpm.routing.aliases import EVERYDAY_TASK_WORDS, has_everyday_sense
 from hxpm.routing.compiled import CAPABILITY, EXCLUDE, KEYWORD, Compiled, Spec
 from hxpm.routing.decision import ExpertScore
+from hxpm.routing.intent import DATA_FORMATS, About
 from hxpm.routing.profile import prompt_terms
 from hxpm.routing.profile_index import ProfileMatch
 from hxpm.routing.requests import TEXT_WORDS, Conversion
@@ -94,6 +95,8 @@ class Context:
     languages: dict[str, str] = field(default_factory=dict)
     translation: str | None = None  # requests.translation_request: "translate ... french"
     question: bool = False  # text.is_question: "what colour shoes go with ...?"
+    about: About | None = None  # intent.about_request: "how much does Neo4j cost?"
+    outputs: frozenset[str] = frozenset()  # formats the answer is asked in ("as JSON")
 
 
 def score_hits(
@@ -245,7 +248,11 @@ def _not_its_task(
 ) -> str | None:
     """What the prompt asks for instead, when this expert's hits only name the text or
     format the request works on (docs/routing.md, "Editing, writing and conversion
-    requests"); None when they are its topic or the expert claims that task."""
+    requests", "About, not for"); None when they are its topic or the expert claims that
+    task."""
+    about = ctx.about
+    if about is not None and (about.only is None or about.only in c.covers):
+        return f"a prompt about the technology, not for its output: {about.reason}"
     if ctx.editing and not c.edits and _text_words_only(hits):
         return f"the text of an editing request ({ctx.editing!r})"
     if ctx.writing and not c.writes and _text_words_only(hits):
@@ -255,12 +262,22 @@ def _not_its_task(
     if c.languages and ctx.languages and not c.covers & ctx.languages.keys():
         lang, word = next(iter(ctx.languages.items()))
         return f"data of a request in another language ({lang!r}, named by {word!r})"
+    if not c.languages and ctx.languages and _input_format_only(hits, ctx.outputs):
+        lang, word = next(iter(ctx.languages.items()))
+        return f"the input format of a request in another language ({lang!r}, named by {word!r})"
     conv = ctx.conversion
     if conv is not None:
         forms = [form for spec, form in hits if spec.kind != EXCLUDE]
         if forms and all(f[0] in conv.source for f in forms):
             return f"the input of {conv.describe()}"
     return None
+
+
+def _input_format_only(hits: list[tuple[Spec, tuple[str, ...]]], outputs: frozenset[str]) -> bool:
+    """Every positive hit is a data format's name the answer is not asked in ("read a JSON
+    file" in Go is Go code, "print it as JSON" is JSON)."""
+    forms = [form for spec, form in hits if spec.kind != EXCLUDE]
+    return bool(forms) and all(f[0] in DATA_FORMATS and f[0] not in outputs for f in forms)
 
 
 def _text_words_only(hits: list[tuple[Spec, tuple[str, ...]]]) -> bool:

@@ -70,14 +70,15 @@ def test_later_hand_written_sets(cli, demo) -> None:
 
 @pytest.mark.parametrize(
     ("path", "correct", "generic_routed"),
-    [(BLIND, 90, 0), (BLIND2, 90, 0), (BLIND3, 78, 8)],
+    [(BLIND, 90, 0), (BLIND2, 90, 0), (BLIND3, 85, 1)],
     ids=["blind", "blind2", "blind3"],
 )
 def test_blind_sets(cli, demo, path, correct, generic_routed) -> None:
     """Written blind by people who had not seen the router, each run once before anything
     was tuned on it: 80, 83 and 78 of 90 then (the honest unseen figures, docs/routing.md).
     blind and blind2's misses led to general rules (90 of 90 now: development scores);
-    blind3 is untuned, its first run a floor (the open part of issue 14)."""
+    blind3's misses led to the "about, not for" rules (85 of 90 now, a development score;
+    its first run was 78 with 8 general prompts routed)."""
     r = cli("route", "--eval", path, "--json")
     assert r.code == 0, r.err
     doc = r.json()

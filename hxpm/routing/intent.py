@@ -1,0 +1,141 @@
+"""Questions *about* a technology versus requests *for* an expert's output (docs/routing.md,
+"About, not for").
+
+An expert trained to emit queries, functions or JSON objects answers every prompt with one.
+A prompt that asks about the technology (its price, a choice between languages, a design in
+prose) or that refuses the expert's output outright ("no SQL", "don't rewrite it") wants
+prose, which the bare base writes better. Plain Python over the prompt's tokens.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from hxpm.routing.text import CODE_SYMBOLS, Tokens
+
+# Words that ask what a technology costs, not for something written in it.
+# "price" and "cost" alone are columns too ("sort the rows by price"): only "how much ...
+# cost" asks what the technology costs.
+_PRICE_WORDS = frozenset(["pricing", "licence", "license", "licensing", "subscription"])
+_PRICE_PHRASES = (("how", "much", "does"), ("how", "much", "do"))
+_COST = frozenset(["cost", "costs"])
+# Words that weigh one option against another, or ask for advice on learning one.
+_CHOICE_WORDS = frozenset(["better", "worse", "versus", "vs", "recommend", "worth"])
+_CHOICE_PHRASES = (("should", "i", "learn"), ("should", "i", "choose"))
+# Nouns of an expert's kind of output: "no SQL", "without code", "not a query".
+_OUTPUT_NOUNS = frozenset(
+    [
+        *("sql", "cypher", "code", "query", "queries", "json", "python", "rust", "script"),
+        *("function", "functions", "snippet", "statement", "statements", "program"),
+    ]
+)
+# Output nouns that name one language or format: refusing one leaves the others' experts.
+_NAMED_OUTPUTS = frozenset(["sql", "cypher", "json", "python", "rust"])
+_NEGATIONS = frozenset(["no", "without", "not"])
+# Verbs of the output itself: "don't rewrite it", "do not write code".
+_OUTPUT_VERBS = frozenset(["write", "rewrite", "change", "fix", "generate", "produce"])
+_DONT = (("don", "'", "t"), ("don", "’", "t"), ("dont",), ("do", "not"), ("never",))
+# ...of the whole thing: "don't rewrite it" refuses the output, "don't change its signature"
+# is a constraint on an edit.
+_WHOLE = frozenset(["it", "this", "them", "anything", "", ".", ",", "!"])
+# Ways to ask for prose instead of an artifact.
+_PROSE_PHRASES = (
+    ("in", "prose"),
+    ("in", "plain", "words"),
+    ("just", "describe"),
+    ("only", "describe"),
+    ("style", "only"),
+)
+# Verbs that ask for an artifact: with one of them (and no refusal) a price or choice word is
+# part of the task ("write a query for the price of each order").
+_ARTIFACT_VERBS = frozenset(
+    ["write", "generate", "create", "give", "show", "build", "make", "return", "list", "get"]
+)
+
+
+def _at(words: tuple[str, ...], i: int, phrase: tuple[str, ...]) -> bool:
+    return words[i : i + len(phrase)] == phrase
+
+
+@dataclass(frozen=True, slots=True)
+class About:
+    """The prompt asks about a technology: why, and the one output it refuses by name
+    ("no SQL" refuses only what a SQL expert writes; None: every expert's output)."""
+
+    reason: str
+    only: str | None = None
+
+
+def refused_output(tokens: Tokens) -> About | None:
+    """An explicit refusal of an expert's output ("no SQL", "don't rewrite it", "in prose"),
+    as the prompt words it, or None."""
+    words = tokens.words
+    for i, tok in enumerate(words):
+        if tok in _NEGATIONS and i + 1 < len(words):
+            nxt = words[i + 1]
+            nxt = words[i + 2] if nxt in ("a", "an", "any") and i + 2 < len(words) else nxt
+            if nxt in _OUTPUT_NOUNS:
+                only = nxt if nxt in _NAMED_OUTPUTS else None
+                return About(f"it refuses the output ({tok + ' ' + nxt!r})", only)
+        for dont in _DONT:
+            end = i + len(dont)
+            if _at(words, i, dont) and end < len(words) and words[end] in _OUTPUT_VERBS:
+                after = words[end + 1] if end + 1 < len(words) else ""
+                if after in _WHOLE:
+                    said = " ".join((*dont, words[end], after)).strip()
+                    return About(f"it refuses the output ({said!r})")
+        for phrase in _PROSE_PHRASES:
+            if _at(words, i, phrase):
+                return About(f"it asks for prose ({' '.join(phrase)!r})")
+    return None
+
+
+def about_request(tokens: Tokens, code: bool, question: bool) -> About | None:
+    """Why the prompt asks *about* a technology rather than for an expert's output, or None:
+    a refusal of the output (always), or, in a question that shows no code or data and asks
+    for no artifact, a word of price or of choice/advice."""
+    refused = refused_output(tokens)
+    if refused is not None:
+        return refused
+    words = tokens.words
+    # Code shown (not a technology's name: "is JSON or YAML better?" names two) or an
+    # artifact asked for makes the price or choice word part of the task.
+    if code or any(w in _ARTIFACT_VERBS or w in CODE_SYMBOLS for w in words):
+        return None
+    if not question:
+        return None
+    for i, tok in enumerate(words):
+        if (
+            tok in _PRICE_WORDS
+            or _at(words, i, ("free", "tier"))
+            or (any(_at(words, i, p) for p in _PRICE_PHRASES) and _COST & set(words[i:]))
+        ):
+            said = tok if tok in _PRICE_WORDS else " ".join(words[i : i + 2]) + " ... cost"
+            return About(f"it asks about a price ({said!r})")
+        if tok in _CHOICE_WORDS or any(_at(words, i, p) for p in _CHOICE_PHRASES):
+            return About(f"it asks for a choice or advice ({tok!r})")
+    return None
+
+
+# Data formats a prompt may ask its answer in, or hand over as input.
+DATA_FORMATS = frozenset(
+    ["json", "csv", "tsv", "yaml", "yml", "xml", "toml", "html", "markdown", "xlsx", "excel"]
+)
+# Formats no demo language expert writes: "as CSV" names the answer's language.
+_OUTPUT_ONLY = DATA_FORMATS - {"json"}
+_INTO = frozenset(["as", "in", "into", "to"])
+
+
+def output_formats(tokens: Tokens) -> dict[str, str]:
+    """Format -> its word, for every data format the answer is asked in ("as CSV", "in YAML");
+    such a format names the answer's language as a language name does."""
+    words = tokens.words
+    return {
+        w: w for i, w in enumerate(words) if w in _OUTPUT_ONLY and i > 0 and words[i - 1] in _INTO
+    }
+
+
+def format_is_output(tokens: Tokens, fmt: str) -> bool:
+    """Whether ``fmt`` is what the answer is asked in ("as JSON", "to json", "into JSON")."""
+    words = tokens.words
+    return any(w == fmt and i > 0 and words[i - 1] in _INTO for i, w in enumerate(words))
