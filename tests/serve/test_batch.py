@@ -21,6 +21,20 @@ def _alone(session, prompt, config):
     return decode(session.model, session.tokenizer, ids, config, device=torch.device("cpu"))
 
 
+def _decoded_together(session, prompts, configs):
+    """Each prompt added to one batch (prefilled one by one), decoded until all have ended."""
+    from hxpm.runtime.batch import BatchDecoder
+
+    decoder = BatchDecoder(session.model, session.tokenizer, torch.device("cpu"))
+    slots = [
+        decoder.add(session.tokenizer(p)["input_ids"], c)
+        for p, c in zip(prompts, configs, strict=True)
+    ]
+    while decoder.slots:
+        decoder.step()
+    return slots
+
+
 def test_requests_joining_between_steps_match_single_decoding(session):
     from hxpm.runtime.batch import BatchDecoder, batchable
     from hxpm.runtime.refs import GenerationConfig
@@ -47,20 +61,14 @@ def test_requests_joining_between_steps_match_single_decoding(session):
 
 
 def test_seeded_sampling_and_stop_strings_match_single_decoding(session):
-    from hxpm.runtime.batch import BatchDecoder
     from hxpm.runtime.refs import GenerationConfig
 
     configs = [
         GenerationConfig(max_new_tokens=30, temperature=0.9, top_p=0.9, seed=s) for s in (1, 2, 3)
     ]
-    decoder = BatchDecoder(session.model, session.tokenizer, torch.device("cpu"))
-    slots = [
-        decoder.add(session.tokenizer(p)["input_ids"], c)
-        for p, c in zip(PROMPTS, configs, strict=False)
-    ]
-    while decoder.slots:
-        decoder.step()
-    for prompt, config, slot in zip(PROMPTS, configs, slots, strict=False):
+    prompts = PROMPTS[: len(configs)]
+    slots = _decoded_together(session, prompts, configs)
+    for prompt, config, slot in zip(prompts, configs, slots, strict=True):
         assert slot.text == _alone(session, prompt, config).text
 
 
@@ -143,7 +151,6 @@ def test_grammar_rows_masked_together_match_single_decoding(session):
     each gets exactly what it gets alone, greedy and seeded, beside an unconstrained row."""
     from pathlib import Path
 
-    from hxpm.runtime.batch import BatchDecoder
     from hxpm.runtime.grammar import GrammarSpec
     from hxpm.runtime.refs import GenerationConfig
 
@@ -161,13 +168,7 @@ def test_grammar_rows_masked_together_match_single_decoding(session):
         GenerationConfig(max_new_tokens=24, grammar=specs[2]),
         GenerationConfig(max_new_tokens=24),
     ]
-    decoder = BatchDecoder(session.model, session.tokenizer, torch.device("cpu"))
-    slots = [
-        decoder.add(session.tokenizer(p)["input_ids"], c)
-        for p, c in zip(PROMPTS, configs, strict=True)
-    ]
-    while decoder.slots:
-        decoder.step()
+    slots = _decoded_together(session, PROMPTS, configs)
     for prompt, config, slot in zip(PROMPTS, configs, slots, strict=True):
         alone = _alone(session, prompt, config)
         # decode() stops when the grammar is complete; the batch row stops at the EOS that
@@ -183,7 +184,6 @@ def test_greedy_grammar_rows_skip_the_mask_when_the_top_token_is_allowed(session
 
     from hxpm.runtime import batch as batch_module
     from hxpm.runtime import grammar as grammar_module
-    from hxpm.runtime.batch import BatchDecoder
     from hxpm.runtime.grammar import GrammarSpec
     from hxpm.runtime.refs import AdapterRef, GenerationConfig
 
@@ -208,10 +208,7 @@ def test_greedy_grammar_rows_skip_the_mask_when_the_top_token_is_allowed(session
 
         monkeypatch.setattr(grammar_module.GrammarMatcher, "allows", counting_allows)
         monkeypatch.setattr(batch_module, "mask_rows", counting_mask_rows)
-        decoder = BatchDecoder(session.model, session.tokenizer, torch.device("cpu"))
-        slots = [decoder.add(session.tokenizer(p)["input_ids"], config) for p in prompts]
-        while decoder.slots:
-            decoder.step()
+        slots = _decoded_together(session, prompts, [config] * len(prompts))
         assert calls["allowed"] > calls["masked rows"], calls  # the check did most of the work
         for prompt, slot in zip(prompts, slots, strict=True):
             alone = _alone(session, prompt, config)
