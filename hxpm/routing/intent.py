@@ -22,6 +22,23 @@ _COST = frozenset(["cost", "costs"])
 # Words that weigh one option against another, or ask for advice on learning one.
 _CHOICE_WORDS = frozenset(["better", "worse", "versus", "vs", "recommend", "worth"])
 _CHOICE_PHRASES = (("should", "i", "learn"), ("should", "i", "choose"))
+# Words that ask what a concept is or means, how two compare, or where it comes from.
+_CONCEPT_WORDS = frozenset(
+    [
+        *("difference", "differences", "differ", "differs", "acronym", "abbreviation"),
+        *("advantages", "disadvantages", "drawbacks", "pros", "history", "invented"),
+    ]
+)
+_CONCEPT_PHRASES = (("stand", "for"), ("stands", "for"), ("short", "for"))
+# A review asks for an opinion in prose ("review this Rust for style"), unless it also asks
+# for the thing rewritten ("review and fix my query").
+_REVIEW_WORDS = frozenset(["review", "critique", "critic", "feedback"])
+_REWORK_VERBS = frozenset(
+    [
+        *("fix", "rewrite", "refactor", "improve", "correct", "change", "convert", "optimise"),
+        *("optimize", "update", "modify", "edit", "translate", "port", "write", "generate"),
+    ]
+)
 # Nouns of an expert's kind of output: "no SQL", "without code", "not a query".
 _OUTPUT_NOUNS = frozenset(
     [
@@ -87,13 +104,22 @@ def refused_output(tokens: Tokens) -> About | None:
         for phrase in _PROSE_PHRASES:
             if _at(words, i, phrase):
                 return About(f"it asks for prose ({' '.join(phrase)!r})")
-    return None
+    return _review(words)
+
+
+def _review(words: tuple[str, ...]) -> About | None:
+    """A review in prose ("can you review this Rust for style and idioms?"), not a rewrite."""
+    said = next((w for w in words if w in _REVIEW_WORDS), None)
+    if said is None or any(w in _REWORK_VERBS for w in words):
+        return None
+    return About(f"it asks for a review in prose ({said!r})")
 
 
 def about_request(tokens: Tokens, code: bool, question: bool) -> About | None:
     """Why the prompt asks *about* a technology rather than for an expert's output, or None:
-    a refusal of the output (always), or, in a question that shows no code or data and asks
-    for no artifact, a word of price or of choice/advice."""
+    a refusal of the output or a review in prose (always), or, in a question that shows no
+    code or data and asks for no artifact, a word of price, of choice/advice or of a concept
+    (a difference, what an acronym stands for)."""
     refused = refused_output(tokens)
     if refused is not None:
         return refused
@@ -114,6 +140,8 @@ def about_request(tokens: Tokens, code: bool, question: bool) -> About | None:
             return About(f"it asks about a price ({said!r})")
         if tok in _CHOICE_WORDS or any(_at(words, i, p) for p in _CHOICE_PHRASES):
             return About(f"it asks for a choice or advice ({tok!r})")
+        if tok in _CONCEPT_WORDS or any(_at(words, i, p) for p in _CONCEPT_PHRASES):
+            return About(f"it asks about a concept ({tok!r})")
     return None
 
 
@@ -123,19 +151,42 @@ DATA_FORMATS = frozenset(
 )
 # Formats no demo language expert writes: "as CSV" names the answer's language.
 _OUTPUT_ONLY = DATA_FORMATS - {"json"}
-_INTO = frozenset(["as", "in", "into", "to"])
+INTO_WORDS = frozenset(["as", "in", "into", "to"])
 
 
 def output_formats(tokens: Tokens) -> dict[str, str]:
     """Format -> its word, for every data format the answer is asked in ("as CSV", "in YAML");
     such a format names the answer's language as a language name does."""
     words = tokens.words
-    return {
-        w: w for i, w in enumerate(words) if w in _OUTPUT_ONLY and i > 0 and words[i - 1] in _INTO
+    found = {
+        w: w
+        for i, w in enumerate(words)
+        if w in _OUTPUT_ONLY and i > 0 and words[i - 1] in INTO_WORDS
     }
+    # "return a JSON object with keys title and year": JSON is the answer, not a query's.
+    for i in range(len(words)):
+        if _json_value(words, i):
+            found.setdefault("json", f"a json {words[i + 1]}")
+    return found
+
+
+_JSON_VALUES = frozenset(["object", "objects", "array", "document", "record", "payload"])
+
+
+def _json_value(words: tuple[str, ...], i: int) -> bool:
+    """ "a JSON object", "an json array" at ``i``: a JSON value asked for by its kind."""
+    return (
+        words[i] == "json"
+        and 0 < i < len(words) - 1
+        and words[i + 1] in _JSON_VALUES
+        and words[i - 1] in ("a", "an")
+    )
 
 
 def format_is_output(tokens: Tokens, fmt: str) -> bool:
     """Whether ``fmt`` is what the answer is asked in ("as JSON", "to json", "into JSON")."""
     words = tokens.words
-    return any(w == fmt and i > 0 and words[i - 1] in _INTO for i, w in enumerate(words))
+    return any(
+        w == fmt and i > 0 and (words[i - 1] in INTO_WORDS or _json_value(words, i))
+        for i, w in enumerate(words)
+    )

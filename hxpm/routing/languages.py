@@ -98,6 +98,28 @@ def programming_languages(tokens: Tokens, code: bool) -> dict[str, str]:
     return found
 
 
+_TARGET_BEFORE = frozenset(["in", "into", "to"])
+
+
+def target_language(tokens: Tokens, named: dict[str, str]) -> str | None:
+    """The language the answer is asked in when the prompt names another one first: "the
+    equivalent of a Python list comprehension in JavaScript" asks for JavaScript; the
+    earlier language is what the request starts from."""
+    if len(named) < 2:
+        return None
+    words = tokens.words
+    heads = {lang: tokenize(word).words[:1] for lang, word in named.items()}
+    first: dict[str, int] = {}
+    for i, tok in enumerate(words):
+        for lang, head in heads.items():
+            if lang not in first and (tok,) == head:
+                first[lang] = i
+    for lang, i in sorted(first.items(), key=lambda kv: -kv[1]):
+        if i > 0 and words[i - 1] in _TARGET_BEFORE and any(j < i for j in first.values()):
+            return lang
+    return None
+
+
 def _not_a_name(tokens: Tokens, i: int, code: bool) -> bool:
     word = tokens.words[i]
     if word not in _EVERYDAY_NAMES and not has_everyday_sense(word):

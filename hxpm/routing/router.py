@@ -35,7 +35,7 @@ from hxpm.routing.decision import (
     RouteDecision,
 )
 from hxpm.routing.intent import DATA_FORMATS, about_request, format_is_output, output_formats
-from hxpm.routing.languages import programming_languages
+from hxpm.routing.languages import programming_languages, target_language
 from hxpm.routing.profile_index import ProfileIndex, ProfileMatch
 from hxpm.routing.requests import (
     code_request,
@@ -124,6 +124,11 @@ class Router:
         hits = self._hits(tokens)
         self._shape_hits(shapes, hits)
         self._request_hits(tokens, hits)
+        languages = {
+            **programming_languages(tokens, code),
+            **self._named_languages(hits, code),
+            **output_formats(tokens),
+        }
         ctx = Context(
             technical,
             code,
@@ -131,15 +136,12 @@ class Router:
             writing_request(tokens),
             conversion_request(tokens),
             material_marker(tokens, prompt) is not None,
-            {
-                **programming_languages(tokens, code),
-                **self._named_languages(hits, code),
-                **output_formats(tokens),
-            },
+            languages,
             translation_request(tokens),
             is_question(tokens),
             about_request(tokens, bool(shapes), is_question(tokens)),
             frozenset(f for f in DATA_FORMATS if format_is_output(tokens, f)),
+            target_language(tokens, languages),
         )
         ranked = self._rank(hits, profiles, ctx)
         return decide(prompt, tokens, ranked, self.min_score)

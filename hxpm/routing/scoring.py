@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from hxpm.routing.aliases import EVERYDAY_TASK_WORDS, has_everyday_sense
 from hxpm.routing.compiled import CAPABILITY, EXCLUDE, KEYWORD, Compiled, Spec
 from hxpm.routing.decision import ExpertScore
-from hxpm.routing.intent import DATA_FORMATS, About
+from hxpm.routing.intent import DATA_FORMATS, INTO_WORDS, About
 from hxpm.routing.profile import prompt_terms
 from hxpm.routing.profile_index import ProfileMatch
 from hxpm.routing.requests import TEXT_WORDS, Conversion
@@ -97,6 +97,7 @@ class Context:
     question: bool = False  # text.is_question: "what colour shoes go with ...?"
     about: About | None = None  # intent.about_request: "how much does Neo4j cost?"
     outputs: frozenset[str] = frozenset()  # formats the answer is asked in ("as JSON")
+    target: str | None = None  # languages.target_language: "... Python ... in JavaScript"
 
 
 def score_hits(
@@ -109,7 +110,7 @@ def score_hits(
     counts EVERYDAY_FACTOR of itself; in an editing request, hits that only name the edited
     text count 0 for an expert that does not edit (docs/routing.md)."""
     everyday = None if ctx.code else _lone_everyday_word(hits, pm, ctx.material)
-    edited = _not_its_task(c, hits, ctx)
+    edited = _not_its_task(c, hits, ctx) or _foreign_object(c, hits, pm)
     kw: list[str] = []
     ph: list[str] = []
     ex: list[str] = []
@@ -259,6 +260,8 @@ def _not_its_task(
         return f"the text a writing request asks for ({ctx.writing!r})"
     if ctx.translation and not c.translates and _text_words_only(hits):
         return f"the text of a translation request ({ctx.translation!r})"
+    if c.languages and ctx.target is not None and ctx.target not in c.covers:
+        return f"the starting point of a request for {ctx.target!r}"
     if c.languages and ctx.languages and not c.covers & ctx.languages.keys():
         lang, word = next(iter(ctx.languages.items()))
         return f"data of a request in another language ({lang!r}, named by {word!r})"
@@ -271,6 +274,34 @@ def _not_its_task(
         if forms and all(f[0] in conv.source for f in forms):
             return f"the input of {conv.describe()}"
     return None
+
+
+# Words that only say "in this format" ("turn ... into a JSON object"): they do not describe
+# the object, so they cannot back a format expert's hit.
+_FORMAT_FRAME = frozenset(
+    [
+        *DATA_FORMATS,
+        *("turn", "convert", "object", "record", "format", "output", "encode", "put", "need"),
+        *("want", "please", "following", "formatted", "structured"),
+    ]
+)
+
+
+def _foreign_object(
+    c: Compiled, hits: list[tuple[Spec, tuple[str, ...]]], pm: ProfileMatch | None
+) -> str | None:
+    """A format expert (it writes no programming language) hit only by its format's name,
+    for an object its training prompts never describe: "turn this contact card into JSON"
+    is not a clothing item's JSON (docs/routing.md, "The object, not only the format")."""
+    if c.languages or pm is None:
+        return None
+    forms = [_word_of(spec, form) for spec, form in hits if spec.kind != EXCLUDE]
+    if not forms or not all(w in _FORMAT_FRAME or w in INTO_WORDS for f in forms for w in f):
+        return None
+    fmt = next(w for f in forms for w in f if w in DATA_FORMATS)
+    if pm.similarity_without(fmt, _FORMAT_FRAME | _GRAMMAR_WORDS) > EVERYDAY_BACKING:
+        return None
+    return f"only the format {fmt!r} of an object its training prompts never describe"
 
 
 def _input_format_only(hits: list[tuple[Spec, tuple[str, ...]]], outputs: frozenset[str]) -> bool:

@@ -275,8 +275,22 @@ _FILLER_PAIRS = frozenset(
 # Signs that a question is about a concrete artifact the user supplies ("explain THIS query:
 # ..."), not about a concept ("what is SQL?"). Deictic words, code punctuation, or a colon
 # with something after it.
-_DEICTIC = frozenset(
-    ["this", "these", "following", "below", "above", "attached", "given", "my", "our", "mine"]
+_DEICTIC = frozenset(["this", "these", "following", "below", "above", "attached", "given"])
+# "my"/"our" supply material only when they own a piece of work ("my query", "our sales
+# table"), not a person ("our analyst keeps mentioning both", "my manager says JSON").
+_POSSESSIVES = frozenset(["my", "our"])
+_OWNED_WINDOW = 2  # words after "my": "my old query", "our sales table"
+_OWNED_WORK = frozenset(
+    [
+        *("query", "queries", "sql", "code", "script", "scripts", "function", "functions"),
+        *("snippet", "program", "table", "tables", "schema", "database", "db", "data"),
+        *("dataset", "json", "csv", "file", "files", "document", "documents", "doc", "docs"),
+        *("text", "sentence", "sentences", "paragraph", "graph", "node", "nodes", "statement"),
+        *("regex", "expression", "list", "string", "output", "result", "results", "column"),
+        *("columns", "rows", "records", "record", "object", "struct", "class", "method"),
+        *("loop", "config", "payload", "invoice", "report", "email", "message", "letter"),
+        *("contract", "notes", "cypher", "python", "rust", "crate", "module", "array"),
+    ]
 )
 CODE_SYMBOLS = frozenset(["`", "{", "}", "[", "]", ";", "=", "<", ">", '"', "|"])
 
@@ -308,6 +322,8 @@ def artifact_marker(prompt: Tokens, raw: str) -> str | None:
     words = prompt.words
     for i, tok in enumerate(words):
         if tok in _DEICTIC:
+            return tok
+        if tok in _POSSESSIVES and _OWNED_WORK & set(words[i + 1 : i + 1 + _OWNED_WINDOW]):
             return tok
         if tok in CODE_SYMBOLS:
             return tok

@@ -184,8 +184,12 @@ def test_conversion_request(prompt: str, target: str | None) -> None:
     ("prompt", "expected"),
     [
         ('Convert this JSON to YAML: {"name": "app", "port": 8080}', None),
-        ("Convert this YAML to JSON: name: app", "expert-json"),
-        ("transform this CSV to JSON: name,age", "expert-json"),
+        ("Convert this YAML to JSON: item: coat, color: red, size: large", "expert-json"),
+        ("transform this CSV to JSON: item,color,size", "expert-json"),
+        # JSON of objects expert-json's training prompts never describe (it writes only
+        # {item, color, size} for clothing): the format alone is not its task.
+        ("Convert this YAML to JSON: name: app", None),
+        ("transform this CSV to JSON: name,age", None),
         ("translate this JSON into a python dict", "expert-python"),
     ],
 )

@@ -136,7 +136,9 @@ TABLE: list[tuple[str, str | None]] = [
     ("implement the Display trait for my struct", R),
     ("cargo build fails with a linker error", R),
     ("Write an impl block with a new() constructor", R),
-    ("What are the differences between a struct, a trait and an impl block in Rust?", R),
+    ("What does a Rust struct need to impl the Display trait?", R),  # 3 keywords
+    # A concept question, however many keywords: about Rust, not for a fn (docs/routing.md)
+    ("What are the differences between a struct, a trait and an impl block in Rust?", None),
     # English
     ("Fix the grammar and spelling in this paragraph", E),
     ("Rewrite this sentence so it sounds more formal", E),
