@@ -12,6 +12,8 @@ Plain Python, no I/O: part of ``hxpm route``'s fast path.
 
 from __future__ import annotations
 
+import itertools
+
 from hxpm.routing.aliases import ALIASES, has_everyday_sense
 from hxpm.routing.text import Tokens, is_word, matches_at, tokenize
 
@@ -99,6 +101,24 @@ def programming_languages(tokens: Tokens, code: bool) -> dict[str, str]:
 
 
 _TARGET_BEFORE = frozenset(["in", "into", "to"])
+# Nouns of a piece of code: the word just before one names a language ("a pythn fn", "rust
+# script"), whatever its everyday sense.
+_CODE_NOUNS = frozenset(
+    [
+        *("function", "functions", "fn", "method", "methods", "script", "snippet", "program"),
+        *("code", "class", "module", "one-liner", "oneliner", "lambda"),
+    ]
+)
+
+
+def named_as_language(tokens: Tokens) -> frozenset[str]:
+    """Words the prompt uses as a language's name by their place: a heading ("rust: grams to
+    moles") or just before a code noun ("pythn fn to dedupe a list"). An everyday word
+    ("rust", "python") there is not meant in its everyday sense."""
+    words = tokens.words
+    found = {words[0]} if len(words) > 2 and words[1] == ":" else set()
+    found.update(w for w, nxt in itertools.pairwise(words) if nxt in _CODE_NOUNS)
+    return frozenset(found)
 
 
 def target_language(tokens: Tokens, named: dict[str, str]) -> str | None:

@@ -64,7 +64,7 @@ class Profile:
         return tuple(words[:n])
 
 
-def _stem(word: str) -> str:
+def stem_word(word: str) -> str:
     # Plural/third-person -s only: enough to make "customers" meet "customer"; anything more
     # aggressive merges unrelated words ("news" -> "new" is already the worst case kept out).
     if len(word) > 4 and word.endswith("ies"):
@@ -79,7 +79,7 @@ def _stem(word: str) -> str:
 def prompt_terms(text: str) -> tuple[str, ...]:
     """Distinct terms of ``text`` in order: content words (stemmed) and neighbour pairs."""
     words = [
-        _stem(w)
+        stem_word(w)
         for w in tokenize(text).words
         if is_word(w) and len(w) > 1 and not w.isdigit() and w not in STOPWORDS
     ]

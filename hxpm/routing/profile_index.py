@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from hxpm.routing.profile import MIN_DENOMINATOR, Profile, background, prompt_terms, term_weight
+from hxpm.routing.word_classes import CLASS_DISCOUNT, MIN_KNOWN, word_classes
 
 TOP_TERMS_SHOWN = 4
 # Garment size codes, as profile terms (lower case): letter sizes from XS to 5XL, waist and
@@ -30,6 +31,12 @@ class ProfileMatch:
     denominator: int = 1  # what the similarity's sum was divided by
     # (term, how much knowing it moved the sum), for every term the profile knows
     contributions: tuple[tuple[str, float], ...] = ()
+    by_class: float = 0.0  # the part of the similarity that unseen class members gave
+
+    @property
+    def direct_similarity(self) -> float:
+        """The similarity from the words the profile knows itself (no word classes)."""
+        return self.similarity - self.by_class
 
     def similarity_without(self, stem: str, ignored: frozenset[str] = frozenset()) -> float:
         """The similarity had the profile not known ``stem`` nor the ``ignored`` words (nor
@@ -41,7 +48,7 @@ class ProfileMatch:
 
 
 class ProfileIndex:
-    __slots__ = ("_bg", "_index", "_profiled")
+    __slots__ = ("_bg", "_classes", "_index", "_profiled")
 
     def __init__(self, profiles: Sequence[Profile | None]) -> None:
         self._bg = background() if any(p is not None for p in profiles) else {}
@@ -59,6 +66,7 @@ class ProfileIndex:
                     index[term] = [(i, freq)]
                 else:
                     entries.append((i, freq))
+        self._classes = _class_index(profiles)
 
     def __bool__(self) -> bool:
         return bool(self._profiled)
@@ -73,10 +81,20 @@ class ProfileIndex:
         absent = {t: self._absent(t) for t in terms}
         unknown = sum(absent.values())
         found: dict[int, list[tuple[float, str]]] = {}
+        by_class: set[tuple[int, str]] = set()  # (candidate, term) known through its class
+        classes = word_classes() if self._classes else {}
         for t in terms:
             g = self._bg.get(t, 0.0)
-            for i, freq in self._index.get(t, ()):
+            entries = self._index.get(t, ())
+            for i, freq in entries:
                 found.setdefault(i, []).append((term_weight(freq, g), t))
+            members = self._classes.get(classes.get(t, ""), ())
+            if members:
+                direct = {i for i, _ in entries}
+                for i, freq in members:
+                    if i not in direct:  # "teal" for a profile that knows six other colours
+                        found.setdefault(i, []).append((term_weight(freq, g), t))
+                        by_class.add((i, t))
         out: dict[int, ProfileMatch] = {}
         empty = ProfileMatch(round(unknown / n, 6), len(terms), (), 0, n)
         for i in self._profiled:
@@ -88,8 +106,13 @@ class ProfileIndex:
             total = unknown + sum(d for _, d in deltas)
             hits.sort(key=lambda wt: (-wt[0], wt[1]))
             shown = tuple(t for w, t in hits[:TOP_TERMS_SHOWN] if w > 0)
-            positive = sum(1 for w, _ in hits if w > 0)
-            out[i] = ProfileMatch(round(total / n, 6), len(terms), shown, positive, n, deltas)
+            # A class member is evidence, not a favoured term of its own: two of them must
+            # not make a question about clothes read like the expert's training prompts.
+            positive = sum(1 for w, t in hits if w > 0 and (i, t) not in by_class)
+            via = sum(d for t, d in deltas if (i, t) in by_class) / n
+            out[i] = ProfileMatch(
+                round(total / n, 6), len(terms), shown, positive, n, deltas, round(via, 6)
+            )
         return out
 
     def _read_codes(self, terms: tuple[str, ...]) -> tuple[str, ...]:
@@ -111,3 +134,23 @@ class ProfileIndex:
         if " " in term:
             return 0.0
         return term_weight(0.0, self._bg.get(term, 0.0))
+
+
+def _class_index(profiles: Sequence[Profile | None]) -> dict[str, list[tuple[int, float]]]:
+    """Class -> (candidate, frequency an unseen member counts with), for every profile that
+    knows MIN_KNOWN members of the class: the mean frequency of those it knows, discounted."""
+    classes = word_classes()
+    out: dict[str, list[tuple[int, float]]] = {}
+    for i, p in enumerate(profiles):
+        if p is None:
+            continue
+        known: dict[str, list[float]] = {}
+        for term, freq in p.terms.items():
+            name = classes.get(term)
+            if name is not None:
+                known.setdefault(name, []).append(freq)
+        for name, freqs in sorted(known.items()):
+            if len(freqs) >= MIN_KNOWN:
+                mean = sum(freqs) / len(freqs)
+                out.setdefault(name, []).append((i, round(mean * CLASS_DISCOUNT, 6)))
+    return out

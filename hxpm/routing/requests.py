@@ -241,6 +241,30 @@ def labelling_request(tokens: Tokens) -> tuple[str, str] | None:
             rest = [x for x in window[k + 1 : k + 4] if x not in ("to", "its", "their", "the")]
             if rest and (singular_of(rest[0]) or rest[0]) in _KIND_NOUNS:
                 return w, f"the request '{w} ... {by} {rest[0]}'"
+    return _sorting_request(words)
+
+
+# "sort this document into the right bucket", "file these emails under the correct category":
+# a text put into one of several kinds is labelled with it.
+_SORT_VERBS = frozenset(["sort", "file", "put", "assign", "place", "bin", "drop"])
+_INTO_PLACE = frozenset(["into", "in", "under", "to"])
+_PLACE_NOUNS = frozenset(
+    [*_KIND_NOUNS, *("bucket", "pile", "folder", "group", "box", "tray", "bin", "label")]
+)
+_PLACE_FILLERS = frozenset(["the", "a", "its", "their", "right", "correct", "proper", "which"])
+
+
+def _sorting_request(words: tuple[str, ...]) -> tuple[str, str] | None:
+    for i, w in enumerate(words):
+        if w not in _SORT_VERBS:
+            continue
+        window = words[i + 1 : i + 1 + _LABEL_WINDOW]
+        for k, into in enumerate(window):
+            if into not in _INTO_PLACE or not any(x in _LABELLED_TEXTS for x in window[:k]):
+                continue
+            rest = [x for x in window[k + 1 : k + 4] if x not in _PLACE_FILLERS]
+            if rest and (singular_of(rest[0]) or rest[0]) in _PLACE_NOUNS:
+                return w, f"the request '{w} ... {into} ... {rest[0]}'"
     return None
 
 

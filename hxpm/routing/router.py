@@ -35,7 +35,7 @@ from hxpm.routing.decision import (
     RouteDecision,
 )
 from hxpm.routing.intent import DATA_FORMATS, about_request, format_is_output, output_formats
-from hxpm.routing.languages import programming_languages, target_language
+from hxpm.routing.languages import named_as_language, programming_languages, target_language
 from hxpm.routing.profile_index import ProfileIndex, ProfileMatch
 from hxpm.routing.requests import (
     code_request,
@@ -46,13 +46,19 @@ from hxpm.routing.requests import (
     writing_request,
 )
 from hxpm.routing.scoring import (
-    Context,
     Ranked,
     score_hits,
     score_profile_only,
     strong_profile,
 )
-from hxpm.routing.shapes import capitals_marker, code_marker, language_shapes, material_marker
+from hxpm.routing.shapes import (
+    IDENTIFIER_QUERY,
+    capitals_marker,
+    code_marker,
+    language_shapes,
+    material_marker,
+)
+from hxpm.routing.task_fit import Context
 from hxpm.routing.text import (
     Tokens,
     artifact_marker,
@@ -121,14 +127,20 @@ class Router:
         shapes = language_shapes(tokens, prompt)  # a language's statement is code too
         code = bool(shapes) or code_marker(tokens, prompt) is not None
         technical = code or capitals_marker(prompt) is not None
+        programming = programming_languages(tokens, code)
+        if shapes.get("sql", "").startswith(IDENTIFIER_QUERY) and programming.keys() - {"sql"}:
+            del shapes["sql"]  # "pandas: drop the rows of df where wind_speed is missing"
         hits = self._hits(tokens)
         self._shape_hits(shapes, hits)
         self._request_hits(tokens, hits)
+        named = named_as_language(tokens)
         languages = {
-            **programming_languages(tokens, code),
-            **self._named_languages(hits, code),
+            **programming,
+            **self._named_languages(hits, code, named),
             **output_formats(tokens),
         }
+        # "pythn fn to dedupe a list": a language named by its place makes the prompt technical.
+        technical = technical or any(w in named for w in languages.values())
         ctx = Context(
             technical,
             code,
@@ -142,6 +154,7 @@ class Router:
             about_request(tokens, bool(shapes), is_question(tokens)),
             frozenset(f for f in DATA_FORMATS if format_is_output(tokens, f)),
             target_language(tokens, languages),
+            named,
         )
         ranked = self._rank(hits, profiles, ctx)
         return decide(prompt, tokens, ranked, self.min_score)
@@ -182,10 +195,13 @@ class Router:
                     hits[sid] = form
         return hits
 
-    def _named_languages(self, hits: dict[int, tuple[str, ...]], code: bool) -> dict[str, str]:
+    def _named_languages(
+        self, hits: dict[int, tuple[str, ...]], code: bool, by_place: frozenset[str]
+    ) -> dict[str, str]:
         """Language -> how the prompt names it ("pandas"): a hit on a keyword that is one of
         its expert's `language:` capabilities, by the name, an alias, a shape or a misspelling;
-        a lone everyday word ("python") only when the prompt shows code or data."""
+        a lone everyday word ("python") only when the prompt shows code or data or the word's
+        place names a language ("rust: ...", "pythn fn ...")."""
         named: dict[str, str] = {}
         for sid, form in hits.items():
             spec = self._specs[sid]
@@ -194,7 +210,7 @@ class Router:
                 continue
             name = spec.display.strip().lower()
             word = name if spec.via == "typo" else form[0]
-            if name in languages and (code or not has_everyday_sense(word)):
+            if name in languages and (code or form[0] in by_place or not has_everyday_sense(word)):
                 named.setdefault(name, form[0])
         return named
 

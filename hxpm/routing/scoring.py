@@ -17,15 +17,21 @@ except that (docs/routing.md, "Everyday senses", "Technical prompts", "Editing r
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from hxpm.routing.aliases import EVERYDAY_TASK_WORDS, has_everyday_sense
 from hxpm.routing.compiled import CAPABILITY, EXCLUDE, KEYWORD, Compiled, Spec
 from hxpm.routing.decision import ExpertScore
-from hxpm.routing.intent import DATA_FORMATS, INTO_WORDS, About
 from hxpm.routing.profile import prompt_terms
 from hxpm.routing.profile_index import ProfileMatch
-from hxpm.routing.requests import TEXT_WORDS, Conversion
+from hxpm.routing.task_fit import (
+    EVERYDAY_BACKING,
+    GRAMMAR_WORDS,
+    Context,
+    foreign_object,
+    not_its_task,
+    word_of,
+)
 
 # Profile similarity (mean log-ratio per prompt term, see profile.py) becomes evidence: x1.0,
 # capped both ways so that it can outweigh one stray keyword ("... in two sentences") but
@@ -35,28 +41,19 @@ PROFILE_CAP = 2.5
 PROFILE_OFFSET = 0.75  # similarity at which the profile is neutral (calibrated, docs/routing.md)
 # A lone keyword in its everyday sense ("a table for two") counts this much of its weight.
 EVERYDAY_FACTOR = 0.2
-# ...unless the rest of the prompt leans this clearly toward the expert's training prompts
-# (profile similarity without the word; 0 is "as much the expert's as general").
-EVERYDAY_BACKING = 0.1
 # In a technical prompt a specific keyword (not an everyday word) is not a stray one: the
 # profile may still speak against it, by at most half a keyword, so that one such keyword
 # at the default priority stays at the threshold (docs/routing.md, "Technical prompts").
 TECHNICAL_FLOOR = 0.5
 STRONG_PROFILE = 1.5  # a question this close to the training prompts is the expert's
-# Function words a profile may know ("classify ... as ..."): they say nothing about what a
-# prompt is about, so they never back an everyday word (STOPWORDS are not terms at all).
-_GRAMMAR_WORDS = frozenset(
-    [
-        *("as", "if", "so", "but", "than", "then", "into", "about", "up", "out", "off", "over"),
-        *("via", "per", "also", "just", "only", "there", "here", "very", "too", "any", "some"),
-        *("each", "every", "all", "both", "such", "other", "same", "more", "most", "much"),
-    ]
-)
 
 
 # Task words whose training prompts are everyday sentences ("the report is due today"): the
 # profile of a sentence-type expert knows the words of any sentence, so it cannot back them.
 _UNBACKED_TASK_WORDS = frozenset(["imperative", "declarative"])
+
+# Every marker on, no request: what a prompt with code and nothing else shows.
+_NO_CONTEXT = Context()
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,36 +78,19 @@ def _render(form: tuple[str, ...], glued: tuple[bool, ...]) -> str:
     )
 
 
-@dataclass(frozen=True, slots=True)
-class Context:
-    """What the whole prompt shows, the same for every candidate."""
-
-    technical: bool = True  # shapes.technical_marker: code, data or a name in capitals
-    code: bool = True  # shapes.code_marker or a language shape: not only a name in capitals
-    editing: str | None = None  # requests.editing_request: "fix ... spelling"
-    writing: str | None = None  # requests.writing_request: "write ... sentence"
-    conversion: Conversion | None = None  # requests.conversion_request: "JSON to YAML"
-    material: bool = True  # shapes.material_marker: a text handed over ("classify this: ...")
-    # language -> the word that names it ("python": "pandas"), Router._named_languages
-    languages: dict[str, str] = field(default_factory=dict)
-    translation: str | None = None  # requests.translation_request: "translate ... french"
-    question: bool = False  # text.is_question: "what colour shoes go with ...?"
-    about: About | None = None  # intent.about_request: "how much does Neo4j cost?"
-    outputs: frozenset[str] = frozenset()  # formats the answer is asked in ("as JSON")
-    target: str | None = None  # languages.target_language: "... Python ... in JavaScript"
-
-
 def score_hits(
     c: Compiled,
     hits: list[tuple[Spec, tuple[str, ...]]],
     pm: ProfileMatch | None = None,
-    ctx: Context = Context(),
+    ctx: Context = _NO_CONTEXT,
 ) -> Ranked:
     """Without ``ctx.technical`` a lone everyday-sense keyword the profile does not back
     counts EVERYDAY_FACTOR of itself; in an editing request, hits that only name the edited
     text count 0 for an expert that does not edit (docs/routing.md)."""
     everyday = None if ctx.code else _lone_everyday_word(hits, pm, ctx.material)
-    edited = _not_its_task(c, hits, ctx) or _foreign_object(c, hits, pm)
+    if everyday is not None and any(f[0] in ctx.named for _, f in hits):
+        everyday = None  # "rust: grams to moles": a heading names the language
+    edited = not_its_task(c, hits, ctx) or foreign_object(c, hits, pm)
     kw: list[str] = []
     ph: list[str] = []
     ex: list[str] = []
@@ -151,7 +131,7 @@ def score_hits(
 def strong_profile(pm: ProfileMatch | None) -> bool:
     """The prompt reads like the expert's training prompts: similarity STRONG_PROFILE with
     at least two prompt terms the profile favours."""
-    return pm is not None and pm.similarity >= STRONG_PROFILE and pm.positive >= 2
+    return pm is not None and pm.direct_similarity >= STRONG_PROFILE and pm.positive >= 2
 
 
 def _unbacked_question(
@@ -196,7 +176,7 @@ def _keyword_weight(
 ) -> tuple[float, str]:
     if edited is not None:
         return 0.0, f": it names {edited}"
-    if everyday is not None and _word_of(spec, form) == (everyday,):
+    if everyday is not None and word_of(spec, form) == (everyday,):
         why = f": {everyday!r} has an everyday sense and nothing else is technical"
         return round(spec.weight * EVERYDAY_FACTOR, 3), why
     return spec.weight, ""
@@ -244,84 +224,11 @@ def _specific_keyword(hits: list[tuple[Spec, tuple[str, ...]]], code: bool) -> s
     return None
 
 
-def _not_its_task(
-    c: Compiled, hits: list[tuple[Spec, tuple[str, ...]]], ctx: Context
-) -> str | None:
-    """What the prompt asks for instead, when this expert's hits only name the text or
-    format the request works on (docs/routing.md, "Editing, writing and conversion
-    requests", "About, not for"); None when they are its topic or the expert claims that
-    task."""
-    about = ctx.about
-    if about is not None and (about.only is None or about.only in c.covers):
-        return f"a prompt about the technology, not for its output: {about.reason}"
-    if ctx.editing and not c.edits and _text_words_only(hits):
-        return f"the text of an editing request ({ctx.editing!r})"
-    if ctx.writing and not c.writes and _text_words_only(hits):
-        return f"the text a writing request asks for ({ctx.writing!r})"
-    if ctx.translation and not c.translates and _text_words_only(hits):
-        return f"the text of a translation request ({ctx.translation!r})"
-    if c.languages and ctx.target is not None and ctx.target not in c.covers:
-        return f"the starting point of a request for {ctx.target!r}"
-    if c.languages and ctx.languages and not c.covers & ctx.languages.keys():
-        lang, word = next(iter(ctx.languages.items()))
-        return f"data of a request in another language ({lang!r}, named by {word!r})"
-    if not c.languages and ctx.languages and _input_format_only(hits, ctx.outputs):
-        lang, word = next(iter(ctx.languages.items()))
-        return f"the input format of a request in another language ({lang!r}, named by {word!r})"
-    conv = ctx.conversion
-    if conv is not None:
-        forms = [form for spec, form in hits if spec.kind != EXCLUDE]
-        if forms and all(f[0] in conv.source for f in forms):
-            return f"the input of {conv.describe()}"
-    return None
-
-
-# Words that only say "in this format" ("turn ... into a JSON object"): they do not describe
-# the object, so they cannot back a format expert's hit.
-_FORMAT_FRAME = frozenset(
-    [
-        *DATA_FORMATS,
-        *("turn", "convert", "object", "record", "format", "output", "encode", "put", "need"),
-        *("want", "please", "following", "formatted", "structured"),
-    ]
-)
-
-
-def _foreign_object(
-    c: Compiled, hits: list[tuple[Spec, tuple[str, ...]]], pm: ProfileMatch | None
-) -> str | None:
-    """A format expert (it writes no programming language) hit only by its format's name,
-    for an object its training prompts never describe: "turn this contact card into JSON"
-    is not a clothing item's JSON (docs/routing.md, "The object, not only the format")."""
-    if c.languages or pm is None:
-        return None
-    forms = [_word_of(spec, form) for spec, form in hits if spec.kind != EXCLUDE]
-    if not forms or not all(w in _FORMAT_FRAME or w in INTO_WORDS for f in forms for w in f):
-        return None
-    fmt = next(w for f in forms for w in f if w in DATA_FORMATS)
-    if pm.similarity_without(fmt, _FORMAT_FRAME | _GRAMMAR_WORDS) > EVERYDAY_BACKING:
-        return None
-    return f"only the format {fmt!r} of an object its training prompts never describe"
-
-
-def _input_format_only(hits: list[tuple[Spec, tuple[str, ...]]], outputs: frozenset[str]) -> bool:
-    """Every positive hit is a data format's name the answer is not asked in ("read a JSON
-    file" in Go is Go code, "print it as JSON" is JSON)."""
-    forms = [form for spec, form in hits if spec.kind != EXCLUDE]
-    return bool(forms) and all(f[0] in DATA_FORMATS and f[0] not in outputs for f in forms)
-
-
-def _text_words_only(hits: list[tuple[Spec, tuple[str, ...]]]) -> bool:
-    """Every positive hit is one word naming a text ("sentence", "grammar")."""
-    forms = [form for spec, form in hits if spec.kind != EXCLUDE]
-    return bool(forms) and all(len(f) == 1 and f[0] in TEXT_WORDS for f in forms)
-
-
 def score_profile_only(
     c: Compiled,
     pm: ProfileMatch,
     shared: dict[int, tuple[float, tuple[str, ...]]],
-    ctx: Context = Context(),
+    ctx: Context = _NO_CONTEXT,
 ) -> Ranked:
     """A candidate no keyword hit: only its profile speaks. Most of 300 candidates share one
     "knows none of the prompt's terms" match, so its reasons are formatted once per prompt."""
@@ -353,29 +260,21 @@ def _lone_everyday_word(
     forms = {_task_or_word(spec, form) for spec, form in positive}
     if len(forms) != 1:
         return None
-    form = _word_of(*positive[0])
+    form = word_of(*positive[0])
     if len(form) != 1 or not has_everyday_sense(form[0], material=material):
         return None
     if form[0] in _UNBACKED_TASK_WORDS:
         return form[0]  # with no material handed over, nothing the profile knows makes it a task
     stem = (*prompt_terms(form[0]), form[0])[0]  # the profile's spelling of the word
-    if pm is not None and pm.similarity_without(stem, _GRAMMAR_WORDS) > EVERYDAY_BACKING:
+    if pm is not None and pm.similarity_without(stem, GRAMMAR_WORDS) > EVERYDAY_BACKING:
         return None
     return form[0]
-
-
-def _word_of(spec: Spec, form: tuple[str, ...]) -> tuple[str, ...]:
-    """The words a hit stands for: a misspelling stands for the name ("Pyhton" in "Monty
-    Pyhton" keeps the everyday sense of "python"); a labelling request for its verb."""
-    if spec.via == "typo":
-        return (spec.display.strip().lower(),)
-    return form[:1] if spec.via == "request" else form
 
 
 def _task_or_word(spec: Spec, form: tuple[str, ...]) -> tuple[str, ...]:
     """Task words for one keyword are one word ("declarative or imperative" names the
     sentence type once): what makes a hit lone."""
-    word = _word_of(spec, form)
+    word = word_of(spec, form)
     if len(word) == 1 and spec.via.startswith("synonym") and word[0] in EVERYDAY_TASK_WORDS:
         return ("synonym of", spec.display)
     return word
@@ -387,9 +286,10 @@ def _profile_evidence(pm: ProfileMatch | None, reasons: list[str]) -> float:
     shifted = pm.similarity - PROFILE_OFFSET
     value = round(PROFILE_WEIGHT * max(-PROFILE_CAP, min(PROFILE_CAP, shifted)), 3)
     known = ", ".join(repr(t) for t in pm.matched) or "none of its terms"
+    classes = f", {pm.by_class:+.2f} of it by word class" if pm.by_class else ""
     reasons.append(
-        f"training-prompt profile: similarity {pm.similarity:.2f} over {pm.terms} term(s), "
-        f"known {known} ({value:+.2f})"
+        f"training-prompt profile: similarity {pm.similarity:.2f}{classes} over {pm.terms} "
+        f"term(s), known {known} ({value:+.2f})"
     )
     return value
 

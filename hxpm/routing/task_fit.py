@@ -1,0 +1,127 @@
+"""Whose task a prompt is: what the whole prompt shows (:class:`Context`, the same for every
+candidate) and why an expert's hits may name only the text, format or language a request
+works on rather than its task (docs/routing.md: "Editing, writing and conversion requests",
+"About, not for", "The object, not only the format").
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from hxpm.routing.compiled import EXCLUDE, Compiled, Spec
+from hxpm.routing.intent import DATA_FORMATS, INTO_WORDS, About
+from hxpm.routing.profile_index import ProfileMatch
+from hxpm.routing.requests import TEXT_WORDS, Conversion
+
+# How clearly the rest of a prompt must lean toward the expert's training prompts (profile
+# similarity without the word in question; 0 is "as much the expert's as general") for the
+# profile to back an everyday word or a format's name.
+EVERYDAY_BACKING = 0.1
+# Function words a profile may know ("classify ... as ..."): they say nothing about what a
+# prompt is about, so they never back an everyday word (STOPWORDS are not terms at all).
+GRAMMAR_WORDS = frozenset(
+    [
+        *("as", "if", "so", "but", "than", "then", "into", "about", "up", "out", "off", "over"),
+        *("via", "per", "also", "just", "only", "there", "here", "very", "too", "any", "some"),
+        *("each", "every", "all", "both", "such", "other", "same", "more", "most", "much"),
+    ]
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Context:
+    """What the whole prompt shows, the same for every candidate."""
+
+    technical: bool = True  # shapes.technical_marker: code, data or a name in capitals
+    code: bool = True  # shapes.code_marker or a language shape: not only a name in capitals
+    editing: str | None = None  # requests.editing_request: "fix ... spelling"
+    writing: str | None = None  # requests.writing_request: "write ... sentence"
+    conversion: Conversion | None = None  # requests.conversion_request: "JSON to YAML"
+    material: bool = True  # shapes.material_marker: a text handed over ("classify this: ...")
+    # language -> the word that names it ("python": "pandas"), Router._named_languages
+    languages: dict[str, str] = field(default_factory=dict)
+    translation: str | None = None  # requests.translation_request: "translate ... french"
+    question: bool = False  # text.is_question: "what colour shoes go with ...?"
+    about: About | None = None  # intent.about_request: "how much does Neo4j cost?"
+    outputs: frozenset[str] = frozenset()  # formats the answer is asked in ("as JSON")
+    target: str | None = None  # languages.target_language: "... Python ... in JavaScript"
+    named: frozenset[str] = frozenset()  # languages.named_as_language: "rust:", "pythn fn"
+
+
+def not_its_task(c: Compiled, hits: list[tuple[Spec, tuple[str, ...]]], ctx: Context) -> str | None:
+    """What the prompt asks for instead, when this expert's hits only name the text or
+    format the request works on (docs/routing.md, "Editing, writing and conversion
+    requests", "About, not for"); None when they are its topic or the expert claims that
+    task."""
+    about = ctx.about
+    if about is not None and (about.only is None or about.only in c.covers):
+        return f"a prompt about the technology, not for its output: {about.reason}"
+    if ctx.editing and not c.edits and _text_words_only(hits):
+        return f"the text of an editing request ({ctx.editing!r})"
+    if ctx.writing and not c.writes and _text_words_only(hits):
+        return f"the text a writing request asks for ({ctx.writing!r})"
+    if ctx.translation and not c.translates and _text_words_only(hits):
+        return f"the text of a translation request ({ctx.translation!r})"
+    if c.languages and ctx.target is not None and ctx.target not in c.covers:
+        return f"the starting point of a request for {ctx.target!r}"
+    if c.languages and ctx.languages and not c.covers & ctx.languages.keys():
+        lang, word = next(iter(ctx.languages.items()))
+        return f"data of a request in another language ({lang!r}, named by {word!r})"
+    if not c.languages and ctx.languages and _input_format_only(hits, ctx.outputs):
+        lang, word = next(iter(ctx.languages.items()))
+        return f"the input format of a request in another language ({lang!r}, named by {word!r})"
+    conv = ctx.conversion
+    if conv is not None:
+        forms = [form for spec, form in hits if spec.kind != EXCLUDE]
+        if forms and all(f[0] in conv.source for f in forms):
+            return f"the input of {conv.describe()}"
+    return None
+
+
+# Words that only say "in this format" ("turn ... into a JSON object"): they do not describe
+# the object, so they cannot back a format expert's hit.
+_FORMAT_FRAME = frozenset(
+    [
+        *DATA_FORMATS,
+        *("turn", "convert", "object", "record", "format", "output", "encode", "put", "need"),
+        *("want", "please", "following", "formatted", "structured"),
+    ]
+)
+
+
+def foreign_object(
+    c: Compiled, hits: list[tuple[Spec, tuple[str, ...]]], pm: ProfileMatch | None
+) -> str | None:
+    """A format expert (it writes no programming language) hit only by its format's name,
+    for an object its training prompts never describe: "turn this contact card into JSON"
+    is not a clothing item's JSON (docs/routing.md, "The object, not only the format")."""
+    if c.languages or pm is None:
+        return None
+    forms = [word_of(spec, form) for spec, form in hits if spec.kind != EXCLUDE]
+    if not forms or not all(w in _FORMAT_FRAME or w in INTO_WORDS for f in forms for w in f):
+        return None
+    fmt = next(w for f in forms for w in f if w in DATA_FORMATS)
+    if pm.similarity_without(fmt, _FORMAT_FRAME | GRAMMAR_WORDS) > EVERYDAY_BACKING:
+        return None
+    return f"only the format {fmt!r} of an object its training prompts never describe"
+
+
+def _input_format_only(hits: list[tuple[Spec, tuple[str, ...]]], outputs: frozenset[str]) -> bool:
+    """Every positive hit is a data format's name the answer is not asked in ("read a JSON
+    file" in Go is Go code, "print it as JSON" is JSON)."""
+    forms = [form for spec, form in hits if spec.kind != EXCLUDE]
+    return bool(forms) and all(f[0] in DATA_FORMATS and f[0] not in outputs for f in forms)
+
+
+def _text_words_only(hits: list[tuple[Spec, tuple[str, ...]]]) -> bool:
+    """Every positive hit is one word naming a text ("sentence", "grammar")."""
+    forms = [form for spec, form in hits if spec.kind != EXCLUDE]
+    return bool(forms) and all(len(f) == 1 and f[0] in TEXT_WORDS for f in forms)
+
+
+def word_of(spec: Spec, form: tuple[str, ...]) -> tuple[str, ...]:
+    """The words a hit stands for: a misspelling stands for the name ("Pyhton" in "Monty
+    Pyhton" keeps the everyday sense of "python"); a labelling request for its verb."""
+    if spec.via == "typo":
+        return (spec.display.strip().lower(),)
+    return form[:1] if spec.via == "request" else form
