@@ -96,7 +96,7 @@ CLASSIFICATION_WORDS = (
     "category",
 )
 # The sentence types, as a worksheet asks about them: "a statement or a question".
-_SENTENCE_TYPES = ("statement", "question", "command", "exclamation")
+_SENTENCE_TYPES = ("statement", "question", "command", "exclamation", "instruction")
 
 
 def _either_or() -> tuple[str, ...]:

@@ -15,11 +15,13 @@ from dataclasses import dataclass, field
 from hxpm.routing.aliases import (
     ALIASES,
     CLASSIFICATION_WORDS,
+    SENTENCE_TYPE_WORDS,
     aliases_of,
     synonyms_of,
     tech_capability_values,
 )
 from hxpm.routing.decision import DEFAULT_PRIORITY, ExpertScore, RouteCandidate
+from hxpm.routing.labels import CLASSIFY_TASK, SENTENCE_TYPE_TASK
 from hxpm.routing.requests import claims_editing, claims_translating, claims_writing
 from hxpm.routing.shapes import LANGUAGES_WITH_SHAPES
 from hxpm.routing.text import STOPWORDS, Tokens, is_word, keyword_forms, tokenize, word_count
@@ -74,8 +76,9 @@ class Builder:
     shapes: dict[str, list[int]] = field(default_factory=dict)
     # technology names of 5+ letters -> spec ids a misspelling of them hits ("pyhton")
     typos: Misspellings = field(default_factory=Misspellings)
-    # spec ids a labelling request hits ("label this text by type": the classification task)
-    requests: list[int] = field(default_factory=list)
+    # task -> spec ids a request for it hits: "label this text by type" the classification
+    # keyword, "is 'Close the gate.' a command?" the sentence-type one (labels.py)
+    requests: dict[str, list[int]] = field(default_factory=dict)
     # first token -> (spec id, token form, glue pattern); one dict probe per prompt token.
     index: dict[str, list[tuple[int, tuple[str, ...], tuple[bool, ...]]]] = field(
         default_factory=dict
@@ -250,6 +253,9 @@ def _compile_aliases(
         tokens = tokenize(kw)
         if len(tokens.words) > 1 and not _unusable(tokens):
             _compile_phrase_synonyms(i, kw, tokens, own, blocked, builder)
+            sid = builder.first_spec.get((i, tokens.words))
+            if sid is not None:
+                _compile_request(i, kw, " ".join(tokens.words), builder.specs[sid].weight, builder)
         if len(tokens.words) != 1 or _unusable(tokens):
             continue
         name = tokens.words[0]
@@ -273,12 +279,22 @@ def _compile_aliases(
                 builder.tech.setdefault(at.words[0], []).append(len(builder.specs))
             builder.add(spec, at)
         _compile_shapes(i, kw, name, weight, shaped, builder)
-        labelled = any(builder.specs[r].cand == i for r in builder.requests)
-        if name in CLASSIFICATION_WORDS and not labelled:
-            # Not indexed by tokens: the router hits it when a labelling request is found.
-            builder.requests.append(
-                builder.append(Spec(i, KEYWORD, kw, weight, 1, _NO_TOKENS, via="request"))
-            )
+        _compile_request(i, kw, name, weight, builder)
+
+
+def _compile_request(i: int, kw: str, name: str, weight: float, builder: Builder) -> None:
+    """A keyword that names a task ("classify", "sentence type") is hit by a request for the
+    task in other words; once per expert and task."""
+    if name in CLASSIFICATION_WORDS:
+        task = CLASSIFY_TASK
+    elif name in SENTENCE_TYPE_WORDS:
+        task = SENTENCE_TYPE_TASK
+    else:
+        return
+    asked = builder.requests.setdefault(task, [])
+    if not any(builder.specs[r].cand == i for r in asked):
+        # Not indexed by tokens: the router hits it when a request for the task is found.
+        asked.append(builder.append(Spec(i, KEYWORD, kw, weight, 1, _NO_TOKENS, via="request")))
 
 
 _NO_TOKENS = Tokens(("",), (False,))

@@ -106,19 +106,21 @@ _TARGET_BEFORE = frozenset(["in", "into", "to"])
 _CODE_NOUNS = frozenset(
     [
         *("function", "functions", "fn", "method", "methods", "script", "snippet", "program"),
-        *("code", "class", "module", "one-liner", "oneliner", "lambda"),
+        *("code", "class", "module", "one-liner", "oneliner", "lambda", "query", "queries"),
+        *("helper", "helpers", "routine", "utility"),
     ]
 )
 
 
-def named_as_language(tokens: Tokens) -> frozenset[str]:
-    """Words the prompt uses as a language's name by their place: a heading ("rust: grams to
-    moles") or just before a code noun ("pythn fn to dedupe a list"). An everyday word
-    ("rust", "python") there is not meant in its everyday sense."""
+def named_as_language(tokens: Tokens) -> tuple[frozenset[str], frozenset[str]]:
+    """Words the prompt uses as a language's name by their place: (before a code noun, a
+    heading). "pythn fn to dedupe a list", "rust: grams to moles": an everyday word
+    ("rust", "python") there is not meant in its everyday sense. Only the first kind makes
+    the prompt technical: "Rust: how do I get it off my bike chain?" is still about a bike."""
     words = tokens.words
-    found = {words[0]} if len(words) > 2 and words[1] == ":" else set()
-    found.update(w for w, nxt in itertools.pairwise(words) if nxt in _CODE_NOUNS)
-    return frozenset(found)
+    heading = frozenset(words[:1]) if len(words) > 2 and words[1] == ":" else frozenset()
+    before = frozenset(w for w, nxt in itertools.pairwise(words) if nxt in _CODE_NOUNS)
+    return before, heading
 
 
 def target_language(tokens: Tokens, named: dict[str, str]) -> str | None:

@@ -35,6 +35,7 @@ from hxpm.routing.decision import (
     RouteDecision,
 )
 from hxpm.routing.intent import DATA_FORMATS, about_request, format_is_output, output_formats
+from hxpm.routing.labels import CLASSIFY_TASK, label_question
 from hxpm.routing.languages import named_as_language, programming_languages, target_language
 from hxpm.routing.profile_index import ProfileIndex, ProfileMatch
 from hxpm.routing.requests import (
@@ -112,7 +113,7 @@ class Router:
         self._tech = builder.tech
         self._shapes = builder.shapes
         self._typos = builder.typos
-        self._requests = tuple(builder.requests)
+        self._requests = {task: tuple(ids) for task, ids in builder.requests.items()}
         self._profiles = ProfileIndex([c.profile for c in cands])
 
     @property
@@ -132,15 +133,16 @@ class Router:
             del shapes["sql"]  # "pandas: drop the rows of df where wind_speed is missing"
         hits = self._hits(tokens)
         self._shape_hits(shapes, hits)
-        self._request_hits(tokens, hits)
-        named = named_as_language(tokens)
+        self._request_hits(tokens, prompt, hits)
+        before_code, heading = named_as_language(tokens)
+        named = before_code | heading
         languages = {
             **programming,
             **self._named_languages(hits, code, named),
             **output_formats(tokens),
         }
         # "pythn fn to dedupe a list": a language named by its place makes the prompt technical.
-        technical = technical or any(w in named for w in languages.values())
+        technical = technical or any(w in before_code for w in languages.values())
         ctx = Context(
             technical,
             code,
@@ -220,14 +222,19 @@ class Router:
             for sid in self._shapes.get(lang, ()):
                 hits.setdefault(sid, (shape,))
 
-    def _request_hits(self, tokens: Tokens, hits: dict[int, tuple[str, ...]]) -> None:
-        """ "label this text by type" hits every expert's classification keyword."""
+    def _request_hits(self, tokens: Tokens, prompt: str, hits: dict[int, tuple[str, ...]]) -> None:
+        """ "label this text by type" hits every expert's classification keyword; "is 'Close
+        the gate.' a command?" every sentence-type keyword (labels.py)."""
         if not self._requests:
             return
         found = labelling_request(tokens)
+        task = CLASSIFY_TASK
         if found is None:
-            return
-        for sid in self._requests:
+            asked = label_question(prompt)
+            if asked is None:
+                return
+            task, found = asked[0], ("is", asked[1])
+        for sid in self._requests.get(task, ()):
             hits.setdefault(sid, found)
 
     def _typo_hits(self, tok: str, hits: dict[int, tuple[str, ...]]) -> None:

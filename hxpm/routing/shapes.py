@@ -338,6 +338,8 @@ def code_marker(prompt: Tokens, raw: str) -> str | None:
     """
     words = prompt.words
     for i, tok in enumerate(words):
+        if tok == ";" and _prose_semicolon(prompt, i):
+            continue
         if tok in CODE_SYMBOLS:
             return tok
         if tok == "'" and not prompt.glued[i] and i + 1 < len(words):
@@ -353,6 +355,19 @@ def code_marker(prompt: Tokens, raw: str) -> str | None:
     if "\n" in raw.strip():
         return "a line break"
     return None
+
+
+def _prose_semicolon(prompt: Tokens, i: int) -> bool:
+    """ "it is getting tense; how do I raise it": a semicolon after a word and before a
+    word, as prose has them (code has one after a value or a call: "x = 1; y = 2")."""
+    words = prompt.words
+    return (
+        0 < i < len(words) - 1
+        and prompt.glued[i]
+        and not prompt.glued[i + 1]
+        and words[i - 1].isalpha()
+        and words[i + 1].isalpha()
+    )
 
 
 # Words that point at a text the prompt hands over ("classify this", "the following").

@@ -1,0 +1,63 @@
+"""Label questions: asking whether a text the prompt hands over is one kind or another.
+
+"Is 'Breakfast is served from seven until ten' a statement?" asks the sentence-type task,
+and "Invoice or contract? 'This Agreement is entered into by ...'" asks the classification
+task, though neither names its task. A prompt is a **label question** when it supplies a
+text (a quotation, or "this" with a quotation or a colon after it) and asks "is <the text>
+a/an <kind>?" or "<kind> or <kind>?" with kinds of one task: sentence types, or kinds of
+document (docs/routing.md, "Label questions"). Plain regular expressions over the prompt.
+"""
+
+from __future__ import annotations
+
+import re
+
+# The two tasks a label question can ask, as the keyword groups of aliases.py name them.
+SENTENCE_TYPE_TASK = "sentence type"
+CLASSIFY_TASK = "classify"
+
+_SENTENCE_KINDS = frozenset(["statement", "question", "command", "exclamation", "instruction"])
+# Kinds of document a user sorts mail and files into; hxpm's own list, no expert's labels.
+# Not "statement": a sentence type first.
+_DOCUMENT_KINDS = frozenset(
+    [
+        *("invoice", "receipt", "recipe", "news", "article", "contract", "agreement", "memo"),
+        *("letter", "notice", "complaint", "bill", "quote", "quotation", "advert", "ad"),
+        *("report", "newsletter", "policy", "minutes", "bug"),
+    ]
+)
+_QUOTED = "(?:'[^']{3,}'|\"[^\"]{3,}\"|\u201c[^\u201d]{3,}\u201d|\u2018[^\u2019]{3,}\u2019)"
+_QUOTES = "'\"\u201c\u2018"  # a quotation opens with one of these
+_THIS = r"(?:this|that|it)(?:\s+one)?"
+# "is 'Close the gate.' a command", "is this one a question", "is this a news piece".
+_IS_A = re.compile(rf"\bis\s+(?P<text>{_QUOTED}|{_THIS})\s+an?\s+(?P<kind>[a-z]+)", re.IGNORECASE)
+# "Invoice or contract?", "news or an advert:"
+_EITHER = re.compile(r"\b(?P<a>[a-z]+)\s+or\s+(?:an?\s+)?(?P<b>[a-z]+)\s*[?:]", re.IGNORECASE)
+_HANDED_TEXT = re.compile(rf"{_QUOTED}|:\s*\S+\s+\S+")
+
+
+def label_question(prompt: str) -> tuple[str, str] | None:
+    """(task, how the prompt asks it) for a label question, or None."""
+    handed = _HANDED_TEXT.search(prompt) is not None
+    m = _IS_A.search(prompt)
+    if m is not None and (handed or m.group("text")[0] in _QUOTES):
+        task = _task_of(m.group("kind").lower())
+        if task is not None:
+            return task, f"the label question 'is ... a {m.group('kind').lower()}'"
+    if not handed:
+        return None
+    for m in _EITHER.finditer(prompt):
+        a, b = m.group("a").lower(), m.group("b").lower()
+        task = _task_of(a)
+        if task is not None and task == _task_of(b) and a != b:
+            return task, f"the label question '{a} or {b}?'"
+    return None
+
+
+def _task_of(kind: str) -> str | None:
+    singular = kind[:-1] if kind.endswith("s") and kind[:-1] in _DOCUMENT_KINDS else kind
+    if singular in _SENTENCE_KINDS:
+        return SENTENCE_TYPE_TASK
+    if singular in _DOCUMENT_KINDS:
+        return CLASSIFY_TASK
+    return None
