@@ -100,7 +100,9 @@ def foreign_object(
     forms = [word_of(spec, form) for spec, form in hits if spec.kind != EXCLUDE]
     if not forms or not all(w in _FORMAT_FRAME or w in INTO_WORDS for f in forms for w in f):
         return None
-    fmt = next(w for f in forms for w in f if w in DATA_FORMATS)
+    fmt = next((w for f in forms for w in f if w in DATA_FORMATS), None)
+    if fmt is None:
+        return None  # "put this document in the right folder": no format named at all
     if pm.similarity_without(fmt, _FORMAT_FRAME | GRAMMAR_WORDS) > EVERYDAY_BACKING:
         return None
     return f"only the format {fmt!r} of an object its training prompts never describe"
