@@ -70,6 +70,18 @@ _ARTIFACT_VERBS = frozenset(
 )
 
 
+# Verbs that ask for data written out: "can you output it as item, color and size?" is a
+# request, whatever its question mark.
+_DATA_VERBS = frozenset(
+    ["output", "format", "convert", "encode", "generate", "write", "create", "produce"]
+)
+
+
+def asks_for_data(tokens: Tokens) -> bool:
+    """Whether the prompt asks for something written out (a verb of _DATA_VERBS)."""
+    return any(w in _DATA_VERBS for w in tokens.words)
+
+
 def _at(words: tuple[str, ...], i: int, phrase: tuple[str, ...]) -> bool:
     return words[i : i + len(phrase)] == phrase
 
@@ -109,9 +121,12 @@ def refused_output(tokens: Tokens) -> About | None:
 
 def _review(words: tuple[str, ...]) -> About | None:
     """A review in prose ("can you review this Rust for style and idioms?"), not a rewrite."""
-    said = next((w for w in words if w in _REVIEW_WORDS), None)
-    if said is None or any(w in _REWORK_VERBS for w in words):
+    at = next((i for i, w in enumerate(words) if w in _REVIEW_WORDS), None)
+    if at is None or any(w in _REWORK_VERBS for w in words):
         return None
+    said = words[at]
+    if at > 0 and words[at - 1] in _NEGATIONS:
+        return None  # "just need the type, not feedback"
     return About(f"it asks for a review in prose ({said!r})")
 
 

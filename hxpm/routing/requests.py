@@ -241,7 +241,18 @@ def labelling_request(tokens: Tokens) -> tuple[str, str] | None:
             rest = [x for x in window[k + 1 : k + 4] if x not in ("to", "its", "their", "the")]
             if rest and (singular_of(rest[0]) or rest[0]) in _KIND_NOUNS:
                 return w, f"the request '{w} ... {by} {rest[0]}'"
+        text = next((x for x in window[:4] if x in _LABELLED_TEXTS), None)
+        if text is not None and _hands_text(words):
+            return w, f"the request '{w} ... {text}' with the text handed over"
     return _sorting_request(words)
+
+
+def _hands_text(words: tuple[str, ...]) -> bool:
+    """A text follows a colon, or stands in quotes: "label this text: 'The museum ...'"."""
+    return any(
+        (w == ":" and len(words) - i > 2) or w in ('"', "'", "\u201c", "\u2018")
+        for i, w in enumerate(words)
+    )
 
 
 # "sort this document into the right bucket", "file these emails under the correct category":
@@ -260,12 +271,21 @@ def _sorting_request(words: tuple[str, ...]) -> tuple[str, str] | None:
             continue
         window = words[i + 1 : i + 1 + _LABEL_WINDOW]
         for k, into in enumerate(window):
-            if into not in _INTO_PLACE or not any(x in _LABELLED_TEXTS for x in window[:k]):
+            if into not in _INTO_PLACE or not _a_text(window[:k], words):
                 continue
-            rest = [x for x in window[k + 1 : k + 4] if x not in _PLACE_FILLERS]
-            if rest and (singular_of(rest[0]) or rest[0]) in _PLACE_NOUNS:
-                return w, f"the request '{w} ... {into} ... {rest[0]}'"
+            rest = [x for x in window[k + 1 : k + 5] if x not in _PLACE_FILLERS]
+            place = next((x for x in rest[:2] if (singular_of(x) or x) in _PLACE_NOUNS), None)
+            if place is not None:
+                return w, f"the request '{w} ... {into} ... {place}'"
     return None
+
+
+def _a_text(before: tuple[str, ...], words: tuple[str, ...]) -> bool:
+    """What is sorted is a text: named ("this document"), or "this"/"these"/"it" with the
+    text handed over ("sort this into the right bucket: '...'")."""
+    if any(x in _LABELLED_TEXTS for x in before):
+        return True
+    return any(x in ("this", "these", "it") for x in before) and _hands_text(words)
 
 
 # --- conversions --------------------------------------------------------------------------------

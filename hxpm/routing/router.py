@@ -34,7 +34,14 @@ from hxpm.routing.decision import (
     RouteCandidate,
     RouteDecision,
 )
-from hxpm.routing.intent import DATA_FORMATS, about_request, format_is_output, output_formats
+from hxpm.routing.identifiers import IDENTIFIER_QUERY
+from hxpm.routing.intent import (
+    DATA_FORMATS,
+    about_request,
+    asks_for_data,
+    format_is_output,
+    output_formats,
+)
 from hxpm.routing.labels import CLASSIFY_TASK, label_question
 from hxpm.routing.languages import named_as_language, programming_languages, target_language
 from hxpm.routing.profile_index import ProfileIndex, ProfileMatch
@@ -53,7 +60,6 @@ from hxpm.routing.scoring import (
     strong_profile,
 )
 from hxpm.routing.shapes import (
-    IDENTIFIER_QUERY,
     capitals_marker,
     code_marker,
     language_shapes,
@@ -141,8 +147,11 @@ class Router:
             **self._named_languages(hits, code, named),
             **output_formats(tokens),
         }
-        # "pythn fn to dedupe a list": a language named by its place makes the prompt technical.
-        technical = technical or any(w in before_code for w in languages.values())
+        # A language named by its place ("pythn fn to dedupe a list") or by a name with no
+        # everyday sense ("use numpy to compute the mean of array x") makes it technical.
+        technical = technical or any(
+            w in before_code or not has_everyday_sense(w) for w in languages.values()
+        )
         ctx = Context(
             technical,
             code,
@@ -157,6 +166,7 @@ class Router:
             frozenset(f for f in DATA_FORMATS if format_is_output(tokens, f)),
             target_language(tokens, languages),
             named,
+            asks_for_data(tokens),
         )
         ranked = self._rank(hits, profiles, ctx)
         return decide(prompt, tokens, ranked, self.min_score)

@@ -138,9 +138,10 @@ def _unbacked_question(
     hits: list[tuple[Spec, tuple[str, ...]]], pm: ProfileMatch | None, ctx: Context
 ) -> str | None:
     """A question no keyword hit, with no code or data in it ("what colour shoes go with a
-    red t-shirt?"), asks for advice, not for the expert's task, unless it reads like the
-    expert's training prompts (the generic-question bar, docs/routing.md)."""
-    if hits or not ctx.question or ctx.code or strong_profile(pm):
+    red t-shirt?") and asking for nothing written out, asks for advice, not for the expert's
+    task, unless it reads like the expert's training prompts (the generic-question bar,
+    docs/routing.md)."""
+    if hits or not ctx.question or ctx.code or ctx.data or strong_profile(pm):
         return None
     return (
         "profile counted as 0: a question that names none of this expert's keywords "

@@ -17,6 +17,7 @@ from __future__ import annotations
 import re
 import unicodedata
 
+from hxpm.routing.identifiers import IDENTIFIER_QUERY, identifier_query
 from hxpm.routing.text import CODE_SYMBOLS, Tokens, is_word
 
 # Clauses that belong to one query language only, as users write them in code: in capitals.
@@ -44,7 +45,7 @@ _CLAUSE_LANGUAGE = {c: lang for lang, cs in _CLAUSES.items() for c in cs}
 
 # A relationship type is written in capitals (KNOWS, ACTED_IN): "a FRIEND relationship",
 # "edges of type LIKES". Only the property graph model names its edges that way.
-_EDGE_WORDS = r"(?:relationships?|relations?|edges?)"
+_EDGE_WORDS = r"(?:relationships?|relations?|rels?|edges?)"
 # A type named like a verb and its preposition (REPORTS_TO, ACTED_IN, WORKS_AT) or written
 # in a pattern ("-[:KNOWS]->") is one in any position.
 _PREPOSITIONS = "TO|IN|AT|OF|ON|BY|FOR|FROM|WITH|INTO|UNDER|OVER|ABOUT"
@@ -104,61 +105,10 @@ def language_shapes(tokens: Tokens, raw: str) -> dict[str, str]:
     phrasing = _query_phrasing(raw)
     if phrasing is not None:
         found.setdefault("sql", f"the query phrasing {phrasing!r}")
-    ident = None if found else _identifier_query(raw)
+    ident = None if found else identifier_query(raw)
     if ident is not None:
         found["sql"] = f"{IDENTIFIER_QUERY} {ident!r}"
     return found
-
-
-# A request over a table and columns named in snake_case, in words: "how many bottles in
-# chem_stock have an expiry_date before 2025", "campaign_clicks: total clicks per utm_source",
-# "remove everything in tax_receipts where fiscal_year is earlier than 2015". The identifier
-# must be where a table or column goes, next to a filter, a grouping or an aggregate. Only
-# when no other language shows itself (the router also drops it when one is named: "pandas:
-# drop the rows of df where wind_speed is missing" is Python).
-IDENTIFIER_QUERY = "the identifier query"
-_SNAKE = r"[a-z][a-z0-9]*(?:_[a-z0-9]+)+"
-_COMPARE = (
-    r"(?:is|are|was|were|=|==|!=|<>|<=|>=|<|>|before|after|earlier|later|over|under|above"
-    r"|below|between|equals?|contains?|starts?|like|not|null|missing|empty|older|newer)"
-)
-# An aggregate or a deletion over rows: "list" and "show" are not ("show the files in my_docs").
-_AGGREGATE = re.compile(
-    r"(?<![\w])(?:how many|count|total|sum|average|avg|mean|max|maximum|min|minimum|number of"
-    r"|remove|delete|top \d+|distinct|order by|per)(?![\w])",
-    re.IGNORECASE,
-)
-# Where a filter or a grouping puts a column: these need no aggregate word.
-_COLUMN_PLACES = (
-    re.compile(rf"(?<![\w.])where\s+({_SNAKE})\s+{_COMPARE}(?![\w])", re.IGNORECASE),
-    re.compile(rf"(?<![\w.])(?:per|for each)\s+({_SNAKE})(?![\w.(])", re.IGNORECASE),
-)
-# Where a table goes, or a heading naming one: these need an aggregate word too.
-_TABLE_PLACES = (
-    re.compile(rf"(?<![\w.])(?:in|from)\s+({_SNAKE})(?![\w.(])", re.IGNORECASE),
-    re.compile(rf"^\s*({_SNAKE})\s*:", re.IGNORECASE),
-)
-# A prompt that asks for a piece of code of another kind is not a query ("a function
-# total_by_region that sums ... per region_id").
-_OTHER_CODE = re.compile(
-    r"(?<![\w])(?:function|fn|def|method|script|program|class|lambda|regex|loop)(?![\w])",
-    re.IGNORECASE,
-)
-
-
-def _identifier_query(raw: str) -> str | None:
-    """The snake_case name in a column's place ("per utm_source"), or in a table's place
-    with an aggregate in the prompt ("how many ... in chem_stock"), or None."""
-    if _OTHER_CODE.search(raw) is not None:
-        return None
-    places = (
-        _COLUMN_PLACES + _TABLE_PLACES if _AGGREGATE.search(raw) is not None else _COLUMN_PLACES
-    )
-    for place in places:
-        m = place.search(raw)
-        if m is not None:
-            return " ".join(m.group().split())
-    return None
 
 
 # A query asked in lower case: "from <table>" with a filter or a grouping on a column
@@ -267,8 +217,7 @@ _TECH_WORDS = frozenset(
         "dataframe",
         "loop",
         "loops",
-        "array",
-        "arrays",
+        "arrays",  # not "array": a solar array, an array of options
         "variable",
         "variables",
         "compile",

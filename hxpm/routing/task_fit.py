@@ -46,6 +46,7 @@ class Context:
     outputs: frozenset[str] = frozenset()  # formats the answer is asked in ("as JSON")
     target: str | None = None  # languages.target_language: "... Python ... in JavaScript"
     named: frozenset[str] = frozenset()  # languages.named_as_language: "rust:", "pythn fn"
+    data: bool = False  # intent.asks_for_data: "can you output it as item, color and size?"
 
 
 def not_its_task(c: Compiled, hits: list[tuple[Spec, tuple[str, ...]]], ctx: Context) -> str | None:

@@ -12,12 +12,13 @@ from __future__ import annotations
 
 import pytest
 
+from hxpm.routing.identifiers import IDENTIFIER_QUERY
 from hxpm.routing.labels import CLASSIFY_TASK, SENTENCE_TYPE_TASK, label_question
 from hxpm.routing.languages import named_as_language, programming_languages, target_language
 from hxpm.routing.profile import Profile
 from hxpm.routing.profile_index import ProfileIndex
 from hxpm.routing.requests import labelling_request
-from hxpm.routing.shapes import IDENTIFIER_QUERY, code_marker, language_shapes
+from hxpm.routing.shapes import code_marker, language_shapes
 from hxpm.routing.text import artifact_marker, tokenize
 from tests.unit.routing.test_blind3_rules import _about
 from tests.unit.routing.test_shapes import _reasons, demo_router
@@ -58,6 +59,12 @@ def test_concept_questions_and_reviews_are_about_the_technology(prompt: str, why
 )
 def test_a_concept_word_in_a_task_is_part_of_the_task(prompt: str) -> None:
     assert _about(prompt) is None
+
+
+def test_a_refused_review_is_no_review() -> None:
+    prompt = "is 'Shut the gate.' a statement or a command? just the type, no feedback"
+    assert _about(prompt) is None
+    assert _chosen(prompt) == "expert-english-basic"
 
 
 def test_a_review_in_prose_goes_to_the_base_a_fix_to_the_expert() -> None:
@@ -185,6 +192,7 @@ def test_word_classes_route_unseen_garments_but_not_style_advice() -> None:
         ("avg_fare per route_id", True),
         ("delete everything in old_bookings where trip_date is before 2020", True),
         ("vehicles where fuel_level is below 10", True),
+        ("avg trip_minutes from journeys", True),
         ("I saved it in my_docs, show me how to open it", False),
         ("write a function total_by_region that sums amount per region_id", False),
         ("count the words in file_name.txt", False),
@@ -213,6 +221,25 @@ def test_named_by_place() -> None:
     assert _chosen("rust on the garden gate, how do I treat it?") is None
 
 
+def test_a_relationship_type_with_rels() -> None:
+    shapes = language_shapes(
+        tokenize("path from A to B over LINKS rels"), "path from A to B over LINKS rels"
+    )
+    assert shapes.get("cypher") == "the relationship type 'LINKS'"
+
+
+def test_a_solar_array_is_not_code_a_numpy_array_is() -> None:
+    assert code_marker(tokenize("the rooftop array"), "the rooftop array") is None
+    assert _chosen("There is rust on the frame of the rooftop array, how do I treat it?") is None
+    assert _chosen("use numpy to get the max of array v") == "expert-python"
+
+
+def test_a_question_asking_for_data_written_out_is_a_request() -> None:
+    prompt = "Stock note: grey wool joggers, large. Can you output it as item, color and size?"
+    assert _chosen(prompt) == "expert-json"
+    assert _chosen("Which colour joggers go with a grey hoodie?") is None
+
+
 def test_a_prose_semicolon_is_not_code() -> None:
     assert code_marker(tokenize("it is late; how do I ask"), "it is late; how do I ask") is None
     assert code_marker(tokenize("x = 1; y = 2"), "x = 1; y = 2") is not None
@@ -226,6 +253,9 @@ def test_a_prose_semicolon_is_not_code() -> None:
 def test_sorting_a_text_into_a_kind_is_a_labelling_request() -> None:
     assert labelling_request(tokenize("file this email under the correct category")) is not None
     assert labelling_request(tokenize("sort the laundry into the right pile")) is None  # no text
+    assert labelling_request(tokenize("sort this into the correct document pile: 'Dear Sir, ...'"))
+    assert labelling_request(tokenize("label this email for the archive: 'Your order shipped'"))
+    assert labelling_request(tokenize("label this email for the archive")) is None  # no text
     assert _chosen("put this document in the right folder: 'Total due: 40 EUR by 1 May'") == (
         "expert-document-classifier"
     )

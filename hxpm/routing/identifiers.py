@@ -1,0 +1,59 @@
+"""SQL asked in words over snake_case names (docs/routing.md, "Shapes"): "how many bottles in
+chem_stock have an expiry_date before 2025", "campaign_clicks: total clicks per utm_source".
+A snake_case name where a column or a table goes, next to a filter, a grouping or an
+aggregate, shows a query as a clause in capitals does. Plain regular expressions.
+"""
+
+from __future__ import annotations
+
+import re
+
+# The shape only counts when no other language shows itself, and the router drops it when
+# a prompt names one ("pandas: drop the rows of df where wind_speed is missing" is Python).
+IDENTIFIER_QUERY = "the identifier query"
+_SNAKE = r"[a-z][a-z0-9]*(?:_[a-z0-9]+)+"
+_COMPARE = (
+    r"(?:is|are|was|were|=|==|!=|<>|<=|>=|<|>|before|after|earlier|later|over|under|above"
+    r"|below|between|equals?|contains?|starts?|like|not|null|missing|empty|older|newer)"
+)
+# An aggregate or a deletion over rows: "list" and "show" are not ("show the files in my_docs").
+_AGGREGATE = re.compile(
+    r"(?<![\w])(?:how many|count|total|sum|average|avg|mean|max|maximum|min|minimum|number of"
+    r"|remove|delete|top \d+|distinct|order by|per)(?![\w])",
+    re.IGNORECASE,
+)
+# Where a filter or a grouping puts a column: these need no aggregate word.
+_COLUMN_PLACES = (
+    re.compile(rf"(?<![\w.])where\s+({_SNAKE})\s+{_COMPARE}(?![\w])", re.IGNORECASE),
+    re.compile(
+        rf"(?<![\w.])(?:avg|average|sum|total|max|min|mean|count)\s+(?:of\s+)?({_SNAKE})(?![\w.(])",
+        re.IGNORECASE,
+    ),
+    re.compile(rf"(?<![\w.])(?:per|for each)\s+({_SNAKE})(?![\w.(])", re.IGNORECASE),
+)
+# Where a table goes, or a heading naming one: these need an aggregate word too.
+_TABLE_PLACES = (
+    re.compile(rf"(?<![\w.])(?:in|from)\s+({_SNAKE})(?![\w.(])", re.IGNORECASE),
+    re.compile(rf"^\s*({_SNAKE})\s*:", re.IGNORECASE),
+)
+# A prompt that asks for a piece of code of another kind is not a query ("a function
+# total_by_region that sums ... per region_id").
+_OTHER_CODE = re.compile(
+    r"(?<![\w])(?:function|fn|def|method|script|program|class|lambda|regex|loop)(?![\w])",
+    re.IGNORECASE,
+)
+
+
+def identifier_query(raw: str) -> str | None:
+    """The snake_case name in a column's place ("per utm_source"), or in a table's place
+    with an aggregate in the prompt ("how many ... in chem_stock"), or None."""
+    if _OTHER_CODE.search(raw) is not None:
+        return None
+    places = (
+        _COLUMN_PLACES + _TABLE_PLACES if _AGGREGATE.search(raw) is not None else _COLUMN_PLACES
+    )
+    for place in places:
+        m = place.search(raw)
+        if m is not None:
+            return " ".join(m.group().split())
+    return None
