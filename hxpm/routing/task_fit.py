@@ -24,6 +24,8 @@ GRAMMAR_WORDS = frozenset(
         *("as", "if", "so", "but", "than", "then", "into", "about", "up", "out", "off", "over"),
         *("via", "per", "also", "just", "only", "there", "here", "very", "too", "any", "some"),
         *("each", "every", "all", "both", "such", "other", "same", "more", "most", "much"),
+        # the request's frame, not its topic: "how much cargo space does a van need"
+        *("need", "needs", "want", "wants", "help", "like", "would", "could", "should"),
     ]
 )
 

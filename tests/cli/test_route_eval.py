@@ -83,7 +83,7 @@ def test_later_hand_written_sets(cli, demo) -> None:
         (BLIND5, 90, 0),
         (BLIND6, 88, 2),
         (BLIND7, 90, 0),
-        (BLIND8, 89, 1),
+        (BLIND8, 90, 0),
     ],
     ids=["blind", "blind2", "blind3", "blind4", "blind5", "blind6", "blind7", "blind8"],
 )

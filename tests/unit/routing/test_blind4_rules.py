@@ -221,6 +221,13 @@ def test_named_by_place() -> None:
     assert _chosen("rust on the garden gate, how do I treat it?") is None
 
 
+def test_the_request_frame_does_not_back_an_everyday_word() -> None:
+    # "need" is in the Rust expert's training prompts ("I need a fn that ..."): it is how a
+    # request is framed, not what it is about, so it does not make "cargo" Rust's.
+    assert _chosen("How much cargo room would a trailer need for six bikes?") is None
+    assert _chosen("I need a fn that doubles an i32") == "expert-rust"
+
+
 def test_a_relationship_type_with_rels() -> None:
     shapes = language_shapes(
         tokenize("path from A to B over LINKS rels"), "path from A to B over LINKS rels"
