@@ -39,6 +39,8 @@ ALIASES: dict[str, tuple[str, ...]] = {
         "duckdb",
     ),
     "cypher": ("neo4j", "opencypher", "memgraph", "graph database", "graph db"),
+    # What users call a fixed-schema object when they do not say JSON.
+    "json": ("structured record", "structured records", "structured output"),
     "neo4j": ("cypher", "opencypher"),
     "python": (
         "py",

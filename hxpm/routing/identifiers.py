@@ -26,14 +26,15 @@ _AGGREGATE = re.compile(
 _COLUMN_PLACES = (
     re.compile(rf"(?<![\w.])where\s+({_SNAKE})\s+{_COMPARE}(?![\w])", re.IGNORECASE),
     re.compile(
-        rf"(?<![\w.])(?:avg|average|sum|total|max|min|mean|count)\s+(?:of\s+)?({_SNAKE})(?![\w.(])",
+        rf"(?<![\w.])(?:avg|average|sum|total|max|min|mean|count|distinct)\s+(?:of\s+)?"
+        rf"({_SNAKE})(?![\w.(])",
         re.IGNORECASE,
     ),
     re.compile(rf"(?<![\w.])(?:per|for each)\s+({_SNAKE})(?![\w.(])", re.IGNORECASE),
 )
 # Where a table goes, or a heading naming one: these need an aggregate word too.
 _TABLE_PLACES = (
-    re.compile(rf"(?<![\w.])(?:in|from)\s+({_SNAKE})(?![\w.(])", re.IGNORECASE),
+    re.compile(rf"(?<![\w.])(?:in|from|by)\s+({_SNAKE})(?![\w.(])", re.IGNORECASE),
     re.compile(rf"^\s*({_SNAKE})\s*:", re.IGNORECASE),
 )
 # A prompt that asks for a piece of code of another kind is not a query ("a function

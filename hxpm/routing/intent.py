@@ -20,7 +20,12 @@ _PRICE_WORDS = frozenset(["pricing", "licence", "license", "licensing", "subscri
 _PRICE_PHRASES = (("how", "much", "does"), ("how", "much", "do"))
 _COST = frozenset(["cost", "costs"])
 # Words that weigh one option against another, or ask for advice on learning one.
-_CHOICE_WORDS = frozenset(["better", "worse", "versus", "vs", "recommend", "worth"])
+_CHOICE_WORDS = frozenset(
+    [
+        *("better", "worse", "versus", "vs", "recommend", "worth", "worthwhile", "choice"),
+        *("overkill", "suitable", "sensible"),
+    ]
+)
 _CHOICE_PHRASES = (("should", "i", "learn"), ("should", "i", "choose"))
 # Words that ask what a concept is or means, how two compare, or where it comes from.
 _CONCEPT_WORDS = frozenset(

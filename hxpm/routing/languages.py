@@ -101,6 +101,7 @@ def programming_languages(tokens: Tokens, code: bool) -> dict[str, str]:
 
 
 _TARGET_BEFORE = frozenset(["in", "into", "to"])
+_HEADING_WORDS = 3  # "plain python please: reverse the words": a heading is this short
 # Nouns of a piece of code: the word just before one names a language ("a pythn fn", "rust
 # script"), whatever its everyday sense.
 _CODE_NOUNS = frozenset(
@@ -118,7 +119,8 @@ def named_as_language(tokens: Tokens) -> tuple[frozenset[str], frozenset[str]]:
     ("rust", "python") there is not meant in its everyday sense. Only the first kind makes
     the prompt technical: "Rust: how do I get it off my bike chain?" is still about a bike."""
     words = tokens.words
-    heading = frozenset(words[:1]) if len(words) > 2 and words[1] == ":" else frozenset()
+    colon = words.index(":") if ":" in words[: _HEADING_WORDS + 1] else -1
+    heading = frozenset(words[:colon]) if 0 < colon < len(words) - 1 else frozenset()
     before = frozenset(w for w, nxt in itertools.pairwise(words) if nxt in _CODE_NOUNS)
     return before, heading
 

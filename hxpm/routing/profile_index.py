@@ -116,14 +116,15 @@ class ProfileIndex:
         return out
 
     def _read_codes(self, terms: tuple[str, ...]) -> tuple[str, ...]:
-        """A size code no profile knows ("32w", "xl") reads as the word "size", in pairs
-        too: "beige chinos 32W" describes an item by its size."""
-        if not any(SIZE_CODE.fullmatch(w) for t in terms for w in t.split(" ")):
+        """A size code no profile knows ("32w", "xl"), or "sz", reads as the word "size", in
+        pairs too: "beige chinos 32W" describes an item by its size."""
+        if not any(SIZE_CODE.fullmatch(w) or w == "sz" for t in terms for w in t.split(" ")):
             return terms
         index = self._index
 
         def read(word: str) -> str:
-            return "size" if SIZE_CODE.fullmatch(word) and word not in index else word
+            sized = SIZE_CODE.fullmatch(word) or word == "sz"  # "sz 6": size, abbreviated
+            return "size" if sized and word not in index else word
 
         return tuple(dict.fromkeys(" ".join(map(read, t.split(" "))) for t in terms))
 

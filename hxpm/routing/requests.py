@@ -31,8 +31,10 @@ _EDIT_ALONE = frozenset(
         *("proofread", "spellcheck", "rephrase", "reword", "paraphrase", "rewrite", "copyedit"),
         # a summary is a new text made from the given one: the text is the object here too
         *("summarise", "summarize", "summarising", "summarizing", "simplify"),
+        *("soften", "reformulate"),
     ]
 )
+_SOUND_WINDOW = 5  # "make this sentence sound less harsh": "make" this many words before
 _EDIT_VERBS = frozenset(["fix", "correct", "edit", "improve", "polish", "check", "tidy", "clean"])
 _EDIT_OBJECTS = frozenset(
     [
@@ -103,6 +105,8 @@ def editing_request(tokens: Tokens) -> str | None:
             return w
         if w == "spell" and words[i + 1 : i + 3] == ("-", "check"):
             return "spell-check"
+        if w == "sound" and "make" in words[max(0, i - _SOUND_WINDOW) : i]:
+            return "make ... sound"
         if w in _EDIT_VERBS:
             verb = verb or w
         elif w in _EDIT_OBJECTS:
@@ -206,7 +210,7 @@ def claims_translating(keywords: tuple[str, ...], capability_words: tuple[str, .
 _LABEL_VERBS = frozenset(
     [
         *("label", "labels", "labelling", "labeling", "labelled", "labeled"),
-        *("tag", "tags", "tagging", "tagged"),
+        *("tag", "tags", "tagging", "tagged", "bucket"),
     ]
 )
 _BY_WHAT = frozenset(["by", "with", "according"])
@@ -241,9 +245,8 @@ def labelling_request(tokens: Tokens) -> tuple[str, str] | None:
             rest = [x for x in window[k + 1 : k + 4] if x not in ("to", "its", "their", "the")]
             if rest and (singular_of(rest[0]) or rest[0]) in _KIND_NOUNS:
                 return w, f"the request '{w} ... {by} {rest[0]}'"
-        text = next((x for x in window[:4] if x in _LABELLED_TEXTS), None)
-        if text is not None and _hands_text(words):
-            return w, f"the request '{w} ... {text}' with the text handed over"
+        if _a_text(window[:4], words) and _hands_text(words):
+            return w, f"the request '{w} ...' with the text handed over"
     return _sorting_request(words)
 
 

@@ -24,6 +24,7 @@ GRAMMAR_WORDS = frozenset(
         *("as", "if", "so", "but", "than", "then", "into", "about", "up", "out", "off", "over"),
         *("via", "per", "also", "just", "only", "there", "here", "very", "too", "any", "some"),
         *("each", "every", "all", "both", "such", "other", "same", "more", "most", "much"),
+        *("around", "first", "last", "next", "before", "after", "again", "always", "never"),
         # the request's frame, not its topic: "how much cargo space does a van need"
         *("need", "needs", "want", "wants", "help", "like", "would", "could", "should"),
     ]
@@ -88,6 +89,8 @@ _FORMAT_FRAME = frozenset(
         *DATA_FORMATS,
         *("turn", "convert", "object", "record", "format", "output", "encode", "put", "need"),
         *("want", "please", "following", "formatted", "structured"),
+        # an order is how a format expert's prompts frame an object ("give the order as JSON")
+        *("order", "orders", "describing", "describe", "describes"),
     ]
 )
 

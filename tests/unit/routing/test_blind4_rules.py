@@ -322,3 +322,37 @@ def test_word_salad_from_every_set_never_breaks_the_router() -> None:
             parts += words[start : start + rng.randint(1, 5)]
         d = ROUTER.route(" ".join(parts))
         assert d.chosen is None or d.chosen in names
+
+
+# --- blind9 and blind10's rules ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("prompt", "expected"),
+    [
+        # a function word backs nothing: "first" and "around" are in any prompt
+        ("Is a python curled around a skull a good first tattoo?", None),
+        # a short heading before a colon names the language
+        ("plain rust please: double an i32", "expert-rust"),
+        ("quick python please: sum a list", "expert-python"),
+        # an aggregate of a snake_case column, a ranking by one
+        ("distinct trail_name values from hikes", "expert-sql"),
+        ("top 3 climbers by route_count", "expert-sql"),
+        # what users call JSON without saying it; "sz" for size
+        ("structured record please: a lilac blouse, small", "expert-json"),
+        ("red wool coat sz 12", "expert-json"),
+        # 'bucket' as a verb, with the text handed over
+        (
+            "bucket this one: 'Total due 20 EUR by Friday, account 1234'",
+            "expert-document-classifier",
+        ),
+        # a rewrite of a sentence's tone is an edit, not a sentence type
+        ("make this sentence sound friendlier: 'Send it now.'", None),
+        # is it a sensible choice: advice
+        ("Is Postgres a sensible choice for a tiny club website, or overkill?", None),
+        # an order of flowers is not a garment, whatever the format
+        ("Make me a JSON object describing a cake order: flavour, tiers, date", None),
+    ],
+)
+def test_blind9_and_blind10_rules(prompt: str, expected: str | None) -> None:
+    assert _chosen(prompt) == expected, ROUTER.route(prompt).reason
