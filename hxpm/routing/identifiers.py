@@ -19,7 +19,8 @@ _COMPARE = (
 # An aggregate or a deletion over rows: "list" and "show" are not ("show the files in my_docs").
 _AGGREGATE = re.compile(
     r"(?<![\w])(?:how many|count|total|sum|average|avg|mean|max|maximum|min|minimum|number of"
-    r"|remove|delete|top \d+|distinct|order by|per)(?![\w])",
+    r"|remove|delete|top \d+|distinct|order by|per|more than|less than|fewer than|greater than"
+    r"|at least|at most)(?![\w])",
     re.IGNORECASE,
 )
 # Where a filter or a grouping puts a column: these need no aggregate word.
@@ -36,6 +37,8 @@ _COLUMN_PLACES = (
 _TABLE_PLACES = (
     re.compile(rf"(?<![\w.])(?:in|from|by)\s+({_SNAKE})(?![\w.(])", re.IGNORECASE),
     re.compile(rf"^\s*({_SNAKE})\s*:", re.IGNORECASE),
+    # a table written with its columns: "jam_entries(team, title, votes, submitted_at)"
+    re.compile(rf"(?<![\w.])({_SNAKE})\s*\(\s*[a-z_]+(?:\s*,\s*[a-z_]+){{2,}}\s*\)", re.IGNORECASE),
 )
 # A prompt that asks for a piece of code of another kind is not a query ("a function
 # total_by_region that sums ... per region_id").

@@ -12,6 +12,9 @@ from __future__ import annotations
 
 import re
 
+from hxpm.routing.requests import LABELLED_TEXTS
+from hxpm.routing.text import Tokens
+
 # The two tasks a label question can ask, as the keyword groups of aliases.py name them.
 SENTENCE_TYPE_TASK = "sentence type"
 CLASSIFY_TASK = "classify"
@@ -31,6 +34,8 @@ _QUOTES = "'\"\u201c\u2018"  # a quotation opens with one of these
 _THIS = r"(?:this|that|it)(?:\s+one)?"
 # "is 'Close the gate.' a command", "is this one a question", "is this a news piece".
 _IS_A = re.compile(rf"\bis\s+(?P<text>{_QUOTED}|{_THIS})\s+an?\s+(?P<kind>[a-z]+)", re.IGNORECASE)
+# "tell me if this is a command or not: ...", "whether it's a statement"
+_THIS_IS_A = re.compile(rf"\b(?P<text>{_THIS})\s*(?:is|'s)\s+an?\s+(?P<kind>[a-z]+)", re.IGNORECASE)
 # "Invoice or contract?", "news or an advert:"
 _EITHER = re.compile(r"\b(?P<a>[a-z]+)\s+or\s+(?:an?\s+)?(?P<b>[a-z]+)\s*[?:]", re.IGNORECASE)
 _HANDED_TEXT = re.compile(rf"{_QUOTED}|:\s*\S+\s+\S+")
@@ -39,7 +44,7 @@ _HANDED_TEXT = re.compile(rf"{_QUOTED}|:\s*\S+\s+\S+")
 def label_question(prompt: str) -> tuple[str, str] | None:
     """(task, how the prompt asks it) for a label question, or None."""
     handed = _HANDED_TEXT.search(prompt) is not None
-    m = _IS_A.search(prompt)
+    m = _IS_A.search(prompt) or _THIS_IS_A.search(prompt)
     if m is not None and (handed or m.group("text")[0] in _QUOTES):
         task = _task_of(m.group("kind").lower())
         if task is not None:
@@ -61,3 +66,41 @@ def _task_of(kind: str) -> str | None:
     if singular in _DOCUMENT_KINDS:
         return CLASSIFY_TASK
     return None
+
+
+# --- what a classification verb classifies ---------------------------------------------------
+
+_CLASSIFY_VERBS = frozenset(
+    [
+        *("classify", "classifies", "classifying", "categorise", "categorize"),
+        *("categorising", "categorizing"),
+    ]
+)
+_DETERMINERS = frozenset(
+    ["a", "an", "the", "these", "those", "my", "our", "your", "some", "all", "each", "every"]
+)
+_TEXT_PLACES = frozenset(["this", "it", "following", "below", "above", ":", "'", '"'])
+_OBJECT_WINDOW = 3  # words after the verb and its determiners: "a used book's condition"
+
+
+def classified_object(tokens: Tokens) -> str | None:
+    """The thing a classification verb is about when it is not a text: "classify these knots",
+    "how do booksellers classify a used book's condition". Classifying those is not the
+    document-classification task, whatever material the prompt hands over; None when the
+    object is a text ("classify this email", "classify: ...", "categorise the invoices")."""
+    words = tokens.words
+    for i, w in enumerate(words):
+        if w not in _CLASSIFY_VERBS:
+            continue
+        rest = [x for x in words[i + 1 :] if x not in _DETERMINERS][:_OBJECT_WINDOW]
+        if not rest or rest[0] in _TEXT_PLACES or not rest[0].isalpha():
+            return None  # "classify this", "classify: ...", "classify 'Dear Sir ...'"
+        nouns = [x for x in rest if x.isalpha()]  # not the "'" of "a book's condition"
+        if any(x in _TEXT_PLACES or x in LABELLED_TEXTS or _task_of(_singular(x)) for x in nouns):
+            return None
+        return rest[0]
+    return None
+
+
+def _singular(word: str) -> str:
+    return word[:-1] if word.endswith("s") and len(word) > 3 else word

@@ -70,7 +70,7 @@ _NAME_BEFORE = frozenset(
         *("programmer", "routine", "file", "files", "source", "project", "app", "'"),
     ]
 )
-_NAME_AFTER = frozenset(["in", "using", "into", "idiomatic", "pure", "modern"])
+_NAME_AFTER = frozenset(["in", "using", "into", "to", "idiomatic", "pure", "modern"])
 
 
 def _programming_index() -> dict[str, list[tuple[str, str, Tokens]]]:
@@ -151,11 +151,15 @@ def _not_a_name(tokens: Tokens, i: int, code: bool) -> bool:
     after = tokens.words[i + 1] if i + 1 < len(tokens.words) else ""
     if i == 0 and after == ":":
         return False  # "Go: how do I read a file?": a heading names the language
+    if after == "'" and tokens.words[i + 2 : i + 3] != ("s",):
+        return True  # a quoted letter ("deck is 'C'"), not "Go's channels"
     if after in _NAME_BEFORE:
         return False  # "a C program", "a Go function": the next word makes it a language
     if not code:
         return True
     before = tokens.words[i - 1] if i > 0 else ""
+    if before == "to" and after.isalpha():
+        return True  # "a function to go through a list"; "convert this to Go: ..." names it
     return word in _BARE_NAMES and before not in _NAME_AFTER
 
 

@@ -210,13 +210,13 @@ def claims_translating(keywords: tuple[str, ...], capability_words: tuple[str, .
 _LABEL_VERBS = frozenset(
     [
         *("label", "labels", "labelling", "labeling", "labelled", "labeled"),
-        *("tag", "tags", "tagging", "tagged", "bucket"),
+        *("tag", "tags", "tagging", "tagged", "bucket", "sort", "sorting", "group"),
     ]
 )
 _BY_WHAT = frozenset(["by", "with", "according"])
 _KIND_NOUNS = frozenset(["type", "kind", "sort", "category", "genre", "topic", "class"])
 # What is labelled is a text: "this text", "these emails", "each of the following".
-_LABELLED_TEXTS = frozenset(
+LABELLED_TEXTS = frozenset(
     [
         *TEXT_WORDS,
         *("document", "documents", "doc", "docs", "email", "emails", "message", "messages"),
@@ -240,7 +240,7 @@ def labelling_request(tokens: Tokens) -> tuple[str, str] | None:
         for k, by in enumerate(window):
             if by not in _BY_WHAT:
                 continue
-            if not any(w in _LABELLED_TEXTS for w in window[:k]):
+            if not any(w in LABELLED_TEXTS for w in window[:k]):
                 break  # "label the jars by kind": not a text
             rest = [x for x in window[k + 1 : k + 4] if x not in ("to", "its", "their", "the")]
             if rest and (singular_of(rest[0]) or rest[0]) in _KIND_NOUNS:
@@ -286,9 +286,11 @@ def _sorting_request(words: tuple[str, ...]) -> tuple[str, str] | None:
 def _a_text(before: tuple[str, ...], words: tuple[str, ...]) -> bool:
     """What is sorted is a text: named ("this document"), or "this"/"these"/"it" with the
     text handed over ("sort this into the right bucket: '...'")."""
-    if any(x in _LABELLED_TEXTS for x in before):
+    if any(x in LABELLED_TEXTS for x in before):
         return True
-    return any(x in ("this", "these", "it") for x in before) and _hands_text(words)
+    # "label pls: '...'": nothing but a filler between the verb and the text
+    bare = all(x in ("pls", "please", "plz", ":", "-") for x in before[:2])
+    return (bare or any(x in ("this", "these", "it") for x in before)) and _hands_text(words)
 
 
 # --- conversions --------------------------------------------------------------------------------

@@ -42,7 +42,7 @@ from hxpm.routing.intent import (
     format_is_output,
     output_formats,
 )
-from hxpm.routing.labels import CLASSIFY_TASK, label_question
+from hxpm.routing.labels import CLASSIFY_TASK, classified_object, label_question
 from hxpm.routing.languages import named_as_language, programming_languages, target_language
 from hxpm.routing.profile_index import ProfileIndex, ProfileMatch
 from hxpm.routing.requests import (
@@ -167,6 +167,7 @@ class Router:
             target_language(tokens, languages),
             named,
             asks_for_data(tokens),
+            classified_object(tokens),
         )
         ranked = self._rank(hits, profiles, ctx)
         return decide(prompt, tokens, ranked, self.min_score)

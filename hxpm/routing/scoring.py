@@ -32,6 +32,7 @@ from hxpm.routing.task_fit import (
     not_its_task,
     word_of,
 )
+from hxpm.routing.variants import singular_of
 
 # Profile similarity (mean log-ratio per prompt term, see profile.py) becomes evidence: x1.0,
 # capped both ways so that it can outweigh one stray keyword ("... in two sentences") but
@@ -87,7 +88,11 @@ def score_hits(
     """Without ``ctx.technical`` a lone everyday-sense keyword the profile does not back
     counts EVERYDAY_FACTOR of itself; in an editing request, hits that only name the edited
     text count 0 for an expert that does not edit (docs/routing.md)."""
-    everyday = None if ctx.code else _lone_everyday_word(hits, pm, ctx.material)
+    # "classify these knots: bowline, ...": material handed over, but not a text to classify
+    material = ctx.material and ctx.classified is None
+    # ...and a non-text object says so even in a prompt with a quotation or code
+    plain = not ctx.code or ctx.classified is not None
+    everyday = _lone_everyday_word(hits, pm, material) if plain else None
     if everyday is not None and any(f[0] in ctx.named for _, f in hits):
         everyday = None  # "rust: grams to moles": a heading names the language
     edited = not_its_task(c, hits, ctx) or foreign_object(c, hits, pm)
@@ -274,10 +279,13 @@ def _lone_everyday_word(
 
 def _task_or_word(spec: Spec, form: tuple[str, ...]) -> tuple[str, ...]:
     """Task words for one keyword are one word ("declarative or imperative" names the
-    sentence type once): what makes a hit lone."""
+    sentence type once, "classify ... categories" the classification task): what makes a
+    hit lone."""
     word = word_of(spec, form)
-    if len(word) == 1 and spec.via.startswith("synonym") and word[0] in EVERYDAY_TASK_WORDS:
-        return ("synonym of", spec.display)
+    if len(word) != 1 or not (spec.via == "" or spec.via.startswith("synonym")):
+        return word
+    if word[0] in EVERYDAY_TASK_WORDS or (singular_of(word[0]) or "") in EVERYDAY_TASK_WORDS:
+        return ("synonym of", spec.display)  # "classify ... categories": one task word
     return word
 
 

@@ -50,6 +50,7 @@ class Context:
     target: str | None = None  # languages.target_language: "... Python ... in JavaScript"
     named: frozenset[str] = frozenset()  # languages.named_as_language: "rust:", "pythn fn"
     data: bool = False  # intent.asks_for_data: "can you output it as item, color and size?"
+    classified: str | None = None  # labels.classified_object: "classify these knots"
 
 
 def not_its_task(c: Compiled, hits: list[tuple[Spec, tuple[str, ...]]], ctx: Context) -> str | None:

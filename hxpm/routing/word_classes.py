@@ -36,7 +36,8 @@ _CLASSES: dict[str, str] = {
         pant jean chino legging jogger culotte dungaree jumpsuit romper sock stocking hat
         beanie beret scarf glove mitten belt bowtie shoe boot sneaker sandal loafer slipper
         bag handbag backpack purse tote wallet bra pyjama pajama robe bathrobe swimsuit
-        bikini kilt sarong kimono tunic fleece windbreaker
+        bikini kilt sarong kimono tunic fleece windbreaker leotard tutu onesie bodysuit apron
+        tracksuit dungarees crewneck turtleneck trench mac
         """,
     "fabric": """
         cotton wool linen silk denim leather suede velvet corduroy polyester nylon cashmere

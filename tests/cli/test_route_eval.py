@@ -24,6 +24,8 @@ BLIND7 = INDEPENDENT.with_name("blind7.tsv")
 BLIND8 = INDEPENDENT.with_name("blind8.tsv")
 BLIND9 = INDEPENDENT.with_name("blind9.tsv")
 BLIND10 = INDEPENDENT.with_name("blind10.tsv")
+BLIND11 = INDEPENDENT.with_name("blind11.tsv")
+BLIND12 = INDEPENDENT.with_name("blind12.tsv")
 
 
 @pytest.fixture
@@ -80,7 +82,7 @@ def test_later_hand_written_sets(cli, demo) -> None:
     [
         (BLIND, 90, 0),
         (BLIND2, 90, 0),
-        (BLIND3, 87, 1),
+        (BLIND3, 88, 0),
         (BLIND4, 90, 0),
         (BLIND5, 90, 0),
         (BLIND6, 88, 2),
@@ -88,14 +90,16 @@ def test_later_hand_written_sets(cli, demo) -> None:
         (BLIND8, 90, 0),
         (BLIND9, 90, 0),
         (BLIND10, 89, 0),
+        (BLIND11, 89, 0),
+        (BLIND12, 89, 1),
     ],
-    ids=[f"blind{n}" for n in ("", 2, 3, 4, 5, 6, 7, 8, 9, 10)],
+    ids=[f"blind{n}" for n in ("", 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12)],
 )
 def test_blind_sets(cli, demo, path, correct, generic_routed) -> None:
     """Written blind by people who had not seen the router, each run once before anything
-    was tuned on it: 80, 83, 78, 78, 87, 86, 85, 87, 83 and 84 of 90 then (the honest
-    unseen figures, in each file's header and docs/routing.md). Their misses led to general rules;
-    these are the development scores since, as floors."""
+    was tuned on it: 80, 83, 78, 78, 87, 86, 85, 87, 83, 84, 82 and 87 of 90 then (the
+    honest unseen figures, in each file's header and docs/routing.md). Their misses led to
+    general rules; these are the development scores since, as floors."""
     r = cli("route", "--eval", path, "--json")
     assert r.code == 0, r.err
     doc = r.json()

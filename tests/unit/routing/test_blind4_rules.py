@@ -356,3 +356,53 @@ def test_word_salad_from_every_set_never_breaks_the_router() -> None:
 )
 def test_blind9_and_blind10_rules(prompt: str, expected: str | None) -> None:
     assert _chosen(prompt) == expected, ROUTER.route(prompt).reason
+
+
+# --- blind11 and blind12's rules -----------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("prompt", "expected"),
+    [
+        # a quoted letter is no language C; "to Go" names Go in a prompt with code
+        ("every row in ship_cabins where deck is 'C'", "expert-sql"),
+        ("Convert this to Go: def half(x): return x / 2", None),
+        # a table written with its columns, and a comparison
+        (
+            "gig_slots(band, stage, minutes, start_at) - which slots run more than 45 minutes?",
+            "expert-sql",
+        ),
+        # more garments
+        ("tutu - lilac - age 4-5", "expert-json"),
+        # "this is a <kind>" as well as "is this a <kind>"; a bare "label pls:"
+        (
+            "Tell me if this is a statement or not: The ferry leaves at noon.",
+            "expert-english-basic",
+        ),
+        (
+            "label pls: 'Invoice 88: 3 crates of apples, 45 EUR, due in 30 days'",
+            "expert-document-classifier",
+        ),
+        (
+            "sort this document by type: 'Dear tenant, the rent rises to 900 in May.'",
+            "expert-document-classifier",
+        ),
+        # classifying things that are not texts: not the classification task
+        ("Can you classify these birds for my notebook: robin, wren, kestrel?", None),
+        (
+            "How do gardeners classify a rose's scent? What makes 'strong' differ from 'light'?",
+            None,
+        ),
+        (
+            "classify these emails: 'Your parcel is on its way' / 'Invoice 77 attached'",
+            "expert-document-classifier",
+        ),
+    ],
+)
+def test_blind11_and_blind12_rules(prompt: str, expected: str | None) -> None:
+    assert _chosen(prompt) == expected, ROUTER.route(prompt).reason
+
+
+def test_a_keyword_and_its_synonym_are_one_task_word() -> None:
+    prompt = "I have to classify the shells we found. What categories do collectors use?"
+    assert _chosen(prompt) is None
