@@ -19,7 +19,11 @@ from hxpm.routing.text import Tokens
 SENTENCE_TYPE_TASK = "sentence type"
 CLASSIFY_TASK = "classify"
 
-_SENTENCE_KINDS = frozenset(["statement", "question", "command", "exclamation", "instruction"])
+# "an order" is a command when a quoted sentence is asked about ("is 'craft the pickaxe first'
+# an order or a statement").
+_SENTENCE_KINDS = frozenset(
+    ["statement", "question", "command", "exclamation", "instruction", "order"]
+)
 # Kinds of document a user sorts mail and files into; hxpm's own list, no expert's labels.
 # Not "statement": a sentence type first.
 _DOCUMENT_KINDS = frozenset(

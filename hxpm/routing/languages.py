@@ -115,13 +115,20 @@ _CODE_NOUNS = frozenset(
 
 def named_as_language(tokens: Tokens) -> tuple[frozenset[str], frozenset[str]]:
     """Words the prompt uses as a language's name by their place: (before a code noun, a
-    heading). "pythn fn to dedupe a list", "rust: grams to moles": an everyday word
-    ("rust", "python") there is not meant in its everyday sense. Only the first kind makes
-    the prompt technical: "Rust: how do I get it off my bike chain?" is still about a bike."""
+    heading or a last "in X"). "pythn fn to dedupe a list", "rust: grams to moles", "knots
+    to km/h in python": an everyday word ("rust", "python") there is not meant in its
+    everyday sense. Only the first kind makes the prompt technical: "Rust: how do I get it
+    off my bike chain?" is still about a bike."""
     words = tokens.words
     colon = words.index(":") if ":" in words[: _HEADING_WORDS + 1] else -1
     heading = frozenset(words[:colon]) if 0 < colon < len(words) - 1 else frozenset()
     before = frozenset(w for w, nxt in itertools.pairwise(words) if nxt in _CODE_NOUNS)
+    # "knots to km/h in python": the answer's language, last, after "in" or "using"
+    end = len(words)
+    while end > 0 and words[end - 1] in (".", "?", "!", "please", "pls"):
+        end -= 1
+    if end >= 2 and words[end - 2] in ("in", "using"):
+        heading = heading | {words[end - 1]}
     return before, heading
 
 

@@ -68,6 +68,8 @@ _CODE_SHAPES: tuple[tuple[str, str, re.Pattern[str]], ...] = tuple(
         ("rust", "the binding 'let mut'", r"(?<![\w.])let\s+mut\s+\w"),
         ("rust", "the borrow '&mut'", r"&mut\s"),
         ("rust", "the macro 'println!'", r"(?<![\w.])(?:println|vec|format)!"),
+        # a JSON object's fields, bare: "extract {item, color, size} from ..."
+        ("json", "the fields '{...}'", r"(?<![\w])\{\s*[a-z_]+\s*(?:,\s*[a-z_]+\s*)+\}"),
     )
 )
 
@@ -297,7 +299,13 @@ def code_marker(prompt: Tokens, raw: str) -> str | None:
             return repr(tok)
         if tok == "(" and prompt.glued[i] and is_word(words[i - 1]):
             return "a call"  # "f(x)"
-        if tok == "." and i + 1 < len(words) and prompt.glued[i + 1] and is_word(words[i + 1]):
+        if (
+            tok == "."
+            and i + 1 < len(words)
+            and prompt.glued[i + 1]
+            and is_word(words[i + 1])
+            and not words[i + 1].isdigit()  # "5.6 weeks" is a number
+        ):
             return "a file name"  # "main.py", ".txt"
         if "_" in tok.strip("_"):
             return "an identifier"

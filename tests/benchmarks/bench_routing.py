@@ -173,7 +173,8 @@ def main() -> None:
         _report("held-out + generic prompts", _hxpm(env, "route", "--eval", dev, "--json"))
         _report("independent set", _hxpm(env, "route", "--eval", INDEPENDENT, "--json"))
         # Written later (docs/routing.md, "Measured"); the blind sets by people who had not seen it.
-        blinds = ("blind", *(f"blind{n}" for n in range(2, 11)))
+        found = INDEPENDENT.parent.glob("blind*.tsv")
+        blinds = sorted((f.stem for f in found), key=lambda n: int(n[5:] or 1))
         for extra in ("confirm", "holdout", "rules", *blinds):
             path = INDEPENDENT.with_name(f"{extra}.tsv")
             _report(f"{extra} set", _hxpm(env, "route", "--eval", path, "--json"))

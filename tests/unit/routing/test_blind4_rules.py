@@ -406,3 +406,25 @@ def test_blind11_and_blind12_rules(prompt: str, expected: str | None) -> None:
 def test_a_keyword_and_its_synonym_are_one_task_word() -> None:
     prompt = "I have to classify the shells we found. What categories do collectors use?"
     assert _chosen(prompt) is None
+
+
+# --- blind13's rules -----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("prompt", "expected"),
+    [
+        ("miles to km in python", "expert-python"),  # the answer's language, last
+        ("a python in the garden shed, what do I do?", None),
+        ("pull {item, color, size} out of 'a mustard cargo jacket, size M'", "expert-json"),
+        ("is 'tidy your room' an order or a statement", "expert-english-basic"),
+        ("quick query about annual leave: how much of the 5.6 weeks is left after 7 months?", None),
+    ],
+)
+def test_blind13_rules(prompt: str, expected: str | None) -> None:
+    assert _chosen(prompt) == expected, ROUTER.route(prompt).reason
+
+
+def test_a_decimal_is_not_a_file_name() -> None:
+    assert code_marker(tokenize("5.6 weeks"), "5.6 weeks") is None
+    assert code_marker(tokenize("open main.py"), "open main.py") == "a file name"
