@@ -32,6 +32,8 @@ _CONCEPT_WORDS = frozenset(
     [
         *("difference", "differences", "differ", "differs", "acronym", "abbreviation"),
         *("advantages", "disadvantages", "drawbacks", "pros", "history", "invented"),
+        # how well it runs: "why is my Postgres query slow?" wants reasons, not a query
+        *("slow", "slower", "faster", "performance", "efficient", "inefficient"),
     ]
 )
 _CONCEPT_PHRASES = (("stand", "for"), ("stands", "for"), ("short", "for"))

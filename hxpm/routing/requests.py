@@ -289,7 +289,7 @@ def _a_text(before: tuple[str, ...], words: tuple[str, ...]) -> bool:
     if any(x in LABELLED_TEXTS for x in before):
         return True
     # "label pls: '...'": nothing but a filler between the verb and the text
-    bare = all(x in ("pls", "please", "plz", ":", "-") for x in before[:2])
+    bare = bool(before) and all(x in ("pls", "please", "plz", ":", "-") for x in before[:2])
     return (bare or any(x in ("this", "these", "it") for x in before)) and _hands_text(words)
 
 

@@ -428,3 +428,12 @@ def test_blind13_rules(prompt: str, expected: str | None) -> None:
 def test_a_decimal_is_not_a_file_name() -> None:
     assert code_marker(tokenize("5.6 weeks"), "5.6 weeks") is None
     assert code_marker(tokenize("open main.py"), "open main.py") == "a file name"
+
+
+def test_blind15_and_blind16_rules() -> None:
+    # "label" as a noun at the end is no labelling request, with a quotation or not
+    assert _chosen("Translate 'best before June' into Spanish for a jam label") is None
+    assert _chosen("label pls: 'Invoice 12, 40 EUR, due Friday'") == "expert-document-classifier"
+    # why a query is slow asks for reasons; a faster query asked for is a query
+    assert _chosen("Why is my MySQL query so slow when I sort by name?") is None
+    assert _chosen("write a faster sql query for the ten newest orders") == "expert-sql"
