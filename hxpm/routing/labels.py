@@ -42,12 +42,21 @@ _IS_A = re.compile(rf"\bis\s+(?P<text>{_QUOTED}|{_THIS})\s+an?\s+(?P<kind>[a-z]+
 _THIS_IS_A = re.compile(rf"\b(?P<text>{_THIS})\s*(?:is|'s)\s+an?\s+(?P<kind>[a-z]+)", re.IGNORECASE)
 # "Invoice or contract?", "news or an advert:"
 _EITHER = re.compile(r"\b(?P<a>[a-z]+)\s+or\s+(?:an?\s+)?(?P<b>[a-z]+)\s*[?:]", re.IGNORECASE)
-_HANDED_TEXT = re.compile(rf"{_QUOTED}|:\s*\S+\s+\S+")
+_QUOTATION = re.compile(_QUOTED)
+
+
+def _handed(prompt: str) -> bool:
+    """A quotation, or two words or more after the first colon. (Not a regular expression
+    for the colon: "\\S+\\s+" backtracks quadratically over a run of colons.)"""
+    if _QUOTATION.search(prompt) is not None:
+        return True
+    colon = prompt.find(":")
+    return colon >= 0 and len(prompt[colon + 1 :].split(maxsplit=2)) >= 2
 
 
 def label_question(prompt: str) -> tuple[str, str] | None:
     """(task, how the prompt asks it) for a label question, or None."""
-    handed = _HANDED_TEXT.search(prompt) is not None
+    handed = _handed(prompt)
     m = _IS_A.search(prompt) or _THIS_IS_A.search(prompt)
     if m is not None and (handed or m.group("text")[0] in _QUOTES):
         task = _task_of(m.group("kind").lower())

@@ -233,6 +233,7 @@ def labelling_request(tokens: Tokens) -> tuple[str, str] | None:
     the kind of thing to label by (the classification task); (verb, what it reads as) or
     None. "label the jars" labels by nothing, "tag me in the photo" neither."""
     words = tokens.words
+    handed = _hands_text(words)  # once: a prompt may repeat a verb many times
     for i, w in enumerate(words):
         if w not in _LABEL_VERBS:
             continue
@@ -245,9 +246,9 @@ def labelling_request(tokens: Tokens) -> tuple[str, str] | None:
             rest = [x for x in window[k + 1 : k + 4] if x not in ("to", "its", "their", "the")]
             if rest and (singular_of(rest[0]) or rest[0]) in _KIND_NOUNS:
                 return w, f"the request '{w} ... {by} {rest[0]}'"
-        if _a_text(window[:4], words) and _hands_text(words):
+        if handed and _a_text(window[:4], handed):
             return w, f"the request '{w} ...' with the text handed over"
-    return _sorting_request(words)
+    return _sorting_request(words, handed)
 
 
 def _hands_text(words: tuple[str, ...]) -> bool:
@@ -268,13 +269,13 @@ _PLACE_NOUNS = frozenset(
 _PLACE_FILLERS = frozenset(["the", "a", "its", "their", "right", "correct", "proper", "which"])
 
 
-def _sorting_request(words: tuple[str, ...]) -> tuple[str, str] | None:
+def _sorting_request(words: tuple[str, ...], handed: bool) -> tuple[str, str] | None:
     for i, w in enumerate(words):
         if w not in _SORT_VERBS:
             continue
         window = words[i + 1 : i + 1 + _LABEL_WINDOW]
         for k, into in enumerate(window):
-            if into not in _INTO_PLACE or not _a_text(window[:k], words):
+            if into not in _INTO_PLACE or not _a_text(window[:k], handed):
                 continue
             rest = [x for x in window[k + 1 : k + 5] if x not in _PLACE_FILLERS]
             place = next((x for x in rest[:2] if (singular_of(x) or x) in _PLACE_NOUNS), None)
@@ -283,14 +284,14 @@ def _sorting_request(words: tuple[str, ...]) -> tuple[str, str] | None:
     return None
 
 
-def _a_text(before: tuple[str, ...], words: tuple[str, ...]) -> bool:
+def _a_text(before: tuple[str, ...], handed: bool) -> bool:
     """What is sorted is a text: named ("this document"), or "this"/"these"/"it" with the
     text handed over ("sort this into the right bucket: '...'")."""
     if any(x in LABELLED_TEXTS for x in before):
         return True
     # "label pls: '...'": nothing but a filler between the verb and the text
     bare = bool(before) and all(x in ("pls", "please", "plz", ":", "-") for x in before[:2])
-    return (bare or any(x in ("this", "these", "it") for x in before)) and _hands_text(words)
+    return (bare or any(x in ("this", "these", "it") for x in before)) and handed
 
 
 # --- conversions --------------------------------------------------------------------------------

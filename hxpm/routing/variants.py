@@ -98,11 +98,12 @@ def _kind_of(words: tuple[str, ...]) -> Iterator[tuple[str, ...]]:
 class Misspellings:
     """Technology names, ready to recognise a prompt word one slip away from one of them."""
 
-    __slots__ = ("_missing", "names")
+    __slots__ = ("_longest", "_missing", "names")
 
     def __init__(self) -> None:
         self.names: dict[str, list[int]] = {}  # name -> spec ids it hits
         self._missing: dict[str, str] = {}  # the name with one letter missing -> name
+        self._longest = 0  # a slip changes a name's length by one letter at most
 
     def add(self, name: str, sid: int) -> None:
         if len(name) < MIN_TYPO_LENGTH or not (name.isascii() and name.isalpha()):
@@ -111,6 +112,7 @@ class Misspellings:
             for i in range(len(name)):
                 self._missing.setdefault(name[:i] + name[i + 1 :], name)
         self.names.setdefault(name, []).append(sid)
+        self._longest = max(self._longest, len(name))
 
     def __bool__(self) -> bool:
         return bool(self.names)
@@ -118,7 +120,9 @@ class Misspellings:
     def lookup(self, token: str) -> tuple[str, str] | None:
         """(name, slip) for a prompt word that misspells a name ("pyhton" -> ("python",
         "two letters swapped")), or None. The caller only asks for words no keyword took."""
-        if len(token) < MIN_TYPO_LENGTH or not (token.isascii() and token.isalpha()):
+        if len(token) < MIN_TYPO_LENGTH or len(token) > self._longest + 1:
+            return None  # also keeps a 60,000-letter "word" from costing quadratic time
+        if not (token.isascii() and token.isalpha()):
             return None
         names = self.names
         if token in names:

@@ -437,3 +437,20 @@ def test_blind15_and_blind16_rules() -> None:
     # why a query is slow asks for reasons; a faster query asked for is a query
     assert _chosen("Why is my MySQL query so slow when I sort by name?") is None
     assert _chosen("write a faster sql query for the ten newest orders") == "expert-sql"
+
+
+@pytest.mark.parametrize(
+    "prompt",
+    [":" * 100_000, "a" * 200_000, "sort this " * 20_000 + "into", "x_y(" + "a, " * 30_000],
+    ids=["colons", "one-long-word", "repeated-verb", "open-column-list"],
+)
+def test_hostile_prompts_route_in_linear_time(prompt: str) -> None:
+    """A run of colons once cost a regular expression quadratic time (5.8 s for 30,000), a
+    60,000-letter word the misspelling lookup 1 s, a repeated verb the labelling scan 4 s for
+    50,000 characters. Each is linear now: the bound is loose (quadratic would take minutes)
+    so that a loaded machine does not fail it."""
+    import time
+
+    start = time.perf_counter()
+    ROUTER.route(prompt)
+    assert time.perf_counter() - start < 10.0
