@@ -107,7 +107,9 @@ def foreign_object(
     forms = [word_of(spec, form) for spec, form in hits if spec.kind != EXCLUDE]
     if not forms or not all(w in _FORMAT_FRAME or w in INTO_WORDS for f in forms for w in f):
         return None
-    fmt = next((w for f in forms for w in f if w in DATA_FORMATS), None)
+    named = [spec.display.strip().lower() for spec, _ in hits if spec.kind != EXCLUDE]
+    # the format as written ("json"), or the keyword an alias stands for ("structured record")
+    fmt = next((w for w in (*(w for f in forms for w in f), *named) if w in DATA_FORMATS), None)
     if fmt is None:
         return None  # "put this document in the right folder": no format named at all
     if pm.similarity_without(fmt, _FORMAT_FRAME | GRAMMAR_WORDS) > EVERYDAY_BACKING:

@@ -340,6 +340,7 @@ def test_word_salad_from_every_set_never_breaks_the_router() -> None:
         ("top 3 climbers by route_count", "expert-sql"),
         # what users call JSON without saying it; "sz" for size
         ("structured record please: a lilac blouse, small", "expert-json"),
+        ("structured record please: guest Ana Ruiz, room 12, two nights", None),
         ("red wool coat sz 12", "expert-json"),
         # 'bucket' as a verb, with the text handed over
         (
