@@ -151,6 +151,7 @@ EVERYDAY_SENSES = frozenset(
         "select",
         "query",
         "relationship",
+        "cypher",  # a cipher: "my grandson sent me a secret cypher"
         "sentence",
         "grammar",
         "english",

@@ -60,6 +60,7 @@ from hxpm.routing.scoring import (
     strong_profile,
 )
 from hxpm.routing.shapes import (
+    QUOTED_WORDS,
     capitals_marker,
     code_marker,
     language_shapes,
@@ -132,7 +133,9 @@ class Router:
         tokens = tokenize(prompt)
         profiles = self._profiles.match(prompt) if self._profiles else {}
         shapes = language_shapes(tokens, prompt)  # a language's statement is code too
-        code = bool(shapes) or code_marker(tokens, prompt) is not None
+        marker = code_marker(tokens, prompt)
+        code = bool(shapes) or marker is not None
+        quoted_only = not shapes and marker == QUOTED_WORDS
         technical = code or capitals_marker(prompt) is not None
         programming = programming_languages(tokens, code)
         if shapes.get("sql", "").startswith(IDENTIFIER_QUERY) and programming.keys() - {"sql"}:
@@ -141,7 +144,10 @@ class Router:
         self._shape_hits(shapes, hits)
         self._request_hits(tokens, prompt, hits)
         before_code, heading = named_as_language(tokens)
-        named = before_code | heading
+        conversion = conversion_request(tokens)
+        # "convert this postgres query to cypher": a conversion's target names its language
+        target = frozenset(conversion.target.split()[:1]) if conversion is not None else frozenset()
+        named = before_code | heading | target
         languages = {
             **programming,
             **self._named_languages(hits, code, named),
@@ -157,7 +163,7 @@ class Router:
             code,
             editing_request(tokens),
             writing_request(tokens),
-            conversion_request(tokens),
+            conversion,
             material_marker(tokens, prompt) is not None,
             languages,
             translation_request(tokens),
@@ -168,6 +174,7 @@ class Router:
             named,
             asks_for_data(tokens),
             classified_object(tokens),
+            quoted_only,
         )
         ranked = self._rank(hits, profiles, ctx)
         return decide(prompt, tokens, ranked, self.min_score)

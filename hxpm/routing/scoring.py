@@ -24,6 +24,7 @@ from hxpm.routing.compiled import CAPABILITY, EXCLUDE, KEYWORD, Compiled, Spec
 from hxpm.routing.decision import ExpertScore
 from hxpm.routing.profile import prompt_terms
 from hxpm.routing.profile_index import ProfileMatch
+from hxpm.routing.requests import TEXT_WORDS
 from hxpm.routing.task_fit import (
     EVERYDAY_BACKING,
     GRAMMAR_WORDS,
@@ -90,8 +91,13 @@ def score_hits(
     text count 0 for an expert that does not edit (docs/routing.md)."""
     # "classify these knots: bowline, ...": material handed over, but not a text to classify
     material = ctx.material and ctx.classified is None
-    # ...and a non-text object says so even in a prompt with a quotation or code
-    plain = not ctx.code or ctx.classified is not None
+    # ...and a non-text object says so even in a prompt with code; quoted words are no code
+    # for this ("her relationship with the agency was 'complicated'")
+    plain = not ctx.code or ctx.quoted_only or ctx.classified is not None
+    if ctx.writing and c.writes:
+        plain = False  # "write a sentence using 'serendipity'": the text is its task
+    if ctx.quoted_only and ctx.material and _text_hit(hits):
+        plain = False  # "is this sentence a question: 'Has it arrived'": the quoted text
     everyday = _lone_everyday_word(hits, pm, material) if plain else None
     if everyday is not None and any(f[0] in ctx.named for _, f in hits):
         everyday = None  # "rust: grams to moles": a heading names the language
@@ -275,6 +281,11 @@ def _lone_everyday_word(
     if pm is not None and pm.similarity_without(stem, GRAMMAR_WORDS) > EVERYDAY_BACKING:
         return None
     return form[0]
+
+
+def _text_hit(hits: list[tuple[Spec, tuple[str, ...]]]) -> bool:
+    """A hit on a word that names a text ("sentence"), which quoted words then are."""
+    return any(len(f) == 1 and f[0] in TEXT_WORDS for s, f in hits if s.kind != EXCLUDE)
 
 
 def _task_or_word(spec: Spec, form: tuple[str, ...]) -> tuple[str, ...]:

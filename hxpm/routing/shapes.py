@@ -288,8 +288,16 @@ def code_marker(prompt: Tokens, raw: str) -> str | None:
     only when it opens a literal ("'card'"), not in a contraction ("don't").
     """
     words = prompt.words
+    quoted, skip_to = False, 0
     for i, tok in enumerate(words):
         if tok == ";" and _prose_semicolon(prompt, i):
+            continue
+        if i < skip_to:
+            continue  # inside quoted words, or their closing quote
+        opens = tok == '"' or (tok == "'" and not prompt.glued[i] and i + 1 < len(words))
+        end = _quoted_words(prompt, i) if opens else -1
+        if end > 0:
+            quoted, skip_to = True, end + 1  # weaker than any other marker: look on
             continue
         if tok in CODE_SYMBOLS:
             return tok
@@ -311,7 +319,40 @@ def code_marker(prompt: Tokens, raw: str) -> str | None:
             return "an identifier"
     if "\n" in raw.strip():
         return "a line break"
-    return None
+    return QUOTED_WORDS if quoted else None
+
+
+# A quotation of words ("her agency was 'complicated'", "a secret cypher: 'Jrrg pruqlqj'"):
+# code for every rule but one: it does not take an everyday word out of its everyday sense
+# (scoring.py). A value after "is"/"=" ("where kind is 'card'") stays a literal.
+QUOTED_WORDS = "quoted words"
+_LITERAL_BEFORE = frozenset(["is", "=", "==", "!=", "equals", "like", "contains", "not"])
+
+
+def _quoted_words(prompt: Tokens, i: int) -> int:
+    """The index of the closing quote when the quotation opening at ``i`` holds only words
+    (of two letters or more, with punctuation and contractions); -1 otherwise."""
+    words = prompt.words
+    if i > 0 and words[i - 1] in _LITERAL_BEFORE:
+        return -1
+    end = _next_quote(words, i, i + 1)
+    if words[i] == "'":  # an apostrophe inside ("you're") is glued to its word on both sides
+        while 0 < end < len(words) - 1 and prompt.glued[end + 1] and words[end + 1].isalpha():
+            end = _next_quote(words, i, end + 1)
+    if end < 0:
+        return -1  # no closing quote near: not a short quotation
+    plain = [w for w in words[i + 1 : end] if w not in _QUOTE_PUNCTUATION]
+    return end if plain and all(w.isalpha() and len(w) > 1 for w in plain) else -1
+
+
+def _next_quote(words: tuple[str, ...], i: int, start: int) -> int:
+    """The next quote like the one at ``i`` from ``start``, within the window, or -1."""
+    stop = min(len(words), i + 1 + _QUOTE_WINDOW)
+    return next((k for k in range(start, stop) if words[k] == words[i]), -1)
+
+
+_QUOTE_WINDOW = 40  # words a quotation may hold
+_QUOTE_PUNCTUATION = frozenset([",", ".", "!", "?", "-", "'", "s", "t", "re", "ll", "ve", "d", "m"])
 
 
 def _prose_semicolon(prompt: Tokens, i: int) -> bool:

@@ -51,6 +51,7 @@ class Context:
     named: frozenset[str] = frozenset()  # languages.named_as_language: "rust:", "pythn fn"
     data: bool = False  # intent.asks_for_data: "can you output it as item, color and size?"
     classified: str | None = None  # labels.classified_object: "classify these knots"
+    quoted_only: bool = False  # the only code marker is quoted words (shapes.QUOTED_WORDS)
 
 
 def not_its_task(c: Compiled, hits: list[tuple[Spec, tuple[str, ...]]], ctx: Context) -> str | None:

@@ -455,3 +455,38 @@ def test_hostile_prompts_route_in_linear_time(prompt: str) -> None:
     start = time.perf_counter()
     ROUTER.route(prompt)
     assert time.perf_counter() - start < 10.0
+
+
+# --- quoted words --------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("prompt", "marker"),
+    [
+        ("her relationship with the agency was 'complicated'", "quoted words"),
+        ('the word "serendipity"', "quoted words"),
+        ("where kind is 'card'", "a quoted literal"),  # a value after "is"
+        ("'5 apples'", "a quoted literal"),  # not only words
+        ('say "hello there" then x = 1', "="),  # a stronger marker after it wins
+    ],
+)
+def test_quoted_words_are_the_weakest_code_marker(prompt: str, marker: str) -> None:
+    assert code_marker(tokenize(prompt), prompt) == marker
+
+
+@pytest.mark.parametrize(
+    ("prompt", "expected"),
+    [
+        # quoted words do not take an everyday word out of its everyday sense
+        ("My sister said her relationship with her boss was 'fine'. Should I believe her?", None),
+        ("My nephew wrote me a cypher: 'Uryyb gurer' - can you crack it?", None),
+        # ...but a quoted sentence is what "this sentence" names
+        ("Is this sentence asking or telling: 'Has the bus left yet'", "expert-english-basic"),
+        # a conversion's target names its language, everyday sense or not
+        # (expert-cypher excludes 'sql' itself, not its aliases: docs/routing.md)
+        ("convert this postgres query to cypher", "expert-cypher"),
+        ("cypher query for every Person node", "expert-cypher"),
+    ],
+)
+def test_quoted_words_and_cypher(prompt: str, expected: str | None) -> None:
+    assert _chosen(prompt) == expected, ROUTER.route(prompt).reason

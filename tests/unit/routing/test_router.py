@@ -338,14 +338,15 @@ def test_phrase_weight_is_capped() -> None:
 
 
 def test_capability_alone_routes_but_weaker_than_keyword() -> None:
+    # (SPARQL, not Cypher: "cypher" has an everyday sense, a cipher, and alone counts less)
     cands = (
-        RouteCandidate("expert-a", "1.0.0", capabilities=("query:cypher",)),
-        RouteCandidate("expert-b", "1.0.0", keywords=("cypher",)),
+        RouteCandidate("expert-a", "1.0.0", capabilities=("query:sparql",)),
+        RouteCandidate("expert-b", "1.0.0", keywords=("sparql",)),
     )
-    d = route("cypher please", cands)
+    d = route("sparql please", cands)
     assert [(s.name, s.score) for s in d.scores] == [("expert-b", 1.0), ("expert-a", 0.5)]
-    assert score_of(d, "expert-a").capability_hits == ("query:cypher",)
-    assert route("cypher please", cands[:1]).chosen == "expert-a"  # 0.5 >= min_score
+    assert score_of(d, "expert-a").capability_hits == ("query:sparql",)
+    assert route("sparql please", cands[:1]).chosen == "expert-a"  # 0.5 >= min_score
 
 
 def test_capability_value_underscores_are_spaces() -> None:
