@@ -30,7 +30,8 @@ _CHOICE_PHRASES = (("should", "i", "learn"), ("should", "i", "choose"))
 # Words that ask what a concept is or means, how two compare, or where it comes from.
 _CONCEPT_WORDS = frozenset(
     [
-        *("difference", "differences", "differ", "differs", "acronym", "abbreviation"),
+        *("difference", "differences", "differ", "differs", "different", "acronym"),
+        "abbreviation",
         *("advantages", "disadvantages", "drawbacks", "pros", "history", "invented"),
         # how well it runs: "why is my Postgres query slow?" wants reasons, not a query
         *("slow", "slower", "faster", "performance", "efficient", "inefficient"),
@@ -66,6 +67,9 @@ _WHOLE = frozenset(["it", "this", "them", "anything", "", ".", ",", "!"])
 _PROSE_PHRASES = (
     ("in", "prose"),
     ("in", "plain", "words"),
+    ("in", "plain", "terms"),
+    ("in", "plain", "english"),
+    ("in", "simple", "terms"),
     ("just", "describe"),
     ("only", "describe"),
     ("style", "only"),
@@ -185,6 +189,10 @@ def output_formats(tokens: Tokens) -> dict[str, str]:
         for i, w in enumerate(words)
         if w in _OUTPUT_ONLY and i > 0 and words[i - 1] in INTO_WORDS
     }
+    # "a JSON schema for ...": a schema is another document than the JSON it describes
+    for i in range(len(words) - 1):
+        if words[i] == "json" and words[i + 1] == "schema":
+            found.setdefault("json schema", "json schema")
     # "return a JSON object with keys title and year": JSON is the answer, not a query's.
     for i in range(len(words)):
         if _json_value(words, i):

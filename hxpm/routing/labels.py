@@ -42,6 +42,8 @@ _IS_A = re.compile(rf"\bis\s+(?P<text>{_QUOTED}|{_THIS})\s+an?\s+(?P<kind>[a-z]+
 _THIS_IS_A = re.compile(rf"\b(?P<text>{_THIS})\s*(?:is|'s)\s+an?\s+(?P<kind>[a-z]+)", re.IGNORECASE)
 # "Invoice or contract?", "news or an advert:"
 _EITHER = re.compile(r"\b(?P<a>[a-z]+)\s+or\s+(?:an?\s+)?(?P<b>[a-z]+)\s*[?:]", re.IGNORECASE)
+# "Is this news, a contract, or what?": two kinds listed before an open "or"
+_LISTED = re.compile(r"\b(?P<a>[a-z]+),\s+(?:an?\s+)?(?P<b>[a-z]+),?\s+or\b", re.IGNORECASE)
 _QUOTATION = re.compile(_QUOTED)
 
 
@@ -64,7 +66,7 @@ def label_question(prompt: str) -> tuple[str, str] | None:
             return task, f"the label question 'is ... a {m.group('kind').lower()}'"
     if not handed:
         return None
-    for m in _EITHER.finditer(prompt):
+    for m in (*_EITHER.finditer(prompt), *_LISTED.finditer(prompt)):
         a, b = m.group("a").lower(), m.group("b").lower()
         task = _task_of(a)
         if task is not None and task == _task_of(b) and a != b:

@@ -22,6 +22,10 @@ TOP_TERMS_SHOWN = 4
 SIZE_CODE = re.compile(r"(?:[2-5]?x{1,3}[sl])|(?:[2-5]\d[wl])|(?:[wl][2-5]\d)|(?:\d\dw\d\dl)")
 
 
+# Words that give a garment's size: "sz 6", "34 waist", "32 inseam".
+_SIZE_WORDS = frozenset(["sz", "waist", "inseam"])
+
+
 @dataclass(frozen=True, slots=True)
 class ProfileMatch:
     similarity: float  # mean log-ratio over the prompt's terms: > 0 looks like the expert's data
@@ -116,14 +120,14 @@ class ProfileIndex:
         return out
 
     def _read_codes(self, terms: tuple[str, ...]) -> tuple[str, ...]:
-        """A size code no profile knows ("32w", "xl"), or "sz", reads as the word "size", in
-        pairs too: "beige chinos 32W" describes an item by its size."""
-        if not any(SIZE_CODE.fullmatch(w) or w == "sz" for t in terms for w in t.split(" ")):
+        """A size code no profile knows ("32w", "xl"), or a size word ("sz", "waist"), reads as
+        the word "size", in pairs too: "beige chinos 32W" describes an item by its size."""
+        if not any(SIZE_CODE.fullmatch(w) or w in _SIZE_WORDS for t in terms for w in t.split(" ")):
             return terms
         index = self._index
 
         def read(word: str) -> str:
-            sized = SIZE_CODE.fullmatch(word) or word == "sz"  # "sz 6": size, abbreviated
+            sized = SIZE_CODE.fullmatch(word) or word in _SIZE_WORDS  # "sz 6", "34 waist"
             return "size" if sized and word not in index else word
 
         return tuple(dict.fromkeys(" ".join(map(read, t.split(" "))) for t in terms))

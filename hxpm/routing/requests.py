@@ -31,7 +31,7 @@ _EDIT_ALONE = frozenset(
         *("proofread", "spellcheck", "rephrase", "reword", "paraphrase", "rewrite", "copyedit"),
         # a summary is a new text made from the given one: the text is the object here too
         *("summarise", "summarize", "summarising", "summarizing", "simplify"),
-        *("soften", "reformulate"),
+        *("soften", "reformulate", "grammatically", "grammatical", "ungrammatical"),
     ]
 )
 _SOUND_WINDOW = 5  # "make this sentence sound less harsh": "make" this many words before
@@ -96,6 +96,17 @@ EDITING_CLAIMS = frozenset(
 )
 
 
+def _comparative(after: tuple[str, ...]) -> str:
+    """ "make this sentence funnier": a text word, then a comparative ("-er", "more", "less").
+    Empty when there is none (not "make a better query": no text word first)."""
+    for k, w in enumerate(after):
+        if w in TEXT_WORDS and k + 1 < len(after):
+            nxt = after[k + 1]
+            if nxt in ("more", "less") or (nxt.endswith("er") and len(nxt) > 5):
+                return nxt
+    return ""
+
+
 def editing_request(tokens: Tokens) -> str | None:
     """What makes the prompt an editing request ("fix ... spelling"), or None."""
     words = tokens.words
@@ -107,6 +118,8 @@ def editing_request(tokens: Tokens) -> str | None:
             return "spell-check"
         if w == "sound" and "make" in words[max(0, i - _SOUND_WINDOW) : i]:
             return "make ... sound"
+        if w == "make" and _comparative(words[i + 1 : i + 1 + _SOUND_WINDOW]):
+            return "make ... " + _comparative(words[i + 1 : i + 1 + _SOUND_WINDOW])
         if w in _EDIT_VERBS:
             verb = verb or w
         elif w in _EDIT_OBJECTS:

@@ -73,8 +73,10 @@ def not_its_task(c: Compiled, hits: list[tuple[Spec, tuple[str, ...]]], ctx: Con
     if c.languages and ctx.languages and not c.covers & ctx.languages.keys():
         lang, word = next(iter(ctx.languages.items()))
         return f"data of a request in another language ({lang!r}, named by {word!r})"
-    if not c.languages and ctx.languages and _input_format_only(hits, ctx.outputs):
-        lang, word = next(iter(ctx.languages.items()))
+    asked = ctx.languages.keys() - c.covers  # an expert that lists "json schema" writes it
+    if not c.languages and asked and _input_format_only(hits, ctx.outputs):
+        lang = min(asked)
+        word = ctx.languages[lang]
         return f"the input format of a request in another language ({lang!r}, named by {word!r})"
     conv = ctx.conversion
     if conv is not None:

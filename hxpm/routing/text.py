@@ -345,13 +345,17 @@ _QUESTION_WORDS = frozenset(
 
 
 def is_question(prompt: Tokens) -> bool:
-    """Whether the prompt asks a question: it ends with "?" (before closing quotes) or opens
-    with a question word ("what colour shoes go with jeans")."""
+    """Whether the prompt asks a question: it ends with "?" (before closing quotes), has a
+    "?" followed by a further sentence, or opens with a question word ("what colour shoes go
+    with jeans")."""
     words = prompt.words
     end = len(words)
     while end > 0 and words[end - 1] in ('"', "'", ")", "”"):
         end -= 1
     if end > 0 and words[end - 1] == "?":
+        return True
+    # "Pros and cons of a graph database? We're a small club.": a question, then context
+    if any(w == "?" and words[k + 1].isalpha() for k, w in enumerate(words[:-1])):
         return True
     i = _skip_fillers(words)
     return i < len(words) and words[i] in _QUESTION_WORDS

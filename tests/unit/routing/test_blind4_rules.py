@@ -490,3 +490,26 @@ def test_quoted_words_are_the_weakest_code_marker(prompt: str, marker: str) -> N
 )
 def test_quoted_words_and_cypher(prompt: str, expected: str | None) -> None:
     assert _chosen(prompt) == expected, ROUTER.route(prompt).reason
+
+
+# --- blind17 and blind18's rules ----------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("prompt", "expected"),
+    [
+        ("list every booking in room_bookings made after 2026-01-01", "expert-sql"),
+        (
+            "Is this a recipe, a letter, or what? 'Whisk the eggs with sugar'",
+            "expert-document-classifier",
+        ),
+        ("Make this sentence shorter: 'I am writing to you in order to ask about the fee.'", None),
+        ("Write a JSON schema for a library loan with fields book, member and due", None),
+        ("Pros and cons of a graph database for our club? We have 40 members.", None),
+        ("In plain terms, how is a graph database different from SQL?", None),
+        ("Is this sentence grammatically right: 'Each of them have left.'", None),
+        ("grey linen trousers, 32 waist", "expert-json"),
+    ],
+)
+def test_blind17_and_blind18_rules(prompt: str, expected: str | None) -> None:
+    assert _chosen(prompt) == expected, ROUTER.route(prompt).reason
