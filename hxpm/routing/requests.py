@@ -22,7 +22,6 @@ from dataclasses import dataclass
 from hxpm.routing.aliases import ALIASES
 from hxpm.routing.languages import natural_language
 from hxpm.routing.text import Tokens, is_word
-from hxpm.routing.variants import singular_of
 
 # Verbs that ask for an edit of a text on their own ("proofread this"), and verbs that do so
 # with an editing object ("fix the spelling", "correct the grammar", "improve the wording").
@@ -216,95 +215,6 @@ def translation_request(tokens: Tokens) -> str | None:
 def claims_translating(keywords: tuple[str, ...], capability_words: tuple[str, ...]) -> bool:
     """Whether an expert says it translates: a word of its keywords or capability values."""
     return _claims(keywords, capability_words, TRANSLATING_CLAIMS)
-
-
-# --- labelling requests -----------------------------------------------------------------------
-
-_LABEL_VERBS = frozenset(
-    [
-        *("label", "labels", "labelling", "labeling", "labelled", "labeled"),
-        *("tag", "tags", "tagging", "tagged", "bucket", "sort", "sorting", "group"),
-    ]
-)
-_BY_WHAT = frozenset(["by", "with", "according"])
-_KIND_NOUNS = frozenset(["type", "kind", "sort", "category", "genre", "topic", "class"])
-# What is labelled is a text: "this text", "these emails", "each of the following".
-LABELLED_TEXTS = frozenset(
-    [
-        *TEXT_WORDS,
-        *("document", "documents", "doc", "docs", "email", "emails", "message", "messages"),
-        *("article", "articles", "passage", "passages", "review", "reviews", "post", "posts"),
-        *("headline", "headlines", "ticket", "tickets", "tweet", "tweets", "snippet"),
-        *("snippets", "excerpt", "excerpts", "item", "items", "following", "below"),
-    ]
-)
-_LABEL_WINDOW = 8  # words from the verb to the kind: "label each of these texts by type"
-
-
-def labelling_request(tokens: Tokens) -> tuple[str, str] | None:
-    """ "label this text by type": a verb that labels, then "by"/"with"/"according to" and
-    the kind of thing to label by (the classification task); (verb, what it reads as) or
-    None. "label the jars" labels by nothing, "tag me in the photo" neither."""
-    words = tokens.words
-    handed = _hands_text(words)  # once: a prompt may repeat a verb many times
-    for i, w in enumerate(words):
-        if w not in _LABEL_VERBS:
-            continue
-        window = words[i + 1 : i + 1 + _LABEL_WINDOW]
-        for k, by in enumerate(window):
-            if by not in _BY_WHAT:
-                continue
-            if not any(w in LABELLED_TEXTS for w in window[:k]):
-                break  # "label the jars by kind": not a text
-            rest = [x for x in window[k + 1 : k + 4] if x not in ("to", "its", "their", "the")]
-            if rest and (singular_of(rest[0]) or rest[0]) in _KIND_NOUNS:
-                return w, f"the request '{w} ... {by} {rest[0]}'"
-        if handed and _a_text(window[:4], handed):
-            return w, f"the request '{w} ...' with the text handed over"
-    return _sorting_request(words, handed)
-
-
-def _hands_text(words: tuple[str, ...]) -> bool:
-    """A text follows a colon, or stands in quotes: "label this text: 'The museum ...'"."""
-    return any(
-        (w == ":" and len(words) - i > 2) or w in ('"', "'", "\u201c", "\u2018")
-        for i, w in enumerate(words)
-    )
-
-
-# "sort this document into the right bucket", "file these emails under the correct category":
-# a text put into one of several kinds is labelled with it.
-_SORT_VERBS = frozenset(["sort", "file", "put", "assign", "place", "bin", "drop"])
-_INTO_PLACE = frozenset(["into", "in", "under", "to"])
-_PLACE_NOUNS = frozenset(
-    [*_KIND_NOUNS, *("bucket", "pile", "folder", "group", "box", "tray", "bin", "label")]
-)
-_PLACE_FILLERS = frozenset(["the", "a", "its", "their", "right", "correct", "proper", "which"])
-
-
-def _sorting_request(words: tuple[str, ...], handed: bool) -> tuple[str, str] | None:
-    for i, w in enumerate(words):
-        if w not in _SORT_VERBS:
-            continue
-        window = words[i + 1 : i + 1 + _LABEL_WINDOW]
-        for k, into in enumerate(window):
-            if into not in _INTO_PLACE or not _a_text(window[:k], handed):
-                continue
-            rest = [x for x in window[k + 1 : k + 5] if x not in _PLACE_FILLERS]
-            place = next((x for x in rest[:2] if (singular_of(x) or x) in _PLACE_NOUNS), None)
-            if place is not None:
-                return w, f"the request '{w} ... {into} ... {place}'"
-    return None
-
-
-def _a_text(before: tuple[str, ...], handed: bool) -> bool:
-    """What is sorted is a text: named ("this document"), or "this"/"these"/"it" with the
-    text handed over ("sort this into the right bucket: '...'")."""
-    if any(x in LABELLED_TEXTS for x in before):
-        return True
-    # "label pls: '...'": nothing but a filler between the verb and the text
-    bare = bool(before) and all(x in ("pls", "please", "plz", ":", "-") for x in before[:2])
-    return (bare or any(x in ("this", "these", "it") for x in before)) and handed
 
 
 # --- conversions --------------------------------------------------------------------------------

@@ -42,14 +42,18 @@ from hxpm.routing.intent import (
     format_is_output,
     output_formats,
 )
-from hxpm.routing.labels import CLASSIFY_TASK, classified_object, label_question
+from hxpm.routing.labels import (
+    CLASSIFY_TASK,
+    classified_object,
+    label_question,
+    labelling_request,
+)
 from hxpm.routing.languages import named_as_language, programming_languages, target_language
 from hxpm.routing.profile_index import ProfileIndex, ProfileMatch
 from hxpm.routing.requests import (
     code_request,
     conversion_request,
     editing_request,
-    labelling_request,
     translation_request,
     writing_request,
 )

@@ -13,11 +13,10 @@ from __future__ import annotations
 import pytest
 
 from hxpm.routing.identifiers import IDENTIFIER_QUERY
-from hxpm.routing.labels import CLASSIFY_TASK, SENTENCE_TYPE_TASK, label_question
+from hxpm.routing.labels import CLASSIFY_TASK, SENTENCE_TYPE_TASK, label_question, labelling_request
 from hxpm.routing.languages import named_as_language, programming_languages, target_language
 from hxpm.routing.profile import Profile
 from hxpm.routing.profile_index import ProfileIndex
-from hxpm.routing.requests import labelling_request
 from hxpm.routing.shapes import code_marker, language_shapes
 from hxpm.routing.text import artifact_marker, tokenize
 from tests.unit.routing.test_blind3_rules import _about
