@@ -326,81 +326,71 @@ def test_word_salad_from_every_set_never_breaks_the_router() -> None:
 # --- blind9 and blind10's rules ------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(
-    ("prompt", "expected"),
-    [
-        # a function word backs nothing: "first" and "around" are in any prompt
-        ("Is a python curled around a skull a good first tattoo?", None),
-        # a short heading before a colon names the language
-        ("plain rust please: double an i32", "expert-rust"),
-        ("quick python please: sum a list", "expert-python"),
-        # an aggregate of a snake_case column, a ranking by one
-        ("distinct trail_name values from hikes", "expert-sql"),
-        ("top 3 climbers by route_count", "expert-sql"),
-        # what users call JSON without saying it; "sz" for size
-        ("structured record please: a lilac blouse, small", "expert-json"),
-        ("structured record please: guest Ana Ruiz, room 12, two nights", None),
-        ("red wool coat sz 12", "expert-json"),
-        # 'bucket' as a verb, with the text handed over
-        (
-            "bucket this one: 'Total due 20 EUR by Friday, account 1234'",
-            "expert-document-classifier",
-        ),
-        # a rewrite of a sentence's tone is an edit, not a sentence type
-        ("make this sentence sound friendlier: 'Send it now.'", None),
-        # is it a sensible choice: advice
-        ("Is Postgres a sensible choice for a tiny club website, or overkill?", None),
-        # an order of flowers is not a garment, whatever the format
-        ("Make me a JSON object describing a cake order: flavour, tiers, date", None),
-    ],
-)
-def test_blind9_and_blind10_rules(prompt: str, expected: str | None) -> None:
-    assert _chosen(prompt) == expected, ROUTER.route(prompt).reason
+BLIND9_AND_10: list[tuple[str, str | None]] = [
+    # a function word backs nothing: "first" and "around" are in any prompt
+    ("Is a python curled around a skull a good first tattoo?", None),
+    # a short heading before a colon names the language
+    ("plain rust please: double an i32", "expert-rust"),
+    ("quick python please: sum a list", "expert-python"),
+    # an aggregate of a snake_case column, a ranking by one
+    ("distinct trail_name values from hikes", "expert-sql"),
+    ("top 3 climbers by route_count", "expert-sql"),
+    # what users call JSON without saying it; "sz" for size
+    ("structured record please: a lilac blouse, small", "expert-json"),
+    ("structured record please: guest Ana Ruiz, room 12, two nights", None),
+    ("red wool coat sz 12", "expert-json"),
+    # 'bucket' as a verb, with the text handed over
+    (
+        "bucket this one: 'Total due 20 EUR by Friday, account 1234'",
+        "expert-document-classifier",
+    ),
+    # a rewrite of a sentence's tone is an edit, not a sentence type
+    ("make this sentence sound friendlier: 'Send it now.'", None),
+    # is it a sensible choice: advice
+    ("Is Postgres a sensible choice for a tiny club website, or overkill?", None),
+    # an order of flowers is not a garment, whatever the format
+    ("Make me a JSON object describing a cake order: flavour, tiers, date", None),
+]
 
 
 # --- blind11 and blind12's rules -----------------------------------------------------------------
 
 
-@pytest.mark.parametrize(
-    ("prompt", "expected"),
-    [
-        # a quoted letter is no language C; "to Go" names Go in a prompt with code
-        ("every row in ship_cabins where deck is 'C'", "expert-sql"),
-        ("Convert this to Go: def half(x): return x / 2", None),
-        # a table written with its columns, and a comparison
-        (
-            "gig_slots(band, stage, minutes, start_at) - which slots run more than 45 minutes?",
-            "expert-sql",
-        ),
-        # more garments
-        ("tutu - lilac - age 4-5", "expert-json"),
-        # "this is a <kind>" as well as "is this a <kind>"; a bare "label pls:"
-        (
-            "Tell me if this is a statement or not: The ferry leaves at noon.",
-            "expert-english-basic",
-        ),
-        (
-            "label pls: 'Invoice 88: 3 crates of apples, 45 EUR, due in 30 days'",
-            "expert-document-classifier",
-        ),
-        (
-            "sort this document by type: 'Dear tenant, the rent rises to 900 in May.'",
-            "expert-document-classifier",
-        ),
-        # classifying things that are not texts: not the classification task
-        ("Can you classify these birds for my notebook: robin, wren, kestrel?", None),
-        (
-            "How do gardeners classify a rose's scent? What makes 'strong' differ from 'light'?",
-            None,
-        ),
-        (
-            "classify these emails: 'Your parcel is on its way' / 'Invoice 77 attached'",
-            "expert-document-classifier",
-        ),
-    ],
-)
-def test_blind11_and_blind12_rules(prompt: str, expected: str | None) -> None:
-    assert _chosen(prompt) == expected, ROUTER.route(prompt).reason
+BLIND11_AND_12: list[tuple[str, str | None]] = [
+    # a quoted letter is no language C; "to Go" names Go in a prompt with code
+    ("every row in ship_cabins where deck is 'C'", "expert-sql"),
+    ("Convert this to Go: def half(x): return x / 2", None),
+    # a table written with its columns, and a comparison
+    (
+        "gig_slots(band, stage, minutes, start_at) - which slots run more than 45 minutes?",
+        "expert-sql",
+    ),
+    # more garments
+    ("tutu - lilac - age 4-5", "expert-json"),
+    # "this is a <kind>" as well as "is this a <kind>"; a bare "label pls:"
+    (
+        "Tell me if this is a statement or not: The ferry leaves at noon.",
+        "expert-english-basic",
+    ),
+    (
+        "label pls: 'Invoice 88: 3 crates of apples, 45 EUR, due in 30 days'",
+        "expert-document-classifier",
+    ),
+    (
+        "sort this document by type: 'Dear tenant, the rent rises to 900 in May.'",
+        "expert-document-classifier",
+    ),
+    # classifying things that are not texts: not the classification task
+    ("Can you classify these birds for my notebook: robin, wren, kestrel?", None),
+    (
+        "How do gardeners classify a rose's scent? What makes 'strong' differ from 'light'?",
+        None,
+    ),
+    (
+        "classify these emails: 'Your parcel is on its way' / 'Invoice 77 attached'",
+        "expert-document-classifier",
+    ),
+]
 
 
 def test_a_keyword_and_its_synonym_are_one_task_word() -> None:
@@ -411,18 +401,13 @@ def test_a_keyword_and_its_synonym_are_one_task_word() -> None:
 # --- blind13's rules -----------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(
-    ("prompt", "expected"),
-    [
-        ("miles to km in python", "expert-python"),  # the answer's language, last
-        ("a python in the garden shed, what do I do?", None),
-        ("pull {item, color, size} out of 'a mustard cargo jacket, size M'", "expert-json"),
-        ("is 'tidy your room' an order or a statement", "expert-english-basic"),
-        ("quick query about annual leave: how much of the 5.6 weeks is left after 7 months?", None),
-    ],
-)
-def test_blind13_rules(prompt: str, expected: str | None) -> None:
-    assert _chosen(prompt) == expected, ROUTER.route(prompt).reason
+BLIND13: list[tuple[str, str | None]] = [
+    ("miles to km in python", "expert-python"),  # the answer's language, last
+    ("a python in the garden shed, what do I do?", None),
+    ("pull {item, color, size} out of 'a mustard cargo jacket, size M'", "expert-json"),
+    ("is 'tidy your room' an order or a statement", "expert-english-basic"),
+    ("quick query about annual leave: how much of the 5.6 weeks is left after 7 months?", None),
+]
 
 
 def test_a_decimal_is_not_a_file_name() -> None:
@@ -473,42 +458,42 @@ def test_quoted_words_are_the_weakest_code_marker(prompt: str, marker: str) -> N
     assert code_marker(tokenize(prompt), prompt) == marker
 
 
-@pytest.mark.parametrize(
-    ("prompt", "expected"),
-    [
-        # quoted words do not take an everyday word out of its everyday sense
-        ("My sister said her relationship with her boss was 'fine'. Should I believe her?", None),
-        ("My nephew wrote me a cypher: 'Uryyb gurer' - can you crack it?", None),
-        # ...but a quoted sentence is what "this sentence" names
-        ("Is this sentence asking or telling: 'Has the bus left yet'", "expert-english-basic"),
-        # a conversion's target names its language, everyday sense or not
-        # (expert-cypher excludes 'sql' itself, not its aliases: docs/routing.md)
-        ("convert this postgres query to cypher", "expert-cypher"),
-        ("cypher query for every Person node", "expert-cypher"),
-    ],
-)
-def test_quoted_words_and_cypher(prompt: str, expected: str | None) -> None:
-    assert _chosen(prompt) == expected, ROUTER.route(prompt).reason
+QUOTED_WORDS_AND_CYPHER: list[tuple[str, str | None]] = [
+    # quoted words do not take an everyday word out of its everyday sense
+    ("My sister said her relationship with her boss was 'fine'. Should I believe her?", None),
+    ("My nephew wrote me a cypher: 'Uryyb gurer' - can you crack it?", None),
+    # ...but a quoted sentence is what "this sentence" names
+    ("Is this sentence asking or telling: 'Has the bus left yet'", "expert-english-basic"),
+    # a conversion's target names its language, everyday sense or not
+    # (expert-cypher excludes 'sql' itself, not its aliases: docs/routing.md)
+    ("convert this postgres query to cypher", "expert-cypher"),
+    ("cypher query for every Person node", "expert-cypher"),
+]
 
 
 # --- blind17 and blind18's rules ----------------------------------------------------------------
 
 
+BLIND17_AND_18: list[tuple[str, str | None]] = [
+    ("list every booking in room_bookings made after 2026-01-01", "expert-sql"),
+    (
+        "Is this a recipe, a letter, or what? 'Whisk the eggs with sugar'",
+        "expert-document-classifier",
+    ),
+    ("Make this sentence shorter: 'I am writing to you in order to ask about the fee.'", None),
+    ("Write a JSON schema for a library loan with fields book, member and due", None),
+    ("Pros and cons of a graph database for our club? We have 40 members.", None),
+    ("In plain terms, how is a graph database different from SQL?", None),
+    ("Is this sentence grammatically right: 'Each of them have left.'", None),
+    ("grey linen trousers, 32 waist", "expert-json"),
+]
+
+
 @pytest.mark.parametrize(
     ("prompt", "expected"),
-    [
-        ("list every booking in room_bookings made after 2026-01-01", "expert-sql"),
-        (
-            "Is this a recipe, a letter, or what? 'Whisk the eggs with sugar'",
-            "expert-document-classifier",
-        ),
-        ("Make this sentence shorter: 'I am writing to you in order to ask about the fee.'", None),
-        ("Write a JSON schema for a library loan with fields book, member and due", None),
-        ("Pros and cons of a graph database for our club? We have 40 members.", None),
-        ("In plain terms, how is a graph database different from SQL?", None),
-        ("Is this sentence grammatically right: 'Each of them have left.'", None),
-        ("grey linen trousers, 32 waist", "expert-json"),
-    ],
+    [*BLIND9_AND_10, *BLIND11_AND_12, *BLIND13, *QUOTED_WORDS_AND_CYPHER, *BLIND17_AND_18],
 )
-def test_blind17_and_blind18_rules(prompt: str, expected: str | None) -> None:
+def test_later_rounds_route_as_their_rules_say(prompt: str, expected: str | None) -> None:
+    """One table for the rounds after blind8: each list above holds one round's rules,
+    traps included."""
     assert _chosen(prompt) == expected, ROUTER.route(prompt).reason
