@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from hxpm.routing.aliases import ALIASES
 from hxpm.routing.text import CODE_SYMBOLS, Tokens
 
 # Words that ask what a technology costs, not for something written in it.
@@ -23,10 +24,14 @@ _COST = frozenset(["cost", "costs"])
 _CHOICE_WORDS = frozenset(
     [
         *("better", "worse", "versus", "vs", "recommend", "worth", "worthwhile", "choice"),
-        *("overkill", "suitable", "sensible"),
+        *("overkill", "suitable", "sensible", "easier", "simpler", "learn", "learning"),
     ]
 )
-_CHOICE_PHRASES = (("should", "i", "learn"), ("should", "i", "choose"))
+_CHOICE_PHRASES = (
+    *(("should", "i", "learn"), ("should", "i", "choose"), ("should", "i", "use")),
+    *(("good", "fit"), ("good", "enough"), ("good", "at"), ("good", "idea")),
+    *(("more", "sense"), ("use", "it", "for")),
+)
 # Words that ask what a concept is or means, how two compare, or where it comes from.
 _CONCEPT_WORDS = frozenset(
     [
@@ -37,7 +42,14 @@ _CONCEPT_WORDS = frozenset(
         *("slow", "slower", "faster", "performance", "efficient", "inefficient"),
     ]
 )
-_CONCEPT_PHRASES = (("stand", "for"), ("stands", "for"), ("short", "for"))
+_CONCEPT_PHRASES = (
+    *(("stand", "for"), ("stands", "for"), ("short", "for"), ("programming", "language")),
+    *(("in", "simple", "words"), ("conceptually",)),
+)
+# Prompts that ask about a concept without a question mark or a question word: "SQL vs
+# NoSQL, explain like I'm five", "pros and cons of graph databases for a shop".
+_EXPLAIN_WORDS = frozenset(["explain", "explained", "eli5", "conceptually"])
+_PROS_AND_CONS = ("pros", "and", "cons")
 # A review asks for an opinion in prose ("review this Rust for style"), unless it also asks
 # for the thing rewritten ("review and fix my query").
 _REVIEW_WORDS = frozenset(["review", "critique", "critic", "feedback"])
@@ -88,9 +100,23 @@ _DATA_VERBS = frozenset(
 )
 
 
+# "can you give me the item/color/size object for it?": giving asks for data when what is
+# given is a piece of data, named within a few words.
+_GIVE = frozenset(["give", "send"])
+_DATA_NOUNS = frozenset(["object", "data", "record", "entry", "json", "payload"])
+_GIVE_WINDOW = 8
+
+
 def asks_for_data(tokens: Tokens) -> bool:
-    """Whether the prompt asks for something written out (a verb of _DATA_VERBS)."""
-    return any(w in _DATA_VERBS for w in tokens.words)
+    """Whether the prompt asks for something written out: a verb of _DATA_VERBS, or "give"
+    with a data noun ("object", "data") in the next few words."""
+    words = tokens.words
+    for i, w in enumerate(words):
+        if w in _DATA_VERBS:
+            return True
+        if w in _GIVE and _DATA_NOUNS.intersection(words[i + 1 : i + 1 + _GIVE_WINDOW]):
+            return True
+    return False
 
 
 def _at(words: tuple[str, ...], i: int, phrase: tuple[str, ...]) -> bool:
@@ -152,10 +178,10 @@ def about_request(tokens: Tokens, code: bool, question: bool) -> About | None:
     words = tokens.words
     # Code shown (not a technology's name: "is JSON or YAML better?" names two) or an
     # artifact asked for makes the price or choice word part of the task.
-    if code or any(w in _ARTIFACT_VERBS or w in CODE_SYMBOLS for w in words):
+    if code or any(_asks_for_artifact(words, i) for i in range(len(words))):
         return None
-    if not question:
-        return None
+    if not (question or _EXPLAIN_WORDS & set(words) or _at(words, 0, _PROS_AND_CONS)):
+        return _names_versus(words)
     for i, tok in enumerate(words):
         if (
             tok in _PRICE_WORDS
@@ -164,10 +190,42 @@ def about_request(tokens: Tokens, code: bool, question: bool) -> About | None:
         ):
             said = tok if tok in _PRICE_WORDS else " ".join(words[i : i + 2]) + " ... cost"
             return About(f"it asks about a price ({said!r})")
-        if tok in _CHOICE_WORDS or any(_at(words, i, p) for p in _CHOICE_PHRASES):
+        if (
+            tok in _CHOICE_WORDS
+            or any(_at(words, i, p) for p in _CHOICE_PHRASES)
+            or (tok == "use" and words[-2:] == ("for", "?"))  # "what do teams use Neo4j for?"
+        ):
             return About(f"it asks for a choice or advice ({tok!r})")
         if tok in _CONCEPT_WORDS or any(_at(words, i, p) for p in _CONCEPT_PHRASES):
             return About(f"it asks about a concept ({tok!r})")
+    return None
+
+
+# What one technology is weighed against: another one's name or a kind of store.
+_RIVALS = frozenset(
+    [
+        *ALIASES,
+        *(a for names in ALIASES.values() for a in names if " " not in a),
+        *("nosql", "relational", "spreadsheet", "spreadsheets", "excel", "csv", "database"),
+    ]
+)
+
+
+def _asks_for_artifact(words: tuple[str, ...], i: int) -> bool:
+    """An artifact verb ("make" in "make more sense" is none) or a code symbol (a quote is
+    none: "is SQL a real language? my friend says it's 'just queries'")."""
+    w = words[i]
+    if w in _ARTIFACT_VERBS:
+        return not (_at(words, i + 1, ("sense",)) or _at(words, i + 1, ("more", "sense")))
+    return w in CODE_SYMBOLS and w != '"'
+
+
+def _names_versus(words: tuple[str, ...]) -> About | None:
+    """ "SQLite vs PostgreSQL for a hobby app": two technologies weighed, with no question
+    mark (a question is read by :func:`about_request` anyway)."""
+    for i, tok in enumerate(words[1:-1], 1):
+        if tok in ("vs", "versus") and words[i - 1] in _RIVALS and words[i + 1] in _RIVALS:
+            return About(f"it asks for a choice or advice ({tok!r})")
     return None
 
 

@@ -53,6 +53,12 @@ _PROGRAMMING: dict[str, tuple[str, ...]] = {
     "rust": (),
     "sql": (),
     "bash": (),
+    # Spreadsheet formulas are code in a language of their own: "Excel formula to flag any
+    # row where ..." is not SQL. Two words each: "excel" alone is a verb.
+    "spreadsheet formula": (
+        *("spreadsheet formulas", "excel formula", "excel formulas", "sheets formula"),
+        *("sheets formulas", "google sheets", "vlookup", "xlookup"),
+    ),
 }
 # Names that are everyday words too ("a cup of java", "go home", "plan c", besides those of
 # aliases.EVERYDAY_SENSES): they name the language only in a prompt that shows code or data

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 
 from hxpm.routing.aliases import ALIASES
 from hxpm.routing.languages import natural_language
-from hxpm.routing.text import Tokens, is_word
+from hxpm.routing.text import CODE_SYMBOLS, Tokens, is_word
 
 # Verbs that ask for an edit of a text on their own ("proofread this"), and verbs that do so
 # with an editing object ("fix the spelling", "correct the grammar", "improve the wording").
@@ -31,6 +31,7 @@ _EDIT_ALONE = frozenset(
         # a summary is a new text made from the given one: the text is the object here too
         *("summarise", "summarize", "summarising", "summarizing", "simplify"),
         *("soften", "reformulate", "grammatically", "grammatical", "ungrammatical"),
+        *("shorten", "condense"),
     ]
 )
 _SOUND_WINDOW = 5  # "make this sentence sound less harsh": "make" this many words before
@@ -51,6 +52,10 @@ _EDIT_OBJECTS = frozenset(
         "misspellings",
     ]
 )
+# A text an edit verb takes right after it ("fix this sentence", "check my english"); further
+# away these words are the topic ("check whether the sentence is a question").
+_EDITED_TEXTS = frozenset(["sentence", "sentences", "paragraph", "paragraphs", "english", "text"])
+_OWNERS = frozenset(["this", "these", "my", "the", "our", "his", "her", "their"])
 # The words that name the text being edited: matched alone, they are the edit's object.
 TEXT_WORDS = frozenset(
     [
@@ -106,6 +111,13 @@ def _comparative(after: tuple[str, ...]) -> str:
     return ""
 
 
+def _edited_text(after: tuple[str, ...]) -> str:
+    """The text an edit verb takes right after it: "[this|my] sentence", "english"; or ""."""
+    if after[:1] and after[0] in _OWNERS:
+        after = after[1:]
+    return after[0] if after[:1] and after[0] in _EDITED_TEXTS else ""
+
+
 def editing_request(tokens: Tokens) -> str | None:
     """What makes the prompt an editing request ("fix ... spelling"), or None."""
     words = tokens.words
@@ -120,11 +132,34 @@ def editing_request(tokens: Tokens) -> str | None:
         if w == "make" and _comparative(words[i + 1 : i + 1 + _SOUND_WINDOW]):
             return "make ... " + _comparative(words[i + 1 : i + 1 + _SOUND_WINDOW])
         if w in _EDIT_VERBS:
+            edited = _edited_text(words[i + 1 : i + 3])
+            if edited:
+                return f"{w} ... {edited}"
             verb = verb or w
         elif w in _EDIT_OBJECTS:
             thing = thing or w
     # Either order: "fix the spelling", "the wording is clumsy, can you improve it".
     return f"{verb} ... {thing}" if verb and thing else None
+
+
+_TEXT_OPENERS = frozenset([":", '"', "“"])
+_QUOTES = frozenset(['"', "'", "“", "”"])
+
+
+def request_frame(tokens: Tokens, shapes: bool) -> frozenset[str]:
+    """The words of the request before the prose it hands over ("reword this for my boss:
+    The SQL query returned ..." -> reword, this, for, my, boss), or empty when the prompt
+    hands over no text after a colon or an opening quote, or shows code (``shapes``: a
+    language's shape; a code symbol other than a quote; an identifier)."""
+    words = tokens.words
+    if shapes or any(
+        (w in CODE_SYMBOLS and w not in _QUOTES) or "_" in w.strip("_") for w in words
+    ):
+        return frozenset()
+    at = next((i for i, w in enumerate(words) if w in _TEXT_OPENERS), None)
+    if at is None or len(words) - at <= 3:
+        return frozenset()
+    return frozenset(words[:at])
 
 
 def claims_editing(keywords: tuple[str, ...], capability_words: tuple[str, ...]) -> bool:

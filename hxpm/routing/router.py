@@ -54,6 +54,7 @@ from hxpm.routing.requests import (
     code_request,
     conversion_request,
     editing_request,
+    request_frame,
     translation_request,
     writing_request,
 )
@@ -63,6 +64,7 @@ from hxpm.routing.scoring import (
     score_profile_only,
     strong_profile,
 )
+from hxpm.routing.senses import cued_senses
 from hxpm.routing.shapes import (
     QUOTED_WORDS,
     capitals_marker,
@@ -179,6 +181,8 @@ class Router:
             asks_for_data(tokens),
             classified_object(tokens),
             quoted_only,
+            request_frame(tokens, bool(shapes)),
+            cued_senses(tokens),
         )
         ranked = self._rank(hits, profiles, ctx)
         return decide(prompt, tokens, ranked, self.min_score)

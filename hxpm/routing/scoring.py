@@ -98,7 +98,7 @@ def score_hits(
         plain = False  # "write a sentence using 'serendipity'": the text is its task
     if ctx.quoted_only and ctx.material and _text_hit(hits):
         plain = False  # "is this sentence a question: 'Has it arrived'": the quoted text
-    everyday = _lone_everyday_word(hits, pm, material) if plain else None
+    everyday = _lone_everyday_word(hits, pm, material, ctx.cued) if plain else None
     if everyday is not None and any(f[0] in ctx.named for _, f in hits):
         everyday = None  # "rust: grams to moles": a heading names the language
     edited = not_its_task(c, hits, ctx) or foreign_object(c, hits, pm)
@@ -203,20 +203,33 @@ def _adjusted_profile(
 ) -> float:
     """The profile's evidence, with the two exceptions of docs/routing.md: it does not back
     a discounted hit (an everyday sense, an editing request's text), and in a technical
-    prompt it cannot speak against a specific keyword by more than TECHNICAL_FLOOR."""
+    prompt (or for a task word with its material handed over) it cannot speak against a
+    specific keyword by more than TECHNICAL_FLOOR."""
     value = _profile_evidence(pm, reasons)
     if discount is not None and value > 0:
         # The profile knows the word itself and nothing else: that is the same evidence.
         reasons.append(discount)
         return 0.0
-    if value < -TECHNICAL_FLOOR and ctx.technical and discount is None:
-        specific = _specific_keyword(hits, ctx.code)
+    if value < -TECHNICAL_FLOOR and discount is None:
+        specific = _specific_keyword(hits, ctx.code) if ctx.technical else None
+        why = f"{specific} in a technical prompt"
+        if specific is None and ctx.material and ctx.classified is None:
+            task = _task_verb(hits)  # "categorise this: Mulled wine for twelve ..."
+            why = f"the task word {task} with the material handed over"
+            specific = task
         if specific is not None:
-            reasons.append(
-                f"profile counted as {-TECHNICAL_FLOOR:+.2f}: {specific} in a technical prompt"
-            )
+            reasons.append(f"profile counted as {-TECHNICAL_FLOOR:+.2f}: {why}")
             return -TECHNICAL_FLOOR
     return value
+
+
+def _task_verb(hits: list[tuple[Spec, tuple[str, ...]]]) -> str | None:
+    """A task word hit ("classify") in a prompt that hands over its material: the material
+    is what the task works on, so its words cannot speak against the task by much."""
+    for spec, form in hits:
+        if spec.kind == KEYWORD and len(form) == 1 and form[0] in EVERYDAY_TASK_WORDS:
+            return repr(form[0])
+    return None
 
 
 def _specific_keyword(hits: list[tuple[Spec, tuple[str, ...]]], code: bool) -> str | None:
@@ -263,11 +276,15 @@ def score_profile_only(
 
 
 def _lone_everyday_word(
-    hits: list[tuple[Spec, tuple[str, ...]]], pm: ProfileMatch | None, material: bool
+    hits: list[tuple[Spec, tuple[str, ...]]],
+    pm: ProfileMatch | None,
+    material: bool,
+    cued: dict[str, str],
 ) -> str | None:
     """The word of the only positive hit when it may be meant in its everyday sense: one
     word is all that hit this expert (as keyword and capability alike), and the profile
-    recognises nothing else in the prompt ("rust" alone does not make a prompt Rust)."""
+    recognises nothing else in the prompt ("rust" alone does not make a prompt Rust) or
+    another word shows the everyday sense ("graph" with "bar", senses.py)."""
     positive = [(spec, form) for spec, form in hits if spec.kind != EXCLUDE]
     forms = {_task_or_word(spec, form) for spec, form in positive}
     if len(forms) != 1:
@@ -277,6 +294,8 @@ def _lone_everyday_word(
         return None
     if form[0] in _UNBACKED_TASK_WORDS:
         return form[0]  # with no material handed over, nothing the profile knows makes it a task
+    if (singular_of(form[0]) or form[0]) in cued or form[0] in cued:
+        return form[0]
     stem = (*prompt_terms(form[0]), form[0])[0]  # the profile's spelling of the word
     if pm is not None and pm.similarity_without(stem, GRAMMAR_WORDS) > EVERYDAY_BACKING:
         return None

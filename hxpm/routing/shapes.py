@@ -19,6 +19,7 @@ import unicodedata
 
 from hxpm.routing.identifiers import IDENTIFIER_QUERY, identifier_query
 from hxpm.routing.text import CODE_SYMBOLS, Tokens, is_word
+from hxpm.routing.variants import Misspellings
 
 # Clauses that belong to one query language only, as users write them in code: in capitals.
 # Shared clauses (WHERE, RETURN, ORDER BY, CREATE, MERGE) say nothing about which language.
@@ -271,6 +272,11 @@ _TECH_WORDS = frozenset(
         "traceback",
     ]
 )
+# "funtion in pyhton that ...": one slip in a long word of code still says code. Only words
+# no English word is one slip away from ("stout" is one from "stdout", "array" from "arrays").
+_TECH_SLIPS = Misspellings()
+for _word in ("function", "functions", "variable", "variables", "dataframe", "traceback"):
+    _TECH_SLIPS.add(_word, 0)
 
 
 def technical_marker(prompt: Tokens, raw: str) -> str | None:
@@ -303,7 +309,7 @@ def code_marker(prompt: Tokens, raw: str) -> str | None:
             return tok
         if tok == "'" and not prompt.glued[i] and i + 1 < len(words):
             return "a quoted literal"
-        if tok in _TECH_WORDS:
+        if tok in _TECH_WORDS or _TECH_SLIPS.lookup(tok) is not None:
             return repr(tok)
         if tok == "(" and prompt.glued[i] and is_word(words[i - 1]):
             return "a call"  # "f(x)"

@@ -52,6 +52,9 @@ class Context:
     data: bool = False  # intent.asks_for_data: "can you output it as item, color and size?"
     classified: str | None = None  # labels.classified_object: "classify these knots"
     quoted_only: bool = False  # the only code marker is quoted words (shapes.QUOTED_WORDS)
+    # requests.request_frame: the words before a handed-over text, when that text is prose
+    frame: frozenset[str] = frozenset()
+    cued: dict[str, str] = field(default_factory=dict)  # senses.cued_senses: "graph" -> "bar"
 
 
 def not_its_task(c: Compiled, hits: list[tuple[Spec, tuple[str, ...]]], ctx: Context) -> str | None:
@@ -62,11 +65,11 @@ def not_its_task(c: Compiled, hits: list[tuple[Spec, tuple[str, ...]]], ctx: Con
     about = ctx.about
     if about is not None and (about.only is None or about.only in c.covers):
         return f"a prompt about the technology, not for its output: {about.reason}"
-    if ctx.editing and not c.edits and _text_words_only(hits):
+    if ctx.editing and not c.edits and _names_the_text(hits, ctx):
         return f"the text of an editing request ({ctx.editing!r})"
     if ctx.writing and not c.writes and _text_words_only(hits):
         return f"the text a writing request asks for ({ctx.writing!r})"
-    if ctx.translation and not c.translates and _text_words_only(hits):
+    if ctx.translation and not c.translates and _names_the_text(hits, ctx):
         return f"the text of a translation request ({ctx.translation!r})"
     if c.languages and ctx.target is not None and ctx.target not in c.covers:
         return f"the starting point of a request for {ctx.target!r}"
@@ -125,6 +128,17 @@ def _input_format_only(hits: list[tuple[Spec, tuple[str, ...]]], outputs: frozen
     file" in Go is Go code, "print it as JSON" is JSON)."""
     forms = [form for spec, form in hits if spec.kind != EXCLUDE]
     return bool(forms) and all(f[0] in DATA_FORMATS and f[0] not in outputs for f in forms)
+
+
+def _names_the_text(hits: list[tuple[Spec, tuple[str, ...]]], ctx: Context) -> bool:
+    """Every positive hit names the text an editing or translation request works on: a
+    text word ("sentence"), or, in prose, a word only the handed-over text uses ("reword
+    this for my boss: The SQL query returned ..."). With no hit at all, the profile can only
+    recognise the text's topic ("translate 'the invoice is attached' into Italian")."""
+    forms = [form for spec, form in hits if spec.kind != EXCLUDE]
+    if all(len(f) == 1 and f[0] in TEXT_WORDS for f in forms):
+        return True
+    return bool(ctx.frame) and not any(f[0] in ctx.frame for f in forms)
 
 
 def _text_words_only(hits: list[tuple[Spec, tuple[str, ...]]]) -> bool:

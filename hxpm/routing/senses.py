@@ -1,0 +1,64 @@
+"""Words that pick a keyword's everyday sense: "graph" next to "bar" or "axis" is a chart,
+"python" next to "prey" is a snake (docs/routing.md, "Everyday senses").
+
+A keyword with an everyday sense (aliases.EVERYDAY_SENSES) that is the only word hitting an
+expert keeps its technical sense when the expert's profile recognises the rest of the prompt.
+The profile cannot tell a chart of ticket sales "over the year" from a graph query (both
+have dates), so a cue word of the everyday sense settles it first: then the profile does
+not back the word. Cues are common English nouns and verbs that the technical sense does
+not use; hxpm's own lists, kept small on purpose (a cue in a real request would hide the
+expert: "remove" is no cue for rust, "Rust: remove duplicates from a Vec" is Rust).
+"""
+
+from __future__ import annotations
+
+from hxpm.routing.text import Tokens
+
+
+def _cue_words(text: str) -> frozenset[str]:
+    return frozenset(text.split())
+
+
+# everyday word -> words that show its everyday sense
+_CUES: dict[str, frozenset[str]] = {
+    "graph": _cue_words(
+        """chart charts bar bars pie axis axes plot plotted presentation slide slides squared
+        cubed curve parabola slope equation poster"""
+    ),
+    "python": _cue_words(
+        """snake snakes pet prey swallow swallows reptile reptiles bite vivarium terrarium
+        zoo constrictor shed shedding mice"""
+    ),
+    "rust": _cue_words(
+        """bike car metal iron steel paint stain stains shears hinge hinges railing gutter
+        corrosion oxidation vinegar sandpaper wheelbarrow tools fence"""
+    ),
+    "row": _cue_words(
+        """seat seats seating boat rowing potatoes carrots plants seedlings knit knitting
+        crochet stitches theatre theater cinema plane aircraft bus stadium"""
+    ),
+    "table": _cue_words(
+        """dining chairs chair seating wedding guests restaurant furniture wood oak
+        tablecloth kitchen coffee periodic multiplication textbook"""
+    ),
+    "sentence": _cue_words(
+        """prison jail judge court convicted conviction parole subject predicate clause
+        diagram diagramming tense tenses"""
+    ),
+    "english": _cue_words("""windows accent fluent exam course teacher"""),
+}
+_PLURALS = {"rows": "row", "tables": "table", "graphs": "graph", "pythons": "python"}
+
+
+def cued_senses(tokens: Tokens) -> dict[str, str]:
+    """Everyday word of the prompt (singular) -> the first word that shows its everyday sense."""
+    words = tokens.words
+    found: dict[str, str] = {}
+    for w in dict.fromkeys(words):
+        word = _PLURALS.get(w, w)
+        cues = _CUES.get(word)
+        if cues is not None and word not in found:
+            cue = next((c for c in words if c in cues), None)
+            if cue is not None:
+                found[word] = cue
+    return found

@@ -1,0 +1,226 @@
+"""The rules docs/routing.md added after the first run of general.tsv (2,052 general prompts,
+44 routed to an expert): the text an editing or translation request hands over is not the
+request's topic; "fix this sentence" and "check my english" are edits; choices and concepts
+asked without a question mark; cue words that show a keyword's everyday sense; a slip in a
+long word of code; "give me the ... object" asks for data; a task word with its material
+handed over; spreadsheet formulas are a language of their own.
+
+Each rule is tried on prompts written for this file (not the fixtures'), traps included,
+over the demo experts as published (manifests plus profiles from their real training
+prompts)."""
+
+from __future__ import annotations
+
+import pytest
+
+from hxpm.routing.intent import about_request, asks_for_data
+from hxpm.routing.languages import programming_languages
+from hxpm.routing.requests import editing_request, request_frame
+from hxpm.routing.senses import cued_senses
+from hxpm.routing.shapes import code_marker
+from hxpm.routing.text import is_question, tokenize
+from tests.unit.routing.test_shapes import demo_router
+
+ROUTER = demo_router()
+
+
+def _chosen(prompt: str) -> str | None:
+    return ROUTER.route(prompt).chosen
+
+
+def _reasons(prompt: str) -> str:
+    return ROUTER.route(prompt).reason
+
+
+def _about(prompt: str) -> str | None:
+    tokens = tokenize(prompt)
+    about = about_request(tokens, False, is_question(tokens))
+    return None if about is None else about.reason
+
+
+# --- the text an editing or translation request hands over -------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("prompt", "frame"),
+    [
+        ("make this friendlier: the Python job failed again", {"make", "this", "friendlier"}),
+        ('translate "the query is closed" into Spanish', {"translate"}),
+        ("shorten: ok", set()),  # too little handed over to be a text
+        ("rewrite: SELECT name FROM t WHERE x = 1", set()),  # code is handed over
+        ("fix this: my_table has no rows", set()),  # an identifier is code
+        ("how do I join two tables", set()),  # nothing handed over
+    ],
+)
+def test_request_frame(prompt: str, frame: set[str]) -> None:
+    tokens = tokenize(prompt)
+    assert request_frame(tokens, False) == frame
+
+
+@pytest.mark.parametrize(
+    "prompt",
+    [
+        "soften this for the client: the Rust build broke twice and the JSON export is empty",
+        "reword for my manager: the SQL report shows missing rows for March",
+        "polish the wording: our Neo4j graph has too many relationship types, says Dana",
+        'please translate "send the invoice and the contract today" into German',
+        "Fix this sentence please: the python scripts was run by me yesterday.",
+        "check my english: I has finish the table of results for the lab.",
+    ],
+)
+def test_words_of_the_handed_over_text_do_not_pick_an_expert(prompt: str) -> None:
+    assert _chosen(prompt) is None, _reasons(prompt)
+
+
+@pytest.mark.parametrize(
+    ("prompt", "expert"),
+    [
+        # the request itself names the expert's language or task
+        ("rewrite this in SQL: every order above 50 euros", "expert-sql"),
+        ("rewrite: SELECT name FROM users WHERE age > 30 ORDER BY name", "expert-sql"),
+        ("is this a question or a statement: 'the Python job failed'", "expert-english-basic"),
+    ],
+)
+def test_a_request_that_names_the_task_keeps_its_expert(prompt: str, expert: str) -> None:
+    assert _chosen(prompt) == expert, _reasons(prompt)
+
+
+@pytest.mark.parametrize(
+    ("prompt", "edit"),
+    [
+        ("fix this sentence: he go home", "fix ... sentence"),
+        ("correct my english please: I am agree", "correct ... english"),
+        ("check english: me and him goes", "check ... english"),
+        ("shorten this paragraph for a tweet", "shorten"),
+        ("check whether the sentence is a question", None),  # the text is not the verb's object
+        ("fix the function so it returns a list", None),
+    ],
+)
+def test_edit_verbs_take_a_text(prompt: str, edit: str | None) -> None:
+    assert editing_request(tokenize(prompt)) == edit
+
+
+# --- choices and concepts -----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("prompt", "why"),
+    [
+        ("DuckDB vs SQLite for a small analytics notebook", "choice"),
+        ("pros and cons of Rust for a hobby game", "concept"),
+        ("Cypher versus SQL, explain it like I'm a new hire", "choice"),
+        ("is Postgres a good fit for storing sensor readings?", "choice"),
+        ("is JSON good enough as a config format?", "choice"),
+        ("what do people use Neo4j for?", "choice"),
+        ("when does a graph database make more sense than MySQL?", "choice"),
+        ("should my team learn Rust or Go next year?", "choice"),
+        ("conceptually, what does a Python decorator do", "concept"),
+        ('is "JSON" a programming language? a colleague says so', "concept"),
+    ],
+)
+def test_choices_and_concepts_are_about_the_technology(prompt: str, why: str) -> None:
+    reason = _about(prompt)
+    assert reason is not None and why in reason, reason
+
+
+@pytest.mark.parametrize(
+    "prompt",
+    [
+        "sales 2024 vs 2023 per region from the sales table",  # no two technologies weighed
+        "make a JSON object for a red scarf, size M",  # an artifact is asked
+        "write the SQL a good fit for the report needs: total per month",
+        "which products are used for repairs in the parts table",  # no question mark, no "use"
+    ],
+)
+def test_choice_words_in_a_task_are_part_of_the_task(prompt: str) -> None:
+    assert _about(prompt) is None
+
+
+# --- cue words of an everyday sense -------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("prompt", "cued"),
+    [
+        ("bar or pie graph for the club's budget?", {"graph": "bar"}),
+        ("my python hasn't eaten its mice this week", {"python": "mice"}),
+        ("how many rows of seats fit in the hall", {"row": "seats"}),
+        ("find the rows where seats > 100 in venues", {"row": "seats"}),  # a cue only
+        ("list every row of the orders table", {}),
+    ],
+)
+def test_cued_senses(prompt: str, cued: dict[str, str]) -> None:
+    assert cued_senses(tokenize(prompt)) == cued
+
+
+@pytest.mark.parametrize(
+    "prompt",
+    [
+        "what graph shows a budget best, a bar or a pie?",
+        "my python hasn't eaten its mice this week, should I worry?",
+        "how many rows of seats fit in a hall 12 metres deep?",
+        "the rust on the garden fence keeps coming back",
+    ],
+)
+def test_a_cued_everyday_sense_goes_to_the_base(prompt: str) -> None:
+    assert _chosen(prompt) is None, _reasons(prompt)
+
+
+@pytest.mark.parametrize(
+    ("prompt", "expert"),
+    [
+        ("select the rows where seats > 100 from venues", "expert-sql"),  # code outweighs a cue
+        ("cypher: find the shortest path in the graph between two Station nodes", "expert-cypher"),
+    ],
+)
+def test_a_cue_does_not_hide_a_technical_request(prompt: str, expert: str) -> None:
+    assert _chosen(prompt) == expert, _reasons(prompt)
+
+
+# --- small readings -----------------------------------------------------------------------------
+
+
+def test_a_slip_in_a_long_code_word_still_shows_code() -> None:
+    assert code_marker(tokenize("a fucntion to add two numbers"), "") == "'fucntion'"
+    assert _chosen("funtion in pyhton that doubles a number") == "expert-python"
+    # ...but an English word one slip from a code word is that word
+    assert code_marker(tokenize("a dark stout from the old brewery"), "") is None
+
+
+@pytest.mark.parametrize(
+    ("prompt", "asks"),
+    [
+        ("can you give me the item/color/size object for a grey hoodie, L?", True),
+        ("could you give me the data for it as JSON?", True),
+        ("can you give me advice on what colour scarf to buy?", False),
+    ],
+)
+def test_giving_a_piece_of_data_asks_for_data(prompt: str, asks: bool) -> None:
+    assert asks_for_data(tokenize(prompt)) is asks
+
+
+def test_a_question_asking_for_the_object_goes_to_the_format_expert() -> None:
+    prompt = "Boots for the crew, black, size 44 - can you give me the item/color/size object?"
+    assert _chosen(prompt) == "expert-json", _reasons(prompt)
+
+
+def test_a_task_word_with_its_material_is_not_outweighed_by_the_material() -> None:
+    prompt = (
+        "Categorise this: Hot chocolate for four. Warm a litre of milk, whisk in 100 g of dark "
+        "chocolate and a spoon of sugar, serve with cream."
+    )
+    assert _chosen(prompt) == "expert-document-classifier", _reasons(prompt)
+    # ...while classifying a thing that is not a text is still not the task
+    assert _chosen("categorise these knots: bowline, reef, clove hitch") is None
+
+
+@pytest.mark.parametrize(
+    "prompt",
+    [
+        "Excel formula to count the rows where column B says paid",
+        "google sheets: sum column C where A is after today",
+    ],
+)
+def test_spreadsheet_formulas_are_another_language(prompt: str) -> None:
+    assert "spreadsheet formula" in programming_languages(tokenize(prompt), False)
+    assert _chosen(prompt) is None, _reasons(prompt)
