@@ -98,6 +98,8 @@ _FORMAT_FRAME = frozenset(
         *("want", "please", "following", "formatted", "structured"),
         # an order is how a format expert's prompts frame an object ("give the order as JSON")
         *("order", "orders", "describing", "describe", "describes"),
+        # "item" names any object ("three camping checklist items"), not what it is
+        *("item", "items", "array", "list"),
     ]
 )
 

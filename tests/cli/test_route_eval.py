@@ -100,7 +100,7 @@ def test_later_hand_written_sets(cli, demo) -> None:
         (BLIND9, 90, 0),
         (BLIND10, 89, 0),
         (BLIND11, 89, 0),
-        (BLIND12, 89, 1),
+        (BLIND12, 90, 0),
         (BLIND13, 90, 0),
         (BLIND14, 90, 0),
         (BLIND15, 90, 0),

@@ -224,3 +224,9 @@ def test_a_task_word_with_its_material_is_not_outweighed_by_the_material() -> No
 def test_spreadsheet_formulas_are_another_language(prompt: str) -> None:
     assert "spreadsheet formula" in programming_languages(tokenize(prompt), False)
     assert _chosen(prompt) is None, _reasons(prompt)
+
+
+def test_item_names_any_object_not_a_garment() -> None:
+    assert _chosen("give me a json array of four picnic basket items with prices") is None
+    prompt = "give me a json object for this item: a red wool scarf, size M"
+    assert _chosen(prompt) == "expert-json", _reasons(prompt)
