@@ -1,7 +1,8 @@
 """SQL asked in words over snake_case names (docs/routing.md, "Shapes"): "how many bottles in
 chem_stock have an expiry_date before 2025", "campaign_clicks: total clicks per utm_source".
 A snake_case name where a column or a table goes, next to a filter, a grouping or an
-aggregate, shows a query as a clause in capitals does. Plain regular expressions.
+aggregate, shows a query as a clause in capitals does. So does a table named by a plural
+("out of the parcels table"). Plain regular expressions.
 """
 
 from __future__ import annotations
@@ -60,4 +61,20 @@ def identifier_query(raw: str) -> str | None:
         m = place.search(raw)
         if m is not None:
             return " ".join(m.group().split())
+    return None
+
+
+# "in the plantings table", "out of the parcels table": a plural noun naming a table is a
+# database table's name; a table of furniture is "the kitchen table", "the times table".
+_NAMED_TABLE = re.compile(r"(?<![\w])(?:in|from|of|into)\s+the\s+([a-z]{3,}s)\s+tables?(?![\w])")
+_EVERYDAY_TABLES = frozenset(
+    ["times", "kids", "drinks", "gifts", "cards", "sweets", "guests", "desserts", "snacks"]
+)
+
+
+def named_table(raw: str) -> str | None:
+    """ "the parcels table" when a plural noun names the table, or None."""
+    for m in _NAMED_TABLE.finditer(raw.lower()):
+        if m.group(1) not in _EVERYDAY_TABLES and not m.group(1).endswith("ss"):
+            return f"the {m.group(1)} table"
     return None

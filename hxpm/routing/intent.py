@@ -30,7 +30,7 @@ _CHOICE_WORDS = frozenset(
 _CHOICE_PHRASES = (
     *(("should", "i", "learn"), ("should", "i", "choose"), ("should", "i", "use")),
     *(("good", "fit"), ("good", "enough"), ("good", "at"), ("good", "idea")),
-    *(("more", "sense"), ("use", "it", "for")),
+    *(("more", "sense"), ("use", "it", "for"), ("when", "should", "i"), ("when", "should", "we")),
 )
 # Words that ask what a concept is or means, how two compare, or where it comes from.
 _CONCEPT_WORDS = frozenset(
@@ -40,6 +40,7 @@ _CONCEPT_WORDS = frozenset(
         *("advantages", "disadvantages", "drawbacks", "pros", "history", "invented"),
         # how well it runs: "why is my Postgres query slow?" wants reasons, not a query
         *("slow", "slower", "faster", "performance", "efficient", "inefficient"),
+        "meaning",  # "type 2 error meaning"
     ]
 )
 _CONCEPT_PHRASES = (
@@ -49,6 +50,9 @@ _CONCEPT_PHRASES = (
 # Prompts that ask about a concept without a question mark or a question word: "SQL vs
 # NoSQL, explain like I'm five", "pros and cons of graph databases for a shop".
 _EXPLAIN_WORDS = frozenset(["explain", "explained", "eli5", "conceptually"])
+# "explain to my boss what a schema is" asks for an explanation; "explain this cypher query"
+# explains a piece of work the user has (docs/routing.md, "Why the generic rule has exceptions").
+_HANDED = frozenset(["this", "these", "my", "our", "following", "it"])
 _PROS_AND_CONS = ("pros", "and", "cons")
 # A review asks for an opinion in prose ("review this Rust for style"), unless it also asks
 # for the thing rewritten ("review and fix my query").
@@ -180,7 +184,7 @@ def about_request(tokens: Tokens, code: bool, question: bool) -> About | None:
     # artifact asked for makes the price or choice word part of the task.
     if code or any(_asks_for_artifact(words, i) for i in range(len(words))):
         return None
-    if not (question or _EXPLAIN_WORDS & set(words) or _at(words, 0, _PROS_AND_CONS)):
+    if not (question or _EXPLAIN_WORDS & set(words) or _concept_framed(words)):
         return _names_versus(words)
     for i, tok in enumerate(words):
         if (
@@ -196,7 +200,11 @@ def about_request(tokens: Tokens, code: bool, question: bool) -> About | None:
             or (tok == "use" and words[-2:] == ("for", "?"))  # "what do teams use Neo4j for?"
         ):
             return About(f"it asks for a choice or advice ({tok!r})")
-        if tok in _CONCEPT_WORDS or any(_at(words, i, p) for p in _CONCEPT_PHRASES):
+        if (
+            tok in _CONCEPT_WORDS
+            or any(_at(words, i, p) for p in _CONCEPT_PHRASES)
+            or (tok == "explain" and not _HANDED.intersection(words[i + 1 : i + 2]))
+        ):
             return About(f"it asks about a concept ({tok!r})")
     return None
 
@@ -209,6 +217,15 @@ _RIVALS = frozenset(
         *("nosql", "relational", "spreadsheet", "spreadsheets", "excel", "csv", "database"),
     ]
 )
+
+
+def _concept_framed(words: tuple[str, ...]) -> bool:
+    """A concept asked without a question: "pros and cons of ...", "history of SQL, who
+    invented it", "type 2 error meaning" (a concept word first or last)."""
+    if not words:
+        return False
+    last = words[-2] if words[-1] in (".", "!") and len(words) > 1 else words[-1]
+    return _at(words, 0, _PROS_AND_CONS) or words[0] in _CONCEPT_WORDS or last in _CONCEPT_WORDS
 
 
 def _asks_for_artifact(words: tuple[str, ...], i: int) -> bool:

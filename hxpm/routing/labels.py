@@ -185,7 +185,11 @@ _CLASSIFY_VERBS = frozenset(
     ]
 )
 _DETERMINERS = frozenset(
-    ["a", "an", "the", "these", "those", "my", "our", "your", "some", "all", "each", "every"]
+    [
+        *("a", "an", "the", "these", "those", "my", "our", "your", "some", "all", "each"),
+        # and the politeness a request may put before its object: "categorise pls: '...'"
+        *("every", "pls", "plz", "please", "for", "me", "us", "quickly", "just"),
+    ]
 )
 _TEXT_PLACES = frozenset(["this", "it", "following", "below", "above", ":", "'", '"'])
 _OBJECT_WINDOW = 3  # words after the verb and its determiners: "a used book's condition"
@@ -200,7 +204,7 @@ def classified_object(tokens: Tokens) -> str | None:
     for i, w in enumerate(words):
         if w not in _CLASSIFY_VERBS:
             continue
-        rest = [x for x in words[i + 1 :] if x not in _DETERMINERS][:_OBJECT_WINDOW]
+        rest = [x for x in _sentence(words[i + 1 :]) if x not in _DETERMINERS][:_OBJECT_WINDOW]
         if not rest or rest[0] in _TEXT_PLACES or not rest[0].isalpha():
             return None  # "classify this", "classify: ...", "classify 'Dear Sir ...'"
         nouns = [x for x in rest if x.isalpha()]  # not the "'" of "a book's condition"
@@ -208,6 +212,13 @@ def classified_object(tokens: Tokens) -> str | None:
             return None
         return rest[0]
     return None
+
+
+def _sentence(words: tuple[str, ...]) -> tuple[str, ...]:
+    """The words up to the end of their sentence: "classify clouds for me? Which types ..."
+    classifies clouds, whatever the next sentence names."""
+    end = next((k for k, w in enumerate(words) if w in ("?", "!", ".")), len(words))
+    return words[:end]
 
 
 def _singular(word: str) -> str:

@@ -141,7 +141,8 @@ def named_as_language(tokens: Tokens) -> tuple[frozenset[str], frozenset[str]]:
 def target_language(tokens: Tokens, named: dict[str, str]) -> str | None:
     """The language the answer is asked in when the prompt names another one first: "the
     equivalent of a Python list comprehension in JavaScript" asks for JavaScript; the
-    earlier language is what the request starts from."""
+    earlier language is what the request starts from. A language named as the prompt's
+    heading ("PHP: ...") is the answer's too."""
     if len(named) < 2:
         return None
     words = tokens.words
@@ -154,7 +155,9 @@ def target_language(tokens: Tokens, named: dict[str, str]) -> str | None:
     for lang, i in sorted(first.items(), key=lambda kv: -kv[1]):
         if i > 0 and words[i - 1] in _TARGET_BEFORE and any(j < i for j in first.values()):
             return lang
-    return None
+    # "PHP: how do I stop SQL injection ...": a heading names the answer's language
+    heading = next((lang for lang, i in first.items() if i == 0 and words[1:2] == (":",)), None)
+    return heading
 
 
 def _not_a_name(tokens: Tokens, i: int, code: bool) -> bool:

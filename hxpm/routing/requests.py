@@ -50,11 +50,18 @@ _EDIT_OBJECTS = frozenset(
         "capitalisation",
         "misspelling",
         "misspellings",
+        "tone",
     ]
 )
 # A text an edit verb takes right after it ("fix this sentence", "check my english"); further
 # away these words are the topic ("check whether the sentence is a question").
-_EDITED_TEXTS = frozenset(["sentence", "sentences", "paragraph", "paragraphs", "english", "text"])
+_EDITED_TEXTS = frozenset(
+    [
+        *("sentence", "sentences", "paragraph", "paragraphs", "english", "text", "summary"),
+        *("bio", "email", "letter", "message", "post", "description", "cv", "resume", "essay"),
+        *("intro", "introduction", "caption", "draft", "reply", "blurb", "announcement"),
+    ]
+)
 _OWNERS = frozenset(["this", "these", "my", "the", "our", "his", "her", "their"])
 # The words that name the text being edited: matched alone, they are the edit's object.
 TEXT_WORDS = frozenset(
@@ -112,9 +119,10 @@ def _comparative(after: tuple[str, ...]) -> str:
 
 
 def _edited_text(after: tuple[str, ...]) -> str:
-    """The text an edit verb takes right after it: "[this|my] sentence", "english"; or ""."""
+    """The text an edit verb takes right after it: "[this|my] sentence", "english", "this
+    LinkedIn summary" (one word may qualify it after an owner); or ""."""
     if after[:1] and after[0] in _OWNERS:
-        after = after[1:]
+        return next((w for w in after[1:3] if w in _EDITED_TEXTS), "")
     return after[0] if after[:1] and after[0] in _EDITED_TEXTS else ""
 
 
@@ -132,7 +140,7 @@ def editing_request(tokens: Tokens) -> str | None:
         if w == "make" and _comparative(words[i + 1 : i + 1 + _SOUND_WINDOW]):
             return "make ... " + _comparative(words[i + 1 : i + 1 + _SOUND_WINDOW])
         if w in _EDIT_VERBS:
-            edited = _edited_text(words[i + 1 : i + 3])
+            edited = _edited_text(words[i + 1 : i + 4])
             if edited:
                 return f"{w} ... {edited}"
             verb = verb or w

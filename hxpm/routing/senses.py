@@ -35,7 +35,7 @@ _CUES: dict[str, frozenset[str]] = {
     ),
     "row": _cue_words(
         """seat seats seating boat rowing potatoes carrots plants seedlings knit knitting
-        crochet stitches theatre theater cinema plane aircraft bus stadium"""
+        crochet stitches theatre theater cinema plane aircraft bus stadium flight attendant"""
     ),
     "table": _cue_words(
         """dining chairs chair seating wedding guests restaurant furniture wood oak

@@ -17,7 +17,7 @@ from __future__ import annotations
 import re
 import unicodedata
 
-from hxpm.routing.identifiers import IDENTIFIER_QUERY, identifier_query
+from hxpm.routing.identifiers import IDENTIFIER_QUERY, identifier_query, named_table
 from hxpm.routing.text import CODE_SYMBOLS, Tokens, is_word
 from hxpm.routing.variants import Misspellings
 
@@ -325,6 +325,8 @@ def code_marker(prompt: Tokens, raw: str) -> str | None:
             return "an identifier"
     if "\n" in raw.strip():
         return "a line break"
+    if named_table(raw) is not None:
+        return "a table's name"  # "out of the parcels table"
     return QUOTED_WORDS if quoted else None
 
 

@@ -8,10 +8,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from hxpm.routing.compiled import EXCLUDE, Compiled, Spec
+from hxpm.routing.aliases import EVERYDAY_TASK_WORDS
+from hxpm.routing.compiled import CAPABILITY, EXCLUDE, Compiled, Spec
 from hxpm.routing.intent import DATA_FORMATS, INTO_WORDS, About
 from hxpm.routing.profile_index import ProfileMatch
 from hxpm.routing.requests import TEXT_WORDS, Conversion
+from hxpm.routing.variants import singular_of
 
 # How clearly the rest of a prompt must lean toward the expert's training prompts (profile
 # similarity without the word in question; 0 is "as much the expert's as general") for the
@@ -81,6 +83,11 @@ def not_its_task(c: Compiled, hits: list[tuple[Spec, tuple[str, ...]]], ctx: Con
         lang = min(asked)
         word = ctx.languages[lang]
         return f"the input format of a request in another language ({lang!r}, named by {word!r})"
+    fmt = _answer_format_only(hits)
+    if fmt is not None:
+        return f"only {fmt!r}, the format its answers come in (a capability), not its task"
+    if ctx.classified is not None and _classifying_only(hits):
+        return f"classifying {ctx.classified!r}, which is not a text"
     conv = ctx.conversion
     if conv is not None:
         forms = [form for spec, form in hits if spec.kind != EXCLUDE]
@@ -89,6 +96,7 @@ def not_its_task(c: Compiled, hits: list[tuple[Spec, tuple[str, ...]]], ctx: Con
     return None
 
 
+_CLASSIFYING = EVERYDAY_TASK_WORDS - {"imperative", "declarative"}
 # Words that only say "in this format" ("turn ... into a JSON object"): they do not describe
 # the object, so they cannot back a format expert's hit.
 _FORMAT_FRAME = frozenset(
@@ -141,6 +149,25 @@ def _names_the_text(hits: list[tuple[Spec, tuple[str, ...]]], ctx: Context) -> b
     if all(len(f) == 1 and f[0] in TEXT_WORDS for f in forms):
         return True
     return bool(ctx.frame) and not any(f[0] in ctx.frame for f in forms)
+
+
+def _answer_format_only(hits: list[tuple[Spec, tuple[str, ...]]]) -> str | None:
+    """The data format, when every positive hit is a capability naming it: a classifier that
+    answers in JSON (``format:json``) is not asked by "make JSON for this cake order"."""
+    positive = [(spec, form) for spec, form in hits if spec.kind != EXCLUDE]
+    if not positive or any(spec.kind != CAPABILITY for spec, _ in positive):
+        return None
+    names = {spec.display.strip().lower() for spec, _ in positive}
+    return min(names) if names <= DATA_FORMATS else None
+
+
+def _classifying_only(hits: list[tuple[Spec, tuple[str, ...]]]) -> bool:
+    """Every positive hit is a word of classifying ("classify", "categories"), or there is
+    none: then the profile only recognises words of a request to classify something else."""
+    forms = [word_of(spec, form) for spec, form in hits if spec.kind != EXCLUDE]
+    return all(
+        len(f) == 1 and (singular_of(f[0]) or f[0]) in _CLASSIFYING for f in forms
+    )
 
 
 def _text_words_only(hits: list[tuple[Spec, tuple[str, ...]]]) -> bool:

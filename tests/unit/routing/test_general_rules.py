@@ -22,6 +22,7 @@ from hxpm.routing.text import is_question, tokenize
 from tests.unit.routing.test_shapes import demo_router
 
 ROUTER = demo_router()
+CLASSIFIER = "expert-document-classifier"
 
 
 def _chosen(prompt: str) -> str | None:
@@ -230,3 +231,84 @@ def test_item_names_any_object_not_a_garment() -> None:
     assert _chosen("give me a json array of four picnic basket items with prices") is None
     prompt = "give me a json object for this item: a red wool scarf, size M"
     assert _chosen(prompt) == "expert-json", _reasons(prompt)
+
+
+# --- after general2.tsv and blind21/22 -----------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("prompt", "expert"),
+    [
+        ("can you classify rocks for me? which types float", None),  # the next sentence aside
+        ("categorise pls: 'Invoice 12. Two desks, 300 EUR, due in 14 days.'", CLASSIFIER),
+        (
+            "Can you classify this for me? 'Invoice 77: 3 chairs, total 90 EUR, due 1 May'",
+            CLASSIFIER,
+        ),
+    ],
+)
+def test_what_a_classification_verb_classifies(prompt: str, expert: str | None) -> None:
+    assert _chosen(prompt) == expert, _reasons(prompt)
+
+
+def test_a_format_the_answers_come_in_is_not_the_task() -> None:
+    # the classifier declares format:json (its answers are JSON): that alone does not pick it
+    prompt = "Make JSON for this cake order: 2-tier carrot cake, serves 20, pickup Friday 9am"
+    assert _chosen(prompt) is None, _reasons(prompt)
+    prompt = "json for a navy wool jumper, size M"
+    assert _chosen(prompt) == "expert-json", _reasons(prompt)
+
+
+@pytest.mark.parametrize(
+    ("prompt", "expert"),
+    [
+        ("PHP: how do I run a parameterised SQL query with PDO?", None),
+        ("SQL: every order above 50 euros from orders", "expert-sql"),
+    ],
+)
+def test_a_heading_names_the_answers_language(prompt: str, expert: str | None) -> None:
+    assert _chosen(prompt) == expert, _reasons(prompt)
+
+
+@pytest.mark.parametrize(
+    ("prompt", "expert"),
+    [
+        ("list each region just once out of the depots table", "expert-sql"),
+        ("which distinct cheeses appear in the pairings table?", "expert-sql"),
+        ("how long should the drinks table be for 80 guests", None),
+        ("help me learn the times table for 7", None),
+    ],
+)
+def test_a_table_named_by_a_plural_is_a_database_table(prompt: str, expert: str | None) -> None:
+    assert _chosen(prompt) == expert, _reasons(prompt)
+
+
+@pytest.mark.parametrize(
+    ("prompt", "why"),
+    [
+        ("history of Rust, who started it", "concept"),
+        ("p-value meaning", "concept"),
+        ("how do I explain to a client what a JSON file is", "concept"),
+        ("when should we switch the shop from spreadsheets to Postgres?", "choice"),
+    ],
+)
+def test_concepts_framed_by_their_first_or_last_word(prompt: str, why: str) -> None:
+    reason = _about(prompt)
+    assert reason is not None and why in reason, reason
+
+
+def test_explaining_the_users_own_work_is_not_a_concept_question() -> None:
+    assert _about("explain this cypher query") is None
+    assert _about("explain my rust function") is None
+
+
+@pytest.mark.parametrize(
+    ("prompt", "edit"),
+    [
+        ("improve this LinkedIn summary: 8 years in retail", "improve ... summary"),
+        ("edit this for tone: we are switching provider", "edit ... tone"),
+        ("polish my cover letter please", "polish ... letter"),
+    ],
+)
+def test_more_edited_texts(prompt: str, edit: str) -> None:
+    assert editing_request(tokenize(prompt)) == edit
