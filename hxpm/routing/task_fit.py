@@ -165,9 +165,7 @@ def _classifying_only(hits: list[tuple[Spec, tuple[str, ...]]]) -> bool:
     """Every positive hit is a word of classifying ("classify", "categories"), or there is
     none: then the profile only recognises words of a request to classify something else."""
     forms = [word_of(spec, form) for spec, form in hits if spec.kind != EXCLUDE]
-    return all(
-        len(f) == 1 and (singular_of(f[0]) or f[0]) in _CLASSIFYING for f in forms
-    )
+    return all(len(f) == 1 and (singular_of(f[0]) or f[0]) in _CLASSIFYING for f in forms)
 
 
 def _text_words_only(hits: list[tuple[Spec, tuple[str, ...]]]) -> bool:
