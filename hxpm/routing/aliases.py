@@ -40,7 +40,10 @@ ALIASES: dict[str, tuple[str, ...]] = {
     ),
     "cypher": ("neo4j", "opencypher", "memgraph", "graph database", "graph db"),
     # What users call a fixed-schema object when they do not say JSON.
-    "json": ("structured record", "structured records", "structured output"),
+    "json": (
+        *("structured record", "structured records", "structured output"),
+        *("structured version", "structured data"),
+    ),
     "neo4j": ("cypher", "opencypher"),
     "python": (
         "py",

@@ -33,6 +33,8 @@ _COLUMN_PLACES = (
         re.IGNORECASE,
     ),
     re.compile(rf"(?<![\w.])(?:per|for each)\s+({_SNAKE})(?![\w.(])", re.IGNORECASE),
+    # a qualified column: "bump crew_members.day_rate by 5 percent" (not a method call)
+    re.compile(rf"(?<![\w.])({_SNAKE}\.{_SNAKE})(?![\w.(])", re.IGNORECASE),
 )
 # Where a table goes, or a heading naming one: these need an aggregate word too.
 _TABLE_PLACES = (

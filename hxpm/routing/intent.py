@@ -27,6 +27,8 @@ _CHOICE_WORDS = frozenset(
         *("overkill", "suitable", "sensible", "easier", "simpler", "learn", "learning"),
     ]
 )
+_PREFER = frozenset(["pick", "choose", "prefer", "picking", "choosing"])
+_PREFER_WINDOW = 6
 _CHOICE_PHRASES = (
     *(("should", "i", "learn"), ("should", "i", "choose"), ("should", "i", "use")),
     *(("good", "fit"), ("good", "enough"), ("good", "at"), ("good", "idea")),
@@ -45,6 +47,7 @@ _CONCEPT_WORDS = frozenset(
 )
 _CONCEPT_PHRASES = (
     *(("stand", "for"), ("stands", "for"), ("short", "for"), ("programming", "language")),
+    *(("does", "it", "support"), ("compare", "to"), ("compare", "with"), ("compared", "to")),
     *(("in", "simple", "words"), ("conceptually",)),
 )
 # Prompts that ask about a concept without a question mark or a question word: "SQL vs
@@ -197,6 +200,9 @@ def about_request(tokens: Tokens, code: bool, question: bool) -> About | None:
         if (
             tok in _CHOICE_WORDS
             or any(_at(words, i, p) for p in _CHOICE_PHRASES)
+            or _weighs_two(words, i, ("or",))  # "sql or nosql for storing results?"
+            # "when would you choose a NoSQL database over a relational one?"
+            or (tok in _PREFER and "over" in words[i + 1 : i + 1 + _PREFER_WINDOW])
             or (tok == "use" and words[-2:] == ("for", "?"))  # "what do teams use Neo4j for?"
         ):
             return About(f"it asks for a choice or advice ({tok!r})")
@@ -228,22 +234,38 @@ def _concept_framed(words: tuple[str, ...]) -> bool:
     return _at(words, 0, _PROS_AND_CONS) or words[0] in _CONCEPT_WORDS or last in _CONCEPT_WORDS
 
 
+_BEFORE_A_VERB = frozenset(["to", "please", "pls", "you", "and", "then", ",", ":", "i", "we"])
+
+
 def _asks_for_artifact(words: tuple[str, ...], i: int) -> bool:
     """An artifact verb ("make" in "make more sense" is none) or a code symbol (a quote is
     none: "is SQL a real language? my friend says it's 'just queries'")."""
     w = words[i]
+    if w == "list" and i > 0 and words[i - 1] not in _BEFORE_A_VERB:
+        return False  # "a club's membership list" is a noun
     if w in _ARTIFACT_VERBS:
         return not (_at(words, i + 1, ("sense",)) or _at(words, i + 1, ("more", "sense")))
     return w in CODE_SYMBOLS and w != '"'
 
 
 def _names_versus(words: tuple[str, ...]) -> About | None:
-    """ "SQLite vs PostgreSQL for a hobby app": two technologies weighed, with no question
-    mark (a question is read by :func:`about_request` anyway)."""
-    for i, tok in enumerate(words[1:-1], 1):
-        if tok in ("vs", "versus") and words[i - 1] in _RIVALS and words[i + 1] in _RIVALS:
+    """ "SQLite vs PostgreSQL for a hobby app", "postgres or mysql for a small app": two
+    technologies weighed, with no question mark (a question is read by
+    :func:`about_request` anyway)."""
+    for i, tok in enumerate(words):
+        if _weighs_two(words, i, ("vs", "versus", "or")):
             return About(f"it asks for a choice or advice ({tok!r})")
     return None
+
+
+def _weighs_two(words: tuple[str, ...], i: int, between: tuple[str, ...]) -> bool:
+    """``words[i]`` stands between two technologies: "SQLite vs Postgres", "sql or nosql"."""
+    return (
+        0 < i < len(words) - 1
+        and words[i] in between
+        and words[i - 1] in _RIVALS
+        and words[i + 1] in _RIVALS
+    )
 
 
 # Data formats a prompt may ask its answer in, or hand over as input.

@@ -47,7 +47,7 @@ def labelling_request(tokens: Tokens) -> tuple[str, str] | None:
     the kind of thing to label by (the classification task); (verb, what it reads as) or
     None. "label the jars" labels by nothing, "tag me in the photo" neither."""
     words = tokens.words
-    handed = _hands_text(words)  # once: a prompt may repeat a verb many times
+    handed = _hands_text(tokens)  # once: a prompt may repeat a verb many times
     for i, w in enumerate(words):
         if w not in _LABEL_VERBS:
             continue
@@ -65,10 +65,13 @@ def labelling_request(tokens: Tokens) -> tuple[str, str] | None:
     return _sorting_request(words, handed)
 
 
-def _hands_text(words: tuple[str, ...]) -> bool:
-    """A text follows a colon, or stands in quotes: "label this text: 'The museum ...'"."""
+def _hands_text(tokens: Tokens) -> bool:
+    """A text follows a colon or a dash between spaces, or stands in quotes: "label this
+    text: 'The museum ...'", "label this doc - GENEVA, Tuesday. Officials ..."."""
+    words, glued = tokens.words, tokens.glued
     return any(
-        (w == ":" and len(words) - i > 2) or w in ('"', "'", "\u201c", "\u2018")
+        (w in (":", "-", "\u2013", "\u2014") and len(words) - i > 2 and (w == ":" or not glued[i]))
+        or w in ('"', "'", "\u201c", "\u2018")
         for i, w in enumerate(words)
     )
 
@@ -138,6 +141,11 @@ _EITHER = re.compile(r"\b(?P<a>[a-z]+)\s+or\s+(?:an?\s+)?(?P<b>[a-z]+)\s*[?:]", 
 # "Is this news, a contract, or what?": two kinds listed before an open "or"
 _LISTED = re.compile(r"\b(?P<a>[a-z]+),\s+(?:an?\s+)?(?P<b>[a-z]+),?\s+or\b", re.IGNORECASE)
 _QUOTATION = re.compile(_QUOTED)
+# What a sentence does, as a question paraphrases its types: asking, telling, ordering.
+_SPEECH_ACTS = re.compile(
+    r"\b(?:asking|telling|ordering|stating|commanding|instructing|exclaiming|giving an order)\b",
+    re.IGNORECASE,
+)
 
 
 def _handed(prompt: str) -> bool:
@@ -159,6 +167,9 @@ def label_question(prompt: str) -> tuple[str, str] | None:
             return task, f"the label question 'is ... a {m.group('kind').lower()}'"
     if not handed:
         return None
+    acts = {m.group().lower() for m in _SPEECH_ACTS.finditer(prompt)}
+    if len(acts) >= 2:  # "asking something, telling something or ordering something: '...'"
+        return SENTENCE_TYPE_TASK, f"the label question '{' or '.join(sorted(acts))}'"
     for m in (*_EITHER.finditer(prompt), *_LISTED.finditer(prompt)):
         a, b = m.group("a").lower(), m.group("b").lower()
         task = _task_of(a)

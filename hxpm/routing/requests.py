@@ -51,6 +51,7 @@ _EDIT_OBJECTS = frozenset(
         "misspelling",
         "misspellings",
         "tone",
+        "flow",
     ]
 )
 # A text an edit verb takes right after it ("fix this sentence", "check my english"); further
@@ -150,7 +151,7 @@ def editing_request(tokens: Tokens) -> str | None:
     return f"{verb} ... {thing}" if verb and thing else None
 
 
-_TEXT_OPENERS = frozenset([":", '"', "“"])
+_TEXT_OPENERS = frozenset([":", '"', "“", "?"])  # "can you improve the flow? Hash tables …"
 _QUOTES = frozenset(['"', "'", "“", "”"])
 
 

@@ -25,6 +25,7 @@ from hxpm.routing.decision import ExpertScore
 from hxpm.routing.profile import prompt_terms
 from hxpm.routing.profile_index import ProfileMatch
 from hxpm.routing.requests import TEXT_WORDS
+from hxpm.routing.senses import CUED_ONLY
 from hxpm.routing.task_fit import (
     EVERYDAY_BACKING,
     GRAMMAR_WORDS,
@@ -296,6 +297,8 @@ def _lone_everyday_word(
         return form[0]  # with no material handed over, nothing the profile knows makes it a task
     if (singular_of(form[0]) or form[0]) in cued or form[0] in cued:
         return form[0]
+    if form[0] in CUED_ONLY:
+        return None  # "cypher for contestants who ...": a cipher only when a cue says so
     stem = (*prompt_terms(form[0]), form[0])[0]  # the profile's spelling of the word
     if pm is not None and pm.similarity_without(stem, GRAMMAR_WORDS) > EVERYDAY_BACKING:
         return None

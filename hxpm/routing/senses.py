@@ -46,14 +46,30 @@ _CUES: dict[str, frozenset[str]] = {
         diagram diagramming tense tenses"""
     ),
     "english": _cue_words("""windows accent fluent exam course teacher"""),
+    "cypher": _cue_words(
+        """secret message messages decode decoded decipher crack cracked puzzle spy spies
+        encrypt encrypted letters treasure riddle solve"""
+    ),
 }
+# Everyday senses too rare to assume: the word is read in its everyday sense only when a cue
+# shows it ("a secret cypher: 'Jrrg pruqlqj'"), never merely because nothing else is
+# technical ("cypher for contestants who appeared in the same episode as 'Mavis Orr'").
+CUED_ONLY = frozenset(["cypher"])
 _PLURALS = {"rows": "row", "tables": "table", "graphs": "graph", "pythons": "python"}
 
 
+# Idioms that use the word in its everyday sense: "three lectures in a row".
+_IDIOMS: dict[str, tuple[str, ...]] = {"row": ("in", "a", "row")}
+
+
 def cued_senses(tokens: Tokens) -> dict[str, str]:
-    """Everyday word of the prompt (singular) -> the first word that shows its everyday sense."""
+    """Everyday word of the prompt (singular) -> the first word that shows its everyday sense
+    (or the idiom it is part of)."""
     words = tokens.words
     found: dict[str, str] = {}
+    for word, idiom in _IDIOMS.items():
+        if any(words[i : i + len(idiom)] == idiom for i in range(len(words))):
+            found[word] = " ".join(idiom)
     for w in dict.fromkeys(words):
         word = _PLURALS.get(w, w)
         cues = _CUES.get(word)

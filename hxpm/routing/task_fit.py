@@ -83,6 +83,9 @@ def not_its_task(c: Compiled, hits: list[tuple[Spec, tuple[str, ...]]], ctx: Con
         lang = min(asked)
         word = ctx.languages[lang]
         return f"the input format of a request in another language ({lang!r}, named by {word!r})"
+    coded = ctx.target or _code_asked_in(ctx)  # "convert this postgres query to cypher"
+    if coded is not None and coded not in c.covers:
+        return f"a request in {coded!r}, which this expert does not write"
     fmt = _answer_format_only(hits)
     if fmt is not None:
         return f"only {fmt!r}, the format its answers come in (a capability), not its task"
@@ -149,6 +152,15 @@ def _names_the_text(hits: list[tuple[Spec, tuple[str, ...]]], ctx: Context) -> b
     if all(len(f) == 1 and f[0] in TEXT_WORDS for f in forms):
         return True
     return bool(ctx.frame) and not any(f[0] in ctx.frame for f in forms)
+
+
+def _code_asked_in(ctx: Context) -> str | None:
+    """The programming language the prompt asks code in, named by its place ("Go program
+    that totals ... by category", "google sheets: sum a column where ..."), or None."""
+    for lang, word in ctx.languages.items():
+        if lang not in DATA_FORMATS and word.split()[0] in ctx.named:
+            return lang
+    return None
 
 
 def _answer_format_only(hits: list[tuple[Spec, tuple[str, ...]]]) -> str | None:

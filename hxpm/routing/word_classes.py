@@ -37,7 +37,8 @@ _CLASSES: dict[str, str] = {
         beanie beret scarf glove mitten belt bowtie shoe boot sneaker sandal loafer slipper
         bag handbag backpack purse tote wallet bra pyjama pajama robe bathrobe swimsuit
         bikini kilt sarong kimono tunic fleece windbreaker leotard tutu onesie bodysuit apron
-        tracksuit dungarees crewneck turtleneck trench mac
+        tracksuit dungarees crewneck turtleneck trench mac jersey cap visor shawl bandana
+        headband balaclava smock cagoule coverall
         """,
     "fabric": """
         cotton wool linen silk denim leather suede velvet corduroy polyester nylon cashmere

@@ -175,7 +175,8 @@ def main() -> None:
         # Written later (docs/routing.md, "Measured"); the blind sets by people who had not seen it.
         found = INDEPENDENT.parent.glob("blind*.tsv")
         blinds = sorted((f.stem for f in found), key=lambda n: int(n[5:] or 1))
-        for extra in ("confirm", "holdout", "rules", *blinds):
+        generals = sorted(f.stem for f in INDEPENDENT.parent.glob("general*.tsv"))
+        for extra in ("confirm", "holdout", "rules", *blinds, *generals):
             path = INDEPENDENT.with_name(f"{extra}.tsv")
             _report(f"{extra} set", _hxpm(env, "route", "--eval", path, "--json"))
         _startup(env, "7 experts")
@@ -186,6 +187,7 @@ def main() -> None:
         for label, path in (
             ("held-out + generic, one core", dev),
             ("independent, one core", INDEPENDENT),
+            ("general, one core", INDEPENDENT.with_name("general.tsv")),
         ):
             _report(label, _hxpm(env, "route", "--eval", path, "--json", one_core=True))
         _startup(env, f"{SYNTHETIC + 7} experts")

@@ -312,3 +312,73 @@ def test_explaining_the_users_own_work_is_not_a_concept_question() -> None:
 )
 def test_more_edited_texts(prompt: str, edit: str) -> None:
     assert editing_request(tokenize(prompt)) == edit
+
+
+# --- after general3.tsv and blind23/24 -----------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("prompt", "why"),
+    [
+        ("sqlite or postgres for a club's membership list?", "choice"),
+        ("mysql or postgres for a tiny shop, does it matter", "choice"),
+        ("when would a team choose Neo4j over Postgres?", "choice"),
+        ("does it support JSON columns, Postgres I mean?", "concept"),
+    ],
+)
+def test_two_technologies_weighed(prompt: str, why: str) -> None:
+    reason = _about(prompt)
+    assert reason is not None and why in reason, reason
+
+
+@pytest.mark.parametrize(
+    "prompt",
+    [
+        "choose the rows where plan is 'gold' or 'silver' from members",  # no "over"
+        "is 'pick me up at 6' a question or a statement?",
+    ],
+)
+def test_choosing_needs_something_chosen_over(prompt: str) -> None:
+    assert _about(prompt) is None
+
+
+def test_code_asked_in_another_language_is_no_format_experts() -> None:
+    prompt = "Go program that reads a CSV of expenses and totals them by category"
+    assert _chosen(prompt) is None, _reasons(prompt)
+    prompt = "google sheets: count the rows where the category column says food"
+    assert _chosen(prompt) is None, _reasons(prompt)
+    # ...the language's own expert still gets its code
+    assert _chosen("python function that totals a list of expenses by category") == (
+        "expert-python"
+    )
+
+
+@pytest.mark.parametrize(
+    ("prompt", "expert"),
+    [
+        ("Write a kind note to a colleague who missed three meetings in a row", None),
+        ("Can you improve the flow of this bit? SQL joins are fast. Rows match on keys.", None),
+        ("raise staff_members.hourly_rate by 3 percent where grade is 'B'", "expert-sql"),
+        ("label this doc - LYON, Monday. The city council voted to extend tram hours.", CLASSIFIER),
+        (
+            "Is it asking something or telling something: 'The tram leaves at six.'",
+            "expert-english-basic",
+        ),
+        ("team jersey navy XL", "expert-json"),
+        ("structured data for a red wool beanie, one size", "expert-json"),
+    ],
+)
+def test_round_three_readings(prompt: str, expert: str | None) -> None:
+    assert _chosen(prompt) == expert, _reasons(prompt)
+
+
+@pytest.mark.parametrize(
+    ("prompt", "expert"),
+    [
+        ("cypher for members who follow the account 'Dana'", "expert-cypher"),
+        ("my nephew sent a secret cypher to decode: 'Uryyb'", None),
+        ("show me in Cypher how to list the Films a Director DIRECTED", "expert-cypher"),
+    ],
+)
+def test_a_cipher_needs_a_cue(prompt: str, expert: str | None) -> None:
+    assert _chosen(prompt) == expert, _reasons(prompt)
