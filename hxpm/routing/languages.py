@@ -62,7 +62,7 @@ _PROGRAMMING: dict[str, tuple[str, ...]] = {
 }
 # Names that are everyday words too ("a cup of java", "go home", "plan c", besides those of
 # aliases.EVERYDAY_SENSES): they name the language only in a prompt that shows code or data
-# (shapes.code_marker), as "python" does.
+# (markers.code_marker), as "python" does.
 _EVERYDAY_NAMES = frozenset(["c", "dart", "julia", "groovy", "perl", "elixir"])
 # A word after the name makes any of them a language ("a C program", "a Go function", "Go's
 # channels"); in a prompt with code, "in"/"using" before it does too ("in C"). The shortest

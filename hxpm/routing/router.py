@@ -49,6 +49,12 @@ from hxpm.routing.labels import (
     labelling_request,
 )
 from hxpm.routing.languages import named_as_language, programming_languages, target_language
+from hxpm.routing.markers import (
+    QUOTED_WORDS,
+    capitals_marker,
+    code_marker,
+    material_marker,
+)
 from hxpm.routing.profile_index import ProfileIndex, ProfileMatch
 from hxpm.routing.requests import (
     code_request,
@@ -65,13 +71,7 @@ from hxpm.routing.scoring import (
     strong_profile,
 )
 from hxpm.routing.senses import cued_senses
-from hxpm.routing.shapes import (
-    QUOTED_WORDS,
-    capitals_marker,
-    code_marker,
-    language_shapes,
-    material_marker,
-)
+from hxpm.routing.shapes import language_shapes
 from hxpm.routing.task_fit import Context
 from hxpm.routing.text import (
     Tokens,

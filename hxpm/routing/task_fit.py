@@ -37,12 +37,12 @@ GRAMMAR_WORDS = frozenset(
 class Context:
     """What the whole prompt shows, the same for every candidate."""
 
-    technical: bool = True  # shapes.technical_marker: code, data or a name in capitals
-    code: bool = True  # shapes.code_marker or a language shape: not only a name in capitals
+    technical: bool = True  # markers.technical_marker: code, data or a name in capitals
+    code: bool = True  # markers.code_marker or a language shape: not only a name in capitals
     editing: str | None = None  # requests.editing_request: "fix ... spelling"
     writing: str | None = None  # requests.writing_request: "write ... sentence"
     conversion: Conversion | None = None  # requests.conversion_request: "JSON to YAML"
-    material: bool = True  # shapes.material_marker: a text handed over ("classify this: ...")
+    material: bool = True  # markers.material_marker: a text handed over ("classify this: ...")
     # language -> the word that names it ("python": "pandas"), Router._named_languages
     languages: dict[str, str] = field(default_factory=dict)
     translation: str | None = None  # requests.translation_request: "translate ... french"
@@ -53,7 +53,7 @@ class Context:
     named: frozenset[str] = frozenset()  # languages.named_as_language: "rust:", "pythn fn"
     data: bool = False  # intent.asks_for_data: "can you output it as item, color and size?"
     classified: str | None = None  # labels.classified_object: "classify these knots"
-    quoted_only: bool = False  # the only code marker is quoted words (shapes.QUOTED_WORDS)
+    quoted_only: bool = False  # the only code marker is quoted words (markers.QUOTED_WORDS)
     # requests.request_frame: the words before a handed-over text, when that text is prose
     frame: frozenset[str] = frozenset()
     cued: dict[str, str] = field(default_factory=dict)  # senses.cued_senses: "graph" -> "bar"

@@ -15,9 +15,10 @@ import pytest
 from hxpm.routing.identifiers import IDENTIFIER_QUERY
 from hxpm.routing.labels import CLASSIFY_TASK, SENTENCE_TYPE_TASK, label_question, labelling_request
 from hxpm.routing.languages import named_as_language, programming_languages, target_language
+from hxpm.routing.markers import code_marker
 from hxpm.routing.profile import Profile
 from hxpm.routing.profile_index import ProfileIndex
-from hxpm.routing.shapes import code_marker, language_shapes
+from hxpm.routing.shapes import language_shapes
 from hxpm.routing.text import artifact_marker, tokenize
 from tests.unit.routing.test_blind3_rules import _about
 from tests.unit.routing.test_shapes import _reasons, demo_router

@@ -7,9 +7,9 @@ import pytest
 
 from hxpm.routing import RouteCandidate, Router
 from hxpm.routing.aliases import has_everyday_sense
+from hxpm.routing.markers import technical_marker
 from hxpm.routing.profile import build_profile
 from hxpm.routing.scoring import EVERYDAY_FACTOR
-from hxpm.routing.shapes import technical_marker
 from hxpm.routing.text import tokenize
 
 RUST_PROMPTS = [f"Rust: write fn f that returns x plus {n} as an i32" for n in range(30)]

@@ -15,9 +15,9 @@ import pytest
 
 from hxpm.routing.intent import about_request, asks_for_data
 from hxpm.routing.languages import programming_languages
+from hxpm.routing.markers import code_marker
 from hxpm.routing.requests import editing_request, request_frame
 from hxpm.routing.senses import cued_senses
-from hxpm.routing.shapes import code_marker
 from hxpm.routing.text import is_question, tokenize
 from tests.unit.routing.test_shapes import demo_router
 

@@ -14,10 +14,11 @@ from pathlib import Path
 import pytest
 
 from hxpm.routing import RouteCandidate, Router
+from hxpm.routing.markers import technical_marker
 from hxpm.routing.profile import build_profile
 from hxpm.routing.requests import editing_request
 from hxpm.routing.scoring import TECHNICAL_FLOOR
-from hxpm.routing.shapes import language_shapes, technical_marker
+from hxpm.routing.shapes import language_shapes
 from hxpm.routing.text import tokenize
 
 EXPERTS = Path(__file__).resolve().parents[3] / "experts"
