@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from hxpm.routing.aliases import EVERYDAY_TASK_WORDS, has_everyday_sense
+from hxpm.routing.aliases import ALIASES, EVERYDAY_TASK_WORDS, has_everyday_sense
 from hxpm.routing.compiled import CAPABILITY, EXCLUDE, KEYWORD, Compiled, Spec
 from hxpm.routing.decision import ExpertScore
 from hxpm.routing.profile import prompt_terms
@@ -100,7 +100,7 @@ def score_hits(
     if ctx.quoted_only and ctx.material and _text_hit(hits):
         plain = False  # "is this sentence a question: 'Has it arrived'": the quoted text
     everyday = _lone_everyday_word(hits, pm, material, ctx.cued) if plain else None
-    if everyday is not None and any(f[0] in ctx.named for _, f in hits):
+    if everyday is not None and any(_names_language(c, sp, f, ctx) for sp, f in hits):
         everyday = None  # "rust: grams to moles": a heading names the language
     edited = not_its_task(c, hits, ctx) or foreign_object(c, hits, pm)
     kw: list[str] = []
@@ -303,6 +303,15 @@ def _lone_everyday_word(
     if pm is not None and pm.similarity_without(stem, GRAMMAR_WORDS) > EVERYDAY_BACKING:
         return None
     return form[0]
+
+
+def _names_language(c: Compiled, spec: Spec, form: tuple[str, ...], ctx: Context) -> bool:
+    """The hit stands where a language's name goes ("rust: ...", "pythn fn"), unless it is
+    no language's name and a cue shows its everyday sense ("Diagramming a sentence: ...")."""
+    if form[0] not in ctx.named:
+        return False
+    word = word_of(spec, form)[0]
+    return word in c.languages or word in ALIASES or (singular_of(word) or word) not in ctx.cued
 
 
 def _text_hit(hits: list[tuple[Spec, tuple[str, ...]]]) -> bool:

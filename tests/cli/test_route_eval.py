@@ -88,7 +88,7 @@ def test_later_hand_written_sets(cli, demo) -> None:
     r = cli("route", "--eval", RULES, "--json")
     assert r.code == 0, r.err
     doc = r.json()
-    assert doc["total"] == 72 and doc["correct"] >= 69, doc["errors"]
+    assert doc["total"] == 72 and doc["correct"] >= 71, doc["errors"]
     assert not [e for e in doc["errors"] if e["expected"] == "none"], doc["errors"]
 
 
@@ -100,12 +100,12 @@ def test_later_hand_written_sets(cli, demo) -> None:
         (BLIND3, 88, 0),
         (BLIND4, 90, 0),
         (BLIND5, 90, 0),
-        (BLIND6, 89, 1),
+        (BLIND6, 90, 0),
         (BLIND7, 90, 0),
         (BLIND8, 90, 0),
         (BLIND9, 90, 0),
         (BLIND10, 89, 0),
-        (BLIND11, 89, 0),
+        (BLIND11, 90, 0),
         (BLIND12, 90, 0),
         (BLIND13, 90, 0),
         (BLIND14, 90, 0),
@@ -138,13 +138,13 @@ def test_blind_sets(cli, demo, path, correct, generic_routed) -> None:
 
 @pytest.mark.parametrize(
     ("path", "total", "correct"),
-    [(GENERAL, 2052, 2038), (GENERAL2, 853, 849), (GENERAL3, 846, 843)],
+    [(GENERAL, 2052, 2039), (GENERAL2, 853, 849), (GENERAL3, 846, 843)],
 )
 def test_general_prompts_stay_with_the_base(cli, demo, path, total, correct) -> None:
     """General prompts from writers who had not seen the router, a quarter of them with a
     word that also names a technology. First runs: 44 of 2,052 went to an expert (2.1%),
     then 12 of 853 (1.4%) after the rules general.tsv led to, then 11 of 846 (1.3%); the
-    rules made from those misses leave 14, 4 and 3 (docs/routing.md, "Measured")."""
+    rules made from those misses leave 13, 4 and 3 (docs/routing.md, "Measured")."""
     r = cli("route", "--eval", path, "--json")
     assert r.code == 0, r.err
     doc = r.json()

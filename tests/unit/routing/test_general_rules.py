@@ -382,3 +382,11 @@ def test_round_three_readings(prompt: str, expert: str | None) -> None:
 )
 def test_a_cipher_needs_a_cue(prompt: str, expert: str | None) -> None:
     assert _chosen(prompt) == expert, _reasons(prompt)
+
+
+def test_a_heading_word_with_a_cue_keeps_its_everyday_sense() -> None:
+    prompt = "Diagramming a sentence: where does the predicate start?"
+    assert _chosen(prompt) is None, _reasons(prompt)
+    # a heading without a cue still names what follows, and a language's name stays one
+    assert _chosen("classify the sentence: Our choir meets on Fridays.") == "expert-english-basic"
+    assert _chosen("rust: grams to moles for a given molar mass") == "expert-rust"
