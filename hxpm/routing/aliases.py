@@ -80,7 +80,7 @@ ALIASES: dict[str, tuple[str, ...]] = {
         "clippy",
         "crates.io",
     ),
-    "javascript": ("js", "node.js", "nodejs", "ecmascript", "npm"),
+    "javascript": ("js", "node.js", "nodejs", "ecmascript", "npm", "apps script"),
     "typescript": ("ts",),
     "c++": ("cpp", "cxx"),
     "c#": ("csharp", "dotnet", ".net"),

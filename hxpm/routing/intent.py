@@ -24,7 +24,7 @@ _COST = frozenset(["cost", "costs"])
 _CHOICE_WORDS = frozenset(
     [
         *("better", "worse", "versus", "vs", "recommend", "worth", "worthwhile", "choice"),
-        *("overkill", "suitable", "sensible", "easier", "simpler", "learn", "learning"),
+        *("overkill", "suitable", "sensible", "easier", "simpler", "harder", "learn", "learning"),
     ]
 )
 _PREFER = frozenset(["pick", "choose", "prefer", "picking", "choosing"])
@@ -33,6 +33,7 @@ _CHOICE_PHRASES = (
     *(("should", "i", "learn"), ("should", "i", "choose"), ("should", "i", "use")),
     *(("good", "fit"), ("good", "enough"), ("good", "at"), ("good", "idea")),
     *(("more", "sense"), ("use", "it", "for"), ("when", "should", "i"), ("when", "should", "we")),
+    *(("at", "what", "point"), ("support", "it")),
 )
 # Words that ask what a concept is or means, how two compare, or where it comes from.
 _CONCEPT_WORDS = frozenset(
@@ -193,6 +194,7 @@ def about_request(tokens: Tokens, code: bool, question: bool) -> About | None:
         if (
             tok in _PRICE_WORDS
             or _at(words, i, ("free", "tier"))
+            or (tok == "free" and words[i + 1 : i + 2] in (("for",), ("to",), ("?",)))
             or (any(_at(words, i, p) for p in _PRICE_PHRASES) and _COST & set(words[i:]))
         ):
             said = tok if tok in _PRICE_WORDS else " ".join(words[i : i + 2]) + " ... cost"
@@ -210,6 +212,8 @@ def about_request(tokens: Tokens, code: bool, question: bool) -> About | None:
             tok in _CONCEPT_WORDS
             or any(_at(words, i, p) for p in _CONCEPT_PHRASES)
             or (tok == "explain" and not _HANDED.intersection(words[i + 1 : i + 2]))
+            or (tok == "mean" and _at(words, 0, ("what", "does")))  # "what does 'query' mean"
+            or (tok == "mean" and "what" in words[:i] and "does" in words[:i])
         ):
             return About(f"it asks about a concept ({tok!r})")
     return None
@@ -221,8 +225,16 @@ _RIVALS = frozenset(
         *ALIASES,
         *(a for names in ALIASES.values() for a in names if " " not in a),
         *("nosql", "relational", "spreadsheet", "spreadsheets", "excel", "csv", "database"),
+        *("airtable", "notion", "access", "sheets"),
     ]
 )
+
+
+def asks_for_artifact(tokens: Tokens) -> bool:
+    """Whether the prompt asks for something made: an artifact verb ("write", "give"), as
+    :func:`about_request` reads them (code symbols aside: maths has "=" too)."""
+    words = tokens.words
+    return any(w in _ARTIFACT_VERBS and _asks_for_artifact(words, i) for i, w in enumerate(words))
 
 
 def _concept_framed(words: tuple[str, ...]) -> bool:
@@ -248,6 +260,9 @@ def _asks_for_artifact(words: tuple[str, ...], i: int) -> bool:
     return w in CODE_SYMBOLS and w != '"'
 
 
+_RIVAL_FILLERS = frozenset(["a", "an", "the", "proper", "real", "normal", "plain", "just"])
+
+
 def _names_versus(words: tuple[str, ...]) -> About | None:
     """ "SQLite vs PostgreSQL for a hobby app", "postgres or mysql for a small app": two
     technologies weighed, with no question mark (a question is read by
@@ -259,13 +274,12 @@ def _names_versus(words: tuple[str, ...]) -> About | None:
 
 
 def _weighs_two(words: tuple[str, ...], i: int, between: tuple[str, ...]) -> bool:
-    """``words[i]`` stands between two technologies: "SQLite vs Postgres", "sql or nosql"."""
-    return (
-        0 < i < len(words) - 1
-        and words[i] in between
-        and words[i - 1] in _RIVALS
-        and words[i + 1] in _RIVALS
-    )
+    """``words[i]`` stands between two technologies: "SQLite vs Postgres", "sql or nosql",
+    "Airtable or a proper database"."""
+    if not (0 < i < len(words) - 1 and words[i] in between and words[i - 1] in _RIVALS):
+        return False
+    after = [w for w in words[i + 1 : i + 4] if w not in _RIVAL_FILLERS]
+    return bool(after) and after[0] in _RIVALS
 
 
 # Data formats a prompt may ask its answer in, or hand over as input.

@@ -149,12 +149,16 @@ _SPEECH_ACTS = re.compile(
 
 
 def _handed(prompt: str) -> bool:
-    """A quotation, or two words or more after the first colon. (Not a regular expression
-    for the colon: "\\S+\\s+" backtracks quadratically over a run of colons.)"""
+    """A quotation, or two words or more after the first colon or question mark ("question,
+    statement or order? Pack your waterproofs"). (Not a regular expression for the colon:
+    "\\S+\\s+" backtracks quadratically over a run of colons.)"""
     if _QUOTATION.search(prompt) is not None:
         return True
-    colon = prompt.find(":")
-    return colon >= 0 and len(prompt[colon + 1 :].split(maxsplit=2)) >= 2
+    for mark in (":", "?"):
+        at = prompt.find(mark)
+        if at >= 0 and len(prompt[at + 1 :].split(maxsplit=2)) >= 2:
+            return True
+    return False
 
 
 def label_question(prompt: str) -> tuple[str, str] | None:

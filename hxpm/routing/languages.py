@@ -57,7 +57,7 @@ _PROGRAMMING: dict[str, tuple[str, ...]] = {
     # row where ..." is not SQL. Two words each: "excel" alone is a verb.
     "spreadsheet formula": (
         *("spreadsheet formulas", "excel formula", "excel formulas", "sheets formula"),
-        *("sheets formulas", "google sheets", "vlookup", "xlookup"),
+        *("sheets formulas", "google sheets", "vlookup", "xlookup", "power query", "dax"),
     ),
 }
 # Names that are everyday words too ("a cup of java", "go home", "plan c", besides those of

@@ -109,14 +109,19 @@ EDITING_CLAIMS = frozenset(
 
 
 def _comparative(after: tuple[str, ...]) -> str:
-    """ "make this sentence funnier": a text word, then a comparative ("-er", "more", "less").
+    """ "make this sentence funnier", "make this Slack message friendlier": a text word,
+    then a comparative ("-er", "more", "less").
     Empty when there is none (not "make a better query": no text word first)."""
     for k, w in enumerate(after):
-        if w in TEXT_WORDS and k + 1 < len(after):
+        if (w in TEXT_WORDS or w in _EDITED_TEXTS) and k + 1 < len(after):
             nxt = after[k + 1]
             if nxt in ("more", "less") or (nxt.endswith("er") and len(nxt) > 5):
                 return nxt
     return ""
+
+
+def _asked(words: tuple[str, ...]) -> bool:
+    return words[:1] == ("is",) or "?" in words
 
 
 def _edited_text(after: tuple[str, ...]) -> str:
@@ -140,6 +145,8 @@ def editing_request(tokens: Tokens) -> str | None:
             return "make ... sound"
         if w == "make" and _comparative(words[i + 1 : i + 1 + _SOUND_WINDOW]):
             return "make ... " + _comparative(words[i + 1 : i + 1 + _SOUND_WINDOW])
+        if w in ("correct", "right") and i > 0 and words[i - 1] in _EDITED_TEXTS and _asked(words):
+            return f"is ... {words[i - 1]} {w}"  # "is this sentence correct: '...'?"
         if w in _EDIT_VERBS:
             edited = _edited_text(words[i + 1 : i + 4])
             if edited:

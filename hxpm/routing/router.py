@@ -38,6 +38,7 @@ from hxpm.routing.identifiers import IDENTIFIER_QUERY
 from hxpm.routing.intent import (
     DATA_FORMATS,
     about_request,
+    asks_for_artifact,
     asks_for_data,
     format_is_output,
     output_formats,
@@ -70,7 +71,7 @@ from hxpm.routing.scoring import (
     score_profile_only,
     strong_profile,
 )
-from hxpm.routing.senses import cued_senses
+from hxpm.routing.senses import cued_senses, maths_cue
 from hxpm.routing.shapes import language_shapes
 from hxpm.routing.task_fit import Context
 from hxpm.routing.text import (
@@ -183,6 +184,7 @@ class Router:
             quoted_only,
             request_frame(tokens, bool(shapes)),
             cued_senses(tokens),
+            None if languages or asks_for_artifact(tokens) else maths_cue(tokens),
         )
         ranked = self._rank(hits, profiles, ctx)
         return decide(prompt, tokens, ranked, self.min_score)

@@ -48,7 +48,7 @@ EVERYDAY_FACTOR = 0.2
 # profile may still speak against it, by at most half a keyword, so that one such keyword
 # at the default priority stays at the threshold (docs/routing.md, "Technical prompts").
 TECHNICAL_FLOOR = 0.5
-STRONG_PROFILE = 1.5  # a question this close to the training prompts is the expert's
+STRONG_PROFILE = 2.0  # a question this close to the training prompts is the expert's
 
 
 # Task words whose training prompts are everyday sentences ("the report is due today"): the
@@ -97,7 +97,7 @@ def score_hits(
     plain = not ctx.code or ctx.quoted_only or ctx.classified is not None
     if ctx.writing and c.writes:
         plain = False  # "write a sentence using 'serendipity'": the text is its task
-    if ctx.quoted_only and ctx.material and _text_hit(hits):
+    if ctx.quoted_only and ctx.material and _text_hit(hits) and not ctx.cued:
         plain = False  # "is this sentence a question: 'Has it arrived'": the quoted text
     everyday = _lone_everyday_word(hits, pm, material, ctx.cued) if plain else None
     if everyday is not None and any(_names_language(c, sp, f, ctx) for sp, f in hits):

@@ -46,6 +46,7 @@ _CUES: dict[str, frozenset[str]] = {
         diagram diagramming tense tenses"""
     ),
     "english": _cue_words("""windows accent fluent exam course teacher"""),
+    "query": _cue_words("""council unanswered reply replied landlord polite politely complaint"""),
     "cypher": _cue_words(
         """secret message messages decode decoded decipher crack cracked puzzle spy spies
         encrypt encrypted letters treasure riddle solve"""
@@ -78,3 +79,26 @@ def cued_senses(tokens: Tokens) -> dict[str, str]:
             if cue is not None:
                 found[word] = cue
     return found
+
+
+# Words of a maths problem: "find the derivative of the function f(x) = x^2 sin x" asks for
+# calculus, not code, though `f(x)` looks like a call and a code expert's profile knows
+# "function" and "find".
+_MATHS = frozenset(
+    [
+        *("derivative", "derivatives", "differentiate", "integral", "integrals", "asymptote"),
+        *("asymptotes", "calculus", "polynomial", "quadratic", "parabola", "trigonometry"),
+        *("logarithm", "hypotenuse", "antiderivative", "injective", "surjective", "bijective"),
+    ]
+)
+
+
+def maths_cue(tokens: Tokens) -> str | None:
+    """The first word of a maths problem in the prompt ("derivative", "domain of"), or None."""
+    words = tokens.words
+    for i, w in enumerate(words):
+        if w in _MATHS:
+            return w
+        if w == "domain" and words[i + 1 : i + 4] in (("of", "a", "function"), ("of", "f", "(")):
+            return "domain of a function"
+    return None

@@ -57,6 +57,8 @@ class Context:
     # requests.request_frame: the words before a handed-over text, when that text is prose
     frame: frozenset[str] = frozenset()
     cued: dict[str, str] = field(default_factory=dict)  # senses.cued_senses: "graph" -> "bar"
+    # senses.maths_cue when the prompt names no language and asks for nothing made
+    maths: str | None = None
 
 
 def not_its_task(c: Compiled, hits: list[tuple[Spec, tuple[str, ...]]], ctx: Context) -> str | None:
@@ -83,6 +85,8 @@ def not_its_task(c: Compiled, hits: list[tuple[Spec, tuple[str, ...]]], ctx: Con
         lang = min(asked)
         word = ctx.languages[lang]
         return f"the input format of a request in another language ({lang!r}, named by {word!r})"
+    if ctx.maths is not None and c.languages:
+        return f"a maths problem ({ctx.maths!r}), not code"
     coded = ctx.target or _code_asked_in(ctx)  # "convert this postgres query to cypher"
     if coded is not None and coded not in c.covers:
         return f"a request in {coded!r}, which this expert does not write"

@@ -327,6 +327,10 @@ def artifact_marker(prompt: Tokens, raw: str) -> str | None:
             return tok
         if tok in CODE_SYMBOLS:
             return tok
+        if tok == "'" and not prompt.glued[i] and i + 2 < len(words) and words[i + 2] != "'":
+            # "what's the sentence type of 'has it cleared yet'"; one quoted word is a term
+            # asked about ("what does 'query' mean on a dental chart")
+            return "a quotation"
         # "query: MATCH (n) RETURN n" -- a colon followed by at least two more tokens.
         if tok == ":" and len(words) - i > 2:
             return ":"

@@ -390,3 +390,64 @@ def test_a_heading_word_with_a_cue_keeps_its_everyday_sense() -> None:
     # a heading without a cue still names what follows, and a language's name stays one
     assert _chosen("classify the sentence: Our choir meets on Fridays.") == "expert-english-basic"
     assert _chosen("rust: grams to moles for a given molar mass") == "expert-rust"
+
+
+# --- after general4.tsv and blind25/26 -----------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("prompt", "expert"),
+    [
+        ("Is it rude to borrow a friend's book and return it a year later?", None),
+        ("what size coat should I get if I'm between a small and a medium", None),
+        ("what is the id of each Book?", "expert-cypher"),  # 3.17: still the expert's
+    ],
+)
+def test_a_question_only_a_profile_backs_needs_similarity_two(
+    prompt: str, expert: str | None
+) -> None:
+    assert _chosen(prompt) == expert, _reasons(prompt)
+
+
+@pytest.mark.parametrize(
+    ("prompt", "expert"),
+    [
+        ("Find the derivative of the function g(x) = x^3 cos x", None),
+        ("how do I find the domain of a function like 1/(x+2)", None),
+        ("python function for the derivative of a polynomial", "expert-python"),
+    ],
+)
+def test_a_maths_problem_is_not_code(prompt: str, expert: str | None) -> None:
+    assert _chosen(prompt) == expert, _reasons(prompt)
+
+
+@pytest.mark.parametrize(
+    ("prompt", "expert"),
+    [
+        ("whats the sentence type of 'has the parcel arrived yet'", "expert-english-basic"),
+        ("What does 'select' mean on a jury form, like 'select juror 12'?", None),
+        ("question, statement or order? Bring your boots on Sunday", "expert-english-basic"),
+    ],
+)
+def test_a_quotation_hands_over_material(prompt: str, expert: str | None) -> None:
+    assert _chosen(prompt) == expert, _reasons(prompt)
+
+
+@pytest.mark.parametrize(
+    "prompt",
+    [
+        "Is Neo4j free for a school project?",
+        "Should our club keep members in Airtable or a proper database?",
+        "At what point should a cafe move from spreadsheets to a real database?",
+        "Is Spanish grammar harder than Italian for an English speaker?",
+        'On my CV, what does "a strong command of English" really mean?',
+        "How does parole work after a long prison sentence?",
+        "Make this Teams message friendlier: 'The SQL export is late again. Stop pinging me.'",
+        "Is this sentence correct: 'Neither of the teams have won'?",
+        "Google Apps Script to email me when a row is added to my sheet",
+        "How do I fix a Power Query step that errors after the source file moved?",
+        "My query to the landlord about the boiler has gone unanswered, how do I chase politely?",
+    ],
+)
+def test_round_four_general_prompts_stay_with_the_base(prompt: str) -> None:
+    assert _chosen(prompt) is None, _reasons(prompt)
