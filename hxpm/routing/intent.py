@@ -191,32 +191,47 @@ def about_request(tokens: Tokens, code: bool, question: bool) -> About | None:
     if not (question or _EXPLAIN_WORDS & set(words) or _concept_framed(words)):
         return _names_versus(words)
     for i, tok in enumerate(words):
-        if (
-            tok in _PRICE_WORDS
-            or _at(words, i, ("free", "tier"))
-            or (tok == "free" and words[i + 1 : i + 2] in (("for",), ("to",), ("?",)))
-            or (any(_at(words, i, p) for p in _PRICE_PHRASES) and _COST & set(words[i:]))
-        ):
+        if _asks_price(words, i):
             said = tok if tok in _PRICE_WORDS else " ".join(words[i : i + 2]) + " ... cost"
             return About(f"it asks about a price ({said!r})")
-        if (
-            tok in _CHOICE_WORDS
-            or any(_at(words, i, p) for p in _CHOICE_PHRASES)
-            or _weighs_two(words, i, ("or",))  # "sql or nosql for storing results?"
-            # "when would you choose a NoSQL database over a relational one?"
-            or (tok in _PREFER and "over" in words[i + 1 : i + 1 + _PREFER_WINDOW])
-            or (tok == "use" and words[-2:] == ("for", "?"))  # "what do teams use Neo4j for?"
-        ):
+        if _asks_choice(words, i):
             return About(f"it asks for a choice or advice ({tok!r})")
-        if (
-            tok in _CONCEPT_WORDS
-            or any(_at(words, i, p) for p in _CONCEPT_PHRASES)
-            or (tok == "explain" and not _HANDED.intersection(words[i + 1 : i + 2]))
-            or (tok == "mean" and _at(words, 0, ("what", "does")))  # "what does 'query' mean"
-            or (tok == "mean" and "what" in words[:i] and "does" in words[:i])
-        ):
+        if _asks_concept(words, i):
             return About(f"it asks about a concept ({tok!r})")
     return None
+
+
+def _asks_price(words: tuple[str, ...], i: int) -> bool:
+    tok = words[i]
+    return (
+        tok in _PRICE_WORDS
+        or _at(words, i, ("free", "tier"))
+        or (tok == "free" and words[i + 1 : i + 2] in (("for",), ("to",), ("?",)))
+        or (any(_at(words, i, p) for p in _PRICE_PHRASES) and bool(_COST & set(words[i:])))
+    )
+
+
+def _asks_choice(words: tuple[str, ...], i: int) -> bool:
+    tok = words[i]
+    return (
+        tok in _CHOICE_WORDS
+        or any(_at(words, i, p) for p in _CHOICE_PHRASES)
+        or _weighs_two(words, i, ("or",))  # "sql or nosql for storing results?"
+        # "when would you choose a NoSQL database over a relational one?"
+        or (tok in _PREFER and "over" in words[i + 1 : i + 1 + _PREFER_WINDOW])
+        or (tok == "use" and words[-2:] == ("for", "?"))  # "what do teams use Neo4j for?"
+    )
+
+
+def _asks_concept(words: tuple[str, ...], i: int) -> bool:
+    tok = words[i]
+    return (
+        tok in _CONCEPT_WORDS
+        or any(_at(words, i, p) for p in _CONCEPT_PHRASES)
+        or (tok == "explain" and not _HANDED.intersection(words[i + 1 : i + 2]))
+        # "what does 'query' mean", "on a CV, what does 'a good command of English' mean?"
+        or (tok == "mean" and "what" in words[:i] and "does" in words[:i])
+    )
 
 
 # What one technology is weighed against: another one's name or a kind of store.

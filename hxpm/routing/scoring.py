@@ -117,7 +117,8 @@ def score_hits(
         if spec.kind == KEYWORD:
             label = "phrase" if spec.words > 1 else "keyword"
             (ph if spec.words > 1 else kw).append(spec.display)
-            weight, why = _keyword_weight(spec, form, everyday, edited)
+            cue = ctx.cued.get(singular_of(everyday) or everyday) if everyday else None
+            weight, why = _keyword_weight(spec, form, everyday, edited, cue)
             reasons.append(f"matched {label} {spec.display!r}{as_} (+{weight:.1f}{why})")
             evidence += weight
             words += spec.words
@@ -185,12 +186,14 @@ def _as(spec: Spec, form: tuple[str, ...]) -> str:
 
 
 def _keyword_weight(
-    spec: Spec, form: tuple[str, ...], everyday: str | None, edited: str | None
+    spec: Spec, form: tuple[str, ...], everyday: str | None, edited: str | None, cue: str | None
 ) -> tuple[float, str]:
     if edited is not None:
         return 0.0, f": it names {edited}"
     if everyday is not None and word_of(spec, form) == (everyday,):
         why = f": {everyday!r} has an everyday sense and nothing else is technical"
+        if cue is not None:
+            why = f": {everyday!r} in its everyday sense, as {cue!r} shows"
         return round(spec.weight * EVERYDAY_FACTOR, 3), why
     return spec.weight, ""
 

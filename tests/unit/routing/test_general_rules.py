@@ -451,3 +451,9 @@ def test_a_quotation_hands_over_material(prompt: str, expert: str | None) -> Non
 )
 def test_round_four_general_prompts_stay_with_the_base(prompt: str) -> None:
     assert _chosen(prompt) is None, _reasons(prompt)
+
+
+def test_explain_names_the_cue_word() -> None:
+    d = ROUTER.route("a bar graph of this year's rainfall for the class poster")
+    cypher = next(s for s in d.scores if s.name == "expert-cypher")
+    assert any("'graph' in its everyday sense, as 'bar' shows" in r for r in cypher.reasons)
