@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from hxpm.routing.aliases import ALIASES
-from hxpm.routing.text import CODE_SYMBOLS, Tokens
+from hxpm.routing.text import CODE_SYMBOLS, Tokens, outside_quotes
 
 # Words that ask what a technology costs, not for something written in it.
 # "price" and "cost" alone are columns too ("sort the rows by price"): only "how much ...
@@ -24,7 +24,7 @@ _COST = frozenset(["cost", "costs"])
 _CHOICE_WORDS = frozenset(
     [
         *("better", "worse", "versus", "vs", "recommend", "worth", "worthwhile", "choice"),
-        *("overkill", "suitable", "sensible", "easier", "simpler", "harder", "learn", "learning"),
+        *("overkill", "suitable", "sensible", "easier", "simpler", "harder"),
     ]
 )
 _PREFER = frozenset(["pick", "choose", "prefer", "picking", "choosing"])
@@ -183,7 +183,7 @@ def about_request(tokens: Tokens, code: bool, question: bool) -> About | None:
     refused = refused_output(tokens)
     if refused is not None:
         return refused
-    words = tokens.words
+    words = outside_quotes(tokens)  # a quoted text is material, not the question
     # Code shown (not a technology's name: "is JSON or YAML better?" names two) or an
     # artifact asked for makes the price or choice word part of the task.
     if code or any(_asks_for_artifact(words, i) for i in range(len(words))):

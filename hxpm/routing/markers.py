@@ -115,7 +115,7 @@ def code_marker(prompt: Tokens, raw: str) -> str | None:
     words = prompt.words
     quoted, skip_to = False, 0
     for i, tok in enumerate(words):
-        if tok == ";" and _prose_semicolon(prompt, i):
+        if tok == ";" and prose_semicolon(prompt, i):
             continue
         if i < skip_to:
             continue  # inside quoted words, or their closing quote
@@ -182,7 +182,7 @@ _QUOTE_WINDOW = 40  # words a quotation may hold
 _QUOTE_PUNCTUATION = frozenset([",", ".", "!", "?", "-", "'", "s", "t", "re", "ll", "ve", "d", "m"])
 
 
-def _prose_semicolon(prompt: Tokens, i: int) -> bool:
+def prose_semicolon(prompt: Tokens, i: int) -> bool:
     """ "it is getting tense; how do I raise it": a semicolon after a word and before a
     word, as prose has them (code has one after a value or a call: "x = 1; y = 2")."""
     words = prompt.words

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 
 from hxpm.routing.aliases import ALIASES
 from hxpm.routing.languages import natural_language
+from hxpm.routing.markers import prose_semicolon
 from hxpm.routing.text import CODE_SYMBOLS, Tokens, is_word
 
 # Verbs that ask for an edit of a text on their own ("proofread this"), and verbs that do so
@@ -162,17 +163,29 @@ _TEXT_OPENERS = frozenset([":", '"', "“", "?"])  # "can you improve the flow? 
 _QUOTES = frozenset(['"', "'", "“", "”"])
 
 
+def _code_token(tokens: Tokens, i: int) -> bool:
+    """A code symbol (not a quote, not a semicolon between clauses of prose) or an
+    identifier: what makes a handed-over text code rather than prose."""
+    w = tokens.words[i]
+    if w == ";":
+        return not prose_semicolon(tokens, i)
+    return (w in CODE_SYMBOLS and w not in _QUOTES) or "_" in w.strip("_")
+
+
 def request_frame(tokens: Tokens, shapes: bool) -> frozenset[str]:
     """The words of the request before the prose it hands over ("reword this for my boss:
     The SQL query returned ..." -> reword, this, for, my, boss), or empty when the prompt
-    hands over no text after a colon or an opening quote, or shows code (``shapes``: a
+    hands over no text after a colon, a question mark or an opening quote (a single quote
+    after a space too), or shows code (``shapes``: a
     language's shape; a code symbol other than a quote; an identifier)."""
     words = tokens.words
-    if shapes or any(
-        (w in CODE_SYMBOLS and w not in _QUOTES) or "_" in w.strip("_") for w in words
-    ):
+    if shapes or any(_code_token(tokens, i) for i in range(len(words))):
         return frozenset()
-    at = next((i for i, w in enumerate(words) if w in _TEXT_OPENERS), None)
+    glued = tokens.glued
+    at = next(
+        (i for i, w in enumerate(words) if w in _TEXT_OPENERS or (w == "'" and not glued[i])),
+        None,
+    )
     if at is None or len(words) - at <= 3:
         return frozenset()
     return frozenset(words[:at])
@@ -253,10 +266,20 @@ TRANSLATING_CLAIMS = frozenset(
 )
 
 
+_SAY = (("how", "do", "i", "say"), ("how", "do", "you", "say"), ("how", "to", "say"))
+
+
+def _at_phrase(words: tuple[str, ...], i: int, phrases: tuple[tuple[str, ...], ...]) -> bool:
+    return any(words[i : i + len(p)] == p for p in phrases)
+
+
 def translation_request(tokens: Tokens) -> str | None:
     """ "translate ... french": a word of translation and a natural language the prompt
     names (languages.py), or None ("how does this translate to sales" names none)."""
-    verb = next((w for w in tokens.words if w in _TRANSLATE_WORDS), None)
+    words = tokens.words
+    verb = next((w for w in words if w in _TRANSLATE_WORDS), None)
+    if verb is None and any(_at_phrase(words, i, _SAY) for i in range(min(3, len(words)))):
+        verb = "say"  # "how do I say 'I am looking for records' in Polish"
     if verb is None:
         return None
     language = natural_language(tokens)

@@ -27,7 +27,7 @@ _CUES: dict[str, frozenset[str]] = {
     ),
     "python": _cue_words(
         """snake snakes pet prey swallow swallows reptile reptiles bite vivarium terrarium
-        zoo constrictor shed shedding mice"""
+        zoo constrictor shed shedding mice monty sketch sketches comedy circus"""
     ),
     "rust": _cue_words(
         """bike car metal iron steel paint stain stains shears hinge hinges railing gutter
@@ -47,6 +47,13 @@ _CUES: dict[str, frozenset[str]] = {
     ),
     "english": _cue_words("""windows accent fluent exam course teacher"""),
     "query": _cue_words("""council unanswered reply replied landlord polite politely complaint"""),
+    # "category" (a task word) in its everyday sense: festivals, tax bands, shelves
+    "category": _cue_words(
+        """festival festivals award awards competition tax visa shelve shelf insurance
+        vehicle truck olympic hurricane storm"""
+    ),
+    # Node.js, another technology: "VS Code terminal says node: command not found"
+    "node": _cue_words("""npm nvm terminal installed install javascript typescript express"""),
     "cypher": _cue_words(
         """secret message messages decode decoded decipher crack cracked puzzle spy spies
         encrypt encrypted letters treasure riddle solve"""
@@ -56,7 +63,14 @@ _CUES: dict[str, frozenset[str]] = {
 # shows it ("a secret cypher: 'Jrrg pruqlqj'"), never merely because nothing else is
 # technical ("cypher for contestants who appeared in the same episode as 'Mavis Orr'").
 CUED_ONLY = frozenset(["cypher"])
-_PLURALS = {"rows": "row", "tables": "table", "graphs": "graph", "pythons": "python"}
+_PLURALS = {
+    "rows": "row",
+    "tables": "table",
+    "graphs": "graph",
+    "pythons": "python",
+    "categories": "category",
+    "nodes": "node",
+}
 
 
 # Idioms that use the word in its everyday sense: "three lectures in a row".
@@ -89,6 +103,7 @@ _MATHS = frozenset(
         *("derivative", "derivatives", "differentiate", "integral", "integrals", "asymptote"),
         *("asymptotes", "calculus", "polynomial", "quadratic", "parabola", "trigonometry"),
         *("logarithm", "hypotenuse", "antiderivative", "injective", "surjective", "bijective"),
+        "inverse",
     ]
 )
 

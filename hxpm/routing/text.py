@@ -125,6 +125,31 @@ def is_word(token: str) -> bool:
     return bool(token) and (token[0].isalnum() or token[0] == "_")
 
 
+_DOUBLE_QUOTES = frozenset(['"', "\u201c", "\u201d"])
+
+
+def outside_quotes(tokens: Tokens) -> tuple[str, ...]:
+    """The words that are not inside a quotation: the request around a quoted text ("Is
+    'Please sign a little slower.' a question?" asks nothing about being slow). A single
+    quote opens after a space and closes at the next one (a contraction may close it early:
+    the cost is only a few words read as the request)."""
+    words, glued = tokens.words, tokens.glued
+    out: list[str] = []
+    closing = ""
+    for i, w in enumerate(words):
+        if closing:
+            if w == closing or (closing == '"' and w in _DOUBLE_QUOTES):
+                closing = ""
+            continue
+        if w in _DOUBLE_QUOTES:
+            closing = '"'
+        elif w == "'" and not glued[i] and i + 1 < len(words):
+            closing = "'"
+        else:
+            out.append(w)
+    return tuple(out)
+
+
 def word_count(tokens: Tokens) -> int:
     """Words as a reader counts them: whitespace-separated chunks ("json-schema" is one)."""
     return sum(1 for g in tokens.glued if not g) if tokens.words else 0

@@ -457,3 +457,36 @@ def test_explain_names_the_cue_word() -> None:
     d = ROUTER.route("a bar graph of this year's rainfall for the class poster")
     cypher = next(s for s in d.scores if s.name == "expert-cypher")
     assert any("'graph' in its everyday sense, as 'bar' shows" in r for r in cypher.reasons)
+
+
+# --- after general5.tsv and blind27/28 -----------------------------------------------------------
+
+
+def test_a_quoted_text_is_not_the_question() -> None:
+    # "slower" inside the quotation asks nothing about speed
+    prompt = "Is 'Please talk a little slower.' a question, a statement or a command?"
+    assert _chosen(prompt) == "expert-english-basic", _reasons(prompt)
+    assert _about("Is 'Please talk a little slower.' a question?") is None
+    assert _about("why is my postgres so much slower than 'sqlite'?") is not None
+
+
+@pytest.mark.parametrize(
+    ("prompt", "expert"),
+    [
+        # "learning" is no choice word: learners ask sentence types too
+        (
+            "For a student learning English: is 'Close the gate' giving an order or asking?",
+            "expert-english-basic",
+        ),
+        ("how do you say 'I am looking for the old records' in Italian", None),
+        ("what category does a short film go in at a festival", None),
+        ("How do I find the inverse of the function f(x) = 2x - 5?", None),
+        ("node: command not found, do I need npm again?", None),
+        (
+            "Summarise in one line: the choir met on Monday; the concert moved to May.",
+            None,
+        ),
+    ],
+)
+def test_round_five_readings(prompt: str, expert: str | None) -> None:
+    assert _chosen(prompt) == expert, _reasons(prompt)
