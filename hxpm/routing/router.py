@@ -75,6 +75,7 @@ from hxpm.routing.senses import cued_senses, maths_cue
 from hxpm.routing.shapes import language_shapes
 from hxpm.routing.task_fit import Context
 from hxpm.routing.text import (
+    CODE_SYMBOLS,
     Tokens,
     artifact_marker,
     generic_opener,
@@ -143,6 +144,7 @@ class Router:
         marker = code_marker(tokens, prompt)
         code = bool(shapes) or marker is not None
         quoted_only = not shapes and marker == QUOTED_WORDS
+        word_code = not shapes and _word_marker_only(tokens, marker)
         technical = code or capitals_marker(prompt) is not None
         programming = programming_languages(tokens, code)
         if shapes.get("sql", "").startswith(IDENTIFIER_QUERY) and programming.keys() - {"sql"}:
@@ -182,6 +184,7 @@ class Router:
             asks_for_data(tokens),
             classified_object(tokens),
             quoted_only,
+            word_code,
             request_frame(tokens, bool(shapes)),
             cued_senses(tokens),
             None if languages or asks_for_artifact(tokens) else maths_cue(tokens),
@@ -318,6 +321,14 @@ def decide(prompt: str, tokens: Tokens, ranked: list[Ranked], min_score: float) 
     if best is None:
         return decision(None, _no_match_reason(ranked, min_score))
     return decision(best.score.name, _win_reason(ranked))
+
+
+def _word_marker_only(tokens: Tokens, marker: str | None) -> bool:
+    """The code marker is a programming word ("'scripts'") and nothing else in the prompt
+    is code: no code symbol, no identifier."""
+    if marker is None or marker[:1] != "'" or not marker[1:-1].isalpha():
+        return False
+    return not any(w in CODE_SYMBOLS or "_" in w.strip("_") for w in tokens.words)
 
 
 def _generic_override(best: Ranked | None, tokens: Tokens, prompt: str) -> str | None:

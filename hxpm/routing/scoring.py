@@ -95,6 +95,8 @@ def score_hits(
     # ...and a non-text object says so even in a prompt with code; quoted words are no code
     # for this ("her relationship with the agency was 'complicated'")
     plain = not ctx.code or ctx.quoted_only or ctx.classified is not None
+    if ctx.word_code and _cued_hit(hits, ctx.cued):
+        plain = True  # "Monty Python scripts": a cue outweighs a lone programming word
     if ctx.writing and c.writes:
         plain = False  # "write a sentence using 'serendipity'": the text is its task
     if ctx.quoted_only and ctx.material and _text_hit(hits) and not ctx.cued:
@@ -306,6 +308,10 @@ def _lone_everyday_word(
     if pm is not None and pm.similarity_without(stem, GRAMMAR_WORDS) > EVERYDAY_BACKING:
         return None
     return form[0]
+
+
+def _cued_hit(hits: list[tuple[Spec, tuple[str, ...]]], cued: dict[str, str]) -> bool:
+    return any((singular_of(f[0]) or f[0]) in cued for s, f in hits if s.kind != EXCLUDE)
 
 
 def _names_language(c: Compiled, spec: Spec, form: tuple[str, ...], ctx: Context) -> bool:

@@ -54,6 +54,9 @@ class Context:
     data: bool = False  # intent.asks_for_data: "can you output it as item, color and size?"
     classified: str | None = None  # labels.classified_object: "classify these knots"
     quoted_only: bool = False  # the only code marker is quoted words (markers.QUOTED_WORDS)
+    # the only code marker is a programming word ("Monty Python scripts"): a cue may still
+    # show an everyday sense
+    word_code: bool = False
     # requests.request_frame: the words before a handed-over text, when that text is prose
     frame: frozenset[str] = frozenset()
     cued: dict[str, str] = field(default_factory=dict)  # senses.cued_senses: "graph" -> "bar"

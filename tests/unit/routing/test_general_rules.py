@@ -490,3 +490,16 @@ def test_a_quoted_text_is_not_the_question() -> None:
 )
 def test_round_five_readings(prompt: str, expert: str | None) -> None:
     assert _chosen(prompt) == expert, _reasons(prompt)
+
+
+@pytest.mark.parametrize(
+    ("prompt", "expert"),
+    [
+        ("Are the Monty Python scripts fine for a school library shelf?", None),
+        ("my terminal says node: command not found after I installed npm", None),
+        # a programming word and code symbols: the cue no longer decides
+        ("python script that prints pet = 'snake' for my reptile shop", "expert-python"),
+    ],
+)
+def test_a_cue_outweighs_a_lone_programming_word(prompt: str, expert: str | None) -> None:
+    assert _chosen(prompt) == expert, _reasons(prompt)
