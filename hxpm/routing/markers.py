@@ -183,14 +183,15 @@ _QUOTE_PUNCTUATION = frozenset([",", ".", "!", "?", "-", "'", "s", "t", "re", "l
 
 
 def prose_semicolon(prompt: Tokens, i: int) -> bool:
-    """ "it is getting tense; how do I raise it": a semicolon after a word and before a
-    word, as prose has them (code has one after a value or a call: "x = 1; y = 2")."""
+    """ "it is getting tense; how do I raise it", "near kilometre 12; times from ...": a
+    semicolon after a word or a number and before a word, spaced as prose spaces it (code
+    has one after a call, or assignments around it whose "=" shows code anyway)."""
     words = prompt.words
     return (
         0 < i < len(words) - 1
         and prompt.glued[i]
         and not prompt.glued[i + 1]
-        and words[i - 1].isalpha()
+        and words[i - 1].isalnum()
         and words[i + 1].isalpha()
     )
 

@@ -128,7 +128,7 @@ def test_later_hand_written_sets(cli, demo) -> None:
         (BLIND25, 86, 2),
         (BLIND26, 89, 1),
         (BLIND27, 90, 0),
-        (BLIND28, 89, 1),
+        (BLIND28, 90, 0),
     ],
     ids=[f"blind{n}" for n in ("", *range(2, 29))],
 )

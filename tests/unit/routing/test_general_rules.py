@@ -503,3 +503,9 @@ def test_round_five_readings(prompt: str, expert: str | None) -> None:
 )
 def test_a_cue_outweighs_a_lone_programming_word(prompt: str, expert: str | None) -> None:
     assert _chosen(prompt) == expert, _reasons(prompt)
+
+
+def test_a_semicolon_after_a_number_is_prose() -> None:
+    prompt = "Summarise in one line: the race ended at kilometre 40; riders wait for the bus."
+    assert _chosen(prompt) is None, _reasons(prompt)
+    assert code_marker(tokenize("x = 1; y = 2"), "x = 1; y = 2") == "="
