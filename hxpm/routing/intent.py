@@ -228,7 +228,7 @@ def _asks_concept(words: tuple[str, ...], i: int) -> bool:
     return (
         tok in _CONCEPT_WORDS
         or any(_at(words, i, p) for p in _CONCEPT_PHRASES)
-        or (tok == "explain" and not _HANDED.intersection(words[i + 1 : i + 2]))
+        or (tok in ("explain", "explained") and not _HANDED.intersection(words[i + 1 : i + 2]))
         # "what does 'query' mean", "on a CV, what does 'a good command of English' mean?"
         or (tok == "mean" and "what" in words[:i] and "does" in words[:i])
     )

@@ -39,20 +39,9 @@ _SOUND_WINDOW = 5  # "make this sentence sound less harsh": "make" this many wor
 _EDIT_VERBS = frozenset(["fix", "correct", "edit", "improve", "polish", "check", "tidy", "clean"])
 _EDIT_OBJECTS = frozenset(
     [
-        "spelling",
-        "spellings",
-        "grammar",
-        "typo",
-        "typos",
-        "punctuation",
-        "wording",
-        "phrasing",
-        "capitalization",
-        "capitalisation",
-        "misspelling",
-        "misspellings",
-        "tone",
-        "flow",
+        *("spelling", "spellings", "grammar", "typo", "typos", "punctuation", "wording"),
+        *("phrasing", "capitalization", "capitalisation", "misspelling", "misspellings"),
+        *("tone", "flow", "clarity"),
     ]
 )
 # A text an edit verb takes right after it ("fix this sentence", "check my english"); further
@@ -148,6 +137,8 @@ def editing_request(tokens: Tokens) -> str | None:
             return "make ... " + _comparative(words[i + 1 : i + 1 + _SOUND_WINDOW])
         if w in ("correct", "right") and i > 0 and words[i - 1] in _EDITED_TEXTS and _asked(words):
             return f"is ... {words[i - 1]} {w}"  # "is this sentence correct: '...'?"
+        if w in ("natural", "correct", "proper") and words[i + 1 : i + 2] == ("english",):
+            return f"{w} english"  # "is this natural English? I wrote: '...'"
         if w in _EDIT_VERBS:
             edited = _edited_text(words[i + 1 : i + 4])
             if edited:

@@ -55,8 +55,8 @@ _CUES: dict[str, frozenset[str]] = {
     # Node.js, another technology: "VS Code terminal says node: command not found"
     "node": _cue_words("""npm nvm terminal installed install javascript typescript express"""),
     "cypher": _cue_words(
-        """secret message messages decode decoded decipher crack cracked puzzle spy spies
-        encrypt encrypted letters treasure riddle solve"""
+        """secret message messages decode decoded decipher crack cracked spy spies encrypt
+        encrypted treasure"""
     ),
 }
 # Everyday senses too rare to assume: the word is read in its everyday sense only when a cue
@@ -109,11 +109,19 @@ _MATHS = frozenset(
 
 
 def maths_cue(tokens: Tokens) -> str | None:
-    """The first word of a maths problem in the prompt ("derivative", "domain of"), or None."""
+    """The first word of a maths problem in the prompt ("derivative", "domain of"), or an
+    equation in x ("graph y = 2x + 3 by hand"), or None."""
     words = tokens.words
     for i, w in enumerate(words):
         if w in _MATHS:
             return w
         if w == "domain" and words[i + 1 : i + 4] in (("of", "a", "function"), ("of", "f", "(")):
             return "domain of a function"
+        if w == "y" and words[i + 1 : i + 2] == ("=",) and _in_x(words[i + 2 : i + 5]):
+            return "an equation in x"
     return None
+
+
+def _in_x(words: tuple[str, ...]) -> bool:
+    """ "x", "2x", "3x" among the first terms of an equation's right-hand side."""
+    return any(w == "x" or (w.endswith("x") and w[:-1].isdigit()) for w in words)

@@ -509,3 +509,20 @@ def test_a_semicolon_after_a_number_is_prose() -> None:
     prompt = "Summarise in one line: the race ended at kilometre 40; riders wait for the bus."
     assert _chosen(prompt) is None, _reasons(prompt)
     assert code_marker(tokenize("x = 1; y = 2"), "x = 1; y = 2") == "="
+
+
+# --- after general6.tsv and blind29 --------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("prompt", "expert"),
+    [
+        ("cypher to return every Player who SOLVED a Puzzle rated 'hard'", "expert-cypher"),
+        ("how do I graph y = 3x - 1 on paper", None),
+        ("database indexes explained with a kitchen analogy", None),
+        ("is this natural English? I wrote: 'I am living here since two years.'", None),
+        ("Edit this for clarity: the app sort of tracks you even when you said no.", None),
+    ],
+)
+def test_round_six_readings(prompt: str, expert: str | None) -> None:
+    assert _chosen(prompt) == expert, _reasons(prompt)
