@@ -127,7 +127,7 @@ def test_later_hand_written_sets(cli, demo) -> None:
         (BLIND22, 90, 0),
         (BLIND23, 90, 0),
         (BLIND24, 90, 0),
-        (BLIND25, 86, 2),
+        (BLIND25, 87, 1),
         (BLIND26, 89, 1),
         (BLIND27, 90, 0),
         (BLIND28, 90, 0),
