@@ -13,6 +13,7 @@ expert: "remove" is no cue for rust, "Rust: remove duplicates from a Vec" is Rus
 from __future__ import annotations
 
 from hxpm.routing.text import Tokens
+from hxpm.routing.variants import singular_of
 
 
 def _cue_words(text: str) -> frozenset[str]:
@@ -63,14 +64,6 @@ _CUES: dict[str, frozenset[str]] = {
 # shows it ("a secret cypher: 'Jrrg pruqlqj'"), never merely because nothing else is
 # technical ("cypher for contestants who appeared in the same episode as 'Mavis Orr'").
 CUED_ONLY = frozenset(["cypher"])
-_PLURALS = {
-    "rows": "row",
-    "tables": "table",
-    "graphs": "graph",
-    "pythons": "python",
-    "categories": "category",
-    "nodes": "node",
-}
 
 
 # Idioms that use the word in its everyday sense: "three lectures in a row".
@@ -86,7 +79,7 @@ def cued_senses(tokens: Tokens) -> dict[str, str]:
         if any(words[i : i + len(idiom)] == idiom for i in range(len(words))):
             found[word] = " ".join(idiom)
     for w in dict.fromkeys(words):
-        word = _PLURALS.get(w, w)
+        word = w if w in _CUES else (singular_of(w) or w)
         cues = _CUES.get(word)
         if cues is not None and word not in found:
             cue = next((c for c in words if c in cues), None)
