@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from hxpm.routing.aliases import ALIASES
+from hxpm.routing.languages import LANGUAGE_NAMES
 from hxpm.routing.text import CODE_SYMBOLS, Tokens, outside_quotes
 
 # Words that ask what a technology costs, not for something written in it.
@@ -34,7 +35,13 @@ _CHOICE_PHRASES = (
     *(("good", "fit"), ("good", "enough"), ("good", "at"), ("good", "idea")),
     *(("more", "sense"), ("use", "it", "for"), ("when", "should", "i"), ("when", "should", "we")),
     *(("at", "what", "point"), ("support", "it")),
+    # "Go or Node for a REST API, which would you pick?"
+    *(("would", "you", "pick"), ("would", "you", "choose"), ("would", "you", "go", "with")),
+    *(("would", "you", "use"), ("when", "would", "you")),
 )
+# "which jacket size should I order", "what category should I list mugs under": advice asked
+# by a question word, at most this many words, then "should I/we".
+_ADVICE_WINDOW = 3
 # Words that ask what a concept is or means, how two compare, or where it comes from.
 _CONCEPT_WORDS = frozenset(
     [
@@ -44,6 +51,9 @@ _CONCEPT_WORDS = frozenset(
         # how well it runs: "why is my Postgres query slow?" wants reasons, not a query
         *("slow", "slower", "faster", "performance", "efficient", "inefficient"),
         "meaning",  # "type 2 error meaning"
+        # what it is good and bad at: "what can Neo4j do that a relational database struggles with?"
+        *("differently", "struggle", "struggles", "strengths", "weaknesses", "limitations"),
+        *("downsides", "tradeoffs", "trade-offs", "basically"),
     ]
 )
 _CONCEPT_PHRASES = (
@@ -51,6 +61,9 @@ _CONCEPT_PHRASES = (
     *(("does", "it", "support"), ("compare", "to"), ("compare", "with"), ("compared", "to")),
     *(("in", "simple", "words"), ("conceptually",)),
 )
+# Setting a tool up is no expert's task: "how do I install cargo on windows?"
+_SETUP_VERBS = frozenset(["install", "uninstall", "reinstall", "upgrade", "downgrade"])
+_HOW_TO = (("how", "to"), ("how", "do", "i"), ("how", "can", "i"), ("how", "do", "you"))
 # Prompts that ask about a concept without a question mark or a question word: "SQL vs
 # NoSQL, explain like I'm five", "pros and cons of graph databases for a shop".
 _EXPLAIN_WORDS = frozenset(["explain", "explained", "eli5", "conceptually"])
@@ -220,7 +233,21 @@ def _asks_choice(words: tuple[str, ...], i: int) -> bool:
         # "when would you choose a NoSQL database over a relational one?"
         or (tok in _PREFER and "over" in words[i + 1 : i + 1 + _PREFER_WINDOW])
         or (tok == "use" and words[-2:] == ("for", "?"))  # "what do teams use Neo4j for?"
+        or (tok in ("which", "what") and _advice(words[i + 1 : i + 2 + _ADVICE_WINDOW]))
+        # "should I render it as 'schema' or 'pattern'?"
+        or (tok == "should" and words[i + 1 : i + 2] in (("i",), ("we",)) and "or" in words[i:])
     )
+
+
+def _advice(words: tuple[str, ...]) -> bool:
+    """ "should I" or "should we" among ``words``, after no output noun: "what query should
+    I write" asks for the query."""
+    for k in range(len(words)):
+        if words[k] in _OUTPUT_NOUNS:
+            return False
+        if _at(words, k, ("should", "i")) or _at(words, k, ("should", "we")):
+            return True
+    return False
 
 
 def _asks_concept(words: tuple[str, ...], i: int) -> bool:
@@ -231,6 +258,7 @@ def _asks_concept(words: tuple[str, ...], i: int) -> bool:
         or (tok in ("explain", "explained") and not _HANDED.intersection(words[i + 1 : i + 2]))
         # "what does 'query' mean", "on a CV, what does 'a good command of English' mean?"
         or (tok == "mean" and "what" in words[:i] and "does" in words[:i])
+        or (tok in _SETUP_VERBS and any(words[i - len(h) : i] == h for h in _HOW_TO))
     )
 
 
@@ -241,6 +269,7 @@ _RIVALS = frozenset(
         *(a for names in ALIASES.values() for a in names if " " not in a),
         *("nosql", "relational", "spreadsheet", "spreadsheets", "excel", "csv", "database"),
         *("airtable", "notion", "access", "sheets"),
+        *LANGUAGE_NAMES,
     ]
 )
 
@@ -268,8 +297,12 @@ def _asks_for_artifact(words: tuple[str, ...], i: int) -> bool:
     """An artifact verb ("make" in "make more sense" is none) or a code symbol (a quote is
     none: "is SQL a real language? my friend says it's 'just queries'")."""
     w = words[i]
+    if words[max(0, i - 2) : i] in (("should", "i"), ("should", "we")):
+        return False  # "what category should I list mugs under?": the verb asked about
     if w == "list" and i > 0 and words[i - 1] not in _BEFORE_A_VERB:
         return False  # "a club's membership list" is a noun
+    if w == "get" and words[i + 1 : i + 2] and words[i + 1].endswith("ed"):
+        return False  # "how did SQL get invented": a passive, nothing asked for
     if w in _ARTIFACT_VERBS:
         return not (_at(words, i + 1, ("sense",)) or _at(words, i + 1, ("more", "sense")))
     return w in CODE_SYMBOLS and w != '"'

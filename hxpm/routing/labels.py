@@ -216,8 +216,9 @@ def classified_object(tokens: Tokens) -> str | None:
     document-classification task, whatever material the prompt hands over; None when the
     object is a text ("classify this email", "classify: ...", "categorise the invoices")."""
     words = tokens.words
+    grouped = _grouped_into_categories(words)
     for i, w in enumerate(words):
-        if w not in _CLASSIFY_VERBS:
+        if w not in _CLASSIFY_VERBS and not grouped[i]:
             continue
         rest = [x for x in _sentence(words[i + 1 :]) if x not in _DETERMINERS][:_OBJECT_WINDOW]
         if not rest or rest[0] in _TEXT_PLACES or not rest[0].isalpha():
@@ -227,6 +228,27 @@ def classified_object(tokens: Tokens) -> str | None:
             return None
         return rest[0]
     return None
+
+
+# "put these expenses into the right tax categories": a verb of sorting, then "into" and a
+# word of categories in its sentence, classifies as "classify" does.
+_GROUPING_VERBS = frozenset(["put", "sort", "group", "split", "divide", "organise", "organize"])
+_CATEGORY_WORDS = frozenset(["category", "categories", "groups", "buckets", "bins", "types"])
+
+
+def _grouped_into_categories(words: tuple[str, ...]) -> list[bool]:
+    """Per word: a verb of grouping whose sentence goes on to "into" and a word of categories.
+    One pass from the end, so that a prompt repeating the verb stays linear."""
+    found = [False] * len(words)
+    into = categories = False
+    for i in range(len(words) - 1, -1, -1):
+        w = words[i]
+        if w in ("?", "!", "."):
+            into = categories = False
+        into = into or w == "into"
+        categories = categories or w in _CATEGORY_WORDS
+        found[i] = w in _GROUPING_VERBS and into and categories
+    return found
 
 
 def _sentence(words: tuple[str, ...]) -> tuple[str, ...]:

@@ -53,6 +53,7 @@ _PROGRAMMING: dict[str, tuple[str, ...]] = {
     "rust": (),
     "sql": (),
     "bash": (),
+    "css": ("scss", "sass"),
     # Spreadsheet formulas are code in a language of their own: "Excel formula to flag any
     # row where ..." is not SQL. Two words each: "excel" alone is a verb.
     "spreadsheet formula": (
@@ -60,6 +61,11 @@ _PROGRAMMING: dict[str, tuple[str, ...]] = {
         *("sheets formulas", "google sheets", "vlookup", "xlookup", "power query", "dax"),
     ),
 }
+# One-word language names, and the runtimes users weigh them by ("Go or Node?"): what a
+# choice question weighs (intent.py).
+LANGUAGE_NAMES = frozenset(
+    [*(n for n in _PROGRAMMING if " " not in n and len(n) > 1), "node", "nodejs", "deno"]
+)
 # Names that are everyday words too ("a cup of java", "go home", "plan c", besides those of
 # aliases.EVERYDAY_SENSES): they name the language only in a prompt that shows code or data
 # (markers.code_marker), as "python" does.
@@ -73,7 +79,7 @@ _NAME_BEFORE = frozenset(
         *("function", "functions", "method", "methods", "program", "programs", "code"),
         *("script", "snippet", "struct", "structs", "class", "classes", "module", "package"),
         *("library", "compiler", "implementation", "version", "equivalent", "developer"),
-        *("programmer", "routine", "file", "files", "source", "project", "app", "'"),
+        *("programmer", "routine", "file", "files", "source", "project", "app", "'", "ui"),
     ]
 )
 _NAME_AFTER = frozenset(["in", "using", "into", "to", "idiomatic", "pure", "modern"])
@@ -114,7 +120,7 @@ _CODE_NOUNS = frozenset(
     [
         *("function", "functions", "fn", "method", "methods", "script", "snippet", "program"),
         *("code", "class", "module", "one-liner", "oneliner", "lambda", "query", "queries"),
-        *("helper", "helpers", "routine", "utility"),
+        *("helper", "helpers", "routine", "utility", "ui", "gui"),
     ]
 )
 

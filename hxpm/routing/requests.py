@@ -51,6 +51,7 @@ _EDITED_TEXTS = frozenset(
         *("sentence", "sentences", "paragraph", "paragraphs", "english", "text", "summary"),
         *("bio", "email", "letter", "message", "post", "description", "cv", "resume", "essay"),
         *("intro", "introduction", "caption", "draft", "reply", "blurb", "announcement"),
+        *("tweet", "headline", "tagline", "slogan", "paragraph"),
     ]
 )
 _OWNERS = frozenset(["this", "these", "my", "the", "our", "his", "her", "their"])
@@ -105,7 +106,8 @@ def _comparative(after: tuple[str, ...]) -> str:
     for k, w in enumerate(after):
         if (w in TEXT_WORDS or w in _EDITED_TEXTS) and k + 1 < len(after):
             nxt = after[k + 1]
-            if nxt in ("more", "less") or (nxt.endswith("er") and len(nxt) > 5):
+            # "make this tweet under 280 characters": a length is a comparison too
+            if nxt in ("more", "less", "under") or (nxt.endswith("er") and len(nxt) > 5):
                 return nxt
     return ""
 

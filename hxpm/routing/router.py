@@ -328,7 +328,8 @@ def _word_marker_only(tokens: Tokens, marker: str | None) -> bool:
     is code: no code symbol, no identifier."""
     if marker is None or marker[:1] != "'" or not marker[1:-1].isalpha():
         return False
-    return not any(w in CODE_SYMBOLS or "_" in w.strip("_") for w in tokens.words)
+    # quotes are no code: 'my VS Code terminal says "command not found" for node'
+    return not any((w in CODE_SYMBOLS and w != '"') or "_" in w.strip("_") for w in tokens.words)
 
 
 def _generic_override(best: Ranked | None, tokens: Tokens, prompt: str) -> str | None:

@@ -44,7 +44,7 @@ _CUES: dict[str, frozenset[str]] = {
     ),
     "sentence": _cue_words(
         """prison jail judge court convicted conviction parole subject predicate clause
-        diagram diagramming tense tenses"""
+        diagram diagramming tense tenses punctuation fragment"""
     ),
     "english": _cue_words("""windows accent fluent exam course teacher"""),
     "query": _cue_words("""council unanswered reply replied landlord polite politely complaint"""),
@@ -55,6 +55,10 @@ _CUES: dict[str, frozenset[str]] = {
     ),
     # Node.js, another technology: "VS Code terminal says node: command not found"
     "node": _cue_words("""npm nvm terminal installed install javascript typescript express"""),
+    "record": _cue_words(
+        """criminal police paper notebook vinyl album albums world olympic dental diary
+        diaries guinness"""
+    ),
     "cypher": _cue_words(
         """secret message messages decode decoded decipher crack cracked spy spies encrypt
         encrypted treasure"""
@@ -67,7 +71,10 @@ CUED_ONLY = frozenset(["cypher"])
 
 
 # Idioms that use the word in its everyday sense: "three lectures in a row".
-_IDIOMS: dict[str, tuple[str, ...]] = {"row": ("in", "a", "row")}
+_IDIOMS: dict[str, tuple[str, ...]] = {
+    "row": ("in", "a", "row"),
+    "order": ("in", "what", "order"),  # "in what order should I apply skincare products"
+}
 
 
 def cued_senses(tokens: Tokens) -> dict[str, str]:
@@ -110,8 +117,10 @@ def maths_cue(tokens: Tokens) -> str | None:
             return w
         if w == "domain" and words[i + 1 : i + 4] in (("of", "a", "function"), ("of", "f", "(")):
             return "domain of a function"
-        if w == "y" and words[i + 1 : i + 2] == ("=",) and _in_x(words[i + 2 : i + 5]):
-            return "an equation in x"
+        if w in ("y", ")") and words[i + 1 : i + 2] == ("=",) and _in_x(words[i + 2 : i + 5]):
+            return "an equation in x"  # "y = 2x + 3", "f(x) = x^2"
+        if w in ("x", "y") and words[i + 1 : i + 2] in (("value",), ("values",), ("axis",)):
+            return f"{w} {words[i + 1]}"  # "one x value gives two y values"
     return None
 
 

@@ -158,7 +158,12 @@ def _names_the_text(hits: list[tuple[Spec, tuple[str, ...]]], ctx: Context) -> b
     forms = [form for spec, form in hits if spec.kind != EXCLUDE]
     if all(len(f) == 1 and f[0] in TEXT_WORDS for f in forms):
         return True
-    return bool(ctx.frame) and not any(f[0] in ctx.frame for f in forms)
+    # "translate this into natural English: 'Je suis en train ...'": the request names the
+    # text's language ("english", a text word); the handed-over text's "en" is not the topic
+    # (a phrase in the request is its task: "fix the grammar and tell me the sentence type:")
+    return bool(ctx.frame) and all(
+        f[0] not in ctx.frame or (len(f) == 1 and f[0] in TEXT_WORDS) for f in forms
+    )
 
 
 def _code_asked_in(ctx: Context) -> str | None:
@@ -183,7 +188,11 @@ def _answer_format_only(hits: list[tuple[Spec, tuple[str, ...]]]) -> str | None:
 def _classifying_only(hits: list[tuple[Spec, tuple[str, ...]]]) -> bool:
     """Every positive hit is a word of classifying ("classify", "categories"), or there is
     none: then the profile only recognises words of a request to classify something else."""
-    forms = [word_of(spec, form) for spec, form in hits if spec.kind != EXCLUDE]
+    forms = [
+        word_of(spec, form)
+        for spec, form in hits
+        if spec.kind != EXCLUDE and spec.via != "request"  # a labelling request classifies
+    ]
     return all(len(f) == 1 and (singular_of(f[0]) or f[0]) in _CLASSIFYING for f in forms)
 
 

@@ -324,6 +324,8 @@ def generic_opener(prompt: Tokens) -> str | None:
     """The generic-question opener the prompt starts with ("what is"), or None."""
     words = prompt.words
     i = _skip_fillers(words)
+    if words[i : i + 1] == ("in",):  # a topic first: "in grammar what's a run-on sentence"
+        i += 3 if words[i + 2 : i + 3] == (",",) else 2
     for phrase, opener in _GENERIC_OPENERS:
         if words[i : i + len(opener)] == opener:
             return phrase
@@ -387,4 +389,6 @@ def is_question(prompt: Tokens) -> bool:
     if any(w == "?" and words[k + 1].isalpha() for k, w in enumerate(words[:-1])):
         return True
     i = _skip_fillers(words)
+    if words[i : i + 1] in (("in",), ("on",), ("at",), ("for",), ("by",), ("from",)):
+        i += 1  # "in what order should I apply skincare products"
     return i < len(words) and words[i] in _QUESTION_WORDS

@@ -46,9 +46,16 @@ BLIND26 = INDEPENDENT.with_name("blind26.tsv")
 GENERAL4 = INDEPENDENT.with_name("general4.tsv")
 GENERAL5 = INDEPENDENT.with_name("general5.tsv")
 GENERAL6 = INDEPENDENT.with_name("general6.tsv")
+GENERAL7 = INDEPENDENT.with_name("general7.tsv")
 BLIND29 = INDEPENDENT.with_name("blind29.tsv")
 BLIND27 = INDEPENDENT.with_name("blind27.tsv")
 BLIND28 = INDEPENDENT.with_name("blind28.tsv")
+
+
+def _rows(path: Path) -> int:
+    """The prompts of an evaluation file: its lines that are neither blank nor comments."""
+    lines = path.read_text(encoding="utf-8").splitlines()
+    return sum(1 for line in lines if line.strip() and not line.startswith("#"))
 
 
 @pytest.fixture
@@ -132,19 +139,23 @@ def test_later_hand_written_sets(cli, demo) -> None:
         (BLIND27, 90, 0),
         (BLIND28, 90, 0),
         (BLIND29, 90, 0),
+        (INDEPENDENT.with_name("blind30.tsv"), 86, 0),
+        (INDEPENDENT.with_name("blind31.tsv"), 85, 0),
+        (INDEPENDENT.with_name("blind32.tsv"), 85, 1),
     ],
-    ids=[f"blind{n}" for n in ("", *range(2, 30))],
+    ids=[f"blind{n}" for n in ("", *range(2, 33))],
 )
 def test_blind_sets(cli, demo, path, correct, generic_routed) -> None:
     """Written blind by people who had not seen the router, each run once before anything
     was tuned on it: 80, 83, 78, 78, 87, 86, 85, 87, 83, 84, 82, 87, 86, 90, 89, 88, 85, 87,
-    87, 87, 87, 89, 87, 85, 83, 88, 87, 88 and 89 of 90 then (the honest unseen figures,
-    in each file's header and docs/routing.md).
+    87, 87, 87, 89, 87, 85, 83, 88, 87, 88 and 89 of 90 then, and 85 of 88, 85 of 85 and 85
+    of 86 for blind30 to blind32 (near copies of other sets left out; the honest unseen
+    figures are in each file's header and docs/routing.md).
     Their misses led to general rules; these are the development scores since, as floors."""
     r = cli("route", "--eval", path, "--json")
     assert r.code == 0, r.err
     doc = r.json()
-    assert doc["total"] == 90 and doc["correct"] >= correct, doc["errors"]
+    assert doc["total"] == _rows(path) and doc["correct"] >= correct, doc["errors"]
     routed = [e for e in doc["errors"] if e["expected"] == "none"]
     assert len(routed) <= generic_routed, doc["errors"]
 
@@ -152,20 +163,21 @@ def test_blind_sets(cli, demo, path, correct, generic_routed) -> None:
 @pytest.mark.parametrize(
     ("path", "total", "correct"),
     [
-        (GENERAL, 2052, 2041),
-        (GENERAL2, 853, 850),
+        (GENERAL, 2052, 2045),
+        (GENERAL2, 853, 851),
         (GENERAL3, 846, 844),
         (GENERAL4, 799, 796),
-        (GENERAL5, 833, 832),
+        (GENERAL5, 833, 833),
         (GENERAL6, 535, 534),
+        (GENERAL7, 1364, 1364),
     ],
 )
 def test_general_prompts_stay_with_the_base(cli, demo, path, total, correct) -> None:
     """General prompts from writers who had not seen the router, a quarter of them with a
     word that also names a technology. First runs: 44 of 2,052 went to an expert (2.1%),
     then 12 of 853 (1.4%) after the rules general.tsv led to, 11 of 846 (1.3%), 17 of 799
-    (2.1%), 7 of 833 (0.8%) and 5 of 535 (0.9%); the rules made from those misses leave 11,
-    3, 2, 3, 1 and 1 (docs/routing.md, "Measured")."""
+    (2.1%), 7 of 833 (0.8%), 5 of 535 (0.9%) and 16 of 1,364 (1.2%); the rules made from
+    those misses leave 7, 2, 2, 3, 0, 1 and 0 (docs/routing.md, "Measured")."""
     r = cli("route", "--eval", path, "--json")
     assert r.code == 0, r.err
     doc = r.json()
