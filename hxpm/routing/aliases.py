@@ -20,6 +20,7 @@ from hxpm.routing.variants import singular_of
 # canonical name -> aliases, all written as users type them (tokenised like keywords).
 ALIASES: dict[str, tuple[str, ...]] = {
     "sql": (
+        "sequel",  # how SQL is said aloud ("gimme the sequel for ..."); a film's too
         "postgres",
         "postgresql",
         "psql",
@@ -137,6 +138,7 @@ TASK_SYNONYMS: dict[str, tuple[str, ...]] = {
 # profile that does not recognise it, such a hit is weak evidence (scoring.py counts a fifth of it).
 EVERYDAY_SENSES = frozenset(
     [
+        "sequel",
         "rust",
         "python",
         "java",

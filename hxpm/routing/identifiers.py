@@ -21,7 +21,7 @@ _COMPARE = (
 _AGGREGATE = re.compile(
     r"(?<![\w])(?:how many|count|total|sum|average|avg|mean|max|maximum|min|minimum|number of"
     r"|remove|delete|top \d+|distinct|order by|per|more than|less than|fewer than|greater than"
-    r"|at least|at most|every)(?![\w])",
+    r"|at least|at most|every|sorted by|ordered by|grouped by)(?![\w])",
     re.IGNORECASE,
 )
 # Where a filter or a grouping puts a column: these need no aggregate word.

@@ -38,6 +38,9 @@ _CHOICE_PHRASES = (
     # "Go or Node for a REST API, which would you pick?"
     *(("would", "you", "pick"), ("would", "you", "choose"), ("would", "you", "go", "with")),
     *(("would", "you", "use"), ("when", "would", "you")),
+    # "when does it make sense to use Neo4j?", "is it bad practice to store JSON in a column"
+    *(("make", "sense"), ("makes", "sense"), ("bad", "practice"), ("good", "practice")),
+    *(("best", "practice"), ("best", "practices")),
 )
 # "which jacket size should I order", "what category should I list mugs under": advice asked
 # by a question word, at most this many words, then "should I/we".
@@ -59,14 +62,19 @@ _CONCEPT_WORDS = frozenset(
 _CONCEPT_PHRASES = (
     *(("stand", "for"), ("stands", "for"), ("short", "for"), ("programming", "language")),
     *(("does", "it", "support"), ("compare", "to"), ("compare", "with"), ("compared", "to")),
-    *(("in", "simple", "words"), ("conceptually",)),
+    *(("in", "simple", "words"), ("conceptually",), ("same", "thing", "as")),
+)
+# A tool's own error is no expert's task: "vs code keeps saying python interpreter not found".
+_TOOL_ERRORS = (
+    *(("command", "not", "found"), ("interpreter", "not", "found"), ("not", "recognized", "as")),
+    *(("not", "recognised", "as"), ("is", "not", "installed"), ("module", "not", "found")),
 )
 # Setting a tool up is no expert's task: "how do I install cargo on windows?"
 _SETUP_VERBS = frozenset(["install", "uninstall", "reinstall", "upgrade", "downgrade"])
 _HOW_TO = (("how", "to"), ("how", "do", "i"), ("how", "can", "i"), ("how", "do", "you"))
 # Prompts that ask about a concept without a question mark or a question word: "SQL vs
 # NoSQL, explain like I'm five", "pros and cons of graph databases for a shop".
-_EXPLAIN_WORDS = frozenset(["explain", "explained", "eli5", "conceptually"])
+_EXPLAIN_WORDS = frozenset(["explain", "explained", "explanation", "eli5", "conceptually"])
 # "explain to my boss what a schema is" asks for an explanation; "explain this cypher query"
 # explains a piece of work the user has (docs/routing.md, "Why the generic rule has exceptions").
 _HANDED = frozenset(["this", "these", "my", "our", "following", "it"])
@@ -100,6 +108,7 @@ _WHOLE = frozenset(["it", "this", "them", "anything", "", ".", ",", "!"])
 _PROSE_PHRASES = (
     ("in", "prose"),
     ("in", "plain", "words"),
+    ("in", "words"),  # "can you explain in words why a leading wildcard is slow?"
     ("in", "plain", "terms"),
     ("in", "plain", "english"),
     ("in", "simple", "terms"),
@@ -201,6 +210,9 @@ def about_request(tokens: Tokens, code: bool, question: bool) -> About | None:
     # artifact asked for makes the price or choice word part of the task.
     if code or any(_asks_for_artifact(words, i) for i in range(len(words))):
         return None
+    error = next((e for e in _TOOL_ERRORS for i in range(len(words)) if _at(words, i, e)), None)
+    if error is not None:  # with or without a question: "... not found, how to fix"
+        return About(f"it reports a tool's error ({' '.join(error)!r})")
     if not (question or _EXPLAIN_WORDS & set(words) or _concept_framed(words)):
         return _names_versus(words)
     for i, tok in enumerate(words):

@@ -49,8 +49,8 @@ def labelling_request(tokens: Tokens) -> tuple[str, str] | None:
     words = tokens.words
     handed = _hands_text(tokens)  # once: a prompt may repeat a verb many times
     for i, w in enumerate(words):
-        if w not in _LABEL_VERBS:
-            continue
+        if w not in _LABEL_VERBS or words[i + 1 : i + 2] == ("out",):
+            continue  # "sort out the grammar in this letter" fixes it
         window = words[i + 1 : i + 1 + _LABEL_WINDOW]
         for k, by in enumerate(window):
             if by not in _BY_WHAT:
@@ -88,8 +88,8 @@ _PLACE_FILLERS = frozenset(["the", "a", "its", "their", "right", "correct", "pro
 
 def _sorting_request(words: tuple[str, ...], handed: bool) -> tuple[str, str] | None:
     for i, w in enumerate(words):
-        if w not in _SORT_VERBS:
-            continue
+        if w not in _SORT_VERBS or words[i + 1 : i + 2] == ("out",):
+            continue  # "sort out the grammar in this letter" fixes it
         window = words[i + 1 : i + 1 + _LABEL_WINDOW]
         for k, into in enumerate(window):
             if into not in _INTO_PLACE or not _a_text(window[:k], handed):

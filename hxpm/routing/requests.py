@@ -141,11 +141,13 @@ def editing_request(tokens: Tokens) -> str | None:
             return f"is ... {words[i - 1]} {w}"  # "is this sentence correct: '...'?"
         if w in ("natural", "correct", "proper") and words[i + 1 : i + 2] == ("english",):
             return f"{w} english"  # "is this natural English? I wrote: '...'"
-        if w in _EDIT_VERBS:
-            edited = _edited_text(words[i + 1 : i + 4])
+        sort_out = w == "sort" and words[i + 1 : i + 2] == ("out",)  # "sort out the grammar"
+        if w in _EDIT_VERBS or sort_out:
+            start = i + 2 if sort_out else i + 1
+            edited = _edited_text(words[start : start + 3])
             if edited:
                 return f"{w} ... {edited}"
-            verb = verb or w
+            verb = verb or ("sort out" if sort_out else w)
         elif w in _EDIT_OBJECTS:
             thing = thing or w
     # Either order: "fix the spelling", "the wording is clumsy, can you improve it".

@@ -81,6 +81,7 @@ from hxpm.routing.text import (
     generic_opener,
     is_question,
     matches_at,
+    snake_case_name,
     suffix_blocks,
     tokenize,
 )
@@ -354,7 +355,8 @@ def _generic_override(best: Ranked | None, tokens: Tokens, prompt: str) -> str |
     asked = code_request(tokens)
     if asked is not None:
         return f"it asks for code ({asked!r})"
-    return None
+    name = snake_case_name(tokens)
+    return None if name is None else f"it is about supplied material ({name!r})"
 
 
 def _generic_reason(opener: str, best: Ranked | None) -> str:

@@ -32,11 +32,12 @@ _CUES: dict[str, frozenset[str]] = {
     ),
     "rust": _cue_words(
         """bike car metal iron steel paint stain stains shears hinge hinges railing gutter
-        corrosion oxidation vinegar sandpaper wheelbarrow tools fence"""
+        corrosion oxidation vinegar sandpaper wheelbarrow tools fence orange"""
     ),
     "row": _cue_words(
         """seat seats seating boat rowing potatoes carrots plants seedlings knit knitting
-        crochet stitches theatre theater cinema plane aircraft bus stadium flight attendant"""
+        crochet stitches theatre theater cinema plane aircraft bus stadium flight attendant
+        shelf shelves houses cottages vines chess"""
     ),
     "table": _cue_words(
         """dining chairs chair seating wedding guests restaurant furniture wood oak
@@ -117,6 +118,8 @@ def maths_cue(tokens: Tokens) -> str | None:
             return w
         if w == "domain" and words[i + 1 : i + 4] in (("of", "a", "function"), ("of", "f", "(")):
             return "domain of a function"
+        if w == "domain" and words[i + 1 : i + 3] == ("and", "range"):
+            return "domain and range"
         if w in ("y", ")") and words[i + 1 : i + 2] == ("=",) and _in_x(words[i + 2 : i + 5]):
             return "an equation in x"  # "y = 2x + 3", "f(x) = x^2"
         if w in ("x", "y") and words[i + 1 : i + 2] in (("value",), ("values",), ("axis",)):

@@ -73,6 +73,10 @@ _CODE_SHAPES: tuple[tuple[str, str, re.Pattern[str]], ...] = tuple(
     )
 )
 
+# A node pattern with its label in capitals: "(:Ancestor {name: 'Paul'})", "(p:Person)".
+# Case matters (a Python parameter is "(x: int)"), so this reads the prompt as written.
+_NODE_PATTERN = re.compile(r"\(\s*[A-Za-z_]?\w*\s*:\s*[A-Z]\w*\s*[{)]")
+
 # The words after which a snake_case name is a table: "from order_items", "join line_items".
 _TABLE_BEFORE = frozenset(["from", "join"])
 # ...unless it is a Python module ("from my_pkg import x") or a conversion ("from snake_case
@@ -97,6 +101,9 @@ def language_shapes(tokens: Tokens, raw: str) -> dict[str, str]:
     name = next((n for n in names if n.isupper() and n not in COMMON_CAPS), None)
     if name is not None:
         found.setdefault("cypher", f"the relationship type {name!r}")
+    node = _NODE_PATTERN.search(raw)
+    if node is not None:
+        found.setdefault("cypher", f"the node pattern {' '.join(node.group().split())!r}")
     lowered = shown.lower() if shown else raw.lower()
     for lang, label, pattern in _CODE_SHAPES:
         if lang not in found and pattern.search(lowered):

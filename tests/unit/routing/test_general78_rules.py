@@ -1,5 +1,6 @@
-"""The rules docs/routing.md ("Rules from general7 and blind30 to blind32") added after the
-first runs of general7.tsv (1,364 general prompts) and blind30 to blind32: setting a tool up,
+"""The rules docs/routing.md ("Rules from general7 and general8") added after the first runs
+of general7.tsv and general8.tsv (2,732 general prompts) and blind30 to blind35: setting a
+tool up or a tool's own error, best practice and "makes sense", explaining "in words",
 advice asked by "which ... should I", a choice asked by "would you", a passive "get", CSS and
 "Swift UI" as languages, more everyday cues, f(x) and x values as maths, more edited texts,
 the words of a handed-over text in a translation, sorting things into categories, a topic
@@ -18,7 +19,8 @@ from hxpm.routing.labels import classified_object
 from hxpm.routing.languages import named_as_language, programming_languages
 from hxpm.routing.requests import editing_request
 from hxpm.routing.senses import cued_senses, maths_cue
-from hxpm.routing.text import generic_opener, is_question, tokenize
+from hxpm.routing.shapes import language_shapes
+from hxpm.routing.text import generic_opener, is_question, snake_case_name, tokenize
 from tests.unit.routing.test_shapes import demo_router
 
 ROUTER = demo_router()
@@ -44,6 +46,11 @@ def _about(prompt: str) -> str | None:
         ("how do document stores handle joins differently?", "concept ('differently')"),
         ("is a graph database basically a set of linked tables?", "concept ('basically')"),
         ("how did JSON get invented, and by whom?", "concept ('invented')"),
+        ("the terminal says cargo: command not found, help", "tool's error"),
+        ("is it good practice to keep prices in a JSON column?", "choice"),
+        ("when does it make sense to split a Rust crate in two?", "choice"),
+        ("sqlite vs duckdb quick explanation", "choice or advice ('vs')"),
+        ("in physics is a vector the same thing as a ray?", "concept ('same')"),
     ],
 )
 def test_questions_about_a_technology(prompt: str, why: str) -> None:
@@ -66,6 +73,13 @@ def test_requests_that_only_look_like_questions_about_it(prompt: str) -> None:
     assert _about(prompt) is None
 
 
+def test_explaining_in_words_refuses_the_query_even_with_code() -> None:
+    prompt = "SELECT * FROM t WHERE name LIKE '%a%' is slow: explain in words why"
+    tokens = tokenize(prompt)
+    about = about_request(tokens, True, is_question(tokens))
+    assert about is not None and "in words" in about.reason
+
+
 def test_a_passive_get_asks_for_nothing() -> None:
     assert not asks_for_artifact(tokenize("when did JSON get standardised?"))
     assert asks_for_artifact(tokenize("get the names from the members table"))
@@ -85,10 +99,25 @@ def test_css_and_swift_ui_are_languages() -> None:
         ("does a speeding fine go on your criminal record?", {"record": "criminal"}),
         ("in what order should I paint the walls and ceiling", {"order": "in what order"}),
         ("keep a record of what we spend on seeds in a notebook", {"record": "notebook"}),
+        ("the top row of shelves in the pantry wobbles", {"row": "shelves"}),
+        ("a scarf in rust orange for autumn", {"rust": "orange"}),
     ],
 )
 def test_more_cues_of_everyday_senses(prompt: str, cued: dict[str, str]) -> None:
     assert cued_senses(tokenize(prompt)) == cued
+
+
+def test_a_node_pattern_with_a_capital_label_is_cypher() -> None:
+    prompt = "path from (:Station {name:'Leeds'}) to (s:Station)"
+    assert "cypher" in language_shapes(tokenize(prompt), prompt)
+    hint = "def area(x: int) -> int, (y: float)"  # Python parameters: lowercase types
+    assert "cypher" not in language_shapes(tokenize(hint), hint)
+
+
+def test_a_snake_case_name_is_material() -> None:
+    assert snake_case_name(tokenize("whats the max wave_height in buoy_log")) == "wave_height"
+    assert snake_case_name(tokenize("whats the best wave height for surfing")) is None
+    assert snake_case_name(tokenize("what is __init__ for")) is None  # a dunder is no column
 
 
 def test_in_what_opens_a_question() -> None:
@@ -108,6 +137,7 @@ def test_a_topic_before_a_generic_question() -> None:
         ("is g(x) = 3x - 1 onto the reals?", "an equation in x"),
         ("can two x values share one y value in a function?", "x values"),
         ("label the x axis of my function plot", "x axis"),
+        ("what are the domain and range of 2/(x+1)", "domain and range"),
     ],
 )
 def test_function_notation_is_maths(prompt: str, cue: str) -> None:
@@ -119,6 +149,7 @@ def test_function_notation_is_maths(prompt: str, cue: str) -> None:
     [
         ("polish this tweet: we shipped the new app today and it is great", "tweet"),
         ("make this headline under 60 characters: Local bakery wins award", "under"),
+        ("sort out the spelling in this note: 'we has left the keys'", "sort out"),
     ],
 )
 def test_more_edited_texts(prompt: str, edit: str) -> None:
@@ -195,6 +226,36 @@ _ROUTES: list[tuple[str, str | None]] = [
     ),
     # a topic before a generic question
     ("in grammar what's a dangling modifier sentence", None),
+    # a tool's own error; best practice; "makes sense"; "in words"
+    ("vs code says python interpreter not found after the update, how to fix", None),
+    ("is it bad practice to keep a json column in postgres for settings", None),
+    ("When does it make sense to move from SQLite to Postgres?", None),
+    (
+        "our report runs SELECT * FROM sales WHERE note LIKE '%x%', explain in words why it crawls",
+        None,
+    ),
+    # everyday senses: shelves, chess, rust orange; domain and range
+    ("The bottom row of shelves in the shed is bowing. How do I brace it?", None),
+    ("in chess, is a file the same thing as a column?", None),
+    ("domain and range of the function 5/(x+2)?", None),
+    # "sort out" fixes a text, it does not classify it
+    (
+        (
+            "can you sort out the grammar in this note to my landlord: 'we was away and the boiler "
+            "have broke'"
+        ),
+        None,
+    ),
+    # "sequel" said for SQL, a snake_case name as material, sorted by, a node pattern
+    ("gimme the sequel for the lowest rain_mm in weather_log during june", "expert-sql"),
+    ("whats the avg wait_min in ferry_queue for route 'Isle A'", "expert-sql"),
+    ("show me the five newest rows in parking_fines sorted by issued_at", "expert-sql"),
+    (
+        "shortest path between (:Station {name:'York'}) and (:Station {name:'Bath'})",
+        "expert-cypher",
+    ),
+    # ...and a film's sequel is not SQL
+    ("is the sequel to that space film worth watching?", None),
 ]
 
 
