@@ -25,7 +25,8 @@ _COST = frozenset(["cost", "costs"])
 _CHOICE_WORDS = frozenset(
     [
         *("better", "worse", "versus", "vs", "recommend", "worth", "worthwhile", "choice"),
-        *("overkill", "suitable", "sensible", "easier", "simpler", "harder"),
+        *("overkill", "suitable", "sensible", "easier", "simpler", "harder", "useful"),
+        *("career", "careers"),
     ]
 )
 _PREFER = frozenset(["pick", "choose", "prefer", "picking", "choosing"])
@@ -63,6 +64,7 @@ _CONCEPT_PHRASES = (
     *(("stand", "for"), ("stands", "for"), ("short", "for"), ("programming", "language")),
     *(("does", "it", "support"), ("compare", "to"), ("compare", "with"), ("compared", "to")),
     *(("in", "simple", "words"), ("conceptually",), ("same", "thing", "as")),
+    *(("help", "me", "understand"), ("installer",)),
 )
 # A tool's own error is no expert's task: "vs code keeps saying python interpreter not found".
 _TOOL_ERRORS = (
@@ -153,6 +155,10 @@ def _at(words: tuple[str, ...], i: int, phrase: tuple[str, ...]) -> bool:
     return words[i : i + len(phrase)] == phrase
 
 
+def _at_any(words: tuple[str, ...], phrase: tuple[str, ...]) -> bool:
+    return any(_at(words, i, phrase) for i in range(len(words)))
+
+
 @dataclass(frozen=True, slots=True)
 class About:
     """The prompt asks about a technology: why, and the one output it refuses by name
@@ -213,7 +219,8 @@ def about_request(tokens: Tokens, code: bool, question: bool) -> About | None:
     error = next((e for e in _TOOL_ERRORS for i in range(len(words)) if _at(words, i, e)), None)
     if error is not None:  # with or without a question: "... not found, how to fix"
         return About(f"it reports a tool's error ({' '.join(error)!r})")
-    if not (question or _EXPLAIN_WORDS & set(words) or _concept_framed(words)):
+    explains = _EXPLAIN_WORDS & set(words) or _at_any(words, ("help", "me", "understand"))
+    if not (question or explains or _concept_framed(words)):
         return _names_versus(words)
     for i, tok in enumerate(words):
         if _asks_price(words, i):
@@ -271,6 +278,7 @@ def _asks_concept(words: tuple[str, ...], i: int) -> bool:
         # "what does 'query' mean", "on a CV, what does 'a good command of English' mean?"
         or (tok == "mean" and "what" in words[:i] and "does" in words[:i])
         or (tok in _SETUP_VERBS and any(words[i - len(h) : i] == h for h in _HOW_TO))
+        or (_at(words, i, ("set", "up")) and any(words[i - len(h) : i] == h for h in _HOW_TO))
     )
 
 

@@ -120,7 +120,8 @@ _CODE_NOUNS = frozenset(
     [
         *("function", "functions", "fn", "method", "methods", "script", "snippet", "program"),
         *("code", "class", "module", "one-liner", "oneliner", "lambda", "query", "queries"),
-        *("helper", "helpers", "routine", "utility", "ui", "gui"),
+        *("helper", "helpers", "routine", "utility", "ui", "gui", "interface", "type"),
+        *("enum", "types"),
     ]
 )
 

@@ -20,7 +20,7 @@ import re
 from dataclasses import dataclass
 
 from hxpm.routing.aliases import ALIASES
-from hxpm.routing.languages import natural_language
+from hxpm.routing.languages import NATURAL_LANGUAGES, natural_language
 from hxpm.routing.markers import prose_semicolon
 from hxpm.routing.text import CODE_SYMBOLS, Tokens, is_word
 
@@ -139,7 +139,7 @@ def editing_request(tokens: Tokens) -> str | None:
             return "make ... " + _comparative(words[i + 1 : i + 1 + _SOUND_WINDOW])
         if w in ("correct", "right") and i > 0 and words[i - 1] in _EDITED_TEXTS and _asked(words):
             return f"is ... {words[i - 1]} {w}"  # "is this sentence correct: '...'?"
-        if w in ("natural", "correct", "proper") and words[i + 1 : i + 2] == ("english",):
+        if w in ("natural", "correct", "proper", "plain") and words[i + 1 : i + 2] == ("english",):
             return f"{w} english"  # "is this natural English? I wrote: '...'"
         sort_out = w == "sort" and words[i + 1 : i + 2] == ("out",)  # "sort out the grammar"
         if w in _EDIT_VERBS or sort_out:
@@ -275,10 +275,27 @@ def translation_request(tokens: Tokens) -> str | None:
     verb = next((w for w in words if w in _TRANSLATE_WORDS), None)
     if verb is None and any(_at_phrase(words, i, _SAY) for i in range(min(3, len(words)))):
         verb = "say"  # "how do I say 'I am looking for records' in Polish"
+    pair = _language_pair(words)
+    if verb is None and pair is not None:
+        return pair  # "german to english: Was mich nicht umbringt ..."
     if verb is None:
         return None
     language = natural_language(tokens)
     return f"{verb} ... {language}" if language is not None else None
+
+
+def _language_pair(words: tuple[str, ...]) -> str | None:
+    """ "german to english" at the start of the prompt (before a colon, a dash or the text):
+    two natural languages with "to" or "into" between them ask for a translation."""
+    head = words[:4]
+    for i in range(len(head) - 2):
+        if (
+            head[i] in NATURAL_LANGUAGES
+            and head[i + 1] in ("to", "into", "->")
+            and head[i + 2] in NATURAL_LANGUAGES
+        ):
+            return " ".join(head[i : i + 3])
+    return None
 
 
 def claims_translating(keywords: tuple[str, ...], capability_words: tuple[str, ...]) -> bool:

@@ -312,7 +312,7 @@ def decide(prompt: str, tokens: Tokens, ranked: list[Ranked], min_score: float) 
         best = None
     opener = generic_opener(tokens)
     if opener is not None:
-        override = _generic_override(best, tokens, prompt)
+        override = _generic_override(best, tokens, prompt, opener)
         if best is None or override is None:
             return decision(None, _generic_reason(opener, best), generic=True)
         return decision(
@@ -333,7 +333,7 @@ def _word_marker_only(tokens: Tokens, marker: str | None) -> bool:
     return not any((w in CODE_SYMBOLS and w != '"') or "_" in w.strip("_") for w in tokens.words)
 
 
-def _generic_override(best: Ranked | None, tokens: Tokens, prompt: str) -> str | None:
+def _generic_override(best: Ranked | None, tokens: Tokens, prompt: str, opener: str) -> str | None:
     """Why a generic-looking question still goes to ``best`` (None: it does not).
 
     "What is SQL?" is about a concept: the base answers. "Explain this cypher query: MATCH …"
@@ -350,7 +350,9 @@ def _generic_override(best: Ranked | None, tokens: Tokens, prompt: str) -> str |
     if best.keyword_count >= STRONG_KEYWORDS:
         return f"{best.keyword_count} keywords of {best.score.name} matched"
     marker = artifact_marker(tokens, prompt)
-    if marker is not None:
+    # "why do programmers say Rust is 'memory safe'?": a quoted phrase a why-question asks
+    # about is a claim to explain, not material to work on
+    if marker is not None and not (opener == "why" and marker == "a quotation"):
         return f"it is about supplied material ({marker!r})"
     asked = code_request(tokens)
     if asked is not None:

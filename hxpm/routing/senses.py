@@ -75,6 +75,7 @@ CUED_ONLY = frozenset(["cypher"])
 _IDIOMS: dict[str, tuple[str, ...]] = {
     "row": ("in", "a", "row"),
     "order": ("in", "what", "order"),  # "in what order should I apply skincare products"
+    "table": ("table", "of", "contents"),
 }
 
 

@@ -325,7 +325,8 @@ def generic_opener(prompt: Tokens) -> str | None:
     words = prompt.words
     i = _skip_fillers(words)
     if words[i : i + 1] == ("in",):  # a topic first: "in grammar what's a run-on sentence"
-        i += 3 if words[i + 2 : i + 3] == (",",) else 2
+        comma = next((k for k in range(i + 2, min(i + 5, len(words))) if words[k] == ","), None)
+        i = comma + 1 if comma is not None else i + 2  # "in the ear, what is ..."
     for phrase, opener in _GENERIC_OPENERS:
         if words[i : i + len(opener)] == opener:
             return phrase
