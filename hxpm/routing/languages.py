@@ -5,7 +5,8 @@ no installed expert writes", "Translation requests").
   another language (Rust, Python) is not asked merely because the request uses generic
   coding words its training prompts share ("string", "check whether"): the base answers.
 - **Natural languages**: "Translate this sentence into French" names French; with a verb of
-  translation, it makes the prompt a translation request (requests.py).
+  translation, or a pair ("german to english: ..."), it makes the prompt a translation
+  request (:func:`translation_request`; requests.py says which experts claim translating).
 
 Plain Python, no I/O: part of ``hxpm route``'s fast path.
 """
@@ -202,3 +203,45 @@ NATURAL_LANGUAGES = frozenset(
 def natural_language(tokens: Tokens) -> str | None:
     """The first natural language the prompt names ("french"), or None."""
     return next((w for w in tokens.words if w in NATURAL_LANGUAGES and is_word(w)), None)
+
+
+# --- translation requests ----------------------------------------------------------------------
+
+_TRANSLATE_WORDS = frozenset(
+    ["translate", "translates", "translated", "translating", "translation", "translations"]
+)
+_SAY = (("how", "do", "i", "say"), ("how", "do", "you", "say"), ("how", "to", "say"))
+
+
+def _at_phrase(words: tuple[str, ...], i: int, phrases: tuple[tuple[str, ...], ...]) -> bool:
+    return any(words[i : i + len(p)] == p for p in phrases)
+
+
+def translation_request(tokens: Tokens) -> str | None:
+    """ "translate ... french": a word of translation and a natural language the prompt
+    names (languages.py), or None ("how does this translate to sales" names none)."""
+    words = tokens.words
+    verb = next((w for w in words if w in _TRANSLATE_WORDS), None)
+    if verb is None and any(_at_phrase(words, i, _SAY) for i in range(min(3, len(words)))):
+        verb = "say"  # "how do I say 'I am looking for records' in Polish"
+    pair = _language_pair(words)
+    if verb is None and pair is not None:
+        return pair  # "german to english: Was mich nicht umbringt ..."
+    if verb is None:
+        return None
+    language = natural_language(tokens)
+    return f"{verb} ... {language}" if language is not None else None
+
+
+def _language_pair(words: tuple[str, ...]) -> str | None:
+    """ "german to english" at the start of the prompt (before a colon, a dash or the text):
+    two natural languages with "to" or "into" between them ask for a translation."""
+    head = words[:4]
+    for i in range(len(head) - 2):
+        if (
+            head[i] in NATURAL_LANGUAGES
+            and head[i + 1] in ("to", "into", "->")
+            and head[i + 2] in NATURAL_LANGUAGES
+        ):
+            return " ".join(head[i : i + 3])
+    return None

@@ -234,3 +234,20 @@ def shown_text(raw: str) -> str:
 def shouting(shown: str) -> bool:
     words = _LETTER_WORDS.findall(shown)
     return len(words) >= 3 and 2 * sum(1 for w in words if w.isupper()) >= len(words)
+
+
+def snake_case_name(prompt: Tokens) -> str | None:
+    """The first snake_case name in the prompt ("dose_mg"), or None: a column or a table of
+    the user's own, as supplied as material is ("whats the avg dose_mg in trial_doses")."""
+    return next(
+        (w for w in prompt.words if "_" in w.strip("_") and w.replace("_", "").isalnum()), None
+    )
+
+
+def word_marker_only(tokens: Tokens, marker: str | None) -> bool:
+    """The code marker is a programming word ("'scripts'") and nothing else in the prompt
+    is code: no code symbol, no identifier."""
+    if marker is None or marker[:1] != "'" or not marker[1:-1].isalpha():
+        return False
+    # quotes are no code: 'my VS Code terminal says "command not found" for node'
+    return not any((w in CODE_SYMBOLS and w != '"') or "_" in w.strip("_") for w in tokens.words)

@@ -49,12 +49,19 @@ from hxpm.routing.labels import (
     label_question,
     labelling_request,
 )
-from hxpm.routing.languages import named_as_language, programming_languages, target_language
+from hxpm.routing.languages import (
+    named_as_language,
+    programming_languages,
+    target_language,
+    translation_request,
+)
 from hxpm.routing.markers import (
     QUOTED_WORDS,
     capitals_marker,
     code_marker,
     material_marker,
+    snake_case_name,
+    word_marker_only,
 )
 from hxpm.routing.profile_index import ProfileIndex, ProfileMatch
 from hxpm.routing.requests import (
@@ -62,7 +69,6 @@ from hxpm.routing.requests import (
     conversion_request,
     editing_request,
     request_frame,
-    translation_request,
     writing_request,
 )
 from hxpm.routing.scoring import (
@@ -75,13 +81,11 @@ from hxpm.routing.senses import cued_senses, maths_cue
 from hxpm.routing.shapes import language_shapes
 from hxpm.routing.task_fit import Context
 from hxpm.routing.text import (
-    CODE_SYMBOLS,
     Tokens,
     artifact_marker,
     generic_opener,
     is_question,
     matches_at,
-    snake_case_name,
     suffix_blocks,
     tokenize,
 )
@@ -145,7 +149,7 @@ class Router:
         marker = code_marker(tokens, prompt)
         code = bool(shapes) or marker is not None
         quoted_only = not shapes and marker == QUOTED_WORDS
-        word_code = not shapes and _word_marker_only(tokens, marker)
+        word_code = not shapes and word_marker_only(tokens, marker)
         technical = code or capitals_marker(prompt) is not None
         programming = programming_languages(tokens, code)
         if shapes.get("sql", "").startswith(IDENTIFIER_QUERY) and programming.keys() - {"sql"}:
@@ -322,15 +326,6 @@ def decide(prompt: str, tokens: Tokens, ranked: list[Ranked], min_score: float) 
     if best is None:
         return decision(None, _no_match_reason(ranked, min_score))
     return decision(best.score.name, _win_reason(ranked))
-
-
-def _word_marker_only(tokens: Tokens, marker: str | None) -> bool:
-    """The code marker is a programming word ("'scripts'") and nothing else in the prompt
-    is code: no code symbol, no identifier."""
-    if marker is None or marker[:1] != "'" or not marker[1:-1].isalpha():
-        return False
-    # quotes are no code: 'my VS Code terminal says "command not found" for node'
-    return not any((w in CODE_SYMBOLS and w != '"') or "_" in w.strip("_") for w in tokens.words)
 
 
 def _generic_override(best: Ranked | None, tokens: Tokens, prompt: str, opener: str) -> str | None:

@@ -45,7 +45,7 @@ class Context:
     material: bool = True  # markers.material_marker: a text handed over ("classify this: ...")
     # language -> the word that names it ("python": "pandas"), Router._named_languages
     languages: dict[str, str] = field(default_factory=dict)
-    translation: str | None = None  # requests.translation_request: "translate ... french"
+    translation: str | None = None  # languages.translation_request: "translate ... french"
     question: bool = False  # text.is_question: "what colour shoes go with ...?"
     about: About | None = None  # intent.about_request: "how much does Neo4j cost?"
     outputs: frozenset[str] = frozenset()  # formats the answer is asked in ("as JSON")

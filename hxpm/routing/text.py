@@ -345,14 +345,6 @@ def _skip_fillers(words: tuple[str, ...]) -> int:
     return i
 
 
-def snake_case_name(prompt: Tokens) -> str | None:
-    """The first snake_case name in the prompt ("dose_mg"), or None: a column or a table of
-    the user's own, as supplied as material is ("whats the avg dose_mg in trial_doses")."""
-    return next(
-        (w for w in prompt.words if "_" in w.strip("_") and w.replace("_", "").isalnum()), None
-    )
-
-
 def artifact_marker(prompt: Tokens, raw: str) -> str | None:
     """What shows the prompt carries its own material (a word, a symbol, "a newline"), or None."""
     words = prompt.words

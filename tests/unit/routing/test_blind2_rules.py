@@ -12,10 +12,9 @@ import pytest
 
 from hxpm.routing import RouteCandidate, Router
 from hxpm.routing.labels import labelling_request
-from hxpm.routing.languages import programming_languages
+from hxpm.routing.languages import programming_languages, translation_request
 from hxpm.routing.markers import code_marker
 from hxpm.routing.profile_index import SIZE_CODE
-from hxpm.routing.requests import translation_request
 from hxpm.routing.text import is_question, tokenize
 from tests.unit.routing.test_shapes import _demo, _reasons, demo_router
 

@@ -17,10 +17,11 @@ import pytest
 from hxpm.routing.intent import about_request, asks_for_artifact
 from hxpm.routing.labels import classified_object
 from hxpm.routing.languages import named_as_language, programming_languages
+from hxpm.routing.markers import snake_case_name
 from hxpm.routing.requests import editing_request
 from hxpm.routing.senses import cued_senses, maths_cue
 from hxpm.routing.shapes import language_shapes
-from hxpm.routing.text import generic_opener, is_question, snake_case_name, tokenize
+from hxpm.routing.text import generic_opener, is_question, tokenize
 from tests.unit.routing.test_shapes import demo_router
 
 ROUTER = demo_router()

@@ -13,8 +13,8 @@ from __future__ import annotations
 import pytest
 
 from hxpm.routing.intent import about_request
-from hxpm.routing.languages import named_as_language
-from hxpm.routing.requests import editing_request, translation_request
+from hxpm.routing.languages import named_as_language, translation_request
+from hxpm.routing.requests import editing_request
 from hxpm.routing.senses import cued_senses
 from hxpm.routing.text import generic_opener, is_question, tokenize
 from tests.unit.routing.test_shapes import demo_router
