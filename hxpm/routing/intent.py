@@ -64,7 +64,7 @@ _CONCEPT_PHRASES = (
     *(("stand", "for"), ("stands", "for"), ("short", "for"), ("programming", "language")),
     *(("does", "it", "support"), ("compare", "to"), ("compare", "with"), ("compared", "to")),
     *(("in", "simple", "words"), ("conceptually",), ("same", "thing", "as")),
-    *(("help", "me", "understand"), ("installer",)),
+    *(("help", "me", "understand"),),
 )
 # A tool's own error is no expert's task: "vs code keeps saying python interpreter not found".
 _TOOL_ERRORS = (

@@ -114,6 +114,7 @@ def programming_languages(tokens: Tokens, code: bool) -> dict[str, str]:
 
 
 _TARGET_BEFORE = frozenset(["in", "into", "to"])
+_HOW_WHAT = (("how",), ("what",), ("what's",), ("which",), ("why",), ("can",), ("is",))
 _HEADING_WORDS = 3  # "plain python please: reverse the words": a heading is this short
 # Nouns of a piece of code: the word just before one names a language ("a pythn fn", "rust
 # script"), whatever its everyday sense.
@@ -143,6 +144,10 @@ def named_as_language(tokens: Tokens) -> tuple[frozenset[str], frozenset[str]]:
         end -= 1
     if end >= 2 and words[end - 2] in ("in", "using"):
         heading = heading | {words[end - 1]}
+    # "in python, how do I merge two dicts?": a language named first, before a comma and a
+    # question ("in python, run a sqlite query ..." may still want the query)
+    if words[:1] == ("in",) and words[2:3] == (",",) and words[3:4] in _HOW_WHAT:
+        heading = heading | {words[1]}
     return before, heading
 
 

@@ -172,6 +172,7 @@ class Router:
         technical = technical or any(
             w in before_code or not has_everyday_sense(w) for w in languages.values()
         )
+        artifact = asks_for_artifact(tokens)
         ctx = Context(
             technical,
             code,
@@ -192,7 +193,8 @@ class Router:
             word_code,
             request_frame(tokens, bool(shapes)),
             cued_senses(tokens),
-            None if languages or asks_for_artifact(tokens) else maths_cue(tokens),
+            None if languages or artifact else maths_cue(tokens),
+            artifact,
         )
         ranked = self._rank(hits, profiles, ctx)
         return decide(prompt, tokens, ranked, self.min_score)

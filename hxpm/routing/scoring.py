@@ -29,6 +29,7 @@ from hxpm.routing.senses import CUED_ONLY
 from hxpm.routing.task_fit import (
     EVERYDAY_BACKING,
     GRAMMAR_WORDS,
+    QUESTION_BACKING,
     Context,
     foreign_object,
     not_its_task,
@@ -101,7 +102,8 @@ def score_hits(
         plain = False  # "write a sentence using 'serendipity'": the text is its task
     if ctx.quoted_only and ctx.material and _text_hit(hits) and not ctx.cued:
         plain = False  # "is this sentence a question: 'Has it arrived'": the quoted text
-    everyday = _lone_everyday_word(hits, pm, material, ctx.cued) if plain else None
+    backing = QUESTION_BACKING if ctx.plain_question() else EVERYDAY_BACKING
+    everyday = _lone_everyday_word(hits, pm, material, ctx.cued, backing) if plain else None
     if everyday is not None and any(_names_language(c, sp, f, ctx) for sp, f in hits):
         everyday = None  # "rust: grams to moles": a heading names the language
     edited = not_its_task(c, hits, ctx) or foreign_object(c, hits, pm)
@@ -286,6 +288,7 @@ def _lone_everyday_word(
     pm: ProfileMatch | None,
     material: bool,
     cued: dict[str, str],
+    backing: float = EVERYDAY_BACKING,
 ) -> str | None:
     """The word of the only positive hit when it may be meant in its everyday sense: one
     word is all that hit this expert (as keyword and capability alike), and the profile
@@ -305,7 +308,7 @@ def _lone_everyday_word(
     if form[0] in CUED_ONLY:
         return None  # "cypher for contestants who ...": a cipher only when a cue says so
     stem = (*prompt_terms(form[0]), form[0])[0]  # the profile's spelling of the word
-    if pm is not None and pm.similarity_without(stem, GRAMMAR_WORDS) > EVERYDAY_BACKING:
+    if pm is not None and pm.similarity_without(stem, GRAMMAR_WORDS) > backing:
         return None
     return form[0]
 

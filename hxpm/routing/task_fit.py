@@ -19,6 +19,10 @@ from hxpm.routing.variants import singular_of
 # similarity without the word in question; 0 is "as much the expert's as general") for the
 # profile to back an everyday word or a format's name.
 EVERYDAY_BACKING = 0.1
+# ...and in a question that shows no code or material and asks for nothing made ("how do I
+# select the right string gauge?"), where a lone everyday word is most often meant in its
+# everyday sense (calibrated on the first runs of general7 to general9, docs/routing.md)
+QUESTION_BACKING = 0.4
 # Function words a profile may know ("classify ... as ..."): they say nothing about what a
 # prompt is about, so they never back an everyday word (STOPWORDS are not terms at all).
 GRAMMAR_WORDS = frozenset(
@@ -62,6 +66,11 @@ class Context:
     cued: dict[str, str] = field(default_factory=dict)  # senses.cued_senses: "graph" -> "bar"
     # senses.maths_cue when the prompt names no language and asks for nothing made
     maths: str | None = None
+    artifact: bool = True  # intent.asks_for_artifact: "write", "give", "list" ... as verbs
+
+    def plain_question(self) -> bool:
+        """A question that shows no code, data or material and asks for nothing made."""
+        return self.question and not (self.code or self.material or self.data or self.artifact)
 
 
 def not_its_task(c: Compiled, hits: list[tuple[Spec, tuple[str, ...]]], ctx: Context) -> str | None:

@@ -148,7 +148,7 @@ def test_later_hand_written_sets(cli, demo) -> None:
         (INDEPENDENT.with_name("blind34.tsv"), 87, 0),
         (INDEPENDENT.with_name("blind35.tsv"), 83, 1),
         (INDEPENDENT.with_name("blind36.tsv"), 82, 0),
-        (INDEPENDENT.with_name("blind37.tsv"), 79, 1),
+        (INDEPENDENT.with_name("blind37.tsv"), 80, 0),
         (INDEPENDENT.with_name("blind38.tsv"), 85, 1),
     ],
     ids=[f"blind{n}" for n in ("", *range(2, 39))],
@@ -179,7 +179,7 @@ def test_blind_sets(cli, demo, path, correct, generic_routed) -> None:
         (GENERAL6, 535, 534),
         (GENERAL7, 1364, 1364),
         (GENERAL8, 1368, 1367),
-        (GENERAL9, 1405, 1402),
+        (GENERAL9, 1405, 1404),
     ],
 )
 def test_general_prompts_stay_with_the_base(cli, demo, path, total, correct) -> None:
@@ -187,7 +187,7 @@ def test_general_prompts_stay_with_the_base(cli, demo, path, total, correct) -> 
     word that also names a technology. First runs: 44 of 2,052 went to an expert (2.1%),
     then 12 of 853 (1.4%) after the rules general.tsv led to, 11 of 846 (1.3%), 17 of 799
     (2.1%), 7 of 833 (0.8%), 5 of 535 (0.9%), 16 of 1,364 (1.2%), 9 of 1,368 (0.7%) and 10 of
-    1,405 (0.7%); the rules made from those misses leave 7, 1, 2, 3, 0, 1, 0, 1 and 3
+    1,405 (0.7%); the rules made from those misses leave 7, 1, 2, 3, 0, 1, 0, 1 and 1
     (docs/routing.md, "Measured")."""
     r = cli("route", "--eval", path, "--json")
     assert r.code == 0, r.err
