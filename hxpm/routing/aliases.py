@@ -43,7 +43,7 @@ ALIASES: dict[str, tuple[str, ...]] = {
     # What users call a fixed-schema object when they do not say JSON.
     "json": (
         *("structured record", "structured records", "structured output"),
-        *("structured version", "structured data"),
+        *("structured version", "structured data", "structured object", "structured record"),
     ),
     "neo4j": ("cypher", "opencypher"),
     "python": (

@@ -38,7 +38,8 @@ _CHOICE_PHRASES = (
     *(("at", "what", "point"), ("support", "it")),
     # "Go or Node for a REST API, which would you pick?"
     *(("would", "you", "pick"), ("would", "you", "choose"), ("would", "you", "go", "with")),
-    *(("would", "you", "use"), ("when", "would", "you")),
+    *(("would", "you", "use"), ("when", "would", "you"), ("when", "should", "a")),
+    *(("when", "should", "you"), ("when", "should", "my"), ("when", "should", "our")),
     # "when does it make sense to use Neo4j?", "is it bad practice to store JSON in a column"
     *(("make", "sense"), ("makes", "sense"), ("bad", "practice"), ("good", "practice")),
     *(("best", "practice"), ("best", "practices")),

@@ -50,6 +50,11 @@ _PROGRAMMING: dict[str, tuple[str, ...]] = {
     "objective-c": ("objc",),
     "visual basic": ("vba", "vb.net"),
     "matlab": (),
+    # other query languages: "a SPARQL query listing every book whose dc:creator is 'Woolf'"
+    "sparql": (),
+    "graphql": (),
+    "xpath": (),
+    "xquery": (),
     "python": (),
     "rust": (),
     "sql": (),

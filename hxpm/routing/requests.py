@@ -34,7 +34,9 @@ _EDIT_ALONE = frozenset(
         *("shorten", "condense"),
     ]
 )
-_SOUND_WINDOW = 5  # "make this sentence sound less harsh": "make" this many words before
+# "make this sentence sound less harsh", "make this message to my team sound less dramatic":
+# "make" this many words before
+_SOUND_WINDOW = 8
 _EDIT_VERBS = frozenset(["fix", "correct", "edit", "improve", "polish", "check", "tidy", "clean"])
 _EDIT_OBJECTS = frozenset(
     [

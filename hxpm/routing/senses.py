@@ -56,6 +56,10 @@ _CUES: dict[str, frozenset[str]] = {
     ),
     # Node.js, another technology: "VS Code terminal says node: command not found"
     "node": _cue_words("""npm nvm terminal installed install javascript typescript express"""),
+    "relationship": _cue_words(
+        """grandparents parents married marriage couple couples partner boyfriend girlfriend
+        husband wife dating friendship siblings portrait"""
+    ),
     "record": _cue_words(
         """criminal police paper notebook vinyl album albums world olympic dental diary
         diaries guinness"""

@@ -367,6 +367,10 @@ def artifact_marker(prompt: Tokens, raw: str) -> str | None:
     return None
 
 
+_WH = frozenset((w,) for w in ("what", "why", "how", "which", "where", "when", "who"))
+_AUXILIARIES = frozenset(
+    (w,) for w in ("am", "is", "are", "was", "do", "does", "did", "can", "should", "would")
+)
 # Words a question opens with, once leading fillers are skipped ("which colour goes with ...").
 _QUESTION_WORDS = frozenset(
     [
@@ -392,4 +396,10 @@ def is_question(prompt: Tokens) -> bool:
     i = _skip_fillers(words)
     if words[i : i + 1] in (("in",), ("on",), ("at",), ("for",), ("by",), ("from",)):
         i += 1  # "in what order should I apply skincare products"
-    return i < len(words) and words[i] in _QUESTION_WORDS
+    if i < len(words) and words[i] in _QUESTION_WORDS:
+        return True
+    # "my white shirts are turning grey, what am i doing wrong": a question after a comma
+    return any(
+        words[k] == "," and words[k + 1 : k + 2] in _WH and words[k + 2 : k + 3] in _AUXILIARIES
+        for k in range(len(words) - 2)
+    )

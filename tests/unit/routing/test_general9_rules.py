@@ -1,9 +1,10 @@
-"""The rules docs/routing.md ("Rules from general7 to general9") added after the first runs
-of general9.tsv (1,405 general prompts) and blind36 to blind38: a longer topic before a
-generic question, a quoted claim a why-question asks about, `useful` and careers as advice,
-"help me understand", setting a tool up, a plain question's lone everyday word, a language
-named before `interface`/`type`, a table of contents, "into plain English", and "german to
-english:" as a translation.
+"""The rules docs/routing.md ("Rules from general7 to general10") added after the first runs
+of general9.tsv and general10.tsv (2,788 general prompts) and blind36 to blind41: a longer
+topic before a generic question, a quoted claim a why-question asks about, `useful` and
+careers as advice, "help me understand", setting a tool up, a plain question's lone everyday
+word, a language named before `interface`/`type`, a table of contents, "into plain
+English", "german to english:" as a translation, a question after a comma, other query
+languages, cues of a human relationship, and "make ... sound" further apart.
 
 Each rule is tried on prompts written for this file (not the fixtures'), traps included,
 over the demo experts as published (manifests plus profiles from their real training
@@ -142,3 +143,40 @@ def test_plain_question_is_a_question_with_nothing_shown_or_asked_for() -> None:
     assert Context(code=False, material=False, question=True, artifact=False).plain_question()
     assert not Context(code=False, material=False, question=True, artifact=True).plain_question()
     assert not Context(code=True, material=False, question=True, artifact=False).plain_question()
+
+
+# --- after general10 and blind39 to blind41 -----------------------------------------------------
+
+
+def test_a_question_after_a_comma() -> None:
+    assert is_question(tokenize("my towels smell musty, what am i doing wrong"))
+    assert not is_question(tokenize("rows from orders, what they cost and when"))
+
+
+def test_make_sound_reaches_further() -> None:
+    prompt = "make this note to our landlord sound more polite: the boiler is broken again"
+    assert editing_request(tokenize(prompt)) == "make ... sound"
+
+
+_ROUTES_10: list[tuple[str, str | None]] = [
+    ("my black jeans keep fading in the wash, what am i doing wrong", None),
+    ("when should a charity use a graph database instead of a spreadsheet", None),
+    # ...but the handed-over text of a label question is not the question
+    ("What kind of sentence is this: when should the guests arrive", "expert-english-basic"),
+    (
+        (
+            'Make this message to the board sound less alarming: "The database outage cost us '
+            'a day, I take full responsibility."'
+        ),
+        None,
+    ),
+    ("I'm drawing my parents and want it to show their relationship after 40 years", None),
+    ("How would I write a SPARQL query listing every film whose director is 'Varda'?", None),
+    ("Item: navy raincoat, size M. I need it as the usual structured object.", "expert-json"),
+]
+
+
+@pytest.mark.parametrize(("prompt", "expert"), _ROUTES_10)
+def test_routes_after_general10(prompt: str, expert: str | None) -> None:
+    decision = ROUTER.route(prompt)
+    assert decision.chosen == expert, decision.reason
