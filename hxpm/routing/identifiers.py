@@ -21,7 +21,8 @@ _COMPARE = (
 _AGGREGATE = re.compile(
     r"(?<![\w])(?:how many|count|total|sum|average|avg|mean|max|maximum|min|minimum|number of"
     r"|remove|delete|top \d+|distinct|order by|per|more than|less than|fewer than|greater than"
-    r"|at least|at most|every|sorted by|ordered by|grouped by)(?![\w])",
+    r"|at least|at most|every|sorted by|ordered by|grouped by|most recent|newest|latest|oldest)"
+    r"(?![\w])",
     re.IGNORECASE,
 )
 # Where a filter or a grouping puts a column: these need no aggregate word.
@@ -39,7 +40,7 @@ _COLUMN_PLACES = (
 # Where a table goes, or a heading naming one: these need an aggregate word too.
 _TABLE_PLACES = (
     re.compile(rf"(?<![\w.])(?:in|from|by)\s+({_SNAKE})(?![\w.(])", re.IGNORECASE),
-    re.compile(rf"^\s*({_SNAKE})\s*:", re.IGNORECASE),
+    re.compile(rf"^\s*({_SNAKE})\s*(?::|\s-\s)", re.IGNORECASE),  # "costume_rentals - ..."
     # a table written with its columns: "jam_entries(team, title, votes, submitted_at)"
     re.compile(rf"(?<![\w.])({_SNAKE})\s*\(\s*[a-z_]+(?:\s*,\s*[a-z_]+){{2,}}\s*\)", re.IGNORECASE),
 )

@@ -12,8 +12,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from hxpm.routing.aliases import ALIASES
+from hxpm.routing.artifacts import asks_for_artifact_at, phrase_at
 from hxpm.routing.languages import LANGUAGE_NAMES
-from hxpm.routing.text import CODE_SYMBOLS, Tokens, outside_quotes
+from hxpm.routing.text import Tokens, outside_quotes
 
 # Words that ask what a technology costs, not for something written in it.
 # "price" and "cost" alone are columns too ("sort the rows by price"): only "how much ...
@@ -26,7 +27,7 @@ _CHOICE_WORDS = frozenset(
     [
         *("better", "worse", "versus", "vs", "recommend", "worth", "worthwhile", "choice"),
         *("overkill", "suitable", "sensible", "easier", "simpler", "harder", "useful"),
-        *("career", "careers"),
+        *("career", "careers", "certification", "certifications"),
     ]
 )
 _PREFER = frozenset(["pick", "choose", "prefer", "picking", "choosing"])
@@ -119,41 +120,7 @@ _PROSE_PHRASES = (
     ("only", "describe"),
     ("style", "only"),
 )
-# Verbs that ask for an artifact: with one of them (and no refusal) a price or choice word is
-# part of the task ("write a query for the price of each order").
-_ARTIFACT_VERBS = frozenset(
-    ["write", "generate", "create", "give", "show", "build", "make", "return", "list", "get"]
-)
-
-
-# Verbs that ask for data written out: "can you output it as item, color and size?" is a
-# request, whatever its question mark.
-_DATA_VERBS = frozenset(
-    ["output", "format", "convert", "encode", "generate", "write", "create", "produce"]
-)
-
-
-# "can you give me the item/color/size object for it?": giving asks for data when what is
-# given is a piece of data, named within a few words.
-_GIVE = frozenset(["give", "send"])
-_DATA_NOUNS = frozenset(["object", "data", "record", "entry", "json", "payload"])
-_GIVE_WINDOW = 8
-
-
-def asks_for_data(tokens: Tokens) -> bool:
-    """Whether the prompt asks for something written out: a verb of _DATA_VERBS, or "give"
-    with a data noun ("object", "data") in the next few words."""
-    words = tokens.words
-    for i, w in enumerate(words):
-        if w in _DATA_VERBS:
-            return True
-        if w in _GIVE and _DATA_NOUNS.intersection(words[i + 1 : i + 1 + _GIVE_WINDOW]):
-            return True
-    return False
-
-
-def _at(words: tuple[str, ...], i: int, phrase: tuple[str, ...]) -> bool:
-    return words[i : i + len(phrase)] == phrase
+_at = phrase_at
 
 
 def _at_any(words: tuple[str, ...], phrase: tuple[str, ...]) -> bool:
@@ -215,9 +182,10 @@ def about_request(tokens: Tokens, code: bool, question: bool) -> About | None:
     words = outside_quotes(tokens)  # a quoted text is material, not the question
     # Code shown (not a technology's name: "is JSON or YAML better?" names two) or an
     # artifact asked for makes the price or choice word part of the task.
-    if code or any(_asks_for_artifact(words, i) for i in range(len(words))):
+    if code or any(asks_for_artifact_at(words, i) for i in range(len(words))):
         return None
-    error = next((e for e in _TOOL_ERRORS for i in range(len(words)) if _at(words, i, e)), None)
+    every = tokens.words  # an error message is often quoted: 'how do i fix "command not found"'
+    error = next((e for e in _TOOL_ERRORS for i in range(len(every)) if _at(every, i, e)), None)
     if error is not None:  # with or without a question: "... not found, how to fix"
         return About(f"it reports a tool's error ({' '.join(error)!r})")
     explains = _EXPLAIN_WORDS & set(words) or _at_any(words, ("help", "me", "understand"))
@@ -277,7 +245,7 @@ def _asks_concept(words: tuple[str, ...], i: int) -> bool:
         or any(_at(words, i, p) for p in _CONCEPT_PHRASES)
         or (tok in ("explain", "explained") and not _HANDED.intersection(words[i + 1 : i + 2]))
         # "what does 'query' mean", "on a CV, what does 'a good command of English' mean?"
-        or (tok == "mean" and "what" in words[:i] and "does" in words[:i])
+        or (tok == "mean" and "what" in words[:i] and ("does" in words[:i] or "do" in words[:i]))
         or (tok in _SETUP_VERBS and any(words[i - len(h) : i] == h for h in _HOW_TO))
         or (_at(words, i, ("set", "up")) and any(words[i - len(h) : i] == h for h in _HOW_TO))
     )
@@ -291,15 +259,11 @@ _RIVALS = frozenset(
         *("nosql", "relational", "spreadsheet", "spreadsheets", "excel", "csv", "database"),
         *("airtable", "notion", "access", "sheets"),
         *LANGUAGE_NAMES,
+        # frameworks weighed like languages: "Ruby on Rails or Django for an MVP?"
+        *("rails", "django", "flask", "laravel", "spring", "express", "react", "vue"),
+        *("angular", "svelte", "fastapi", "nextjs", "dotnet"),
     ]
 )
-
-
-def asks_for_artifact(tokens: Tokens) -> bool:
-    """Whether the prompt asks for something made: an artifact verb ("write", "give"), as
-    :func:`about_request` reads them (code symbols aside: maths has "=" too)."""
-    words = tokens.words
-    return any(w in _ARTIFACT_VERBS and _asks_for_artifact(words, i) for i, w in enumerate(words))
 
 
 def _concept_framed(words: tuple[str, ...]) -> bool:
@@ -309,24 +273,6 @@ def _concept_framed(words: tuple[str, ...]) -> bool:
         return False
     last = words[-2] if words[-1] in (".", "!") and len(words) > 1 else words[-1]
     return _at(words, 0, _PROS_AND_CONS) or words[0] in _CONCEPT_WORDS or last in _CONCEPT_WORDS
-
-
-_BEFORE_A_VERB = frozenset(["to", "please", "pls", "you", "and", "then", ",", ":", "i", "we"])
-
-
-def _asks_for_artifact(words: tuple[str, ...], i: int) -> bool:
-    """An artifact verb ("make" in "make more sense" is none) or a code symbol (a quote is
-    none: "is SQL a real language? my friend says it's 'just queries'")."""
-    w = words[i]
-    if words[max(0, i - 2) : i] in (("should", "i"), ("should", "we")):
-        return False  # "what category should I list mugs under?": the verb asked about
-    if w == "list" and i > 0 and words[i - 1] not in _BEFORE_A_VERB:
-        return False  # "a club's membership list" is a noun
-    if w == "get" and words[i + 1 : i + 2] and words[i + 1].endswith("ed"):
-        return False  # "how did SQL get invented": a passive, nothing asked for
-    if w in _ARTIFACT_VERBS:
-        return not (_at(words, i + 1, ("sense",)) or _at(words, i + 1, ("more", "sense")))
-    return w in CODE_SYMBOLS and w != '"'
 
 
 _RIVAL_FILLERS = frozenset(["a", "an", "the", "proper", "real", "normal", "plain", "just"])
@@ -349,54 +295,3 @@ def _weighs_two(words: tuple[str, ...], i: int, between: tuple[str, ...]) -> boo
         return False
     after = [w for w in words[i + 1 : i + 4] if w not in _RIVAL_FILLERS]
     return bool(after) and after[0] in _RIVALS
-
-
-# Data formats a prompt may ask its answer in, or hand over as input.
-DATA_FORMATS = frozenset(
-    ["json", "csv", "tsv", "yaml", "yml", "xml", "toml", "html", "markdown", "xlsx", "excel"]
-)
-# Formats no demo language expert writes: "as CSV" names the answer's language.
-_OUTPUT_ONLY = DATA_FORMATS - {"json"}
-INTO_WORDS = frozenset(["as", "in", "into", "to"])
-
-
-def output_formats(tokens: Tokens) -> dict[str, str]:
-    """Format -> its word, for every data format the answer is asked in ("as CSV", "in YAML");
-    such a format names the answer's language as a language name does."""
-    words = tokens.words
-    found = {
-        w: w
-        for i, w in enumerate(words)
-        if w in _OUTPUT_ONLY and i > 0 and words[i - 1] in INTO_WORDS
-    }
-    # "a JSON schema for ...": a schema is another document than the JSON it describes
-    for i in range(len(words) - 1):
-        if words[i] == "json" and words[i + 1] == "schema":
-            found.setdefault("json schema", "json schema")
-    # "return a JSON object with keys title and year": JSON is the answer, not a query's.
-    for i in range(len(words)):
-        if _json_value(words, i):
-            found.setdefault("json", f"a json {words[i + 1]}")
-    return found
-
-
-_JSON_VALUES = frozenset(["object", "objects", "array", "document", "record", "payload"])
-
-
-def _json_value(words: tuple[str, ...], i: int) -> bool:
-    """ "a JSON object", "an json array" at ``i``: a JSON value asked for by its kind."""
-    return (
-        words[i] == "json"
-        and 0 < i < len(words) - 1
-        and words[i + 1] in _JSON_VALUES
-        and words[i - 1] in ("a", "an")
-    )
-
-
-def format_is_output(tokens: Tokens, fmt: str) -> bool:
-    """Whether ``fmt`` is what the answer is asked in ("as JSON", "to json", "into JSON")."""
-    words = tokens.words
-    return any(
-        w == fmt and i > 0 and (words[i - 1] in INTO_WORDS or _json_value(words, i))
-        for i, w in enumerate(words)
-    )

@@ -29,7 +29,9 @@ _PROGRAMMING: dict[str, tuple[str, ...]] = {
     "c++": (),
     "c#": (),
     "kotlin": (),
-    "php": (),
+    "php": ("pdo",),  # "connect to MySQL from PHP using PDO"
+    # R by its libraries; "r" alone is a letter
+    "r": ("dplyr", "tidyverse", "ggplot2", "tidyr", "rstudio"),
     "ruby": (),
     "swift": (),
     "scala": (),
@@ -75,11 +77,11 @@ LANGUAGE_NAMES = frozenset(
 # Names that are everyday words too ("a cup of java", "go home", "plan c", besides those of
 # aliases.EVERYDAY_SENSES): they name the language only in a prompt that shows code or data
 # (markers.code_marker), as "python" does.
-_EVERYDAY_NAMES = frozenset(["c", "dart", "julia", "groovy", "perl", "elixir"])
+_EVERYDAY_NAMES = frozenset(["c", "r", "dart", "julia", "groovy", "perl", "elixir"])
 # A word after the name makes any of them a language ("a C program", "a Go function", "Go's
 # channels"); in a prompt with code, "in"/"using" before it does too ("in C"). The shortest
 # need one of the two: "a function to go through a list" names no language.
-_BARE_NAMES = frozenset(["go", "c"])
+_BARE_NAMES = frozenset(["go", "c", "r"])
 _NAME_BEFORE = frozenset(
     [
         *("function", "functions", "method", "methods", "program", "programs", "code"),

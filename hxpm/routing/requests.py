@@ -105,9 +105,11 @@ def _comparative(after: tuple[str, ...]) -> str:
     then a comparative ("-er", "more", "less").
     Empty when there is none (not "make a better query": no text word first)."""
     for k, w in enumerate(after):
-        if (w in TEXT_WORDS or w in _EDITED_TEXTS) and k + 1 < len(after):
-            nxt = after[k + 1]
-            # "make this tweet under 280 characters": a length is a comparison too
+        if not (w in TEXT_WORDS or w in _EDITED_TEXTS):
+            continue
+        # "make this tweet under 280 characters": a length is a comparison too; "make this
+        # email to my landlord more polite": a few words may name whom the text is for
+        for nxt in after[k + 1 :]:
             if nxt in ("more", "less", "under") or (nxt.endswith("er") and len(nxt) > 5):
                 return nxt
     return ""
@@ -143,6 +145,9 @@ def editing_request(tokens: Tokens) -> str | None:
         if w in ("natural", "correct", "proper", "plain") and words[i + 1 : i + 2] == ("english",):
             return f"{w} english"  # "is this natural English? I wrote: '...'"
         sort_out = w == "sort" and words[i + 1 : i + 2] == ("out",)  # "sort out the grammar"
+        # "can you correct: I am coach of children team ..." ("check:" often asks a question)
+        if w in _EDIT_VERBS - {"check"} and words[i + 1 : i + 2] == (":",) and len(words) > i + 3:
+            return f"{w}: ..."
         if w in _EDIT_VERBS or sort_out:
             start = i + 2 if sort_out else i + 1
             edited = _edited_text(words[start : start + 3])
@@ -225,9 +230,11 @@ _BETWEEN = frozenset(
         "nice",
         "good",
         "original",
+        # "give me an example of a compound sentence"
+        *("examples", "of", "compound", "complex", "complete"),
     ]
 )
-_WRITE_WINDOW = 4  # words after the verb in which the text unit must come
+_WRITE_WINDOW = 7  # words after the verb in which the text unit must come
 WRITING_CLAIMS = frozenset(
     ["write", "writer", "writing", "compose", "composition", "generate", "generation"]
 )

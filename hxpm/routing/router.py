@@ -20,6 +20,13 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 
 from hxpm.routing.aliases import base_of_word_form, has_everyday_sense
+from hxpm.routing.artifacts import (
+    DATA_FORMATS,
+    asks_for_artifact,
+    asks_for_data,
+    format_is_output,
+    output_formats,
+)
 from hxpm.routing.compiled import (
     KEYWORD,
     Builder,
@@ -35,14 +42,7 @@ from hxpm.routing.decision import (
     RouteDecision,
 )
 from hxpm.routing.identifiers import IDENTIFIER_QUERY
-from hxpm.routing.intent import (
-    DATA_FORMATS,
-    about_request,
-    asks_for_artifact,
-    asks_for_data,
-    format_is_output,
-    output_formats,
-)
+from hxpm.routing.intent import about_request
 from hxpm.routing.labels import (
     CLASSIFY_TASK,
     classified_object,

@@ -41,11 +41,11 @@ _CUES: dict[str, frozenset[str]] = {
     ),
     "table": _cue_words(
         """dining chairs chair seating wedding guests restaurant furniture wood oak
-        tablecloth kitchen coffee periodic multiplication textbook"""
+        tablecloth kitchen coffee periodic multiplication textbook word powerpoint"""
     ),
     "sentence": _cue_words(
         """prison jail judge court convicted conviction parole subject predicate clause
-        diagram diagramming tense tenses punctuation fragment"""
+        diagram diagramming tense tenses punctuation fragment music musical melody"""
     ),
     "english": _cue_words("""windows accent fluent exam course teacher"""),
     "query": _cue_words("""council unanswered reply replied landlord polite politely complaint"""),
@@ -56,6 +56,7 @@ _CUES: dict[str, frozenset[str]] = {
     ),
     # Node.js, another technology: "VS Code terminal says node: command not found"
     "node": _cue_words("""npm nvm terminal installed install javascript typescript express"""),
+    "cargo": _cue_words("""ship ships shipping freight container containers vessel hold port"""),
     "relationship": _cue_words(
         """grandparents parents married marriage couple couples partner boyfriend girlfriend
         husband wife dating friendship siblings portrait"""

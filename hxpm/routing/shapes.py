@@ -57,6 +57,8 @@ _REL_TYPE_RES = (
     ),
     re.compile(rf"(?<![\w])([A-Z][A-Z0-9]*(?:_[A-Z0-9]+)*_(?:{_PREPOSITIONS}))(?![\w])"),
     re.compile(r"-\[\s*\w*\s*:\s*([A-Z][A-Z0-9_]*)\s*[\]*|]"),
+    # a type written with its colon in prose: "connected ... through :SUPPLIES"
+    re.compile(r"(?:^|(?<=\s)):([A-Z][A-Z0-9_]{2,})(?![\w])"),
 )
 
 # Statements of one programming language, matched in the lower-cased prompt.

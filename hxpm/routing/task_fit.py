@@ -9,8 +9,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from hxpm.routing.aliases import EVERYDAY_TASK_WORDS
+from hxpm.routing.artifacts import DATA_FORMATS, INTO_WORDS
 from hxpm.routing.compiled import CAPABILITY, EXCLUDE, Compiled, Spec
-from hxpm.routing.intent import DATA_FORMATS, INTO_WORDS, About
+from hxpm.routing.intent import About
 from hxpm.routing.profile_index import ProfileMatch
 from hxpm.routing.requests import TEXT_WORDS, Conversion
 from hxpm.routing.variants import singular_of
@@ -55,7 +56,7 @@ class Context:
     outputs: frozenset[str] = frozenset()  # formats the answer is asked in ("as JSON")
     target: str | None = None  # languages.target_language: "... Python ... in JavaScript"
     named: frozenset[str] = frozenset()  # languages.named_as_language: "rust:", "pythn fn"
-    data: bool = False  # intent.asks_for_data: "can you output it as item, color and size?"
+    data: bool = False  # artifacts.asks_for_data: "can you output it as item, color and size?"
     classified: str | None = None  # labels.classified_object: "classify these knots"
     quoted_only: bool = False  # the only code marker is quoted words (markers.QUOTED_WORDS)
     # the only code marker is a programming word ("Monty Python scripts"): a cue may still
@@ -66,7 +67,7 @@ class Context:
     cued: dict[str, str] = field(default_factory=dict)  # senses.cued_senses: "graph" -> "bar"
     # senses.maths_cue when the prompt names no language and asks for nothing made
     maths: str | None = None
-    artifact: bool = True  # intent.asks_for_artifact: "write", "give", "list" ... as verbs
+    artifact: bool = True  # artifacts.asks_for_artifact: "write", "give", "list" ... as verbs
 
     def plain_question(self) -> bool:
         """A question that shows no code, data or material and asks for nothing made."""

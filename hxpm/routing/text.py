@@ -398,8 +398,11 @@ def is_question(prompt: Tokens) -> bool:
         i += 1  # "in what order should I apply skincare products"
     if i < len(words) and words[i] in _QUESTION_WORDS:
         return True
-    # "my white shirts are turning grey, what am i doing wrong": a question after a comma
+    # "my white shirts are turning grey, what am i doing wrong": a question after a comma;
+    # "english homework: what's the difference ...": after a heading's colon
     return any(
-        words[k] == "," and words[k + 1 : k + 2] in _WH and words[k + 2 : k + 3] in _AUXILIARIES
+        words[k] in (",", ":")
+        and words[k + 1 : k + 2] in _WH
+        and (words[k + 2 : k + 3] in _AUXILIARIES or words[k + 2 : k + 3] == ("'",))  # what's
         for k in range(len(words) - 2)
     )

@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import pytest
 
-from hxpm.routing.intent import about_request, output_formats
+from hxpm.routing.artifacts import output_formats
+from hxpm.routing.intent import about_request
 from hxpm.routing.languages import programming_languages
 from hxpm.routing.requests import editing_request
 from hxpm.routing.shapes import language_shapes

@@ -14,7 +14,8 @@ from __future__ import annotations
 
 import pytest
 
-from hxpm.routing.intent import about_request, asks_for_artifact
+from hxpm.routing.artifacts import asks_for_artifact
+from hxpm.routing.intent import about_request
 from hxpm.routing.labels import classified_object
 from hxpm.routing.languages import named_as_language, programming_languages
 from hxpm.routing.markers import snake_case_name

@@ -13,7 +13,8 @@ from __future__ import annotations
 
 import pytest
 
-from hxpm.routing.intent import about_request, asks_for_data
+from hxpm.routing.artifacts import asks_for_data
+from hxpm.routing.intent import about_request
 from hxpm.routing.languages import programming_languages
 from hxpm.routing.markers import code_marker
 from hxpm.routing.requests import editing_request, request_frame

@@ -1,0 +1,150 @@
+"""What a prompt asks to be made (docs/routing.md, "About, not for", "The answer's language"):
+an artifact ("write a query", "give me the object"), data written out, or an answer in a
+data format ("as CSV", "a JSON object"). Verbs that only look like such requests ask for
+nothing made: a passive "get invented", "make lookups faster", "give me pros and cons".
+
+Plain Python over the prompt's tokens: part of ``hxpm route``'s fast path.
+"""
+
+from __future__ import annotations
+
+from hxpm.routing.text import CODE_SYMBOLS, Tokens
+
+
+def phrase_at(words: tuple[str, ...], i: int, phrase: tuple[str, ...]) -> bool:
+    """Whether ``phrase`` starts at ``words[i]``."""
+    return words[i : i + len(phrase)] == phrase
+
+
+_at = phrase_at
+
+# Verbs that ask for an artifact: with one of them (and no refusal) a price or choice word is
+# part of the task ("write a query for the price of each order").
+_ARTIFACT_VERBS = frozenset(
+    ["write", "generate", "create", "give", "show", "build", "make", "return", "list", "get"]
+)
+
+
+# Verbs that ask for data written out: "can you output it as item, color and size?" is a
+# request, whatever its question mark.
+_DATA_VERBS = frozenset(
+    ["output", "format", "convert", "encode", "generate", "write", "create", "produce"]
+)
+
+
+# "can you give me the item/color/size object for it?": giving asks for data when what is
+# given is a piece of data, named within a few words.
+_GIVE = frozenset(["give", "send"])
+_DATA_NOUNS = frozenset(["object", "data", "record", "entry", "json", "payload"])
+_GIVE_WINDOW = 8
+
+
+def asks_for_data(tokens: Tokens) -> bool:
+    """Whether the prompt asks for something written out: a verb of _DATA_VERBS, or "give"
+    with a data noun ("object", "data") in the next few words."""
+    words = tokens.words
+    for i, w in enumerate(words):
+        if w in _DATA_VERBS:
+            return True
+        if w in _GIVE and _DATA_NOUNS.intersection(words[i + 1 : i + 1 + _GIVE_WINDOW]):
+            return True
+    return False
+
+
+def asks_for_artifact(tokens: Tokens) -> bool:
+    """Whether the prompt asks for something made: an artifact verb ("write", "give"), as
+    :func:`intent.about_request` reads them (code symbols aside: maths has "=" too)."""
+    words = tokens.words
+    return any(w in _ARTIFACT_VERBS and asks_for_artifact_at(words, i) for i, w in enumerate(words))
+
+
+_COMPARATIVES = frozenset(["faster", "slower", "quicker", "easier", "harder", "better", "worse"])
+_MAKE_WINDOW = 3
+_PROSE_OBJECTS = frozenset(
+    [*("pros", "tips", "advice", "ideas", "reasons", "suggestions", "recommendations"), "overview"]
+)
+_NOTHING_GOT = frozenset(["better", "worse", "rid", "used", "started", "hired", "promoted"])
+_JOBS = frozenset(["job", "jobs", "role", "promotion", "interview", "internship"])
+
+
+def _gets_nothing_made(after: tuple[str, ...]) -> bool:
+    """ "get" followed by a passive ("invented"), a state ("better") or a job ("a junior
+    job"): nothing asked for."""
+    if not after:
+        return False
+    if after[0].endswith("ed") or after[0] in _NOTHING_GOT or after[0] in _JOBS:
+        return True
+    return after[0] in ("a", "an") and bool(_JOBS.intersection(after[1:]))
+
+
+_BEFORE_A_VERB = frozenset(["to", "please", "pls", "you", "and", "then", ",", ":", "i", "we"])
+
+
+def asks_for_artifact_at(words: tuple[str, ...], i: int) -> bool:
+    """An artifact verb ("make" in "make more sense" is none) or a code symbol (a quote is
+    none: "is SQL a real language? my friend says it's 'just queries'")."""
+    w = words[i]
+    if words[max(0, i - 2) : i] in (("should", "i"), ("should", "we")):
+        return False  # "what category should I list mugs under?": the verb asked about
+    if w == "list" and i > 0 and words[i - 1] not in _BEFORE_A_VERB:
+        return False  # "a club's membership list" is a noun
+    if w == "get" and _gets_nothing_made(words[i + 1 : i + 5]):
+        return False  # "how did SQL get invented", "get better at", "get a junior job"
+    if w == "make" and any(x in _COMPARATIVES for x in words[i + 1 : i + 1 + _MAKE_WINDOW]):
+        return False  # "how does an index make lookups faster?": a cause, not a thing made
+    if w in ("give", "list") and any(x in _PROSE_OBJECTS for x in words[i + 1 : i + 4]):
+        return False  # "give me pros and cons", "list some tips": prose, not an artifact
+    if w in _ARTIFACT_VERBS:
+        return not (_at(words, i + 1, ("sense",)) or _at(words, i + 1, ("more", "sense")))
+    return w in CODE_SYMBOLS and w != '"'
+
+
+# Data formats a prompt may ask its answer in, or hand over as input.
+DATA_FORMATS = frozenset(
+    ["json", "csv", "tsv", "yaml", "yml", "xml", "toml", "html", "markdown", "xlsx", "excel"]
+)
+# Formats no demo language expert writes: "as CSV" names the answer's language.
+_OUTPUT_ONLY = DATA_FORMATS - {"json"}
+INTO_WORDS = frozenset(["as", "in", "into", "to"])
+
+
+def output_formats(tokens: Tokens) -> dict[str, str]:
+    """Format -> its word, for every data format the answer is asked in ("as CSV", "in YAML");
+    such a format names the answer's language as a language name does."""
+    words = tokens.words
+    found = {
+        w: w
+        for i, w in enumerate(words)
+        if w in _OUTPUT_ONLY and i > 0 and words[i - 1] in INTO_WORDS
+    }
+    # "a JSON schema for ...": a schema is another document than the JSON it describes
+    for i in range(len(words) - 1):
+        if words[i] == "json" and words[i + 1] == "schema":
+            found.setdefault("json schema", "json schema")
+    # "return a JSON object with keys title and year": JSON is the answer, not a query's.
+    for i in range(len(words)):
+        if _json_value(words, i):
+            found.setdefault("json", f"a json {words[i + 1]}")
+    return found
+
+
+_JSON_VALUES = frozenset(["object", "objects", "array", "document", "record", "payload"])
+
+
+def _json_value(words: tuple[str, ...], i: int) -> bool:
+    """ "a JSON object", "an json array" at ``i``: a JSON value asked for by its kind."""
+    return (
+        words[i] == "json"
+        and 0 < i < len(words) - 1
+        and words[i + 1] in _JSON_VALUES
+        and words[i - 1] in ("a", "an")
+    )
+
+
+def format_is_output(tokens: Tokens, fmt: str) -> bool:
+    """Whether ``fmt`` is what the answer is asked in ("as JSON", "to json", "into JSON")."""
+    words = tokens.words
+    return any(
+        w == fmt and i > 0 and (words[i - 1] in INTO_WORDS or _json_value(words, i))
+        for i, w in enumerate(words)
+    )
