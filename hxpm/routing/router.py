@@ -30,6 +30,7 @@ from hxpm.routing.artifacts import (
 from hxpm.routing.compiled import (
     KEYWORD,
     Builder,
+    Compiled,
     check_min_score,
     compile_candidate,
     static_ranks,
@@ -89,6 +90,7 @@ from hxpm.routing.text import (
     suffix_blocks,
     tokenize,
 )
+from hxpm.routing.veto import intent_veto, masked_words
 
 __all__ = [
     "DEFAULT_MIN_SCORE",
@@ -107,8 +109,10 @@ class Router:
     """Candidates compiled once; :meth:`route` is then a single pass over the prompt tokens."""
 
     __slots__ = (
+        "_by_name",
         "_compiled",
         "_index",
+        "_masked",
         "_profiles",
         "_requests",
         "_shapes",
@@ -135,6 +139,10 @@ class Router:
         self._typos = builder.typos
         self._requests = {task: tuple(ids) for task, ids in builder.requests.items()}
         self._profiles = ProfileIndex([c.profile for c in cands])
+        self._by_name: dict[str, Compiled] = {}
+        for c in self._compiled:
+            self._by_name.setdefault(str(c.candidate.name), c)
+        self._masked = masked_words(self._compiled)
 
     @property
     def candidates(self) -> tuple[RouteCandidate, ...]:
@@ -156,7 +164,7 @@ class Router:
             del shapes["sql"]  # "pandas: drop the rows of df where wind_speed is missing"
         hits = self._hits(tokens)
         self._shape_hits(shapes, hits)
-        self._request_hits(tokens, prompt, hits)
+        requested = self._request_hits(tokens, prompt, hits)
         before_code, heading = named_as_language(tokens)
         conversion = conversion_request(tokens)
         # "convert this postgres query to cypher": a conversion's target names its language
@@ -197,7 +205,10 @@ class Router:
             artifact,
         )
         ranked = self._rank(hits, profiles, ctx)
-        return decide(prompt, tokens, ranked, self.min_score)
+        decision = decide(prompt, tokens, ranked, self.min_score)
+        return intent_veto(
+            decision, tokens, ctx, bool(shapes), requested, self._by_name, self._masked
+        )
 
     def _rank(
         self,
@@ -260,20 +271,21 @@ class Router:
             for sid in self._shapes.get(lang, ()):
                 hits.setdefault(sid, (shape,))
 
-    def _request_hits(self, tokens: Tokens, prompt: str, hits: dict[int, tuple[str, ...]]) -> None:
+    def _request_hits(self, tokens: Tokens, prompt: str, hits: dict[int, tuple[str, ...]]) -> bool:
         """ "label this text by type" hits every expert's classification keyword; "is 'Close
-        the gate.' a command?" every sentence-type keyword (labels.py)."""
+        the gate.' a command?" every sentence-type keyword (labels.py). Whether one did."""
         if not self._requests:
-            return
+            return False
         found = labelling_request(tokens)
         task = CLASSIFY_TASK
         if found is None:
             asked = label_question(prompt)
             if asked is None:
-                return
+                return False
             task, found = asked[0], ("is", asked[1])
         for sid in self._requests.get(task, ()):
             hits.setdefault(sid, found)
+        return True
 
     def _typo_hits(self, tok: str, hits: dict[int, tuple[str, ...]]) -> None:
         """ "pyhton" hits the keyword 'python' (variants.py says which slips count)."""

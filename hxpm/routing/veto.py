@@ -1,0 +1,93 @@
+"""The intent model's veto (docs/routing.md, "The intent model"): a decision for an expert
+goes back to the bare base when the prompt reads like a general prompt.
+
+The rules before it read words; the model reads the frame a prompt is written in. It speaks
+only where the rules' evidence is weakest: a prompt that shows no code (no language shape,
+no code symbol but quotes, no snake_case name), asks for nothing made ("write", "list",
+"give me the object": artifacts.py), asks no labelling or label question, names
+no language the chosen expert writes, and is no editing, writing or translation request of
+an expert that claims that task. There, P(a request for an expert) below INTENT_THRESHOLD
+hands the prompt to the base. Plain Python: a dictionary lookup per feature.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+
+from hxpm.routing.compiled import Compiled
+from hxpm.routing.decision import RouteDecision
+from hxpm.routing.intent_model import bundled, static_tech_words
+from hxpm.routing.markers import snake_case_name
+from hxpm.routing.task_fit import Context
+from hxpm.routing.text import CODE_SYMBOLS, Tokens, tokenize
+
+# Calibrated by leaving each group of blind sets out of training (docs/routing.md): at 0.05
+# the veto dropped 4 of 2,121 correct expert routes and caught 15 of the 18 general prompts
+# the router sent to an expert on general11's first run.
+INTENT_THRESHOLD = 0.05
+_QUOTES = frozenset(['"', "'"])
+
+
+def masked_words(candidates: Iterable[Compiled]) -> frozenset[str]:
+    """Words the model reads as ``<tech>``: hxpm's technology words and every word of an
+    installed expert's keywords (so an expert on a topic the model never saw is read by the
+    frames of its requests, not by its topic)."""
+    words = set(static_tech_words())
+    for c in candidates:
+        for keyword in c.candidate.keywords:
+            words.update(tokenize(str(keyword)).words)
+    return frozenset(words)
+
+
+def intent_veto(
+    decision: RouteDecision,
+    tokens: Tokens,
+    ctx: Context,
+    shaped: bool,
+    requested: bool,
+    experts: Mapping[str, Compiled],
+    masked: frozenset[str],
+) -> RouteDecision:
+    """``decision``, or the bare base's when the model reads a general prompt (see module)."""
+    chosen = experts.get(decision.chosen) if decision.chosen is not None else None
+    if chosen is None or requested or shaped or ctx.artifact or _shows_code(tokens):
+        return decision
+    if _names_its_language(chosen, decision, ctx) or _claims_the_request(chosen, ctx):
+        return decision
+    p = bundled().probability(tokens.words, masked)
+    if p >= INTENT_THRESHOLD:
+        return decision
+    reason = (
+        f"reads like a general prompt, not a request for {decision.chosen} "
+        f"(intent model: P(request) {p:.3f} < {INTENT_THRESHOLD:g}); the bare base model answers"
+    )
+    return RouteDecision(
+        decision.prompt, None, decision.generic, reason, decision.scores, decision.min_score
+    )
+
+
+def _shows_code(tokens: Tokens) -> bool:
+    """Code the prompt shows, not a programming word it uses: a code symbol other than a
+    quote, or a snake_case name (a language's shape is checked by the caller)."""
+    if any(w in CODE_SYMBOLS and w not in _QUOTES for w in tokens.words):
+        return True
+    return snake_case_name(tokens) is not None
+
+
+def _names_its_language(chosen: Compiled, decision: RouteDecision, ctx: Context) -> bool:
+    """The prompt names the language the expert writes: "how do i get the last three items
+    of a list in python", "show me in Cypher how to list the Films a Director DIRECTED"."""
+    if chosen.covers & ctx.languages.keys():
+        return True
+    best = next((s for s in decision.scores if s.name == decision.chosen), None)
+    return best is not None and bool(chosen.languages.intersection(best.keyword_hits))
+
+
+def _claims_the_request(chosen: Compiled, ctx: Context) -> bool:
+    """An expert that says it edits, writes or translates keeps such requests: the model
+    learnt from experts that do none of these, so it reads them as general prompts."""
+    return bool(
+        (chosen.edits and ctx.editing)
+        or (chosen.writes and ctx.writing)
+        or (chosen.translates and ctx.translation)
+    )
