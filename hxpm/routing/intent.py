@@ -71,6 +71,7 @@ _CONCEPT_PHRASES = (
 # A tool's own error is no expert's task: "vs code keeps saying python interpreter not found".
 _TOOL_ERRORS = (
     *(("command", "not", "found"), ("interpreter", "not", "found"), ("not", "recognized", "as")),
+    *(("modulenotfounderror",), ("importerror",), ("no", "module", "named")),
     *(("not", "recognised", "as"), ("is", "not", "installed"), ("module", "not", "found")),
 )
 # Setting a tool up is no expert's task: "how do I install cargo on windows?"
@@ -119,7 +120,11 @@ _PROSE_PHRASES = (
     ("just", "describe"),
     ("only", "describe"),
     ("style", "only"),
+    ("opinions", "only"),  # "Rails vs Django, which is easier for a beginner? opinions only"
+    ("opinion", "only"),
 )
+# Words between a negation and the output it refuses: "not looking for code".
+_SEEKING = frozenset(["looking", "asking", "after", "needing", "for", "a", "an", "any"])
 _at = phrase_at
 
 
@@ -142,8 +147,10 @@ def refused_output(tokens: Tokens) -> About | None:
     words = tokens.words
     for i, tok in enumerate(words):
         if tok in _NEGATIONS and i + 1 < len(words):
-            nxt = words[i + 1]
-            nxt = words[i + 2] if nxt in ("a", "an", "any") and i + 2 < len(words) else nxt
+            k = i + 1
+            while k < min(len(words) - 1, i + 4) and words[k] in _SEEKING:
+                k += 1  # "not looking for code", "no sql"
+            nxt = words[k]
             if nxt in _OUTPUT_NOUNS:
                 only = nxt if nxt in _NAMED_OUTPUTS else None
                 return About(f"it refuses the output ({tok + ' ' + nxt!r})", only)
@@ -180,14 +187,16 @@ def about_request(tokens: Tokens, code: bool, question: bool) -> About | None:
     if refused is not None:
         return refused
     words = outside_quotes(tokens)  # a quoted text is material, not the question
+    # A tool's own error, with or without a question or a "get" ("I get ModuleNotFoundError
+    # ..."); often quoted: 'how do i fix "command not found"'
+    every = tokens.words
+    error = next((e for e in _TOOL_ERRORS for i in range(len(every)) if _at(every, i, e)), None)
+    if error is not None and not code:
+        return About(f"it reports a tool's error ({' '.join(error)!r})")
     # Code shown (not a technology's name: "is JSON or YAML better?" names two) or an
     # artifact asked for makes the price or choice word part of the task.
     if code or any(asks_for_artifact_at(words, i) for i in range(len(words))):
         return None
-    every = tokens.words  # an error message is often quoted: 'how do i fix "command not found"'
-    error = next((e for e in _TOOL_ERRORS for i in range(len(every)) if _at(every, i, e)), None)
-    if error is not None:  # with or without a question: "... not found, how to fix"
-        return About(f"it reports a tool's error ({' '.join(error)!r})")
     explains = _EXPLAIN_WORDS & set(words) or _at_any(words, ("help", "me", "understand"))
     if not (question or explains or _concept_framed(words)):
         return _names_versus(words)

@@ -105,8 +105,8 @@ def _comparative(after: tuple[str, ...]) -> str:
     then a comparative ("-er", "more", "less").
     Empty when there is none (not "make a better query": no text word first)."""
     for k, w in enumerate(after):
-        if not (w in TEXT_WORDS or w in _EDITED_TEXTS):
-            continue
+        if not (w in TEXT_WORDS or w in _EDITED_TEXTS or (k == 0 and w in ("this", "it"))):
+            continue  # "make this more formal: hey mate ..." edits what it hands over
         # "make this tweet under 280 characters": a length is a comparison too; "make this
         # email to my landlord more polite": a few words may name whom the text is for
         for nxt in after[k + 1 :]:

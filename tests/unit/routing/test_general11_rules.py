@@ -16,6 +16,7 @@ import pytest
 
 from hxpm.routing.artifacts import asks_for_artifact
 from hxpm.routing.identifiers import identifier_query
+from hxpm.routing.intent import about_request
 from hxpm.routing.languages import programming_languages
 from hxpm.routing.requests import editing_request, writing_request
 from hxpm.routing.shapes import language_shapes
@@ -110,3 +111,26 @@ _ROUTES: list[tuple[str, str | None]] = [
 def test_routes_as_the_rules_say(prompt: str, expert: str | None) -> None:
     decision = ROUTER.route(prompt)
     assert decision.chosen == expert, decision.reason
+
+
+# --- after general12 and blind44 to blind46 -----------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("prompt", "why"),
+    [
+        ("What is a trait in Rust? Just curious, not looking for code.", "refuses the output"),
+        ("Flask vs FastAPI for a tiny API, which is simpler? opinions only", "asks for prose"),
+        ("I get ModuleNotFoundError for numpy after installing it, why?", "tool's error"),
+    ],
+)
+def test_refusals_prose_and_errors_after_general12(prompt: str, why: str) -> None:
+    tokens = tokenize(prompt)
+    about = about_request(tokens, False, is_question(tokens))
+    assert about is not None and why in about.reason, about
+
+
+def test_make_this_more_formal_is_an_edit() -> None:
+    prompt = "make this more formal: hey just checking the invoice got paid"
+    assert editing_request(tokenize(prompt)) == "make ... more"
+    assert ROUTER.route(prompt).chosen is None

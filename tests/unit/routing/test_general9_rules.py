@@ -154,7 +154,7 @@ def test_a_question_after_a_comma() -> None:
 
 
 def test_make_sound_reaches_further() -> None:
-    prompt = "make this note to our landlord sound more polite: the boiler is broken again"
+    prompt = "make the note we send to our landlord sound polite: the boiler is broken again"
     assert editing_request(tokenize(prompt)) == "make ... sound"
 
 

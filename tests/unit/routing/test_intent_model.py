@@ -1,0 +1,124 @@
+"""The intent model (hxpm/routing/intent_model.py) and its veto (hxpm/routing/veto.py):
+the shipped file's format and provenance, deterministic training, masking, and which
+decisions the veto may touch (docs/routing.md, "The intent model")."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from hxpm.routing import veto
+from hxpm.routing.intent_model import (
+    TECH_MASK,
+    IntentModel,
+    IntentModelError,
+    bundled,
+    dump,
+    features,
+    parse,
+    static_tech_words,
+    train,
+)
+from hxpm.routing.text import tokenize
+from tests.unit.routing.test_shapes import demo_router
+
+ROOT = Path(__file__).resolve().parents[3]
+
+
+def _words(prompt: str) -> tuple[str, ...]:
+    return tokenize(prompt).words
+
+
+def test_features_mask_technology_words_and_are_sorted() -> None:
+    found = features(_words("write a rust function"), frozenset({"rust"}))
+    assert found == sorted(found)
+    assert f"u:{TECH_MASK}" in found and "u:rust" not in found
+    assert f"b:a {TECH_MASK}" in found and "len:0" in found
+
+
+def test_dump_and_parse_round_trip() -> None:
+    model = IntentModel(-1.5, {"u:write": 2.25, "b:is it": -0.5})
+    text = dump(model, ["provenance line"])
+    assert text.startswith("# provenance line\n")
+    assert parse(text) == model
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("u:write\t1.0\n", "no <bias> line"),
+        ("<bias>\t0.1\nu:write 1.0\n", "line 2: expected 'feature<TAB>weight'"),
+        ("<bias>\t0.1\nu:write\tinf\n", "line 2"),
+        ("<bias>\tzero\n", "line 1"),
+    ],
+)
+def test_parse_rejects_what_is_not_the_documented_shape(text: str, message: str) -> None:
+    with pytest.raises(IntentModelError, match=message):
+        parse(text)
+
+
+def test_training_is_deterministic_and_needs_both_kinds() -> None:
+    rows = [
+        (_words("write a function that adds two numbers"), True),
+        (_words("list the users older than 30"), True),
+        (_words("what should I cook tonight"), False),
+        (_words("how do I fix a flat tyre"), False),
+    ]
+    first, second = train(rows, frozenset()), train(list(rows), frozenset())
+    assert first == second
+    assert first.probability(_words("write a function that adds"), frozenset()) > 0.5
+    assert first.probability(_words("what should I cook"), frozenset()) < 0.5
+    with pytest.raises(IntentModelError, match="both kinds"):
+        train(rows[:2], frozenset())
+
+
+def test_the_shipped_model_is_what_training_gives() -> None:
+    # scripts/train_intent_model.py retrains from the routing sets and compares, byte for
+    # byte, with hxpm/routing/intent_model.txt
+    run = subprocess.run(
+        [sys.executable, str(ROOT / "scripts" / "train_intent_model.py"), "--check"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert run.returncode == 0, run.stdout + run.stderr
+    model = bundled()
+    assert len(model.weights) > 1000
+    assert "rust" in static_tech_words() and "json" in static_tech_words()
+
+
+def test_the_shipped_model_reads_frames() -> None:
+    tech = static_tech_words()
+    request = bundled().probability(_words("write a python function that sums a list"), tech)
+    general = bundled().probability(_words("is python enough to get a junior job?"), tech)
+    assert request > 10 * general and general < veto.INTENT_THRESHOLD < request
+
+
+def test_a_general_prompt_the_rules_route_is_vetoed() -> None:
+    decision = demo_router().route(
+        "I keep mixing up statements and questions when I learn english, any tips"
+    )
+    assert decision.chosen is None
+    assert "intent model" in decision.reason
+
+
+@pytest.mark.parametrize(
+    ("prompt", "expert"),
+    [
+        ("relationships between characters in a novel, as a graph", None),  # plain
+        ("select name from users where age > 30", "expert-sql"),  # a code symbol
+        ("write a python function that adds two numbers", "expert-python"),  # an artifact
+        ("how do i get the last item of a list in python", "expert-python"),  # its language
+        ("is 'Close the door.' a command?", "expert-english-basic"),  # a label question
+        ("avg weight_kg in parcels", "expert-sql"),  # a snake_case name
+    ],
+)
+def test_the_veto_speaks_only_where_nothing_backs_the_expert(
+    monkeypatch: pytest.MonkeyPatch, prompt: str, expert: str | None
+) -> None:
+    # a model that reads every prompt as general: what is still routed is what the gates keep
+    monkeypatch.setattr(veto, "bundled", lambda: IntentModel(-30.0, {}))
+    assert demo_router().route(prompt).chosen == expert
