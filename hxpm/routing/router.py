@@ -139,7 +139,7 @@ class Router:
         self._by_name: dict[str, Compiled] = {}
         for c in self._compiled:
             self._by_name.setdefault(str(c.candidate.name), c)
-        self._masked = masked_words(self._compiled)
+        self._masked: frozenset[str] | None = None  # computed when the veto first needs it
 
     @property
     def candidates(self) -> tuple[RouteCandidate, ...]:
@@ -204,8 +204,13 @@ class Router:
         ranked = self._rank(hits, profiles, ctx)
         decision = decide(prompt, tokens, ranked, self.min_score)
         return intent_veto(
-            decision, tokens, ctx, bool(shapes), requested, self._by_name, self._masked
+            decision, tokens, ctx, bool(shapes), requested, self._by_name, self._masked_words
         )
+
+    def _masked_words(self) -> frozenset[str]:
+        if self._masked is None:
+            self._masked = masked_words(self._compiled)
+        return self._masked
 
     def _rank(
         self,

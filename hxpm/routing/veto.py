@@ -12,7 +12,7 @@ hands the prompt to the base. Plain Python: a dictionary lookup per feature.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 
 from hxpm.routing.compiled import Compiled
 from hxpm.routing.decision import RouteDecision
@@ -46,15 +46,17 @@ def intent_veto(
     shaped: bool,
     requested: bool,
     experts: Mapping[str, Compiled],
-    masked: frozenset[str],
+    masked: Callable[[], frozenset[str]],
 ) -> RouteDecision:
-    """``decision``, or the bare base's when the model reads a general prompt (see module)."""
+    """``decision``, or the bare base's when the model reads a general prompt (see module).
+    ``masked`` gives the words read as ``<tech>`` (:func:`masked_words`), asked only when the
+    model is."""
     chosen = experts.get(decision.chosen) if decision.chosen is not None else None
     if chosen is None or requested or shaped or ctx.artifact or _shows_code(tokens):
         return decision
     if _names_its_language(chosen, decision, ctx) or _claims_the_request(chosen, ctx):
         return decision
-    p = bundled().probability(tokens.words, masked)
+    p = bundled().probability(tokens.words, masked())
     if p >= INTENT_THRESHOLD:
         return decision
     reason = (
