@@ -3,8 +3,9 @@ goes back to the bare base when the prompt reads like a general prompt.
 
 The rules before it read words; the model reads the frame a prompt is written in. It speaks
 only where the rules' evidence is weakest: a prompt that shows no code (no language shape,
-no code symbol but quotes, no snake_case name), asks for nothing made ("write", "list",
-"give me the object": artifacts.py), asks no labelling or label question, names
+no code symbol but quotes, no snake_case name, no quotation to work on), asks for nothing
+made ("write", "list", "give me the object": artifacts.py), does not open with the
+imperative of a classifying task, asks no labelling or label question, names
 no language the chosen expert writes, and is no editing, writing or translation request of
 an expert that claims that task. There, P(a request for an expert) below INTENT_THRESHOLD
 hands the prompt to the base. Plain Python: a dictionary lookup per feature.
@@ -19,13 +20,18 @@ from hxpm.routing.decision import RouteDecision
 from hxpm.routing.intent_model import bundled, static_tech_words
 from hxpm.routing.markers import snake_case_name
 from hxpm.routing.task_fit import Context
-from hxpm.routing.text import CODE_SYMBOLS, Tokens, tokenize
+from hxpm.routing.text import CODE_SYMBOLS, Tokens, artifact_marker, tokenize
 
 # Calibrated by leaving each group of blind sets out of training (docs/routing.md): at 0.05
 # the veto dropped 4 of 2,121 correct expert routes and caught 15 of the 18 general prompts
 # the router sent to an expert on general11's first run.
 INTENT_THRESHOLD = 0.05
 _QUOTES = frozenset(['"', "'"])
+# Imperative verbs of a classification or labelling task: "Categorize these emails as spam
+# or not spam" orders the task whatever else it says.
+_TASK_VERBS = frozenset(
+    ["classify", "categorise", "categorize", "label", "tag", "sort", "identify", "determine"]
+)
 
 
 def masked_words(candidates: Iterable[Compiled]) -> frozenset[str]:
@@ -53,6 +59,8 @@ def intent_veto(
     model is."""
     chosen = experts.get(decision.chosen) if decision.chosen is not None else None
     if chosen is None or requested or shaped or ctx.artifact or _shows_code(tokens):
+        return decision
+    if _quotes_material(tokens, decision.prompt) or _orders_a_task(tokens):
         return decision
     if _names_its_language(chosen, decision, ctx) or _claims_the_request(chosen, ctx):
         return decision
@@ -93,3 +101,14 @@ def _claims_the_request(chosen: Compiled, ctx: Context) -> bool:
         or (chosen.writes and ctx.writing)
         or (chosen.translates and ctx.translation)
     )
+
+
+def _quotes_material(tokens: Tokens, prompt: str) -> bool:
+    """A quotation of two words or more is material to work on ("what's the sentence type of
+    'has the parcel arrived yet'"), as for the generic-question rule."""
+    return artifact_marker(tokens, prompt) == "a quotation"
+
+
+def _orders_a_task(tokens: Tokens) -> bool:
+    """The prompt opens with the imperative of a classifying task."""
+    return tokens.words[:1] != () and tokens.words[0] in _TASK_VERBS
