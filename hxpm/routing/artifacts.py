@@ -16,8 +16,6 @@ def phrase_at(words: tuple[str, ...], i: int, phrase: tuple[str, ...]) -> bool:
     return words[i : i + len(phrase)] == phrase
 
 
-_at = phrase_at
-
 # Verbs that ask for an artifact: with one of them (and no refusal) a price or choice word is
 # part of the task ("write a query for the price of each order").
 _ARTIFACT_VERBS = frozenset(
@@ -95,7 +93,9 @@ def asks_for_artifact_at(words: tuple[str, ...], i: int) -> bool:
     if w in ("give", "list") and any(x in _PROSE_OBJECTS for x in words[i + 1 : i + 4]):
         return False  # "give me pros and cons", "list some tips": prose, not an artifact
     if w in _ARTIFACT_VERBS:
-        return not (_at(words, i + 1, ("sense",)) or _at(words, i + 1, ("more", "sense")))
+        return not (
+            phrase_at(words, i + 1, ("sense",)) or phrase_at(words, i + 1, ("more", "sense"))
+        )
     return w in CODE_SYMBOLS and w != '"'
 
 

@@ -23,16 +23,10 @@ from hxpm.routing.requests import editing_request
 from hxpm.routing.senses import cued_senses, maths_cue
 from hxpm.routing.shapes import language_shapes
 from hxpm.routing.text import generic_opener, is_question, tokenize
-from tests.unit.routing.test_shapes import demo_router
+from tests.unit.routing.test_shapes import about_reason, demo_router
 
 ROUTER = demo_router()
 CLASSIFIER = "expert-document-classifier"
-
-
-def _about(prompt: str) -> str | None:
-    tokens = tokenize(prompt)
-    about = about_request(tokens, False, is_question(tokens))
-    return None if about is None else about.reason
 
 
 @pytest.mark.parametrize(
@@ -56,7 +50,7 @@ def _about(prompt: str) -> str | None:
     ],
 )
 def test_questions_about_a_technology(prompt: str, why: str) -> None:
-    reason = _about(prompt)
+    reason = about_reason(prompt)
     assert reason is not None and why in reason, reason
 
 
@@ -72,7 +66,7 @@ def test_questions_about_a_technology(prompt: str, why: str) -> None:
     ],
 )
 def test_requests_that_only_look_like_questions_about_it(prompt: str) -> None:
-    assert _about(prompt) is None
+    assert about_reason(prompt) is None
 
 
 def test_explaining_in_words_refuses_the_query_even_with_code() -> None:

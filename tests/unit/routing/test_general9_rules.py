@@ -20,15 +20,9 @@ from hxpm.routing.requests import editing_request
 from hxpm.routing.senses import cued_senses
 from hxpm.routing.task_fit import Context
 from hxpm.routing.text import generic_opener, is_question, tokenize
-from tests.unit.routing.test_shapes import demo_router
+from tests.unit.routing.test_shapes import about_reason, demo_router
 
 ROUTER = demo_router()
-
-
-def _about(prompt: str) -> str | None:
-    tokens = tokenize(prompt)
-    about = about_request(tokens, False, is_question(tokens))
-    return None if about is None else about.reason
 
 
 def test_a_topic_of_a_few_words_before_a_generic_question() -> None:
@@ -46,7 +40,7 @@ def test_a_topic_of_a_few_words_before_a_generic_question() -> None:
     ],
 )
 def test_more_questions_about_a_technology(prompt: str, why: str) -> None:
-    reason = _about(prompt)
+    reason = about_reason(prompt)
     assert reason is not None and why in reason, reason
 
 

@@ -14,13 +14,12 @@ from __future__ import annotations
 import pytest
 
 from hxpm.routing.artifacts import asks_for_data
-from hxpm.routing.intent import about_request
 from hxpm.routing.languages import programming_languages
 from hxpm.routing.markers import code_marker
 from hxpm.routing.requests import editing_request, request_frame
 from hxpm.routing.senses import cued_senses
-from hxpm.routing.text import is_question, tokenize
-from tests.unit.routing.test_shapes import demo_router
+from hxpm.routing.text import tokenize
+from tests.unit.routing.test_shapes import about_reason, demo_router
 
 ROUTER = demo_router()
 CLASSIFIER = "expert-document-classifier"
@@ -32,12 +31,6 @@ def _chosen(prompt: str) -> str | None:
 
 def _reasons(prompt: str) -> str:
     return ROUTER.route(prompt).reason
-
-
-def _about(prompt: str) -> str | None:
-    tokens = tokenize(prompt)
-    about = about_request(tokens, False, is_question(tokens))
-    return None if about is None else about.reason
 
 
 # --- the text an editing or translation request hands over -------------------------------------
@@ -93,7 +86,7 @@ def test_edit_verbs_take_a_text(prompt: str, edit: str | None) -> None:
     ],
 )
 def test_choices_and_concepts_are_about_the_technology(prompt: str, why: str) -> None:
-    reason = _about(prompt)
+    reason = about_reason(prompt)
     assert reason is not None and why in reason, reason
 
 
@@ -107,7 +100,7 @@ def test_choices_and_concepts_are_about_the_technology(prompt: str, why: str) ->
     ],
 )
 def test_choice_words_in_a_task_are_part_of_the_task(prompt: str) -> None:
-    assert _about(prompt) is None
+    assert about_reason(prompt) is None
 
 
 # --- cue words of an everyday sense -------------------------------------------------------------
@@ -203,13 +196,13 @@ def test_a_format_the_answers_come_in_is_not_the_task() -> None:
     ],
 )
 def test_concepts_framed_by_their_first_or_last_word(prompt: str, why: str) -> None:
-    reason = _about(prompt)
+    reason = about_reason(prompt)
     assert reason is not None and why in reason, reason
 
 
 def test_explaining_the_users_own_work_is_not_a_concept_question() -> None:
-    assert _about("explain this cypher query") is None
-    assert _about("explain my rust function") is None
+    assert about_reason("explain this cypher query") is None
+    assert about_reason("explain my rust function") is None
 
 
 @pytest.mark.parametrize(
@@ -237,7 +230,7 @@ def test_more_edited_texts(prompt: str, edit: str) -> None:
     ],
 )
 def test_two_technologies_weighed(prompt: str, why: str) -> None:
-    reason = _about(prompt)
+    reason = about_reason(prompt)
     assert reason is not None and why in reason, reason
 
 
@@ -249,7 +242,7 @@ def test_two_technologies_weighed(prompt: str, why: str) -> None:
     ],
 )
 def test_choosing_needs_something_chosen_over(prompt: str) -> None:
-    assert _about(prompt) is None
+    assert about_reason(prompt) is None
 
 
 def test_code_asked_in_another_language_is_no_format_experts() -> None:
@@ -287,8 +280,8 @@ def test_a_quoted_text_is_not_the_question() -> None:
     # "slower" inside the quotation asks nothing about speed
     prompt = "Is 'Please talk a little slower.' a question, a statement or a command?"
     assert _chosen(prompt) == "expert-english-basic", _reasons(prompt)
-    assert _about("Is 'Please talk a little slower.' a question?") is None
-    assert _about("why is my postgres so much slower than 'sqlite'?") is not None
+    assert about_reason("Is 'Please talk a little slower.' a question?") is None
+    assert about_reason("why is my postgres so much slower than 'sqlite'?") is not None
 
 
 def test_a_semicolon_after_a_number_is_prose() -> None:

@@ -51,6 +51,17 @@ NAMES = (
 
 
 @cache
+def about_reason(prompt: str) -> str | None:
+    """Why intent.about_request reads the prompt as *about* a technology (no code shown), or
+    None: the rule files' shared check."""
+    from hxpm.routing.intent import about_request
+    from hxpm.routing.text import is_question, tokenize
+
+    tokens = tokenize(prompt)
+    about = about_request(tokens, False, is_question(tokens))
+    return None if about is None else about.reason
+
+
 def demo_router() -> Router:
     return Router([_demo(n) for n in NAMES])
 
