@@ -5,10 +5,12 @@ The rules before it read words; the model reads the frame a prompt is written in
 only where the rules' evidence is weakest: a prompt that shows no code (no language shape,
 no code symbol but quotes, no snake_case name, no quotation to work on), asks for nothing
 made ("write", "list", "give me the object": artifacts.py), does not open with the
-imperative of a classifying task, asks no labelling or label question, names
-no language the chosen expert writes, and is no editing, writing or translation request of
-an expert that claims that task. There, P(a request for an expert) below INTENT_THRESHOLD
-hands the prompt to the base. Plain Python: a dictionary lookup per feature.
+imperative of a classifying task, asks no labelling or label question, and is no editing,
+writing or translation request of an expert that claims that task. There, P(a request for an
+expert) below INTENT_THRESHOLD hands the prompt to the base; below the stricter
+NAMED_LANGUAGE_THRESHOLD when the prompt names a language the chosen expert writes ("is SQL
+hard to learn?" against "how do i reverse a string in python3"). Plain Python: a dictionary
+lookup per feature.
 """
 
 from __future__ import annotations
@@ -26,6 +28,11 @@ from hxpm.routing.text import CODE_SYMBOLS, Tokens, artifact_marker, tokenize
 # the veto dropped 4 of 2,121 correct expert routes and caught 15 of the 18 general prompts
 # the router sent to an expert on general11's first run.
 INTENT_THRESHOLD = 0.05
+# A prompt that names the language the chosen expert writes is most often a request for it;
+# the veto needs the model to be surer there. Calibrated the same way (docs/routing.md, "The
+# intent model"): at 0.01 it dropped none of the 233 correct expert routes that name their
+# language and caught 6 of the 7 general prompts ("is SQL hard to learn ...") routed so.
+NAMED_LANGUAGE_THRESHOLD = 0.01
 _QUOTES = frozenset(['"', "'"])
 # Imperative verbs of a classification or labelling task: "Categorize these emails as spam
 # or not spam" orders the task whatever else it says.
@@ -62,14 +69,17 @@ def intent_veto(
         return decision
     if _quotes_material(tokens, decision.prompt) or _orders_a_task(tokens):
         return decision
-    if _names_its_language(chosen, decision, ctx) or _claims_the_request(chosen, ctx):
+    if _claims_the_request(chosen, ctx):
         return decision
+    named = _names_its_language(chosen, decision, ctx)
+    threshold = NAMED_LANGUAGE_THRESHOLD if named else INTENT_THRESHOLD
     p = bundled().probability(tokens.words, masked())
-    if p >= INTENT_THRESHOLD:
+    if p >= threshold:
         return decision
+    why = ", below the stricter bar for a prompt naming its language" if named else ""
     reason = (
         f"reads like a general prompt, not a request for {decision.chosen} "
-        f"(intent model: P(request) {p:.3f} < {INTENT_THRESHOLD:g}); the bare base model answers"
+        f"(intent model: P(request) {p:.4f} < {threshold:g}{why}); the bare base model answers"
     )
     return RouteDecision(
         decision.prompt, None, decision.generic, reason, decision.scores, decision.min_score
@@ -95,9 +105,13 @@ def _names_its_language(chosen: Compiled, decision: RouteDecision, ctx: Context)
 
 def _claims_the_request(chosen: Compiled, ctx: Context) -> bool:
     """An expert that says it edits, writes or translates keeps such requests: the model
-    learnt from experts that do none of these, so it reads them as general prompts."""
+    learnt from experts that do none of these, so it reads them as general prompts. So does
+    a conversion into the language the expert writes ("translate this JSON into a python
+    dict"), which the model reads as a translation."""
+    converts = ctx.conversion is not None and ctx.conversion.target in chosen.covers
     return bool(
-        (chosen.edits and ctx.editing)
+        converts
+        or (chosen.edits and ctx.editing)
         or (chosen.writes and ctx.writing)
         or (chosen.translates and ctx.translation)
     )

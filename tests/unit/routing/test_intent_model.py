@@ -4,6 +4,7 @@ decisions the veto may touch (docs/routing.md, "The intent model")."""
 
 from __future__ import annotations
 
+import math
 import subprocess
 import sys
 from pathlib import Path
@@ -111,7 +112,6 @@ def test_a_general_prompt_the_rules_route_is_vetoed() -> None:
         ("relationships between characters in a novel, as a graph", None),  # plain
         ("select name from users where age > 30", "expert-sql"),  # a code symbol
         ("write a python function that adds two numbers", "expert-python"),  # an artifact
-        ("how do i get the last item of a list in python", "expert-python"),  # its language
         ("is 'Close the door.' a command?", "expert-english-basic"),  # a label question
         ("avg weight_kg in parcels", "expert-sql"),  # a snake_case name
     ],
@@ -122,3 +122,33 @@ def test_the_veto_speaks_only_where_nothing_backs_the_expert(
     # a model that reads every prompt as general: what is still routed is what the gates keep
     monkeypatch.setattr(veto, "bundled", lambda: IntentModel(-30.0, {}))
     assert demo_router().route(prompt).chosen == expert
+
+
+def _model_reading(p: float) -> IntentModel:
+    """A model that gives every prompt P(request) = p."""
+    return IntentModel(math.log(p / (1 - p)), {})
+
+
+@pytest.mark.parametrize(
+    ("p", "kept"),
+    [(0.02, ["expert-python", "expert-sql", None]), (0.005, [None, None, None])],
+)
+def test_a_prompt_naming_its_language_needs_a_surer_model(
+    monkeypatch: pytest.MonkeyPatch, p: float, kept: list[str | None]
+) -> None:
+    # between the two thresholds only the prompts naming the chosen expert's language stay
+    monkeypatch.setattr(veto, "bundled", lambda: _model_reading(p))
+    prompts = [
+        "how do i reverse the order of words in a string in python3",
+        "is SQL hard to learn for someone with zero coding background",
+        "relationships between characters in a novel, as a graph",
+    ]
+    assert [demo_router().route(q).chosen for q in prompts] == kept
+
+
+def test_the_shipped_model_vetoes_a_question_about_a_language() -> None:
+    decision = demo_router().route("best free way to learn SQL as a total beginner?")
+    assert decision.chosen is None
+    assert "stricter bar" in decision.reason
+    converted = demo_router().route("translate this JSON into a python dict")
+    assert converted.chosen == "expert-python"  # a conversion into its language
