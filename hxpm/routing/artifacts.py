@@ -61,13 +61,15 @@ _MAKE_WINDOW = 3
 _PROSE_OBJECTS = frozenset(
     [*("pros", "tips", "advice", "ideas", "reasons", "suggestions", "recommendations"), "overview"]
 )
-_NOTHING_GOT = frozenset(["better", "worse", "rid", "used", "started", "hired", "promoted"])
+_NOTHING_GOT = frozenset(
+    ["better", "worse", "rid", "used", "started", "hired", "promoted", "if", "when", "there"]
+)
 _JOBS = frozenset(["job", "jobs", "role", "promotion", "interview", "internship"])
 
 
 def _gets_nothing_made(after: tuple[str, ...]) -> bool:
-    """ "get" followed by a passive ("invented"), a state ("better") or a job ("a junior
-    job"): nothing asked for."""
+    """ "get" followed by a passive ("invented"), a state ("better"), a job ("a junior
+    job") or a condition ("what jobs can I get if I learn SQL"): nothing asked for."""
     if not after:
         return False
     if after[0].endswith("ed") or after[0] in _NOTHING_GOT or after[0] in _JOBS:
@@ -90,13 +92,36 @@ def asks_for_artifact_at(words: tuple[str, ...], i: int) -> bool:
         return False  # "how did SQL get invented", "get better at", "get a junior job"
     if w == "make" and any(x in _COMPARATIVES for x in words[i + 1 : i + 1 + _MAKE_WINDOW]):
         return False  # "how does an index make lookups faster?": a cause, not a thing made
-    if w in ("give", "list") and any(x in _PROSE_OBJECTS for x in words[i + 1 : i + 4]):
+    if w in ("give", "list") and any(x in _PROSE_OBJECTS for x in words[i + 1 : i + 6]):
         return False  # "give me pros and cons", "list some tips": prose, not an artifact
     if w in _ARTIFACT_VERBS:
         return not (
             phrase_at(words, i + 1, ("sense",)) or phrase_at(words, i + 1, ("more", "sense"))
         )
     return w in CODE_SYMBOLS and w != '"'
+
+
+# Pieces of prose a writing request makes: "write a rejection email to a candidate ...".
+_PROSE_PIECES = frozenset(
+    [
+        *("email", "emails", "letter", "letters", "message", "note", "toast", "speech"),
+        *("poem", "story", "essay", "post", "caption", "bio", "reply", "apology", "headline"),
+        *("tagline", "slogan", "column", "blog", "tweet", "announcement", "invitation"),
+        *("eulogy", "card", "limerick", "joke", "song", "lyrics", "newsletter", "review"),
+    ]
+)
+_PROSE_WINDOW = 5
+
+
+def asks_for_prose(tokens: Tokens) -> bool:
+    """Whether the first thing the prompt asks to be made is a piece of prose named within a
+    few words of its verb ("write a short toast for ...", "can you write an email to query a
+    charge"): made, but not by an expert that writes code or data."""
+    words = tokens.words
+    for i, w in enumerate(words):
+        if w in _ARTIFACT_VERBS and asks_for_artifact_at(words, i):
+            return bool(_PROSE_PIECES.intersection(words[i + 1 : i + 1 + _PROSE_WINDOW]))
+    return False
 
 
 # Data formats a prompt may ask its answer in, or hand over as input.

@@ -88,6 +88,7 @@ _NAME_BEFORE = frozenset(
         *("script", "snippet", "struct", "structs", "class", "classes", "module", "package"),
         *("library", "compiler", "implementation", "version", "equivalent", "developer"),
         *("programmer", "routine", "file", "files", "source", "project", "app", "'", "ui"),
+        *("oneliner", "oneliners"),
     ]
 )
 _NAME_AFTER = frozenset(["in", "using", "into", "to", "idiomatic", "pure", "modern"])
@@ -189,8 +190,8 @@ def _not_a_name(tokens: Tokens, i: int, code: bool) -> bool:
         return False  # "Go: how do I read a file?": a heading names the language
     if after == "'" and tokens.words[i + 2 : i + 3] != ("s",):
         return True  # a quoted letter ("deck is 'C'"), not "Go's channels"
-    if after in _NAME_BEFORE:
-        return False  # "a C program", "a Go function": the next word makes it a language
+    if after in _NAME_BEFORE or (after == "one" and "liner" in tokens.words[i + 2 : i + 4]):
+        return False  # "a C program", "ruby one liner": the next words make it a language
     if not code:
         return True
     before = tokens.words[i - 1] if i > 0 else ""

@@ -4,19 +4,20 @@ goes back to the bare base when the prompt reads like a general prompt.
 The rules before it read words; the model reads the frame a prompt is written in. It speaks
 only where the rules' evidence is weakest: a prompt that shows no code (no language shape,
 no code symbol but quotes, no snake_case name, no quotation to work on), asks for nothing
-made ("write", "list", "give me the object": artifacts.py), does not open with the
-imperative of a classifying task, asks no labelling or label question, and is no editing,
-writing or translation request of an expert that claims that task. There, P(a request for an
-expert) below INTENT_THRESHOLD hands the prompt to the base; below the stricter
-NAMED_LANGUAGE_THRESHOLD when the prompt names a language the chosen expert writes ("is SQL
-hard to learn?" against "how do i reverse a string in python3"). Plain Python: a dictionary
-lookup per feature.
+made ("write", "list", "give me the object": artifacts.py) but prose ("write a toast"),
+does not open with the imperative of a classifying task, asks no labelling or label
+question, and is no editing, writing or translation request of an expert that claims that
+task. There, P(a request for an expert) below INTENT_THRESHOLD hands the prompt to the
+base; below the stricter NAMED_LANGUAGE_THRESHOLD when the prompt names a language the
+chosen expert writes ("is SQL hard to learn?" against "how do i reverse a string in
+python3"). Plain Python: a dictionary lookup per feature.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
 
+from hxpm.routing.artifacts import asks_for_prose
 from hxpm.routing.compiled import Compiled
 from hxpm.routing.decision import RouteDecision
 from hxpm.routing.intent_model import bundled, static_tech_words
@@ -65,7 +66,9 @@ def intent_veto(
     ``masked`` gives the words read as ``<tech>`` (:func:`masked_words`), asked only when the
     model is."""
     chosen = experts.get(decision.chosen) if decision.chosen is not None else None
-    if chosen is None or requested or shaped or ctx.artifact or _shows_code(tokens):
+    if chosen is None or requested or shaped or _shows_code(tokens):
+        return decision
+    if ctx.artifact and not asks_for_prose(tokens):
         return decision
     if _quotes_material(tokens, decision.prompt) or _orders_a_task(tokens):
         return decision

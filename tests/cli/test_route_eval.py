@@ -53,6 +53,7 @@ GENERAL10 = INDEPENDENT.with_name("general10.tsv")
 GENERAL11 = INDEPENDENT.with_name("general11.tsv")
 GENERAL12 = INDEPENDENT.with_name("general12.tsv")
 GENERAL13 = INDEPENDENT.with_name("general13.tsv")
+GENERAL14 = INDEPENDENT.with_name("general14.tsv")
 BLIND29 = INDEPENDENT.with_name("blind29.tsv")
 BLIND27 = INDEPENDENT.with_name("blind27.tsv")
 BLIND28 = INDEPENDENT.with_name("blind28.tsv")
@@ -164,16 +165,19 @@ def test_later_hand_written_sets(cli, demo) -> None:
         (INDEPENDENT.with_name("blind46.tsv"), 81, 1),
         (INDEPENDENT.with_name("blind47.tsv"), 85, 0),
         (INDEPENDENT.with_name("blind48.tsv"), 81, 0),
-        (INDEPENDENT.with_name("blind49.tsv"), 86, 1),
+        (INDEPENDENT.with_name("blind49.tsv"), 87, 0),
+        (INDEPENDENT.with_name("blind50.tsv"), 78, 0),
+        (INDEPENDENT.with_name("blind51.tsv"), 78, 0),
+        (INDEPENDENT.with_name("blind52.tsv"), 79, 1),
     ],
-    ids=[f"blind{n}" for n in ("", *range(2, 50))],
+    ids=[f"blind{n}" for n in ("", *range(2, 53))],
 )
 def test_blind_sets(cli, demo, path, correct, generic_routed) -> None:
     """Written blind by people who had not seen the router, each run once before anything
     was tuned on it: 80, 83, 78, 78, 87, 86, 85, 87, 83, 84, 82, 87, 86, 90, 89, 88, 85, 87,
     87, 87, 87, 89, 87, 85, 83, 88, 87, 88 and 89 of 90 then, and 85/88, 85/85, 85/86,
     88/90, 86/87, 81/87, 82/82, 78/82, 83/87, 83/84, 82/83, 84/87, 85/86, 81/86, 86/86, 83/84,
-    81/84, 85/85, 81/83 and 86/88 for blind30 to blind49 (near copies of other sets left out;
+    81/84, 85/85, 81/83, 86/88, 78/80, 78/79 and 79/81 for blind30 to blind52 (near copies of other sets left out;
     the honest unseen figures are in each file's header and docs/routing.md).
     Their misses led to general rules; these are the development scores since, as floors."""
     r = cli("route", "--eval", path, "--json")
@@ -189,8 +193,8 @@ def test_blind_sets(cli, demo, path, correct, generic_routed) -> None:
     [
         (GENERAL, 2052, 2048),
         (GENERAL2, 853, 852),
-        (GENERAL3, 846, 845),
-        (GENERAL4, 799, 797),
+        (GENERAL3, 846, 846),
+        (GENERAL4, 799, 798),
         (GENERAL5, 833, 833),
         (GENERAL6, 535, 534),
         (GENERAL7, 1364, 1364),
@@ -198,8 +202,9 @@ def test_blind_sets(cli, demo, path, correct, generic_routed) -> None:
         (GENERAL9, 1405, 1405),
         (GENERAL10, 1383, 1383),
         (GENERAL11, 1567, 1566),
-        (GENERAL12, 1309, 1304),
-        (GENERAL13, 1343, 1332),
+        (GENERAL12, 1309, 1307),
+        (GENERAL13, 1343, 1334),
+        (GENERAL14, 1340, 1333),
     ],
 )
 def test_general_prompts_stay_with_the_base(cli, demo, path, total, correct) -> None:
@@ -208,9 +213,10 @@ def test_general_prompts_stay_with_the_base(cli, demo, path, total, correct) -> 
     then 12 of 853 (1.4%) after the rules general.tsv led to, 11 of 846 (1.3%), 17 of 799
     (2.1%), 7 of 833 (0.8%), 5 of 535 (0.9%), 16 of 1,364 (1.2%), 9 of 1,368 (0.7%), 10 of
     1,405 (0.7%), 5 of 1,383 (0.4%), 16 of 1,567 (1.0%) and, with the intent model, 9 of
-    1,309 (0.7%) and 11 of 1,343 (0.8%; 22 without the model); the rules and the model
-    trained on them leave 4, 1, 1, 2, 0, 1, 0, 1, 0, 0, 1, 5 and 11 (docs/routing.md,
-    "Measured")."""
+    1,309 (0.7%), 11 of 1,343 (0.8%; 22 without the model) and, with the stricter veto of
+    a prompt naming its language, 13 of 1,340 (1.0%; 28 without it); the rules and the
+    model trained on them leave 4, 1, 0, 1, 0, 1, 0, 1, 0, 0, 1, 2, 9 and 7
+    (docs/routing.md, "Measured")."""
     r = cli("route", "--eval", path, "--json")
     assert r.code == 0, r.err
     doc = r.json()

@@ -1,0 +1,86 @@
+"""The rules docs/routing.md ("After general14") added after the first runs of general14.tsv
+(1,340 general prompts) and blind50 to blind52: a prose piece asked for is no artifact of
+an expert, "get" before a condition asks for nothing, and "<language> one liner" names the
+language.
+
+Each rule is tried on prompts written for this file (not the fixtures'), traps included,
+over the demo experts as published (manifests plus profiles from their real training
+prompts)."""
+
+from __future__ import annotations
+
+import pytest
+
+from hxpm.routing.artifacts import asks_for_artifact, asks_for_prose
+from hxpm.routing.languages import programming_languages
+from hxpm.routing.text import tokenize
+from tests.unit.routing.test_shapes import demo_router
+
+ROUTER = demo_router()
+
+
+@pytest.mark.parametrize(
+    ("prompt", "prose"),
+    [
+        ("write a thank-you note to the database team for the migration weekend", True),
+        ("can you write an email to query a late delivery from our supplier", True),
+        ("draft and then write a short speech for the python club's tenth birthday", True),
+        # the thing made is code or data, or nothing is made
+        ("write a query for the members who joined in May", False),
+        ("give me the json object for a grey hoodie, size M", False),
+        ("is a toast the same as a speech?", False),
+    ],
+)
+def test_a_prose_piece_is_what_a_writing_request_makes(prompt: str, prose: bool) -> None:
+    assert asks_for_prose(tokenize(prompt)) is prose
+
+
+@pytest.mark.parametrize(
+    ("prompt", "expert"),
+    [
+        ("write a farewell email for our sql developer, she is moving to Lisbon", None),
+        ("write a short poem about a rusty gate for my allotment newsletter", None),
+        # the prose piece is handed over as material, or code is asked for
+        ("write a query that lists the emails in the subscribers table", "expert-sql"),
+        ("write a python function that counts the words in an email", "expert-python"),
+    ],
+)
+def test_a_request_for_prose_is_read_by_the_intent_model(prompt: str, expert: str | None) -> None:
+    assert ROUTER.route(prompt).chosen == expert
+
+
+@pytest.mark.parametrize(
+    ("prompt", "asks"),
+    [
+        ("what roles could I get if I learn cypher properly?", False),
+        ("which jobs can you get when you know rust", False),
+        # "get" that takes what it fetches
+        ("get all rows from visitors where the ticket is a season pass", True),
+    ],
+)
+def test_get_before_a_condition_asks_for_nothing(prompt: str, asks: bool) -> None:
+    assert asks_for_artifact(tokenize(prompt)) is asks
+
+
+def test_five_topic_ideas_are_prose() -> None:
+    assert not asks_for_artifact(tokenize("give me 5 fresh topic ideas for my grammar blog"))
+
+
+@pytest.mark.parametrize(
+    ("prompt", "languages"),
+    [
+        ("perl one liner to count the lines of a log", {"perl": "perl"}),
+        ("a ruby one-liner that squares each number", {"ruby": "ruby"}),
+        ("go oneliner to print the date", {"go": "go"}),
+        # the gem, the verb: no language without the code noun
+        ("ruby one of the birthstones for july?", {}),
+        ("go one step further with the garden plan", {}),
+    ],
+)
+def test_a_one_liner_names_its_language(prompt: str, languages: dict[str, str]) -> None:
+    assert programming_languages(tokenize(prompt), False) == languages
+
+
+def test_a_one_liner_in_another_language_is_not_the_python_experts() -> None:
+    assert ROUTER.route("ruby one liner to sort words by length").chosen is None
+    assert ROUTER.route("python one-liner to sort words by length").chosen == "expert-python"
