@@ -57,7 +57,7 @@ def asks_for_artifact(tokens: Tokens) -> bool:
 
 
 _COMPARATIVES = frozenset(["faster", "slower", "quicker", "easier", "harder", "better", "worse"])
-_MAKE_WINDOW = 3
+_MAKE_WINDOW = 5  # "make the service \"10x faster\"": a quote mark is a token
 _PROSE_OBJECTS = frozenset(
     [*("pros", "tips", "advice", "ideas", "reasons", "suggestions", "recommendations"), "overview"]
 )
@@ -108,6 +108,8 @@ _PROSE_PIECES = frozenset(
         *("poem", "story", "essay", "post", "caption", "bio", "reply", "apology", "headline"),
         *("tagline", "slogan", "column", "blog", "tweet", "announcement", "invitation"),
         *("eulogy", "card", "limerick", "joke", "song", "lyrics", "newsletter", "review"),
+        *("summary", "paragraph", "description", "invite", "memo", "report", "notice"),
+        *("proposal", "agenda", "blurb", "intro", "introduction"),
     ]
 )
 _PROSE_WINDOW = 5

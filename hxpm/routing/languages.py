@@ -136,6 +136,22 @@ _CODE_NOUNS = frozenset(
 )
 
 
+# Words only code uses: one makes a prompt technical, so a language named in it is meant
+# ("python celsius to kelvin func", "using pandas, drop the rows of df where humidity is NaN").
+_CODE_ONLY_WORDS = frozenset(
+    [
+        *("func", "funcs", "fn", "df", "dataframe", "dataframes", "nan", "dict", "dicts"),
+        *("struct", "structs", "vec", "impl", "stdin", "stdout", "kwargs", "bool", "tuple"),
+        "tuples",
+    ]
+)
+
+
+def uses_code_words(tokens: Tokens) -> bool:
+    """Whether the prompt uses a word only code uses ("func", "df", "NaN", "dict")."""
+    return not _CODE_ONLY_WORDS.isdisjoint(tokens.words)
+
+
 def named_as_language(tokens: Tokens) -> tuple[frozenset[str], frozenset[str]]:
     """Words the prompt uses as a language's name by their place: (before a code noun, a
     heading or a last "in X"). "pythn fn to dedupe a list", "rust: grams to moles", "knots

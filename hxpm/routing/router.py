@@ -59,6 +59,7 @@ from hxpm.routing.languages import (
     programming_languages,
     target_language,
     translation_request,
+    uses_code_words,
 )
 from hxpm.routing.markers import (
     QUOTED_WORDS,
@@ -167,6 +168,8 @@ class Router:
         # "convert this postgres query to cypher": a conversion's target names its language
         target = frozenset(conversion.target.split()[:1]) if conversion is not None else frozenset()
         named = before_code | heading | target
+        if uses_code_words(tokens):  # "python celsius to kelvin func": the language is meant
+            named |= frozenset(programming_languages(tokens, True).values())
         languages = {
             **programming,
             **self._named_languages(hits, code, named),

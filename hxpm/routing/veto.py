@@ -3,7 +3,8 @@ goes back to the bare base when the prompt reads like a general prompt.
 
 The rules before it read words; the model reads the frame a prompt is written in. It speaks
 only where the rules' evidence is weakest: a prompt that shows no code (no language shape,
-no code symbol but quotes, no snake_case name, no quotation to work on), asks for nothing
+no code symbol but quotes, no snake_case name, no quotation to work on, no "this query"
+pointed at), asks for nothing
 made ("write", "list", "give me the object": artifacts.py) but prose ("write a toast"),
 does not open with the imperative of a classifying task, asks no labelling or label
 question, and is no editing, writing or translation request of an expert that claims that
@@ -72,6 +73,8 @@ def intent_veto(
         return decision
     if _quotes_material(tokens, decision.prompt) or _orders_a_task(tokens):
         return decision
+    if _points_at_code(tokens):
+        return decision
     if _claims_the_request(chosen, ctx):
         return decision
     named = _names_its_language(chosen, decision, ctx)
@@ -126,6 +129,22 @@ def _quotes_material(tokens: Tokens, prompt: str) -> bool:
     parcel arrived yet'"), as for the generic-question rule. Any quotation would keep more
     general prompts away from the veto (general13: 15 routed, not 11)."""
     return artifact_marker(tokens, prompt) == "a quotation"
+
+
+_POINTING = frozenset(["this", "these", "following", "attached", "above", "below"])
+_CODE_PIECES = frozenset(
+    ["query", "queries", "function", "functions", "script", "snippet", "code", "program"]
+)
+
+
+def _points_at_code(tokens: Tokens) -> bool:
+    """ "explain this cypher query", "what's wrong with the following python function": the
+    prompt works on a piece of code it points at, whether or not it is pasted yet."""
+    words = tokens.words
+    return any(
+        w in _POINTING and not _CODE_PIECES.isdisjoint(words[i + 1 : i + 3])
+        for i, w in enumerate(words)
+    )
 
 
 def _orders_a_task(tokens: Tokens) -> bool:

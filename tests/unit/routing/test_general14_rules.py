@@ -1,7 +1,8 @@
-"""The rules docs/routing.md ("After general14") added after the first runs of general14.tsv
-(1,340 general prompts) and blind50 to blind52: a prose piece asked for is no artifact of
-an expert, "get" before a condition asks for nothing, and "<language> one liner" names the
-language.
+"""The rules docs/routing.md ("After general13") added after the first runs of general14.tsv
+and general15.tsv (2,725 general prompts) and blind50 to blind55: a prose piece asked for
+is no artifact of an expert, "get" before a condition asks for nothing, "<language> one
+liner" names the language, a word only code uses makes a named language meant, and "make
+... faster" reaches past a quotation.
 
 Each rule is tried on prompts written for this file (not the fixtures'), traps included,
 over the demo experts as published (manifests plus profiles from their real training
@@ -12,7 +13,7 @@ from __future__ import annotations
 import pytest
 
 from hxpm.routing.artifacts import asks_for_artifact, asks_for_prose
-from hxpm.routing.languages import programming_languages
+from hxpm.routing.languages import programming_languages, uses_code_words
 from hxpm.routing.text import tokenize
 from tests.unit.routing.test_shapes import demo_router
 
@@ -25,6 +26,7 @@ ROUTER = demo_router()
         ("write a thank-you note to the database team for the migration weekend", True),
         ("can you write an email to query a late delivery from our supplier", True),
         ("draft and then write a short speech for the python club's tenth birthday", True),
+        ("help me write a one-page summary of the database migration for the board", True),
         # the thing made is code or data, or nothing is made
         ("write a query for the members who joined in May", False),
         ("give me the json object for a grey hoodie, size M", False),
@@ -84,3 +86,28 @@ def test_a_one_liner_names_its_language(prompt: str, languages: dict[str, str]) 
 def test_a_one_liner_in_another_language_is_not_the_python_experts() -> None:
     assert ROUTER.route("ruby one liner to sort words by length").chosen is None
     assert ROUTER.route("python one-liner to sort words by length").chosen == "expert-python"
+
+
+def test_make_faster_reaches_past_a_quotation() -> None:
+    assert not asks_for_artifact(tokenize('they claim the cache will make the site "3x faster"'))
+    assert asks_for_artifact(tokenize("make a rust function that doubles a number"))
+
+
+@pytest.mark.parametrize(
+    ("prompt", "expert"),
+    [
+        ("python fahrenheit to celsius func", "expert-python"),
+        ("rust: sum of a vec of floats", "expert-rust"),
+        # no word only code uses: the snake, the bike chain
+        ("my python keeps hiding under its water bowl", None),
+    ],
+)
+def test_a_word_only_code_uses_makes_a_named_language_meant(
+    prompt: str, expert: str | None
+) -> None:
+    assert ROUTER.route(prompt).chosen == expert
+
+
+def test_code_words_are_words_only_code_uses() -> None:
+    assert uses_code_words(tokenize("drop the rows of df where it is NaN"))
+    assert not uses_code_words(tokenize("drop the kids at the pool"))

@@ -114,6 +114,7 @@ def test_a_general_prompt_the_rules_route_is_vetoed() -> None:
         ("write a python function that adds two numbers", "expert-python"),  # an artifact
         ("is 'Close the door.' a command?", "expert-english-basic"),  # a label question
         ("avg weight_kg in parcels", "expert-sql"),  # a snake_case name
+        ("explain this cypher query", "expert-cypher"),  # points at a piece of code
     ],
 )
 def test_the_veto_speaks_only_where_nothing_backs_the_expert(
