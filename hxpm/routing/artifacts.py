@@ -56,7 +56,18 @@ def asks_for_artifact(tokens: Tokens) -> bool:
     return any(w in _ARTIFACT_VERBS and asks_for_artifact_at(words, i) for i, w in enumerate(words))
 
 
-_COMPARATIVES = frozenset(["faster", "slower", "quicker", "easier", "harder", "better", "worse"])
+_COMPARATIVES = frozenset(
+    [
+        *("faster", "slower", "quicker", "easier", "harder", "better", "worse", "clearer"),
+        *("shorter", "longer", "simpler", "smaller", "bigger", "nicer", "tighter", "stronger"),
+        *("sharper", "cleaner", "more", "less"),
+    ]
+)
+
+
+def _comparative(word: str) -> bool:
+    """ "faster", "more", "punchier": what "make" turns its object into."""
+    return word in _COMPARATIVES or (len(word) > 5 and word.endswith("ier"))
 _MAKE_WINDOW = 5  # "make the service \"10x faster\"": a quote mark is a token
 _PROSE_OBJECTS = frozenset(
     [*("pros", "tips", "advice", "ideas", "reasons", "suggestions", "recommendations"), "overview"]
@@ -88,9 +99,11 @@ def asks_for_artifact_at(words: tuple[str, ...], i: int) -> bool:
         return False  # "what category should I list mugs under?": the verb asked about
     if w == "list" and i > 0 and words[i - 1] not in _BEFORE_A_VERB:
         return False  # "a club's membership list" is a noun
+    if w == "get" and "did" in words[max(0, i - 6) : i]:
+        return False  # "how did SQL get its name": a question about the past
     if w == "get" and _gets_nothing_made(words[i + 1 : i + 5]):
         return False  # "how did SQL get invented", "get better at", "get a junior job"
-    if w == "make" and any(x in _COMPARATIVES for x in words[i + 1 : i + 1 + _MAKE_WINDOW]):
+    if w == "make" and any(_comparative(x) for x in words[i + 1 : i + 1 + _MAKE_WINDOW]):
         return False  # "how does an index make lookups faster?": a cause, not a thing made
     if w in ("give", "list") and any(x in _PROSE_OBJECTS for x in words[i + 1 : i + 6]):
         return False  # "give me pros and cons", "list some tips": prose, not an artifact
@@ -109,7 +122,7 @@ _PROSE_PIECES = frozenset(
         *("tagline", "slogan", "column", "blog", "tweet", "announcement", "invitation"),
         *("eulogy", "card", "limerick", "joke", "song", "lyrics", "newsletter", "review"),
         *("summary", "paragraph", "description", "invite", "memo", "report", "notice"),
-        *("proposal", "agenda", "blurb", "intro", "introduction"),
+        *("proposal", "agenda", "blurb", "intro", "introduction", "faq"),
     ]
 )
 _PROSE_WINDOW = 5

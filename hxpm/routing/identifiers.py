@@ -17,11 +17,14 @@ _COMPARE = (
     r"(?:is|are|was|were|=|==|!=|<>|<=|>=|<|>|before|after|earlier|later|over|under|above"
     r"|below|between|equals?|contains?|starts?|like|not|null|missing|empty|older|newer)"
 )
-# An aggregate or a deletion over rows: "list" and "show" are not ("show the files in my_docs").
+# An aggregate, a deletion or an ordering over rows: "list" and "show" are not ("show the
+# files in my_docs"), "the 5 priciest chalets in chalet_bookings" is.
 _AGGREGATE = re.compile(
     r"(?<![\w])(?:how many|count|total|sum|average|avg|mean|max|maximum|min|minimum|number of"
     r"|remove|delete|top \d+|distinct|order by|per|more than|less than|fewer than|greater than"
-    r"|at least|at most|every|sorted by|ordered by|grouped by|most recent|newest|latest|oldest)"
+    r"|at least|at most|every|sorted by|ordered by|grouped by|most recent|newest|latest|oldest"
+    r"|highest|lowest|largest|smallest|biggest|priciest|cheapest|most expensive|descending"
+    r"|ascending)"
     r"(?![\w])",
     re.IGNORECASE,
 )

@@ -52,6 +52,16 @@ _PROGRAMMING: dict[str, tuple[str, ...]] = {
     "objective-c": ("objc",),
     "visual basic": ("vba", "vb.net"),
     "matlab": (),
+    "powershell": ("pwsh",),
+    "solidity": (),
+    "verilog": (),
+    "vhdl": (),
+    "pascal": ("delphi",),
+    "lisp": (),
+    "prolog": (),
+    "abap": (),
+    "tcl": (),
+    "awk": (),
     # other query languages: "a SPARQL query listing every book whose dc:creator is 'Woolf'"
     "sparql": (),
     "graphql": (),
@@ -77,7 +87,9 @@ LANGUAGE_NAMES = frozenset(
 # Names that are everyday words too ("a cup of java", "go home", "plan c", besides those of
 # aliases.EVERYDAY_SENSES): they name the language only in a prompt that shows code or data
 # (markers.code_marker), as "python" does.
-_EVERYDAY_NAMES = frozenset(["c", "r", "dart", "julia", "groovy", "perl", "elixir"])
+_EVERYDAY_NAMES = frozenset(
+    ["c", "r", "dart", "julia", "groovy", "perl", "elixir", "pascal", "lisp", "delphi"]
+)
 # A word after the name makes any of them a language ("a C program", "a Go function", "Go's
 # channels"); in a prompt with code, "in"/"using" before it does too ("in C"). The shortest
 # need one of the two: "a function to go through a list" names no language.

@@ -70,6 +70,11 @@ _CODE_SHAPES: tuple[tuple[str, str, re.Pattern[str]], ...] = tuple(
         ("rust", "the binding 'let mut'", r"(?<![\w.])let\s+mut\s+\w"),
         ("rust", "the borrow '&mut'", r"&mut\s"),
         ("rust", "the macro 'println!'", r"(?<![\w.])(?:println|vec|format)!"),
+        ("rust", "the slice type '&[...]'", r"&\[\s*[a-z_][\w<>]*\s*\]"),
+        ("rust", "the type '&str'", r"&str(?![\w])"),
+        ("rust", "a generic type ('Vec<...>')", r"(?<![\w.])(?:vec|option|result|hashmap)<\w"),
+        # "u32", "usize"; not "u8" or "u16", which name youth teams ("the u16 squad")
+        ("rust", "an integer type ('u32')", r"(?<![\w.])[ui](?:32|64|128|size)(?![\w])"),
         # a JSON object's fields, bare: "extract {item, color, size} from ..."
         ("json", "the fields '{...}'", r"(?<![\w])\{\s*[a-z_]+\s*(?:,\s*[a-z_]+\s*)+\}"),
     )

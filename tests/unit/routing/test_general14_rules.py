@@ -1,8 +1,10 @@
 """The rules docs/routing.md ("After general13") added after the first runs of general14.tsv
-and general15.tsv (2,725 general prompts) and blind50 to blind55: a prose piece asked for
-is no artifact of an expert, "get" before a condition asks for nothing, "<language> one
-liner" names the language, a word only code uses makes a named language meant, and "make
-... faster" reaches past a quotation.
+to general16.tsv (4,054 general prompts) and blind50 to blind58: a prose piece asked for
+is no artifact of an expert, "get" before a condition or after "did" asks for nothing,
+"<language> one liner" names the language, a word only code uses makes a named language
+meant, "make ... faster" reaches past a quotation and takes any comparative, an ordering
+word makes a snake_case table a query's, Rust's types show Rust, and more languages no
+demo expert writes.
 
 Each rule is tried on prompts written for this file (not the fixtures'), traps included,
 over the demo experts as published (manifests plus profiles from their real training
@@ -13,7 +15,9 @@ from __future__ import annotations
 import pytest
 
 from hxpm.routing.artifacts import asks_for_artifact, asks_for_prose
+from hxpm.routing.identifiers import identifier_query
 from hxpm.routing.languages import programming_languages, uses_code_words
+from hxpm.routing.shapes import language_shapes
 from hxpm.routing.text import tokenize
 from tests.unit.routing.test_shapes import demo_router
 
@@ -111,3 +115,67 @@ def test_a_word_only_code_uses_makes_a_named_language_meant(
 def test_code_words_are_words_only_code_uses() -> None:
     assert uses_code_words(tokenize("drop the rows of df where it is NaN"))
     assert not uses_code_words(tokenize("drop the kids at the pool"))
+
+
+@pytest.mark.parametrize(
+    ("prompt", "asks"),
+    [
+        ("how can I make my cover letter punchier?", False),
+        ("make the intro more formal please", False),
+        ("where did the word 'bug' get its meaning?", False),
+        # a thing made, and "get" that fetches
+        ("make a query for the tallest trees in park_trees", True),
+        ("how do I get the rows where price is null", True),
+    ],
+)
+def test_comparatives_and_did_get_ask_for_nothing_made(prompt: str, asks: bool) -> None:
+    assert asks_for_artifact(tokenize(prompt)) is asks
+
+
+@pytest.mark.parametrize(
+    ("prompt", "found"),
+    [
+        ("the 3 cheapest rooms in hotel_rooms by nightly_rate", "in hotel_rooms"),
+        ("show boats in harbour_berths, largest first", "in harbour_berths"),
+        # no ordering or aggregate word: a folder, not a table
+        ("open the files in my_docs", None),
+    ],
+)
+def test_an_ordering_word_makes_a_snake_case_table_a_query(prompt: str, found: str | None) -> None:
+    assert identifier_query(prompt) == found
+
+
+@pytest.mark.parametrize(
+    ("prompt", "shows_rust"),
+    [
+        ("a function taking &[u32] that returns the max", True),
+        ("fill a Vec<f32> with zeros", True),
+        ("convert a &str to uppercase", True),
+        ("sum a list of usize values", True),
+        # youth teams and cameras
+        ("our u16 squad needs a new kit sponsor", False),
+        ("is u8 football too young for heading the ball?", False),
+    ],
+)
+def test_rust_types_show_rust(prompt: str, shows_rust: bool) -> None:
+    shapes = language_shapes(tokenize(prompt), prompt)
+    assert ("rust" in shapes) is shows_rust
+
+
+@pytest.mark.parametrize(
+    ("prompt", "languages"),
+    [
+        ("Write a PowerShell script that renames the scans", {"powershell": "powershell"}),
+        ("a pascal program to add two numbers", {"pascal": "pascal"}),
+        # a unit, a speech sound
+        ("what is a pascal of pressure", {}),
+        ("my son has a slight lisp", {}),
+    ],
+)
+def test_more_languages_no_demo_expert_writes(prompt: str, languages: dict[str, str]) -> None:
+    assert programming_languages(tokenize(prompt), False) == languages
+
+
+def test_a_powershell_script_is_no_sql_request() -> None:
+    prompt = "Write a PowerShell script that copies the records folder every night"
+    assert ROUTER.route(prompt).chosen is None
