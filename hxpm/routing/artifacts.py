@@ -68,6 +68,8 @@ _COMPARATIVES = frozenset(
 def _comparative(word: str) -> bool:
     """ "faster", "more", "punchier": what "make" turns its object into."""
     return word in _COMPARATIVES or (len(word) > 5 and word.endswith("ier"))
+
+
 _MAKE_WINDOW = 5  # "make the service \"10x faster\"": a quote mark is a token
 _PROSE_OBJECTS = frozenset(
     [*("pros", "tips", "advice", "ideas", "reasons", "suggestions", "recommendations"), "overview"]

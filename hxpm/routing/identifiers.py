@@ -30,7 +30,7 @@ _AGGREGATE = re.compile(
 )
 # Where a filter or a grouping puts a column: these need no aggregate word.
 _COLUMN_PLACES = (
-    re.compile(rf"(?<![\w.])where\s+({_SNAKE})\s+{_COMPARE}(?![\w])", re.IGNORECASE),
+    re.compile(rf"(?<![\w.])(?:where|whose)\s+({_SNAKE})\s+{_COMPARE}(?![\w])", re.IGNORECASE),
     re.compile(
         rf"(?<![\w.])(?:avg|average|sum|total|max|min|mean|count|distinct)\s+(?:of\s+)?"
         rf"({_SNAKE})(?![\w.(])",

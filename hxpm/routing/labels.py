@@ -131,7 +131,8 @@ _DOCUMENT_KINDS = frozenset(
 )
 _QUOTED = "(?:'[^']{3,}'|\"[^\"]{3,}\"|\u201c[^\u201d]{3,}\u201d|\u2018[^\u2019]{3,}\u2019)"
 _QUOTES = "'\"\u201c\u2018"  # a quotation opens with one of these
-_THIS = r"(?:this|that|it)(?:\s+one)?"
+# "this one", "this line", "this email": the handed text by its name
+_THIS = r"(?:this|that|it)(?:\s+(?:one|line|sentence|text|phrase|message|bit|document|doc|email))?"
 # "is 'Close the gate.' a command", "is this one a question", "is this a news piece".
 _IS_A = re.compile(rf"\bis\s+(?P<text>{_QUOTED}|{_THIS})\s+an?\s+(?P<kind>[a-z]+)", re.IGNORECASE)
 # "tell me if this is a command or not: ...", "whether it's a statement"

@@ -74,6 +74,13 @@ _PROGRAMMING: dict[str, tuple[str, ...]] = {
     "css": ("scss", "sass"),
     # Spreadsheet formulas are code in a language of their own: "Excel formula to flag any
     # row where ..." is not SQL. Two words each: "excel" alone is a verb.
+    # Tools whose tables, records and lookups are set up in the tool, not written in SQL:
+    # "make an Airtable linked record field show the department", "Excel pivot table".
+    "no-code tool": (
+        *("airtable", "notion database", "notion databases", "power bi", "tableau"),
+        *("power automate", "pivot table", "pivot tables", "conditional formatting"),
+        *("sharepoint list", "sharepoint lists", "power apps", "looker studio"),
+    ),
     "spreadsheet formula": (
         *("spreadsheet formulas", "excel formula", "excel formulas", "sheets formula"),
         *("sheets formulas", "google sheets", "vlookup", "xlookup", "power query", "dax"),

@@ -1,10 +1,11 @@
 """The rules docs/routing.md ("After general13") added after the first runs of general14.tsv
-to general16.tsv (4,054 general prompts) and blind50 to blind58: a prose piece asked for
+to general17.tsv (5,430 general prompts) and blind50 to blind61: a prose piece asked for
 is no artifact of an expert, "get" before a condition or after "did" asks for nothing,
 "<language> one liner" names the language, a word only code uses makes a named language
 meant, "make ... faster" reaches past a quotation and takes any comparative, an ordering
-word makes a snake_case table a query's, Rust's types show Rust, and more languages no
-demo expert writes.
+word makes a snake_case table a query's, Rust's types show Rust, more languages no demo
+expert writes and no-code tools, "whose <column> =" filters, and "is this line a
+command?" asks a label question.
 
 Each rule is tried on prompts written for this file (not the fixtures'), traps included,
 over the demo experts as published (manifests plus profiles from their real training
@@ -16,6 +17,7 @@ import pytest
 
 from hxpm.routing.artifacts import asks_for_artifact, asks_for_prose
 from hxpm.routing.identifiers import identifier_query
+from hxpm.routing.labels import CLASSIFY_TASK, SENTENCE_TYPE_TASK, label_question
 from hxpm.routing.languages import programming_languages, uses_code_words
 from hxpm.routing.shapes import language_shapes
 from hxpm.routing.text import tokenize
@@ -179,3 +181,36 @@ def test_more_languages_no_demo_expert_writes(prompt: str, languages: dict[str, 
 def test_a_powershell_script_is_no_sql_request() -> None:
     prompt = "Write a PowerShell script that copies the records folder every night"
     assert ROUTER.route(prompt).chosen is None
+
+
+@pytest.mark.parametrize(
+    ("prompt", "expert"),
+    [
+        ("how do I add a rollup to my airtable base that counts linked records", None),
+        ("power bi: show each region's sales as a share of the column total", None),
+        ("my pivot table shows counts instead of sums, how do I change it", None),
+        # SQL named still asks for SQL
+        ("write a sql query for the total sales per region in the orders table", "expert-sql"),
+    ],
+)
+def test_a_no_code_tool_is_not_sql(prompt: str, expert: str | None) -> None:
+    assert ROUTER.route(prompt).chosen == expert
+
+
+def test_whose_filters_a_column_as_where_does() -> None:
+    assert identifier_query("all riders whose ride_count > 10") == "whose ride_count >"
+    assert identifier_query("a friend whose dog is lovely") is None
+
+
+@pytest.mark.parametrize(
+    ("prompt", "task"),
+    [
+        ("is this line a command? 'Close the hatch before take-off.'", SENTENCE_TYPE_TASK),
+        ("is this email an invoice? 'Amount due: 40 GBP by Friday'", CLASSIFY_TASK),
+        # no text handed over
+        ("is this line a command or a suggestion in the army?", None),
+    ],
+)
+def test_this_line_is_the_handed_text(prompt: str, task: str | None) -> None:
+    found = label_question(prompt)
+    assert (found[0] if found else None) == task
