@@ -52,8 +52,15 @@ def asks_for_data(tokens: Tokens) -> bool:
 def asks_for_artifact(tokens: Tokens) -> bool:
     """Whether the prompt asks for something made: an artifact verb ("write", "give"), as
     :func:`intent.about_request` reads them (code symbols aside: maths has "=" too)."""
-    words = tokens.words
-    return any(w in _ARTIFACT_VERBS and asks_for_artifact_at(words, i) for i, w in enumerate(words))
+    return _first_artifact_verb(tokens.words) is not None
+
+
+def _first_artifact_verb(words: tuple[str, ...]) -> int | None:
+    """Where the first artifact verb that asks for something made stands, or None."""
+    return next(
+        (i for i, w in enumerate(words) if w in _ARTIFACT_VERBS and asks_for_artifact_at(words, i)),
+        None,
+    )
 
 
 _COMPARATIVES = frozenset(
@@ -135,10 +142,8 @@ def asks_for_prose(tokens: Tokens) -> bool:
     few words of its verb ("write a short toast for ...", "can you write an email to query a
     charge"): made, but not by an expert that writes code or data."""
     words = tokens.words
-    for i, w in enumerate(words):
-        if w in _ARTIFACT_VERBS and asks_for_artifact_at(words, i):
-            return bool(_PROSE_PIECES.intersection(words[i + 1 : i + 1 + _PROSE_WINDOW]))
-    return False
+    i = _first_artifact_verb(words)
+    return i is not None and not _PROSE_PIECES.isdisjoint(words[i + 1 : i + 1 + _PROSE_WINDOW])
 
 
 # Data formats a prompt may ask its answer in, or hand over as input.

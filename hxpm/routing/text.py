@@ -300,7 +300,7 @@ _FILLER_PAIRS = frozenset(
 # Signs that a question is about a concrete artifact the user supplies ("explain THIS query:
 # ..."), not about a concept ("what is SQL?"). Deictic words, code punctuation, or a colon
 # with something after it.
-_DEICTIC = frozenset(["this", "these", "following", "below", "above", "attached", "given"])
+DEICTIC = frozenset(["this", "these", "following", "below", "above", "attached", "given"])
 # "my"/"our" supply material only when they own a piece of work ("my query", "our sales
 # table"), not a person ("our analyst keeps mentioning both", "my manager says JSON").
 _POSSESSIVES = frozenset(["my", "our"])
@@ -349,7 +349,7 @@ def artifact_marker(prompt: Tokens, raw: str) -> str | None:
     """What shows the prompt carries its own material (a word, a symbol, "a newline"), or None."""
     words = prompt.words
     for i, tok in enumerate(words):
-        if tok in _DEICTIC:
+        if tok in DEICTIC:
             return tok
         if tok in _POSSESSIVES and _OWNED_WORK & set(words[i + 1 : i + 1 + _OWNED_WINDOW]):
             return tok

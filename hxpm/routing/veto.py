@@ -23,7 +23,7 @@ from hxpm.routing.decision import RouteDecision
 from hxpm.routing.intent_model import bundled, static_tech_words
 from hxpm.routing.markers import snake_case_name
 from hxpm.routing.task_fit import Context
-from hxpm.routing.text import CODE_SYMBOLS, Tokens, artifact_marker, tokenize
+from hxpm.routing.text import CODE_SYMBOLS, DEICTIC, Tokens, artifact_marker, tokenize
 
 # Calibrated by leaving each group of blind sets out of training (docs/routing.md): at 0.05
 # the veto dropped 4 of 2,121 correct expert routes and caught 15 of the 18 general prompts
@@ -131,7 +131,6 @@ def _quotes_material(tokens: Tokens, prompt: str) -> bool:
     return artifact_marker(tokens, prompt) == "a quotation"
 
 
-_POINTING = frozenset(["this", "these", "following", "attached", "above", "below"])
 _CODE_PIECES = frozenset(
     ["query", "queries", "function", "functions", "script", "snippet", "code", "program"]
 )
@@ -142,7 +141,7 @@ def _points_at_code(tokens: Tokens) -> bool:
     prompt works on a piece of code it points at, whether or not it is pasted yet."""
     words = tokens.words
     return any(
-        w in _POINTING and not _CODE_PIECES.isdisjoint(words[i + 1 : i + 3])
+        w in DEICTIC and not _CODE_PIECES.isdisjoint(words[i + 1 : i + 3])
         for i, w in enumerate(words)
     )
 
