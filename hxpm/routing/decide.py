@@ -6,9 +6,9 @@ Pure functions over :class:`~hxpm.routing.scoring.Ranked` values.
 
 from __future__ import annotations
 
+from hxpm.routing.code_questions import code_request
 from hxpm.routing.decision import ExpertScore, RouteDecision
 from hxpm.routing.markers import snake_case_name
-from hxpm.routing.requests import code_request
 from hxpm.routing.scoring import Ranked, strong_profile
 from hxpm.routing.text import Tokens, artifact_marker, generic_opener
 

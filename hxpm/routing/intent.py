@@ -267,6 +267,9 @@ _RIVALS = frozenset(
         *(a for names in ALIASES.values() for a in names if " " not in a),
         *("nosql", "relational", "spreadsheet", "spreadsheets", "excel", "csv", "database"),
         *("airtable", "notion", "access", "sheets"),
+        # database products no demo expert writes: "postgres or mongodb for a small blog?"
+        *("mongodb", "mongo", "redis", "cassandra", "dynamodb", "firebase", "firestore"),
+        *("supabase", "elasticsearch", "couchdb", "snowflake", "bigquery", "duckdb"),
         *LANGUAGE_NAMES,
         # frameworks weighed like languages: "Ruby on Rails or Django for an MVP?"
         *("rails", "django", "flask", "laravel", "spring", "express", "react", "vue"),

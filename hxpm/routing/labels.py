@@ -52,6 +52,8 @@ def labelling_request(tokens: Tokens) -> tuple[str, str] | None:
         if w not in _LABEL_VERBS or words[i + 1 : i + 2] == ("out",):
             continue  # "sort out the grammar in this letter" fixes it
         window = words[i + 1 : i + 1 + _LABEL_WINDOW]
+        if not _ORDERINGS.isdisjoint(window):
+            continue  # "sort these words into alphabetical order" orders them
         for k, by in enumerate(window):
             if by not in _BY_WHAT:
                 continue
@@ -63,6 +65,16 @@ def labelling_request(tokens: Tokens) -> tuple[str, str] | None:
         if handed and _a_text(window[:4], handed):
             return w, f"the request '{w} ...' with the text handed over"
     return _sorting_request(words, handed)
+
+
+# Words of an ordering: "sort these spelling words into alphabetical order: ..." asks for
+# the same words in another order, not for a label.
+_ORDERINGS = frozenset(
+    [
+        *("alphabetical", "alphabetically", "ascending", "descending", "chronological"),
+        *("chronologically", "numerical", "numerically", "order"),
+    ]
+)
 
 
 def _hands_text(tokens: Tokens) -> bool:
@@ -142,6 +154,15 @@ _EITHER = re.compile(r"\b(?P<a>[a-z]+)\s+or\s+(?:an?\s+)?(?P<b>[a-z]+)\s*[?:]", 
 # "Is this news, a contract, or what?": two kinds listed before an open "or"
 _LISTED = re.compile(r"\b(?P<a>[a-z]+),\s+(?:an?\s+)?(?P<b>[a-z]+),?\s+or\b", re.IGNORECASE)
 _QUOTATION = re.compile(_QUOTED)
+# "Tell me the sentence type: Why does my r come out like a w", "type of this sentence? ...":
+# the task named, then the sentence after a colon, question mark or dash (88 routing-set
+# prompts, all for the sentence-type expert).
+_SENTENCE_TYPE_ASKED = re.compile(
+    r"\b(?:sentence\s+type|(?:type|kind|sort)\s+of\s+(?:this\s+|that\s+|the\s+following\s+"
+    r"|the\s+)?sentence)\b(?:\s+(?:is\s+)?(?:this|that|it|here|below))?\s*[:?\-\u2013\u2014]"
+    r"\s*\S+\s+\S+",
+    re.IGNORECASE,
+)
 # What a sentence does, as a question paraphrases its types: asking, telling, ordering.
 _SPEECH_ACTS = re.compile(
     r"\b(?:asking|telling|ordering|stating|commanding|instructing|exclaiming|giving an order)\b",
@@ -164,6 +185,8 @@ def _handed(prompt: str) -> bool:
 
 def label_question(prompt: str) -> tuple[str, str] | None:
     """(task, how the prompt asks it) for a label question, or None."""
+    if _SENTENCE_TYPE_ASKED.search(prompt) is not None:
+        return SENTENCE_TYPE_TASK, "the label question 'sentence type: ...'"
     handed = _handed(prompt)
     m = _IS_A.search(prompt) or _THIS_IS_A.search(prompt)
     if m is not None and (handed or m.group("text")[0] in _QUOTES):

@@ -144,10 +144,19 @@ def code_marker(prompt: Tokens, raw: str) -> str | None:
             return "an identifier"
     if "\n" in raw.strip():
         return "a line break"
+    if _FUNCTION_DESCRIPTION.search(raw):
+        return "a function's description ('takes ... returns')"
     if named_table(raw) is not None:
         return "a table's name"  # "out of the parcels table"
     return QUOTED_WORDS if quoted else None
 
+
+# What a function takes and what it returns: "a helper in Python that takes a list of wind
+# speeds and returns the strongest gust" describes code (in 141 of 142 routing-set prompts
+# that have it, a request for code; the other asks for C). Not "the shop takes returns".
+_FUNCTION_DESCRIPTION = re.compile(
+    r"(?i)\b(?:takes?|accepts?)\s+\w[^.?!]{0,80}?\s(?:returns?|gives\s+back)\b"
+)
 
 # A quotation of words ("her agency was 'complicated'", "a secret cypher: 'Jrrg pruqlqj'"):
 # code for every rule but one: it does not take an everyday word out of its everyday sense

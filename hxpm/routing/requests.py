@@ -354,27 +354,3 @@ def _claims(
             if word and is_word(word) and word in claims:
                 return True
     return False
-
-
-# --- questions that ask for code ----------------------------------------------------------------
-
-_CODE_NOUNS = frozenset(
-    ["query", "statement", "clause", "command", "code", "snippet", "regex", "expression"]
-)
-_ASKING_FOR = frozenset(["for", "to", "that", "which", "returning", "listing", "getting"])
-_QUESTION_HEAD = 8  # the code noun comes early: "what's the MATCH statement for ..."
-
-
-def code_request(tokens: Tokens) -> str | None:
-    """ "what's the MATCH statement for all employees ...": a question whose answer is a
-    piece of code for a task it goes on to describe ("the ... statement for ..."), unlike
-    "what is a query?" or "what is a query for?"; or None."""
-    words = tokens.words
-    for k in range(1, min(len(words) - 2, _QUESTION_HEAD)):
-        if words[k] not in _CODE_NOUNS or words[k + 1] not in _ASKING_FOR:
-            continue
-        if not is_word(words[k + 2]):
-            continue
-        if any(w in ("the", "a", "an") for w in words[max(0, k - 3) : k]):
-            return f"the {words[k]} {words[k + 1]} ..."
-    return None

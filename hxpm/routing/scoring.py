@@ -98,6 +98,8 @@ def score_hits(
     plain = not ctx.code or ctx.quoted_only or ctx.classified is not None
     if ctx.word_code and _cued_hit(hits, ctx.cued):
         plain = True  # "Monty Python scripts": a cue outweighs a lone programming word
+    if _cued_hit(hits, ctx.cued, idioms_only=True):
+        plain = True  # "on graph paper, 1 square = 30cm": an idiom outweighs any symbol
     if ctx.writing and c.writes:
         plain = False  # "write a sentence using 'serendipity'": the text is its task
     if ctx.quoted_only and ctx.material and _text_hit(hits) and not ctx.cued:
@@ -313,8 +315,13 @@ def _lone_everyday_word(
     return form[0]
 
 
-def _cued_hit(hits: list[tuple[Spec, tuple[str, ...]]], cued: dict[str, str]) -> bool:
-    return any((singular_of(f[0]) or f[0]) in cued for s, f in hits if s.kind != EXCLUDE)
+def _cued_hit(
+    hits: list[tuple[Spec, tuple[str, ...]]], cued: dict[str, str], idioms_only: bool = False
+) -> bool:
+    """A hit on a word whose everyday sense a cue shows; with ``idioms_only``, an idiom
+    (senses._IDIOMS: "graph paper", "in a row"), the only cues of more than one word."""
+    cues = [cued.get(singular_of(f[0]) or f[0]) for s, f in hits if s.kind != EXCLUDE]
+    return any(c is not None and (" " in c or not idioms_only) for c in cues)
 
 
 def _names_language(c: Compiled, spec: Spec, form: tuple[str, ...], ctx: Context) -> bool:

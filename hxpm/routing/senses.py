@@ -47,7 +47,11 @@ _CUES: dict[str, frozenset[str]] = {
         """prison jail judge court convicted conviction parole subject predicate clause
         diagram diagramming tense tenses punctuation fragment music musical melody"""
     ),
-    "english": _cue_words("""windows accent fluent exam course teacher"""),
+    "english": _cue_words(
+        """windows accent fluent exam course teacher grammar word words adjective adjectives
+        verb verbs noun nouns plural spelling vocabulary idiom idioms meaning means
+        dictionary pronunciation synonym synonyms mnemonic called"""
+    ),
     "query": _cue_words("""council unanswered reply replied landlord polite politely complaint"""),
     # "category" (a task word) in its everyday sense: festivals, tax bands, shelves
     "category": _cue_words(
@@ -81,6 +85,7 @@ _IDIOMS: dict[str, tuple[str, ...]] = {
     "row": ("in", "a", "row"),
     "order": ("in", "what", "order"),  # "in what order should I apply skincare products"
     "table": ("table", "of", "contents"),
+    "graph": ("graph", "paper"),  # "sketch a veg bed layout on graph paper"
 }
 
 

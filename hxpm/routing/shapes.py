@@ -59,6 +59,13 @@ _REL_TYPE_RES = (
     re.compile(r"-\[\s*\w*\s*:\s*([A-Z][A-Z0-9_]*)\s*[\]*|]"),
     # a type written with its colon in prose: "connected ... through :SUPPLIES"
     re.compile(r"(?:^|(?<=\s)):([A-Z][A-Z0-9_]{2,})(?![\w])"),
+    # a verb in capitals after a label: "every Knitter who FOLLOWS the user", "each Designer
+    # has PUBLISHED"; not an acronym ("which POS system"), nor emphasis after a name or a
+    # plain noun ("my friend Sam who HATES queues", "our team that LOVES standups")
+    re.compile(
+        r"(?<![\w])(?i:every|each|all|any|which|what|the|a|an|no)\s+[A-Z][a-z]+\s+"
+        r"(?:who|that|which|has|have|had)\s+([A-Z]{3,}(?:S|ED))(?![\w'])"
+    ),
 )
 
 # Statements of one programming language, matched in the lower-cased prompt.

@@ -13,7 +13,8 @@ from __future__ import annotations
 import pytest
 
 from hxpm.routing import RouteCandidate, Router
-from hxpm.routing.requests import code_request, conversion_request, writing_request
+from hxpm.routing.code_questions import code_request
+from hxpm.routing.requests import conversion_request, writing_request
 from hxpm.routing.shapes import language_shapes
 from hxpm.routing.text import tokenize
 from hxpm.routing.variants import Misspellings, singular_of, variant_forms

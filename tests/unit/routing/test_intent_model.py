@@ -111,7 +111,11 @@ def test_a_general_prompt_the_rules_route_is_vetoed() -> None:
     [
         ("relationships between characters in a novel, as a graph", None),  # plain
         ("select name from users where age > 30", "expert-sql"),  # a code symbol
-        ("write a python function that adds two numbers", "expert-python"),  # an artifact
+        # asks for the code that does a task
+        (
+            "what query should I write to list members who joined in 2024 from members?",
+            "expert-sql",
+        ),
         ("is 'Close the door.' a command?", "expert-english-basic"),  # a label question
         ("avg weight_kg in parcels", "expert-sql"),  # a snake_case name
         ("explain this cypher query", "expert-cypher"),  # points at a piece of code
@@ -145,6 +149,23 @@ def test_a_prompt_naming_its_language_needs_a_surer_model(
         "relationships between characters in a novel, as a graph",
     ]
     assert [demo_router().route(q).chosen for q in prompts] == kept
+
+
+@pytest.mark.parametrize(
+    ("p", "kept"),
+    [(0.006, ["expert-python", "expert-json"]), (0.004, [None, None])],
+)
+def test_a_prompt_asking_for_something_made_needs_the_surest_model(
+    monkeypatch: pytest.MonkeyPatch, p: float, kept: list[str | None]
+) -> None:
+    # an artifact asked for keeps the expert above the strictest bar, language named or not
+    monkeypatch.setattr(veto, "bundled", lambda: _model_reading(p))
+    prompts = [
+        "write a python function that adds two numbers",
+        "give me the object for a red wool scarf, size small, as json",
+    ]
+    assert [demo_router().route(q).chosen for q in prompts] == kept
+    assert veto.ARTIFACT_THRESHOLD < veto.NAMED_LANGUAGE_THRESHOLD < veto.INTENT_THRESHOLD
 
 
 def test_the_shipped_model_vetoes_a_question_about_a_language() -> None:
