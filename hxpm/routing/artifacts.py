@@ -146,6 +146,25 @@ def asks_for_prose(tokens: Tokens) -> bool:
     return i is not None and not _PROSE_PIECES.isdisjoint(words[i + 1 : i + 1 + _PROSE_WINDOW])
 
 
+# Pieces of code a request makes: "write a Rust function that formats a track length ...".
+_CODE_PIECES = frozenset(
+    [
+        *("function", "functions", "fn", "func", "query", "queries", "script", "snippet"),
+        *("program", "method", "struct", "class", "regex", "statement", "oneliner", "helper"),
+    ]
+)
+
+
+def asks_for_code(tokens: Tokens) -> bool:
+    """Whether the first thing the prompt asks to be made is a piece of code named within a
+    few words of its verb ("write a Rust function that ...", "give me a query for ..."), and
+    no piece of prose is ("write an email to query a charge")."""
+    words = tokens.words
+    i = _first_artifact_verb(words)
+    window = words[i + 1 : i + 1 + _PROSE_WINDOW] if i is not None else ()
+    return not _CODE_PIECES.isdisjoint(window) and _PROSE_PIECES.isdisjoint(window)
+
+
 # Data formats a prompt may ask its answer in, or hand over as input.
 DATA_FORMATS = frozenset(
     ["json", "csv", "tsv", "yaml", "yml", "xml", "toml", "html", "markdown", "xlsx", "excel"]

@@ -30,7 +30,8 @@ _AGGREGATE = re.compile(
 )
 # Where a filter or a grouping puts a column: these need no aggregate word.
 _COLUMN_PLACES = (
-    re.compile(rf"(?<![\w.])(?:where|whose)\s+({_SNAKE})\s+{_COMPARE}(?![\w])", re.IGNORECASE),
+    # "with asking_price under 250000" filters as "where" does
+    re.compile(rf"(?<![\w.])(?:where|whose|with)\s+({_SNAKE})\s+{_COMPARE}(?![\w])", re.IGNORECASE),
     re.compile(
         rf"(?<![\w.])(?:avg|average|sum|total|max|min|mean|count|distinct)\s+(?:of\s+)?"
         rf"({_SNAKE})(?![\w.(])",
@@ -70,9 +71,12 @@ def identifier_query(raw: str) -> str | None:
     return None
 
 
-# "in the plantings table", "out of the parcels table": a plural noun naming a table is a
-# database table's name; a table of furniture is "the kitchen table", "the times table".
-_NAMED_TABLE = re.compile(r"(?<![\w])(?:in|from|of|into)\s+the\s+([a-z]{3,}s)\s+tables?(?![\w])")
+# "in the plantings table", "out of the parcels table", "distinct postcodes in estates
+# table": a plural noun naming a table is a database table's name; a table of furniture is
+# "the kitchen table", "the times table".
+_NAMED_TABLE = re.compile(
+    r"(?<![\w])(?:in|from|of|into)\s+(?:the\s+|my\s+|our\s+)?([a-z]{3,}s)\s+tables?(?![\w])"
+)
 _EVERYDAY_TABLES = frozenset(
     ["times", "kids", "drinks", "gifts", "cards", "sweets", "guests", "desserts", "snacks"]
 )

@@ -52,7 +52,7 @@ _EDITED_TEXTS = frozenset(
         *("sentence", "sentences", "paragraph", "paragraphs", "english", "text", "summary"),
         *("bio", "email", "letter", "message", "post", "description", "cv", "resume", "essay"),
         *("intro", "introduction", "caption", "draft", "reply", "blurb", "announcement"),
-        *("tweet", "headline", "tagline", "slogan", "paragraph"),
+        *("tweet", "headline", "tagline", "slogan", "paragraph", "line", "lines", "verse"),
     ]
 )
 _OWNERS = frozenset(["this", "these", "my", "the", "our", "his", "her", "their"])

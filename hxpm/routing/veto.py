@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
 
-from hxpm.routing.artifacts import asks_for_prose
+from hxpm.routing.artifacts import asks_for_code, asks_for_prose
 from hxpm.routing.code_questions import code_to_write
 from hxpm.routing.compiled import Compiled
 from hxpm.routing.decision import RouteDecision
@@ -81,7 +81,7 @@ def intent_veto(
     asks_for_something = ctx.artifact and not asks_for_prose(tokens)
     if _quotes_material(tokens, decision.prompt) or _orders_a_task(tokens):
         return decision
-    if _points_at_code(tokens) or code_to_write(tokens) is not None:
+    if _points_at_code(tokens) or code_to_write(tokens) is not None or asks_for_code(tokens):
         return decision
     if _claims_the_request(chosen, ctx):
         return decision

@@ -159,9 +159,10 @@ def test_a_prompt_asking_for_something_made_needs_the_surest_model(
     monkeypatch: pytest.MonkeyPatch, p: float, kept: list[str | None]
 ) -> None:
     # an artifact asked for keeps the expert above the strictest bar, language named or not
+    # (a piece of code asked for keeps it at any P: test_general20_rules.py)
     monkeypatch.setattr(veto, "bundled", lambda: _model_reading(p))
     prompts = [
-        "write a python function that adds two numbers",
+        "show me in python how to add two numbers",
         "give me the object for a red wool scarf, size small, as json",
     ]
     assert [demo_router().route(q).chosen for q in prompts] == kept
