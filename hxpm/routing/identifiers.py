@@ -31,7 +31,10 @@ _AGGREGATE = re.compile(
 # Where a filter or a grouping puts a column: these need no aggregate word.
 _COLUMN_PLACES = (
     # "with asking_price under 250000" filters as "where" does
-    re.compile(rf"(?<![\w.])(?:where|whose|with)\s+({_SNAKE})\s+{_COMPARE}(?![\w])", re.IGNORECASE),
+    re.compile(
+        rf"(?<![\w.])(?:where|wherever|whose|with)\s+({_SNAKE})\s+{_COMPARE}(?![\w])",
+        re.IGNORECASE,
+    ),
     re.compile(
         rf"(?<![\w.])(?:avg|average|sum|total|max|min|mean|count|distinct)\s+(?:of\s+)?"
         rf"({_SNAKE})(?![\w.(])",

@@ -51,6 +51,8 @@ def labelling_request(tokens: Tokens) -> tuple[str, str] | None:
     for i, w in enumerate(words):
         if w not in _LABEL_VERBS or words[i + 1 : i + 2] == ("out",):
             continue  # "sort out the grammar in this letter" fixes it
+        if _OWNED.intersection(words[max(0, i - 2) : i]):
+            continue  # "proofread my museum label: '...'": a label, not labelling
         window = words[i + 1 : i + 1 + _LABEL_WINDOW]
         if not _ORDERINGS.isdisjoint(window):
             continue  # "sort these words into alphabetical order" orders them
@@ -67,6 +69,9 @@ def labelling_request(tokens: Tokens) -> tuple[str, str] | None:
     return _sorting_request(words, handed)
 
 
+# Owners before a noun: "my museum label", "our tags"; a verb of labelling is never one's
+# own ("needs a label for this one: ..." asks for one, so articles do not count).
+_OWNED = frozenset(["my", "our", "your", "his", "her", "their", "its"])
 # Words of an ordering: "sort these spelling words into alphabetical order: ..." asks for
 # the same words in another order, not for a label.
 _ORDERINGS = frozenset(
@@ -150,10 +155,19 @@ _IS_A = re.compile(rf"\bis\s+(?P<text>{_QUOTED}|{_THIS})\s+an?\s+(?P<kind>[a-z]+
 # "tell me if this is a command or not: ...", "whether it's a statement"
 _THIS_IS_A = re.compile(rf"\b(?P<text>{_THIS})\s*(?:is|'s)\s+an?\s+(?P<kind>[a-z]+)", re.IGNORECASE)
 # "Invoice or contract?", "news or an advert:"
-_EITHER = re.compile(r"\b(?P<a>[a-z]+)\s+or\s+(?:an?\s+)?(?P<b>[a-z]+)\s*[?:]", re.IGNORECASE)
+_EITHER = re.compile(r"\b(?P<a>[a-z]+),?\s+or\s+(?:an?\s+)?(?P<b>[a-z]+)\s*[?:]", re.IGNORECASE)
 # "Is this news, a contract, or what?": two kinds listed before an open "or"
 _LISTED = re.compile(r"\b(?P<a>[a-z]+),\s+(?:an?\s+)?(?P<b>[a-z]+),?\s+or\b", re.IGNORECASE)
 _QUOTATION = re.compile(_QUOTED)
+# "'Why does this letter say I owe money?' - what kind of sentence is that?": the sentence
+# handed over first
+_SENTENCE_TYPE_AFTER = re.compile(
+    r"\b(?:what|which)\s+(?:kind|type|sort)\s+of\s+sentence\s+is\s+(?:that|this|it)\b",
+    re.IGNORECASE,
+)
+# "Our class visited the fire station yesterday. <- is that a statement?": an arrow points
+# at the handed text
+_ARROWS = ("<-", "->", "\u2190", "\u2192")
 # "Tell me the sentence type: Why does my r come out like a w", "type of this sentence? ...":
 # the task named, then the sentence after a colon, question mark or dash (88 routing-set
 # prompts, all for the sentence-type expert).
@@ -174,7 +188,7 @@ def _handed(prompt: str) -> bool:
     """A quotation, or two words or more after the first colon or question mark ("question,
     statement or order? Pack your waterproofs"). (Not a regular expression for the colon:
     "\\S+\\s+" backtracks quadratically over a run of colons.)"""
-    if _QUOTATION.search(prompt) is not None:
+    if _QUOTATION.search(prompt) is not None or any(a in prompt for a in _ARROWS):
         return True
     for mark in (":", "?"):
         at = prompt.find(mark)
@@ -188,6 +202,8 @@ def label_question(prompt: str) -> tuple[str, str] | None:
     if _SENTENCE_TYPE_ASKED.search(prompt) is not None:
         return SENTENCE_TYPE_TASK, "the label question 'sentence type: ...'"
     handed = _handed(prompt)
+    if handed and _SENTENCE_TYPE_AFTER.search(prompt) is not None:
+        return SENTENCE_TYPE_TASK, "the label question 'what kind of sentence is that?'"
     m = _IS_A.search(prompt) or _THIS_IS_A.search(prompt)
     if m is not None and (handed or m.group("text")[0] in _QUOTES):
         task = _task_of(m.group("kind").lower())

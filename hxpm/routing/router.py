@@ -30,6 +30,7 @@ from hxpm.routing.artifacts import (
     format_is_output,
     output_formats,
 )
+from hxpm.routing.code_questions import closing_language
 from hxpm.routing.compiled import (
     KEYWORD,
     Builder,
@@ -168,6 +169,9 @@ class Router:
         # "convert this postgres query to cypher": a conversion's target names its language
         target = frozenset(conversion.target.split()[:1]) if conversion is not None else frozenset()
         named = before_code | heading | target
+        closing = closing_language(tokens.words)  # "... Python 3 please"
+        if closing is not None:
+            named |= {closing}
         if uses_code_words(tokens):  # "python celsius to kelvin func": the language is meant
             named |= frozenset(programming_languages(tokens, True).values())
         languages = {

@@ -59,6 +59,12 @@ _REL_TYPE_RES = (
     re.compile(r"-\[\s*\w*\s*:\s*([A-Z][A-Z0-9_]*)\s*[\]*|]"),
     # a type written with its colon in prose: "connected ... through :SUPPLIES"
     re.compile(r"(?:^|(?<=\s)):([A-Z][A-Z0-9_]{2,})(?![\w])"),
+    # a type named as what joins nodes: "Broker and Shipment are nodes joined by CLEARED"
+    # (not "connected via VPN": nodes are named first)
+    re.compile(
+        r"(?<![\w])nodes?\b[^.?!]{0,40}?\b(?:joined|connected|linked|related|tied)\s+"
+        r"(?:by|via|through|with)\s+(?:an?\s+|the\s+)?([A-Z][A-Z0-9_]{2,})(?![\w])"
+    ),
     # a verb in capitals after a label: "every Knitter who FOLLOWS the user", "each Designer
     # has PUBLISHED"; not an acronym ("which POS system"), nor emphasis after a name or a
     # plain noun ("my friend Sam who HATES queues", "our team that LOVES standups")

@@ -60,6 +60,7 @@ GENERAL17 = INDEPENDENT.with_name("general17.tsv")
 GENERAL18 = INDEPENDENT.with_name("general18.tsv")
 GENERAL19 = INDEPENDENT.with_name("general19.tsv")
 GENERAL20 = INDEPENDENT.with_name("general20.tsv")
+GENERAL21 = INDEPENDENT.with_name("general21.tsv")
 BLIND29 = INDEPENDENT.with_name("blind29.tsv")
 BLIND27 = INDEPENDENT.with_name("blind27.tsv")
 BLIND28 = INDEPENDENT.with_name("blind28.tsv")
@@ -192,9 +193,12 @@ def test_later_hand_written_sets(cli, demo) -> None:
         (INDEPENDENT.with_name("blind67.tsv"), 83, 0),
         (INDEPENDENT.with_name("blind68.tsv"), 76, 0),
         (INDEPENDENT.with_name("blind69.tsv"), 74, 0),
-        (INDEPENDENT.with_name("blind70.tsv"), 79, 0),
+        (INDEPENDENT.with_name("blind70.tsv"), 80, 0),
+        (INDEPENDENT.with_name("blind71.tsv"), 77, 0),
+        (INDEPENDENT.with_name("blind72.tsv"), 82, 1),
+        (INDEPENDENT.with_name("blind73.tsv"), 77, 0),
     ],
-    ids=[f"blind{n}" for n in ("", *range(2, 71))],
+    ids=[f"blind{n}" for n in ("", *range(2, 74))],
 )
 def test_blind_sets(cli, demo, path, correct, generic_routed) -> None:
     """Written blind by people who had not seen the router, each run once before anything
@@ -202,8 +206,8 @@ def test_blind_sets(cli, demo, path, correct, generic_routed) -> None:
     87, 87, 87, 89, 87, 85, 83, 88, 87, 88 and 89 of 90 then, and 85/88, 85/85, 85/86,
     88/90, 86/87, 81/87, 82/82, 78/82, 83/87, 83/84, 82/83, 84/87, 85/86, 81/86, 86/86, 83/84,
     81/84, 85/85, 81/83, 86/88, 78/80, 78/79, 79/81, 88/89, 78/82, 79/81, 77/79, 79/83,
-    81/82, 80/82, 78/81, 75/78, 84/85, 81/82, 79/80, 73/81, 80/81, 78/83, 76/78, 72/77 and
-    78/81 for blind30 to blind70 (near copies
+    81/82, 80/82, 78/81, 75/78, 84/85, 81/82, 79/80, 73/81, 80/81, 78/83, 76/78, 72/77,
+    78/81, 76/79, 79/84 and 75/80 for blind30 to blind73 (near copies
     of other sets left out; the honest unseen figures are in each file's header and
     docs/routing.md).
     Their misses led to general rules; these are the development scores since, as floors."""
@@ -218,7 +222,7 @@ def test_blind_sets(cli, demo, path, correct, generic_routed) -> None:
 @pytest.mark.parametrize(
     ("path", "total", "correct"),
     [
-        (GENERAL, 2052, 2051),
+        (GENERAL, 2052, 2050),
         (GENERAL2, 853, 852),
         (GENERAL3, 846, 846),
         (GENERAL4, 799, 798),
@@ -231,13 +235,14 @@ def test_blind_sets(cli, demo, path, correct, generic_routed) -> None:
         (GENERAL11, 1567, 1566),
         (GENERAL12, 1309, 1307),
         (GENERAL13, 1343, 1340),
-        (GENERAL14, 1340, 1333),
-        (GENERAL15, 1385, 1380),
+        (GENERAL14, 1340, 1335),
+        (GENERAL15, 1385, 1381),
         (GENERAL16, 1329, 1329),
         (GENERAL17, 1376, 1373),
         (GENERAL18, 1383, 1380),
         (GENERAL19, 1271, 1269),
         (GENERAL20, 1378, 1377),
+        (GENERAL21, 1280, 1277),
     ],
 )
 def test_general_prompts_stay_with_the_base(cli, demo, path, total, correct) -> None:
@@ -250,8 +255,8 @@ def test_general_prompts_stay_with_the_base(cli, demo, path, total, correct) -> 
     a prompt naming its language, 13 of 1,340 (1.0%; 28 at the start of that stop), 10 of
     1,385 (0.7%; 18), 6 of 1,329 (0.45%; 9), 14 of 1,376 (1.0%; 15), 4 of 1,383 (0.29%;
     6), 7 of 1,271 (0.55%) and, with the strictest bar for an artifact asked for, 2 of 1,378
-    (0.15%); the rules and the model trained on them leave 1, 1, 0, 1, 0, 1, 0, 1, 0, 0, 1,
-    2, 3, 7, 5, 0, 3, 3, 2 and 1 (docs/routing.md, "Measured").
+    (0.15%) and 4 of 1,280 (0.31%); the rules and the model trained on them leave 2, 1, 0,
+    1, 0, 1, 0, 1, 0, 0, 1, 2, 3, 5, 4, 0, 3, 3, 2, 1 and 3 (docs/routing.md, "Measured").
     Each retraining moves a few borderline prompts either way, so a floor may drop by one
     or two."""
     r = cli("route", "--eval", path, "--json")
