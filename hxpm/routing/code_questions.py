@@ -61,16 +61,22 @@ def _language_please(words: tuple[str, ...]) -> str | None:
     naming the language of its answer asks for code (in 76 of the 77 routing-set prompts
     ending so; the other asks for HTML, which no demo expert writes); or None."""
     name = closing_language(words)
-    return None if name is None else f"{name} {words[-1] if words[-1] in _PLEASE else 'please'}"
+    return None if name is None else f"{name} {_unpunctuated(words)[-1]}"
 
 
 def closing_language(words: tuple[str, ...]) -> str | None:
     """The language a prompt ends by asking for ("... Python 3 please.", "sql pls"), or
     None: it names the language of the answer, as a heading does."""
-    while words and words[-1] in (".", "!", "?"):
-        words = words[:-1]
+    words = _unpunctuated(words)
     if len(words) < 3 or words[-1] not in _PLEASE:
         return None
     # "... Python 3 please": a version between the name and the please
     name = words[-3] if words[-2].replace(".", "").isdigit() else words[-2]
     return name if name in _NAMED_TECH else None
+
+
+def _unpunctuated(words: tuple[str, ...]) -> tuple[str, ...]:
+    """``words`` without the full stops, exclamation and question marks that end them."""
+    while words and words[-1] in (".", "!", "?"):
+        words = words[:-1]
+    return words

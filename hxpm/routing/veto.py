@@ -4,15 +4,15 @@ goes back to the bare base when the prompt reads like a general prompt.
 The rules before it read words; the model reads the frame a prompt is written in. It speaks
 only where the rules' evidence is weakest: a prompt that shows no code (no language shape,
 no code symbol but quotes, no snake_case name, no quotation to work on, no "this query"
-pointed at, no "what query should I write to ..."), does not open with the imperative of a
-classifying task, asks no labelling or label question, and is no editing, writing or
-translation request of an expert that claims that task. There, P(a request for an expert)
-below INTENT_THRESHOLD hands the prompt to the base; below the stricter
-NAMED_LANGUAGE_THRESHOLD when the prompt names a language the chosen expert writes ("is SQL
-hard to learn?" against "how do i reverse a string in python3"), and below the strictest
-ARTIFACT_THRESHOLD when it asks for something made other than prose ("write", "list", "give
-me the object": artifacts.py; "write a toast" is prose). Plain Python: a dictionary lookup
-per feature.
+pointed at, no "what query should I write to ...", no piece of code asked for: "write a
+Rust function that ..."), does not open with the imperative of a classifying task, asks no
+labelling or label question, and is no editing, writing or translation request of an
+expert that claims that task. There, P(a request for an expert) below INTENT_THRESHOLD
+hands the prompt to the base; below the stricter NAMED_LANGUAGE_THRESHOLD when the prompt
+names a language the chosen expert writes ("is SQL hard to learn?" against "how do i
+reverse a string in python3"), and below the strictest ARTIFACT_THRESHOLD when it asks for
+something made other than prose ("write", "list", "give me the object": artifacts.py;
+"write a toast" is prose). Plain Python: a dictionary lookup per feature.
 """
 
 from __future__ import annotations
