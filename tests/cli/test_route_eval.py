@@ -66,6 +66,17 @@ BLIND27 = INDEPENDENT.with_name("blind27.tsv")
 BLIND28 = INDEPENDENT.with_name("blind28.tsv")
 
 
+def _scores_at_least(cli, path: Path, correct: int, generic_routed: int) -> None:
+    """Every prompt of ``path`` evaluated, at least ``correct`` right and at most
+    ``generic_routed`` general prompts sent to an expert."""
+    r = cli("route", "--eval", path, "--json")
+    assert r.code == 0, r.err
+    doc = r.json()
+    assert doc["total"] == _rows(path) and doc["correct"] >= correct, doc["errors"]
+    routed = [e for e in doc["errors"] if e["expected"] == "none"]
+    assert len(routed) <= generic_routed, doc["errors"]
+
+
 def _rows(path: Path) -> int:
     """The prompts of an evaluation file: its lines that are neither blank nor comments."""
     lines = path.read_text(encoding="utf-8").splitlines()
@@ -211,12 +222,7 @@ def test_blind_sets(cli, demo, path, correct, generic_routed) -> None:
     of other sets left out; the honest unseen figures are in each file's header and
     docs/routing.md).
     Their misses led to general rules; these are the development scores since, as floors."""
-    r = cli("route", "--eval", path, "--json")
-    assert r.code == 0, r.err
-    doc = r.json()
-    assert doc["total"] == _rows(path) and doc["correct"] >= correct, doc["errors"]
-    routed = [e for e in doc["errors"] if e["expected"] == "none"]
-    assert len(routed) <= generic_routed, doc["errors"]
+    _scores_at_least(cli, path, correct, generic_routed)
 
 
 @pytest.mark.parametrize(
@@ -278,13 +284,7 @@ def test_held_out_sets(cli, demo, name, correct, generic_routed) -> None:
     tuned on (tests/fixtures/routing_heldout/README.md): the shipped router's scores on
     prompts it has not seen, 1 of 1,310 general prompts routed and 235 of 244 mixed prompts
     right on their one run. These are that run's scores, as floors."""
-    path = HELD_OUT / f"{name}.tsv"
-    r = cli("route", "--eval", path, "--json")
-    assert r.code == 0, r.err
-    doc = r.json()
-    assert doc["total"] == _rows(path) and doc["correct"] >= correct, doc["errors"]
-    routed = [e for e in doc["errors"] if e["expected"] == "none"]
-    assert len(routed) <= generic_routed, doc["errors"]
+    _scores_at_least(cli, HELD_OUT / f"{name}.tsv", correct, generic_routed)
 
 
 def test_the_intent_model_never_reads_the_held_out_sets() -> None:

@@ -134,6 +134,12 @@ def _model_reading(p: float) -> IntentModel:
     return IntentModel(math.log(p / (1 - p)), {})
 
 
+def _routes_at(monkeypatch: pytest.MonkeyPatch, p: float, prompts: list[str]) -> list[str | None]:
+    """The experts ``prompts`` go to when the intent model reads each at P(request) = p."""
+    monkeypatch.setattr(veto, "bundled", lambda: _model_reading(p))
+    return [demo_router().route(q).chosen for q in prompts]
+
+
 @pytest.mark.parametrize(
     ("p", "kept"),
     [(0.02, ["expert-python", "expert-sql", None]), (0.005, [None, None, None])],
@@ -142,13 +148,12 @@ def test_a_prompt_naming_its_language_needs_a_surer_model(
     monkeypatch: pytest.MonkeyPatch, p: float, kept: list[str | None]
 ) -> None:
     # between the two thresholds only the prompts naming the chosen expert's language stay
-    monkeypatch.setattr(veto, "bundled", lambda: _model_reading(p))
     prompts = [
         "how do i reverse the order of words in a string in python3",
         "is SQL hard to learn for someone with zero coding background",
         "relationships between characters in a novel, as a graph",
     ]
-    assert [demo_router().route(q).chosen for q in prompts] == kept
+    assert _routes_at(monkeypatch, p, prompts) == kept
 
 
 @pytest.mark.parametrize(
@@ -160,12 +165,11 @@ def test_a_prompt_asking_for_something_made_needs_the_surest_model(
 ) -> None:
     # an artifact asked for keeps the expert above the strictest bar, language named or not
     # (a piece of code asked for keeps it at any P: test_general20_rules.py)
-    monkeypatch.setattr(veto, "bundled", lambda: _model_reading(p))
     prompts = [
         "show me in python how to add two numbers",
         "give me the object for a red wool scarf, size small, as json",
     ]
-    assert [demo_router().route(q).chosen for q in prompts] == kept
+    assert _routes_at(monkeypatch, p, prompts) == kept
     assert veto.ARTIFACT_THRESHOLD < veto.NAMED_LANGUAGE_THRESHOLD < veto.INTENT_THRESHOLD
 
 
