@@ -19,7 +19,10 @@ def phrase_at(words: tuple[str, ...], i: int, phrase: tuple[str, ...]) -> bool:
 # Verbs that ask for an artifact: with one of them (and no refusal) a price or choice word is
 # part of the task ("write a query for the price of each order").
 _ARTIFACT_VERBS = frozenset(
-    ["write", "generate", "create", "give", "show", "build", "make", "return", "list", "get"]
+    [
+        *("write", "generate", "create", "give", "show", "build", "make", "return", "list"),
+        *("get", "draft"),
+    ]
 )
 
 
@@ -82,7 +85,11 @@ _PROSE_OBJECTS = frozenset(
     [*("pros", "tips", "advice", "ideas", "reasons", "suggestions", "recommendations"), "overview"]
 )
 _NOTHING_GOT = frozenset(
-    ["better", "worse", "rid", "used", "started", "hired", "promoted", "if", "when", "there"]
+    [
+        *("better", "worse", "rid", "used", "started", "hired", "promoted", "if", "when"),
+        # "could he get in legal trouble for that?", "get into tech": a state reached
+        *("there", "in", "into", "away", "caught", "sued", "fined", "arrested", "banned"),
+    ]
 )
 _JOBS = frozenset(["job", "jobs", "role", "promotion", "interview", "internship"])
 
@@ -132,6 +139,8 @@ _PROSE_PIECES = frozenset(
         *("eulogy", "card", "limerick", "joke", "song", "lyrics", "newsletter", "review"),
         *("summary", "paragraph", "description", "invite", "memo", "report", "notice"),
         *("proposal", "agenda", "blurb", "intro", "introduction", "faq"),
+        # "give me an outline", "draft a job ad", "write release notes from this changelog"
+        *("outline", "ad", "advert", "advertisement", "notes", "abstract", "pitch"),
     ]
 )
 _PROSE_WINDOW = 5
@@ -143,7 +152,37 @@ def asks_for_prose(tokens: Tokens) -> bool:
     charge"): made, but not by an expert that writes code or data."""
     words = tokens.words
     i = _first_artifact_verb(words)
-    return i is not None and not _PROSE_PIECES.isdisjoint(words[i + 1 : i + 1 + _PROSE_WINDOW])
+    if i is None:
+        return False
+    i = _last_of_chain(words, i)
+    window = words[i + 1 : i + 1 + _PROSE_WINDOW]
+    return not _PROSE_PIECES.isdisjoint(window) or _prose_length(window)
+
+
+# (not "line": "a one-line query" is code)
+_CHAIN = frozenset(["and", "or", "then", ","])
+
+
+def _last_of_chain(words: tuple[str, ...], i: int) -> int:
+    """The last verb of a chain that starts at ``words[i]``: "draft and then write a short
+    speech" makes what "write" names."""
+    k = i + 1
+    while k < len(words) and words[k] in _CHAIN:
+        k += 1
+    if k > i + 1 and k < len(words) and words[k] in _ARTIFACT_VERBS:
+        return _last_of_chain(words, k)
+    return i
+
+
+_PROSE_UNITS = frozenset(["sentence", "word", "paragraph", "page"])
+
+
+def _prose_length(window: tuple[str, ...]) -> bool:
+    """A length given in prose units: "write a two-sentence label", "a 50-word bio"."""
+    return any(
+        window[k + 1 : k + 2] == ("-",) and window[k + 2 : k + 3] in {(u,) for u in _PROSE_UNITS}
+        for k in range(len(window))
+    )
 
 
 # Pieces of code a request makes: "write a Rust function that formats a track length ...".
@@ -191,6 +230,8 @@ def output_formats(tokens: Tokens) -> dict[str, str]:
     for i in range(len(words)):
         if _json_value(words, i):
             found.setdefault("json", f"a json {words[i + 1]}")
+        elif words[i] == "json" and words[i + 1 : i + 3] in (("for", "a"), ("for", "an")):
+            found.setdefault("json", "json for a")  # "json for a wreck record: name, year"
     return found
 
 
@@ -203,7 +244,7 @@ def _json_value(words: tuple[str, ...], i: int) -> bool:
         words[i] == "json"
         and 0 < i < len(words) - 1
         and words[i + 1] in _JSON_VALUES
-        and words[i - 1] in ("a", "an")
+        and words[i - 1] in ("a", "an", "example", "sample")  # "an example JSON record"
     )
 
 

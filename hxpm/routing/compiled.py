@@ -21,6 +21,7 @@ from hxpm.routing.aliases import (
     tech_capability_values,
 )
 from hxpm.routing.decision import DEFAULT_PRIORITY, ExpertScore, RouteCandidate
+from hxpm.routing.fields import schema_fields
 from hxpm.routing.labels import CLASSIFY_TASK, SENTENCE_TYPE_TASK
 from hxpm.routing.requests import claims_editing, claims_translating, claims_writing
 from hxpm.routing.shapes import LANGUAGES_WITH_SHAPES
@@ -65,6 +66,7 @@ class Compiled:
     # ...and every one-word keyword: a language it lists is one it answers in ("java")
     covers: frozenset[str] = frozenset()
     translates: bool = False  # its keywords or capabilities say it translates (requests.py)
+    schema: frozenset[str] = frozenset()  # the fields of the one object it writes (fields.py)
 
 
 @dataclass(slots=True)
@@ -196,8 +198,19 @@ def compile_candidate(i: int, cand: RouteCandidate, rank: int, builder: Builder)
     languages = _languages(capabilities, _strings(cand.keywords))
     covers = languages | {k.strip().lower() for k in _strings(cand.keywords)}
     translates = claims_translating(_strings(cand.keywords), values)
+    schema = schema_fields(str(cand.description))
     return Compiled(
-        cand, priority, rank, tuple(notes), zero, edits, writes, languages, covers, translates
+        cand,
+        priority,
+        rank,
+        tuple(notes),
+        zero,
+        edits,
+        writes,
+        languages,
+        covers,
+        translates,
+        schema,
     )
 
 

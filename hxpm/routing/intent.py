@@ -28,6 +28,8 @@ _CHOICE_WORDS = frozenset(
         *("better", "worse", "versus", "vs", "recommend", "worth", "worthwhile", "choice"),
         *("overkill", "suitable", "sensible", "easier", "simpler", "harder", "useful"),
         *("career", "careers", "certification", "certifications"),
+        # whether it is allowed: "could he get in legal trouble for that python script?"
+        *("legal", "illegal", "legally", "lawful", "unlawful"),
     ]
 )
 _PREFER = frozenset(["pick", "choose", "prefer", "picking", "choosing"])
@@ -77,6 +79,12 @@ _TOOL_ERRORS = (
 # Setting a tool up is no expert's task: "how do I install cargo on windows?"
 _SETUP_VERBS = frozenset(["install", "uninstall", "reinstall", "upgrade", "downgrade"])
 _HOW_TO = (("how", "to"), ("how", "do", "i"), ("how", "can", "i"), ("how", "do", "you"))
+# Connecting a tool to a store is setting it up too: "how do I connect Tableau to a Postgres
+# database", "how do I connect to a MySQL database from PHP" (a relationship joins nodes
+# "connected to" each other, never a database).
+_CONNECT = frozenset(["connect", "link", "hook"])
+_STORES = frozenset(["database", "databases", "db", "server", "instance", "cluster"])
+_STORE_WINDOW = 6
 # Prompts that ask about a concept without a question mark or a question word: "SQL vs
 # NoSQL, explain like I'm five", "pros and cons of graph databases for a shop".
 _EXPLAIN_WORDS = frozenset(["explain", "explained", "explanation", "eli5", "conceptually"])
@@ -84,6 +92,7 @@ _EXPLAIN_WORDS = frozenset(["explain", "explained", "explanation", "eli5", "conc
 # explains a piece of work the user has (docs/routing.md, "Why the generic rule has exceptions").
 _HANDED = frozenset(["this", "these", "my", "our", "following", "it"])
 _PROS_AND_CONS = ("pros", "and", "cons")
+_WALK_THROUGH = ("walk", "me", "through")
 # A review asks for an opinion in prose ("review this Rust for style"), unless it also asks
 # for the thing rewritten ("review and fix my query").
 _REVIEW_WORDS = frozenset(["review", "critique", "critic", "feedback"])
@@ -122,9 +131,19 @@ _PROSE_PHRASES = (
     ("style", "only"),
     ("opinions", "only"),  # "Rails vs Django, which is easier for a beginner? opinions only"
     ("opinion", "only"),
+    ("just", "explain"),  # "why would SELECT * FROM loans be slow? just explain the reasons"
+    ("only", "explain"),
+    # the user writes the fix: "explain the risk, I'll fix it myself"
+    ("fix", "it", "myself"),
+    ("rewrite", "it", "myself"),
 )
 # Words between a negation and the output it refuses: "not looking for code".
 _SEEKING = frozenset(["looking", "asking", "after", "needing", "for", "a", "an", "any"])
+# ...and between "don't need"/"don't want" and it: "I don't need a rewritten query".
+_NEEDING = frozenset(["need", "want"])
+_REDONE = frozenset(["a", "an", "any", "the", "rewritten", "new", "fixed", "corrected", "better"])
+# Rewriting refused as a gerund: "without rewriting it, explain why ... is slow".
+_REWRITING = frozenset(["rewriting", "rewrite"])
 _at = phrase_at
 
 
@@ -154,17 +173,35 @@ def refused_output(tokens: Tokens) -> About | None:
             if nxt in _OUTPUT_NOUNS:
                 only = nxt if nxt in _NAMED_OUTPUTS else None
                 return About(f"it refuses the output ({tok + ' ' + nxt!r})", only)
+            if tok == "without" and words[i + 1] in _REWRITING:
+                return About(f"it refuses the output ({'without ' + words[i + 1]!r})")
         for dont in _DONT:
-            end = i + len(dont)
-            if _at(words, i, dont) and end < len(words) and words[end] in _OUTPUT_VERBS:
-                after = words[end + 1] if end + 1 < len(words) else ""
-                if after in _WHOLE:
-                    said = " ".join((*dont, words[end], after)).strip()
-                    return About(f"it refuses the output ({said!r})")
+            refused = _refused_after(words, i, dont)
+            if refused is not None:
+                return About(f"it refuses the output ({refused!r})")
         for phrase in _PROSE_PHRASES:
             if _at(words, i, phrase):
                 return About(f"it asks for prose ({' '.join(phrase)!r})")
     return _review(words)
+
+
+def _refused_after(words: tuple[str, ...], i: int, dont: tuple[str, ...]) -> str | None:
+    """The refusal as written when ``dont`` at ``words[i]`` refuses the whole output ("don't
+    rewrite it", "don't need a rewritten query"), else None."""
+    if not _at(words, i, dont):
+        return None
+    end = i + len(dont)
+    nxt = words[end] if end < len(words) else ""
+    if nxt in _OUTPUT_VERBS:
+        after = words[end + 1] if end + 1 < len(words) else ""
+        return " ".join((*dont, nxt, after)).strip() if after in _WHOLE else None
+    if nxt in _NEEDING:
+        k = end + 1
+        while k < min(len(words) - 1, end + 4) and words[k] in _REDONE:
+            k += 1
+        if k < len(words) and words[k] in _OUTPUT_NOUNS:
+            return " ".join((*dont, *words[end : k + 1]))
+    return None
 
 
 def _review(words: tuple[str, ...]) -> About | None:
@@ -197,7 +234,11 @@ def about_request(tokens: Tokens, code: bool, question: bool) -> About | None:
     # artifact asked for makes the price or choice word part of the task.
     if code or any(asks_for_artifact_at(words, i) for i in range(len(words))):
         return None
-    explains = _EXPLAIN_WORDS & set(words) or _at_any(words, ("help", "me", "understand"))
+    explains = (
+        _EXPLAIN_WORDS & set(words)
+        or _at_any(words, ("help", "me", "understand"))
+        or _at_any(words, _WALK_THROUGH)
+    )
     if not (question or explains or _concept_framed(words)):
         return _names_versus(words)
     for i, tok in enumerate(words):
@@ -253,10 +294,17 @@ def _asks_concept(words: tuple[str, ...], i: int) -> bool:
         tok in _CONCEPT_WORDS
         or any(_at(words, i, p) for p in _CONCEPT_PHRASES)
         or (tok in ("explain", "explained") and not _HANDED.intersection(words[i + 1 : i + 2]))
+        # "walk me through Dijkstra's algorithm on a small graph", not "... through this query"
+        or (_at(words, i, _WALK_THROUGH) and not _HANDED.intersection(words[i + 3 : i + 4]))
         # "what does 'query' mean", "on a CV, what does 'a good command of English' mean?"
         or (tok == "mean" and "what" in words[:i] and ("does" in words[:i] or "do" in words[:i]))
         or (tok in _SETUP_VERBS and any(words[i - len(h) : i] == h for h in _HOW_TO))
         or (_at(words, i, ("set", "up")) and any(words[i - len(h) : i] == h for h in _HOW_TO))
+        or (
+            tok in _CONNECT
+            and any(words[i - len(h) : i] == h for h in _HOW_TO)
+            and not _STORES.isdisjoint(words[i + 1 : i + 1 + _STORE_WINDOW])
+        )
     )
 
 

@@ -51,7 +51,7 @@ def labelling_request(tokens: Tokens) -> tuple[str, str] | None:
     for i, w in enumerate(words):
         if w not in _LABEL_VERBS or words[i + 1 : i + 2] == ("out",):
             continue  # "sort out the grammar in this letter" fixes it
-        if _OWNED.intersection(words[max(0, i - 2) : i]):
+        if _OWNED.intersection(words[max(0, i - 2) : i]) or _a_noun_here(words, i):
             continue  # "proofread my museum label: '...'": a label, not labelling
         window = words[i + 1 : i + 1 + _LABEL_WINDOW]
         if not _ORDERINGS.isdisjoint(window):
@@ -72,6 +72,21 @@ def labelling_request(tokens: Tokens) -> tuple[str, str] | None:
 # Owners before a noun: "my museum label", "our tags"; a verb of labelling is never one's
 # own ("needs a label for this one: ..." asks for one, so articles do not count).
 _OWNED = frozenset(["my", "our", "your", "his", "her", "their", "its"])
+_ARTICLES = frozenset(["this", "that", "the", "a", "an", "these", "those"])
+# Words a verb of labelling follows in a request: "can you label", "please tag", "and sort".
+_VERB_LEADS = frozenset(
+    [*("you", "to", "please", "pls", "and", "then", "just", "i", "we", "also", "now", "quickly")]
+)
+
+
+def _a_noun_here(words: tuple[str, ...], i: int) -> bool:
+    """``words[i]`` ends a noun phrase after an article ("translate this chord chart label
+    into English: '...'"), so it names a label, not the act of labelling."""
+    if i == 0 or not words[i - 1].isalpha() or words[i - 1] in _VERB_LEADS | _ARTICLES:
+        return False
+    return not _ARTICLES.isdisjoint(words[max(0, i - 3) : i - 1])
+
+
 # Words of an ordering: "sort these spelling words into alphabetical order: ..." asks for
 # the same words in another order, not for a label.
 _ORDERINGS = frozenset(
@@ -150,10 +165,17 @@ _QUOTED = "(?:'[^']{3,}'|\"[^\"]{3,}\"|\u201c[^\u201d]{3,}\u201d|\u2018[^\u2019]
 _QUOTES = "'\"\u201c\u2018"  # a quotation opens with one of these
 # "this one", "this line", "this email": the handed text by its name
 _THIS = r"(?:this|that|it)(?:\s+(?:one|line|sentence|text|phrase|message|bit|document|doc|email))?"
+# A kind that is no label: an idiom ("it's a recipe for disaster") or a kind weighed against a
+# clause ("is that a bug or is the check client-side only?"), not against another kind.
+_NO_LABEL = r"(?!\s+for\s+(?:disaster|success|trouble)\b)(?!\s+or\s+(?:is|are|was|does|did)\b)"
 # "is 'Close the gate.' a command", "is this one a question", "is this a news piece".
-_IS_A = re.compile(rf"\bis\s+(?P<text>{_QUOTED}|{_THIS})\s+an?\s+(?P<kind>[a-z]+)", re.IGNORECASE)
+_IS_A = re.compile(
+    rf"\bis\s+(?P<text>{_QUOTED}|{_THIS})\s+an?\s+(?P<kind>[a-z]+)\b{_NO_LABEL}", re.IGNORECASE
+)
 # "tell me if this is a command or not: ...", "whether it's a statement"
-_THIS_IS_A = re.compile(rf"\b(?P<text>{_THIS})\s*(?:is|'s)\s+an?\s+(?P<kind>[a-z]+)", re.IGNORECASE)
+_THIS_IS_A = re.compile(
+    rf"\b(?P<text>{_THIS})\s*(?:is|'s)\s+an?\s+(?P<kind>[a-z]+)\b{_NO_LABEL}", re.IGNORECASE
+)
 # "Invoice or contract?", "news or an advert:"
 _EITHER = re.compile(r"\b(?P<a>[a-z]+),?\s+or\s+(?:an?\s+)?(?P<b>[a-z]+)\s*[?:]", re.IGNORECASE)
 # "Is this news, a contract, or what?": two kinds listed before an open "or"

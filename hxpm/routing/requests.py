@@ -127,6 +127,27 @@ def _edited_text(after: tuple[str, ...]) -> str:
     return after[0] if after[:1] and after[0] in _EDITED_TEXTS else ""
 
 
+# "Can you suggest something punchier?", "give me three stronger openers": a better version
+# of a text asked for by a comparative within a few words of the verb.
+_SUGGEST = frozenset(["suggest", "offer", "give", "propose"])
+_BETTER = frozenset(
+    [
+        *("stronger", "punchier", "snappier", "catchier", "clearer", "crisper", "sharper"),
+        *("tighter", "bolder", "warmer", "friendlier", "simpler", "shorter", "better"),
+        *("livelier", "smoother", "nicer", "softer"),
+    ]
+)
+_BETTER_WINDOW = 4
+
+
+def _better_one(verb: str, after: tuple[str, ...]) -> str:
+    """ "suggest ... punchier" when ``verb`` asks for a better text; empty otherwise."""
+    if verb not in _SUGGEST:
+        return ""
+    found = next((w for w in after if w in _BETTER), "")
+    return f"{verb} ... {found}" if found else ""
+
+
 def editing_request(tokens: Tokens) -> str | None:
     """What makes the prompt an editing request ("fix ... spelling"), or None."""
     words = tokens.words
@@ -140,6 +161,9 @@ def editing_request(tokens: Tokens) -> str | None:
             return "make ... sound"
         if w == "make" and _comparative(words[i + 1 : i + 1 + _SOUND_WINDOW]):
             return "make ... " + _comparative(words[i + 1 : i + 1 + _SOUND_WINDOW])
+        better = _better_one(w, words[i + 1 : i + 1 + _BETTER_WINDOW])
+        if better:
+            return better
         if w in ("correct", "right") and i > 0 and words[i - 1] in _EDITED_TEXTS and _asked(words):
             return f"is ... {words[i - 1]} {w}"  # "is this sentence correct: '...'?"
         if w in ("natural", "correct", "proper", "plain") and words[i + 1 : i + 2] == ("english",):
@@ -277,6 +301,11 @@ _CONVERT_VERBS = frozenset(
     ["convert", "translate", "transform", "turn", "port", "migrate", "transpile", "change"]
 )
 # Formats and languages a conversion may aim at, besides the alias table's names.
+# Query languages that are no alias of another: "convert this to a MongoDB query: SELECT ..."
+# asks for MongoDB, which only an expert listing it writes.
+OTHER_QUERY_LANGUAGES = frozenset(
+    ["mongodb", "mongo", "graphql", "sparql", "gremlin", "dax", "linq", "kql"]
+)
 _FORMATS = frozenset(
     [
         "json",
@@ -308,6 +337,7 @@ _FORMATS = frozenset(
         "bash",
         "excel",
         "latex",
+        *OTHER_QUERY_LANGUAGES,
     ]
 )
 _TARGETS = _FORMATS | frozenset(ALIASES) | frozenset(a for v in ALIASES.values() for a in v)

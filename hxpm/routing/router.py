@@ -27,6 +27,7 @@ from hxpm.routing.artifacts import (
     DATA_FORMATS,
     asks_for_artifact,
     asks_for_data,
+    asks_for_prose,
     format_is_output,
     output_formats,
 )
@@ -47,6 +48,7 @@ from hxpm.routing.decision import (
     RouteCandidate,
     RouteDecision,
 )
+from hxpm.routing.fields import asked_fields
 from hxpm.routing.identifiers import IDENTIFIER_QUERY
 from hxpm.routing.intent import about_request
 from hxpm.routing.labels import (
@@ -207,6 +209,8 @@ class Router:
             cued_senses(tokens),
             None if languages or artifact else maths_cue(tokens),
             artifact,
+            asked_fields(tokens),
+            artifact and asks_for_prose(tokens),
         )
         ranked = self._rank(hits, profiles, ctx)
         decision = decide(prompt, tokens, ranked, self.min_score)

@@ -24,7 +24,8 @@ def _cue_words(text: str) -> frozenset[str]:
 _CUES: dict[str, frozenset[str]] = {
     "graph": _cue_words(
         """chart charts bar bars pie axis axes plot plotted presentation slide slides squared
-        cubed curve parabola slope equation poster"""
+        cubed curve parabola slope equation poster algorithm algorithms dijkstra vertex
+        vertices adjacency bfs dfs"""
     ),
     "python": _cue_words(
         """snake snakes pet prey swallow swallows reptile reptiles bite vivarium terrarium
@@ -41,7 +42,8 @@ _CUES: dict[str, frozenset[str]] = {
     ),
     "table": _cue_words(
         """dining chairs chair seating wedding guests restaurant furniture wood oak
-        tablecloth kitchen coffee periodic multiplication textbook word powerpoint"""
+        tablecloth kitchen coffee periodic multiplication textbook word powerpoint lease
+        tenant appendix annex"""
     ),
     "sentence": _cue_words(
         """prison jail judge court convicted conviction parole subject predicate clause
@@ -59,7 +61,10 @@ _CUES: dict[str, frozenset[str]] = {
         vehicle truck olympic hurricane storm"""
     ),
     # Node.js, another technology: "VS Code terminal says node: command not found"
-    "node": _cue_words("""npm nvm terminal installed install javascript typescript express"""),
+    "node": _cue_words(
+        """npm nvm terminal installed install javascript typescript express algorithm
+        algorithms dijkstra vertex vertices adjacency"""
+    ),
     "cargo": _cue_words("""ship ships shipping freight container containers vessel hold port"""),
     "relationship": _cue_words(
         """grandparents parents married marriage couple couples partner boyfriend girlfriend
@@ -81,12 +86,17 @@ CUED_ONLY = frozenset(["cypher"])
 
 
 # Idioms that use the word in its everyday sense: "three lectures in a row".
-_IDIOMS: dict[str, tuple[str, ...]] = {
-    "row": ("in", "a", "row"),
-    "order": ("in", "what", "order"),  # "in what order should I apply skincare products"
-    "table": ("table", "of", "contents"),
-    "graph": ("graph", "paper"),  # "sketch a veg bed layout on graph paper"
-}
+_IDIOMS: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("row", ("in", "a", "row")),
+    ("order", ("in", "what", "order")),  # "in what order should I apply skincare products"
+    ("table", ("table", "of", "contents")),
+    # a table in a document or a spreadsheet: "tidy up this markdown table: | name | role |"
+    ("table", ("markdown", "table")),
+    ("table", ("html", "table")),
+    ("table", ("latex", "table")),
+    ("table", ("pivot", "table")),
+    ("graph", ("graph", "paper")),  # "sketch a veg bed layout on graph paper"
+)
 
 
 def cued_senses(tokens: Tokens) -> dict[str, str]:
@@ -94,8 +104,8 @@ def cued_senses(tokens: Tokens) -> dict[str, str]:
     (or the idiom it is part of)."""
     words = tokens.words
     found: dict[str, str] = {}
-    for word, idiom in _IDIOMS.items():
-        if any(words[i : i + len(idiom)] == idiom for i in range(len(words))):
+    for word, idiom in _IDIOMS:
+        if word not in found and any(words[i : i + len(idiom)] == idiom for i in range(len(words))):
             found[word] = " ".join(idiom)
     for w in dict.fromkeys(words):
         word = w if w in _CUES else (singular_of(w) or w)

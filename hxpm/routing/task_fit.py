@@ -11,9 +11,10 @@ from dataclasses import dataclass, field
 from hxpm.routing.aliases import EVERYDAY_TASK_WORDS
 from hxpm.routing.artifacts import DATA_FORMATS, INTO_WORDS
 from hxpm.routing.compiled import CAPABILITY, EXCLUDE, Compiled, Spec
+from hxpm.routing.fields import other_fields
 from hxpm.routing.intent import About
 from hxpm.routing.profile_index import ProfileMatch
-from hxpm.routing.requests import TEXT_WORDS, Conversion
+from hxpm.routing.requests import OTHER_QUERY_LANGUAGES, TEXT_WORDS, Conversion
 from hxpm.routing.variants import singular_of
 
 # How clearly the rest of a prompt must lean toward the expert's training prompts (profile
@@ -68,6 +69,8 @@ class Context:
     # senses.maths_cue when the prompt names no language and asks for nothing made
     maths: str | None = None
     artifact: bool = True  # artifacts.asks_for_artifact: "write", "give", "list" ... as verbs
+    fields: frozenset[str] = frozenset()  # fields.asked_fields: the words read as field names
+    prose: bool = False  # artifacts.asks_for_prose: "write release notes from this changelog"
 
     def plain_question(self) -> bool:
         """A question that shows no code, data or material and asks for nothing made."""
@@ -86,6 +89,10 @@ def not_its_task(c: Compiled, hits: list[tuple[Spec, tuple[str, ...]]], ctx: Con
         return f"the text of an editing request ({ctx.editing!r})"
     if ctx.writing and not c.writes and _text_words_only(hits):
         return f"the text a writing request asks for ({ctx.writing!r})"
+    # (an expert that writes a language writes code, not prose, whatever it claims)
+    prose_writer = c.writes and not c.languages
+    if ctx.prose and not prose_writer and ctx.frame and _handed_over_only(hits, ctx.frame):
+        return "the text handed over to a request for prose"
     if ctx.translation and not c.translates and _names_the_text(hits, ctx):
         return f"the text of a translation request ({ctx.translation!r})"
     if c.languages and ctx.target is not None and ctx.target not in c.covers:
@@ -103,12 +110,18 @@ def not_its_task(c: Compiled, hits: list[tuple[Spec, tuple[str, ...]]], ctx: Con
     coded = ctx.target or _code_asked_in(ctx)  # "convert this postgres query to cypher"
     if coded is not None and coded not in c.covers:
         return f"a request in {coded!r}, which this expert does not write"
+    fields = other_fields(c.schema, ctx.fields)
+    if fields:
+        own = ", ".join(sorted(c.schema))
+        return f"an object with other fields ({', '.join(fields)}) than its own {{{own}}}"
     fmt = _answer_format_only(hits)
     if fmt is not None:
         return f"only {fmt!r}, the format its answers come in (a capability), not its task"
     if ctx.classified is not None and _classifying_only(hits):
         return f"classifying {ctx.classified!r}, which is not a text"
     conv = ctx.conversion
+    if conv is not None and conv.target in OTHER_QUERY_LANGUAGES and conv.target not in c.covers:
+        return f"{conv.describe()}, which this expert does not write"
     if conv is not None:
         forms = [form for spec, form in hits if spec.kind != EXCLUDE]
         if forms and all(f[0] in conv.source for f in forms):
@@ -204,6 +217,13 @@ def _classifying_only(hits: list[tuple[Spec, tuple[str, ...]]]) -> bool:
         if spec.kind != EXCLUDE and spec.via != "request"  # a labelling request classifies
     ]
     return all(len(f) == 1 and (singular_of(f[0]) or f[0]) in _CLASSIFYING for f in forms)
+
+
+def _handed_over_only(hits: list[tuple[Spec, tuple[str, ...]]], frame: frozenset[str]) -> bool:
+    """Every positive hit stands in the text handed over, none in the request before it
+    ("write release notes from this changelog: - fix panic in json parser ...")."""
+    forms = [form for spec, form in hits if spec.kind != EXCLUDE]
+    return all(f[0] not in frame for f in forms)
 
 
 def _text_words_only(hits: list[tuple[Spec, tuple[str, ...]]]) -> bool:

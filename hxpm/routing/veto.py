@@ -24,7 +24,7 @@ from hxpm.routing.code_questions import code_to_write
 from hxpm.routing.compiled import Compiled
 from hxpm.routing.decision import RouteDecision
 from hxpm.routing.intent_model import bundled, static_tech_words
-from hxpm.routing.markers import snake_case_name
+from hxpm.routing.markers import prose_semicolon, snake_case_name
 from hxpm.routing.task_fit import Context
 from hxpm.routing.text import CODE_SYMBOLS, DEICTIC, Tokens, artifact_marker, tokenize
 
@@ -111,7 +111,12 @@ def _bar(named: bool, asks_for_something: bool) -> tuple[float, str]:
 def _shows_code(tokens: Tokens) -> bool:
     """Code the prompt shows, not a programming word it uses: a code symbol other than a
     quote, or a snake_case name (a language's shape is checked by the caller)."""
-    if any(w in CODE_SYMBOLS and w not in _QUOTES for w in tokens.words):
+    words = tokens.words
+    # "Must know REDCap, relational databases and GDPR; nice to have R.": prose's semicolon
+    if any(
+        w in CODE_SYMBOLS and w not in _QUOTES and not (w == ";" and prose_semicolon(tokens, i))
+        for i, w in enumerate(words)
+    ):
         return True
     return snake_case_name(tokens) is not None
 

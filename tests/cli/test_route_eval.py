@@ -159,7 +159,7 @@ def test_later_hand_written_sets(cli, demo) -> None:
         (BLIND22, 90, 0),
         (BLIND23, 90, 0),
         (BLIND24, 90, 0),
-        (BLIND25, 87, 1),
+        (BLIND25, 88, 0),
         (BLIND26, 89, 1),
         (BLIND27, 90, 0),
         (BLIND28, 90, 0),
@@ -172,11 +172,11 @@ def test_later_hand_written_sets(cli, demo) -> None:
         (INDEPENDENT.with_name("blind35.tsv"), 84, 0),
         (INDEPENDENT.with_name("blind36.tsv"), 82, 0),
         (INDEPENDENT.with_name("blind37.tsv"), 80, 0),
-        (INDEPENDENT.with_name("blind38.tsv"), 85, 1),
+        (INDEPENDENT.with_name("blind38.tsv"), 86, 0),
         (INDEPENDENT.with_name("blind39.tsv"), 83, 0),
         (INDEPENDENT.with_name("blind40.tsv"), 82, 0),
         (INDEPENDENT.with_name("blind41.tsv"), 86, 0),
-        (INDEPENDENT.with_name("blind42.tsv"), 85, 1),
+        (INDEPENDENT.with_name("blind42.tsv"), 86, 0),
         (INDEPENDENT.with_name("blind43.tsv"), 84, 0),
         (INDEPENDENT.with_name("blind44.tsv"), 86, 0),
         (INDEPENDENT.with_name("blind45.tsv"), 83, 0),
@@ -187,17 +187,17 @@ def test_later_hand_written_sets(cli, demo) -> None:
         (INDEPENDENT.with_name("blind50.tsv"), 78, 0),
         (INDEPENDENT.with_name("blind51.tsv"), 78, 0),
         (INDEPENDENT.with_name("blind52.tsv"), 79, 1),
-        (INDEPENDENT.with_name("blind53.tsv"), 88, 1),
+        (INDEPENDENT.with_name("blind53.tsv"), 89, 0),
         (INDEPENDENT.with_name("blind54.tsv"), 79, 0),
         (INDEPENDENT.with_name("blind55.tsv"), 80, 0),
         (INDEPENDENT.with_name("blind56.tsv"), 77, 0),
         (INDEPENDENT.with_name("blind57.tsv"), 83, 0),
         (INDEPENDENT.with_name("blind58.tsv"), 82, 0),
-        (INDEPENDENT.with_name("blind59.tsv"), 81, 1),
+        (INDEPENDENT.with_name("blind59.tsv"), 82, 0),
         (INDEPENDENT.with_name("blind60.tsv"), 78, 1),
         (INDEPENDENT.with_name("blind61.tsv"), 76, 0),
         (INDEPENDENT.with_name("blind62.tsv"), 84, 0),
-        (INDEPENDENT.with_name("blind63.tsv"), 81, 1),
+        (INDEPENDENT.with_name("blind63.tsv"), 82, 0),
         (INDEPENDENT.with_name("blind64.tsv"), 79, 0),
         (INDEPENDENT.with_name("blind65.tsv"), 77, 0),
         (INDEPENDENT.with_name("blind66.tsv"), 81, 0),
@@ -206,10 +206,14 @@ def test_later_hand_written_sets(cli, demo) -> None:
         (INDEPENDENT.with_name("blind69.tsv"), 74, 0),
         (INDEPENDENT.with_name("blind70.tsv"), 80, 0),
         (INDEPENDENT.with_name("blind71.tsv"), 77, 0),
-        (INDEPENDENT.with_name("blind72.tsv"), 82, 1),
+        (INDEPENDENT.with_name("blind72.tsv"), 83, 0),
         (INDEPENDENT.with_name("blind73.tsv"), 77, 0),
+        (INDEPENDENT.with_name("blind74.tsv"), 80, 0),
+        (INDEPENDENT.with_name("blind75.tsv"), 82, 0),
+        (INDEPENDENT.with_name("blind76.tsv"), 74, 0),
+        (INDEPENDENT.with_name("blind77.tsv"), 90, 0),
     ],
-    ids=[f"blind{n}" for n in ("", *range(2, 74))],
+    ids=[f"blind{n}" for n in ("", *range(2, 78))],
 )
 def test_blind_sets(cli, demo, path, correct, generic_routed) -> None:
     """Written blind by people who had not seen the router, each run once before anything
@@ -218,7 +222,8 @@ def test_blind_sets(cli, demo, path, correct, generic_routed) -> None:
     88/90, 86/87, 81/87, 82/82, 78/82, 83/87, 83/84, 82/83, 84/87, 85/86, 81/86, 86/86, 83/84,
     81/84, 85/85, 81/83, 86/88, 78/80, 78/79, 79/81, 88/89, 78/82, 79/81, 77/79, 79/83,
     81/82, 80/82, 78/81, 75/78, 84/85, 81/82, 79/80, 73/81, 80/81, 78/83, 76/78, 72/77,
-    78/81, 76/79, 79/84 and 75/80 for blind30 to blind73 (near copies
+    78/81, 76/79, 79/84 and 75/80 for blind30 to blind73, 80/82, 81/86 and 74/76 for
+    blind74 to blind76 (held out until round 23 took their place) and 89/93 for blind77 (near copies
     of other sets left out; the honest unseen figures are in each file's header and
     docs/routing.md).
     Their misses led to general rules; these are the development scores since, as floors."""
@@ -228,27 +233,29 @@ def test_blind_sets(cli, demo, path, correct, generic_routed) -> None:
 @pytest.mark.parametrize(
     ("path", "total", "correct"),
     [
-        (GENERAL, 2052, 2050),
+        (GENERAL, 2052, 2051),
         (GENERAL2, 853, 852),
         (GENERAL3, 846, 846),
         (GENERAL4, 799, 798),
         (GENERAL5, 833, 833),
-        (GENERAL6, 535, 534),
+        (GENERAL6, 535, 535),
         (GENERAL7, 1364, 1364),
         (GENERAL8, 1368, 1367),
         (GENERAL9, 1405, 1405),
         (GENERAL10, 1383, 1383),
-        (GENERAL11, 1567, 1566),
+        (GENERAL11, 1567, 1567),
         (GENERAL12, 1309, 1307),
         (GENERAL13, 1343, 1340),
-        (GENERAL14, 1340, 1335),
-        (GENERAL15, 1385, 1381),
+        (GENERAL14, 1340, 1336),
+        (GENERAL15, 1385, 1383),
         (GENERAL16, 1329, 1329),
-        (GENERAL17, 1376, 1373),
+        (GENERAL17, 1376, 1375),
         (GENERAL18, 1383, 1380),
-        (GENERAL19, 1271, 1269),
+        (GENERAL19, 1271, 1270),
         (GENERAL20, 1378, 1377),
         (GENERAL21, 1280, 1277),
+        (INDEPENDENT.with_name("general22.tsv"), 1310, 1310),
+        (INDEPENDENT.with_name("general23.tsv"), 1863, 1859),
     ],
 )
 def test_general_prompts_stay_with_the_base(cli, demo, path, total, correct) -> None:
@@ -261,8 +268,10 @@ def test_general_prompts_stay_with_the_base(cli, demo, path, total, correct) -> 
     a prompt naming its language, 13 of 1,340 (1.0%; 28 at the start of that stop), 10 of
     1,385 (0.7%; 18), 6 of 1,329 (0.45%; 9), 14 of 1,376 (1.0%; 15), 4 of 1,383 (0.29%;
     6), 7 of 1,271 (0.55%) and, with the strictest bar for an artifact asked for, 2 of 1,378
-    (0.15%) and 4 of 1,280 (0.31%); the rules and the model trained on them leave 2, 1, 0,
-    1, 0, 1, 0, 1, 0, 0, 1, 2, 3, 5, 4, 0, 3, 3, 2, 1 and 3 (docs/routing.md, "Measured").
+    (0.15%) and 4 of 1,280 (0.31%), 1 of 1,310 (0.08%, general22, held out until round 23
+    took its place) and 16 of 1,863 (0.86%, general23); the rules and the model trained on
+    them leave 1, 1, 0, 1, 0, 0, 0, 1, 0, 0, 0, 2, 3, 4, 2, 0, 1, 3, 1, 1, 3, 0 and 4
+    (docs/routing.md, "Measured").
     Each retraining moves a few borderline prompts either way, so a floor may drop by one
     or two."""
     r = cli("route", "--eval", path, "--json")
@@ -277,13 +286,13 @@ HELD_OUT = ROOT / "tests" / "fixtures" / "routing_heldout"
 
 @pytest.mark.parametrize(
     ("name", "correct", "generic_routed"),
-    [("general22", 1309, 1), ("blind74", 80, 0), ("blind75", 81, 1), ("blind76", 74, 0)],
+    [("general24", 1311, 26), ("blind78", 87, 1), ("blind79", 90, 2)],
 )
 def test_held_out_sets(cli, demo, name, correct, generic_routed) -> None:
-    """Round 22, written blind after the router of its stop was final and never trained or
-    tuned on (tests/fixtures/routing_heldout/README.md): the shipped router's scores on
-    prompts it has not seen, 1 of 1,310 general prompts routed and 235 of 244 mixed prompts
-    right on their one run. These are that run's scores, as floors."""
+    """Round 23, written blind while this stop's router was being built and never trained
+    or tuned on (tests/fixtures/routing_heldout/README.md): the router's scores on prompts
+    it had not seen, 26 of 1,337 general prompts routed and 177 of 191 mixed prompts right
+    on their one run. These are that run's scores, as floors."""
     _scores_at_least(cli, HELD_OUT / f"{name}.tsv", correct, generic_routed)
 
 
@@ -295,7 +304,7 @@ def test_the_intent_model_never_reads_the_held_out_sets() -> None:
         return {line.split("\t")[0] for line in lines if line.strip() and not line.startswith("#")}
 
     held, trained = prompts(HELD_OUT), prompts(INDEPENDENT.parent)
-    assert len(held) > 1500 and len(trained) > 30000
+    assert len(held) > 1500 and len(trained) > 35000
     assert not held & trained
 
 
