@@ -45,7 +45,7 @@ _CHOICE_PHRASES = (
     *(("when", "should", "you"), ("when", "should", "my"), ("when", "should", "our")),
     # "when does it make sense to use Neo4j?", "is it bad practice to store JSON in a column"
     *(("make", "sense"), ("makes", "sense"), ("bad", "practice"), ("good", "practice")),
-    *(("best", "practice"), ("best", "practices")),
+    *(("best", "practice"), ("best", "practices"), ("bad", "idea")),
 )
 # "which jacket size should I order", "what category should I list mugs under": advice asked
 # by a question word, at most this many words, then "should I/we".
@@ -58,6 +58,10 @@ _CONCEPT_WORDS = frozenset(
         *("advantages", "disadvantages", "drawbacks", "pros", "history", "invented"),
         # how well it runs: "why is my Postgres query slow?" wants reasons, not a query
         *("slow", "slower", "faster", "performance", "efficient", "inefficient"),
+        # running a database, not querying it: "which settings should I look at when
+        # autovacuum can't keep up?", "how do I tell whether it is CPU-bound?"
+        *("downtime", "replication", "autovacuum", "vacuum", "failover", "cpu"),
+        *("migrating", "migration", "migrate", "config", "configuration"),
         "meaning",  # "type 2 error meaning"
         # what it is good and bad at: "what can Neo4j do that a relational database struggles with?"
         *("differently", "struggle", "struggles", "strengths", "weaknesses", "limitations"),
@@ -131,7 +135,11 @@ _PROSE_PHRASES = (
     ("style", "only"),
     ("opinions", "only"),  # "Rails vs Django, which is easier for a beginner? opinions only"
     ("opinion", "only"),
+    ("in", "plain", "language"),
     ("just", "explain"),  # "why would SELECT * FROM loans be slow? just explain the reasons"
+    # an explanation of code, not more code: "explain what this python code does: [p for p
+    # in pets if ...]" (not "line by line": "read a file line by line in Python")
+    ("explain", "what"),
     ("only", "explain"),
     # the user writes the fix: "explain the risk, I'll fix it myself"
     ("fix", "it", "myself"),
@@ -182,7 +190,24 @@ def refused_output(tokens: Tokens) -> About | None:
         for phrase in _PROSE_PHRASES:
             if _at(words, i, phrase):
                 return About(f"it asks for prose ({' '.join(phrase)!r})")
+    if _what_it_does(words):
+        return About("it asks what a piece of code does ('what does ... do')")
     return _review(words)
+
+
+_DOES_WINDOW = 16  # words between "what does" and its "do": a short piece of code
+_POINTED = frozenset(["this", "that", "these", "those", "my", "our", "'", '"', "`"])
+
+
+def _what_it_does(words: tuple[str, ...]) -> bool:
+    """ "what does 'if __name__ == \\"__main__\\":' do in python?": "what does", a piece
+    pointed at or quoted, then "do" before the question ends ("what does a decorator do" asks
+    about a concept, :func:`about_request`)."""
+    for i in range(len(words) - 3):
+        if words[i] == "what" and words[i + 1] in ("does", "do") and words[i + 2] in _POINTED:
+            rest = words[i + 3 : i + 3 + _DOES_WINDOW]
+            return "do" in rest[: rest.index("?")] if "?" in rest else "do" in rest
+    return False
 
 
 def _refused_after(words: tuple[str, ...], i: int, dont: tuple[str, ...]) -> str | None:

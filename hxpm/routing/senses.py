@@ -47,7 +47,8 @@ _CUES: dict[str, frozenset[str]] = {
     ),
     "sentence": _cue_words(
         """prison jail judge court convicted conviction parole subject predicate clause
-        diagram diagramming tense tenses punctuation fragment music musical melody"""
+        diagram diagramming tense tenses punctuation fragment music musical melody capitalise
+        capitalize capitalised capitalized comma commas apostrophe apostrophes"""
     ),
     "english": _cue_words(
         """windows accent fluent exam course teacher grammar word words adjective adjectives

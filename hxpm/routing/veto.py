@@ -12,7 +12,9 @@ hands the prompt to the base; below the stricter NAMED_LANGUAGE_THRESHOLD when t
 names a language the chosen expert writes ("is SQL hard to learn?" against "how do i
 reverse a string in python3"), and below the strictest ARTIFACT_THRESHOLD when it asks for
 something made other than prose ("write", "list", "give me the object": artifacts.py;
-"write a toast" is prose). Plain Python: a dictionary lookup per feature.
+"write a toast" is prose). Where those signs shield a prompt, the model still speaks when it
+is certain: below GATED_THRESHOLD ("how big should shared_buffers be on a dedicated 64GB
+postgres box" shows a snake_case name). Plain Python: a dictionary lookup per feature.
 """
 
 from __future__ import annotations
@@ -44,6 +46,13 @@ NAMED_LANGUAGE_THRESHOLD = 0.01
 # routes and 23 general prompts; at 0.005 none of the routes was lost and 15 of the 23 were
 # caught (at 0.02, 3 routes lost).
 ARTIFACT_THRESHOLD = 0.005
+# A prompt the signs above shield (code shown, a quotation to work on, a request the rules
+# matched) is read by the rules; the model overrules them only when it is certain. Calibrated
+# the same way over every blind and general set (docs/routing.md, "The intent model"): of the
+# 2,775 correct expert routes so shielded none had P below 0.0003, and 10 of the 31 general
+# prompts so shielded had P below 0.0002 ("how big should shared_buffers be on a dedicated
+# 64GB postgres box").
+GATED_THRESHOLD = 0.0002
 _QUOTES = frozenset(['"', "'"])
 # Imperative verbs of a classification or labelling task: "Categorize these emails as spam
 # or not spam" orders the task whatever else it says.
@@ -76,26 +85,41 @@ def intent_veto(
     ``masked`` gives the words read as ``<tech>`` (:func:`masked_words`), asked only when the
     model is."""
     chosen = experts.get(decision.chosen) if decision.chosen is not None else None
-    if chosen is None or requested or shaped or _shows_code(tokens):
+    if chosen is None:
         return decision
-    asks_for_something = ctx.artifact and not asks_for_prose(tokens)
-    if _quotes_material(tokens, decision.prompt) or _orders_a_task(tokens):
-        return decision
-    if _points_at_code(tokens) or code_to_write(tokens) is not None or asks_for_code(tokens):
-        return decision
-    if _claims_the_request(chosen, ctx):
-        return decision
-    named = _names_its_language(chosen, decision, ctx)
-    threshold, why = _bar(named, asks_for_something)
+    if _shielded(decision, tokens, ctx, shaped or requested, chosen):
+        threshold, why = GATED_THRESHOLD, ", the bar for a prompt its code or request shields"
+    else:
+        named = _names_its_language(chosen, decision, ctx)
+        threshold, why = _bar(named, ctx.artifact and not asks_for_prose(tokens))
     p = bundled().probability(tokens.words, masked())
     if p >= threshold:
         return decision
+    shown = f"{p:.4f}" if p >= 0.0001 else f"{p:.2g}"
     reason = (
         f"reads like a general prompt, not a request for {decision.chosen} "
-        f"(intent model: P(request) {p:.4f} < {threshold:g}{why}); the bare base model answers"
+        f"(intent model: P(request) {shown} < {threshold:g}{why}); the bare base model answers"
     )
     return RouteDecision(
         decision.prompt, None, decision.generic, reason, decision.scores, decision.min_score
+    )
+
+
+def _shielded(
+    decision: RouteDecision, tokens: Tokens, ctx: Context, matched: bool, chosen: Compiled
+) -> bool:
+    """A sign the model reads less well than the rules (see module): a language's shape or a
+    request the rules matched (``matched``), code shown or pointed at, a quotation to work
+    on, a classifying imperative, a piece of code asked for, or a task the expert claims."""
+    return (
+        matched
+        or _shows_code(tokens)
+        or _quotes_material(tokens, decision.prompt)
+        or _orders_a_task(tokens)
+        or _points_at_code(tokens)
+        or code_to_write(tokens) is not None
+        or asks_for_code(tokens)
+        or _claims_the_request(chosen, ctx)
     )
 
 

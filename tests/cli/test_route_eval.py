@@ -212,8 +212,10 @@ def test_later_hand_written_sets(cli, demo) -> None:
         (INDEPENDENT.with_name("blind75.tsv"), 82, 0),
         (INDEPENDENT.with_name("blind76.tsv"), 74, 0),
         (INDEPENDENT.with_name("blind77.tsv"), 90, 0),
+        (INDEPENDENT.with_name("blind78.tsv"), 88, 0),
+        (INDEPENDENT.with_name("blind79.tsv"), 91, 1),
     ],
-    ids=[f"blind{n}" for n in ("", *range(2, 78))],
+    ids=[f"blind{n}" for n in ("", *range(2, 80))],
 )
 def test_blind_sets(cli, demo, path, correct, generic_routed) -> None:
     """Written blind by people who had not seen the router, each run once before anything
@@ -223,7 +225,8 @@ def test_blind_sets(cli, demo, path, correct, generic_routed) -> None:
     81/84, 85/85, 81/83, 86/88, 78/80, 78/79, 79/81, 88/89, 78/82, 79/81, 77/79, 79/83,
     81/82, 80/82, 78/81, 75/78, 84/85, 81/82, 79/80, 73/81, 80/81, 78/83, 76/78, 72/77,
     78/81, 76/79, 79/84 and 75/80 for blind30 to blind73, 80/82, 81/86 and 74/76 for
-    blind74 to blind76 (held out until round 23 took their place) and 89/93 for blind77 (near copies
+    blind74 to blind76 (held out until round 23 took their place), 89/93 for blind77 and
+    87/96 and 90/95 for blind78 and blind79 (held out at b509f7a) (near copies
     of other sets left out; the honest unseen figures are in each file's header and
     docs/routing.md).
     Their misses led to general rules; these are the development scores since, as floors."""
@@ -233,8 +236,8 @@ def test_blind_sets(cli, demo, path, correct, generic_routed) -> None:
 @pytest.mark.parametrize(
     ("path", "total", "correct"),
     [
-        (GENERAL, 2052, 2051),
-        (GENERAL2, 853, 852),
+        (GENERAL, 2052, 2052),
+        (GENERAL2, 853, 853),
         (GENERAL3, 846, 846),
         (GENERAL4, 799, 798),
         (GENERAL5, 833, 833),
@@ -245,9 +248,9 @@ def test_blind_sets(cli, demo, path, correct, generic_routed) -> None:
         (GENERAL10, 1383, 1383),
         (GENERAL11, 1567, 1567),
         (GENERAL12, 1309, 1307),
-        (GENERAL13, 1343, 1340),
+        (GENERAL13, 1343, 1341),
         (GENERAL14, 1340, 1336),
-        (GENERAL15, 1385, 1383),
+        (GENERAL15, 1385, 1384),
         (GENERAL16, 1329, 1329),
         (GENERAL17, 1376, 1375),
         (GENERAL18, 1383, 1380),
@@ -255,7 +258,7 @@ def test_blind_sets(cli, demo, path, correct, generic_routed) -> None:
         (GENERAL20, 1378, 1377),
         (GENERAL21, 1280, 1277),
         (INDEPENDENT.with_name("general22.tsv"), 1310, 1310),
-        (INDEPENDENT.with_name("general23.tsv"), 1863, 1859),
+        (INDEPENDENT.with_name("general23.tsv"), 1863, 1860),
     ],
 )
 def test_general_prompts_stay_with_the_base(cli, demo, path, total, correct) -> None:
@@ -269,9 +272,10 @@ def test_general_prompts_stay_with_the_base(cli, demo, path, total, correct) -> 
     1,385 (0.7%; 18), 6 of 1,329 (0.45%; 9), 14 of 1,376 (1.0%; 15), 4 of 1,383 (0.29%;
     6), 7 of 1,271 (0.55%) and, with the strictest bar for an artifact asked for, 2 of 1,378
     (0.15%) and 4 of 1,280 (0.31%), 1 of 1,310 (0.08%, general22, held out until round 23
-    took its place) and 16 of 1,863 (0.86%, general23); the rules and the model trained on
-    them leave 1, 1, 0, 1, 0, 0, 0, 1, 0, 0, 0, 2, 3, 4, 2, 0, 1, 3, 1, 1, 3, 0 and 4
-    (docs/routing.md, "Measured").
+    took its place), 16 of 1,863 (0.86%, general23) and 26 of 1,337 (1.9%, general24, held
+    out at b509f7a, its writers asked for more words an expert also uses); the rules and the
+    model trained on them leave 0, 0, 0, 1, 0, 0, 0, 1, 0, 0, 0, 2, 2, 4, 1, 0, 1, 3, 1, 1,
+    3, 0, 3 and 11 (docs/routing.md, "Measured").
     Each retraining moves a few borderline prompts either way, so a floor may drop by one
     or two."""
     r = cli("route", "--eval", path, "--json")
@@ -286,12 +290,12 @@ HELD_OUT = ROOT / "tests" / "fixtures" / "routing_heldout"
 
 @pytest.mark.parametrize(
     ("name", "correct", "generic_routed"),
-    [("general24", 1311, 26), ("blind78", 87, 1), ("blind79", 90, 2)],
+    [("general25", 1908, 26), ("blind80", 87, 1), ("blind81", 89, 0)],
 )
 def test_held_out_sets(cli, demo, name, correct, generic_routed) -> None:
-    """Round 23, written blind while this stop's router was being built and never trained
+    """Round 24, written blind while this stop's router was being built and never trained
     or tuned on (tests/fixtures/routing_heldout/README.md): the router's scores on prompts
-    it had not seen, 26 of 1,337 general prompts routed and 177 of 191 mixed prompts right
+    it had not seen, 26 of 1,934 general prompts routed and 176 of 186 mixed prompts right
     on their one run. These are that run's scores, as floors."""
     _scores_at_least(cli, HELD_OUT / f"{name}.tsv", correct, generic_routed)
 

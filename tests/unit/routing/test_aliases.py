@@ -37,7 +37,8 @@ ROUTER = Router([SQL, CYPHER, PY, JSON, CLS])
         ("opencypher: count Team nodes", "expert-cypher", "alias 'opencypher'"),
         ("neo4j: list the people Alice knows", "expert-cypher", "alias 'neo4j'"),
         ("a python3 function reversing a string", "expert-python", "as 'python3'"),
-        ("make this loop pythonic", "expert-python", "alias 'pythonic'"),
+        # ("make this loop pythonic", no loop shown, the intent model reads as general)
+        ("a pythonic way to reverse a list", "expert-python", "alias 'pythonic'"),
         ("py function that squares x", "expert-python", "alias 'py'"),
         ("jsonify this record: red bag", "expert-json", "as 'jsonify'"),
         ("categorise these tickets", "expert-classifier", "as 'categorise'"),

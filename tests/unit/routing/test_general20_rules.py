@@ -10,6 +10,8 @@ prompts)."""
 
 from __future__ import annotations
 
+import math
+
 import pytest
 
 from hxpm.routing import veto
@@ -38,8 +40,9 @@ def test_a_piece_of_code_asked_for(prompt: str, code: bool) -> None:
 
 
 def test_a_piece_of_code_asked_for_is_kept_from_the_model(monkeypatch: pytest.MonkeyPatch) -> None:
-    # a model that reads every prompt as general: only the gates keep an expert
-    monkeypatch.setattr(veto, "bundled", lambda: IntentModel(-30.0, {}))
+    # a model that reads every prompt as general, though not certain of it (P 0.001, above
+    # veto.GATED_THRESHOLD): only the gates keep an expert
+    monkeypatch.setattr(veto, "bundled", lambda: IntentModel(math.log(0.001 / 0.999), {}))
     kept = demo_router().route("Write a Rust function that formats a duration as mm:ss for our UI")
     assert kept.chosen == "expert-rust"
     vetoed = demo_router().route(

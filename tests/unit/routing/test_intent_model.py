@@ -124,9 +124,27 @@ def test_a_general_prompt_the_rules_route_is_vetoed() -> None:
 def test_the_veto_speaks_only_where_nothing_backs_the_expert(
     monkeypatch: pytest.MonkeyPatch, prompt: str, expert: str | None
 ) -> None:
-    # a model that reads every prompt as general: what is still routed is what the gates keep
-    monkeypatch.setattr(veto, "bundled", lambda: IntentModel(-30.0, {}))
+    # a model that reads every prompt as general, though not certain of it (P 0.001, above
+    # veto.GATED_THRESHOLD): what is still routed is what the gates keep
+    monkeypatch.setattr(veto, "bundled", lambda: _model_reading(0.001))
     assert demo_router().route(prompt).chosen == expert
+
+
+@pytest.mark.parametrize(
+    "prompt",
+    [
+        "select name from users where age > 30",
+        "is 'Close the door.' a command?",
+        "avg weight_kg in parcels",
+    ],
+)
+def test_a_certain_model_overrules_the_gates(monkeypatch: pytest.MonkeyPatch, prompt: str) -> None:
+    # below GATED_THRESHOLD the model's reading wins even where the rules see code or a task
+    assert demo_router().route(prompt).chosen is not None
+    monkeypatch.setattr(veto, "bundled", lambda: _model_reading(veto.GATED_THRESHOLD / 2))
+    decision = demo_router().route(prompt)
+    assert decision.chosen is None
+    assert "the bar for a prompt its code or request shields" in decision.reason
 
 
 def _model_reading(p: float) -> IntentModel:

@@ -161,7 +161,9 @@ TABLE: list[tuple[str, str | None]] = [
     # Generic openers about supplied material: the expert answers
     ("Explain this Cypher query: MATCH (n:User) RETURN n LIMIT 10", C),
     ("Explain this SQL query: SELECT name, COUNT(*) FROM users GROUP BY name", S),
-    ('What does this JSON mean?\n{"a": [1, 2]}', J),
+    # an explanation asked for: the JSON expert writes a clothing item's object, and the
+    # intent model is certain (P below veto.GATED_THRESHOLD, though data is shown)
+    ('What does this JSON mean?\n{"a": [1, 2]}', None),
     ("What is the SQL query to count users in the users table?", S),  # 3 keywords: strong
     ("When is the next solar eclipse?", None),
     # Nothing matches
