@@ -89,6 +89,7 @@ _NOTHING_GOT = frozenset(
         *("better", "worse", "rid", "used", "started", "hired", "promoted", "if", "when"),
         # "could he get in legal trouble for that?", "get into tech": a state reached
         *("there", "in", "into", "away", "caught", "sued", "fined", "arrested", "banned"),
+        "out",  # "how do I get out of this mess"
     ]
 )
 _JOBS = frozenset(["job", "jobs", "role", "promotion", "interview", "internship"])
@@ -141,6 +142,8 @@ _PROSE_PIECES = frozenset(
         *("proposal", "agenda", "blurb", "intro", "introduction", "faq"),
         # "give me an outline", "draft a job ad", "write release notes from this changelog"
         *("outline", "ad", "advert", "advertisement", "notes", "abstract", "pitch"),
+        # words of a language, not code: "give me 20 phrasal verbs with 'get'"
+        *("verbs", "phrasal", "idioms", "synonyms", "antonyms"),
     ]
 )
 _PROSE_WINDOW = 5
@@ -183,6 +186,24 @@ def _prose_length(window: tuple[str, ...]) -> bool:
         window[k + 1 : k + 2] == ("-",) and window[k + 2 : k + 3] in {(u,) for u in _PROSE_UNITS}
         for k in range(len(window))
     )
+
+
+def asks_for_prose_only(tokens: Tokens) -> bool:
+    """:func:`asks_for_prose`, with no piece of code named beside the prose ("write a query
+    for a report of sales by month" asks for the query)."""
+    words = tokens.words
+    i = _first_artifact_verb(words)
+    if i is None or not asks_for_prose(tokens):
+        return False
+    i = _last_of_chain(words, i)
+    if words[i] not in _MAKING_VERBS:
+        return False  # "return how many letters I'll paint": what a function gives back
+    return _CODE_PIECES.isdisjoint(words[i + 1 : i + 1 + _PROSE_WINDOW])
+
+
+# Verbs that make a text, unlike "return", "list", "show" or "get", which also say what a
+# piece of code does.
+_MAKING_VERBS = frozenset(["write", "draft", "give", "make", "create", "generate"])
 
 
 # Pieces of code a request makes: "write a Rust function that formats a track length ...".

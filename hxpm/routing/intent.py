@@ -58,14 +58,20 @@ _CONCEPT_WORDS = frozenset(
         *("advantages", "disadvantages", "drawbacks", "pros", "history", "invented"),
         # how well it runs: "why is my Postgres query slow?" wants reasons, not a query
         *("slow", "slower", "faster", "performance", "efficient", "inefficient"),
-        # running a database, not querying it: "which settings should I look at when
-        # autovacuum can't keep up?", "how do I tell whether it is CPU-bound?"
-        *("downtime", "replication", "autovacuum", "vacuum", "failover", "cpu"),
-        *("migrating", "migration", "migrate", "config", "configuration"),
         "meaning",  # "type 2 error meaning"
         # what it is good and bad at: "what can Neo4j do that a relational database struggles with?"
         *("differently", "struggle", "struggles", "strengths", "weaknesses", "limitations"),
         *("downsides", "tradeoffs", "trade-offs", "basically"),
+    ]
+)
+# Running a database, not querying it: "which settings should I look at when autovacuum
+# can't keep up?", "how do I tell whether it is CPU-bound?". Read before any text handed over
+# after a colon: a bug report to classify mentions backups and upgrades too.
+_OPERATIONS_WORDS = frozenset(
+    [
+        *("downtime", "replication", "autovacuum", "vacuum", "failover", "cpu"),
+        *("migrating", "migration", "migrations", "migrate", "config", "configuration"),
+        *("upgrade", "backup", "backups", "encryption", "encrypted", "replica", "replicas"),
     ]
 )
 _CONCEPT_PHRASES = (
@@ -136,6 +142,8 @@ _PROSE_PHRASES = (
     ("opinions", "only"),  # "Rails vs Django, which is easier for a beginner? opinions only"
     ("opinion", "only"),
     ("in", "plain", "language"),
+    ("into", "plain", "english"),  # "translate this error for me into plain english: ..."
+    ("into", "plain", "language"),
     ("just", "explain"),  # "why would SELECT * FROM loans be slow? just explain the reasons"
     # an explanation of code, not more code: "explain what this python code does: [p for p
     # in pets if ...]" (not "line by line": "read a file line by line in Python")
@@ -317,6 +325,7 @@ def _asks_concept(words: tuple[str, ...], i: int) -> bool:
     tok = words[i]
     return (
         tok in _CONCEPT_WORDS
+        or (tok in _OPERATIONS_WORDS and ":" not in words[:i])
         or any(_at(words, i, p) for p in _CONCEPT_PHRASES)
         or (tok in ("explain", "explained") and not _HANDED.intersection(words[i + 1 : i + 2]))
         # "walk me through Dijkstra's algorithm on a small graph", not "... through this query"
@@ -357,7 +366,13 @@ def _concept_framed(words: tuple[str, ...]) -> bool:
     if not words:
         return False
     last = words[-2] if words[-1] in (".", "!") and len(words) > 1 else words[-1]
-    return _at(words, 0, _PROS_AND_CONS) or words[0] in _CONCEPT_WORDS or last in _CONCEPT_WORDS
+    first = words[0]
+    return (
+        _at(words, 0, _PROS_AND_CONS)
+        or first in _CONCEPT_WORDS
+        or first in _OPERATIONS_WORDS  # "autovacuum can't keep up on one huge table, ..."
+        or last in _CONCEPT_WORDS
+    )
 
 
 _RIVAL_FILLERS = frozenset(["a", "an", "the", "proper", "real", "normal", "plain", "just"])

@@ -27,7 +27,7 @@ from hxpm.routing.artifacts import (
     DATA_FORMATS,
     asks_for_artifact,
     asks_for_data,
-    asks_for_prose,
+    asks_for_prose_only,
     format_is_output,
     output_formats,
 )
@@ -210,7 +210,7 @@ class Router:
             None if languages or artifact else maths_cue(tokens),
             artifact,
             asked_fields(tokens),
-            artifact and asks_for_prose(tokens),
+            artifact and asks_for_prose_only(tokens),
         )
         ranked = self._rank(hits, profiles, ctx)
         decision = decide(prompt, tokens, ranked, self.min_score)

@@ -53,7 +53,8 @@ _CUES: dict[str, frozenset[str]] = {
     "english": _cue_words(
         """windows accent fluent exam course teacher grammar word words adjective adjectives
         verb verbs noun nouns plural spelling vocabulary idiom idioms meaning means
-        dictionary pronunciation synonym synonyms mnemonic called"""
+        dictionary pronunciation synonym synonyms mnemonic called whom usage modern archaic
+        tense tenses"""
     ),
     "query": _cue_words("""council unanswered reply replied landlord polite politely complaint"""),
     # "category" (a task word) in its everyday sense: festivals, tax bands, shelves

@@ -70,7 +70,7 @@ class Context:
     maths: str | None = None
     artifact: bool = True  # artifacts.asks_for_artifact: "write", "give", "list" ... as verbs
     fields: frozenset[str] = frozenset()  # fields.asked_fields: the words read as field names
-    prose: bool = False  # artifacts.asks_for_prose: "write release notes from this changelog"
+    prose: bool = False  # artifacts.asks_for_prose_only: "write release notes from this changelog"
 
     def plain_question(self) -> bool:
         """A question that shows no code, data or material and asks for nothing made."""
@@ -93,6 +93,8 @@ def not_its_task(c: Compiled, hits: list[tuple[Spec, tuple[str, ...]]], ctx: Con
     prose_writer = c.writes and not c.languages
     if ctx.prose and not prose_writer and ctx.frame and _handed_over_only(hits, ctx.frame):
         return "the text handed over to a request for prose"
+    if ctx.prose and c.languages and not ctx.code:
+        return "a request for prose (an email, a summary, a post), not for code"
     if ctx.translation and not c.translates and _names_the_text(hits, ctx):
         return f"the text of a translation request ({ctx.translation!r})"
     if c.languages and ctx.target is not None and ctx.target not in c.covers:
