@@ -162,7 +162,6 @@ def asks_for_prose(tokens: Tokens) -> bool:
     return not _PROSE_PIECES.isdisjoint(window) or _prose_length(window)
 
 
-# (not "line": "a one-line query" is code)
 _CHAIN = frozenset(["and", "or", "then", ","])
 
 
@@ -177,6 +176,7 @@ def _last_of_chain(words: tuple[str, ...], i: int) -> int:
     return i
 
 
+# (not "line": "a one-line query" is code)
 _PROSE_UNITS = frozenset(["sentence", "word", "paragraph", "page"])
 
 
