@@ -214,7 +214,8 @@ def _what_it_does(words: tuple[str, ...]) -> bool:
     for i in range(len(words) - 3):
         if words[i] == "what" and words[i + 1] in ("does", "do") and words[i + 2] in _POINTED:
             rest = words[i + 3 : i + 3 + _DOES_WINDOW]
-            return "do" in rest[: rest.index("?")] if "?" in rest else "do" in rest
+            if "do" in (rest[: rest.index("?")] if "?" in rest else rest):
+                return True
     return False
 
 

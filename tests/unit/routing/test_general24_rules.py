@@ -26,6 +26,8 @@ ROUTER = demo_router()
         ("explain what this rust code does: fn f(x: u32) -> u32 { x * 2 }", True),
         ("what does this python line do: xs[::-1]", True),
         ("What does 'SELECT DISTINCT' do in practice?", True),
+        # the first "what does this" is no question about code; the second one is
+        ("what does this mean for us? and what does `xs[::-1]` do?", True),
         ("my boss can't read this error, explain it in plain language: 'ERROR 1045'", True),
         # a concept, not a piece pointed at; and code asked for "line by line"
         ("what does a python decorator do", False),
