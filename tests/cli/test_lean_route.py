@@ -12,7 +12,6 @@ import sys
 import pytest
 
 from hxpm.cli.lean import RouteRequest, route_request
-from tests.cli.test_route_eval import demo  # noqa: F401 -- the installed demo experts
 
 PROMPT = "count the users in the users table"
 
@@ -28,7 +27,7 @@ SAME_AS_TYPER: list[list[str]] = [
 
 
 @pytest.mark.parametrize("args", SAME_AS_TYPER, ids=range(len(SAME_AS_TYPER)))
-def test_the_lean_route_answers_as_the_typer_command(cli, demo, hxpm_process, args) -> None:  # noqa: F811
+def test_the_lean_route_answers_as_the_typer_command(cli, demo, hxpm_process, args) -> None:
     assert route_request(args) is not None  # these do take the lean path
     lean = hxpm_process(*args)
     typed = cli(*args)
@@ -61,7 +60,7 @@ def test_route_request_reads_what_it_takes() -> None:
     assert got == RouteRequest(PROMPT, "b/x", True)
 
 
-def test_a_lean_route_process_imports_neither_typer_nor_rich(demo, hxpm_home) -> None:  # noqa: F811
+def test_a_lean_route_process_imports_neither_typer_nor_rich(demo, hxpm_home) -> None:
     probe = (
         "import sys\nfrom hxpm.cli.lean import main\n"
         "try:\n    main(sys.argv[1:])\nexcept SystemExit:\n    pass\n"

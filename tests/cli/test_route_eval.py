@@ -4,7 +4,6 @@ folders (hxpm builds the packages, with profiles from their real training sets).
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 
 import pytest
@@ -82,43 +81,6 @@ def _rows(path: Path) -> int:
     """The prompts of an evaluation file: its lines that are neither blank nor comments."""
     lines = path.read_text(encoding="utf-8").splitlines()
     return sum(1 for line in lines if line.strip() and not line.startswith("#"))
-
-
-def _hxpm(*args: str | Path) -> int:
-    """Run ``hxpm ARGS`` in this process outside any test's store fixture: its exit code."""
-    from hxpm.cli.app import main
-
-    try:
-        main([str(a) for a in args])
-    except SystemExit as e:
-        return e.code if isinstance(e.code, int) else (0 if e.code is None else 1)
-    return 0
-
-
-@pytest.fixture(scope="module")
-def demo_store(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The 7 demo experts installed once for this module, through the real install path.
-
-    Installing them takes about 1.5 s; doing it afresh for each of the ~120 tests here cost
-    minutes of the suite. Each test gets its own copy (``demo``), so none sees another's writes.
-    """
-    root = tmp_path_factory.mktemp("demo-store")
-    with pytest.MonkeyPatch.context() as env:
-        env.setenv("HXPM_HOME", str(root / "home"))
-        env.setenv("HXPM_KEY_DIR", str(root / "keys"))
-        env.setenv("HXPM_OFFLINE", "")
-        env.delenv("HXPM_DEBUG", raising=False)
-        code = _hxpm("base", "add", "hxpm/tiny-qwen3", "--path", ROOT / "models" / "tiny-qwen3")
-        assert code == 0
-        for src in sorted(p for p in EXPERTS.iterdir() if (p / "manifest.json").is_file()):
-            assert _hxpm("install", src, "--unsafe-allow-unsigned") == 0, src
-    return root / "home"
-
-
-@pytest.fixture
-def demo(demo_store: Path, hxpm_home: Path) -> None:
-    """This test's store: a private copy of the module's installed demo store."""
-    shutil.copytree(demo_store, hxpm_home)
 
 
 def test_eval_independent_set_json(cli, demo) -> None:
