@@ -159,7 +159,27 @@ def asks_for_prose(tokens: Tokens) -> bool:
         return False
     i = _last_of_chain(words, i)
     window = words[i + 1 : i + 1 + _PROSE_WINDOW]
-    return not _PROSE_PIECES.isdisjoint(window) or _prose_length(window)
+    return not _PROSE_PIECES.isdisjoint(window) or _prose_length(window) or _to_someone(window)
+
+
+# People a text is written to: "write to the customer that their feature request is on our
+# roadmap" (not "write to the users table").
+_ADDRESSEES = frozenset(
+    [
+        *("customer", "customers", "client", "clients", "boss", "manager", "landlord"),
+        *("candidate", "candidates", "recruiter", "colleague", "colleagues", "parents"),
+        *("teacher", "vendor", "supplier", "tenant", "tenants", "council", "school"),
+    ]
+)
+_OWNED = frozenset(["the", "our", "my", "a", "an", "this", "that", "their", "his", "her"])
+
+
+def _to_someone(window: tuple[str, ...]) -> bool:
+    """The verb writes to a person: "to", maybe a determiner, then who reads it."""
+    if window[:1] != ("to",):
+        return False
+    k = 2 if window[1:2] and window[1] in _OWNED else 1
+    return window[k : k + 1] != () and window[k] in _ADDRESSEES
 
 
 _CHAIN = frozenset(["and", "or", "then", ","])

@@ -26,12 +26,13 @@ from hxpm.routing.aliases import base_of_word_form, has_everyday_sense
 from hxpm.routing.artifacts import (
     DATA_FORMATS,
     asks_for_artifact,
+    asks_for_code,
     asks_for_data,
     asks_for_prose_only,
     format_is_output,
     output_formats,
 )
-from hxpm.routing.code_questions import closing_language
+from hxpm.routing.code_questions import closing_language, code_to_write
 from hxpm.routing.compiled import (
     KEYWORD,
     Builder,
@@ -50,7 +51,7 @@ from hxpm.routing.decision import (
 )
 from hxpm.routing.fields import asked_fields
 from hxpm.routing.identifiers import IDENTIFIER_QUERY
-from hxpm.routing.intent import about_request
+from hxpm.routing.intent import about_request, reported_error
 from hxpm.routing.labels import (
     CLASSIFY_TASK,
     classified_object,
@@ -211,6 +212,7 @@ class Router:
             artifact,
             asked_fields(tokens),
             artifact and asks_for_prose_only(tokens),
+            None if asks_for_code(tokens) or code_to_write(tokens) else reported_error(tokens),
         )
         ranked = self._rank(hits, profiles, ctx)
         decision = decide(prompt, tokens, ranked, self.min_score)

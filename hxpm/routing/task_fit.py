@@ -71,6 +71,7 @@ class Context:
     artifact: bool = True  # artifacts.asks_for_artifact: "write", "give", "list" ... as verbs
     fields: frozenset[str] = frozenset()  # fields.asked_fields: the words read as field names
     prose: bool = False  # artifacts.asks_for_prose_only: "write release notes from this changelog"
+    error: str | None = None  # intent.reported_error, unless code is asked for: "KeyError: ..."
 
     def plain_question(self) -> bool:
         """A question that shows no code, data or material and asks for nothing made."""
@@ -85,6 +86,8 @@ def not_its_task(c: Compiled, hits: list[tuple[Spec, tuple[str, ...]]], ctx: Con
     about = ctx.about
     if about is not None and (about.only is None or about.only in c.covers):
         return f"a prompt about the technology, not for its output: {about.reason}"
+    if ctx.error is not None and c.languages:
+        return f"an error reported ({ctx.error!r}) to be explained, not code to write"
     if ctx.editing and not c.edits and _names_the_text(hits, ctx):
         return f"the text of an editing request ({ctx.editing!r})"
     if ctx.writing and not c.writes and _text_words_only(hits):

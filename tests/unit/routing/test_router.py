@@ -130,7 +130,9 @@ TABLE: list[tuple[str, str | None]] = [
     ("Rewrite this loop as a list comprehension", P),  # phrase beats english's 'rewrite'
     ("def fib(n): return n if n < 2 else fib(n-1) + fib(n-2)  -- add memoization", P),
     ("load a CSV with pandas and drop rows with missing values", P),
-    ("Why does my Python list comprehension return None?", P),  # generic opener + 'my'
+    # asks for reasons, which a function-writing expert cannot give: every blind writer
+    # labels such questions general (docs/routing.md, "After general27")
+    ("Why does my Python list comprehension return None?", None),
     # Rust
     ("Fix the borrow checker error in my Rust code", R),
     ("implement the Display trait for my struct", R),
