@@ -296,6 +296,9 @@ HELD_OUT = ROOT / "tests" / "fixtures" / "routing_heldout"
         ("general26", 1942, 29),
         ("blind82", 89, 2),
         ("blind83", 87, 1),
+        ("general28", 1918, 41),
+        ("blind86", 84, 0),
+        ("blind87", 84, 0),
     ],
 )
 def test_held_out_sets(cli, demo, name, correct, generic_routed) -> None:
