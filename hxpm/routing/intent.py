@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from hxpm.routing.aliases import ALIASES
 from hxpm.routing.artifacts import asks_for_artifact_at, phrase_at
 from hxpm.routing.languages import LANGUAGE_NAMES
+from hxpm.routing.reasons import asks_why
 from hxpm.routing.text import Tokens, outside_quotes
 
 # Words that ask what a technology costs, not for something written in it.
@@ -268,7 +269,7 @@ def about_request(tokens: Tokens, code: bool, question: bool) -> About | None:
     error = next((e for e in _TOOL_ERRORS for i in range(len(every)) if _at(every, i, e)), None)
     if error is not None and not code:
         return About(f"it reports a tool's error ({' '.join(error)!r})")
-    why = _asks_why(words) if question else None
+    why = asks_why(words) if question else None
     if why is not None:
         return About(f"it asks for reasons ({why!r})")
     # Code shown (not a technology's name: "is JSON or YAML better?" names two) or an
@@ -290,56 +291,6 @@ def about_request(tokens: Tokens, code: bool, question: bool) -> About | None:
             return About(f"it asks for a choice or advice ({tok!r})")
         if _asks_concept(words, i):
             return About(f"it asks about a concept ({tok!r})")
-    return None
-
-
-_TOPIC_WINDOW = 4  # words of a topic before its colon: "pandas: why does df[5] fail"
-# People asking how others cope: "how do people debug these", "do people just allow it?"
-_PEOPLE = frozenset(["people", "teams", "folks", "anyone", "everyone", "others", "companies"])
-_HEDGES = frozenset(["just", "really", "actually", "usually"])
-
-
-def _asks_why(words: tuple[str, ...]) -> str | None:
-    """The question opens with "why" ("why does tokio::spawn require 'static??", "pandas:
-    why does df.loc[5] work but df[5] throws KeyError"), or asks how other people do it
-    ("how do people handle that in CI"): it wants reasons or experience, not an expert's
-    output. None when a text is handed over to it (a sentence to label opens with "why" too:
-    "why are the seals out? <- question or statement?")."""
-    if {"<-", "->", "<", ">"} & set(words):
-        return None
-    start = 0
-    if ":" in words[1 : _TOPIC_WINDOW + 1]:
-        start = words.index(":", 1) + 1
-    if words[start : start + 1] == ("why",):
-        return "why"
-    for i in range(len(words) - 2):
-        asks_people = words[i] in ("do", "does", "would") and words[i + 1] in _PEOPLE
-        # "how do people ...", "do people ..." opening the prompt, "do people just ..."
-        opens = words[i - 1 : i] in (("how",), ()) or words[i + 2] in _HEDGES
-        if asks_people and opens:
-            return " ".join(words[max(0, i - 1) : i + 2])
-    return None
-
-
-_ERROR_SUFFIXES = ("error", "exception")
-_ERROR_CODE_WINDOW = 3  # "error [ e0597 ]": the code within this many words of "error"
-
-
-def reported_error(tokens: Tokens) -> str | None:
-    """A named error the prompt pastes or reports: an exception's name before a colon or in
-    a question ("KeyError: 'Temperature '", "why does rusqlite give me InvalidColumnType"),
-    or a compiler's error code ("error[E0597]: `line` does not live long enough"). None
-    when it asks for code to be written ("write a function that raises ValueError ...")."""
-    words = tokens.words
-    for i, w in enumerate(words):
-        named = len(w) > len("error") + 2 and w.endswith(_ERROR_SUFFIXES) and w.isalnum()
-        pasted = named and words[i + 1 : i + 2] in ((":",), ("(",))
-        coded = w == "error" and any(
-            len(c) > 1 and c[0] == "e" and c[1:].isdigit()
-            for c in words[i + 1 : i + 1 + _ERROR_CODE_WINDOW]
-        )
-        if pasted or coded:
-            return w if pasted else "error[...]"
     return None
 
 

@@ -51,7 +51,7 @@ from hxpm.routing.decision import (
 )
 from hxpm.routing.fields import asked_fields
 from hxpm.routing.identifiers import IDENTIFIER_QUERY
-from hxpm.routing.intent import about_request, reported_error
+from hxpm.routing.intent import about_request
 from hxpm.routing.labels import (
     CLASSIFY_TASK,
     classified_object,
@@ -73,6 +73,7 @@ from hxpm.routing.markers import (
     word_marker_only,
 )
 from hxpm.routing.profile_index import ProfileIndex, ProfileMatch
+from hxpm.routing.reasons import reported_error
 from hxpm.routing.requests import (
     conversion_request,
     editing_request,

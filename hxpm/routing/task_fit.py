@@ -71,7 +71,7 @@ class Context:
     artifact: bool = True  # artifacts.asks_for_artifact: "write", "give", "list" ... as verbs
     fields: frozenset[str] = frozenset()  # fields.asked_fields: the words read as field names
     prose: bool = False  # artifacts.asks_for_prose_only: "write release notes from this changelog"
-    error: str | None = None  # intent.reported_error, unless code is asked for: "KeyError: ..."
+    error: str | None = None  # reasons.reported_error, unless code is asked for: "KeyError: ..."
 
     def plain_question(self) -> bool:
         """A question that shows no code, data or material and asks for nothing made."""

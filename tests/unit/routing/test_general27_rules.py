@@ -12,7 +12,8 @@ from __future__ import annotations
 import pytest
 
 from hxpm.routing.artifacts import asks_for_prose
-from hxpm.routing.intent import about_request, reported_error
+from hxpm.routing.intent import about_request
+from hxpm.routing.reasons import reported_error
 from hxpm.routing.text import is_question, tokenize
 from tests.unit.routing.test_shapes import demo_router
 

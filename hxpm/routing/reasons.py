@@ -1,0 +1,58 @@
+"""Questions that want reasons, not an expert's output (docs/routing.md, "After general27"):
+one that opens with "why" or asks how other people cope, and one that pastes a named error.
+Experts that write code or data from a description cannot explain a behaviour or an error;
+the bare base model can."""
+
+from __future__ import annotations
+
+from hxpm.routing.text import Tokens
+
+_TOPIC_WINDOW = 4  # words of a topic before its colon: "pandas: why does df[5] fail"
+# People asking how others cope: "how do people debug these", "do people just allow it?"
+_PEOPLE = frozenset(["people", "teams", "folks", "anyone", "everyone", "others", "companies"])
+_HEDGES = frozenset(["just", "really", "actually", "usually"])
+
+
+def asks_why(words: tuple[str, ...]) -> str | None:
+    """The question opens with "why" ("why does my numpy array print in scientific
+    notation?", "pandas: why does df.loc[5] work but df[5] throws KeyError"), or asks how
+    other people do it ("how do people handle that in CI"): it wants reasons or experience,
+    not an expert's output. None when a text is handed over to it (a sentence to label opens
+    with "why" too: "why are the seals out? <- question or statement?")."""
+    if {"<-", "->", "<", ">"} & set(words):
+        return None
+    start = 0
+    if ":" in words[1 : _TOPIC_WINDOW + 1]:
+        start = words.index(":", 1) + 1
+    if words[start : start + 1] == ("why",):
+        return "why"
+    for i in range(len(words) - 2):
+        asks_people = words[i] in ("do", "does", "would") and words[i + 1] in _PEOPLE
+        # "how do people ...", "do people ..." opening the prompt, "do people just ..."
+        opens = words[i - 1 : i] in (("how",), ()) or words[i + 2] in _HEDGES
+        if asks_people and opens:
+            return " ".join(words[max(0, i - 1) : i + 2])
+    return None
+
+
+_ERROR_SUFFIXES = ("error", "exception")
+_ERROR_CODE_WINDOW = 3  # "error [ e0597 ]": the code within this many words of "error"
+
+
+def reported_error(tokens: Tokens) -> str | None:
+    """A named error the prompt pastes: an exception's name before a colon or a bracket
+    ("KeyError: 'Temperature '", "sqlite3.OperationalError: database is locked"), or a
+    compiler's error code ("error[E0597]: `line` does not live long enough"); else None.
+    The router sets it aside when code is asked for ("write a python function that raises
+    ValueError when ...")."""
+    words = tokens.words
+    for i, w in enumerate(words):
+        named = len(w) > len("error") + 2 and w.endswith(_ERROR_SUFFIXES) and w.isalnum()
+        pasted = named and words[i + 1 : i + 2] in ((":",), ("(",))
+        coded = w == "error" and any(
+            len(c) > 1 and c[0] == "e" and c[1:].isdigit()
+            for c in words[i + 1 : i + 1 + _ERROR_CODE_WINDOW]
+        )
+        if pasted or coded:
+            return w if pasted else "error[...]"
+    return None
