@@ -45,5 +45,5 @@ def demo_store(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture
 def demo(demo_store: Path, hxpm_home: Path) -> None:
-    """This test's store: a private copy of the module's installed demo store."""
+    """This test's store: a private copy of the session's installed demo store."""
     shutil.copytree(demo_store, hxpm_home)
