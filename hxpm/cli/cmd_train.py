@@ -120,6 +120,15 @@ def eval_cmd(
     ] = None,
     base: BaseOpt = None,
     limit: Annotated[int | None, typer.Option("--limit", min=1)] = None,
+    batch_size: Annotated[
+        int,
+        typer.Option(
+            "--batch-size",
+            min=1,
+            max=256,
+            help="Items decoded together (1: one at a time); the scores are the same.",
+        ),
+    ] = 16,
     device: DeviceOpt = "auto",
     metric: Annotated[
         str | None,
@@ -153,6 +162,7 @@ def eval_cmd(
             limit=limit,
             metric=metric,
             write=write,
+            batch_size=batch_size,
         ),
     )
     if as_json:

@@ -1,8 +1,10 @@
 """Score an expert set against the bare base on a held-out set, through ``Session``.
 
-Both passes generate exactly as ``hxpm run`` does (same session, same prompt template, same
-stop handling), greedily, with the expert's decoding settings: first the bare base on every
-item, then the set (closure + expert, stacked in load order). ``metrics`` judges each answer.
+Both passes generate as ``hxpm run`` does (same session, same prompt template, same stop
+handling), greedily, with the expert's decoding settings: first the bare base on every item,
+then the set (closure + expert, stacked in load order). ``metrics`` judges each answer.
+Items are decoded ``batch_size`` at a time (``batch_run.py``); greedy rows give what
+one-at-a-time decoding gives, so the batch size changes the time, not the scores.
 """
 
 from __future__ import annotations
@@ -12,8 +14,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 
-from hxpm.errors import HxpmError
-
+from .batch_run import generate_all
 from .metrics import score
 from .recipe import Example, MetricSpec
 from .refs import AdapterRef, GenerationConfig
@@ -42,6 +43,7 @@ def evaluate(
     metric: MetricSpec,
     *,
     on_item: Callable[[int, int], None] | None = None,
+    batch_size: int = 16,
 ) -> EvalOutcome:
     """Generate every example's answer with the bare base, then with ``adapters``; score both.
 
@@ -66,10 +68,10 @@ def evaluate(
     try:
         with threads:
             session.use([])
-            base_out = _answers(session, examples, greedy, tick)
+            base_out = _answers(session, examples, greedy, tick, batch_size)
             session.use(list(adapters))
             experts = session.active
-            expert_out = _answers(session, examples, greedy, tick)
+            expert_out = _answers(session, examples, greedy, tick, batch_size)
     finally:
         session.use([])
     expected = [ex.completion for ex in examples]
@@ -93,14 +95,13 @@ def _answers(
     examples: Sequence[Example],
     config: GenerationConfig,
     tick: Callable[[], None],
+    batch_size: int,
 ) -> list[str]:
-    out = []
-    for number, ex in enumerate(examples, start=1):
-        try:
-            out.append(session.generate(ex.prompt, config).text)
-        except HxpmError as e:
-            e.message = f"held-out item {number}: {e.message}"
-            e.args = (e.message,)
-            raise
-        tick()
-    return out
+    return generate_all(
+        session,
+        [ex.prompt for ex in examples],
+        config,
+        max_batch=batch_size,
+        on_answer=lambda _: tick(),
+        item="held-out item",
+    )

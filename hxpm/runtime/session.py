@@ -358,29 +358,15 @@ class Session:
             UsageError: invalid decoding settings, or a prompt too long for the context.
             InferenceError: the model failed (for example out of memory).
         """
-        self._check_open()
-        config.check()
-        rendered = build_prompt(
-            self._tokenizer,
-            prompt,
-            system=system,
-            templates=[e.ref.prompt_template for e in self._active],
-        )
-        # verbose=False: _check_context below says what is too long; the tokenizer's own
-        # "sequence length is longer than" warning would only reach the terminal first.
-        ids = self._tokenizer(
-            rendered.text, add_special_tokens=rendered.add_special_tokens, verbose=False
-        )["input_ids"]
+        ids = self.prompt_ids(prompt, config, system=system)
         prefix = self.soft_prefix()
-        soft_tokens = 0 if prefix is None else int(prefix.shape[0])
-        self._check_context(len(ids) + soft_tokens, config.max_new_tokens)
         started = time.perf_counter()
         try:
             with library_output():
                 decoded = decode(
                     self._model,
                     self._tokenizer,
-                    list(ids),
+                    ids,
                     config,
                     device=self._device,
                     on_text=on_text,
@@ -406,6 +392,33 @@ class Session:
             elapsed,
             count / elapsed if elapsed > 0 else 0.0,
         )
+
+    def prompt_ids(
+        self, prompt: str, config: GenerationConfig, *, system: str | None = None
+    ) -> list[int]:
+        """The token ids ``generate`` decodes after: the active set's template applied.
+
+        Raises:
+            UsageError: invalid decoding settings, or a prompt (soft prompt included) that
+                leaves no room for ``config.max_new_tokens`` in the context.
+        """
+        self._check_open()
+        config.check()
+        rendered = build_prompt(
+            self._tokenizer,
+            prompt,
+            system=system,
+            templates=[e.ref.prompt_template for e in self._active],
+        )
+        # verbose=False: _check_context below says what is too long; the tokenizer's own
+        # "sequence length is longer than" warning would only reach the terminal first.
+        ids = self._tokenizer(
+            rendered.text, add_special_tokens=rendered.add_special_tokens, verbose=False
+        )["input_ids"]
+        prefix = self.soft_prefix()
+        soft_tokens = 0 if prefix is None else int(prefix.shape[0])
+        self._check_context(len(ids) + soft_tokens, config.max_new_tokens)
+        return list(ids)
 
     def check_context(self, prompt_tokens: int, max_new_tokens: int) -> None:
         """UsageError unless a prompt of ``prompt_tokens`` plus the answer fit the context."""

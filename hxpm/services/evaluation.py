@@ -34,6 +34,7 @@ if TYPE_CHECKING:
     from hxpm.runtime.refs import AdapterRef
 
 EXAMPLES_SHOWN = 5
+MAX_BATCH = 256  # rows of one batched decode; more only risks memory, not speed
 
 
 @dataclass(frozen=True)
@@ -46,6 +47,7 @@ class EvalRequest:
     limit: int | None = None  # the first N items only
     metric: str | None = None  # overrides evaluation.metric (not regex: it needs a pattern)
     write: bool = False  # store the scores in the manifest's quality_metrics
+    batch_size: int = 16  # items decoded together; the scores are the same at any size
 
 
 @dataclass(frozen=True)
@@ -110,7 +112,7 @@ def evaluate_expert(
         relative = relative_dataset(target.expert_dir, Path(dataset))
     examples = recipe_mod.read_examples(Path(dataset).expanduser(), limit=request.limit)
     _check_expected(metric.name, examples, dataset)
-    out = _evaluate(target, request.device, examples, decoding, metric, on_item)
+    out = _evaluate(target, request, examples, decoding, metric, on_item)
     written = None
     if request.write and target.expert_dir is not None:
         written = _write_scores(target.expert_dir, metric.name, out, relative, Path(dataset))
@@ -140,6 +142,10 @@ def _check_eval_request(request: EvalRequest) -> None:
         )
     if request.limit is not None and request.limit < 1:
         raise UsageError(f"--limit: expected an integer >= 1, got {request.limit!r}")
+    if not 1 <= request.batch_size <= MAX_BATCH:
+        raise UsageError(
+            f"--batch-size: expected an integer from 1 to {MAX_BATCH}, got {request.batch_size!r}"
+        )
     if request.write and request.expert_dir is None:
         raise UsageError(
             "--write stores scores in an expert directory's manifest, not in an installed expert"
@@ -148,7 +154,7 @@ def _check_eval_request(request: EvalRequest) -> None:
 
 def _evaluate(
     target: _Target,
-    device: str,
+    request: EvalRequest,
     examples: Any,
     decoding: Any,
     metric: Any,
@@ -160,10 +166,16 @@ def _evaluate(
     from hxpm.services.run import open_session
 
     config = GenerationConfig(max_new_tokens=decoding.max_new_tokens, stop=decoding.stop)
-    session = open_session(target.base, device=device, max_loaded=max(8, len(target.refs)))
+    session = open_session(target.base, device=request.device, max_loaded=max(8, len(target.refs)))
     try:
         return evaluate_mod.evaluate(
-            session, target.refs, examples, config, metric, on_item=on_item
+            session,
+            target.refs,
+            examples,
+            config,
+            metric,
+            on_item=on_item,
+            batch_size=request.batch_size,
         )
     finally:
         session.close()

@@ -24,6 +24,13 @@ def test_new_train_eval_package(cli, tiny, tmp_path):
     scores = r.json()
     assert scores["metric"] == "exact_match" and scores["n"] > 0
     assert 0.0 <= scores["base_score"] <= 1.0 and 0.0 <= scores["expert_score"] <= 1.0
+    one = cli("eval", d, "--device", "cpu", "--batch-size", "1", "--json")
+    assert one.code == 0, one.err
+    assert {k: v for k, v in one.json().items() if k != "seconds"} == {
+        k: v for k, v in scores.items() if k != "seconds"
+    }
+    refused = cli("eval", d, "--batch-size", "0")
+    assert refused.code == 2 and "--batch-size" in refused.err
 
     r = cli("package", d, "--json")
     assert r.code == 0, r.err

@@ -89,8 +89,23 @@ def test_eval_of_a_directory_defaults_to_the_recipe_heldout(store, expert):  # n
     assert all(ex["expert_output"] == ex["expected"] for ex in result.examples)
 
 
+def test_the_batch_size_changes_the_time_not_the_answers(store, expert):  # noqa: F811
+    results = [
+        evaluate_expert(store, EvalRequest(expert, None, device="cpu", batch_size=size))
+        for size in (1, 3, 16)
+    ]
+    assert results[0].expert_score >= 0.75 > results[0].base_score
+    for other in results[1:]:
+        assert other.examples == results[0].examples
+        assert other.expert_correct == results[0].expert_correct
+        assert other.base_correct == results[0].base_correct
+
+
 def test_eval_refusals(store, expert, tmp_path):  # noqa: F811
     heldout = expert / "datasets" / "heldout.jsonl"
+    for size in (0, 257):
+        with pytest.raises(UsageError, match=r"--batch-size: expected an integer from 1 to 256"):
+            evaluate_expert(store, EvalRequest(expert, heldout, batch_size=size))
     with pytest.raises(UsageError, match="not both or neither"):
         evaluate_expert(store, EvalRequest(expert, heldout, installed="expert-color"))
     with pytest.raises(NotFoundError, match="expert-nope"):
