@@ -146,25 +146,28 @@ def eval_cmd(
     as_json: JsonOpt = False,
 ) -> None:
     """Score an expert (and the bare base) on a held-out set with the manifest's metric."""
+    from hxpm.cli.progress import progress_display
     from hxpm.errors import UsageError
     from hxpm.services.evaluation import EvalRequest, evaluate_expert
 
     if (expert_dir is None) == (installed is None):
         raise UsageError("give an expert directory or --installed NAME (one of them)")
-    result = evaluate_expert(
-        Store.from_env(),
-        EvalRequest(
-            expert_dir,
-            dataset,
-            base=base,
-            installed=installed,
-            device=device,
-            limit=limit,
-            metric=metric,
-            write=write,
-            batch_size=batch_size,
-        ),
-    )
+    with progress_display(enabled=not as_json) as display:
+        result = evaluate_expert(
+            Store.from_env(),
+            EvalRequest(
+                expert_dir,
+                dataset,
+                base=base,
+                installed=installed,
+                device=device,
+                limit=limit,
+                metric=metric,
+                write=write,
+                batch_size=batch_size,
+            ),
+            on_item=display.items("generating (base, then expert)"),
+        )
     if as_json:
         emit_json("eval", {k: v for k, v in result.to_dict().items() if k != "schema"})
         return

@@ -24,7 +24,9 @@ class Display:
 
         def update(phase: str, done: int, total: int) -> None:
             if phase not in tasks:
-                tasks[phase] = bar.add_task(f"{_PHASES.get(phase, phase)} {label}", total=total)
+                tasks[phase] = bar.add_task(
+                    f"{_PHASES.get(phase, phase)} {label}", total=total, bytes=True
+                )
             bar.update(tasks[phase], completed=done, total=total)
 
         return update
@@ -37,6 +39,18 @@ class Display:
         self._bar.update(
             self._train_task, completed=done, total=total, description=f"training (loss {loss:.3f})"
         )
+
+    def items(self, label: str) -> Callable[[int, int], None] | None:
+        """A counter ``update(done, total)`` for work done an item at a time (None off a TTY)."""
+        if self._bar is None:
+            return None
+        bar = self._bar
+        task = bar.add_task(label, total=None)
+
+        def update(done: int, total: int) -> None:
+            bar.update(task, completed=done, total=total)
+
+        return update
 
     def step(self, step: Any, state: str) -> None:
         if self._bar is not None:
@@ -51,15 +65,31 @@ def progress_display(*, enabled: bool = True) -> Iterator[Display]:
     if not enabled or not sys.stderr.isatty():
         yield Display(None)
         return
-    from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn
+    from rich.progress import BarColumn, Progress, TextColumn
 
     from hxpm.cli.output import console
 
     with Progress(
         TextColumn("{task.description}"),
         BarColumn(),
-        DownloadColumn(),
+        _count_column(),
         transient=True,
         console=console(stderr=True),
     ) as bar:
         yield Display(bar)
+
+
+def _count_column() -> Any:
+    """Sizes for byte tasks (``bytes=True``), "done/total" for the others (steps, items)."""
+    from rich.progress import DownloadColumn, MofNCompleteColumn, ProgressColumn, Task
+    from rich.text import Text
+
+    class CountColumn(ProgressColumn):
+        def __init__(self) -> None:
+            super().__init__()
+            self._bytes, self._count = DownloadColumn(), MofNCompleteColumn()
+
+        def render(self, task: Task) -> Text:
+            return (self._bytes if task.fields.get("bytes") else self._count).render(task)
+
+    return CountColumn()
