@@ -144,6 +144,8 @@ _PROSE_PIECES = frozenset(
         *("outline", "ad", "advert", "advertisement", "notes", "abstract", "pitch"),
         # words of a language, not code: "give me 20 phrasal verbs with 'get'"
         *("verbs", "phrasal", "idioms", "synonyms", "antonyms"),
+        # "give me a sentence I can put in the status page saying ..."
+        *("sentence", "sentences"),
     ]
 )
 _PROSE_WINDOW = 5

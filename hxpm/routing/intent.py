@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from hxpm.routing.aliases import ALIASES
 from hxpm.routing.artifacts import asks_for_artifact_at, phrase_at
 from hxpm.routing.languages import LANGUAGE_NAMES
-from hxpm.routing.reasons import asks_why
+from hxpm.routing.reasons import OPERATIONS_WORDS, asks_why
 from hxpm.routing.text import Tokens, outside_quotes
 
 # Words that ask what a technology costs, not for something written in it.
@@ -63,20 +63,6 @@ _CONCEPT_WORDS = frozenset(
         # what it is good and bad at: "what can Neo4j do that a relational database struggles with?"
         *("differently", "struggle", "struggles", "strengths", "weaknesses", "limitations"),
         *("downsides", "tradeoffs", "trade-offs", "basically"),
-    ]
-)
-# Running a database, not querying it: "which settings should I look at when autovacuum
-# can't keep up?", "how do I tell whether it is CPU-bound?". Read before any text handed over
-# after a colon: a bug report to classify mentions backups and upgrades too.
-_OPERATIONS_WORDS = frozenset(
-    [
-        *("downtime", "replication", "autovacuum", "vacuum", "failover", "cpu"),
-        *("migrating", "migration", "migrations", "migrate", "config", "configuration"),
-        *("upgrade", "backup", "backups", "encryption", "encrypted", "replica", "replicas"),
-        # keeping it fast and whole: "pooling via deadpool is on. what could add that latency?"
-        # (not "repair" or "crashed": an invoice for a handset repair, a bug report)
-        *("corruption", "corrupted", "binlog", "wal", "checkpoint", "checkpoints", "pooling"),
-        *("pgbouncer", "deadlock", "deadlocks", "latency", "bloat", "tuning", "sharding"),
     ]
 )
 _CONCEPT_PHRASES = (
@@ -334,7 +320,7 @@ def _asks_concept(words: tuple[str, ...], i: int) -> bool:
     tok = words[i]
     return (
         tok in _CONCEPT_WORDS
-        or (tok in _OPERATIONS_WORDS and ":" not in words[:i])
+        or (tok in OPERATIONS_WORDS and ":" not in words[:i])
         or any(_at(words, i, p) for p in _CONCEPT_PHRASES)
         or (tok in ("explain", "explained") and not _HANDED.intersection(words[i + 1 : i + 2]))
         # "walk me through Dijkstra's algorithm on a small graph", not "... through this query"
@@ -379,7 +365,7 @@ def _concept_framed(words: tuple[str, ...]) -> bool:
     return (
         _at(words, 0, _PROS_AND_CONS)
         or first in _CONCEPT_WORDS
-        or first in _OPERATIONS_WORDS  # "autovacuum can't keep up on one huge table, ..."
+        or first in OPERATIONS_WORDS  # "autovacuum can't keep up on one huge table, ..."
         or last in _CONCEPT_WORDS
     )
 

@@ -1,11 +1,29 @@
-"""Questions that want reasons, not an expert's output (docs/routing.md, "After general27"):
-one that opens with "why" or asks how other people cope, and one that pastes a named error.
-Experts that write code or data from a description cannot explain a behaviour or an error;
-the bare base model can."""
+"""Questions that want reasons, not an expert's output (docs/routing.md, "After general27"
+and "After general28"): one that opens with "why" or asks how other people cope, one that
+pastes a named error or a tool's labelled one ("dbt error: ..."), and the words of running
+a database rather than querying it. Experts that write code or data from a description
+cannot explain a behaviour or an error; the bare base model can."""
 
 from __future__ import annotations
 
 from hxpm.routing.text import Tokens
+
+# Running a database, not querying it: "which settings should I look at when autovacuum
+# can't keep up?", "how do I tell whether it is CPU-bound?". Read before any text handed over
+# after a colon: a bug report to classify mentions backups and upgrades too.
+OPERATIONS_WORDS = frozenset(
+    [
+        *("downtime", "replication", "autovacuum", "vacuum", "failover", "cpu"),
+        *("migrating", "migration", "migrations", "migrate", "config", "configuration"),
+        *("upgrade", "backup", "backups", "encryption", "encrypted", "replica", "replicas"),
+        # keeping it fast and whole: "pooling via deadpool is on. what could add that latency?"
+        # (not "repair" or "crashed": an invoice for a handset repair, a bug report)
+        *("corruption", "corrupted", "binlog", "wal", "checkpoint", "checkpoints", "pooling"),
+        *("pgbouncer", "deadlock", "deadlocks", "latency", "bloat", "tuning", "sharding"),
+        # "do I need to restart Postgres after ...", "partitioning, archiving, or ...?"
+        *("restart", "restarting", "reload", "partitioning", "archiving", "disk"),
+    ]
+)
 
 _TOPIC_WINDOW = 4  # words of a topic before its colon: "pandas: why does df[5] fail"
 # People asking how others cope: "how do people debug these", "do people just allow it?"
@@ -55,4 +73,22 @@ def reported_error(tokens: Tokens) -> str | None:
         )
         if pasted or coded:
             return w if pasted else "error[...]"
+        if _labelled_error(words, i):
+            return f"{words[i - 1]} {w}"
     return None
+
+
+# Words before "error:" that make it any error, not a named one: "it throws an error: def ..."
+_UNNAMED = frozenset(["a", "an", "the", "this", "that", "my", "some", "any", "same", "with"])
+
+
+def _labelled_error(words: tuple[str, ...], i: int) -> bool:
+    """A tool's error pasted under its label: "dbt error: ...", "SQL compilation error: ...",
+    "Data source error: ..." (a named kind of error, then a colon)."""
+    return (
+        words[i] in ("error", "exception")
+        and i > 0
+        and words[i - 1].isalpha()
+        and words[i - 1] not in _UNNAMED
+        and words[i + 1 : i + 2] == (":",)
+    )

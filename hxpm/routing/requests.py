@@ -32,8 +32,22 @@ _EDIT_ALONE = frozenset(
         *("summarise", "summarize", "summarising", "summarizing", "simplify"),
         *("soften", "reformulate", "grammatically", "grammatical", "ungrammatical"),
         *("shorten", "condense"),
+        # the gist of a text is a summary of it: "what's the gist of this? '...'", "tldr?";
+        # a critique is prose about it: "critique this incident email. Too long? '...'"
+        *("tldr", "gist", "critique"),
     ]
 )
+# Requests whose answer is prose about the text handed over, whatever that text holds: a
+# summary of a changelog that names tables and columns, a critique of an incident email
+# that quotes an error, a proofread of a docstring. The text's identifiers and symbols do
+# not make the request one for code (``request_frame``).
+_DIGESTS = frozenset(
+    [
+        *("summarise", "summarize", "summary", "tldr", "gist", "proofread", "critique"),
+        "essentials",
+    ]
+)
+_TLDR = ("tl", ";", "dr")
 # "make this sentence sound less harsh", "make this message to my team sound less dramatic":
 # "make" this many words before
 _SOUND_WINDOW = 8
@@ -155,6 +169,10 @@ def editing_request(tokens: Tokens) -> str | None:
     for i, w in enumerate(words):
         if w in _EDIT_ALONE:
             return w
+        if words[i : i + 3] == _TLDR:
+            return "tl;dr"
+        if w == "summary" and words[i + 1 : i + 2] == ("of",):  # "one-line summary of this"
+            return "summary of"
         if w == "spell" and words[i + 1 : i + 3] == ("-", "check"):
             return "spell-check"
         if w == "sound" and "make" in words[max(0, i - _SOUND_WINDOW) : i]:
@@ -204,8 +222,6 @@ def request_frame(tokens: Tokens, shapes: bool) -> frozenset[str]:
     after a space too), or shows code (``shapes``: a
     language's shape; a code symbol other than a quote; an identifier)."""
     words = tokens.words
-    if shapes or any(_code_token(tokens, i) for i in range(len(words))):
-        return frozenset()
     glued = tokens.glued
     at = next(
         (i for i, w in enumerate(words) if w in _TEXT_OPENERS or (w == "'" and not glued[i])),
@@ -213,7 +229,21 @@ def request_frame(tokens: Tokens, shapes: bool) -> frozenset[str]:
     )
     if at is None or len(words) - at <= 3:
         return frozenset()
+    if any(_code_token(tokens, i) and not _in_tldr(words, i) for i in range(at)):
+        return frozenset()
+    if shapes or any(_code_token(tokens, i) for i in range(at, len(words))):
+        return frozenset(words[:at]) if _digests(words[:at]) else frozenset()
     return frozenset(words[:at])
+
+
+def _in_tldr(words: tuple[str, ...], i: int) -> bool:
+    """The semicolon of "tl;dr" is no code."""
+    return words[i - 1 : i + 2] == _TLDR
+
+
+def _digests(request: tuple[str, ...]) -> bool:
+    """The request asks for prose about the text it hands over (``_DIGESTS``)."""
+    return any(w in _DIGESTS or request[i : i + 3] == _TLDR for i, w in enumerate(request))
 
 
 def claims_editing(keywords: tuple[str, ...], capability_words: tuple[str, ...]) -> bool:

@@ -578,7 +578,9 @@ def test_very_long_prompt() -> None:
 
 
 def test_very_long_non_ascii_prompt() -> None:
-    d = DEMO_ROUTER.route("données " * 12_000 + "neo4j")
+    # (a request at the end: "données … neo4j" alone reads as no request to the intent model
+    # retrained after round 27, and the bare base answers it)
+    d = DEMO_ROUTER.route("données " * 12_000 + "write a neo4j cypher query")
     assert d.chosen == C
 
 
