@@ -219,8 +219,9 @@ def request_frame(tokens: Tokens, shapes: bool) -> frozenset[str]:
     """The words of the request before the prose it hands over ("reword this for my boss:
     The SQL query returned ..." -> reword, this, for, my, boss), or empty when the prompt
     hands over no text after a colon, a question mark or an opening quote (a single quote
-    after a space too), or shows code (``shapes``: a
-    language's shape; a code symbol other than a quote; an identifier)."""
+    after a space too), or shows code (``shapes``: a language's shape; a code symbol other
+    than a quote; an identifier). Code inside the handed-over text still gives the frame
+    when the request asks for a digest of it (``_DIGESTS``: "tl;dr: '... user_id ...'")."""
     words = tokens.words
     glued = tokens.glued
     at = next(

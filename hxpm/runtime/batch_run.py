@@ -54,7 +54,7 @@ def generate_all(
     except torch.cuda.OutOfMemoryError:
         raise InferenceError(
             "out of GPU memory while generating",
-            hint="Lower --batch-size or --max-new-tokens.",
+            hint="Lower --batch-size.",
         ) from None
     except RuntimeError as e:
         raise InferenceError(f"generation failed: {str(e).splitlines()[0]}") from None
