@@ -24,9 +24,12 @@ $(VENV)/.runtime: $(VENV)/.installed
 demo: $(VENV)/.runtime
 	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" PYTHON="$(CURDIR)/$(VENV)/bin/python" bash scripts/demo.sh
 
-# Lint, format and type checks first (seconds), then the suite.
+# Lint, format and type checks first (seconds), then the suite in two worker processes
+# (pytest-xdist): on the 2-core CI machine 13.5 min against 17.5 min in one process.
+# `make PYTEST_WORKERS=0 test` runs it in one.
+PYTEST_WORKERS ?= 2
 test: lint
-	$(VENV)/bin/python -m pytest -q -p no:cacheprovider
+	$(VENV)/bin/python -m pytest -q -p no:cacheprovider -n $(PYTEST_WORKERS)
 
 # Lint, format and type checks (the config is in pyproject.toml).
 lint: $(VENV)/.runtime
