@@ -15,10 +15,10 @@ from collections.abc import Callable, Iterator, Sequence
 
 import torch
 
-from hxpm.errors import HxpmError, InferenceError
+from hxpm.errors import HxpmError
 
 from .batch import BatchDecoder, Request, Slot, batchable
-from .quiet import library_output
+from .generate import generation_errors
 from .refs import GenerationConfig
 from .session import Session
 
@@ -48,16 +48,8 @@ def generate_all(
     model = session.model
     size = max(1, max_batch) if batchable(model) else 1
     decoder = BatchDecoder(model, session.tokenizer, torch.device(session.device), max_batch=size)
-    try:
-        with library_output():
-            slots = _decode(decoder, requests, on_answer, item)
-    except torch.cuda.OutOfMemoryError:
-        raise InferenceError(
-            "out of GPU memory while generating",
-            hint="Lower --batch-size.",
-        ) from None
-    except RuntimeError as e:
-        raise InferenceError(f"generation failed: {str(e).splitlines()[0]}") from None
+    with generation_errors("Lower --batch-size."):
+        slots = _decode(decoder, requests, on_answer, item)
     return [s.text for s in slots]
 
 

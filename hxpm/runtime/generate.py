@@ -7,15 +7,19 @@ generation machinery, which matters on a tiny CPU model where Python overhead do
 
 from __future__ import annotations
 
+import contextlib
 import inspect
 import random
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
 import torch
 
+from hxpm.errors import InferenceError
+
 from .grammar import GrammarMatcher
+from .quiet import library_output
 from .refs import GenerationConfig
 
 _REPLACEMENT = "\ufffd"  # what a half-decoded multi-byte character looks like
@@ -165,6 +169,19 @@ def new_cache(model: Any) -> Any:
     if "config" in inspect.signature(DynamicCache.__init__).parameters:
         return DynamicCache(config=model.config)
     return DynamicCache()  # transformers < 4.56: no per-layer kinds
+
+
+@contextlib.contextmanager
+def generation_errors(oom_hint: str) -> Iterator[None]:
+    """Run a generation quietly; the model's own failures become InferenceErrors (out of
+    GPU memory with ``oom_hint``, any other RuntimeError by its first line)."""
+    try:
+        with library_output():
+            yield
+    except torch.cuda.OutOfMemoryError:
+        raise InferenceError("out of GPU memory while generating", hint=oom_hint) from None
+    except RuntimeError as e:
+        raise InferenceError(f"generation failed: {str(e).splitlines()[0]}") from None
 
 
 def decode(

@@ -32,7 +32,7 @@ from . import quantize as quant
 from . import softprompt
 from .device import choose_device, dtype_name
 from .fields import check_set, options_for
-from .generate import decode
+from .generate import decode, generation_errors
 from .loader import load_base, load_tokenizer, verify_base
 from .merge import Merger, why_not_mergeable
 from .quiet import library_output
@@ -361,24 +361,16 @@ class Session:
         ids = self.prompt_ids(prompt, config, system=system)
         prefix = self.soft_prefix()
         started = time.perf_counter()
-        try:
-            with library_output():
-                decoded = decode(
-                    self._model,
-                    self._tokenizer,
-                    ids,
-                    config,
-                    device=self._device,
-                    on_text=on_text,
-                    prefix_embeds=prefix,
-                )
-        except torch.cuda.OutOfMemoryError:
-            raise InferenceError(
-                "out of GPU memory while generating",
-                hint="Lower --max-new-tokens or use a shorter prompt.",
-            ) from None
-        except RuntimeError as e:
-            raise InferenceError(f"generation failed: {str(e).splitlines()[0]}") from None
+        with generation_errors("Lower --max-new-tokens or use a shorter prompt."):
+            decoded = decode(
+                self._model,
+                self._tokenizer,
+                ids,
+                config,
+                device=self._device,
+                on_text=on_text,
+                prefix_embeds=prefix,
+            )
         elapsed = time.perf_counter() - started
         switch_s, self._pending_switch_s = self._pending_switch_s, 0.0
         count = len(decoded.token_ids)
