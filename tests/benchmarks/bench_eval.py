@@ -18,14 +18,11 @@ from __future__ import annotations
 
 import argparse
 import json
-import statistics
-import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
-from common import ROOT, env_with_home, run_ok
+from common import ROOT, env_with_home, median_seconds, run_ok
 
 HXPM = Path(sys.executable).parent / "hxpm"
 BASE = ROOT / "models" / "tiny-qwen3"
@@ -73,17 +70,6 @@ def _peer(name: str, batch: int) -> None:
     answers()
 
 
-def _seconds(cmd: list[str], env: dict[str, str], repeat: int) -> float:
-    samples = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        done = subprocess.run(cmd, env=env, capture_output=True, text=True)
-        samples.append(time.perf_counter() - start)
-        if done.returncode != 0:
-            raise SystemExit(f"failed: {cmd}\n{done.stderr[-2000:]}")
-    return statistics.median(samples)
-
-
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--experts", default="expert-sql,expert-json")
@@ -112,7 +98,10 @@ def main() -> None:
                 "transformers+peft, 1 at a time": [*peer, "--batch", "1"],
                 "transformers+peft, 16 at a time": [*peer, "--batch", "16"],
             }
-            timed = {what: _seconds(cmd, env, args.repeat) for what, cmd in rows.items()}
+            timed = {
+                what: median_seconds(lambda c=cmd: run_ok(c, env), args.repeat)
+                for what, cmd in rows.items()
+            }
             peer_one = timed["transformers+peft, 1 at a time"]
             for what, seconds in timed.items():
                 print(f"{name:<14} {what:<42} {seconds:>7.1f}s {seconds / peer_one:>21.2f}x")
