@@ -108,12 +108,22 @@ def _gets_nothing_made(after: tuple[str, ...]) -> bool:
 _BEFORE_A_VERB = frozenset(["to", "please", "pls", "you", "and", "then", ",", ":", "i", "we"])
 
 
+# A verb after these is a condition or a time, not an order: "when you create", "if I add".
+_CLAUSE_OPENERS = frozenset(
+    (opener, subject)
+    for opener in ("when", "whenever", "if", "once", "after", "before")
+    for subject in ("you", "i", "we")
+)
+
+
 def asks_for_artifact_at(words: tuple[str, ...], i: int) -> bool:
     """An artifact verb ("make" in "make more sense" is none) or a code symbol (a quote is
     none: "is SQL a real language? my friend says it's 'just queries'")."""
     w = words[i]
     if words[max(0, i - 2) : i] in (("should", "i"), ("should", "we")):
         return False  # "what category should I list mugs under?": the verb asked about
+    if words[max(0, i - 2) : i] in _CLAUSE_OPENERS:
+        return False  # "what happens on disk when you create a relationship?": a condition
     if w == "list" and i > 0 and words[i - 1] not in _BEFORE_A_VERB:
         return False  # "a club's membership list" is a noun
     if w == "get" and "did" in words[max(0, i - 6) : i]:
@@ -202,10 +212,21 @@ def _last_of_chain(words: tuple[str, ...], i: int) -> int:
 _PROSE_UNITS = frozenset(["sentence", "word", "paragraph", "page"])
 
 
+# "write the first 300 words": so many words are prose ("the first 3 words of a string" are
+# a function's output).
+_PROSE_WORD_COUNT = 50
+
+
 def _prose_length(window: tuple[str, ...]) -> bool:
-    """A length given in prose units: "write a two-sentence label", "a 50-word bio"."""
+    """A length given in prose units: "write a two-sentence label", "a 50-word bio", "the
+    first 300 words"."""
     return any(
-        window[k + 1 : k + 2] == ("-",) and window[k + 2 : k + 3] in {(u,) for u in _PROSE_UNITS}
+        (window[k + 1 : k + 2] == ("-",) and window[k + 2 : k + 3] in {(u,) for u in _PROSE_UNITS})
+        or (
+            window[k].isdigit()
+            and int(window[k]) >= _PROSE_WORD_COUNT
+            and window[k + 1 : k + 2] == ("words",)
+        )
         for k in range(len(window))
     )
 

@@ -11,10 +11,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from hxpm.routing.aliases import ALIASES
 from hxpm.routing.artifacts import asks_for_artifact_at, phrase_at
-from hxpm.routing.languages import LANGUAGE_NAMES
 from hxpm.routing.reasons import OPERATIONS_WORDS, asks_why
+from hxpm.routing.rivals import RIVALS, weighs_two
 from hxpm.routing.text import Tokens, outside_quotes
 
 # Words that ask what a technology costs, not for something written in it.
@@ -31,6 +30,8 @@ _CHOICE_WORDS = frozenset(
         *("career", "careers", "certification", "certifications"),
         # whether it is allowed: "could he get in legal trouble for that python script?"
         *("legal", "illegal", "legally", "lawful", "unlawful"),
+        # "is that a misuse of a graph DB?"
+        *("misuse", "misusing", "abuse"),
     ]
 )
 _PREFER = frozenset(["pick", "choose", "prefer", "picking", "choosing"])
@@ -47,6 +48,9 @@ _CHOICE_PHRASES = (
     # "when does it make sense to use Neo4j?", "is it bad practice to store JSON in a column"
     *(("make", "sense"), ("makes", "sense"), ("bad", "practice"), ("good", "practice")),
     *(("best", "practice"), ("best", "practices"), ("bad", "idea")),
+    # "is it reasonable to store a catalog in Neo4j?", "how bad is this really?", "who's right?"
+    *(("is", "it", "reasonable"), ("how", "bad"), ("who", "is", "right")),
+    ("who", "'", "s", "right"),
 )
 # "which jacket size should I order", "what category should I list mugs under": advice asked
 # by a question word, at most this many words, then "should I/we".
@@ -63,6 +67,10 @@ _CONCEPT_WORDS = frozenset(
         # what it is good and bad at: "what can Neo4j do that a relational database struggles with?"
         *("differently", "struggle", "struggles", "strengths", "weaknesses", "limitations"),
         *("downsides", "tradeoffs", "trade-offs", "basically"),
+        # how an optimiser works: "are CTEs an optimization fence in postgres still?"
+        *("optimization", "optimisation", "optimizer", "optimiser"),
+        # mathematics: "prove that every tree with n nodes has n-1 edges"
+        *("prove", "proof", "theorem", "lemma"),
     ]
 )
 _CONCEPT_PHRASES = (
@@ -295,7 +303,7 @@ def _asks_choice(words: tuple[str, ...], i: int) -> bool:
     return (
         tok in _CHOICE_WORDS
         or any(_at(words, i, p) for p in _CHOICE_PHRASES)
-        or _weighs_two(words, i, ("or",))  # "sql or nosql for storing results?"
+        or weighs_two(words, i, ("or",))  # "sql or nosql for storing results?"
         # "when would you choose a NoSQL database over a relational one?"
         or (tok in _PREFER and "over" in words[i + 1 : i + 1 + _PREFER_WINDOW])
         or (tok == "use" and words[-2:] == ("for", "?"))  # "what do teams use Neo4j for?"
@@ -320,7 +328,7 @@ def _asks_concept(words: tuple[str, ...], i: int) -> bool:
     tok = words[i]
     return (
         tok in _CONCEPT_WORDS
-        or (tok in OPERATIONS_WORDS and ":" not in words[:i])
+        or (tok in OPERATIONS_WORDS and not _handed_over_before(words, i))
         or any(_at(words, i, p) for p in _CONCEPT_PHRASES)
         or (tok in ("explain", "explained") and not _HANDED.intersection(words[i + 1 : i + 2]))
         # "walk me through Dijkstra's algorithm on a small graph", not "... through this query"
@@ -337,22 +345,14 @@ def _asks_concept(words: tuple[str, ...], i: int) -> bool:
     )
 
 
-# What one technology is weighed against: another one's name or a kind of store.
-_RIVALS = frozenset(
-    [
-        *ALIASES,
-        *(a for names in ALIASES.values() for a in names if " " not in a),
-        *("nosql", "relational", "spreadsheet", "spreadsheets", "excel", "csv", "database"),
-        *("airtable", "notion", "access", "sheets"),
-        # database products no demo expert writes: "postgres or mongodb for a small blog?"
-        *("mongodb", "mongo", "redis", "cassandra", "dynamodb", "firebase", "firestore"),
-        *("supabase", "elasticsearch", "couchdb", "snowflake", "bigquery", "duckdb"),
-        *LANGUAGE_NAMES,
-        # frameworks weighed like languages: "Ruby on Rails or Django for an MVP?"
-        *("rails", "django", "flask", "laravel", "spring", "express", "react", "vue"),
-        *("angular", "svelte", "fastapi", "nextjs", "dotnet"),
-    ]
-)
+def _handed_over_before(words: tuple[str, ...], i: int) -> bool:
+    """A colon before ``words[i]`` hands a text over ("classify: Backup failed on ..."),
+    unless it only follows the name of a technology the question is about ("neo4j: what
+    happens on disk when ...")."""
+    colons = [k for k, w in enumerate(words[:i]) if w == ":"]
+    if not colons:
+        return False
+    return colons != [1] or words[0] not in RIVALS
 
 
 def _concept_framed(words: tuple[str, ...]) -> bool:
@@ -370,23 +370,11 @@ def _concept_framed(words: tuple[str, ...]) -> bool:
     )
 
 
-_RIVAL_FILLERS = frozenset(["a", "an", "the", "proper", "real", "normal", "plain", "just"])
-
-
 def _names_versus(words: tuple[str, ...]) -> About | None:
     """ "SQLite vs PostgreSQL for a hobby app", "postgres or mysql for a small app": two
     technologies weighed, with no question mark (a question is read by
     :func:`about_request` anyway)."""
     for i, tok in enumerate(words):
-        if _weighs_two(words, i, ("vs", "versus", "or")):
+        if weighs_two(words, i, ("vs", "versus", "or")):
             return About(f"it asks for a choice or advice ({tok!r})")
     return None
-
-
-def _weighs_two(words: tuple[str, ...], i: int, between: tuple[str, ...]) -> bool:
-    """``words[i]`` stands between two technologies: "SQLite vs Postgres", "sql or nosql",
-    "Airtable or a proper database"."""
-    if not (0 < i < len(words) - 1 and words[i] in between and words[i - 1] in _RIVALS):
-        return False
-    after = [w for w in words[i + 1 : i + 4] if w not in _RIVAL_FILLERS]
-    return bool(after) and after[0] in _RIVALS

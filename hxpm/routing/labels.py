@@ -40,6 +40,9 @@ LABELLED_TEXTS = frozenset(
     ]
 )
 _LABEL_WINDOW = 8  # words from the verb to the kind: "label each of these texts by type"
+# How a request read from its verb and a handed text alone ends: "sort these: ..." may order
+# the text's items, not label it, so the request is weaker evidence than "... by type".
+BY_TEXT_ALONE = "with the text handed over"
 
 
 def labelling_request(tokens: Tokens) -> tuple[str, str] | None:
@@ -48,6 +51,7 @@ def labelling_request(tokens: Tokens) -> tuple[str, str] | None:
     None. "label the jars" labels by nothing, "tag me in the photo" neither."""
     words = tokens.words
     handed = _hands_text(tokens)  # once: a prompt may repeat a verb many times
+    alone: tuple[str, str] | None = None
     for i, w in enumerate(words):
         if w not in _LABEL_VERBS or words[i + 1 : i + 2] == ("out",):
             continue  # "sort out the grammar in this letter" fixes it
@@ -64,9 +68,10 @@ def labelling_request(tokens: Tokens) -> tuple[str, str] | None:
             rest = [x for x in window[k + 1 : k + 4] if x not in ("to", "its", "their", "the")]
             if rest and (singular_of(rest[0]) or rest[0]) in _KIND_NOUNS:
                 return w, f"the request '{w} ... {by} {rest[0]}'"
-        if handed and _a_text(window[:4], handed):
-            return w, f"the request '{w} ...' with the text handed over"
-    return _sorting_request(words, handed)
+        if alone is None and handed and _a_text(window[:4], handed):
+            alone = w, f"the request '{w} ...' {BY_TEXT_ALONE}"
+    # "sort this into one of our doc categories: ..." names where the text goes: say so
+    return _sorting_request(words, handed) or alone
 
 
 # Owners before a noun: "my museum label", "our tags"; a verb of labelling is never one's
@@ -115,7 +120,13 @@ _INTO_PLACE = frozenset(["into", "in", "under", "to"])
 _PLACE_NOUNS = frozenset(
     [*_KIND_NOUNS, *("bucket", "pile", "folder", "group", "box", "tray", "bin", "label")]
 )
-_PLACE_FILLERS = frozenset(["the", "a", "its", "their", "right", "correct", "proper", "which"])
+_PLACE_FILLERS = frozenset(
+    [
+        *("the", "a", "its", "their", "right", "correct", "proper", "which"),
+        # "sort this into one of our doc categories: ..."
+        *("one", "of", "our", "my", "your"),
+    ]
+)
 
 
 def _sorting_request(words: tuple[str, ...], handed: bool) -> tuple[str, str] | None:
@@ -126,7 +137,7 @@ def _sorting_request(words: tuple[str, ...], handed: bool) -> tuple[str, str] | 
         for k, into in enumerate(window):
             if into not in _INTO_PLACE or not _a_text(window[:k], handed):
                 continue
-            rest = [x for x in window[k + 1 : k + 5] if x not in _PLACE_FILLERS]
+            rest = [x for x in window[k + 1 : k + 6] if x not in _PLACE_FILLERS]
             place = next((x for x in rest[:2] if (singular_of(x) or x) in _PLACE_NOUNS), None)
             if place is not None:
                 return w, f"the request '{w} ... {into} ... {place}'"
@@ -180,6 +191,20 @@ _THIS_IS_A = re.compile(
 _EITHER = re.compile(r"\b(?P<a>[a-z]+),?\s+or\s+(?:an?\s+)?(?P<b>[a-z]+)\s*[?:]", re.IGNORECASE)
 # "Is this news, a contract, or what?": two kinds listed before an open "or"
 _LISTED = re.compile(r"\b(?P<a>[a-z]+),\s+(?:an?\s+)?(?P<b>[a-z]+),?\s+or\b", re.IGNORECASE)
+# "what is it, invoice, contract, news...?": three kinds listed, with no "or"
+_LISTED_THREE = re.compile(
+    r"\b(?=(?P<a>[a-z]+),\s+(?:an?\s+)?(?P<b>[a-z]+),\s+(?:an?\s+)?(?P<c>[a-z]+)\b)",
+    re.IGNORECASE,
+)
+# "... Total due $432.00 by March 15. which type is this?", "<- what sort of text is that":
+# the kind of a handed text asked, with no kind named
+_WHICH_KIND = re.compile(
+    r"\b(?:what|which)\s+(?:type|kind|sort|category)(?:\s+of\s+(?:text|document|doc|writing))?"
+    r"\s+(?:is|'s)\s+(?:this|that|it)\b",
+    re.IGNORECASE,
+)
+_TEXT_BEFORE = 8  # words before "which type is this?" that are the text it asks about
+_SENTENCE_WORD = re.compile(r"\bsentences?\b", re.IGNORECASE)  # "what type is it?" of a sentence
 _QUOTATION = re.compile(_QUOTED)
 # "'Why does this letter say I owe money?' - what kind of sentence is that?": the sentence
 # handed over first
@@ -212,6 +237,11 @@ def _handed(prompt: str) -> bool:
     "\\S+\\s+" backtracks quadratically over a run of colons.)"""
     if _QUOTATION.search(prompt) is not None or any(a in prompt for a in _ARROWS):
         return True
+    # "Chimichurri — 1 cup parsley, ... is this a recipe, ...": a dash between spaces
+    for dash in (" - ", " \u2013 ", " \u2014 ", " --- "):
+        at = prompt.find(dash)
+        if at >= 0 and len(prompt[at + len(dash) :].split(maxsplit=2)) >= 2:
+            return True
     for mark in (":", "?"):
         at = prompt.find(mark)
         if at >= 0 and len(prompt[at + 1 :].split(maxsplit=2)) >= 2:
@@ -231,6 +261,11 @@ def label_question(prompt: str) -> tuple[str, str] | None:
         task = _task_of(m.group("kind").lower())
         if task is not None:
             return task, f"the label question 'is ... a {m.group('kind').lower()}'"
+    kind = _WHICH_KIND.search(prompt)
+    # the text handed over, or written out before the question; not a sentence's kind
+    text = kind is not None and (handed or len(prompt[: kind.start()].split()) >= _TEXT_BEFORE)
+    if text and _SENTENCE_WORD.search(prompt) is None:
+        return CLASSIFY_TASK, "the label question 'which type is this?'"
     if not handed:
         return None
     acts = {m.group().lower() for m in _SPEECH_ACTS.finditer(prompt)}
@@ -241,6 +276,12 @@ def label_question(prompt: str) -> tuple[str, str] | None:
         task = _task_of(a)
         if task is not None and task == _task_of(b) and a != b:
             return task, f"the label question '{a} or {b}?'"
+    for m in _LISTED_THREE.finditer(prompt):
+        kinds = [m.group(g).lower() for g in ("a", "b", "c")]
+        task = _task_of(kinds[0])
+        same = all(_task_of(k) == task for k in kinds[1:])
+        if task is not None and same and len(set(kinds)) == len(kinds):
+            return task, f"the label question '{', '.join(kinds)}'"
     return None
 
 

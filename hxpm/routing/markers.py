@@ -91,6 +91,8 @@ _TECH_WORDS = frozenset(
         "traceback",
     ]
 )
+# A graph of nodes and paths, not a chart: "shortest path in the prereq graph between ..."
+_SHORTEST_PATH = ("shortest", "path")
 # "funtion in pyhton that ...": one slip in a long word of code still says code. Only words
 # no English word is one slip away from ("stout" is one from "stdout", "array" from "arrays").
 _TECH_SLIPS = Misspellings()
@@ -130,6 +132,8 @@ def code_marker(prompt: Tokens, raw: str) -> str | None:
             return "a quoted literal"
         if tok in _TECH_WORDS or _TECH_SLIPS.lookup(tok) is not None:
             return repr(tok)
+        if words[i : i + 2] == _SHORTEST_PATH:
+            return "'shortest path'"
         if tok == "(" and prompt.glued[i] and is_word(words[i - 1]):
             return "a call"  # "f(x)"
         if (

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from hxpm.routing.aliases import ALIASES, EVERYDAY_TASK_WORDS, has_everyday_sense
 from hxpm.routing.compiled import CAPABILITY, EXCLUDE, KEYWORD, Compiled, Spec
 from hxpm.routing.decision import ExpertScore
+from hxpm.routing.labels import BY_TEXT_ALONE
 from hxpm.routing.profile import prompt_terms
 from hxpm.routing.profile_index import ProfileMatch
 from hxpm.routing.requests import TEXT_WORDS
@@ -239,6 +240,8 @@ def _task_verb(hits: list[tuple[Spec, tuple[str, ...]]]) -> str | None:
     for spec, form in hits:
         if spec.kind == KEYWORD and len(form) == 1 and form[0] in EVERYDAY_TASK_WORDS:
             return repr(form[0])
+        if spec.kind == KEYWORD and spec.via == "request" and BY_TEXT_ALONE not in form[1]:
+            return form[1]  # "sort this into one of our doc categories: Food delivery ..."
     return None
 
 

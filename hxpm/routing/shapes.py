@@ -184,8 +184,33 @@ _FILTER_OR_GROUP = re.compile(
 )
 
 
+# An aggregate per group, then the table last: "avg gpa per major from students pls".
+_PER_GROUP = re.compile(
+    r"(?<![\w.])(?i:avg|average|mean|total|sum|count|number|max|maximum|min|minimum)\b"
+    r"[\w\s]{0,40}?\bper\s+[a-z_]\w*"
+)
+_FROM_TABLE_LAST = re.compile(
+    r"(?<![\w.])(?i:from)\s+([a-z][a-z0-9_]*)\s*(?i:pls|please|plz|thanks)?\s*[?.!]?\s*$"
+)
+# A row put into a table: "insert a new row into drivers: ...", "insert into courses a ...".
+_INSERT_INTO = re.compile(
+    r"(?<![\w.])(?i:insert)\s+(?:(?:a|an|one|new|row|rows|record|records|entry)\s+){0,3}"
+    r"(?i:into)\s+([a-z][a-z0-9_]*)(?![\w.(])"
+)
+# Places that are no table: "insert a row into excel", "insert a chart into word".
+_NOT_TABLES_TO_FILL = frozenset(["excel", "word", "docs", "sheets", "powerpoint", "notion"])
+
+
 def _query_phrasing(raw: str) -> str | None:
-    """ "from employees ... grouped by department", or None."""
+    """ "from employees ... grouped by department", "avg gpa per major from students",
+    "insert a new row into drivers", or None."""
+    insert = _INSERT_INTO.search(raw)
+    if insert is not None and insert.group(1) not in _NOT_TABLES | _NOT_TABLES_TO_FILL:
+        return " ".join(insert.group().split())
+    per = _PER_GROUP.search(raw)
+    last = _FROM_TABLE_LAST.search(raw)
+    if per is not None and last is not None and last.group(1) not in _NOT_TABLES:
+        return f"{' '.join(per.group().split())} ... from {last.group(1)}"
     clause = _FILTER_OR_GROUP.search(raw)
     if clause is None:
         return None

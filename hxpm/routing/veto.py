@@ -53,6 +53,13 @@ ARTIFACT_THRESHOLD = 0.005
 # prompts so shielded had P below 0.0002 ("how big should shared_buffers be on a dedicated
 # 64GB postgres box").
 GATED_THRESHOLD = 0.0002
+# Code shown (a code symbol, a snake_case name) and no other sign is the weakest shield:
+# "Is work_mem per query or per connection?" names a setting, it asks for no query. Calibrated
+# the same way (leaving each of eight groups of sets out of training, with round 28 in
+# development): of 401 correct expert routes shielded only so, 2 had P below 0.02 (1 below
+# the gated bar already; the next two at 0.030 and 0.033), and 83 of the 113 general prompts
+# so shielded did (56 below the gated bar).
+SHOWN_CODE_THRESHOLD = 0.02
 _QUOTES = frozenset(['"', "'"])
 # Imperative verbs of a classification or labelling task: "Categorize these emails as spam
 # or not spam" orders the task whatever else it says.
@@ -85,13 +92,15 @@ def intent_veto(
     ``masked`` gives the words read as ``<tech>`` (:func:`masked_words`), asked only when the
     model is."""
     chosen = experts.get(decision.chosen) if decision.chosen is not None else None
-    if chosen is None:
+    if chosen is None or _converts_into_its_language(chosen, ctx):
         return decision
     if _shielded(decision, tokens, ctx, shaped or requested, chosen):
         threshold, why = GATED_THRESHOLD, ", the bar for a prompt its code or request shields"
     else:
         named = _names_its_language(chosen, decision, ctx)
         threshold, why = _bar(named, ctx.artifact and not asks_for_prose(tokens))
+        if _shows_code(tokens) and threshold > SHOWN_CODE_THRESHOLD:
+            threshold, why = SHOWN_CODE_THRESHOLD, ", the bar for a prompt that shows code"
     p = bundled().probability(tokens.words, masked())
     if p >= threshold:
         return decision
@@ -109,11 +118,11 @@ def _shielded(
     decision: RouteDecision, tokens: Tokens, ctx: Context, matched: bool, chosen: Compiled
 ) -> bool:
     """A sign the model reads less well than the rules (see module): a language's shape or a
-    request the rules matched (``matched``), code shown or pointed at, a quotation to work
-    on, a classifying imperative, a piece of code asked for, or a task the expert claims."""
+    request the rules matched (``matched``), code pointed at, a quotation to work on, a
+    classifying imperative, a piece of code asked for, or a task the expert claims. Code
+    shown and nothing else is a weaker sign (SHOWN_CODE_THRESHOLD)."""
     return (
         matched
-        or _shows_code(tokens)
         or _quotes_material(tokens, decision.prompt)
         or _orders_a_task(tokens)
         or _points_at_code(tokens)
@@ -154,15 +163,18 @@ def _names_its_language(chosen: Compiled, decision: RouteDecision, ctx: Context)
     return best is not None and bool(chosen.languages.intersection(best.keyword_hits))
 
 
+def _converts_into_its_language(chosen: Compiled, ctx: Context) -> bool:
+    """A conversion into the language the expert writes ("translate this JSON into a python
+    dict") asks for that language by its form: the model, which reads it as a translation,
+    has no say (P fell to 0.0001 for that prompt once round 28 was in its training)."""
+    return ctx.conversion is not None and ctx.conversion.target in chosen.covers
+
+
 def _claims_the_request(chosen: Compiled, ctx: Context) -> bool:
     """An expert that says it edits, writes or translates keeps such requests: the model
-    learnt from experts that do none of these, so it reads them as general prompts. So does
-    a conversion into the language the expert writes ("translate this JSON into a python
-    dict"), which the model reads as a translation."""
-    converts = ctx.conversion is not None and ctx.conversion.target in chosen.covers
+    learnt from experts that do none of these, so it reads them as general prompts."""
     return bool(
-        converts
-        or (chosen.edits and ctx.editing)
+        (chosen.edits and ctx.editing)
         or (chosen.writes and ctx.writing)
         or (chosen.translates and ctx.translation)
     )
