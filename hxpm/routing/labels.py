@@ -238,7 +238,7 @@ def _handed(prompt: str) -> bool:
     if _QUOTATION.search(prompt) is not None or any(a in prompt for a in _ARROWS):
         return True
     # "Chimichurri — 1 cup parsley, ... is this a recipe, ...": a dash between spaces
-    for dash in (" - ", " \u2013 ", " \u2014 ", " --- "):
+    for dash in (" - ", " \u2013 ", " \u2014 ", " -- ", " --- "):
         at = prompt.find(dash)
         if at >= 0 and len(prompt[at + len(dash) :].split(maxsplit=2)) >= 2:
             return True

@@ -80,6 +80,17 @@ _CODE_SHAPES: tuple[tuple[str, str, re.Pattern[str]], ...] = tuple(
     for lang, label, pattern in (
         ("python", "the import 'from ... import'", r"(?<![\w.])from\s+[a-z_][\w.]*\s+import\s+\w"),
         ("python", "the import 'import ... as'", r"(?<![\w.])import\s+[a-z_][\w.]*\s+as\s+\w"),
+        # a query in lower case: "match customers who FOLLOW the brand ... and return their
+        # names" (eleven requests in the routing sets, no general prompt; "match a wine to a
+        # curry and return the best one" returns no field)
+        (
+            "cypher",
+            "the clauses 'match ... return'",
+            (
+                r"^\s*match\s[^\n]{0,200}?\breturn\s+(?:[\w']+\s+){0,3}?"
+                r"(?:names?|counts?|ids?|titles?|emails?|how\s+many)\b"
+            ),
+        ),
         ("rust", "the binding 'let mut'", r"(?<![\w.])let\s+mut\s+\w"),
         ("rust", "the borrow '&mut'", r"&mut\s"),
         ("rust", "the macro 'println!'", r"(?<![\w.])(?:println|vec|format)!"),
@@ -192,10 +203,10 @@ _PER_GROUP = re.compile(
 _FROM_TABLE_LAST = re.compile(
     r"(?<![\w.])(?i:from)\s+([a-z][a-z0-9_]*)\s*(?i:pls|please|plz|thanks)?\s*[?.!]?\s*$"
 )
-# A row put into a table: "insert a new row into drivers: ...", "insert into courses a ...".
+# A row put into a table: "insert a new row into drivers: ...", "insert into courses a ...",
+# "insert new staff member into staff: ...".
 _INSERT_INTO = re.compile(
-    r"(?<![\w.])(?i:insert)\s+(?:(?:a|an|one|new|row|rows|record|records|entry)\s+){0,3}"
-    r"(?i:into)\s+([a-z][a-z0-9_]*)(?![\w.(])"
+    r"(?<![\w.])(?i:insert)\s+(?:[a-z]+\s+){0,3}(?i:into)\s+([a-z][a-z0-9_]*)(?![\w.(])"
 )
 # Places that are no table: "insert a row into excel", "insert a chart into word".
 _NOT_TABLES_TO_FILL = frozenset(["excel", "word", "docs", "sheets", "powerpoint", "notion"])

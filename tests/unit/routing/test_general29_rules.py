@@ -2,7 +2,8 @@
 at 76a4af3, and blind88 and blind89): code shown and nothing else is a weaker shield from the
 intent model; proofs, optimisers, misuse and "who's right?" are questions about a topic; a
 verb after "when you" is a condition, not an order; a technology's name before a colon is a
-topic; the aggregate-per-group and "insert into" phrasings of a query; "shortest path" makes
+topic; the aggregate-per-group and "insert into" phrasings of a query, and "match ... return"
+in lower case; "shortest path" makes
 "graph" technical; label questions with no kind named ("which type is this?") or three kinds
 listed; "sort this into one of our categories" names where a text goes.
 
@@ -90,6 +91,9 @@ def test_a_length_in_many_words_is_prose(prompt: str, prose: bool) -> None:
         ("avg rating per genre from films pls", "expert-sql"),
         ("insert a new record into suppliers: name Acme, city Leeds", "expert-sql"),
         ("insert into members a new one: Ana, joined 2024-03-01", "expert-sql"),
+        ("insert a new courier into couriers: name Bo, van 7", "expert-sql"),
+        ("match riders who BOOKED a trip with driver 'Lee', return their names", "expert-cypher"),
+        ("match a wine to a spicy thai green curry and return the best one", None),
         ("shortest path between stop 'Oak Road' and stop 'Pier' in the graph", "expert-cypher"),
         # an average per month from a source that is not a table, a picture put into a document
         ("what was the average rainfall per month from the met office last year?", None),
@@ -116,6 +120,7 @@ def test_the_phrasings_are_shapes_of_sql() -> None:
         ("The council voted on Tuesday to close the pool. <- what sort of text is that", True),
         ("Lentil soup - 200g lentils, 1 onion; simmer. is this a recipe, news or contract", True),
         ("Either party may end it with notice --- what is it, invoice, contract, news", True),
+        ("The mayor opened the bridge on Friday, officials said. -- news, contract or what?", True),
         # no text handed over, or the kind of a sentence
         ("which type is this", False),
         ('"Has the van left yet?" which type is it, for my sentence worksheet', False),
