@@ -49,6 +49,17 @@ def code_to_write(tokens: Tokens) -> str | None:
         by_me = words[k + 2] in ("i", "we", "you") and words[k + 3] in _WRITE_OR_RUN
         if asks and by_me and not {"to", "for"}.isdisjoint(words[k + 4 : k + 6]):
             return f"{words[k - 1]} {words[k]} {words[k + 1]} ..."
+    return _shown_in_language(words)
+
+
+def _shown_in_language(words: tuple[str, ...]) -> str | None:
+    """ "show me in Cypher how to list the Films a Director DIRECTED": how to do a task, shown
+    in a language it names; or None."""
+    for k in range(2, min(len(words) - 3, _QUESTION_HEAD)):
+        shown = words[k - 2 : k] in (("show", "me"), ("tell", "me"))
+        named = words[k] == "in" and words[k + 1] in _NAMED_TECH
+        if shown and named and words[k + 2 : k + 4] == ("how", "to"):
+            return f"{words[k - 2]} me in {words[k + 1]} how to ..."
     return None
 
 

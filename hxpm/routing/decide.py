@@ -13,6 +13,8 @@ from hxpm.routing.scoring import Ranked, strong_profile
 from hxpm.routing.text import Tokens, artifact_marker, generic_opener
 
 STRONG_KEYWORDS = 3  # distinct keyword hits that make a generic question the expert's anyway
+# An arrow hands the why-question itself over: "Why are the seals out? <- question or not?"
+_POINTERS = frozenset(["<", ">"])
 
 
 def decide(prompt: str, tokens: Tokens, ranked: list[Ranked], min_score: float) -> RouteDecision:
@@ -58,8 +60,9 @@ def _generic_override(best: Ranked | None, tokens: Tokens, prompt: str, opener: 
         return f"{best.keyword_count} keywords of {best.score.name} matched"
     marker = artifact_marker(tokens, prompt)
     # "why do programmers say Rust is 'memory safe'?": a quoted phrase a why-question asks
-    # about is a claim to explain, not material to work on
-    if marker is not None and not (opener == "why" and marker == "a quotation"):
+    # about is a claim to explain, not material to work on; and "why does `let y = x;` fail"
+    # asks for reasons about the code it shows, which no expert that writes code gives
+    if marker is not None and (opener != "why" or marker in _POINTERS):
         return f"it is about supplied material ({marker!r})"
     asked = code_request(tokens)
     if asked is not None:

@@ -43,6 +43,8 @@ _LABEL_WINDOW = 8  # words from the verb to the kind: "label each of these texts
 # How a request read from its verb and a handed text alone ends: "sort these: ..." may order
 # the text's items, not label it, so the request is weaker evidence than "... by type".
 BY_TEXT_ALONE = "with the text handed over"
+# ...unless the verb's object is one text: "sort it: ..." files it, "sort these: ..." may order
+_ONE_TEXT = frozenset(["it", "this"])
 
 
 def labelling_request(tokens: Tokens) -> tuple[str, str] | None:
@@ -69,7 +71,10 @@ def labelling_request(tokens: Tokens) -> tuple[str, str] | None:
             if rest and (singular_of(rest[0]) or rest[0]) in _KIND_NOUNS:
                 return w, f"the request '{w} ... {by} {rest[0]}'"
         if alone is None and handed and _a_text(window[:4], handed):
-            alone = w, f"the request '{w} ...' {BY_TEXT_ALONE}"
+            if _ONE_TEXT.intersection(window[:1]):  # "sort it pls: Shepherd's pie for 40 ..."
+                alone = w, f"the request '{w} {window[0]} ...' with one text handed over"
+            else:
+                alone = w, f"the request '{w} ...' {BY_TEXT_ALONE}"
     # "sort this into one of our doc categories: ..." names where the text goes: say so
     return _sorting_request(words, handed) or alone
 

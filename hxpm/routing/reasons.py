@@ -29,11 +29,21 @@ _TOPIC_WINDOW = 4  # words of a topic before its colon: "pandas: why does df[5] 
 # People asking how others cope: "how do people debug these", "do people just allow it?"
 _PEOPLE = frozenset(["people", "teams", "folks", "anyone", "everyone", "others", "companies"])
 _HEDGES = frozenset(["just", "really", "actually", "usually"])
+# Marks before a "why" that goes on with the user's own sentence (a colon or a question mark
+# may hand a sentence over: "sentence type: Why is the cafeteria closed?")
+_CLAUSE_MARKS = frozenset([",", "-", "\u2013", "\u2014"])
+_AUXILIARIES = frozenset(
+    [
+        *("does", "do", "did", "is", "are", "was", "were", "would", "can", "could", "should"),
+        *("doesn", "don", "didn", "isn", "aren", "wasn", "won", "can't", "cannot", "has", "have"),
+    ]
+)
 
 
 def asks_why(words: tuple[str, ...]) -> str | None:
     """The question opens with "why" ("why does my numpy array print in scientific
-    notation?", "pandas: why does df.loc[5] work but df[5] throws KeyError"), or asks how
+    notation?", "pandas: why does df.loc[5] work but df[5] throws KeyError"), or a clause
+    of it does ("..., why does it exclude NULL rows?"), or asks how
     other people do it ("how do people handle that in CI"): it wants reasons or experience,
     not an expert's output. None when a text is handed over to it (a sentence to label opens
     with "why" too: "why are the seals out? <- question or statement?")."""
@@ -44,6 +54,11 @@ def asks_why(words: tuple[str, ...]) -> str | None:
         start = words.index(":", 1) + 1
     if words[start : start + 1] == ("why",):
         return "why"
+    for i in range(1, len(words) - 1):
+        # a later clause that asks why: "this query: SELECT ... — why does it exclude rows",
+        # "In Rust, why does `let y = x;` fail"
+        if words[i] == "why" and words[i - 1] in _CLAUSE_MARKS and words[i + 1] in _AUXILIARIES:
+            return "why"
     for i in range(len(words) - 2):
         asks_people = words[i] in ("do", "does", "would") and words[i + 1] in _PEOPLE
         # "how do people ...", "do people ..." opening the prompt, "do people just ..."

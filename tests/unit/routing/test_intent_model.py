@@ -184,7 +184,7 @@ def test_a_prompt_asking_for_something_made_needs_the_surest_model(
     # an artifact asked for keeps the expert above the strictest bar, language named or not
     # (a piece of code asked for keeps it at any P: test_general20_rules.py)
     prompts = [
-        "show me in python how to add two numbers",
+        "give me an example in python of adding two numbers",
         "give me the object for a red wool scarf, size small, as json",
     ]
     assert _routes_at(monkeypatch, p, prompts) == kept
