@@ -310,11 +310,14 @@ HELD_OUT = ROOT / "tests" / "fixtures" / "routing_heldout"
         ("general26", 1942, 29),
         ("blind82", 89, 2),
         ("blind83", 87, 1),
+        ("general31", 1959, 7),
+        ("blind92", 82, 0),
+        ("blind93", 74, 1),
     ],
 )
 def test_held_out_sets(cli, demo, name, correct, generic_routed) -> None:
-    """Round 25, written blind while the router of 303d408 was being built, and round 29,
-    written while 96e390b's was, never trained or tuned on
+    """Round 25, written blind while the router of 303d408 was being built, and round 30,
+    written while 7056962's was, never trained or tuned on
     (tests/fixtures/routing_heldout/README.md): the router's scores on prompts it had not
     seen on their one run. These are that run's scores, as floors."""
     _scores_at_least(cli, HELD_OUT / f"{name}.tsv", correct, generic_routed)
