@@ -119,3 +119,24 @@ def prune_empty_parents(path: Path, stop: Path) -> None:
         except OSError:
             return
         current = current.parent
+
+
+def entries_at_depth(root: Path, depth: int) -> list[Path]:
+    """What ``root.glob("*/*/*/*")`` finds for ``depth`` 4, read without a lock: a directory
+    a writer removes or renames while we look is skipped, where ``Path.glob`` raises
+    FileNotFoundError from inside its walk."""
+    level = [root]
+    for k in range(depth):
+        last = k == depth - 1
+        level = [child for parent in level for child in _children(parent, dirs_only=not last)]
+    return sorted(level)
+
+
+def _children(path: Path, *, dirs_only: bool) -> list[Path]:
+    try:
+        with os.scandir(path) as entries:
+            return [
+                Path(e.path) for e in entries if not dirs_only or e.is_dir(follow_symlinks=False)
+            ]
+    except (FileNotFoundError, NotADirectoryError):
+        return []  # gone since its parent was read: an uninstall or an install in flight

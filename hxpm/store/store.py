@@ -6,7 +6,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from hxpm.store.fsutil import prune_empty_parents, remove_tree
+from hxpm.store.fsutil import entries_at_depth, prune_empty_parents, remove_tree
 from hxpm.store.lock import store_lock
 from hxpm.store.paths import StorePaths
 from hxpm.store.state import StateDB
@@ -53,4 +53,5 @@ class Store:
             return []
         if known is None:
             known = {e.path for e in self.db.installed()}
-        return sorted(p for p in self.paths.experts.glob("*/*/*/*") if p not in known)
+        # name/version/base/tree digest; a tree removed while we walk is no orphan
+        return [p for p in entries_at_depth(self.paths.experts, 4) if p not in known]
