@@ -209,6 +209,12 @@ _WHICH_KIND = re.compile(
     re.IGNORECASE,
 )
 _TEXT_BEFORE = 8  # words before "which type is this?" that are the text it asks about
+# ...and a sign it is a document: a kind of one, a sum of money, a term of a bill
+_DOCUMENT_SIGNS = re.compile(
+    r"\b(?:invoice|receipt|total|due|vat|agreement|contract|recipe|news|report|bill)\b"
+    r"|[$€£]\s?\d",
+    re.IGNORECASE,
+)
 _SENTENCE_WORD = re.compile(r"\bsentences?\b", re.IGNORECASE)  # "what type is it?" of a sentence
 _QUOTATION = re.compile(_QUOTED)
 # "'Why does this letter say I owe money?' - what kind of sentence is that?": the sentence
@@ -267,8 +273,9 @@ def label_question(prompt: str) -> tuple[str, str] | None:
         if task is not None:
             return task, f"the label question 'is ... a {m.group('kind').lower()}'"
     kind = _WHICH_KIND.search(prompt)
-    # the text handed over, or written out before the question; not a sentence's kind
-    text = kind is not None and (handed or len(prompt[: kind.start()].split()) >= _TEXT_BEFORE)
+    # the text handed over, or a document written out before the question; not a sentence's
+    # kind ("what type is it?" after a rash or a plant described is no document)
+    text = kind is not None and (handed or _document_before(prompt[: kind.start()]))
     if text and _SENTENCE_WORD.search(prompt) is None:
         return CLASSIFY_TASK, "the label question 'which type is this?'"
     if not handed:
@@ -288,6 +295,11 @@ def label_question(prompt: str) -> tuple[str, str] | None:
         if task is not None and same and len(set(kinds)) == len(kinds):
             return task, f"the label question '{', '.join(kinds)}'"
     return None
+
+
+def _document_before(text: str) -> bool:
+    """A document written out before a kind question: "... Total due $432.00 by March 15."."""
+    return len(text.split()) >= _TEXT_BEFORE and _DOCUMENT_SIGNS.search(text) is not None
 
 
 def _task_of(kind: str) -> str | None:

@@ -117,6 +117,8 @@ def test_the_phrasings_are_shapes_of_sql() -> None:
     ("prompt", "task"),
     [
         ("Pay 120.00 EUR to Harbour Print by 3 May, ref 8812, VAT incl. which type is this?", True),
+        # a rash described is no document
+        ("red itchy patches on both arms since Monday, worse at night. what type is it?", False),
         ("The council voted on Tuesday to close the pool. <- what sort of text is that", True),
         ("Lentil soup - 200g lentils, 1 onion; simmer. is this a recipe, news or contract", True),
         ("Either party may end it with notice --- what is it, invoice, contract, news", True),
